@@ -1,0 +1,59 @@
+# InfraSight — the two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATASETS ?= ../shared/datasets
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install dev-install demo serve test lint typecheck pytest bench train-cracks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev-install: $(VENV)/.dev-installed
+
+demo: install
+	$(BIN)/infrasight db upgrade
+	$(BIN)/infrasight demo
+	$(BIN)/infrasight serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/infrasight serve --host $(HOST) --port $(PORT)
+
+lint: dev-install
+	$(BIN)/ruff check src tests benchmarks training
+	$(BIN)/ruff format --check src tests benchmarks training
+
+typecheck: dev-install
+	$(BIN)/mypy
+
+pytest: dev-install
+	$(BIN)/pytest -n 2 -q
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/crack_speed.py
+	$(BIN)/python benchmarks/measurement.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
+
+train-cracks: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[train]"
+	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks
+	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks/best.pt --out src/infrasight/vision/models/crack-segmentation.onnx
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

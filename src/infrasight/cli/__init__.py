@@ -1,0 +1,1 @@
+"""Command-line interface (Typer); ``infrasight --help`` lists the commands."""

@@ -1,0 +1,22 @@
+"""The ``infrasight`` command: one Typer app that mounts each area's sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from infrasight.cli import calibrate, cracks, measure, signals
+
+app = typer.Typer(
+    help="InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cracks.app, name="cracks")
+app.add_typer(measure.app, name="measure")
+app.add_typer(calibrate.app, name="calibrate")
+app.add_typer(signals.app, name="signals")
+
+
+def main() -> None:
+    """Entry point of the ``infrasight`` console script."""
+    app()
