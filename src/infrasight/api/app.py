@@ -1,0 +1,58 @@
+"""``create_app(settings)``: the one factory that wires the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from infrasight import __version__
+from infrasight.api.errors import install_error_handlers
+from infrasight.api.routes import (
+    assets,
+    captures,
+    channels,
+    devices,
+    ingest,
+    inspections,
+    jobs,
+    records,
+    users,
+)
+from infrasight.core.settings import Settings
+from infrasight.platform import Platform
+
+__all__ = ["create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """Build the FastAPI application for ``settings`` (or around an existing ``platform``)."""
+    owned = platform is None
+    wired = platform or Platform.create(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        wired.jobs.resume_queued()
+        yield
+        if owned:
+            wired.close()
+
+    app = FastAPI(
+        title="InfraSight",
+        version=__version__,
+        description="AI-driven safety monitoring of bridges, tunnels and rail lines.",
+        lifespan=lifespan,
+    )
+    app.state.platform = wired
+    install_error_handlers(app)
+    for module in (assets, devices, channels, ingest, captures, records, inspections, users, jobs):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

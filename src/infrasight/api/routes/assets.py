@@ -1,0 +1,244 @@
+"""Assets (structures) and their element hierarchy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy import exists, select
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    commit_or_conflict,
+    get_owned,
+    page_of,
+)
+from infrasight.core.domain import Action, AssetKind
+from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
+from infrasight.services.audit import record_audit
+from infrasight.storage.models import Asset, Capture, Channel, Device, Element, Record
+
+router = APIRouter(tags=["assets"])
+
+
+class AssetCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: AssetKind
+    description: str = ""
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    governing_standard: str = Field(default="", max_length=200)
+    design_data: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssetUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: AssetKind | None = None
+    description: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    governing_standard: str | None = Field(default=None, max_length=200)
+    design_data: dict[str, Any] | None = None
+
+
+class AssetRead(ReadModel):
+    id: int
+    name: str
+    kind: AssetKind
+    description: str
+    latitude: float | None
+    longitude: float | None
+    governing_standard: str
+    design_data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ElementCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(min_length=1, max_length=60, examples=["span", "pier", "lining_ring"])
+    parent_id: int | None = None
+    material: str = Field(default="", max_length=60)
+    exposure_class: str = Field(default="", max_length=20)
+    axis_deg: float = Field(default=0.0, ge=-180, le=180, description="Element axis in images")
+
+
+class ElementUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: str | None = Field(default=None, min_length=1, max_length=60)
+    parent_id: int | None = None
+    material: str | None = Field(default=None, max_length=60)
+    exposure_class: str | None = Field(default=None, max_length=20)
+    axis_deg: float | None = Field(default=None, ge=-180, le=180)
+
+
+class ElementRead(ReadModel):
+    id: int
+    asset_id: int
+    parent_id: int | None
+    name: str
+    kind: str
+    material: str
+    exposure_class: str
+    axis_deg: float
+    created_at: datetime
+
+
+@router.post("/assets", status_code=status.HTTP_201_CREATED)
+def create_asset(body: AssetCreate, session: SessionDep, caller: CallerDep) -> AssetRead:
+    caller.require(Action.CONFIGURE)
+    asset = Asset(organization_id=caller.organization_id, **body.model_dump())
+    session.add(asset)
+    session.flush()
+    record_audit(session, caller, "create", "asset", asset.id, {"name": asset.name})
+    commit_or_conflict(session, f"asset {body.name!r}")
+    return AssetRead.model_validate(asset)
+
+
+@router.get("/assets")
+def list_assets(
+    session: SessionDep,
+    caller: CallerDep,
+    kind: AssetKind | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[AssetRead]:
+    caller.require(Action.READ)
+    query = select(Asset).where(Asset.organization_id == caller.organization_id).order_by(Asset.id)
+    if kind is not None:
+        query = query.where(Asset.kind == kind)
+    items, total = page_of(session, query, limit, offset)
+    return Page[AssetRead](
+        items=[AssetRead.model_validate(a) for a in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/assets/{asset_id}")
+def get_asset(asset_id: int, session: SessionDep, caller: CallerDep) -> AssetRead:
+    caller.require(Action.READ)
+    return AssetRead.model_validate(get_owned(session, Asset, asset_id, caller.organization_id))
+
+
+@router.patch("/assets/{asset_id}")
+def update_asset(
+    asset_id: int, body: AssetUpdate, session: SessionDep, caller: CallerDep
+) -> AssetRead:
+    caller.require(Action.CONFIGURE)
+    asset = get_owned(session, Asset, asset_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name in ("name", "kind", "description", "governing_standard"):
+            raise InvalidInputError("may not be null", field=name)
+        setattr(asset, name, value)
+    record_audit(session, caller, "update", "asset", asset.id, {"changed": sorted(changes)})
+    commit_or_conflict(session, f"asset {asset.name!r}")
+    return AssetRead.model_validate(asset)
+
+
+@router.delete("/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_asset(asset_id: int, session: SessionDep, caller: CallerDep) -> None:
+    caller.require(Action.DELETE)
+    asset = get_owned(session, Asset, asset_id, caller.organization_id)
+    for model, label in ((Device, "devices"), (Capture, "captures"), (Record, "records")):
+        if session.scalar(select(exists().where(model.asset_id == asset_id))):  # type: ignore[attr-defined]
+            raise ConflictError(f"asset {asset_id} still has {label}; remove them first")
+    element_ids = select(Element.id).where(Element.asset_id == asset_id)
+    if session.scalar(select(exists().where(Channel.element_id.in_(element_ids)))):
+        raise ConflictError(f"asset {asset_id} still has channels; remove them first")
+    for element in sorted(asset.elements, key=lambda e: e.parent_id is None):
+        session.delete(element)
+    session.flush()
+    session.delete(asset)
+    record_audit(session, caller, "delete", "asset", asset_id, {"name": asset.name})
+    session.commit()
+
+
+def _owned_element(session: SessionDep, element_id: int, organization_id: int) -> Element:
+    element = session.get(Element, element_id)
+    if element is None or element.asset.organization_id != organization_id:
+        raise NotFoundError(f"element {element_id} not found")
+    return element
+
+
+def _check_parent(
+    session: SessionDep, asset_id: int, parent_id: int | None, own: int | None
+) -> None:
+    if parent_id is None:
+        return
+    parent = session.get(Element, parent_id)
+    if parent is None or parent.asset_id != asset_id:
+        raise InvalidInputError(f"element {parent_id} is not part of this asset", field="parent_id")
+    seen: set[int] = set()
+    while parent is not None:
+        if parent.id == own or parent.id in seen:
+            raise InvalidInputError("would make the hierarchy a cycle", field="parent_id")
+        seen.add(parent.id)
+        parent = session.get(Element, parent.parent_id) if parent.parent_id else None
+
+
+@router.post("/assets/{asset_id}/elements", status_code=status.HTTP_201_CREATED)
+def create_element(
+    asset_id: int, body: ElementCreate, session: SessionDep, caller: CallerDep
+) -> ElementRead:
+    caller.require(Action.CONFIGURE)
+    get_owned(session, Asset, asset_id, caller.organization_id)
+    _check_parent(session, asset_id, body.parent_id, None)
+    element = Element(asset_id=asset_id, **body.model_dump())
+    session.add(element)
+    session.flush()
+    record_audit(session, caller, "create", "element", element.id, {"name": element.name})
+    commit_or_conflict(session, f"element {body.name!r}")
+    return ElementRead.model_validate(element)
+
+
+@router.get("/assets/{asset_id}/elements")
+def list_elements(asset_id: int, session: SessionDep, caller: CallerDep) -> list[ElementRead]:
+    caller.require(Action.READ)
+    get_owned(session, Asset, asset_id, caller.organization_id)
+    elements = session.scalars(
+        select(Element).where(Element.asset_id == asset_id).order_by(Element.id)
+    )
+    return [ElementRead.model_validate(e) for e in elements]
+
+
+@router.get("/elements/{element_id}")
+def get_element(element_id: int, session: SessionDep, caller: CallerDep) -> ElementRead:
+    caller.require(Action.READ)
+    return ElementRead.model_validate(_owned_element(session, element_id, caller.organization_id))
+
+
+@router.patch("/elements/{element_id}")
+def update_element(
+    element_id: int, body: ElementUpdate, session: SessionDep, caller: CallerDep
+) -> ElementRead:
+    caller.require(Action.CONFIGURE)
+    element = _owned_element(session, element_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "parent_id" in changes:
+        _check_parent(session, element.asset_id, changes["parent_id"], element.id)
+    for name, value in changes.items():
+        if value is None and name != "parent_id":
+            raise InvalidInputError("may not be null", field=name)
+        setattr(element, name, value)
+    record_audit(session, caller, "update", "element", element.id, {"changed": sorted(changes)})
+    commit_or_conflict(session, f"element {element.name!r}")
+    return ElementRead.model_validate(element)
+
+
+@router.delete("/elements/{element_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_element(element_id: int, session: SessionDep, caller: CallerDep) -> None:
+    caller.require(Action.DELETE)
+    element = _owned_element(session, element_id, caller.organization_id)
+    if session.scalar(select(exists().where(Element.parent_id == element_id))):
+        raise ConflictError(f"element {element_id} has child elements; remove them first")
+    if session.scalar(select(exists().where(Channel.element_id == element_id))):
+        raise ConflictError(f"element {element_id} still has channels; remove them first")
+    session.delete(element)
+    record_audit(session, caller, "delete", "element", element_id, {"name": element.name})
+    commit_or_conflict(session, f"element {element_id}")

@@ -1,0 +1,288 @@
+"""Captures: images from cameras, robots and inspectors, stored content-addressed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
+from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.core.domain import Action
+from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
+from infrasight.services.audit import record_audit
+from infrasight.services.auth import Principal
+from infrasight.services.captures import CaptureRequest, store_capture
+from infrasight.services.images import oriented_png
+from infrasight.storage.models import (
+    Asset,
+    Capture,
+    CaptureAnalysis,
+    Defect,
+    Device,
+    Element,
+    Inspection,
+)
+
+router = APIRouter(tags=["captures"])
+
+
+class CaptureRead(ReadModel):
+    id: int
+    sha256: str = Field(validation_alias="blob_sha256")
+    width: int
+    height: int
+    bit_depth: int
+    bands: int
+    media_type: str
+    asset_id: int
+    element_id: int | None
+    device_id: int | None
+    inspection_id: int | None
+    time: datetime
+    mm_per_px: float | None
+    filename: str
+    created_at: datetime
+
+
+class CaptureCreated(CaptureRead):
+    job_id: int | None = None
+
+
+class CaptureUpdate(BaseModel):
+    element_id: int | None = None
+    inspection_id: int | None = None
+    mm_per_px: float | None = Field(default=None, gt=0)
+
+
+class AnalysisRead(ReadModel):
+    id: int
+    capture_id: int
+    model_name: str
+    model_version: str
+    summary: dict[str, Any]
+    created_at: datetime
+
+
+class DefectRead(ReadModel):
+    id: int
+    capture_id: int
+    analysis_id: int
+    element_id: int | None
+    kind: str
+    confidence: float
+    model_version: str
+    geometry: dict[str, Any]
+    measurements: dict[str, Any]
+    created_at: datetime
+
+
+def _check_refs(
+    session: Session,
+    caller: Principal,
+    asset_id: int,
+    element_id: int | None,
+    device_id: int | None,
+    inspection_id: int | None,
+) -> None:
+    org = caller.organization_id
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.organization_id != org:
+        raise InvalidInputError(f"asset {asset_id} not found", field="asset_id")
+    if element_id is not None:
+        element = session.get(Element, element_id)
+        if element is None or element.asset_id != asset_id:
+            raise InvalidInputError(
+                f"element {element_id} is not part of asset {asset_id}", field="element_id"
+            )
+    if device_id is not None:
+        device = session.get(Device, device_id)
+        if device is None or device.organization_id != org:
+            raise InvalidInputError(f"device {device_id} not found", field="device_id")
+        if caller.device_id is not None and device_id != caller.device_id:
+            raise InvalidInputError("a device may only upload its own captures", field="device_id")
+    if inspection_id is not None:
+        inspection = session.get(Inspection, inspection_id)
+        if inspection is None or inspection.organization_id != org:
+            raise InvalidInputError(f"inspection {inspection_id} not found", field="inspection_id")
+
+
+def _parse_time(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidInputError(
+            f"malformed time {value!r} (ISO-8601 expected)", field="time"
+        ) from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.post("/captures", status_code=status.HTTP_201_CREATED)
+def create_capture(
+    platform: PlatformDep,
+    session: SessionDep,
+    caller: CallerDep,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or TIFF (8 or 16 bit)")],
+    asset_id: Annotated[int, Form()],
+    element_id: Annotated[int | None, Form()] = None,
+    device_id: Annotated[int | None, Form()] = None,
+    inspection_id: Annotated[int | None, Form()] = None,
+    time: Annotated[str | None, Form(description="ISO-8601; default now")] = None,
+    mm_per_px: Annotated[float | None, Form(gt=0, description="Scale, mm per pixel")] = None,
+) -> CaptureCreated:
+    """Store an image and queue its analysis; the same file twice is stored once."""
+    if not caller.is_device:
+        caller.require(Action.FIELD_WORK)
+    elif device_id is None:
+        device_id = caller.device_id
+    settings = platform.settings
+    if file.size is not None and file.size > settings.max_body_bytes:
+        raise PayloadTooLargeError(
+            f"file of {file.size} bytes exceeds the limit of {settings.max_body_bytes}",
+            field="file",
+        )
+    _check_refs(session, caller, asset_id, element_id, device_id, inspection_id)
+    stored = store_capture(
+        session,
+        blobs=platform.blobs,
+        jobs=platform.jobs,
+        caller=caller,
+        data=file.file.read(),
+        request=CaptureRequest(
+            asset_id=asset_id,
+            time=_parse_time(time),
+            element_id=element_id,
+            device_id=device_id,
+            inspection_id=inspection_id,
+            mm_per_px=mm_per_px,
+            filename=file.filename or "",
+        ),
+        max_pixels=settings.max_image_pixels,
+    )
+    session.commit()
+    platform.jobs.enqueue(stored.job_id)
+    platform.bus.publish(stored.event)
+    capture = stored.capture
+    read = CaptureRead.model_validate(capture)
+    return CaptureCreated(**read.model_dump(), job_id=stored.job_id)
+
+
+@router.get("/captures")
+def list_captures(
+    session: SessionDep,
+    caller: CallerDep,
+    asset_id: int | None = None,
+    inspection_id: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[CaptureRead]:
+    caller.require(Action.READ)
+    query = (
+        select(Capture)
+        .where(Capture.organization_id == caller.organization_id)
+        .order_by(Capture.time.desc(), Capture.id.desc())
+    )
+    if asset_id is not None:
+        query = query.where(Capture.asset_id == asset_id)
+    if inspection_id is not None:
+        query = query.where(Capture.inspection_id == inspection_id)
+    items, total = page_of(session, query, limit, offset)
+    return Page[CaptureRead](
+        items=[CaptureRead.model_validate(c) for c in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/captures/{capture_id}")
+def get_capture(capture_id: int, session: SessionDep, caller: CallerDep) -> CaptureRead:
+    caller.require(Action.READ)
+    return CaptureRead.model_validate(
+        get_owned(session, Capture, capture_id, caller.organization_id)
+    )
+
+
+@router.patch("/captures/{capture_id}")
+def update_capture(
+    capture_id: int, body: CaptureUpdate, session: SessionDep, caller: CallerDep
+) -> CaptureRead:
+    caller.require(Action.FIELD_WORK)
+    capture = get_owned(session, Capture, capture_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    _check_refs(
+        session,
+        caller,
+        capture.asset_id,
+        changes.get("element_id"),
+        None,
+        changes.get("inspection_id"),
+    )
+    for name, value in changes.items():
+        setattr(capture, name, value)
+    record_audit(session, caller, "update", "capture", capture.id, {"changed": sorted(changes)})
+    session.commit()
+    return CaptureRead.model_validate(capture)
+
+
+@router.get(
+    "/captures/{capture_id}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/tiff": {}}}},
+)
+def capture_image(
+    capture_id: int, platform: PlatformDep, session: SessionDep, caller: CallerDep
+) -> Response:
+    """The image, upright (EXIF orientation applied)."""
+    caller.require(Action.READ)
+    capture = get_owned(session, Capture, capture_id, caller.organization_id)
+    data = platform.blobs.get(capture.blob_sha256)
+    headers = {"ETag": f'"{capture.blob_sha256}"', "Cache-Control": "private, max-age=86400"}
+    if capture.orientation != 1:
+        png = oriented_png(data, max_pixels=platform.settings.max_image_pixels)
+        return Response(png, media_type="image/png", headers=headers)
+    return Response(data, media_type=capture.media_type, headers=headers)
+
+
+@router.get("/captures/{capture_id}/original", response_class=Response)
+def capture_original(
+    capture_id: int, platform: PlatformDep, session: SessionDep, caller: CallerDep
+) -> Response:
+    """The file exactly as uploaded (its sha256 is the capture's)."""
+    caller.require(Action.READ)
+    capture = get_owned(session, Capture, capture_id, caller.organization_id)
+    return Response(platform.blobs.get(capture.blob_sha256), media_type=capture.media_type)
+
+
+@router.get("/captures/{capture_id}/analyses")
+def capture_analyses(capture_id: int, session: SessionDep, caller: CallerDep) -> list[AnalysisRead]:
+    caller.require(Action.READ)
+    get_owned(session, Capture, capture_id, caller.organization_id)
+    rows = session.scalars(
+        select(CaptureAnalysis)
+        .where(CaptureAnalysis.capture_id == capture_id)
+        .order_by(CaptureAnalysis.id)
+    )
+    return [AnalysisRead.model_validate(a) for a in rows]
+
+
+@router.get("/captures/{capture_id}/defects")
+def capture_defects(
+    capture_id: int,
+    session: SessionDep,
+    caller: CallerDep,
+    model_version: str | None = None,
+) -> list[DefectRead]:
+    """Defects found in the capture (all model versions unless one is named)."""
+    caller.require(Action.READ)
+    get_owned(session, Capture, capture_id, caller.organization_id)
+    query = select(Defect).where(Defect.capture_id == capture_id).order_by(Defect.id)
+    if model_version is not None:
+        query = query.where(Defect.model_version == model_version)
+    return [DefectRead.model_validate(d) for d in session.scalars(query)]

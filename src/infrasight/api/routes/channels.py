@@ -1,0 +1,241 @@
+"""Channels (one quantity at one place) and the downsampled reading queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    commit_or_conflict,
+    get_owned,
+    page_of,
+)
+from infrasight.core.domain import Action
+from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
+from infrasight.core.timeparse import datetime_to_us, us_to_datetime
+from infrasight.core.units import check_unit_for_quantity
+from infrasight.services.audit import record_audit
+from infrasight.storage.models import Asset, Channel, Device, Element, Reading
+from infrasight.storage.readings import downsample, time_bounds
+
+router = APIRouter(tags=["channels"])
+
+KEY_PATTERN = r"^[A-Za-z0-9_.:/\-]+$"
+
+
+class ChannelCreate(BaseModel):
+    key: str = Field(min_length=1, max_length=200, pattern=KEY_PATTERN)
+    quantity: str = Field(min_length=1, max_length=60, examples=["strain", "crack_width"])
+    unit: str = Field(min_length=1, max_length=60, examples=["µε", "mm"])
+    element_id: int
+    device_id: int | None = None
+    description: str = ""
+
+
+class ChannelUpdate(BaseModel):
+    description: str | None = None
+    device_id: int | None = None
+    unit: str | None = Field(default=None, min_length=1, max_length=60)
+
+
+class ChannelRead(ReadModel):
+    id: int
+    key: str
+    quantity: str
+    unit: str
+    element_id: int
+    device_id: int | None
+    description: str
+    created_at: datetime
+
+
+class ReadingPoint(BaseModel):
+    time: datetime = Field(description="Start of the bucket (UTC)")
+    min: float
+    mean: float
+    max: float
+    count: int
+
+
+class ReadingSeries(BaseModel):
+    channel_id: int
+    unit: str
+    start: datetime | None
+    end: datetime | None
+    bucket_seconds: float | None
+    points: list[ReadingPoint]
+
+
+def _check_refs(session: Session, org_id: int, element_id: int, device_id: int | None) -> None:
+    element = session.get(Element, element_id)
+    if element is None or element.asset.organization_id != org_id:
+        raise InvalidInputError(f"element {element_id} not found", field="element_id")
+    if device_id is not None:
+        device = session.get(Device, device_id)
+        if device is None or device.organization_id != org_id:
+            raise InvalidInputError(f"device {device_id} not found", field="device_id")
+
+
+@router.post("/channels", status_code=status.HTTP_201_CREATED)
+def create_channel(body: ChannelCreate, session: SessionDep, caller: CallerDep) -> ChannelRead:
+    caller.require(Action.CONFIGURE)
+    check_unit_for_quantity(body.quantity, body.unit)
+    _check_refs(session, caller.organization_id, body.element_id, body.device_id)
+    channel = Channel(organization_id=caller.organization_id, **body.model_dump())
+    session.add(channel)
+    try:
+        session.flush()
+    except Exception:
+        session.rollback()
+        raise ConflictError(f"channel key {body.key!r} already exists") from None
+    record_audit(session, caller, "create", "channel", channel.id, {"key": channel.key})
+    commit_or_conflict(session, f"channel key {body.key!r}")
+    return ChannelRead.model_validate(channel)
+
+
+@router.get("/channels")
+def list_channels(
+    session: SessionDep,
+    caller: CallerDep,
+    element_id: int | None = None,
+    device_id: int | None = None,
+    asset_id: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[ChannelRead]:
+    caller.require(Action.READ)
+    query = (
+        select(Channel)
+        .where(Channel.organization_id == caller.organization_id)
+        .order_by(Channel.id)
+    )
+    if element_id is not None:
+        query = query.where(Channel.element_id == element_id)
+    if device_id is not None:
+        query = query.where(Channel.device_id == device_id)
+    if asset_id is not None:
+        query = query.where(
+            Channel.element_id.in_(select(Element.id).where(Element.asset_id == asset_id))
+        )
+    items, total = page_of(session, query, limit, offset)
+    return Page[ChannelRead](
+        items=[ChannelRead.model_validate(c) for c in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/channels/{channel_id}")
+def get_channel(channel_id: int, session: SessionDep, caller: CallerDep) -> ChannelRead:
+    caller.require(Action.READ)
+    return ChannelRead.model_validate(
+        get_owned(session, Channel, channel_id, caller.organization_id)
+    )
+
+
+@router.patch("/channels/{channel_id}")
+def update_channel(
+    channel_id: int, body: ChannelUpdate, session: SessionDep, caller: CallerDep
+) -> ChannelRead:
+    caller.require(Action.CONFIGURE)
+    channel = get_owned(session, Channel, channel_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "device_id" in changes:
+        _check_refs(session, caller.organization_id, channel.element_id, changes["device_id"])
+    if changes.get("unit") is not None and changes["unit"] != channel.unit:
+        check_unit_for_quantity(channel.quantity, changes["unit"])
+        if session.scalar(select(exists().where(Reading.channel_id == channel_id))):
+            raise ConflictError("the unit of a channel with readings cannot change")
+    for name, value in changes.items():
+        if value is None and name != "device_id":
+            raise InvalidInputError("may not be null", field=name)
+        setattr(channel, name, value)
+    record_audit(session, caller, "update", "channel", channel.id, {"changed": sorted(changes)})
+    session.commit()
+    return ChannelRead.model_validate(channel)
+
+
+@router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_channel(
+    channel_id: int,
+    session: SessionDep,
+    caller: CallerDep,
+    purge_readings: Annotated[bool, Query(description="Also delete its readings")] = False,
+) -> None:
+    caller.require(Action.DELETE)
+    channel = get_owned(session, Channel, channel_id, caller.organization_id)
+    has_readings = session.scalar(select(exists().where(Reading.channel_id == channel_id)))
+    if has_readings and not purge_readings:
+        raise ConflictError(
+            f"channel {channel_id} has readings; pass purge_readings=true to delete them too"
+        )
+    session.execute(delete(Reading).where(Reading.channel_id == channel_id))
+    session.delete(channel)
+    record_audit(session, caller, "delete", "channel", channel_id, {"key": channel.key})
+    session.commit()
+
+
+@router.get("/channels/{channel_id}/readings")
+def channel_readings(
+    channel_id: int,
+    session: SessionDep,
+    caller: CallerDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_points: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> ReadingSeries:
+    """Readings of ``[start, end)`` in at most ``max_points`` buckets (min/mean/max/count)."""
+    caller.require(Action.READ)
+    channel = get_owned(session, Channel, channel_id, caller.organization_id)
+    bounds = time_bounds(session, channel_id)
+    start_us = datetime_to_us(start) if start else (bounds[0] if bounds else None)
+    end_us = datetime_to_us(end) if end else (bounds[1] + 1 if bounds else None)
+    if start_us is None or end_us is None:
+        return ReadingSeries(
+            channel_id=channel_id,
+            unit=channel.unit,
+            start=None,
+            end=None,
+            bucket_seconds=None,
+            points=[],
+        )
+    if end_us <= start_us:
+        raise InvalidInputError("end must be after start", field="end")
+    buckets = downsample(session, channel_id, start_us, end_us, max_points)
+    width = max(1, -(-(end_us - start_us) // max_points))
+    return ReadingSeries(
+        channel_id=channel_id,
+        unit=channel.unit,
+        start=us_to_datetime(start_us),
+        end=us_to_datetime(end_us),
+        bucket_seconds=width / 1e6,
+        points=[
+            ReadingPoint(
+                time=us_to_datetime(b.start_us),
+                min=b.minimum,
+                mean=b.mean,
+                max=b.maximum,
+                count=b.count,
+            )
+            for b in buckets
+        ],
+    )
+
+
+def asset_of_channel(session: Session, channel: Channel) -> Asset:
+    """The asset a channel measures."""
+    element = session.get(Element, channel.element_id)
+    if element is None:  # pragma: no cover - foreign key guarantees it
+        raise NotFoundError("element of channel missing")
+    return element.asset

@@ -1,0 +1,202 @@
+"""Devices (field terminals), their ingest tokens and calibration records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy import exists, select
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    commit_or_conflict,
+    get_owned,
+    page_of,
+)
+from infrasight.core.domain import Action, DeviceKind
+from infrasight.core.errors import ConflictError, InvalidInputError
+from infrasight.services.audit import record_audit
+from infrasight.services.auth import new_device_token
+from infrasight.storage.models import Asset, Calibration, Capture, Channel, Device, Record
+
+router = APIRouter(tags=["devices"])
+
+
+class DeviceCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: DeviceKind
+    asset_id: int
+    model: str = Field(default="", max_length=200)
+    serial_number: str = Field(default="", max_length=200)
+
+
+class DeviceUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    asset_id: int | None = None
+    model: str | None = Field(default=None, max_length=200)
+    serial_number: str | None = Field(default=None, max_length=200)
+    is_active: bool | None = None
+
+
+class DeviceRead(ReadModel):
+    id: int
+    name: str
+    kind: DeviceKind
+    asset_id: int
+    model: str
+    serial_number: str
+    is_active: bool
+    last_seen_at: datetime | None
+    created_at: datetime
+
+
+class DeviceWithToken(DeviceRead):
+    token: str = Field(description="The device's ingest token; shown only once")
+
+
+class CalibrationCreate(BaseModel):
+    kind: str = Field(
+        min_length=1, max_length=60, examples=["camera_intrinsics", "scale", "sensor_gain"]
+    )
+    parameters: dict[str, Any]
+    valid_from: datetime | None = None
+    notes: str = ""
+
+
+class CalibrationRead(ReadModel):
+    id: int
+    device_id: int
+    kind: str
+    parameters: dict[str, Any]
+    valid_from: datetime
+    notes: str
+    created_at: datetime
+    created_by: str
+
+
+@router.post("/devices", status_code=status.HTTP_201_CREATED)
+def create_device(body: DeviceCreate, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
+    caller.require(Action.CONFIGURE)
+    try:
+        get_owned(session, Asset, body.asset_id, caller.organization_id)
+    except LookupError as err:
+        raise InvalidInputError(f"asset {body.asset_id} not found", field="asset_id") from err
+    token, digest = new_device_token()
+    device = Device(organization_id=caller.organization_id, token_hash=digest, **body.model_dump())
+    session.add(device)
+    session.flush()
+    record_audit(session, caller, "create", "device", device.id, {"name": device.name})
+    commit_or_conflict(session, f"device {body.name!r}")
+    return DeviceWithToken(**DeviceRead.model_validate(device).model_dump(), token=token)
+
+
+@router.get("/devices")
+def list_devices(
+    session: SessionDep,
+    caller: CallerDep,
+    asset_id: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[DeviceRead]:
+    caller.require(Action.READ)
+    query = (
+        select(Device).where(Device.organization_id == caller.organization_id).order_by(Device.id)
+    )
+    if asset_id is not None:
+        query = query.where(Device.asset_id == asset_id)
+    items, total = page_of(session, query, limit, offset)
+    return Page[DeviceRead](
+        items=[DeviceRead.model_validate(d) for d in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/devices/{device_id}")
+def get_device(device_id: int, session: SessionDep, caller: CallerDep) -> DeviceRead:
+    caller.require(Action.READ)
+    return DeviceRead.model_validate(get_owned(session, Device, device_id, caller.organization_id))
+
+
+@router.patch("/devices/{device_id}")
+def update_device(
+    device_id: int, body: DeviceUpdate, session: SessionDep, caller: CallerDep
+) -> DeviceRead:
+    caller.require(Action.CONFIGURE)
+    device = get_owned(session, Device, device_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("asset_id") is not None:
+        try:
+            get_owned(session, Asset, changes["asset_id"], caller.organization_id)
+        except LookupError as err:
+            raise InvalidInputError("asset not found", field="asset_id") from err
+    for name, value in changes.items():
+        if value is None:
+            raise InvalidInputError("may not be null", field=name)
+        setattr(device, name, value)
+    record_audit(session, caller, "update", "device", device.id, {"changed": sorted(changes)})
+    commit_or_conflict(session, f"device {device.name!r}")
+    return DeviceRead.model_validate(device)
+
+
+@router.post("/devices/{device_id}/token")
+def rotate_device_token(device_id: int, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
+    """Issue a new ingest token; the old one stops working at once."""
+    caller.require(Action.CONFIGURE)
+    device = get_owned(session, Device, device_id, caller.organization_id)
+    token, digest = new_device_token()
+    device.token_hash = digest
+    record_audit(session, caller, "rotate_token", "device", device.id)
+    session.commit()
+    return DeviceWithToken(**DeviceRead.model_validate(device).model_dump(), token=token)
+
+
+@router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_device(device_id: int, session: SessionDep, caller: CallerDep) -> None:
+    caller.require(Action.DELETE)
+    device = get_owned(session, Device, device_id, caller.organization_id)
+    for model, label in ((Channel, "channels"), (Capture, "captures"), (Record, "records")):
+        if session.scalar(select(exists().where(model.device_id == device_id))):  # type: ignore[attr-defined]
+            raise ConflictError(
+                f"device {device_id} still has {label}; deactivate it instead (is_active=false)"
+            )
+    for calibration in session.scalars(
+        select(Calibration).where(Calibration.device_id == device_id)
+    ):
+        session.delete(calibration)
+    session.delete(device)
+    record_audit(session, caller, "delete", "device", device_id, {"name": device.name})
+    session.commit()
+
+
+@router.post("/devices/{device_id}/calibrations", status_code=status.HTTP_201_CREATED)
+def create_calibration(
+    device_id: int, body: CalibrationCreate, session: SessionDep, caller: CallerDep
+) -> CalibrationRead:
+    caller.require(Action.CONFIGURE)
+    get_owned(session, Device, device_id, caller.organization_id)
+    values = body.model_dump(exclude_none=True)
+    calibration = Calibration(device_id=device_id, created_by=caller.name, **values)
+    session.add(calibration)
+    session.flush()
+    record_audit(session, caller, "create", "calibration", calibration.id, {"kind": body.kind})
+    session.commit()
+    return CalibrationRead.model_validate(calibration)
+
+
+@router.get("/devices/{device_id}/calibrations")
+def list_calibrations(
+    device_id: int, session: SessionDep, caller: CallerDep
+) -> list[CalibrationRead]:
+    caller.require(Action.READ)
+    get_owned(session, Device, device_id, caller.organization_id)
+    rows = session.scalars(
+        select(Calibration)
+        .where(Calibration.device_id == device_id)
+        .order_by(Calibration.valid_from.desc(), Calibration.id.desc())
+    )
+    return [CalibrationRead.model_validate(c) for c in rows]

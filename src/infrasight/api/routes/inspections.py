@@ -1,0 +1,125 @@
+"""Inspections: a visit or robot run grouping captures and observations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.core.domain import Action, InspectionStatus
+from infrasight.core.errors import InvalidInputError
+from infrasight.services.audit import record_audit
+from infrasight.storage.models import Asset, Inspection
+
+router = APIRouter(tags=["inspections"])
+
+
+class InspectionCreate(BaseModel):
+    asset_id: int
+    kind: str = Field(default="visual", max_length=60)
+    status: InspectionStatus = InspectionStatus.PLANNED
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    inspector: str = Field(default="", max_length=200)
+    notes: str = ""
+
+
+class InspectionUpdate(BaseModel):
+    status: InspectionStatus | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    inspector: str | None = Field(default=None, max_length=200)
+    notes: str | None = None
+
+
+class InspectionRead(ReadModel):
+    id: int
+    asset_id: int
+    kind: str
+    status: InspectionStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    inspector: str
+    notes: str
+    created_at: datetime
+
+
+def _check_times(started: datetime | None, ended: datetime | None) -> None:
+    if started and ended and ended < started:
+        raise InvalidInputError("ended_at is before started_at", field="ended_at")
+
+
+@router.post("/inspections", status_code=status.HTTP_201_CREATED)
+def create_inspection(
+    body: InspectionCreate, session: SessionDep, caller: CallerDep
+) -> InspectionRead:
+    caller.require(Action.FIELD_WORK)
+    asset = session.get(Asset, body.asset_id)
+    if asset is None or asset.organization_id != caller.organization_id:
+        raise InvalidInputError(f"asset {body.asset_id} not found", field="asset_id")
+    _check_times(body.started_at, body.ended_at)
+    inspection = Inspection(organization_id=caller.organization_id, **body.model_dump())
+    session.add(inspection)
+    session.flush()
+    record_audit(session, caller, "create", "inspection", inspection.id)
+    session.commit()
+    return InspectionRead.model_validate(inspection)
+
+
+@router.get("/inspections")
+def list_inspections(
+    session: SessionDep,
+    caller: CallerDep,
+    asset_id: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[InspectionRead]:
+    caller.require(Action.READ)
+    query = (
+        select(Inspection)
+        .where(Inspection.organization_id == caller.organization_id)
+        .order_by(Inspection.id.desc())
+    )
+    if asset_id is not None:
+        query = query.where(Inspection.asset_id == asset_id)
+    items, total = page_of(session, query, limit, offset)
+    return Page[InspectionRead](
+        items=[InspectionRead.model_validate(i) for i in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/inspections/{inspection_id}")
+def get_inspection(inspection_id: int, session: SessionDep, caller: CallerDep) -> InspectionRead:
+    caller.require(Action.READ)
+    return InspectionRead.model_validate(
+        get_owned(session, Inspection, inspection_id, caller.organization_id)
+    )
+
+
+@router.patch("/inspections/{inspection_id}")
+def update_inspection(
+    inspection_id: int, body: InspectionUpdate, session: SessionDep, caller: CallerDep
+) -> InspectionRead:
+    caller.require(Action.FIELD_WORK)
+    inspection = get_owned(session, Inspection, inspection_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    _check_times(
+        changes.get("started_at", inspection.started_at),
+        changes.get("ended_at", inspection.ended_at),
+    )
+    for name, value in changes.items():
+        if value is None and name in ("status", "inspector", "notes"):
+            raise InvalidInputError("may not be null", field=name)
+        setattr(inspection, name, value)
+    record_audit(
+        session, caller, "update", "inspection", inspection.id, {"changed": sorted(changes)}
+    )
+    session.commit()
+    return InspectionRead.model_validate(inspection)

@@ -1,0 +1,52 @@
+"""Background jobs: their status and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.core.domain import Action, JobStatus
+from infrasight.storage.models import Job
+
+router = APIRouter(tags=["jobs"])
+
+
+class JobRead(ReadModel):
+    id: int
+    name: str
+    arguments: dict[str, Any]
+    status: JobStatus
+    error: str
+    result: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@router.get("/jobs")
+def list_jobs(
+    session: SessionDep,
+    caller: CallerDep,
+    status: JobStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[JobRead]:
+    caller.require(Action.READ)
+    query = select(Job).where(Job.organization_id == caller.organization_id).order_by(Job.id.desc())
+    if status is not None:
+        query = query.where(Job.status == status)
+    items, total = page_of(session, query, limit, offset)
+    return Page[JobRead](
+        items=[JobRead.model_validate(j) for j in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: int, session: SessionDep, caller: CallerDep) -> JobRead:
+    caller.require(Action.READ)
+    return JobRead.model_validate(get_owned(session, Job, job_id, caller.organization_id))

@@ -1,0 +1,179 @@
+"""High-rate waveform records (e.g. 100 Hz acceleration in 10-minute blocks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from pydantic import Field
+from sqlalchemy import select
+
+from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
+from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.core.domain import Action
+from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
+from infrasight.core.events import RecordStored
+from infrasight.core.units import check_unit_for_quantity
+from infrasight.services.analysis import ANALYSE_RECORD
+from infrasight.services.audit import record_audit
+from infrasight.services.records import (
+    load_record_array,
+    parse_record_upload,
+    record_to_csv,
+    record_to_npy,
+)
+from infrasight.storage.blobs import register_blob
+from infrasight.storage.models import Asset, Device, Element, Record
+
+router = APIRouter(tags=["records"])
+
+
+class RecordRead(ReadModel):
+    id: int
+    asset_id: int
+    element_id: int | None
+    device_id: int | None
+    quantity: str
+    unit: str
+    start_time: datetime
+    sample_rate_hz: float
+    n_samples: int
+    channel_names: list[str]
+    dtype: str
+    sha256: str = Field(validation_alias="blob_sha256")
+    created_at: datetime
+
+
+class RecordCreated(RecordRead):
+    job_id: int | None = None
+
+
+def _parse_start(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidInputError(
+            f"malformed time {value!r} (ISO-8601 expected)", field="start_time"
+        ) from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.post("/records", status_code=status.HTTP_201_CREATED)
+def create_record(
+    platform: PlatformDep,
+    session: SessionDep,
+    caller: CallerDep,
+    file: Annotated[UploadFile, File(description=".npy (samples x channels) or CSV")],
+    asset_id: Annotated[int, Form()],
+    start_time: Annotated[str, Form(description="ISO-8601 time of the first sample")],
+    sample_rate_hz: Annotated[float, Form(gt=0, le=1_000_000)],
+    quantity: Annotated[str, Form()] = "acceleration",
+    unit: Annotated[str, Form()] = "m/s**2",
+    channel_names: Annotated[str | None, Form(description="Comma-separated names")] = None,
+    element_id: Annotated[int | None, Form()] = None,
+    device_id: Annotated[int | None, Form()] = None,
+) -> RecordCreated:
+    """Store a waveform block as one blob plus a metadata row, and queue its analysis."""
+    if caller.is_device:
+        device_id = caller.device_id
+    else:
+        caller.require(Action.CONFIGURE)
+    if file.size is not None and file.size > platform.settings.max_body_bytes:
+        raise PayloadTooLargeError("record file exceeds the body size limit", field="file")
+    check_unit_for_quantity(quantity, unit)
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.organization_id != caller.organization_id:
+        raise InvalidInputError(f"asset {asset_id} not found", field="asset_id")
+    if element_id is not None:
+        element = session.get(Element, element_id)
+        if element is None or element.asset_id != asset_id:
+            raise InvalidInputError(f"element {element_id} not part of asset", field="element_id")
+    if device_id is not None:
+        device = session.get(Device, device_id)
+        if device is None or device.organization_id != caller.organization_id:
+            raise InvalidInputError(f"device {device_id} not found", field="device_id")
+    start = _parse_start(start_time)
+    array, names_in_file = parse_record_upload(file.file.read(), file.filename or "")
+    names = [n.strip() for n in channel_names.split(",")] if channel_names else names_in_file
+    names = names or [f"ch{i + 1}" for i in range(array.shape[1])]
+    if len(names) != array.shape[1]:
+        raise InvalidInputError(
+            f"{len(names)} channel names for {array.shape[1]} columns", field="channel_names"
+        )
+    blob = record_to_npy(array)
+    sha256, _ = platform.blobs.put(blob)
+    register_blob(session, sha256, len(blob), "application/x-npy")
+    record = Record(
+        organization_id=caller.organization_id,
+        asset_id=asset_id,
+        element_id=element_id,
+        device_id=device_id,
+        quantity=quantity,
+        unit=unit,
+        start_time=start,
+        sample_rate_hz=sample_rate_hz,
+        n_samples=int(array.shape[0]),
+        channel_names=names,
+        dtype=str(array.dtype),
+        blob_sha256=sha256,
+    )
+    session.add(record)
+    session.flush()
+    job = platform.jobs.create(
+        session, ANALYSE_RECORD, {"record_id": record.id}, caller.organization_id
+    )
+    record_audit(session, caller, "create", "record", record.id, {"sha256": sha256})
+    session.commit()
+    platform.jobs.enqueue(job.id)
+    platform.bus.publish(RecordStored(organization_id=caller.organization_id, record_id=record.id))
+    return RecordCreated(**RecordRead.model_validate(record).model_dump(), job_id=job.id)
+
+
+@router.get("/records")
+def list_records(
+    session: SessionDep,
+    caller: CallerDep,
+    asset_id: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[RecordRead]:
+    caller.require(Action.READ)
+    query = (
+        select(Record)
+        .where(Record.organization_id == caller.organization_id)
+        .order_by(Record.start_time.desc(), Record.id.desc())
+    )
+    if asset_id is not None:
+        query = query.where(Record.asset_id == asset_id)
+    items, total = page_of(session, query, limit, offset)
+    return Page[RecordRead](
+        items=[RecordRead.model_validate(r) for r in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/records/{record_id}")
+def get_record(record_id: int, session: SessionDep, caller: CallerDep) -> RecordRead:
+    caller.require(Action.READ)
+    return RecordRead.model_validate(get_owned(session, Record, record_id, caller.organization_id))
+
+
+@router.get("/records/{record_id}/data", response_class=Response)
+def record_data(
+    record_id: int,
+    platform: PlatformDep,
+    session: SessionDep,
+    caller: CallerDep,
+    format: Literal["npy", "csv"] = "npy",
+) -> Response:
+    """The samples as .npy (samples x channels) or CSV with a ``time_s`` column."""
+    caller.require(Action.READ)
+    record = get_owned(session, Record, record_id, caller.organization_id)
+    data = platform.blobs.get(record.blob_sha256)
+    if format == "npy":
+        return Response(data, media_type="application/x-npy")
+    text = record_to_csv(load_record_array(data), record.channel_names, 0.0, record.sample_rate_hz)
+    return Response(text, media_type="text/csv")

@@ -1,0 +1,136 @@
+"""Platform commands: serve, db upgrade, admin create, import readings, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import func, select
+
+from infrasight.cli.common import console, exits_cleanly, load_settings, open_platform
+from infrasight.core.domain import Role
+from infrasight.core.errors import InvalidInputError
+from infrasight.services.accounts import create_user, ensure_organization
+from infrasight.services.auth import Principal
+from infrasight.services.ingest import ingest_readings, parse_csv_readings
+from infrasight.storage.models import Organization
+
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+admin_app = typer.Typer(help="Organisations and administrators.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk import of data files.", no_args_is_help=True)
+
+IMPORT_CHUNK = 10_000
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from infrasight.api.app import create_app
+
+    settings = load_settings()
+    console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] (API docs: /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Create or upgrade the database schema."""
+    from infrasight.storage.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings, revision)
+    console.print(f"database at revision {revision}: {settings.effective_database_url}")
+
+
+@admin_app.command("create")
+@exits_cleanly
+def admin_create(
+    org: Annotated[str, typer.Option(help="Organisation (created if needed)")],
+    email: Annotated[str, typer.Option(help="The administrator's e-mail address")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+) -> None:
+    """Create an administrator; the last line of output is their new API token."""
+    with open_platform() as platform, platform.database.transaction() as session:
+        organization, created = ensure_organization(session, org)
+        _user, token = create_user(session, organization, email, Role.ADMIN, name)
+    console.print(f"{'created' if created else 'using'} organisation {org!r}; admin {email}")
+    typer.echo(token)
+
+
+def _organization_principal(session: object, org: str | None) -> Principal:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    if org is None:
+        count = session.scalar(select(func.count()).select_from(Organization))
+        if count != 1:
+            raise InvalidInputError("several organisations exist: name one with --org", field="org")
+        organization = session.scalars(select(Organization)).one()
+    else:
+        found = session.scalars(select(Organization).where(Organization.name == org))
+        organization_or_none = found.one_or_none()
+        if organization_or_none is None:
+            raise InvalidInputError(f"no organisation called {org!r}", field="org")
+        organization = organization_or_none
+    return Principal(organization_id=organization.id, name="cli:import", role=Role.ENGINEER)
+
+
+@import_app.command("readings")
+@exits_cleanly
+def import_readings(
+    file: Annotated[Path, typer.Argument(help="CSV: channel,time,value[,unit]", exists=True)],
+    org: Annotated[str | None, typer.Option(help="Organisation (needed if several)")] = None,
+) -> None:
+    """Import readings from a CSV file in one transaction: all of it, or nothing."""
+    settings = load_settings()
+    batch = parse_csv_readings(file.read_bytes(), max_readings=10**9)
+    accepted = duplicates = 0
+    events = []
+    with open_platform() as platform:
+        with platform.database.transaction() as session:
+            caller = _organization_principal(session, org)
+            progress = Progress(
+                TextColumn("[bold]importing[/bold]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
+            with progress:
+                task = progress.add_task("readings", total=len(batch))
+                for start in range(0, len(batch), IMPORT_CHUNK):
+                    chunk = batch.slice(start, start + IMPORT_CHUNK)
+                    result = ingest_readings(
+                        session, caller, chunk, future_tolerance_s=settings.future_tolerance_s
+                    )
+                    accepted += result.accepted
+                    duplicates += result.duplicates
+                    if result.event is not None:
+                        events.append(result.event)
+                    progress.advance(task, len(chunk))
+        for event in events:
+            platform.bus.publish(event)
+    console.print(f"imported {accepted} readings ({duplicates} duplicates skipped)")
+    typer.echo(f'{{"accepted": {accepted}, "duplicates": {duplicates}}}')
+
+
+@exits_cleanly
+def demo(
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Days of 10-minute data")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+) -> None:
+    """Seed the demo organisation (idempotent); the last line is an admin API token."""
+    from infrasight.demo.seed import seed_demo
+
+    with open_platform() as platform:
+        outcome = seed_demo(platform, days=days, seed=seed, console=console)
+    console.print(outcome.summary)
+    typer.echo(outcome.token)

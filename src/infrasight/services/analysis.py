@@ -1,0 +1,77 @@
+"""Background analysis of captures and records, run through the job interface."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from infrasight.jobs.runner import JobContext
+from infrasight.services.images import decode_image
+from infrasight.storage.models import Capture, CaptureAnalysis, Record
+
+if TYPE_CHECKING:
+    from infrasight.platform import Platform
+
+__all__ = ["ANALYSE_CAPTURE", "ANALYSE_RECORD", "register_analysis"]
+
+ANALYSE_CAPTURE = "analyse_capture"
+ANALYSE_RECORD = "analyse_record"
+
+
+def _image_quality(pixels: np.ndarray) -> dict[str, float]:
+    import cv2
+
+    grey = pixels if pixels.ndim == 2 else pixels[..., :3].mean(axis=2)
+    scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    grey = np.asarray(grey, dtype=np.float32) / scale
+    return {
+        "mean_brightness": float(grey.mean()),
+        "contrast_std": float(grey.std()),
+        "sharpness_laplacian_var": float(cv2.Laplacian(grey, cv2.CV_32F).var()),
+        "saturated_fraction": float((grey >= 0.999).mean()),
+    }
+
+
+def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Image quality figures of a capture, stored as a ``CaptureAnalysis``."""
+    capture_id = int(arguments["capture_id"])
+    with context.database.transaction() as session:
+        capture = session.get(Capture, capture_id)
+        if capture is None:
+            raise LookupError(f"capture {capture_id} no longer exists")
+        pixels = decode_image(
+            context.blobs.get(capture.blob_sha256), max_pixels=context.settings.max_image_pixels
+        )
+        quality = _image_quality(pixels)
+        analysis = CaptureAnalysis(
+            capture_id=capture_id, model_name="image-quality", model_version="1", summary=quality
+        )
+        session.add(analysis)
+        session.flush()
+        return {"analysis_ids": [analysis.id], **quality}
+
+
+def analyse_record(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Per-channel statistics of a waveform record (RMS, peak, mean) in the record's unit."""
+    record_id = int(arguments["record_id"])
+    with context.database.session() as session:
+        record = session.get(Record, record_id)
+        if record is None:
+            raise LookupError(f"record {record_id} no longer exists")
+        from infrasight.services.records import load_record_array
+
+        data = load_record_array(context.blobs.get(record.blob_sha256))
+    centred = data - data.mean(axis=0)
+    return {
+        "channels": record.channel_names,
+        "mean": data.mean(axis=0).tolist(),
+        "rms": np.sqrt((centred**2).mean(axis=0)).tolist(),
+        "peak": np.abs(centred).max(axis=0).tolist(),
+    }
+
+
+def register_analysis(platform: Platform) -> None:
+    """Register the analysis job handlers on the platform's runner."""
+    platform.jobs.register(ANALYSE_CAPTURE, analyse_capture)
+    platform.jobs.register(ANALYSE_RECORD, analyse_record)

@@ -1,0 +1,115 @@
+"""The readings hot path: bulk insert that ignores re-sent data, and downsampling in SQL.
+
+These functions talk to the DB-API cursor of the session's connection directly: an ORM object per
+reading would cost more than the whole rest of the ingest path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+__all__ = ["Bucket", "downsample", "insert_readings", "time_bounds"]
+
+_SQLITE_INSERT = (
+    "INSERT INTO readings (channel_id, ts, value, quality) VALUES (?, ?, ?, 0) "
+    "ON CONFLICT DO NOTHING"
+)
+_PG_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS readings_stage "
+    "(channel_id integer, ts bigint, value double precision) ON COMMIT DELETE ROWS"
+)
+_PG_MERGE = (
+    "INSERT INTO readings (channel_id, ts, value, quality) "
+    "SELECT channel_id, ts, value, 0 FROM readings_stage ON CONFLICT DO NOTHING"
+)
+
+
+def _dbapi_connection(session: Session) -> Any:
+    return session.connection().connection.dbapi_connection
+
+
+def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) -> int:
+    """Insert ``(channel_id, ts_us, value)`` rows in the session's transaction.
+
+    Rows whose (channel, time) already exists, in the table or earlier in ``rows``, are skipped.
+
+    Returns
+    -------
+    int
+        How many rows were new.
+    """
+    if not rows:
+        return 0
+    raw = _dbapi_connection(session)
+    cursor = raw.cursor()
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            cursor.execute(_PG_STAGE)
+            with cursor.copy("COPY readings_stage (channel_id, ts, value) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_PG_MERGE)
+            inserted = int(cursor.rowcount)
+            cursor.execute("TRUNCATE readings_stage")
+        else:
+            cursor.executemany(_SQLITE_INSERT, rows)
+            inserted = int(cursor.rowcount)
+    finally:
+        cursor.close()
+    return inserted
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bucket:
+    """Aggregate of the readings in ``[start_us, start_us + width)``."""
+
+    start_us: int
+    minimum: float
+    mean: float
+    maximum: float
+    count: int
+
+
+def time_bounds(session: Session, channel_id: int) -> tuple[int, int] | None:
+    """First and last reading time of a channel (microseconds), or None when it has none."""
+    row = session.execute(
+        text("SELECT MIN(ts), MAX(ts) FROM readings WHERE channel_id = :c"), {"c": channel_id}
+    ).one()
+    if row[0] is None:
+        return None
+    return int(row[0]), int(row[1])
+
+
+def downsample(
+    session: Session, channel_id: int, start_us: int, end_us: int, max_points: int
+) -> list[Bucket]:
+    """Aggregate readings of ``[start_us, end_us)`` into at most ``max_points`` equal buckets.
+
+    The grouping runs in the database; only the buckets cross the wire.
+    """
+    if end_us <= start_us:
+        return []
+    width = max(1, -(-(end_us - start_us) // max_points))
+    result = session.execute(
+        text(
+            "SELECT (ts - :start) / :width AS b, MIN(value), AVG(value), MAX(value), COUNT(*) "
+            "FROM readings WHERE channel_id = :c AND ts >= :start AND ts < :end "
+            "GROUP BY b ORDER BY b"
+        ),
+        {"c": channel_id, "start": start_us, "end": end_us, "width": width},
+    )
+    return [
+        Bucket(
+            start_us=start_us + int(b) * width,
+            minimum=float(lo),
+            mean=float(mean),
+            maximum=float(hi),
+            count=int(n),
+        )
+        for b, lo, mean, hi, n in result
+    ]
