@@ -1,0 +1,56 @@
+"""Millimetre measurement from cameras: scale and camera calibration, crack quantification and
+sub-pixel displacement tracking. Pure analytics on numpy arrays (OpenCV, SciPy, scikit-image).
+"""
+
+from __future__ import annotations
+
+from infrasight.measure.cracks import (
+    DEFAULT_FLOOR_RATIO,
+    CrackQuantification,
+    CrackStations,
+    quantify_crack,
+    quantify_cracks,
+)
+from infrasight.measure.errors import (
+    CalibrationError,
+    FrameSizeMismatchError,
+    MarkerNotFoundError,
+    MeasurementInputError,
+    RegionOutOfFrameError,
+)
+from infrasight.measure.intrinsics import BoardSpec, CameraCalibration, calibrate_camera, undistort
+from infrasight.measure.markers import (
+    DetectedMarker,
+    ScaleCalibration,
+    calibrate_scale,
+    detect_markers,
+    dictionary_from_name,
+)
+from infrasight.measure.rectify import RectifiedImage, rectify
+from infrasight.measure.scale import Quantity, Scale
+
+__all__ = [
+    "DEFAULT_FLOOR_RATIO",
+    "BoardSpec",
+    "CalibrationError",
+    "CameraCalibration",
+    "CrackQuantification",
+    "CrackStations",
+    "DetectedMarker",
+    "FrameSizeMismatchError",
+    "MarkerNotFoundError",
+    "MeasurementInputError",
+    "Quantity",
+    "RectifiedImage",
+    "RegionOutOfFrameError",
+    "Scale",
+    "ScaleCalibration",
+    "calibrate_camera",
+    "calibrate_scale",
+    "detect_markers",
+    "dictionary_from_name",
+    "quantify_crack",
+    "quantify_cracks",
+    "rectify",
+    "undistort",
+]

@@ -176,7 +176,7 @@ def _make_cracks(
                 b_w = random_width_profile(
                     rng, len(b_line), width_range_px=(width_range_px[0], max(w0, width_range_px[0]))
                 )
-                # a branch leaves the parent at no more than the parent's width and closes at its tip
+                # a branch leaves its parent no wider than the parent and closes at its tip
                 s = np.linspace(0.0, 1.0, len(b_line))
                 b_w = np.minimum(b_w, w0 * (1 - s) + width_range_px[0] * s)
                 b_w = np.maximum(b_w, width_range_px[0])

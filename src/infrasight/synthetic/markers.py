@@ -318,7 +318,7 @@ def render_charuco_views(
     cols, rows = board.getChessboardSize()
     sq = float(board.getSquareLength())
     ppu = 40.0 / sq  # board bitmap: 40 px per square
-    bw, bh = int(round(cols * sq * ppu)), int(round(rows * sq * ppu))
+    bw, bh = round(cols * sq * ppu), round(rows * sq * ppu)
     bitmap = board.generateImage((bw, bh), marginSize=0, borderBits=1).astype(np.float32)
     bitmap = _BLACK + (_WHITE - _BLACK) * bitmap / 255.0
     K = np.array([[focal_px, 0, width / 2 - 0.5], [0, focal_px, height / 2 - 0.5], [0, 0, 1]])

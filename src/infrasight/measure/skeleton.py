@@ -1,0 +1,218 @@
+"""Crack centrelines from a mask: skeleton, junctions, branches as ordered smooth polylines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import convolve, gaussian_filter1d
+from scipy.ndimage import label as nd_label
+from skimage.morphology import skeletonize
+
+__all__ = ["CentrelineGraph", "centreline_graph", "smooth_polyline"]
+
+_RING = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CentrelineGraph:
+    """Branches of a crack skeleton.
+
+    Attributes
+    ----------
+    branches : tuple of numpy.ndarray
+        Ordered ``(N, 2)`` ``(x, y)`` pixel chains (junction centres appended at their ends).
+    junctions : numpy.ndarray
+        ``(J, 2)`` ``(x, y)`` junction centres, px.
+    free_ends : tuple of tuple of bool
+        For each branch, whether its start / end is a free tip (not a junction).
+    n_loops : int
+        Number of closed cells (holes) in the mask: map cracking has many.
+    """
+
+    branches: tuple[NDArray[np.float64], ...]
+    junctions: NDArray[np.float64]
+    free_ends: tuple[tuple[bool, bool], ...]
+    n_loops: int
+
+    def __post_init__(self) -> None:
+        if len(self.branches) != len(self.free_ends):
+            raise ValueError("one free_ends pair per branch is required")
+
+
+def _crossing_number(skel: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Neighbour count and 0->1 transitions around each pixel's 8-ring."""
+    s = skel.astype(np.int32)
+    padded = np.pad(s, 1)
+    h, w = s.shape
+    ring = [padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy, dx in _RING]
+    crossings = np.zeros_like(s)
+    for k in range(8):
+        crossings += (ring[k] == 0) & (ring[(k + 1) % 8] == 1)
+    neighbours = convolve(s, np.ones((3, 3), np.int32), mode="constant") - s
+    return neighbours * s, crossings * s
+
+
+def _order_component(coords: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Order the pixels of a thin open (or closed) chain by walking from one end."""
+    index = {(int(y), int(x)): i for i, (y, x) in enumerate(coords)}
+    nbrs: list[list[int]] = [[] for _ in range(len(coords))]
+    for i, (y, x) in enumerate(coords):
+        for dy, dx in _RING:
+            j = index.get((int(y) + dy, int(x) + dx))
+            if j is not None:
+                nbrs[i].append(j)
+    degrees = np.array([len(n) for n in nbrs])
+    start = int(np.argmin(degrees))
+    order = [start]
+    seen = {start}
+    cur = start
+    while True:
+        cands = [j for j in nbrs[cur] if j not in seen]
+        if not cands:
+            break
+        cy, cx = coords[cur]
+        # prefer 4-neighbours: they keep the walk on the chain at staircase corners
+        cands.sort(key=lambda j: abs(int(coords[j][0]) - cy) + abs(int(coords[j][1]) - cx))
+        cur = cands[0]
+        seen.add(cur)
+        order.append(cur)
+    return coords[np.array(order)]
+
+
+def smooth_polyline(points: NDArray[np.float64], sigma_px: float) -> NDArray[np.float64]:
+    """Gaussian-smooth an ordered polyline, keeping its end points, resampled every 1 px.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        ``(N, 2)`` ordered points, px.
+    sigma_px : float
+        Smoothing length along the curve, px.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(M, 2)`` smoothed points about 1 px apart.
+    """
+    pts = np.asarray(points, np.float64)
+    if len(pts) < 3:
+        return pts
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    total = float(s[-1])
+    if total < 1e-9:
+        return pts[:1]
+    n = max(int(np.ceil(total)) + 1, 2)
+    si = np.linspace(0.0, total, n)
+    res = np.column_stack([np.interp(si, s, pts[:, 0]), np.interp(si, s, pts[:, 1])])
+    if sigma_px > 0 and n > 3:
+        pad = min(int(3 * sigma_px) + 1, n - 1)
+        # odd reflection about the end points keeps them fixed and the end tangent unbiased
+        head = 2 * res[0] - res[pad:0:-1]
+        tail = 2 * res[-1] - res[-2 : -pad - 2 : -1]
+        ext = np.vstack([head, res, tail])
+        ext = gaussian_filter1d(ext, sigma_px, axis=0, mode="nearest")
+        res = ext[pad : pad + n]
+    return np.asarray(res, np.float64)
+
+
+def centreline_graph(mask: NDArray[np.bool_], *, prune_px: float = 0.0) -> CentrelineGraph:
+    """Skeletonise a crack mask and split the skeleton into branches between junctions/tips.
+
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        ``(H, W)`` bool mask of one crack (or a crack network).
+    prune_px : float
+        Drop free-ended spurs shorter than this (in addition to twice the local half-width).
+
+    Returns
+    -------
+    CentrelineGraph
+    """
+    m = np.asarray(mask, bool)
+    skel = skeletonize(m)
+    dist = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5)
+    n_loops = _count_holes(m)
+    for _ in range(3):
+        graph, spur_removed = _split(skel, dist, prune_px)
+        if not spur_removed.any():
+            break
+        skel = skeletonize(skel & ~spur_removed)
+    return CentrelineGraph(
+        branches=graph[0], junctions=graph[1], free_ends=graph[2], n_loops=n_loops
+    )
+
+
+def _count_holes(m: NDArray[np.bool_]) -> int:
+    background, n_bg = nd_label(~m)
+    if n_bg == 0:
+        return 0
+    border = np.unique(
+        np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    )
+    holes = set(range(1, n_bg + 1)) - {int(b) for b in border}
+    # ignore pin-holes of a few pixels (mask noise, not cells of a crack network)
+    sizes = np.bincount(background.ravel())
+    return sum(1 for h in holes if sizes[h] >= 20)
+
+
+def _split(
+    skel: NDArray[np.bool_], dist: NDArray[np.float32], prune_px: float
+) -> tuple[
+    tuple[tuple[NDArray[np.float64], ...], NDArray[np.float64], tuple[tuple[bool, bool], ...]],
+    NDArray[np.bool_],
+]:
+    _, crossings = _crossing_number(skel)
+    junction_px = skel & (crossings >= 3)
+    jlab, n_j = nd_label(junction_px, structure=np.ones((3, 3)))
+    j_centres = np.zeros((n_j, 2))
+    if n_j:
+        ys, xs = np.nonzero(jlab)
+        for k in range(1, n_j + 1):
+            sel = jlab[ys, xs] == k
+            j_centres[k - 1] = [xs[sel].mean(), ys[sel].mean()]
+    # grow junction zones by one pixel so that branches separate cleanly
+    j_zone = cv2.dilate(junction_px.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    zone_lab = cv2.dilate(jlab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+    rest = skel & ~j_zone
+    blab, n_b = nd_label(rest, structure=np.ones((3, 3)))
+    branches: list[NDArray[np.float64]] = []
+    free: list[tuple[bool, bool]] = []
+    spurs = np.zeros_like(skel)
+    h, w = skel.shape
+    for k in range(1, n_b + 1):
+        ys, xs = np.nonzero(blab == k)
+        chain = _order_component(np.column_stack([ys, xs]))
+        pts = chain[:, ::-1].astype(np.float64)
+        ends: list[bool] = []
+        for end_idx in (0, -1):
+            y, x = int(chain[end_idx][0]), int(chain[end_idx][1])
+            y0, y1, x0, x1 = max(y - 2, 0), min(y + 3, h), max(x - 2, 0), min(x + 3, w)
+            touching = np.unique(zone_lab[y0:y1, x0:x1][j_zone[y0:y1, x0:x1]])
+            touching = touching[touching > 0]
+            if len(touching):
+                centre = j_centres[int(touching[0]) - 1]
+                pts = np.vstack([centre, pts]) if end_idx == 0 else np.vstack([pts, centre])
+                ends.append(False)
+            else:
+                ends.append(True)
+        length = float(np.hypot(*np.diff(pts, axis=0).T).sum()) if len(pts) > 1 else 0.0
+        if n_j and (ends[0] != ends[1]):
+            j_end = pts[0] if not ends[0] else pts[-1]
+            local_half = float(dist[int(round(j_end[1])), int(round(j_end[0]))])
+            if length < max(2.5 * local_half, prune_px, 3.0):
+                spurs[ys, xs] = True
+                continue
+        if len(pts) >= 2:
+            branches.append(pts)
+            free.append((ends[0], ends[1]))
+    if not branches and skel.any():
+        ys, xs = np.nonzero(skel)
+        pts = np.column_stack([xs, ys]).astype(np.float64)
+        branches.append(pts[:1].repeat(2, axis=0))
+        free.append((True, True))
+    return (tuple(branches), j_centres, tuple(free)), spurs
