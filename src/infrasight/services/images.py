@@ -19,6 +19,15 @@ from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
 __all__ = ["ImageInfo", "decode_image", "inspect_image"]
 
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff"}
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+
+
+def _unreadable(data: bytes) -> InvalidInputError:
+    if data.startswith(_SIGNATURES):
+        return InvalidInputError(
+            "corrupt or truncated image (cannot parse its header)", field="file"
+        )
+    return InvalidInputError("not a readable image (JPEG, PNG or TIFF expected)", field="file")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,22 +55,26 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             f"image has too many pixels (limit {max_pixels:,})", field="file"
         ) from err
     except UnidentifiedImageError as err:
-        raise InvalidInputError(
-            "not a readable image (JPEG, PNG or TIFF expected)", field="file"
-        ) from err
-    except (OSError, SyntaxError, ValueError) as err:
+        raise _unreadable(data) from err
+    except Exception as err:  # any decoder failure on an untrusted file means a bad file
         raise InvalidInputError(f"corrupt or truncated image ({err})", field="file") from err
     return image
 
 
 def _check_pixels(data: bytes, max_pixels: int) -> Image.Image:
+    if not data:
+        raise InvalidInputError("the image file is empty", field="file")
     try:
-        header = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            header = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as err:
-        raise InvalidInputError(
-            "not a readable image (JPEG, PNG or TIFF expected)", field="file"
+        raise _unreadable(data) from err
+    except Image.DecompressionBombError as err:
+        raise PayloadTooLargeError(
+            f"image has too many pixels (limit {max_pixels:,}): {err}", field="file"
         ) from err
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, SyntaxError, ValueError) as err:
         raise InvalidInputError(f"corrupt or truncated image ({err})", field="file") from err
     if header.format not in _FORMATS:
         raise InvalidInputError(
@@ -71,7 +84,7 @@ def _check_pixels(data: bytes, max_pixels: int) -> Image.Image:
     pixels = header.width * header.height
     if pixels > max_pixels:
         raise PayloadTooLargeError(
-            f"image has {pixels:,} pixels ({header.width}x{header.height}), more than the "
+            f"image has too many pixels: {pixels:,} ({header.width}x{header.height}), more than the "
             f"limit of {max_pixels:,}",
             field="file",
         )
@@ -92,8 +105,8 @@ def inspect_image(data: bytes, *, max_pixels: int) -> ImageInfo:
     """Validate an uploaded image fully and describe it (raises on bad input)."""
     header = _check_pixels(data, max_pixels)
     media_type = _FORMATS[str(header.format)]
-    orientation = int(header.getexif().get(0x0112, 1) or 1)
     image = _open(data, max_pixels)
+    orientation = int(image.getexif().get(0x0112, 1) or 1)
     depth, bands = _depth_and_bands(image)
     width, height = image.size
     if orientation in (5, 6, 7, 8):

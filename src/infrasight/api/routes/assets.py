@@ -16,6 +16,7 @@ from infrasight.api.routes.common import (
     Page,
     ReadModel,
     commit_or_conflict,
+    flush_or_conflict,
     get_owned,
     page_of,
 )
@@ -95,7 +96,7 @@ def create_asset(body: AssetCreate, session: SessionDep, caller: CallerDep) -> A
     caller.require(Action.CONFIGURE)
     asset = Asset(organization_id=caller.organization_id, **body.model_dump())
     session.add(asset)
-    session.flush()
+    flush_or_conflict(session, f"asset {body.name!r}")
     record_audit(session, caller, "create", "asset", asset.id, {"name": asset.name})
     commit_or_conflict(session, f"asset {body.name!r}")
     return AssetRead.model_validate(asset)
@@ -191,7 +192,7 @@ def create_element(
     _check_parent(session, asset_id, body.parent_id, None)
     element = Element(asset_id=asset_id, **body.model_dump())
     session.add(element)
-    session.flush()
+    flush_or_conflict(session, f"element {body.name!r}")
     record_audit(session, caller, "create", "element", element.id, {"name": element.name})
     commit_or_conflict(session, f"element {body.name!r}")
     return ElementRead.model_validate(element)

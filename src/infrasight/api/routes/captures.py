@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ router = APIRouter(tags=["captures"])
 
 class CaptureRead(ReadModel):
     id: int
-    sha256: str = Field(validation_alias="blob_sha256")
+    sha256: str = Field(validation_alias=AliasChoices("blob_sha256", "sha256"))
     width: int
     height: int
     bit_depth: int

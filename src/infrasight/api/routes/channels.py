@@ -17,6 +17,7 @@ from infrasight.api.routes.common import (
     Page,
     ReadModel,
     commit_or_conflict,
+    flush_or_conflict,
     get_owned,
     page_of,
 )
@@ -93,11 +94,7 @@ def create_channel(body: ChannelCreate, session: SessionDep, caller: CallerDep) 
     _check_refs(session, caller.organization_id, body.element_id, body.device_id)
     channel = Channel(organization_id=caller.organization_id, **body.model_dump())
     session.add(channel)
-    try:
-        session.flush()
-    except Exception:
-        session.rollback()
-        raise ConflictError(f"channel key {body.key!r} already exists") from None
+    flush_or_conflict(session, f"channel key {body.key!r}")
     record_audit(session, caller, "create", "channel", channel.id, {"key": channel.key})
     commit_or_conflict(session, f"channel key {body.key!r}")
     return ChannelRead.model_validate(channel)

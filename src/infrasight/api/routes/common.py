@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.errors import ConflictError, NotFoundError
 
-__all__ = ["Limit", "Offset", "Page", "ReadModel", "commit_or_conflict", "get_owned", "page_of"]
+__all__ = [
+    "Limit",
+    "Offset",
+    "Page",
+    "ReadModel",
+    "commit_or_conflict",
+    "flush_or_conflict",
+    "get_owned",
+    "page_of",
+]
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -50,6 +59,15 @@ def page_of(session: Session, query: Select[Any], limit: int, offset: int) -> tu
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = list(session.scalars(query.limit(limit).offset(offset)))
     return items, int(total or 0)
+
+
+def flush_or_conflict(session: Session, what: str) -> None:
+    """Flush; a uniqueness clash becomes a 409 naming ``what`` (the transaction is rolled back)."""
+    try:
+        session.flush()
+    except IntegrityError as err:
+        session.rollback()
+        raise ConflictError(f"{what} already exists") from err
 
 
 def commit_or_conflict(session: Session, what: str) -> None:

@@ -16,6 +16,7 @@ from infrasight.api.routes.common import (
     Page,
     ReadModel,
     commit_or_conflict,
+    flush_or_conflict,
     get_owned,
     page_of,
 )
@@ -90,7 +91,7 @@ def create_device(body: DeviceCreate, session: SessionDep, caller: CallerDep) ->
     token, digest = new_device_token()
     device = Device(organization_id=caller.organization_id, token_hash=digest, **body.model_dump())
     session.add(device)
-    session.flush()
+    flush_or_conflict(session, f"device {body.name!r}")
     record_audit(session, caller, "create", "device", device.id, {"name": device.name})
     commit_or_conflict(session, f"device {body.name!r}")
     return DeviceWithToken(**DeviceRead.model_validate(device).model_dump(), token=token)

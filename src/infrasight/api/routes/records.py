@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
@@ -41,7 +41,7 @@ class RecordRead(ReadModel):
     n_samples: int
     channel_names: list[str]
     dtype: str
-    sha256: str = Field(validation_alias="blob_sha256")
+    sha256: str = Field(validation_alias=AliasChoices("blob_sha256", "sha256"))
     created_at: datetime
 
 
