@@ -1,5 +1,88 @@
-"""`infrasight calibrate ...` commands."""
+"""`infrasight calibrate ...` commands: camera intrinsics and marker scale."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import numpy as np
 import typer
+from rich.console import Console
 
-app = typer.Typer(help="Camera and scale calibration from markers and ChArUco boards.", no_args_is_help=True)
+from infrasight.cli._measure_common import bad_input, emit_json, load_colour
+from infrasight.measure import (
+    BoardSpec,
+    MeasurementInputError,
+    calibrate_camera,
+    calibrate_scale,
+    rectify,
+)
+from infrasight.measure.frames import read_image
+
+app = typer.Typer(
+    help="Camera and scale calibration from markers and ChArUco boards.", no_args_is_help=True
+)
+
+
+@app.command("camera")
+def camera(
+    images: Annotated[list[Path], typer.Argument(help="ChArUco board views (at least 4).")],
+    board: Annotated[
+        str,
+        typer.Option(help="Board: SQUARESxSQUARES:SQUARE_MM:MARKER_MM[:DICT], e.g. 7x5:30:22."),
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="Write the calibration JSON (store it per device).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Estimate camera intrinsics and lens distortion from ChArUco views."""
+    try:
+        spec = BoardSpec.parse(board)
+        frames = [read_image(p) for p in images]
+        cal = calibrate_camera(frames, board=spec)
+    except MeasurementInputError as err:
+        bad_input(str(err))
+    if output is not None:
+        output.write_text(cal.to_json())
+    if as_json:
+        emit_json(cal.to_dict())
+        return
+    Console().print(
+        f"fx {cal.fx:.2f} px, fy {cal.fy:.2f} px, centre ({cal.camera_matrix[0, 2]:.1f}, "
+        f"{cal.camera_matrix[1, 2]:.1f}), k1 {cal.dist_coeffs[0]:+.4f}, "
+        f"RMS {cal.rms_px:.3f} px from {cal.n_views} views"
+    )
+
+
+@app.command("scale")
+def scale(
+    image: Annotated[Path, typer.Argument(help="Capture showing a marker of known size.")],
+    marker_mm: Annotated[float, typer.Option("--marker-mm", help="Marker side length, mm.")],
+    dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
+    marker_id: Annotated[int | None, typer.Option(help="Use this marker id.")] = None,
+    rectified: Annotated[
+        Path | None, typer.Option(help="Write the image rectified to the marker plane here.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Compute the image-to-surface homography and mm/px (with uncertainty) from a marker."""
+    rgb = load_colour(image)
+    try:
+        cal = calibrate_scale(rgb, marker_mm=marker_mm, dictionary=dictionary, marker_id=marker_id)
+        if rectified is not None:
+            out = rectify(rgb, cal.scale)
+            bgr = cv2.cvtColor(np.asarray(out.image, np.uint8), cv2.COLOR_RGB2BGR)
+            if not cv2.imwrite(str(rectified), bgr):
+                bad_input(f"cannot write {rectified}")
+    except MeasurementInputError as err:
+        bad_input(str(err))
+    if as_json:
+        emit_json(cal.to_dict())
+        return
+    Console().print(
+        f"marker {cal.marker.marker_id}: {cal.mm_per_px:.5f} ± {cal.mm_per_px_std:.5f} mm/px "
+        f"at the marker, length uncertainty {100 * cal.scale.relative_std:.3f} %, "
+        f"view tilt about {cal.tilt_deg:.1f} deg"
+    )

@@ -1,5 +1,197 @@
-"""`infrasight measure ...` commands."""
+"""`infrasight measure ...` commands: crack quantification and displacement tracking."""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-app = typer.Typer(help="Millimetre measurement: crack quantification and displacement tracking.", no_args_is_help=True)
+from infrasight.cli._measure_common import (
+    bad_input,
+    emit_json,
+    err_console,
+    load_colour,
+    load_mask,
+    resolve_scale,
+)
+from infrasight.measure import MeasurementInputError, quantify_cracks
+from infrasight.measure.frames import iter_frames, read_image
+from infrasight.measure.segment import segment_dark_cracks
+from infrasight.measure.tracking import Region, track_displacement
+
+app = typer.Typer(
+    help="Millimetre measurement: crack quantification and displacement tracking.",
+    no_args_is_help=True,
+)
+
+
+@app.command("crack")
+def crack(
+    image: Annotated[Path, typer.Argument(help="Capture with the crack(s).")],
+    mask: Annotated[
+        Path | None,
+        typer.Option(help="Crack mask (non-zero = crack); default: classical dark-line mask."),
+    ] = None,
+    mm_per_px: Annotated[
+        float | None, typer.Option("--mm-per-px", help="Known scale of the surface, mm per px.")
+    ] = None,
+    marker_mm: Annotated[
+        float | None,
+        typer.Option("--marker-mm", help="Side of an ArUco marker in the image, mm (homography)."),
+    ] = None,
+    dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
+    axis_deg: Annotated[
+        float, typer.Option("--axis-deg", help="Element axis direction in the image, degrees.")
+    ] = 0.0,
+    floor_ratio: Annotated[
+        float | None,
+        typer.Option(help="Crack interior / surface luminance; default: measured."),
+    ] = None,
+    profile: Annotated[bool, typer.Option(help="Include the width profile in the JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure the length, width profile, orientation and pattern of each crack."""
+    rgb = load_colour(image)
+    if mask is not None:
+        m = load_mask(mask)
+        mask_source = "given"
+    else:
+        m = segment_dark_cracks(rgb)
+        mask_source = "classical"
+    scale, scale_record = resolve_scale(
+        rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary
+    )
+    try:
+        results = quantify_cracks(
+            m, rgb, scale=scale, element_axis_deg=axis_deg, crack_floor_ratio=floor_ratio
+        )
+    except MeasurementInputError as err:
+        bad_input(str(err))
+    if as_json:
+        emit_json(
+            {
+                "image": str(image),
+                "mask_source": mask_source,
+                "scale": scale_record,
+                "cracks": [q.to_dict(include_profile=profile) for q in results],
+            }
+        )
+        return
+    unit = "mm" if scale is not None else "px"
+    table = Table(title=f"{image.name}: {len(results)} crack(s), unit {unit}")
+    for col in ("#", "length", "max width", "mean width", "p95 width", "pattern", "reliable"):
+        table.add_column(col)
+    for i, q in enumerate(results):
+        table.add_row(
+            str(i + 1),
+            f"{q.length.value:.2f} ± {q.length.std:.2f}",
+            f"{q.width_max.value:.3f} ± {q.width_max.std:.3f}",
+            f"{q.width_mean.value:.3f} ± {q.width_mean.std:.3f}",
+            f"{q.width_p95.value:.3f}",
+            q.pattern,
+            "yes" if q.reliable else "no",
+        )
+    Console().print(table)
+
+
+def _parse_regions(values: list[str] | None) -> list[Region]:
+    out = []
+    for v in values or []:
+        try:
+            out.append(Region.parse(v))
+        except MeasurementInputError as err:
+            bad_input(str(err))
+    return out
+
+
+@app.command("displacement")
+def displacement(
+    reference: Annotated[Path, typer.Argument(help="Reference frame.")],
+    images: Annotated[
+        list[str], typer.Argument(help="Frames: image files, video files or rtsp:// URLs.")
+    ],
+    roi: Annotated[
+        list[str] | None, typer.Option("--roi", help="Region X,Y,W,H to track (repeatable).")
+    ] = None,
+    grid: Annotated[int | None, typer.Option(help="Dense grid step, px.")] = None,
+    subset: Annotated[int | None, typer.Option(help="Subset size for --grid, px.")] = None,
+    ref_roi: Annotated[
+        list[str] | None,
+        typer.Option("--ref-roi", help="Fixed region X,Y,W,H for shake removal (repeatable)."),
+    ] = None,
+    shape: Annotated[
+        str, typer.Option(help="Subset shape: translation or affine.")
+    ] = "translation",
+    search: Annotated[int, typer.Option(help="Integer search radius, px.")] = 16,
+    min_score: Annotated[float, typer.Option(help="ZNCC below this is unreliable.")] = 0.8,
+    mm_per_px: Annotated[float | None, typer.Option("--mm-per-px", help="Scale, mm/px.")] = None,
+    marker_mm: Annotated[
+        float | None, typer.Option("--marker-mm", help="Marker side in the reference, mm.")
+    ] = None,
+    dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
+    max_frames: Annotated[int | None, typer.Option(help="Frames to read per video/stream.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Track regions (or a dense grid) of REFERENCE through the frames, to sub-pixel accuracy."""
+    rois = _parse_regions(roi)
+    if bool(rois) == (grid is not None):
+        bad_input("give either --roi X,Y,W,H (one or more) or --grid STEP --subset SIZE")
+    if grid is not None and subset is None:
+        bad_input("--grid needs --subset SIZE")
+    if shape not in ("translation", "affine"):
+        bad_input(f"--shape must be translation or affine, got {shape!r}")
+    try:
+        ref = read_image(reference)
+    except MeasurementInputError as err:
+        bad_input(str(err))
+    scale, _ = resolve_scale(ref, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary)
+    labels: list[str] = []
+    frames: list[Any] = []
+    try:
+        for label, frame in iter_frames(images, max_frames=max_frames):
+            labels.append(label)
+            frames.append(frame)
+        if not frames:
+            bad_input("no frames could be read")
+        with Progress(console=err_console, transient=True, disable=len(frames) < 3) as bar:
+            task = bar.add_task("tracking", total=len(frames))
+            result = track_displacement(
+                ref,
+                frames,
+                rois=rois or None,
+                grid=grid,
+                subset=subset or 31,
+                reference_regions=_parse_regions(ref_roi),
+                labels=labels,
+                shape="affine" if shape == "affine" else "translation",
+                search_radius=search,
+                min_score=min_score,
+                scale=scale,
+                progress=lambda _k: bar.advance(task),
+            )
+    except MeasurementInputError as err:
+        bad_input(str(err))
+    if as_json:
+        emit_json(result.to_json_dict())
+        return
+    table = Table(title=f"{len(result.points_px)} point(s) x {len(labels)} frame(s)")
+    for col in ("image", "x", "y", "dx px", "dy px", "score", "reliable"):
+        table.add_column(col)
+    for k, label in enumerate(result.labels):
+        for j, (x, y) in enumerate(result.points_px[:50]):
+            dx, dy = result.dx[k, j], result.dy[k, j]
+            table.add_row(
+                Path(label).name,
+                f"{x:.1f}",
+                f"{y:.1f}",
+                "-" if not np.isfinite(dx) else f"{dx:+.4f}",
+                "-" if not np.isfinite(dy) else f"{dy:+.4f}",
+                f"{result.score[k, j]:.3f}",
+                "yes" if result.reliable[k, j] else result.reasons[k][j],
+            )
+    Console().print(table)

@@ -13,7 +13,9 @@ __all__ = ["as_grey_float", "as_grey_u8"]
 
 def _check(image: NDArray[np.generic], name: str) -> None:
     if not isinstance(image, np.ndarray):
-        raise MeasurementInputError(f"expected a numpy array, got {type(image).__name__}", field=name)
+        raise MeasurementInputError(
+            f"expected a numpy array, got {type(image).__name__}", field=name
+        )
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise MeasurementInputError(
             f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}", field=name

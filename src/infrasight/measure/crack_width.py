@@ -81,7 +81,9 @@ def _sample_profiles(
         + _STRIP[:, None, None] * tangent[None, None, :]
         + t[None, :, None] * normal[None, None, :]
     )
-    vals = map_coordinates(grey, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest")
+    vals = map_coordinates(
+        grey, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest"
+    )
     return np.asarray(vals.reshape(len(_STRIP), len(t)).mean(axis=0), np.float64)
 
 
@@ -113,14 +115,14 @@ def estimate_floor_ratio(
             continue
         tang = _tangents(pts)
         for i in range(3, len(pts) - 3, 3):
-            x, y = int(round(pts[i, 0])), int(round(pts[i, 1]))
+            x, y = round(pts[i, 0]), round(pts[i, 1])
             if not (0 <= x < w and 0 <= y < h):
                 continue
             hw = float(dist[y, x])
             if hw < min_half_width_px:
                 continue
             normal = np.array([-tang[i, 1], tang[i, 0]])
-            t, r_in, r_out = _profile_geometry(hw, psf_margin_px)
+            t, r_in, _ = _profile_geometry(hw, psf_margin_px)
             prof = _sample_profiles(grey, pts[i], tang[i], normal, t)
             outer = np.abs(t) >= r_in
             core = np.abs(t) <= hw - 2.0
@@ -195,7 +197,7 @@ def measure_station_widths(
         nrm = np.array([-tg[1], tg[0]])
         centres[j] = c
         normals[j] = nrm
-        xi, yi = int(round(c[0])), int(round(c[1]))
+        xi, yi = round(c[0]), round(c[1])
         if not (0 <= xi < w and 0 <= yi < h):
             continue
         hw = max(float(dist[yi, xi]), 0.5)
@@ -243,7 +245,9 @@ def measure_station_widths(
         widths[j] = width
         stds[j] = std
         centres[j] = c + offset * nrm
-    return StationWidths(centres=centres, normals=normals, widths=widths, stds=stds, arc_px=stations)
+    return StationWidths(
+        centres=centres, normals=normals, widths=widths, stds=stds, arc_px=stations
+    )
 
 
 def _edge_width(

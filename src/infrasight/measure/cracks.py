@@ -249,21 +249,21 @@ def _analyse(
         for is_free, end in ((free0, pts[0]), (free1, pts[-1])):
             if is_free:
                 n_free += 1
-                y, x = int(round(end[1])), int(round(end[0]))
+                y, x = round(end[1]), round(end[0])
                 ext += max(float(dist[y, x]) - 1.0, 0.0)
         length_px += float(np.hypot(*np.diff(pts, axis=0).T).sum()) + ext if len(pts) > 1 else ext
 
         def _skip(is_free: bool, end: NDArray[np.float64]) -> float:
             if is_free:
                 return 1.0
-            y, x = int(round(end[1])), int(round(end[0]))
+            y, x = round(end[1]), round(end[0])
             return float(dist[y, x]) + 3.0
 
         sw = measure_station_widths(
             grey,
             pts,
             dist,
-            occupied & ~mask if False else occupied,
+            occupied,
             floor_ratio=floor_ratio,
             floor_ratio_std=floor_std,
             spacing_px=station_spacing_px,
@@ -294,10 +294,12 @@ def _analyse(
         local = w_u / np.maximum(w_px, 1e-12)
         s_u = np.hypot(s_px * local, w_u * rel)
         length_u = sum(scale.polyline_length_mm(p) for p in polylines)
-        length_u += (length_px - sum(float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in polylines if len(p) > 1)) * scale.mm_per_px
+        length_u += (
+            length_px
+            - sum(float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in polylines if len(p) > 1)
+        ) * scale.mm_per_px
         mean_scale = length_u / length_px if length_px > 0 else scale.mm_per_px
         all_pts = np.vstack([scale.to_mm(p) for p in polylines])
-        all_pts = all_pts * np.array([1.0, 1.0])
     else:
         w_u, s_u = w_px.copy(), s_px.copy()
         length_u = length_px
@@ -317,9 +319,7 @@ def _analyse(
             sel = order[branch == b]
             if len(sel) >= 3:
                 padded = np.concatenate([[w_u[sel[0]]], w_u[sel], [w_u[sel[-1]]]])
-                smooth[sel] = np.median(
-                    np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0
-                )
+                smooth[sel] = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
         imax = int(np.argmax(smooth))
         w_max = Quantity(value=float(smooth[imax]), std=float(s_u[imax]), unit=unit)
         w_mean = Quantity(
@@ -333,16 +333,13 @@ def _analyse(
         area_val = float(np.mean(w_u) * length_u)
         area_std = float(np.hypot(w_mean.std * length_u, np.mean(w_u) * length_u * rel))
     else:
-        zero = Quantity(value=0.0, std=float("nan") if False else 0.0, unit=unit)
+        zero = Quantity(value=0.0, std=0.0, unit=unit)
         w_max = w_mean = w_p95 = zero
         max_loc = (float(all_pts[0, 0]), float(all_pts[0, 1]))
         area_val, area_std = 0.0, 0.0
     length_std = float(np.hypot(0.5 * np.sqrt(max(n_free, 1)) * mean_scale, length_u * rel))
-    if scale is not None and scale.homography is not None:
-        # y of the metric frame points down like the image's, so the same angle convention holds
-        orientation = _orientation(all_pts)
-    else:
-        orientation = _orientation(all_pts)
+    # the metric frame's y points down like the image's, so one angle convention serves both
+    orientation = _orientation(all_pts)
     diff = abs((orientation - element_axis_deg) % 180.0)
     angle_to_axis = float(min(diff, 180.0 - diff))
     pattern = _classify(angle_to_axis, len(graph.junctions), graph.n_loops)
@@ -440,8 +437,10 @@ def quantify_cracks(
     """
     m, grey = _check_inputs(mask, image)
     if station_spacing_px <= 0:
-        raise MeasurementInputError("station_spacing_px must be positive", field="station_spacing_px")
-    dist = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5)
+        raise MeasurementInputError(
+            "station_spacing_px must be positive", field="station_spacing_px"
+        )
+    dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     labels, n = nd_label(m, structure=np.ones((3, 3)))
@@ -488,8 +487,10 @@ def quantify_crack(
     """
     m, grey = _check_inputs(mask, image)
     if station_spacing_px <= 0:
-        raise MeasurementInputError("station_spacing_px must be positive", field="station_spacing_px")
-    dist = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5)
+        raise MeasurementInputError(
+            "station_spacing_px must be positive", field="station_spacing_px"
+        )
+    dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     return _analyse(

@@ -65,7 +65,9 @@ class BoardSpec:
                 f"board must look like 7x5:30:22[:DICT_5X5_100], got {text!r}", field="board"
             ) from err
         dictionary = parts[3] if len(parts) > 3 else "DICT_5X5_100"
-        return cls(squares_x=sx, squares_y=sy, square_mm=square, marker_mm=marker, dictionary=dictionary)
+        return cls(
+            squares_x=sx, squares_y=sy, square_mm=square, marker_mm=marker, dictionary=dictionary
+        )
 
     def to_opencv(self) -> cv2.aruco.CharucoBoard:
         """The equivalent ``cv2.aruco.CharucoBoard`` (units: mm)."""
@@ -195,7 +197,8 @@ def undistort(image: NDArray[np.generic], camera: CameraCalibration) -> NDArray[
             f"{camera.image_size[1]}",
             field="image",
         )
-    return np.asarray(cv2.undistort(image, camera.camera_matrix, camera.dist_coeffs))
+    src: Any = image
+    return np.asarray(cv2.undistort(src, camera.camera_matrix, camera.dist_coeffs))
 
 
 def calibrate_camera(
@@ -243,7 +246,8 @@ def calibrate_camera(
         ch_corners, ch_ids, _, _ = detector.detectBoard(grey)
         if ch_ids is None or len(ch_ids) < _MIN_CORNERS_PER_VIEW:
             continue
-        obj, img = cv_board.matchImagePoints(ch_corners, ch_ids)
+        match: Any = cv_board.matchImagePoints
+        obj, img = match(ch_corners, ch_ids)
         if obj is None or len(obj) < _MIN_CORNERS_PER_VIEW:
             continue
         obj_points.append(np.asarray(obj, np.float32))
@@ -255,9 +259,8 @@ def calibrate_camera(
             f"{board.dictionary} board; need {min_views} (check the board spec)",
             field="images",
         )
-    rms, K, dist, _, _, std_intr, _, _ = cv2.calibrateCameraExtended(
-        obj_points, img_points, size, None, None
-    )
+    calib: Any = cv2.calibrateCameraExtended
+    rms, K, dist, _, _, std_intr, _, _ = calib(obj_points, img_points, size, None, None)
     return CameraCalibration(
         camera_matrix=np.asarray(K, np.float64),
         dist_coeffs=np.asarray(dist, np.float64).ravel()[:5],

@@ -33,7 +33,7 @@ _MC_DRAWS = 300
 
 
 def dictionary_from_name(name: str) -> cv2.aruco.Dictionary:
-    """An OpenCV predefined dictionary from its name, e.g. ``"DICT_4X4_50"``, ``"DICT_APRILTAG_36h11"``."""
+    """An OpenCV predefined dictionary from its name, e.g. ``"DICT_4X4_50"``."""
     key = name.strip().upper()
     if not key.startswith("DICT_") or not hasattr(cv2.aruco, key):
         names = sorted(n for n in dir(cv2.aruco) if n.startswith("DICT_"))
@@ -94,7 +94,9 @@ def _fit_edge(
     t = np.arange(-_EDGE_HALF_PX, _EDGE_HALF_PX + 1e-9, _EDGE_STEP_PX)
     base = a[None, :] + s[:, None] * d[None, :]
     pts = base[:, None, :] + t[None, :, None] * n_out[None, None, :]
-    prof = map_coordinates(grey, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest")
+    prof = map_coordinates(
+        grey, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1, mode="nearest"
+    )
     prof = prof.reshape(len(s), len(t))
     k = max(int(0.8 / _EDGE_STEP_PX), 2)
     lo = prof[:, :k].mean(axis=1)
@@ -121,7 +123,7 @@ def _fit_edge(
         return None
     p = base[valid] + offsets[valid, None] * n_out[None, :]
     centre = p.mean(axis=0)
-    _, sv, vt = np.linalg.svd(p - centre, full_matrices=False)
+    _, _, vt = np.linalg.svd(p - centre, full_matrices=False)
     direction = vt[0]
     resid = (p - centre) @ vt[1]
     # robust second pass: drop samples far from the first line (texture, dust)
@@ -130,7 +132,7 @@ def _fit_edge(
     if keep.sum() >= 6:
         p = p[keep]
         centre = p.mean(axis=0)
-        _, sv, vt = np.linalg.svd(p - centre, full_matrices=False)
+        _, _, vt = np.linalg.svd(p - centre, full_matrices=False)
         direction = vt[0]
         resid = (p - centre) @ vt[1]
     offset_std = float(resid.std(ddof=1) / np.sqrt(len(p))) if len(p) > 2 else 1.0
@@ -138,7 +140,10 @@ def _fit_edge(
 
 
 def _intersect(
-    p1: NDArray[np.float64], d1: NDArray[np.float64], p2: NDArray[np.float64], d2: NDArray[np.float64]
+    p1: NDArray[np.float64],
+    d1: NDArray[np.float64],
+    p2: NDArray[np.float64],
+    d2: NDArray[np.float64],
 ) -> NDArray[np.float64] | None:
     m = np.column_stack([d1, -d2])
     if abs(np.linalg.det(m)) < 1e-6:
@@ -352,8 +357,8 @@ def calibrate_scale(
     half = marker_mm / 2.0
     obj = np.array([[-half, -half], [half, -half], [half, half], [-half, half]], np.float64)
     img_pts = marker.corners_px
-    H = cv2.getPerspectiveTransform(img_pts.astype(np.float32), obj.astype(np.float32))
-    H = np.asarray(H, np.float64)
+    H_raw = cv2.getPerspectiveTransform(img_pts.astype(np.float32), obj.astype(np.float32))
+    H: NDArray[np.float64] = np.array(H_raw, dtype=np.float64)
     centre = img_pts.mean(axis=0)
     sv = _jacobian_svals(H, float(centre[0]), float(centre[1]))
     mm_per_px = float(np.sqrt(sv[0] * sv[1]))
@@ -385,4 +390,3 @@ def calibrate_scale(
         mm_per_px_std=float(np.std(scales)),
         foreshortening=float(sv[1] / sv[0]),
     )
-

@@ -100,7 +100,7 @@ def rectify(
         )
     S = np.array([[1 / res, 0, -x0 / res], [0, 1 / res, -y0 / res], [0, 0, 1]])
     M = S @ H
-    warped = cv2.warpPerspective(image, M, (out_w, out_h), flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(np.asarray(image), M, (out_w, out_h), flags=cv2.INTER_LINEAR)
     return RectifiedImage(
         image=np.asarray(warped),
         mm_per_px=float(res),

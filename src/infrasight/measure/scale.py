@@ -96,7 +96,9 @@ class Scale:
         out = cv2.perspectiveTransform(pts.reshape(-1, 1, 2), np.asarray(self.homography))
         return np.asarray(out.reshape(-1, 2), np.float64)
 
-    def distance_mm(self, a_px: NDArray[np.float64], b_px: NDArray[np.float64]) -> NDArray[np.float64]:
+    def distance_mm(
+        self, a_px: NDArray[np.float64], b_px: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         """Plane distance in mm between paired ``(N, 2)`` image points."""
         a = self.to_mm(a_px)
         b = self.to_mm(b_px)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import convolve, gaussian_filter1d
 from scipy.ndimage import label as nd_label
-from skimage.morphology import skeletonize
+from skimage.morphology import skeletonize as _sk_skeletonize
 
 __all__ = ["CentrelineGraph", "centreline_graph", "smooth_polyline"]
+
+
+def skeletonize(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """One-pixel-wide skeleton (scikit-image)."""
+    fn: Any = _sk_skeletonize
+    return np.asarray(fn(mask), np.bool_)
+
 
 _RING = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
 
@@ -79,7 +87,7 @@ def _order_component(coords: NDArray[np.int64]) -> NDArray[np.int64]:
         cur = cands[0]
         seen.add(cur)
         order.append(cur)
-    return coords[np.array(order)]
+    return np.asarray(coords[np.array(order)], np.int64)
 
 
 def smooth_polyline(points: NDArray[np.float64], sigma_px: float) -> NDArray[np.float64]:
@@ -135,7 +143,7 @@ def centreline_graph(mask: NDArray[np.bool_], *, prune_px: float = 0.0) -> Centr
     """
     m = np.asarray(mask, bool)
     skel = skeletonize(m)
-    dist = cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5)
+    dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
     n_loops = _count_holes(m)
     for _ in range(3):
         graph, spur_removed = _split(skel, dist, prune_px)
@@ -203,7 +211,7 @@ def _split(
         length = float(np.hypot(*np.diff(pts, axis=0).T).sum()) if len(pts) > 1 else 0.0
         if n_j and (ends[0] != ends[1]):
             j_end = pts[0] if not ends[0] else pts[-1]
-            local_half = float(dist[int(round(j_end[1])), int(round(j_end[0]))])
+            local_half = float(dist[round(j_end[1]), round(j_end[0])])
             if length < max(2.5 * local_half, prune_px, 3.0):
                 spurs[ys, xs] = True
                 continue

@@ -243,6 +243,7 @@ def render_marker_scene(
     img = cv2.resize(hi.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
     if blur_sigma_px > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur_sigma_px)
+    img = np.asarray(img, np.float32)
     img = img + noise_sigma * rng.standard_normal(img.shape).astype(np.float32)
     half = marker_mm / 2
     corners_mm = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
@@ -356,7 +357,7 @@ def render_charuco_views(
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=120.0,
         )
-        img = cv2.resize(hi, (width, height), interpolation=cv2.INTER_AREA)
+        img = np.asarray(cv2.resize(hi, (width, height), interpolation=cv2.INTER_AREA), np.float32)
         img = img + noise_sigma * rng.standard_normal(img.shape).astype(np.float32)
         images.append(np.clip(np.round(img), 0, 255).astype(np.uint8))
     return CharucoViews(images=tuple(images), camera_matrix=K, dist_coeffs=dist)

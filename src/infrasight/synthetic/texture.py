@@ -105,4 +105,4 @@ def illumination_field(
     span = float(field.max() - field.min())
     if span > 0:
         field = (field - field.min()) / span - 0.5
-    return (1.0 + strength * field).astype(np.float32)
+    return np.asarray(1.0 + strength * field, np.float32)
