@@ -1,5 +1,339 @@
-"""`infrasight signals ...` commands."""
+"""`infrasight signals ...` commands: anomaly scores, modal analysis, forecasts and alarm rules."""
 
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
+
+import numpy as np
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-app = typer.Typer(help="Signal analytics: anomaly scores, modal analysis, forecasts and alarm rules.", no_args_is_help=True)
+from infrasight.signals.anomaly import AnomalyState, score_online
+from infrasight.signals.changepoint import detect_change_points
+from infrasight.signals.errors import SignalsError
+from infrasight.signals.evaluate import RuleState, evaluate_rule
+from infrasight.signals.fdd import fdd
+from infrasight.signals.forecast import fit_trend, time_to_limit
+from infrasight.signals.lifecycle import Alarm, AlarmEvent, apply_no_data, apply_transition
+from infrasight.signals.modal import ModalResult
+from infrasight.signals.readers import load_record
+from infrasight.signals.rules import Rule, rules_from_json
+from infrasight.signals.series import validate_series
+from infrasight.signals.ssi import ssi_cov
+from infrasight.signals.tables import read_csv_table
+
+app = typer.Typer(
+    help="Signal analytics: anomaly scores, modal analysis, forecasts and alarm rules.",
+    no_args_is_help=True,
+)
+rules_app = typer.Typer(
+    help="Alarm rules: validate a rules file, evaluate it over a CSV.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
+
+console = Console(stderr=True)
+out = Console()
+P = ParamSpec("P")
+R = TypeVar("R")
+_CHUNK = 200_000
+
+
+def _clean_exit(function: Callable[P, R]) -> Callable[P, R]:
+    """Bad input -> one-line message on stderr and exit code 2."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except (SignalsError, OSError, UnicodeDecodeError) as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(2) from err
+
+    return wrapper
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|min|h|d|w|y)?\s*$")
+_UNIT_S = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, "y": 365.25 * 86400}
+
+
+def _duration_s(text: str, what: str) -> float:
+    m = _DURATION.match(text)
+    if not m:
+        raise typer.BadParameter(f"{what}: {text!r} is not a duration like 30d, 12h, 900s")
+    return float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
+
+
+@app.command("score")
+@_clean_exit
+def score(
+    input_csv: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+    time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
+    value_col: Annotated[str, typer.Option(help="Value column to score.")],
+    out_csv: Annotated[Path, typer.Option("--out", help="Output CSV (input + anomaly_score).")],
+) -> None:
+    """Write the input rows with an online `anomaly_score` column in [0, 1] (no look-ahead)."""
+    table = read_csv_table(input_csv, time_col=time_col)
+    values = table.values(value_col)
+    validate_series(table.times, values, name=f"{input_csv.name}:{value_col}", min_points=1)
+    scores = np.empty(values.size)
+    state: AnomalyState | None = None
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("scoring", total=values.size)
+        for start in range(0, values.size, _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            s, state = score_online(chunk, state)
+            scores[start : start + chunk.size] = s
+            progress.advance(task, chunk.size)
+    with out_csv.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([*table.header, "anomaly_score"])
+        for row, sc in zip(table.rows, scores, strict=True):
+            w.writerow([*row, f"{sc:.6f}"])
+    n_hi = int(np.sum(scores >= 0.5))
+    console.print(f"scored {values.size} readings, {n_hi} with score >= 0.5 -> {out_csv}")
+
+
+def _modal_table(res: ModalResult) -> Table:
+    t = Table(title=f"{res.method}: {len(res.modes)} modes")
+    for col in ("#", "frequency [Hz]", "damping [%]", "poles", "MPC", "mode shape"):
+        t.add_column(col)
+    for i, m in enumerate(res.modes, start=1):
+        z = "-" if math.isnan(m.damping_ratio) else f"{100 * m.damping_ratio:.2f}"
+        shape = " ".join(f"{x:+.2f}" for x in m.mode_shape)
+        t.add_row(str(i), f"{m.frequency_hz:.3f}", z, str(m.n_poles), f"{m.mpc:.2f}", shape)
+    return t
+
+
+@app.command("modal")
+@_clean_exit
+def modal(
+    file: Annotated[Path, typer.Argument(help="Record: .csv, .npy or .mat (samples x channels).")],
+    fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz.")] = None,
+    var: Annotated[str | None, typer.Option(help="Variable of a .mat file.")] = None,
+    method: Annotated[str, typer.Option(help="ssi (SSI-COV) or fdd.")] = "ssi",
+    max_order: Annotated[int, typer.Option(help="Largest SSI model order.")] = 80,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Operational modal analysis of an ambient vibration record."""
+    rec = load_record(file, fs=fs, var=var)
+    if method == "ssi":
+        res = ssi_cov(rec.data, rec.fs, max_order=max_order)
+    elif method == "fdd":
+        res = fdd(rec.data, rec.fs)
+    else:
+        raise typer.BadParameter("--method must be ssi or fdd")
+    if as_json:
+        doc = res.to_dict()
+        doc["source"] = rec.source
+        doc["channels"] = list(rec.channels)
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        out.print(_modal_table(res))
+
+
+@app.command("forecast")
+@_clean_exit
+def forecast(
+    input_csv: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+    time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
+    value_col: Annotated[str, typer.Option(help="Value column.")],
+    model: Annotated[str, typer.Option(help="linear, exponential or seasonal.")] = "linear",
+    period: Annotated[str | None, typer.Option(help="Season length, e.g. 1d or 1y.")] = None,
+    horizon: Annotated[str, typer.Option(help="Look-ahead, e.g. 30d.")] = "30d",
+    limit: Annotated[float | None, typer.Option(help="Limit for time-to-limit.")] = None,
+    level: Annotated[float, typer.Option(help="Prediction-interval level.")] = 0.95,
+    steps: Annotated[int, typer.Option(help="Forecast rows written with --out.")] = 50,
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Write the forecast.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fit a trend with prediction intervals; time until a limit is crossed, with probability."""
+    if model not in ("linear", "exponential", "seasonal"):
+        raise typer.BadParameter("--model must be linear, exponential or seasonal")
+    if not 0 < level < 1:
+        raise typer.BadParameter("--level must be in (0, 1)")
+    if steps < 1:
+        raise typer.BadParameter("--steps must be >= 1")
+    table = read_csv_table(input_csv, time_col=time_col)
+    y = table.values(value_col)
+    period_s = _duration_s(period, "--period") if period else None
+    h = _duration_s(horizon, "--horizon")
+    kind = cast(Literal["linear", "exponential", "seasonal"], model)
+    tm = fit_trend(table.times, y, kind=kind, period_s=period_s)
+    tt = tm.t0 + np.linspace(h / steps, h, steps)
+    fc = tm.predict(tt, level=level)
+    doc: dict[str, Any] = {
+        "model": model,
+        "n": tm.n,
+        "slope_per_day": tm.slope_per_s * 86400.0,
+        "residual_scale": tm.residual_scale,
+        "last_time": tm.t0,
+        "horizon_s": h,
+        "at_horizon": {
+            "mean": float(fc.mean[-1]),
+            "lower": float(fc.lower[-1]),
+            "upper": float(fc.upper[-1]),
+            "level": level,
+        },
+    }
+    if limit is not None:
+        ttl = time_to_limit(tm, limit, horizon_s=h, level=level)
+        doc["time_to_limit"] = {
+            "limit": limit,
+            "eta_days": None if ttl.eta_s is None else ttl.eta_s / 86400.0,
+            "eta_early_days": None if ttl.eta_early_s is None else ttl.eta_early_s / 86400.0,
+            "eta_late_days": None if ttl.eta_late_s is None else ttl.eta_late_s / 86400.0,
+            "probability_by_horizon": ttl.probability,
+        }
+    if out_csv is not None:
+        with out_csv.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["time_s", "mean", "lower", "upper"])
+            for row in zip(fc.times, fc.mean, fc.lower, fc.upper, strict=True):
+                w.writerow([f"{x:.6g}" for x in row])
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    out.print(
+        f"{model} trend on {tm.n} readings: slope {doc['slope_per_day']:.4g} per day "
+        f"(residual sd {tm.residual_scale:.3g})"
+    )
+    a = doc["at_horizon"]
+    out.print(
+        f"in {horizon}: {a['mean']:.4g} [{a['lower']:.4g}, {a['upper']:.4g}] "
+        f"({100 * level:.0f} % interval)"
+    )
+    if "time_to_limit" in doc:
+        d = doc["time_to_limit"]
+        eta = "not within the horizon" if d["eta_days"] is None else f"{d['eta_days']:.1f} days"
+        out.print(
+            f"limit {limit:g}: expected crossing {eta}; probability beyond it in "
+            f"{horizon}: {d['probability_by_horizon']:.3f}"
+        )
+
+
+@app.command("changepoints")
+@_clean_exit
+def changepoints(
+    input_csv: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+    time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
+    value_col: Annotated[str, typer.Option(help="Value column.")],
+    model: Annotated[str, typer.Option(help="mean or meanvar.")] = "mean",
+    penalty: Annotated[float | None, typer.Option(help="Penalty (default 3 log n).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Offline change points (PELT) of one channel."""
+    if model not in ("mean", "meanvar"):
+        raise typer.BadParameter("--model must be mean or meanvar")
+    table = read_csv_table(input_csv, time_col=time_col)
+    res = detect_change_points(
+        table.values(value_col),
+        times=table.times,
+        model=cast(Literal["mean", "meanvar"], model),
+        penalty=penalty,
+    )
+    doc = {
+        "change_times": res.times.tolist(),
+        "row_indices": res.indices.tolist(),
+        "shifts": res.shifts.tolist(),
+        "segment_means": res.segment_means.tolist(),
+        "segment_stds": res.segment_stds.tolist(),
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    out.print(f"{res.indices.size} change point(s)")
+    for t, i, s in zip(res.times, res.indices, res.shifts, strict=True):
+        out.print(f"  row {int(i) + 1} (time {t:.6g}): mean shift {s:+.4g}")
+
+
+@rules_app.command("validate")
+@_clean_exit
+def rules_validate(
+    rules_json: Annotated[Path, typer.Argument(help="Rules JSON file.")],
+) -> None:
+    """Check a rules file; print each rule and its levels."""
+    rules = rules_from_json(rules_json.read_text(encoding="utf-8"))
+    for r in rules:
+        lv = ", ".join(f"{x.name}({x.severity})" for x in r.levels)
+        out.print(f"{r.id}: channels {', '.join(r.channels)} [{r.combine}] levels {lv}")
+    out.print(f"{len(rules)} rule(s) valid")
+
+
+def _event_doc(e: AlarmEvent) -> dict[str, Any]:
+    return {
+        "alarm": e.key,
+        "kind": e.kind,
+        "time": e.time,
+        "actor": e.actor,
+        "status": e.to_status.value,
+        "level": e.level_name,
+        "severity": e.severity,
+        "note": e.note,
+    }
+
+
+@rules_app.command("evaluate")
+@_clean_exit
+def rules_evaluate(
+    rules_json: Annotated[Path, typer.Argument(help="Rules JSON file.")],
+    input_csv: Annotated[Path, typer.Argument(help="Wide CSV: time column + one per channel.")],
+    time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
+    state_in: Annotated[Path | None, typer.Option("--state", help="Previous state JSON.")] = None,
+    state_out: Annotated[Path | None, typer.Option(help="Write the new state JSON.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluate rules over a CSV; print alarm lifecycle events (raised, cleared, no data...)."""
+    rules: tuple[Rule, ...] = rules_from_json(rules_json.read_text(encoding="utf-8"))
+    table = read_csv_table(input_csv, time_col=time_col)
+    prev: dict[str, Any] = {}
+    if state_in is not None:
+        try:
+            prev = json.loads(state_in.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise SignalsError(f"{state_in}: not valid JSON ({err})") from err
+    events: list[dict[str, Any]] = []
+    new_state: dict[str, Any] = {"rules": {}, "alarms": {}}
+    alarms: dict[str, Alarm | None] = {
+        k: Alarm.from_dict(v) for k, v in prev.get("alarms", {}).items()
+    }
+    for rule in rules:
+        batch = {}
+        for ch in rule.channels:
+            v = table.values(ch)
+            ok = np.isfinite(v)
+            batch[ch] = (table.times[ok], v[ok])
+        st = prev.get("rules", {}).get(rule.id)
+        res = evaluate_rule(rule, batch, RuleState.from_dict(st) if st else None)
+        stream: list[tuple[float, int, Any]] = [(t.time, 0, t) for t in res.transitions]
+        stream += [(e.time, 1, e) for e in res.no_data]
+        for _, kind, item in sorted(stream, key=lambda x: (x[0], x[1])):
+            if kind == 0:
+                key = rule.id
+                alarms[key], evs = apply_transition(alarms.get(key), item)
+            else:
+                key = f"{rule.id}/{item.channel}/no_data"
+                alarms[key], evs = apply_no_data(alarms.get(key), item)
+            events += [_event_doc(e) for e in evs]
+        new_state["rules"][rule.id] = res.state.to_dict()
+    new_state["alarms"] = {k: a.to_dict() for k, a in alarms.items() if a is not None}
+    if state_out is not None:
+        state_out.write_text(json.dumps(new_state), encoding="utf-8")
+    events.sort(key=lambda e: e["time"])
+    if as_json:
+        typer.echo(json.dumps({"events": events, "alarms": new_state["alarms"]}, indent=2))
+        return
+    t = Table(title=f"{len(events)} alarm event(s)")
+    for col in ("time", "alarm", "event", "level", "status", "note"):
+        t.add_column(col)
+    for e in events:
+        t.add_row(f"{e['time']:.6g}", e["alarm"], e["kind"], e["level"], e["status"], e["note"])
+    out.print(t)

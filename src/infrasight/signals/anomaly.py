@@ -8,8 +8,8 @@ for the sampling rate, the unit or the length of a series. Two robust z-scores a
   scale of these one-step residuals over the previous ``history`` readings (spikes, steps, noise
   bursts);
 * **long-term** – the reading against the median level of the previous ``history`` readings
-  (computed on blocks of 16), divided by the spread of that level plus the short-term scale
-  (level shifts, drifts, values never seen before).
+  (computed on blocks of 16), divided by the spread of that level combined with the
+  within-block noise (level shifts, drifts, values never seen before).
 
 ``z = max(z_short, z_long)`` is mapped to ``score = z**4 / (z**4 + 5**4)`` (0.5 at a 5-sigma
 deviation, 0.12 at 3 sigma). A missing (NaN) reading scores 1. The first 16 readings (no history
@@ -133,6 +133,7 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
     s_med = np.median(rb, axis=1)
     s_mean = rb.mean(axis=1)
     lvl = np.median(xb, axis=1)
+    within = np.median(np.abs(xb - lvl[:, None]), axis=1)
     k = HISTORY_BLOCKS
     # stats for block j use blocks < j; also one extra block index for a trailing partial block
     ext = np.concatenate([s_med, [np.nan]])
@@ -140,12 +141,14 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
     ext_lvl = np.concatenate([lvl, [np.nan]])
     sc_med, _, cnt = _window_median_spread(ext, k)
     c_lvl, d_lvl, _ = _window_median_spread(ext_lvl, k)
+    w_med, _, _ = _window_median_spread(np.concatenate([within, [np.nan]]), k)
     csum = np.concatenate([[0.0], np.cumsum(ext_mean[:-1])])
     j = np.arange(ext.size)
     mean_r = (csum[j] - csum[np.maximum(j - k, 0)]) / np.maximum(cnt, 1)
     floor = np.maximum(0.1 * mean_r, 1e-9 * (1.0 + np.abs(c_lvl)))
     scale = np.maximum(1.4826 * sc_med, floor)
-    spread = np.sqrt(np.square(1.4826 * d_lvl) + np.square(scale))
+    noise = np.maximum(1.4826 * w_med, floor)
+    spread = np.sqrt(np.square(1.4826 * d_lvl) + np.square(noise))
     blk = np.arange(m) // BLOCK
     with np.errstate(invalid="ignore", divide="ignore"):
         z1 = r / scale[blk]
