@@ -68,6 +68,8 @@ class UnitConverter:
 
 @lru_cache(maxsize=1024)
 def _parse(unit: str) -> pint.Unit:
+    if not unit.strip():
+        raise InvalidInputError("unknown unit '' (empty)", field="unit")
     try:
         return _registry.Unit(unit)
     except (

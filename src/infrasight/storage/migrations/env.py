@@ -19,6 +19,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
