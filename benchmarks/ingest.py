@@ -1,0 +1,312 @@
+"""Ingest and query benchmark: readings/s over HTTP beside the raw driver's bulk insert.
+
+Starts the real API (uvicorn, one process) on a fresh database, posts 10,000-reading JSON batches
+with a device token, and compares with a plain ``executemany`` of prepared rows into the same
+table in the same run. Then times the downsampled one-year query (10-minute data, 500 buckets)
+over HTTP. SQLite always; PostgreSQL too when ``--postgres-url`` (or
+``INFRASIGHT_BENCH_POSTGRES_URL``) names a server where databases may be created.
+
+Usage: python benchmarks/ingest.py [--json] [--batches 20] [--postgres-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import orjson
+from sqlalchemy import create_engine, text
+
+from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
+from infrasight.platform import Platform
+from infrasight.services.accounts import create_user, ensure_organization
+from infrasight.services.auth import new_device_token
+from infrasight.storage.migrate import upgrade
+from infrasight.storage.models import Asset, Channel, Device, Element
+
+BATCH = 10_000
+CHANNELS = 10
+YEAR_POINTS = 365 * 144
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prepare(settings: Settings) -> tuple[str, str, list[str], list[int]]:
+    """Schema, an organisation, a device and its channels; returns tokens, keys and ids."""
+    upgrade(settings)
+    platform = Platform.create(settings, workers=0)
+    with platform.database.transaction() as session:
+        org, _ = ensure_organization(session, "Bench")
+        _, user_token = create_user(session, org, "bench@bench.example", Role.ENGINEER)
+        asset = Asset(organization_id=org.id, name="Bench bridge", kind="bridge")
+        session.add(asset)
+        session.flush()
+        element = Element(asset_id=asset.id, name="Span", kind="span")
+        token, digest = new_device_token()
+        device = Device(
+            organization_id=org.id,
+            asset_id=asset.id,
+            name="DL",
+            kind="datalogger",
+            token_hash=digest,
+        )
+        session.add_all([element, device])
+        session.flush()
+        channels = [
+            Channel(
+                organization_id=org.id,
+                key=f"CH-{i:02d}",
+                quantity="strain",
+                unit="µε",
+                element_id=element.id,
+                device_id=device.id,
+            )
+            for i in range(CHANNELS + 2)
+        ]
+        session.add_all(channels)
+        session.flush()
+        keys = [c.key for c in channels]
+        ids = [c.id for c in channels]
+    platform.close()
+    return token, user_token, keys, ids
+
+
+def _bodies(keys: list[str], batches: int, start: datetime) -> list[bytes]:
+    per_channel = BATCH // CHANNELS
+    bodies = []
+    for b in range(batches):
+        readings = []
+        for step in range(per_channel):
+            stamp = (start + timedelta(minutes=10 * (b * per_channel + step))).isoformat()
+            stamp = stamp.replace("+00:00", "Z")
+            readings.extend(
+                {"channel": key, "time": stamp, "value": 100.0 + step * 0.01 + i}
+                for i, key in enumerate(keys[:CHANNELS])
+            )
+        bodies.append(orjson.dumps({"readings": readings}))
+    return bodies
+
+
+def _raw_rows(ids: list[int], batches: int, start_us: int) -> list[list[tuple[int, int, float]]]:
+    per_channel = BATCH // CHANNELS
+    step_us = 600_000_000
+    return [
+        [
+            (cid, start_us + (b * per_channel + step) * step_us, 100.0 + step * 0.01)
+            for step in range(per_channel)
+            for cid in ids[:CHANNELS]
+        ]
+        for b in range(batches)
+    ]
+
+
+def _serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        INFRASIGHT_DATA_DIR=str(settings.data_dir),
+        INFRASIGHT_DATABASE_URL=settings.database_url,
+        INFRASIGHT_WORKER_THREADS="0",
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "infrasight.api.app:create_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the API server did not start")
+
+
+def _raw_insert(settings: Settings, batches: list[list[tuple[int, int, float]]]) -> float:
+    """Plain executemany of prepared rows, one transaction per batch; rows/s."""
+    url = settings.effective_database_url
+    total = sum(len(b) for b in batches)
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"))
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        sql = "INSERT INTO readings (channel_id, ts, value, quality) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING"
+        began = time.perf_counter()
+        for rows in batches:
+            connection.executemany(sql, rows)
+            connection.commit()
+        elapsed = time.perf_counter() - began
+        connection.close()
+    else:
+        import psycopg
+
+        connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        sql = "INSERT INTO readings (channel_id, ts, value, quality) VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING"
+        began = time.perf_counter()
+        for rows in batches:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, rows)
+            connection.commit()
+        elapsed = time.perf_counter() - began
+        connection.close()
+    return total / elapsed
+
+
+def _year_query(
+    settings: Settings, base: str, user_token: str, channel_id: int
+) -> dict[str, float]:
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    start_us = int(start.timestamp() * 1e6)
+    rows = [(channel_id, start_us + i * 600_000_000, float(i % 1000)) for i in range(YEAR_POINTS)]
+    _raw_insert(settings, [rows])
+    params = {
+        "start": start.isoformat(),
+        "end": (start + timedelta(days=365)).isoformat(),
+        "max_points": 500,
+    }
+    headers = {"Authorization": f"Bearer {user_token}"}
+    url = f"{base}/api/v1/channels/{channel_id}/readings"
+    timings = []
+    with httpx.Client(headers=headers) as client:
+        for repeat in range(65):
+            began = time.perf_counter()
+            response = client.get(url, params=params)
+            elapsed = (time.perf_counter() - began) * 1000
+            response.raise_for_status()
+            points = response.json()["points"]
+            assert len(points) <= 500 and sum(p["count"] for p in points) == YEAR_POINTS
+            if repeat >= 5:
+                timings.append(elapsed)
+    timings.sort()
+    return {
+        "p50_ms": statistics.median(timings),
+        "p95_ms": timings[int(0.95 * (len(timings) - 1))],
+    }
+
+
+def run_backend(settings: Settings, batches: int) -> dict[str, float]:
+    """All figures for one backend."""
+    token, user_token, keys, ids = _prepare(settings)
+    port = _free_port()
+    server = _serve(settings, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        start = datetime(2022, 1, 1, tzinfo=UTC)
+        bodies = _bodies(keys, batches + 2, start)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(headers=headers, timeout=60) as client:
+            for body in bodies[:2]:  # warm-up
+                client.post(f"{base}/api/v1/ingest/readings", content=body).raise_for_status()
+            began = time.perf_counter()
+            for body in bodies[2:]:
+                response = client.post(f"{base}/api/v1/ingest/readings", content=body)
+                response.raise_for_status()
+                assert response.json()["accepted"] == BATCH
+            http_rate = batches * BATCH / (time.perf_counter() - began)
+        raw_start = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1e6)
+        raw_rate = _raw_insert(settings, _raw_rows(ids, batches, raw_start))
+        query = _year_query(settings, base, user_token, ids[CHANNELS])
+    finally:
+        server.terminate()
+        server.wait(10)
+    return {
+        "http_readings_per_s": http_rate,
+        "raw_readings_per_s": raw_rate,
+        "http_vs_raw_ratio": http_rate / raw_rate,
+        "query_1y_p50_ms": query["p50_ms"],
+        "query_1y_p95_ms": query["p95_ms"],
+    }
+
+
+def _postgres_settings(url: str, data_dir: Path) -> tuple[Settings, str, str]:
+    name = f"infrasight_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    bench_url = f"{url.rpartition('/')[0]}/{name}"
+    return Settings(data_dir=data_dir, database_url=bench_url), url, name
+
+
+def _drop_postgres(url: str, name: str) -> None:
+    admin = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--batches", type=int, default=20, help="timed batches of 10,000")
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("INFRASIGHT_BENCH_POSTGRES_URL", "")
+    )
+    args = parser.parse_args()
+    results: dict[str, float | str] = {"batch_size": BATCH, "batches": args.batches}
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = run_backend(Settings(data_dir=Path(tmp) / "sqlite"), args.batches)
+        results.update({f"{k}_sqlite": v for k, v in sqlite.items()})
+        if args.postgres_url:
+            settings, admin_url, name = _postgres_settings(args.postgres_url, Path(tmp) / "pg")
+            try:
+                pg = run_backend(settings, args.batches)
+            finally:
+                _drop_postgres(admin_url, name)
+            results.update({f"{k}_postgres": v for k, v in pg.items()})
+        else:
+            results["postgres"] = "skipped: no --postgres-url / INFRASIGHT_BENCH_POSTGRES_URL"
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"ingest benchmark: {args.batches} batches x {BATCH:,} readings, {CHANNELS} channels")
+    for backend in ("sqlite", "postgres"):
+        if f"http_readings_per_s_{backend}" not in results:
+            continue
+        print(f"[{backend}]")
+        print(
+            f"  HTTP ingest          {results[f'http_readings_per_s_{backend}']:>12,.0f} readings/s"
+        )
+        print(f"  raw executemany      {results[f'raw_readings_per_s_{backend}']:>12,.0f} rows/s")
+        print(f"  HTTP / raw           {results[f'http_vs_raw_ratio_{backend}']:>12.2f}")
+        print(f"  1-year query p50     {results[f'query_1y_p50_ms_{backend}']:>12.1f} ms")
+        print(f"  1-year query p95     {results[f'query_1y_p95_ms_{backend}']:>12.1f} ms")
+    if "postgres" in results:
+        print(results["postgres"])
+
+
+if __name__ == "__main__":
+    main()
