@@ -159,7 +159,10 @@ def _raw_insert(settings: Settings, batches: list[list[tuple[int, int, float]]])
         connection = sqlite3.connect(url.removeprefix("sqlite:///"))
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
-        sql = "INSERT INTO readings (channel_id, ts, value, quality) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING"
+        sql = (
+            "INSERT INTO readings (channel_id, ts, value, quality) VALUES (?, ?, ?, 0) "
+            "ON CONFLICT DO NOTHING"
+        )
         began = time.perf_counter()
         for rows in batches:
             connection.executemany(sql, rows)
@@ -170,7 +173,10 @@ def _raw_insert(settings: Settings, batches: list[list[tuple[int, int, float]]])
         import psycopg
 
         connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
-        sql = "INSERT INTO readings (channel_id, ts, value, quality) VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING"
+        sql = (
+            "INSERT INTO readings (channel_id, ts, value, quality) VALUES (%s, %s, %s, 0) "
+            "ON CONFLICT DO NOTHING"
+        )
         began = time.perf_counter()
         for rows in batches:
             with connection.cursor() as cursor:
