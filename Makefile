@@ -32,9 +32,11 @@ demo: install
 serve: install
 	$(BIN)/infrasight serve --host $(HOST) --port $(PORT)
 
+LINT_PATHS := $(wildcard src tests benchmarks training)
+
 lint: dev-install
-	$(BIN)/ruff check src tests benchmarks training
-	$(BIN)/ruff format --check src tests benchmarks training
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: dev-install
 	$(BIN)/mypy

@@ -84,8 +84,8 @@ def _check_pixels(data: bytes, max_pixels: int) -> Image.Image:
     pixels = header.width * header.height
     if pixels > max_pixels:
         raise PayloadTooLargeError(
-            f"image has too many pixels: {pixels:,} ({header.width}x{header.height}), more than the "
-            f"limit of {max_pixels:,}",
+            f"image has too many pixels: {pixels:,} ({header.width}x{header.height}), "
+            f"more than the limit of {max_pixels:,}",
             field="file",
         )
     return header
