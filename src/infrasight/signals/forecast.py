@@ -214,16 +214,20 @@ def fit_trend(
         if scale == 0:
             break
         u = np.abs(r) / (1.345 * scale)
-        w = np.where(u <= 1, 1.0, 1.0 / u)
+        w = 1.0 / np.maximum(u, 1.0)
         sw = np.sqrt(w)
         beta = np.linalg.lstsq(X * sw[:, None], v * sw, rcond=None)[0]
     dof = t.size - n_par
     r = v - X @ beta
-    sigma = 1.4826 * float(np.median(np.abs(r - np.median(r))))
-    if sigma == 0:
-        sigma = float(np.std(r))
+    # Huber-winsorised residual variance with degrees of freedom, made consistent for Gaussian
+    # noise (E[min(Z^2, 2.5^2)] = 0.9776): robust to outliers, near-unbiased for small samples
+    clip = 2.5 * scale if scale > 0 else np.inf
+    sigma = float(np.sqrt(np.sum(np.minimum(r * r, clip * clip)) / dof / 0.9776))
     XtWX = (X * w[:, None]).T @ X
-    cov = np.asarray(sigma**2 * np.linalg.pinv(XtWX), dtype=np.float64)
+    d = 1.0 / np.sqrt(np.maximum(np.diag(XtWX), 1e-300))  # equilibrate: t is in seconds
+    cov = np.asarray(
+        sigma**2 * d[:, None] * np.linalg.pinv(d[:, None] * XtWX * d) * d, dtype=np.float64
+    )
     return TrendModel(
         kind=kind,
         params=np.asarray(beta, dtype=np.float64),

@@ -97,18 +97,25 @@ def modal_response(
     damping_ratios: tuple[float, ...] = (0.01, 0.015, 0.012, 0.012, 0.02),
     n_channels: int = 5,
     noise: float = 0.05,
+    mode_shapes: FloatArray | None = None,
 ) -> tuple[FloatArray, ModalTruth]:
     """Ambient response of a linear structure to white noise (modal superposition).
 
     Each mode is a discrete-time resonator (exact pole ``exp(lambda / fs)``) driven by independent
     white noise; channel ``c`` sees mode ``m`` with the weight ``shape[c, m]``. Returns the
-    record (n_samples, n_channels) and the truth.
+    record (n_samples, n_channels) and the truth. ``mode_shapes`` (n_channels, n_modes) fixes the
+    shapes (default: random, unit max).
     """
     from scipy.signal import lfilter
 
     nm = len(frequencies_hz)
-    shapes = rng.uniform(-1.0, 1.0, size=(n_channels, nm))
-    shapes /= np.abs(shapes).max(axis=0, keepdims=True)
+    if mode_shapes is None:
+        shapes = rng.uniform(-1.0, 1.0, size=(n_channels, nm))
+        shapes /= np.abs(shapes).max(axis=0, keepdims=True)
+    else:
+        shapes = np.asarray(mode_shapes, dtype=np.float64)
+        if shapes.shape != (n_channels, nm):
+            raise ValueError(f"mode_shapes must have shape {(n_channels, nm)}")
     y = np.zeros((n_samples, n_channels))
     for m, (f, z) in enumerate(zip(frequencies_hz, damping_ratios, strict=True)):
         wn = 2 * np.pi * f

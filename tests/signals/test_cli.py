@@ -1,0 +1,267 @@
+"""`infrasight signals ...` through the public CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from infrasight.cli.app import app
+from infrasight.signals.simulate import modal_response
+
+runner = CliRunner()
+
+
+def _write(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def test_score_writes_rows_with_scores(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    v = rng.normal(0, 1, 600)
+    v[400] += 20
+    times = [f"2024-03-01T00:{i // 60:02d}:{i % 60:02d}" for i in range(600)]
+    _write(
+        tmp_path / "in.csv",
+        ["ts", "strain", "note"],
+        [[t, f"{x:.5f}", "ok"] for t, x in zip(times, v, strict=True)],
+    )
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "score",
+            str(tmp_path / "in.csv"),
+            "--time-col",
+            "ts",
+            "--value-col",
+            "strain",
+            "--out",
+            str(tmp_path / "out.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert len(rows) == 600 and rows[0]["note"] == "ok"
+    s = np.array([float(r["anomaly_score"]) for r in rows])
+    assert np.all((s >= 0) & (s <= 1)) and int(np.argmax(s)) == 400 and s[400] > 0.9
+
+
+def test_score_bad_input_exit_2(tmp_path: Path) -> None:
+    _write(tmp_path / "dup.csv", ["t", "v"], [[0, 1], [1, 2], [1, 3]])
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "score",
+            str(tmp_path / "dup.csv"),
+            "--time-col",
+            "t",
+            "--value-col",
+            "v",
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
+    assert res.exit_code == 2 and "duplicated timestamp" in res.output
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "score",
+            str(tmp_path / "dup.csv"),
+            "--time-col",
+            "t",
+            "--value-col",
+            "nope",
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
+    assert res.exit_code == 2 and "no column 'nope'" in res.output
+    _write(tmp_path / "txt.csv", ["t", "v"], [[0, 1], [1, "abc"]])
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "score",
+            str(tmp_path / "txt.csv"),
+            "--time-col",
+            "t",
+            "--value-col",
+            "v",
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+    )
+    assert res.exit_code == 2 and "row 2" in res.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_modal_json(tmp_path: Path) -> None:
+    y, _ = modal_response(
+        np.random.default_rng(1),
+        n_samples=16384,
+        frequencies_hz=(2.0, 6.5),
+        damping_ratios=(0.01, 0.02),
+        n_channels=3,
+    )
+    np.save(tmp_path / "rec.npy", y)
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "modal",
+            str(tmp_path / "rec.npy"),
+            "--fs",
+            "100",
+            "--json",
+            "--max-order",
+            "30",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    f = [m["frequency_hz"] for m in doc["modes"]]
+    assert f == [pytest_approx(2.0), pytest_approx(6.5)]
+    assert len(doc["modes"][0]["mode_shape"]) == 3
+    assert 0.005 < doc["modes"][0]["damping_ratio"] < 0.02
+    res = runner.invoke(app, ["signals", "modal", str(tmp_path / "rec.npy")])
+    assert res.exit_code == 2 and "--fs" in res.output
+
+
+def pytest_approx(x: float) -> object:
+    import pytest
+
+    return pytest.approx(x, rel=0.01)
+
+
+def test_forecast_json_and_out(tmp_path: Path) -> None:
+    t = np.arange(60) * 86400.0
+    y = 0.2 + 0.01 * np.arange(60) + np.random.default_rng(2).normal(0, 0.002, 60)
+    _write(tmp_path / "w.csv", ["t", "width"], [[a, b] for a, b in zip(t, y, strict=True)])
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "forecast",
+            str(tmp_path / "w.csv"),
+            "--time-col",
+            "t",
+            "--value-col",
+            "width",
+            "--limit",
+            "1.0",
+            "--horizon",
+            "90d",
+            "--json",
+            "--out",
+            str(tmp_path / "fc.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["slope_per_day"] == pytest_approx(0.01)
+    # (1.0 - 0.79) / 0.01 = 21 days
+    assert abs(doc["time_to_limit"]["eta_days"] - 21.0) < 1.0
+    assert doc["time_to_limit"]["probability_by_horizon"] > 0.99
+    assert len((tmp_path / "fc.csv").read_text().splitlines()) == 51
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "forecast",
+            str(tmp_path / "w.csv"),
+            "--time-col",
+            "t",
+            "--value-col",
+            "width",
+            "--horizon",
+            "soon",
+        ],
+    )
+    assert res.exit_code == 2
+
+
+def test_rules_validate_and_evaluate(tmp_path: Path) -> None:
+    rules = {
+        "rules": [
+            {
+                "id": "crack-width",
+                "channels": ["w1", "w2"],
+                "combine": "any",
+                "persistence_count": 2,
+                "no_data_s": 7200,
+                "levels": [
+                    {"name": "amber", "severity": 1, "limits": [{"upper": 0.3}]},
+                    {"name": "red", "severity": 2, "limits": [{"upper": 0.5, "hysteresis": 0.05}]},
+                ],
+            }
+        ]
+    }
+    (tmp_path / "rules.json").write_text(json.dumps(rules))
+    res = runner.invoke(app, ["signals", "rules", "validate", str(tmp_path / "rules.json")])
+    assert res.exit_code == 0 and "1 rule(s) valid" in res.output
+    w1 = [0.1, 0.35, 0.36, 0.6, 0.62, 0.2, 0.2, 0.2]
+    rows = [[i * 600, x, "" if i == 7 else 0.1] for i, x in enumerate(w1)]
+    rows.append([7 * 600 + 9000, 0.1, 0.1])
+    _write(tmp_path / "d.csv", ["time", "w1", "w2"], rows)
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "rules",
+            "evaluate",
+            str(tmp_path / "rules.json"),
+            str(tmp_path / "d.csv"),
+            "--time-col",
+            "time",
+            "--json",
+            "--state-out",
+            str(tmp_path / "state.json"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    kinds = [(e["kind"], e["level"], e["time"]) for e in doc["events"]]
+    assert kinds[:4] == [
+        ("raised", "amber", 1200.0),
+        ("level_changed", "red", 2400.0),
+        ("cleared", "normal", 3000.0),
+        ("no_data", "no_data", 10800.0),
+    ]
+    assert ("data_resumed", "normal", 13200.0) in kinds
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert "crack-width" in state["rules"]
+    bad = dict(rules["rules"][0], levels=[])
+    (tmp_path / "bad.json").write_text(json.dumps([bad]))
+    res = runner.invoke(app, ["signals", "rules", "validate", str(tmp_path / "bad.json")])
+    assert res.exit_code == 2 and "at least one level" in res.output
+
+
+def test_changepoints_json(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    y = np.r_[rng.normal(0, 1, 200), rng.normal(5, 1, 200)]
+    _write(tmp_path / "c.csv", ["t", "v"], [[i, x] for i, x in enumerate(y)])
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "changepoints",
+            str(tmp_path / "c.csv"),
+            "--time-col",
+            "t",
+            "--value-col",
+            "v",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["row_indices"] == [200] and abs(doc["shifts"][0] - 5) < 0.5
