@@ -10,7 +10,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from infrasight.cli._measure_common import bad_input, emit_json, load_colour
+from infrasight.cli.measure import bad_input, emit_json, load_colour
 from infrasight.measure import (
     BoardSpec,
     MeasurementInputError,

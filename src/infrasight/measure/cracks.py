@@ -208,7 +208,7 @@ def _orientation(points: NDArray[np.float64]) -> float:
 
 
 def _classify(angle_to_axis: float, n_junctions: int, n_loops: int) -> CrackPattern:
-    if n_loops >= 2 or n_junctions >= 4:
+    if n_loops >= 2 or (n_loops >= 1 and n_junctions >= 6):
         return "map"
     if n_junctions >= 1:
         return "branching"

@@ -261,10 +261,11 @@ def render_crack_scene(
     if marker_mm is not None:
         side = marker_mm / mm_per_px
         pad = 0.25 * side
-        if side < 12 or side + 2 * pad + 8 > min(width, height) / 2:
+        edge = 0.3 * side + 8  # ArUco's adaptive threshold needs surface around the quiet zone
+        if side < 12 or side + 2 * (pad + edge) > min(width, height) / 2:
             raise ValueError(f"a {marker_mm} mm marker is {side:.1f} px: does not fit this image")
-        x0 = float(width - 4 - pad - side)
-        y0 = float(4 + pad)
+        x0 = float(width - edge - pad - side)
+        y0 = float(edge + pad)
         surface, marker_corners = paste_marker(
             surface, top_left=(x0, y0), side_px=side, marker_id=marker_id
         )
