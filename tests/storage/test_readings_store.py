@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
-from infrasight.storage.readings import downsample, insert_readings, time_bounds
+from infrasight.storage.readings import bucket_width_us, downsample, insert_readings, time_bounds
 from tests.conftest import Site, Tenant
 
 MINUTE = 60_000_000
@@ -57,7 +57,7 @@ def test_downsample_matches_reference(platform: Platform, site: Site, max_points
     with platform.database.session() as session:
         buckets = downsample(session, site.strain_channel_id, start, end, max_points)
     assert 0 < len(buckets) <= max_points
-    width = -(-(end - start) // max_points)
+    width = bucket_width_us(start, end, max_points)
     inside = (times >= start) & (times < end)
     index = (times[inside] - start) // width
     for bucket in buckets:

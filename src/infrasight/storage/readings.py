@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["Bucket", "downsample", "insert_readings", "time_bounds"]
+__all__ = ["Bucket", "bucket_width_us", "downsample", "insert_readings", "time_bounds"]
 
 _SQLITE_INSERT = (
     "INSERT INTO readings (channel_id, ts, value, quality) VALUES (?, ?, ?, 0) "
@@ -85,6 +85,17 @@ def time_bounds(session: Session, channel_id: int) -> tuple[int, int] | None:
     return int(row[0]), int(row[1])
 
 
+def bucket_width_us(start_us: int, end_us: int, max_points: int) -> int:
+    """Bucket width (µs) so that ``[start_us, end_us)`` fits in at most ``max_points`` buckets.
+
+    Widths above one second are rounded up to whole seconds, so bucket times stay readable.
+    """
+    width = max(1, -(-(end_us - start_us) // max_points))
+    if width > 1_000_000:
+        width = -(-width // 1_000_000) * 1_000_000
+    return width
+
+
 def downsample(
     session: Session, channel_id: int, start_us: int, end_us: int, max_points: int
 ) -> list[Bucket]:
@@ -94,7 +105,7 @@ def downsample(
     """
     if end_us <= start_us:
         return []
-    width = max(1, -(-(end_us - start_us) // max_points))
+    width = bucket_width_us(start_us, end_us, max_points)
     result = session.execute(
         text(
             "SELECT (ts - :start) / :width AS b, MIN(value), AVG(value), MAX(value), COUNT(*) "

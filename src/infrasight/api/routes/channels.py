@@ -27,7 +27,7 @@ from infrasight.core.timeparse import datetime_to_us, us_to_datetime
 from infrasight.core.units import check_unit_for_quantity
 from infrasight.services.audit import record_audit
 from infrasight.storage.models import Asset, Channel, Device, Element, Reading
-from infrasight.storage.readings import downsample, time_bounds
+from infrasight.storage.readings import bucket_width_us, downsample, time_bounds
 
 router = APIRouter(tags=["channels"])
 
@@ -210,7 +210,7 @@ def channel_readings(
     if end_us <= start_us:
         raise InvalidInputError("end must be after start", field="end")
     buckets = downsample(session, channel_id, start_us, end_us, max_points)
-    width = max(1, -(-(end_us - start_us) // max_points))
+    width = bucket_width_us(start_us, end_us, max_points)
     return ReadingSeries(
         channel_id=channel_id,
         unit=channel.unit,
