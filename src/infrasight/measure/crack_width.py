@@ -14,8 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import map_coordinates
+from scipy.optimize import least_squares
+from scipy.special import erf
 
-__all__ = ["StationWidths", "estimate_floor_ratio", "measure_station_widths"]
+__all__ = [
+    "StationWidths",
+    "estimate_floor_ratio",
+    "fit_floor_ratio_from_shape",
+    "measure_station_widths",
+]
 
 _T_STEP = 0.25
 _STRIP = np.arange(-4.0, 4.01, 1.0)
@@ -269,3 +276,77 @@ def _edge_width(
     fl = (deficit[jl + 1] - 0.5) / (deficit[jl + 1] - deficit[jl])
     xl = t[jl + 1] - fl * (t[jl + 1] - t[jl])
     return float(xr - xl), float(0.5 * (xr + xl))
+
+
+def _profile_model(params: NDArray[np.float64], t: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Relative luminance across a blurred dark band: ``1 - (1 - r) * coverage(t)``."""
+    r, w, c, s = params
+    k = 1.0 / (np.sqrt(2.0) * s)
+    cov = 0.5 * (erf((t - c + w / 2) * k) - erf((t - c - w / 2) * k))
+    return np.asarray(1.0 - (1.0 - r) * cov, np.float64)
+
+
+def fit_floor_ratio_from_shape(
+    grey: NDArray[np.float32],
+    polylines: list[NDArray[np.float64]],
+    dist: NDArray[np.float32],
+    *,
+    max_stations: int = 30,
+    min_fit_width_px: float = 2.2,
+) -> tuple[float, float, int] | None:
+    """Crack floor ratio from the shape of the widest profiles (cracks 2-6 px wide).
+
+    Each profile is fitted with a dark band of width ``w`` and floor ratio ``r`` blurred by a
+    Gaussian of unknown sigma; above about 2 px the flat bottom and the edge slopes separate
+    ``r`` from ``w``. Returns ``(r, std_r, n_fits)`` or ``None`` when too few profiles qualify.
+    """
+    h, w_img = grey.shape
+    cands: list[tuple[float, NDArray[np.float64], NDArray[np.float64]]] = []
+    for pts in polylines:
+        if len(pts) < 9:
+            continue
+        tang = _tangents(pts)
+        for i in range(4, len(pts) - 4, 2):
+            c = pts[i]
+            x, y = round(c[0]), round(c[1])
+            if not (0 <= x < w_img and 0 <= y < h):
+                continue
+            nrm = np.array([-tang[i, 1], tang[i, 0]])
+            hw = max(float(dist[y, x]), 0.5)
+            t, r_in, r_out = _profile_geometry(hw, 2.0)
+            ends = np.array([c + r_out * nrm, c - r_out * nrm])
+            if ends.min() < 0 or np.any(ends[:, 0] > w_img - 1) or np.any(ends[:, 1] > h - 1):
+                continue
+            prof = _sample_profiles(grey, c, tang[i], nrm, t)
+            outer = np.abs(t) >= r_in
+            bl = float(np.median(prof[(t <= -r_in)]))
+            br = float(np.median(prof[(t >= r_in)]))
+            if min(bl, br) <= 1.0 or outer.sum() < 6:
+                continue
+            bg = bl + (br - bl) * (t - t[0]) / (t[-1] - t[0])
+            rel = prof / bg
+            dark = float(np.trapezoid(1.0 - rel[~outer], t[~outer]))
+            cands.append((dark, t, rel))
+    if len(cands) < 5:
+        return None
+    cands.sort(key=lambda item: -item[0])
+    ratios = []
+    widths = []
+    # select by the fit-independent darkness integral (selecting by fitted width would bias r)
+    for dark, t, rel in cands[:max_stations]:
+        if dark < 1.0:
+            break
+        fit = least_squares(
+            lambda p, t=t, rel=rel: _profile_model(p, t) - rel,
+            x0=np.array([0.3, dark / 0.7, 0.0, 1.0]),
+            bounds=([0.0, 0.3, -2.0, 0.3], [0.9, 30.0, 2.0, 3.0]),
+        )
+        if fit.success:
+            ratios.append(float(fit.x[0]))
+            widths.append(float(fit.x[1]))
+    if len(ratios) < 8 or float(np.median(widths)) < min_fit_width_px:
+        return None
+    arr = np.asarray(ratios)
+    med = float(np.median(arr))
+    std = float(1.4826 * np.median(np.abs(arr - med)) / np.sqrt(len(arr)))
+    return med, std, len(arr)

@@ -18,6 +18,7 @@ from infrasight.measure._image import as_grey_float
 from infrasight.measure.crack_width import (
     StationWidths,
     estimate_floor_ratio,
+    fit_floor_ratio_from_shape,
     measure_station_widths,
 )
 from infrasight.measure.errors import MeasurementInputError
@@ -394,6 +395,12 @@ def _floor(
         if est is not None:
             r, std, _ = est
             return r, max(std, 0.01), "measured"
+    skeleton = centreline_graph(mask)
+    polys = [smooth_polyline(b, 2.0) for b in skeleton.branches if len(b) >= 9]
+    fitted = fit_floor_ratio_from_shape(grey, polys, dist)
+    if fitted is not None:
+        r, std, _ = fitted
+        return r, max(std, 0.03), "fitted"
     return DEFAULT_FLOOR_RATIO, _DEFAULT_FLOOR_STD, "default"
 
 
