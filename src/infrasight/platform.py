@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infrasight.core.events import EventBus
+from infrasight.core.events import EventBus, ReadingBatchStored
 from infrasight.core.settings import Settings
 from infrasight.jobs.runner import JobContext, JobRunner
+from infrasight.services.alarms import AlarmEngine
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
 
@@ -25,6 +26,7 @@ class Platform:
     blobs: BlobStore
     bus: EventBus
     jobs: JobRunner
+    alarms: AlarmEngine
 
     @classmethod
     def create(cls, settings: Settings, *, workers: int | None = None) -> Platform:
@@ -33,8 +35,13 @@ class Platform:
         blobs = BlobStore(settings.blob_dir)
         bus = EventBus()
         context = JobContext(database=database, blobs=blobs, settings=settings, bus=bus)
-        runner = JobRunner(context, workers=settings.worker_threads if workers is None else workers)
-        platform = cls(settings=settings, database=database, blobs=blobs, bus=bus, jobs=runner)
+        worker_count = settings.worker_threads if workers is None else workers
+        runner = JobRunner(context, workers=worker_count)
+        alarms = AlarmEngine(database, background=worker_count > 0)
+        bus.subscribe(ReadingBatchStored, alarms.on_batch)
+        platform = cls(
+            settings=settings, database=database, blobs=blobs, bus=bus, jobs=runner, alarms=alarms
+        )
         from infrasight.services.analysis import register_analysis
 
         register_analysis(platform)
@@ -43,4 +50,5 @@ class Platform:
     def close(self) -> None:
         """Stop the workers and close the database connections."""
         self.jobs.shutdown()
+        self.alarms.shutdown()
         self.database.dispose()

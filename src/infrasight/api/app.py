@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from infrasight import __version__
 from infrasight.api.errors import install_error_handlers
 from infrasight.api.routes import (
+    alarms,
     assets,
     captures,
     channels,
@@ -26,6 +30,17 @@ from infrasight.platform import Platform
 __all__ = ["create_app"]
 
 API_PREFIX = "/api/v1"
+_LOGGER = logging.getLogger(__name__)
+
+
+async def _sweep_alarms(platform: Platform, period_s: float = 60.0) -> None:
+    """No-data checks and escalations, once a minute, off the event loop."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            await run_in_threadpool(platform.alarms.sweep)
+        except Exception:
+            _LOGGER.exception("alarm sweep failed")
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -36,7 +51,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         wired.jobs.resume_queued()
+        sweeper = asyncio.create_task(_sweep_alarms(wired))
         yield
+        sweeper.cancel()
         if owned:
             wired.close()
 
@@ -48,7 +65,19 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     )
     app.state.platform = wired
     install_error_handlers(app)
-    for module in (assets, devices, channels, ingest, captures, records, inspections, users, jobs):
+    routers = (
+        assets,
+        devices,
+        channels,
+        ingest,
+        captures,
+        records,
+        inspections,
+        alarms,
+        users,
+        jobs,
+    )
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])

@@ -29,6 +29,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "AlarmEventRecord",
+    "AlarmRecord",
+    "AlarmRule",
     "ApiToken",
     "Asset",
     "AuditEvent",
@@ -332,3 +335,56 @@ class AuditEvent(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer, default=None)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlarmRule(Base):
+    """A graded alarm rule (its definition as JSON) and the evaluator's state between batches."""
+
+    __tablename__ = "alarm_rules"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    escalate_after_s: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlarmRecord(Base):
+    """The current state of one alarm (per rule, or per rule and channel for no-data)."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    rule_id: Mapped[int] = mapped_column(
+        ForeignKey("alarm_rules.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    level_name: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raised_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlarmEventRecord(Base):
+    """One lifecycle transition of an alarm: who or what, when, from which status to which."""
+
+    __tablename__ = "alarm_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    time: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    from_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_status: Mapped[str] = mapped_column(String(20))
+    level: Mapped[int] = mapped_column(Integer)
+    level_name: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,277 @@
+"""Alarm rules (graded limits declared as data) and the alarms they raise."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    flush_or_conflict,
+    get_owned,
+    page_of,
+)
+from infrasight.core.domain import Action
+from infrasight.core.timeparse import datetime_to_us
+from infrasight.services.alarms import (
+    acknowledge_alarm,
+    check_rule_channels,
+    clear_alarm,
+    evaluate_rule_row,
+    parse_rule_definition,
+    rule_definition,
+)
+from infrasight.services.audit import record_audit
+from infrasight.storage.models import AlarmEventRecord, AlarmRecord, AlarmRule
+
+router = APIRouter(tags=["alarms"])
+
+_EXAMPLE = {
+    "id": "P2-settlement",
+    "channels": ["VD-P2-SETTLE"],
+    "levels": [
+        {"name": "amber", "severity": 1, "limits": [{"quantity": "value", "upper": 3.0}]},
+        {
+            "name": "red",
+            "severity": 2,
+            "limits": [{"quantity": "value", "upper": 5.0}, {"quantity": "rate", "upper": 0.5}],
+        },
+    ],
+    "persistence_count": 3,
+}
+
+
+class RuleCreate(BaseModel):
+    definition: dict[str, Any] = Field(
+        description="Rule as data (see infrasight.signals.rules)", examples=[_EXAMPLE]
+    )
+    enabled: bool = True
+    escalate_after_s: float | None = Field(default=None, gt=0)
+
+
+class RuleUpdate(BaseModel):
+    definition: dict[str, Any] | None = None
+    enabled: bool | None = None
+    escalate_after_s: float | None = Field(default=None, gt=0)
+
+
+class RuleRead(ReadModel):
+    id: int
+    key: str
+    definition: dict[str, Any]
+    enabled: bool
+    escalate_after_s: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EvaluateRequest(BaseModel):
+    since: datetime | None = Field(default=None, description="Re-evaluate from this time")
+
+
+class EvaluateResult(BaseModel):
+    transitions: int
+
+
+class AlarmRead(ReadModel):
+    id: int
+    rule_id: int
+    key: str
+    status: str
+    level: int
+    level_name: str
+    severity: int
+    raised_at: datetime
+    updated_at: datetime
+
+
+class AlarmEventRead(ReadModel):
+    kind: str
+    time: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    level: int
+    level_name: str
+    severity: int
+    note: str
+
+
+class AlarmDetail(AlarmRead):
+    events: list[AlarmEventRead]
+
+
+class AlarmAction(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+@router.post("/rules", status_code=status.HTTP_201_CREATED)
+def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> RuleRead:
+    caller.require(Action.CONFIGURE)
+    rule = parse_rule_definition(body.definition)
+    check_rule_channels(session, caller.organization_id, rule)
+    row = AlarmRule(
+        organization_id=caller.organization_id,
+        key=rule.id,
+        definition=rule_definition(rule),
+        enabled=body.enabled,
+        escalate_after_s=body.escalate_after_s,
+    )
+    session.add(row)
+    flush_or_conflict(session, f"rule {rule.id!r}")
+    record_audit(session, caller, "create", "rule", row.id, {"key": rule.id})
+    session.commit()
+    return RuleRead.model_validate(row)
+
+
+@router.get("/rules")
+def list_rules(
+    session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[RuleRead]:
+    caller.require(Action.READ)
+    query = (
+        select(AlarmRule)
+        .where(AlarmRule.organization_id == caller.organization_id)
+        .order_by(AlarmRule.id)
+    )
+    items, total = page_of(session, query, limit, offset)
+    return Page[RuleRead](
+        items=[RuleRead.model_validate(r) for r in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/rules/{rule_id}")
+def get_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> RuleRead:
+    caller.require(Action.READ)
+    return RuleRead.model_validate(get_owned(session, AlarmRule, rule_id, caller.organization_id))
+
+
+@router.patch("/rules/{rule_id}")
+def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep, caller: CallerDep) -> RuleRead:
+    """Change a rule; a new definition restarts its evaluation from the next batch."""
+    caller.require(Action.CONFIGURE)
+    row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("definition") is not None:
+        rule = parse_rule_definition(changes["definition"])
+        if rule.id != row.key:
+            from infrasight.core.errors import InvalidInputError
+
+            raise InvalidInputError(f"the rule id must stay {row.key!r}", field="definition.id")
+        check_rule_channels(session, caller.organization_id, rule)
+        row.definition = rule_definition(rule)
+        row.state = {}
+    if changes.get("enabled") is not None:
+        row.enabled = changes["enabled"]
+    if "escalate_after_s" in changes:
+        row.escalate_after_s = changes["escalate_after_s"]
+    record_audit(session, caller, "update", "rule", row.id, {"changed": sorted(changes)})
+    session.commit()
+    return RuleRead.model_validate(row)
+
+
+@router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> None:
+    caller.require(Action.DELETE)
+    row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
+    alarms = session.scalars(select(AlarmRecord).where(AlarmRecord.rule_id == rule_id)).all()
+    for alarm in alarms:
+        for event in session.scalars(
+            select(AlarmEventRecord).where(AlarmEventRecord.alarm_id == alarm.id)
+        ):
+            session.delete(event)
+        session.delete(alarm)
+    session.flush()
+    session.delete(row)
+    record_audit(session, caller, "delete", "rule", rule_id, {"key": row.key})
+    session.commit()
+
+
+@router.post("/rules/{rule_id}/evaluate")
+def evaluate_rule_now(
+    rule_id: int, body: EvaluateRequest, session: SessionDep, caller: CallerDep
+) -> EvaluateResult:
+    """Evaluate the rule on stored readings: from ``since`` (restarting its state), or new ones."""
+    caller.require(Action.CONFIGURE)
+    row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
+    from_us = None
+    if body.since is not None:
+        row.state = {}
+        from_us = datetime_to_us(body.since)
+    count = evaluate_rule_row(session, row, from_us=from_us)
+    record_audit(session, caller, "evaluate", "rule", row.id, {"transitions": count})
+    session.commit()
+    return EvaluateResult(transitions=count)
+
+
+@router.get("/alarms")
+def list_alarms(
+    session: SessionDep,
+    caller: CallerDep,
+    status: str | None = None,
+    rule_id: int | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[AlarmRead]:
+    """Alarms, most severe and most recent first."""
+    caller.require(Action.READ)
+    query = (
+        select(AlarmRecord)
+        .where(AlarmRecord.organization_id == caller.organization_id)
+        .order_by(AlarmRecord.severity.desc(), AlarmRecord.raised_at.desc())
+    )
+    if status is not None:
+        query = query.where(AlarmRecord.status == status)
+    if rule_id is not None:
+        query = query.where(AlarmRecord.rule_id == rule_id)
+    items, total = page_of(session, query, limit, offset)
+    return Page[AlarmRead](
+        items=[AlarmRead.model_validate(a) for a in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _detail(session: SessionDep, record: AlarmRecord) -> AlarmDetail:
+    events = session.scalars(
+        select(AlarmEventRecord)
+        .where(AlarmEventRecord.alarm_id == record.id)
+        .order_by(AlarmEventRecord.id)
+    )
+    return AlarmDetail(
+        **AlarmRead.model_validate(record).model_dump(),
+        events=[AlarmEventRead.model_validate(e) for e in events],
+    )
+
+
+@router.get("/alarms/{alarm_id}")
+def get_alarm(alarm_id: int, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+    caller.require(Action.READ)
+    return _detail(session, get_owned(session, AlarmRecord, alarm_id, caller.organization_id))
+
+
+@router.post("/alarms/{alarm_id}/acknowledge")
+def acknowledge(
+    alarm_id: int, body: AlarmAction, session: SessionDep, caller: CallerDep
+) -> AlarmDetail:
+    caller.require(Action.FIELD_WORK)
+    record = acknowledge_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
+    session.commit()
+    return _detail(session, record)
+
+
+@router.post("/alarms/{alarm_id}/clear")
+def clear(alarm_id: int, body: AlarmAction, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+    caller.require(Action.CONFIGURE)
+    record = clear_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
+    session.commit()
+    return _detail(session, record)
