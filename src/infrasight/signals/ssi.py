@@ -60,7 +60,7 @@ def ssi_cov(
     min_mac: float = 0.98,
     max_damping: float = 0.1,
     cluster_distance: float = 0.02,
-    min_share: float = 0.3,
+    min_share: float = 0.2,
 ) -> ModalResult:
     """Identify modes of an ambient vibration record with SSI-COV.
 
