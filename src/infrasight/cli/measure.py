@@ -194,8 +194,12 @@ def displacement(
         typer.Option("--ref-roi", help="Fixed region X,Y,W,H for shake removal (repeatable)."),
     ] = None,
     shape: Annotated[
-        str, typer.Option(help="Subset shape: translation or affine.")
-    ] = "translation",
+        str | None,
+        typer.Option(
+            help="Subset shape: translation or affine "
+            "[default: translation for --roi, affine for --grid]."
+        ),
+    ] = None,
     search: Annotated[int, typer.Option(help="Integer search radius, px.")] = 16,
     min_score: Annotated[float, typer.Option(help="ZNCC below this is unreliable.")] = 0.8,
     mm_per_px: Annotated[float | None, typer.Option("--mm-per-px", help="Scale, mm/px.")] = None,
@@ -212,7 +216,7 @@ def displacement(
         bad_input("give either --roi X,Y,W,H (one or more) or --grid STEP --subset SIZE")
     if grid is not None and subset is None:
         bad_input("--grid needs --subset SIZE")
-    if shape not in ("translation", "affine"):
+    if shape is not None and shape not in ("translation", "affine"):
         bad_input(f"--shape must be translation or affine, got {shape!r}")
     try:
         ref = read_image(reference)
@@ -237,7 +241,7 @@ def displacement(
                 subset=subset or 31,
                 reference_regions=_parse_regions(ref_roi),
                 labels=labels,
-                shape="affine" if shape == "affine" else "translation",
+                shape=None if shape is None else ("affine" if shape == "affine" else "translation"),
                 search_radius=search,
                 min_score=min_score,
                 scale=scale,

@@ -197,6 +197,7 @@ def match_subset(
     max_iterations: int = 30,
     tolerance_px: float = 1e-4,
     integer_only: bool = False,
+    prior: bool = False,
 ) -> MatchResult:
     """Find the reference subset in ``frame`` near ``guess`` to sub-pixel accuracy.
 
@@ -218,6 +219,9 @@ def match_subset(
         Convergence threshold on the update of the subset centre, px.
     integer_only : bool
         Stop after the integer search (the baseline of the benchmark).
+    prior : bool
+        ``guess`` is a sub-pixel result of the previous frame: refine from it directly and run
+        the integer search only when that fails.
 
     Returns
     -------
@@ -227,6 +231,19 @@ def match_subset(
     if not ref.textured:
         why = "saturated region" if ref.saturated > _MAX_SATURATED else "blank region (no texture)"
         return MatchResult(dx=nan, dy=nan, score=0.0, iterations=0, reliable=False, reason=why)
+    if prior and not integer_only:
+        # a sequence: start from the previous frame's result and skip the search if it holds
+        first = _refine(
+            frame,
+            ref,
+            guess[0],
+            guess[1],
+            min_score=min_score,
+            max_iterations=max_iterations,
+            tolerance_px=tolerance_px,
+        )
+        if first.reliable:
+            return first
     found = _integer_search(frame, ref, guess, search_radius)
     if found is None:
         return MatchResult(
@@ -242,6 +259,29 @@ def match_subset(
             reliable=ncc0 >= min_score,
             reason="" if ncc0 >= min_score else "low correlation",
         )
+    return _refine(
+        frame,
+        ref,
+        dx0,
+        dy0,
+        min_score=min_score,
+        max_iterations=max_iterations,
+        tolerance_px=tolerance_px,
+    )
+
+
+def _refine(
+    frame: NDArray[np.float32],
+    ref: ReferenceSubset,
+    dx0: float,
+    dy0: float,
+    *,
+    min_score: float,
+    max_iterations: int,
+    tolerance_px: float,
+) -> MatchResult:
+    """IC-GN from the start displacement ``(dx0, dy0)``."""
+    nan = float("nan")
     H, W = frame.shape
     m = _MARGIN + 2
     ox0 = int(np.floor(ref.x + dx0)) - m

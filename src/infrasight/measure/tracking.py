@@ -218,7 +218,7 @@ def track_displacement(
     subset: int = 31,
     reference_regions: Sequence[Region] = (),
     labels: Sequence[str] | None = None,
-    shape: ShapeFunction = "translation",
+    shape: ShapeFunction | None = None,
     search_radius: int = 16,
     min_score: float = 0.8,
     follow: bool = True,
@@ -245,8 +245,10 @@ def track_displacement(
         results (an affine fit with 3 or more regions, a translation otherwise).
     labels : sequence of str, optional
         Frame labels; default ``frame-0``, ``frame-1``...
-    shape : str
-        Subset shape function: ``"translation"`` (fast) or ``"affine"`` (strain, rotation).
+    shape : str, optional
+        Subset shape function: ``"translation"`` (rigid subset, fastest) or ``"affine"``
+        (first order: the subset may stretch, shear and rotate). Default: translation for
+        ``rois`` (targets), affine for ``grid`` (full-field DIC of a deforming surface).
     search_radius : int
         Integer search range around the previous frame's result, px.
     min_score : float
@@ -277,6 +279,8 @@ def track_displacement(
     H, W = ref.shape
     if (rois is None) == (grid is None):
         raise MeasurementInputError("give exactly one of rois or grid", field="rois")
+    if shape is None:
+        shape = "translation" if rois is not None else "affine"
     if shape not in ("translation", "affine"):
         raise MeasurementInputError(f"unknown shape function {shape!r}", field="shape")
     if not 0.0 <= min_score <= 1.0:
@@ -299,6 +303,8 @@ def track_displacement(
     frame_labels: list[str] = []
     prev = np.zeros((len(subsets), 2))
     prev_ref = np.zeros((len(ref_subsets), 2))
+    has_prev = np.zeros(len(subsets), bool)
+    has_prev_ref = np.zeros(len(ref_subsets), bool)
     for k, image in enumerate(images):
         frame = as_grey_float(image, name=f"images[{k}]")
         if frame.shape != ref.shape:
@@ -310,6 +316,7 @@ def track_displacement(
         def run(
             subs: list[ReferenceSubset],
             guesses: NDArray[np.float64],
+            priors: NDArray[np.bool_],
             fr: NDArray[np.float32] = frame,
         ) -> list[MatchResult]:
             return [
@@ -320,11 +327,12 @@ def track_displacement(
                     search_radius=search_radius,
                     min_score=min_score,
                     integer_only=integer_only,
+                    prior=bool(pr),
                 )
-                for s, g in zip(subs, guesses, strict=True)
+                for s, g, pr in zip(subs, guesses, priors, strict=True)
             ]
 
-        res = run(subsets, prev)
+        res = run(subsets, prev, has_prev)
         dx = np.array([m.dx for m in res])
         dy = np.array([m.dy for m in res])
         ok = np.array([m.reliable for m in res], bool)
@@ -332,14 +340,16 @@ def track_displacement(
         if follow:
             upd = ok & np.isfinite(dx)
             prev[upd, 0], prev[upd, 1] = dx[upd], dy[upd]
+            has_prev |= upd
         if ref_subsets:
-            rres = run(ref_subsets, prev_ref)
+            rres = run(ref_subsets, prev_ref, has_prev_ref)
             rdx = np.array([m.dx for m in rres])
             rdy = np.array([m.dy for m in rres])
             rok = np.array([m.reliable for m in rres], bool)
             if follow:
                 upd = rok & np.isfinite(rdx)
                 prev_ref[upd, 0], prev_ref[upd, 1] = rdx[upd], rdy[upd]
+                has_prev_ref |= upd
             dx, dy, shake, found = _remove_shake(dx, dy, ok, points, rdx, rdy, rok, ref_points)
             if not found:
                 ok = np.zeros_like(ok)
