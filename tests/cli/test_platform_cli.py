@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,45 @@ def test_demo_seeds_once_and_prints_a_token(data_dir: Path) -> None:
     again = runner.invoke(app, ["demo", "--days", "2"])
     assert again.exit_code == 0 and "already seeded" in again.output
     assert last_line(again.output).startswith("isu_")
+
+
+def test_rules_and_alarms_commands(data_dir: Path, tmp_path: Path) -> None:
+    token = last_line(
+        runner.invoke(app, ["admin", "create", "--org", "T", "--email", "a@t.example"]).output
+    )
+    _site(data_dir, token)
+    rules = tmp_path / "rules.json"
+    rules.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "conv",
+                    "channels": ["R1-CONV"],
+                    "levels": [
+                        {
+                            "name": "amber",
+                            "severity": 1,
+                            "limits": [{"quantity": "value", "lower": -2.0}],
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    added = runner.invoke(app, ["rules", "add", str(rules)])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["rules", "list"])
+    assert "conv" in listed.output and "R1-CONV" in listed.output
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"id": "x", "channels": ["R1-CONV"], "levels": []}))
+    refused = runner.invoke(app, ["rules", "add", str(broken)])
+    assert refused.exit_code == 2 and "at least one level" in refused.output
+    readings = tmp_path / "r.csv"
+    readings.write_text("R1-CONV,2024-01-01T00:00:00Z,-1.0\nR1-CONV,2024-01-01T00:10:00Z,-2.5\n")
+    assert runner.invoke(app, ["import", "readings", str(readings)]).exit_code == 0
+    alarms = runner.invoke(app, ["alarms", "list", "--status", "active"])
+    assert "conv" in alarms.output and "amber" in alarms.output
+    acked = runner.invoke(app, ["alarms", "ack", "1", "--by", "duty engineer"])
+    assert acked.exit_code == 0 and "acknowledged by duty engineer" in acked.output
+    twice = runner.invoke(app, ["alarms", "ack", "1", "--by", "duty engineer"])
+    assert twice.exit_code == 1 and "not active" in twice.output

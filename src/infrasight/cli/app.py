@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrasight.cli import calibrate, cracks, measure, platform_cmds, signals
+from infrasight.cli import alarm_cmds, calibrate, cracks, measure, platform_cmds, signals
 
 app = typer.Typer(
     help="InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines.",
@@ -16,6 +16,8 @@ app.command("demo")(platform_cmds.demo)
 app.add_typer(platform_cmds.db_app, name="db")
 app.add_typer(platform_cmds.admin_app, name="admin")
 app.add_typer(platform_cmds.import_app, name="import")
+app.add_typer(alarm_cmds.rules_app, name="rules")
+app.add_typer(alarm_cmds.alarms_app, name="alarms")
 app.add_typer(cracks.app, name="cracks")
 app.add_typer(measure.app, name="measure")
 app.add_typer(calibrate.app, name="calibrate")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from infrasight.cli.common import console, exits_cleanly, load_settings, open_platform
 from infrasight.core.domain import Role
@@ -65,10 +66,8 @@ def admin_create(
     typer.echo(token)
 
 
-def _organization_principal(session: object, org: str | None) -> Principal:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
+def organization_principal(session: Session, org: str | None) -> Principal:
+    """Act as an engineer of ``org`` (or of the only organisation)."""
     if org is None:
         count = session.scalar(select(func.count()).select_from(Organization))
         if count != 1:
@@ -96,7 +95,7 @@ def import_readings(
     events = []
     with open_platform() as platform:
         with platform.database.transaction() as session:
-            caller = _organization_principal(session, org)
+            caller = organization_principal(session, org)
             progress = Progress(
                 TextColumn("[bold]importing[/bold]"),
                 BarColumn(),

@@ -13,17 +13,18 @@ from datetime import UTC, datetime
 from PIL import Image
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import AssetKind, DeviceKind, Role
 from infrasight.demo.timeseries import DEMO_CHANNELS, TUNNEL, VIADUCT, generate_demo_series
 from infrasight.platform import Platform
 from infrasight.services.accounts import create_user, ensure_organization
+from infrasight.services.alarms import parse_rule_definition, rule_definition
 from infrasight.services.auth import Principal, issue_user_token, new_device_token
 from infrasight.services.captures import CaptureRequest, store_capture
 from infrasight.services.ingest import ReadingColumns, ingest_readings
-from infrasight.storage.models import Asset, Channel, Device, Element, User
+from infrasight.storage.models import AlarmRecord, AlarmRule, Asset, Channel, Device, Element, User
 
 __all__ = ["DEMO_ADMIN_EMAIL", "DEMO_ORGANIZATION", "SeedOutcome", "seed_demo"]
 
@@ -87,6 +88,50 @@ _DEVICES = {
     "TN-DL-01": (TUNNEL, DeviceKind.DATALOGGER),
     "TN-ROBOT-01": (TUNNEL, DeviceKind.ROBOT),
 }
+
+
+# Graded rules of the demo (GB 50497-style: value, cumulative change and rate together).
+def _level(name: str, severity: int, *limits: dict[str, object]) -> dict[str, object]:
+    return {"name": name, "severity": severity, "limits": list(limits)}
+
+
+def _limit(quantity: str, **bounds: float) -> dict[str, object]:
+    return {"quantity": quantity, **bounds}
+
+
+_RULES: list[dict[str, object]] = [
+    {
+        "id": "VD-P2-settlement",
+        "name": "Pier 2 settlement",
+        "channels": ["VD-P2-SETTLE"],
+        "levels": [
+            _level("amber", 1, _limit("value", upper=2.0, hysteresis=0.3)),
+            _level("red", 2, _limit("value", upper=4.0, hysteresis=0.3), _limit("rate", upper=0.5)),
+            _level("action", 3, _limit("value", upper=6.0, hysteresis=0.3)),
+        ],
+        "persistence_count": 6,
+        "rate_window_s": 86400,
+        "no_data_s": 7200,
+    },
+    {
+        "id": "VD-crack-openings",
+        "name": "Crack opening on span 2 and pier 1",
+        "channels": ["VD-S2-CRACK-01", "VD-P1-CRACK-01"],
+        "combine": "any",
+        "levels": [
+            _level("amber", 1, _limit("value", upper=0.30, hysteresis=0.03)),
+            _level("red", 2, _limit("value", upper=0.40, hysteresis=0.03)),
+        ],
+        "persistence_count": 3,
+    },
+    {
+        "id": "TN-R103-convergence",
+        "name": "Ring 103 convergence",
+        "channels": ["TN-R103-CONV"],
+        "levels": [_level("amber", 1, _limit("change", lower=-1.0, hysteresis=0.1))],
+        "persistence_count": 6,
+    },
+]
 # (asset, element, device, seed) of the rendered captures.
 _CAPTURES = [
     (VIADUCT, "Span 2 girder", "VD-CAM-01", 11),
@@ -159,6 +204,7 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
 
     with platform.database.transaction() as session:
         org, created = ensure_organization(session, DEMO_ORGANIZATION)
+        org_id = org.id
         if not created:
             admin = session.scalars(select(User).where(User.email == DEMO_ADMIN_EMAIL)).one()
             token = issue_user_token(session, admin, label="demo")
@@ -178,6 +224,16 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
             create_user(session, org, email, role, role.value.title())
         assets, elements, devices = _build_structure(session, org.id)
         caller = Principal(organization_id=org.id, name="demo seeder", role=Role.ENGINEER)
+        for definition in _RULES:
+            rule = parse_rule_definition(definition)
+            session.add(
+                AlarmRule(
+                    organization_id=org.id,
+                    key=rule.id,
+                    definition=rule_definition(rule),
+                    escalate_after_s=6 * 3600.0,
+                )
+            )
 
         series = generate_demo_series(end_s=time.time() - 600, days=days, seed=seed)
         stamps = [
@@ -229,9 +285,16 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
     for event in events:
         platform.bus.publish(event)
     platform.jobs.run_pending()
+    with platform.database.session() as session:
+        alarms = session.scalar(
+            select(func.count())
+            .select_from(AlarmRecord)
+            .where(AlarmRecord.organization_id == org_id)
+        )
     summary = (
         f"seeded {DEMO_ORGANIZATION!r}: 2 assets, {len(DEMO_CHANNELS)} channels, "
-        f"{readings:,} readings over {days} days, {len(_CAPTURES)} captures; "
+        f"{readings:,} readings over {days} days, {len(_CAPTURES)} captures, "
+        f"{len(_RULES)} alarm rules ({alarms} alarms raised); "
         f"admin {DEMO_ADMIN_EMAIL}"
     )
     return SeedOutcome(
