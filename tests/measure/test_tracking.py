@@ -168,3 +168,21 @@ def test_dic_challenge_sample5_bias_and_noise() -> None:
     assert abs(np.mean(r.dx[0, ok]) - 0.1) <= 0.005
     assert abs(np.mean(r.dy[0, ok]) - 0.1) <= 0.005
     assert np.std(r.dx[0, ok]) <= 0.01 and np.std(r.dy[0, ok]) <= 0.01
+
+
+def test_sixteen_bit_frames_keep_their_depth(tmp_path: Path) -> None:
+    import cv2
+
+    ref16 = REF.astype(np.uint16) * 257
+    frame16 = speckle_image(SPEC, shift=(0.3, 0.6)).astype(np.uint16) * 257
+    path = tmp_path / "f16.png"
+    cv2.imwrite(str(path), frame16)
+    loaded = read_image(path)
+    assert loaded.dtype == np.uint16
+    r = track_displacement(ref16, [loaded], rois=ROIS)
+    assert np.all(r.reliable) and np.allclose(r.dx, 0.3, atol=0.01)
+    sat = ref16.copy()
+    sat[40:104, 40:104] = 65535
+    r2 = track_displacement(sat, [loaded], rois=ROIS)
+    assert list(r2.reliable[0]) == [False, True]
+    assert r2.reasons[0][0].startswith("saturated")

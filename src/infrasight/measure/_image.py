@@ -42,6 +42,8 @@ def as_grey_float(image: NDArray[np.generic], *, name: str = "image") -> NDArray
 
 
 def as_grey_u8(image: NDArray[np.generic], *, name: str = "image") -> NDArray[np.uint8]:
-    """``(H, W)`` uint8 luminance (float input is clipped to 0-255)."""
+    """``(H, W)`` uint8 luminance (16-bit input is scaled, float input clipped to 0-255)."""
     grey = as_grey_float(image, name=name)
+    if np.asarray(image).dtype == np.uint16:
+        grey = grey / 257.0
     return np.clip(np.round(grey), 0, 255).astype(np.uint8)

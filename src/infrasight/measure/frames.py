@@ -17,8 +17,9 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mp
 _STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://")
 
 
-def read_image(path: str | Path) -> NDArray[np.uint8]:
-    """Read an image file as ``(H, W)`` uint8 grey (16-bit files are scaled to 8 bits).
+def read_image(path: str | Path) -> NDArray[np.uint8] | NDArray[np.uint16]:
+    """Read an image file as ``(H, W)`` grey, uint8 or uint16 (16-bit depth is kept: DIC
+    images often carry it; other types are scaled to 8 bits).
 
     Raises
     ------
@@ -34,8 +35,8 @@ def read_image(path: str | Path) -> NDArray[np.uint8]:
     if img.ndim == 3:
         img = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY)
     if img.dtype == np.uint16:
-        img = (img / 257.0).round().astype(np.uint8)
-    elif img.dtype != np.uint8:
+        return np.asarray(img, np.uint16)
+    if img.dtype != np.uint8:
         lo, hi = float(img.min()), float(img.max())
         img = ((img - lo) / (hi - lo or 1.0) * 255).round().astype(np.uint8)
     return np.asarray(img, np.uint8)
@@ -60,7 +61,7 @@ def _iter_capture(source: str, max_frames: int | None) -> Iterator[tuple[str, ND
 
 def iter_frames(
     sources: Sequence[str | Path], *, max_frames: int | None = None
-) -> Iterator[tuple[str, NDArray[np.uint8]]]:
+) -> Iterator[tuple[str, NDArray[np.uint8] | NDArray[np.uint16]]]:
     """Yield ``(label, grey frame)`` from image files, video files and stream URLs, in order.
 
     Parameters
@@ -73,7 +74,8 @@ def iter_frames(
     Yields
     ------
     tuple
-        ``(label, frame)``: the file name (``name#k`` for video frames) and ``(H, W)`` uint8.
+        ``(label, frame)``: the file name (``name#k`` for video frames) and the ``(H, W)``
+        grey frame (uint8, or uint16 for 16-bit image files).
     """
     for src in sources:
         text = str(src)

@@ -65,12 +65,23 @@ class ReferenceSubset:
         Subset top-left corner and size in the reference, px.
     shape : str
         ``"translation"`` or ``"affine"``.
+    white_level : float
+        Grey level of a saturated pixel (255 for 8-bit, 65535 for 16-bit frames).
     """
 
     def __init__(
-        self, reference: NDArray[np.float64], x: int, y: int, w: int, h: int, shape: ShapeFunction
+        self,
+        reference: NDArray[np.float64],
+        x: int,
+        y: int,
+        w: int,
+        h: int,
+        shape: ShapeFunction,
+        *,
+        white_level: float = 255.0,
     ) -> None:
         self.x, self.y, self.w, self.h, self.shape = x, y, w, h, shape
+        self.level = white_level / 255.0  # thresholds are given for 8-bit grey levels
         H, W = reference.shape
         m = _MARGIN
         x0, y0 = max(x - m, 0), max(y - m, 0)
@@ -86,9 +97,9 @@ class ReferenceSubset:
         self.t_zm = t - t.mean()
         self.t_norm = float(np.sqrt((self.t_zm**2).sum()))
         self.std = float(t.std())
-        sat_hi = float(np.mean(t >= t.max() - 0.5)) if self.std > 0 else 1.0
-        sat = float(np.mean((t >= 254.5) | (t <= 0.5)))
-        self.saturated = max(sat, sat_hi if t.max() >= 254.5 else 0.0)
+        top = white_level - 0.5 * self.level
+        sat = float(np.mean((t >= top) | (t <= 0.5 * self.level)))
+        self.saturated = sat
         fx = gx[sl].ravel()
         fy = gy[sl].ravel()
         self.cx = (w - 1) / 2.0
@@ -111,7 +122,11 @@ class ReferenceSubset:
     @property
     def textured(self) -> bool:
         """Enough contrast and gradient to be tracked."""
-        return self.std >= _MIN_STD and self.sssig > 0.5 and self.saturated <= _MAX_SATURATED
+        return (
+            self.std >= _MIN_STD * self.level
+            and self.sssig > 0.5 * self.level**2
+            and self.saturated <= _MAX_SATURATED
+        )
 
 
 def _bspline_weights(f: float) -> NDArray[np.float64]:

@@ -171,7 +171,10 @@ class DisplacementResult:
 
 
 def _prepare(
-    reference: NDArray[np.float64], regions: Sequence[Region], shape: ShapeFunction
+    reference: NDArray[np.float64],
+    regions: Sequence[Region],
+    shape: ShapeFunction,
+    white_level: float,
 ) -> list[ReferenceSubset]:
     H, W = reference.shape
     subsets = []
@@ -181,8 +184,19 @@ def _prepare(
                 f"region {r.x},{r.y},{r.w},{r.h} does not fit the {W}x{H} reference frame",
                 field="roi",
             )
-        subsets.append(ReferenceSubset(reference, r.x, r.y, r.w, r.h, shape))
+        subsets.append(
+            ReferenceSubset(reference, r.x, r.y, r.w, r.h, shape, white_level=white_level)
+        )
     return subsets
+
+
+def _white_level(image: NDArray[np.generic]) -> float:
+    """Saturation grey level of a frame: its integer type's maximum, else 255 or its maximum."""
+    arr = np.asarray(image)
+    if np.issubdtype(arr.dtype, np.integer):
+        return float(np.iinfo(arr.dtype).max)
+    peak = float(np.max(arr))
+    return 255.0 if peak <= 255.0 else peak
 
 
 def _remove_shake(
@@ -290,8 +304,9 @@ def track_displacement(
     )
     if not regions:
         raise MeasurementInputError("no region to track", field="rois")
-    subsets = _prepare(ref, regions, shape)
-    ref_subsets = _prepare(ref, reference_regions, shape)
+    white = _white_level(reference)
+    subsets = _prepare(ref, regions, shape, white)
+    ref_subsets = _prepare(ref, reference_regions, shape, white)
     points = np.array([r.centre for r in regions], np.float64)
     ref_points = np.array([r.centre for r in reference_regions], np.float64).reshape(-1, 2)
     all_dx: list[NDArray[np.float64]] = []
