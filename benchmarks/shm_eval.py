@@ -99,8 +99,9 @@ def eval_z24(folder: Path) -> dict[str, Any]:
     return {
         "frequencies": table,
         "first_bending_error_pct": first.get("error_pct"),
-        "first_bending_within_1pct": first.get("error_pct") is not None
-        and abs(first["error_pct"]) < 1.0,
+        "first_bending_within_1pct": bool(
+            first.get("error_pct") is not None and abs(first["error_pct"]) < 1.0
+        ),
         "first_bending_shift_pct": first["settled_shift_pct"],
         "damping_first_bending_pct": [
             round(100 * m.damping_ratio, 2)

@@ -239,6 +239,68 @@ def test_rules_validate_and_evaluate(tmp_path: Path) -> None:
     assert ("data_resumed", "normal", 13200.0) in kinds
     state = json.loads((tmp_path / "state.json").read_text())
     assert "crack-width" in state["rules"]
+    # the cleared rule alarm cannot be acknowledged; a second batch re-raises it
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "rules",
+            "ack",
+            str(tmp_path / "state.json"),
+            "crack-width",
+            "--by",
+            "alice",
+            "--time",
+            "20000",
+        ],
+    )
+    assert res.exit_code == 2 and "not active" in res.output
+    _write(
+        tmp_path / "d2.csv",
+        ["time", "w1", "w2"],
+        [[20000, 0.7, 0.1], [20600, 0.7, 0.1], [21000, 0.7, 0.1]],
+    )
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "rules",
+            "evaluate",
+            str(tmp_path / "rules.json"),
+            str(tmp_path / "d2.csv"),
+            "--time-col",
+            "time",
+            "--json",
+            "--state",
+            str(tmp_path / "state.json"),
+            "--state-out",
+            str(tmp_path / "state.json"),
+            "--escalate-after",
+            "5min",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    kinds2 = [(e["kind"], e["level"], e["time"]) for e in json.loads(res.stdout)["events"]]
+    assert kinds2 == [("re_raised", "red", 20600.0), ("escalated", "red", 20900.0)]
+    res = runner.invoke(
+        app,
+        [
+            "signals",
+            "rules",
+            "ack",
+            str(tmp_path / "state.json"),
+            "crack-width",
+            "--by",
+            "alice",
+            "--time",
+            "21100",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    ack = json.loads(res.stdout)
+    assert ack["kind"] == "acknowledged" and ack["actor"] == "alice"
+    state2 = json.loads((tmp_path / "state.json").read_text())
+    assert state2["alarms"]["crack-width"]["status"] == "acknowledged"
     bad = dict(rules["rules"][0], levels=[])
     (tmp_path / "bad.json").write_text(json.dumps([bad]))
     res = runner.invoke(app, ["signals", "rules", "validate", str(tmp_path / "bad.json")])

@@ -23,7 +23,14 @@ from infrasight.signals.errors import SignalsError
 from infrasight.signals.evaluate import RuleState, evaluate_rule
 from infrasight.signals.fdd import fdd
 from infrasight.signals.forecast import fit_trend, time_to_limit
-from infrasight.signals.lifecycle import Alarm, AlarmEvent, apply_no_data, apply_transition
+from infrasight.signals.lifecycle import (
+    Alarm,
+    AlarmEvent,
+    acknowledge,
+    apply_no_data,
+    apply_transition,
+    check_escalation,
+)
 from infrasight.signals.modal import ModalResult
 from infrasight.signals.readers import load_record
 from infrasight.signals.rules import Rule, rules_from_json
@@ -289,9 +296,13 @@ def rules_evaluate(
     time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
     state_in: Annotated[Path | None, typer.Option("--state", help="Previous state JSON.")] = None,
     state_out: Annotated[Path | None, typer.Option(help="Write the new state JSON.")] = None,
+    escalate_after: Annotated[
+        str | None, typer.Option(help="Escalate alarms unacknowledged this long, e.g. 2h.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluate rules over a CSV; print alarm lifecycle events (raised, cleared, no data...)."""
+    esc_s = _duration_s(escalate_after, "--escalate-after") if escalate_after else None
     rules: tuple[Rule, ...] = rules_from_json(rules_json.read_text(encoding="utf-8"))
     table = read_csv_table(input_csv, time_col=time_col)
     prev: dict[str, Any] = {}
@@ -324,6 +335,12 @@ def rules_evaluate(
                 alarms[key], evs = apply_no_data(alarms.get(key), item)
             events += [_event_doc(e) for e in evs]
         new_state["rules"][rule.id] = res.state.to_dict()
+    if esc_s is not None and table.times.size:
+        now = float(table.times[-1])
+        for key, al in list(alarms.items()):
+            if al is not None:
+                alarms[key], evs = check_escalation(al, now=now, escalate_after_s=esc_s)
+                events += [_event_doc(e) for e in evs]
     new_state["alarms"] = {k: a.to_dict() for k, a in alarms.items() if a is not None}
     if state_out is not None:
         state_out.write_text(json.dumps(new_state), encoding="utf-8")
@@ -337,3 +354,30 @@ def rules_evaluate(
     for e in events:
         t.add_row(f"{e['time']:.6g}", e["alarm"], e["kind"], e["level"], e["status"], e["note"])
     out.print(t)
+
+
+@rules_app.command("ack")
+@_clean_exit
+def rules_ack(
+    state_file: Annotated[Path, typer.Argument(help="State JSON written by `rules evaluate`.")],
+    alarm_key: Annotated[str, typer.Argument(help="Alarm key, e.g. the rule id.")],
+    by: Annotated[str, typer.Option(help="Who acknowledges.")],
+    time_s: Annotated[float | None, typer.Option("--time", help="Time (s); default: now.")] = None,
+    note: Annotated[str, typer.Option(help="Free text.")] = "",
+) -> None:
+    """Acknowledge an active alarm in a state file; print the event as JSON."""
+    import time as _time
+
+    try:
+        doc = json.loads(state_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise SignalsError(f"{state_file}: not valid JSON ({err})") from err
+    raw = doc.get("alarms", {}).get(alarm_key)
+    if raw is None:
+        known = sorted(doc.get("alarms", {}))
+        raise SignalsError(f"no alarm {alarm_key!r} in {state_file} (alarms: {known})")
+    when = _time.time() if time_s is None else time_s
+    alarm, event = acknowledge(Alarm.from_dict(raw), actor=by, time=when, note=note)
+    doc["alarms"][alarm_key] = alarm.to_dict()
+    state_file.write_text(json.dumps(doc), encoding="utf-8")
+    typer.echo(json.dumps(_event_doc(event)))
