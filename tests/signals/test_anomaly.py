@@ -95,3 +95,25 @@ def test_score_series_rejects_bad_time() -> None:
         score_series([0, 1], [np.nan, np.nan])
     with pytest.raises(InputDataError, match="malformed"):
         AnomalyState.from_dict({"n_seen": 1, "tail": [1.0, 2.0], "last_finite": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("name", "max_false_alarm"),
+    # a wandering level that leaves the range of the last 1,024 readings is scored as novel:
+    # random walks and step walks keep a few % of such readings
+    [("t3", 0.01), ("sparse_steps", 0.05), ("counts", 0.002), ("random_walk", 0.03)],
+)
+def test_unseen_kinds_of_series_rarely_alarm(name: str, max_false_alarm: float) -> None:
+    rng = np.random.default_rng(11)
+    n = 8000
+    x = {
+        "t3": rng.standard_t(3, n),
+        "sparse_steps": np.cumsum(rng.choice([0.0] * 9 + [1.0, -1.0], n)),
+        "counts": rng.poisson(3, n).astype(float),
+        "random_walk": np.cumsum(rng.normal(0, 1, n)),
+    }[name]
+    s = anomaly_scores(x)
+    assert np.mean(s[100:] >= 0.5) <= max_false_alarm
+    y = x.copy()
+    y[6000] += 15 * np.std(np.diff(x[:5000]))
+    assert anomaly_scores(y)[6000] > 0.9

@@ -131,6 +131,7 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
     rb = r[: nb_full * BLOCK].reshape(nb_full, BLOCK)
     xb = cur[: nb_full * BLOCK].reshape(nb_full, BLOCK)
     s_med = np.median(rb, axis=1)
+    s_max = rb.max(axis=1)
     s_mean = rb.mean(axis=1)
     lvl = np.median(xb, axis=1)
     within = np.median(np.abs(xb - lvl[:, None]), axis=1)
@@ -140,14 +141,18 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
     ext_mean = np.concatenate([s_mean, [np.nan]])
     ext_lvl = np.concatenate([lvl, [np.nan]])
     sc_med, _, cnt = _window_median_spread(ext, k)
+    sc_max, _, _ = _window_median_spread(np.concatenate([s_max, [np.nan]]), k)
     c_lvl, d_lvl, _ = _window_median_spread(ext_lvl, k)
     w_med, _, _ = _window_median_spread(np.concatenate([within, [np.nan]]), k)
     csum = np.concatenate([[0.0], np.cumsum(ext_mean[:-1])])
     j = np.arange(ext.size)
     mean_r = (csum[j] - csum[np.maximum(j - k, 0)]) / np.maximum(cnt, 1)
     floor = np.maximum(0.1 * mean_r, 1e-9 * (1.0 + np.abs(c_lvl)))
-    scale = np.maximum(1.4826 * sc_med, floor)
-    noise = np.maximum(1.4826 * w_med, floor)
+    # the larger of two Gaussian-consistent scales: the median residual (sigma for Gaussian
+    # noise) and the median block maximum / 2.02 (the 0.957 quantile of |Z|), which keeps
+    # sparse steps, quantised and heavy-tailed series from looking anomalous all the time
+    scale = np.maximum(np.maximum(1.4826 * sc_med, sc_max / 2.02), floor)
+    noise = np.maximum(1.4826 * w_med, 0.85 * scale)
     spread = np.sqrt(np.square(1.4826 * d_lvl) + np.square(noise))
     blk = np.arange(m) // BLOCK
     with np.errstate(invalid="ignore", divide="ignore"):
