@@ -37,7 +37,9 @@ class Platform:
         context = JobContext(database=database, blobs=blobs, settings=settings, bus=bus)
         worker_count = settings.worker_threads if workers is None else workers
         runner = JobRunner(context, workers=worker_count)
-        alarms = AlarmEngine(database, background=worker_count > 0)
+        alarms = AlarmEngine(
+            database, background=worker_count > 0, score_anomalies=settings.anomaly_scoring
+        )
         bus.subscribe(ReadingBatchStored, alarms.on_batch)
         platform = cls(
             settings=settings, database=database, blobs=blobs, bus=bus, jobs=runner, alarms=alarms

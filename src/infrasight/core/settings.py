@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     future_tolerance_s
         How far in the future (seconds) a reading's time may lie, for clock skew.
     worker_threads
-        Threads of the in-process job worker.
+        Threads of the in-process job worker; 0 runs jobs only on demand and evaluates
+        rules inline.
+    anomaly_scoring
+        Score every channel's readings online into a derived ``<key>.anomaly`` channel.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -40,7 +43,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=100_000_000, ge=1)
     future_tolerance_s: float = Field(default=300.0, ge=0)
     worker_threads: int = Field(default=2, ge=0)
-    run_jobs: bool = True
+    anomaly_scoring: bool = True
 
     @field_validator("database_url")
     @classmethod

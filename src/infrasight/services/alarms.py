@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.errors import ConflictError, InvalidInputError
 from infrasight.core.events import ReadingBatchStored
+from infrasight.services.anomaly_scoring import score_channels
 from infrasight.signals import (
     Alarm,
     AlarmEvent,
@@ -38,7 +39,8 @@ from infrasight.signals import (
 )
 from infrasight.signals.rules import rule_from_dict, rule_to_dict
 from infrasight.storage.db import Database
-from infrasight.storage.models import AlarmEventRecord, AlarmRecord, AlarmRule, Channel, Reading
+from infrasight.storage.models import AlarmEventRecord, AlarmRecord, AlarmRule, Channel
+from infrasight.storage.readings import fetch_series
 
 __all__ = [
     "AlarmEngine",
@@ -138,21 +140,6 @@ def _current_alarm(session: Session, organization_id: int, key: str) -> Alarm | 
     return Alarm.from_dict(record.state) if record is not None else None
 
 
-def _new_readings(
-    session: Session, channel_id: int, after_us: int | None, from_us: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    query = select(Reading.ts, Reading.value).where(Reading.channel_id == channel_id)
-    if after_us is not None:
-        query = query.where(Reading.ts > after_us)
-    elif from_us is not None:
-        query = query.where(Reading.ts >= from_us)
-    rows = session.execute(query.order_by(Reading.ts)).all()
-    if not rows:
-        return np.empty(0), np.empty(0)
-    array = np.asarray(rows, dtype=np.float64)
-    return array[:, 0] / 1e6, array[:, 1]
-
-
 def evaluate_rule_row(
     session: Session, row: AlarmRule, *, from_us: int | None = None, now: float | None = None
 ) -> int:
@@ -171,9 +158,9 @@ def evaluate_rule_row(
         seen = state.channels.get(key) if state else None
         last = seen.last_time if seen and seen.last_time is not None else None
         after_us = round(last * 1e6) if last is not None else None
-        times, values = _new_readings(session, channel_id, after_us, from_us)
-        if times.size:
-            batch[key] = (times, values)
+        stamps, values = fetch_series(session, channel_id, after_us=after_us, from_us=from_us)
+        if stamps.size:
+            batch[key] = (stamps / 1e6, values)
     if not batch and now is None:
         return 0
     result = evaluate_rule(rule, batch, state, now=now)
@@ -194,34 +181,66 @@ def evaluate_rule_row(
 
 
 class AlarmEngine:
-    """Evaluates the organisation's rules after each stored reading batch."""
+    """After each stored reading batch: anomaly scores, then the organisation's rules."""
 
-    def __init__(self, database: Database, *, background: bool) -> None:
+    def __init__(
+        self, database: Database, *, background: bool, score_anomalies: bool = True
+    ) -> None:
         self.database = database
+        self.score_anomalies = score_anomalies
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="rules") if background else None
         self._lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: dict[int, ReadingBatchStored] = {}
+        self._drain_scheduled = False
 
     def on_batch(self, event: ReadingBatchStored) -> None:
-        """Event-bus listener: evaluate now (inline) or on the rules thread."""
+        """Event-bus listener: evaluate now (inline) or on the rules thread.
+
+        In the background, batches that arrive while an evaluation runs are merged, so a burst
+        of ingests costs one evaluation per organisation rather than one per request.
+        """
         if self._pool is None:
             self.evaluate_batch(event)
-        else:
-            self._pool.submit(self._safe_evaluate, event)
+            return
+        with self._pending_lock:
+            pending = self._pending.get(event.organization_id)
+            if pending is None:
+                self._pending[event.organization_id] = event
+            else:
+                self._pending[event.organization_id] = ReadingBatchStored(
+                    organization_id=event.organization_id,
+                    channel_ids=tuple(sorted(set(pending.channel_ids) | set(event.channel_ids))),
+                    start_us=min(pending.start_us, event.start_us),
+                    end_us=max(pending.end_us, event.end_us),
+                    accepted=pending.accepted + event.accepted,
+                )
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self._pool.submit(self._drain)
 
-    def _safe_evaluate(self, event: ReadingBatchStored) -> None:
-        try:
-            self.evaluate_batch(event)
-        except Exception:
-            _LOGGER.exception(
-                "rule evaluation failed for a batch of organisation %s", event.organization_id
-            )
+    def _drain(self) -> None:
+        with self._pending_lock:
+            events = list(self._pending.values())
+            self._pending.clear()
+            self._drain_scheduled = False
+        for event in events:
+            try:
+                self.evaluate_batch(event)
+            except Exception:
+                _LOGGER.exception(
+                    "rule evaluation failed for a batch of organisation %s", event.organization_id
+                )
 
     def evaluate_batch(self, event: ReadingBatchStored) -> int:
-        """Evaluate every enabled rule reading one of the batch's channels."""
+        """Score the batch's channels, then evaluate every enabled rule reading one of them."""
         with self._lock, self.database.transaction() as session:
             keys = set(
                 session.scalars(select(Channel.key).where(Channel.id.in_(event.channel_ids)))
             )
+            if self.score_anomalies:
+                keys |= score_channels(session, event.channel_ids, event.start_us)
             rows = session.scalars(
                 select(AlarmRule)
                 .where(AlarmRule.organization_id == event.organization_id, AlarmRule.enabled)

@@ -41,6 +41,7 @@ __all__ = [
     "Capture",
     "CaptureAnalysis",
     "Channel",
+    "ChannelAnalytics",
     "Defect",
     "Device",
     "Element",
@@ -388,3 +389,15 @@ class AlarmEventRecord(Base):
     level_name: Mapped[str] = mapped_column(String(60))
     severity: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ChannelAnalytics(Base):
+    """Per-channel state of the online analytics (anomaly scorer) between batches."""
+
+    __tablename__ = "channel_analytics"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    anomaly_channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+    anomaly_state: Mapped[dict[str, Any]] = mapped_column(default=dict)

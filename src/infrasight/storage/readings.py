@@ -10,10 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-__all__ = ["Bucket", "bucket_width_us", "downsample", "insert_readings", "time_bounds"]
+__all__ = [
+    "Bucket",
+    "bucket_width_us",
+    "downsample",
+    "fetch_series",
+    "insert_readings",
+    "time_bounds",
+]
 
 _SQLITE_INSERT = (
     "INSERT INTO readings (channel_id, ts, value, quality) VALUES (?, ?, ?, 0) "
@@ -62,6 +70,36 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) ->
     finally:
         cursor.close()
     return inserted
+
+
+def fetch_series(
+    session: Session, channel_id: int, *, after_us: int | None = None, from_us: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A channel's readings after ``after_us`` (exclusive) or from ``from_us`` (inclusive).
+
+    Returns
+    -------
+    times_us, values : numpy.ndarray
+        int64 microseconds since the epoch and float64 values, in time order.
+    """
+    bound, op = (after_us, ">") if after_us is not None else (from_us, ">=")
+    sql = "SELECT ts, value FROM readings WHERE channel_id = {p}"
+    params: tuple[int, ...] = (channel_id,)
+    if bound is not None:
+        sql += f" AND ts {op} {{p}}"
+        params = (channel_id, bound)
+    sql += " ORDER BY ts"
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    cursor = _dbapi_connection(session).cursor()
+    try:
+        cursor.execute(sql.format(p="%s" if is_pg else "?"), params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    table = np.array(rows, dtype=np.float64)
+    return np.array([r[0] for r in rows], dtype=np.int64), table[:, 1]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

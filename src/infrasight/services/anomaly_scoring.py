@@ -1,0 +1,80 @@
+"""Online anomaly scores of every channel, stored as readings of a derived channel.
+
+For a channel ``KEY`` the scores live in channel ``KEY.anomaly`` (dimensionless, in [0, 1]),
+created on first use, so they can be plotted, queried and watched by alarm rules like any other
+reading. Each score uses only earlier readings (:func:`infrasight.signals.score_online`); the
+scorer's state is kept per channel between batches.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from infrasight.signals import AnomalyState, score_online
+from infrasight.storage.models import Channel, ChannelAnalytics
+from infrasight.storage.readings import fetch_series, insert_readings
+
+__all__ = ["ANOMALY_SUFFIX", "score_channels"]
+
+ANOMALY_SUFFIX = ".anomaly"
+
+
+def _derived_channel(session: Session, source: Channel) -> Channel:
+    key = source.key + ANOMALY_SUFFIX
+    existing = session.scalars(
+        select(Channel).where(Channel.organization_id == source.organization_id, Channel.key == key)
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    derived = Channel(
+        organization_id=source.organization_id,
+        key=key,
+        quantity="dimensionless",
+        unit="dimensionless",
+        element_id=source.element_id,
+        device_id=None,
+        description=f"Online anomaly score of {source.key} (0 = normal, 1 = anomalous)",
+    )
+    session.add(derived)
+    session.flush()
+    return derived
+
+
+def score_channels(session: Session, channel_ids: tuple[int, ...], from_us: int) -> set[str]:
+    """Score the new readings of ``channel_ids``; return the keys of the score channels written.
+
+    Readings older than the last scored one (late back-fills) are not scored again.
+    """
+    written: set[str] = set()
+    channels = session.scalars(select(Channel).where(Channel.id.in_(channel_ids))).all()
+    for channel in channels:
+        if channel.key.endswith(ANOMALY_SUFFIX):
+            continue
+        analytics = session.get(ChannelAnalytics, channel.id)
+        if analytics is None:
+            derived = _derived_channel(session, channel)
+            state = None
+            stamps, values = fetch_series(session, channel.id, from_us=from_us)
+        else:
+            derived_or_none = session.get(Channel, analytics.anomaly_channel_id)
+            assert derived_or_none is not None
+            derived = derived_or_none
+            state = AnomalyState.from_dict(analytics.anomaly_state)
+            stamps, values = fetch_series(session, channel.id, after_us=analytics.last_ts)
+        if not stamps.size:
+            continue
+        times = stamps.tolist()
+        scores, new_state = score_online(values, state)
+        insert_readings(
+            session, list(zip([derived.id] * len(times), times, scores.tolist(), strict=True))
+        )
+        if analytics is None:
+            analytics = ChannelAnalytics(
+                channel_id=channel.id, anomaly_channel_id=derived.id, last_ts=times[-1]
+            )
+            session.add(analytics)
+        analytics.last_ts = times[-1]
+        analytics.anomaly_state = new_state.to_dict()
+        written.add(derived.key)
+    return written
