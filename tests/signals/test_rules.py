@@ -261,3 +261,51 @@ def test_state_is_not_mutated() -> None:
     before = ev.state.to_dict()
     evaluate_rule(r, {"a": (np.array([1.0]), np.array([0.0]))}, ev.state)
     assert ev.state.to_dict() == before
+
+
+def test_multichannel_batches_with_duration_and_rate_equal_one_call() -> None:
+    rng = np.random.default_rng(1)
+    r = Rule(
+        id="m",
+        channels=("a", "b"),
+        combine="all",
+        persistence_s=30.0,
+        persistence_count=2,
+        rate_window_s=40.0,
+        rate_unit_s=1.0,
+        levels=(
+            Level(name="x", severity=1, limits=(Limit(upper=0.5, hysteresis=0.2),)),
+            Level(
+                name="y",
+                severity=2,
+                limits=(Limit(quantity="rate", upper=0.02, lower=-0.02),),
+            ),
+        ),
+    )
+    ta = np.cumsum(rng.uniform(1, 20, 3000))
+    tb = np.cumsum(rng.uniform(1, 25, 2500))
+    va = np.sin(ta / 300) + rng.normal(0, 0.1, ta.size)
+    vb = np.cos(tb / 400) + rng.normal(0, 0.1, tb.size)
+    whole = evaluate_rule(r, {"a": (ta, va), "b": (tb, vb)})
+    edges = [*np.sort(rng.uniform(0, min(ta[-1], tb[-1]), 20)), np.inf]
+    state: RuleState | None = None
+    times, levels, trans = [], [], []
+    lo = -np.inf
+    for hi in edges:
+        ma = (ta > lo) & (ta <= hi)
+        mb = (tb > lo) & (tb <= hi)
+        batch = {}
+        if ma.any():
+            batch["a"] = (ta[ma], va[ma])
+        if mb.any():
+            batch["b"] = (tb[mb], vb[mb])
+        ev = evaluate_rule(r, batch, state)
+        state = RuleState.from_dict(json.loads(json.dumps(ev.state.to_dict())))
+        times.append(ev.times)
+        levels.append(ev.levels)
+        trans += ev.transitions
+        lo = hi
+    assert np.array_equal(np.concatenate(times), whole.times)
+    assert np.array_equal(np.concatenate(levels), whole.levels)
+    assert trans == list(whole.transitions) and len(trans) > 10
+    assert all(set(t.values) == {"a", "b"} for t in trans[1:])

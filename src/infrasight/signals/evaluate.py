@@ -41,6 +41,7 @@ class ChannelState:
     """Per-channel memory of a rule between batches (JSON-serialisable via ``RuleState``)."""
 
     last_time: float | None = None
+    last_value: float | None = None
     baseline: float | None = None
     grade: int = 0
     limit_active: list[list[bool]] = field(default_factory=list)
@@ -87,6 +88,7 @@ class RuleState:
             "channels": {
                 k: {
                     "last_time": c.last_time,
+                    "last_value": c.last_value,
                     "baseline": c.baseline,
                     "grade": c.grade,
                     "limit_active": [list(x) for x in c.limit_active],
@@ -111,6 +113,7 @@ class RuleState:
                 channels={
                     str(k): ChannelState(
                         last_time=c["last_time"],
+                        last_value=c.get("last_value"),
                         baseline=c["baseline"],
                         grade=int(c["grade"]),
                         limit_active=[[bool(b) for b in x] for x in c["limit_active"]],
@@ -437,9 +440,20 @@ def evaluate_rule(
     if changes.size:
         tc = u[changes]
         vals_at: dict[str, FloatArray] = {}
-        for ch, (t, v, _) in per.items():
-            jj = np.searchsorted(t, tc, side="right") - 1
-            vals_at[ch] = np.where(jj >= 0, v[np.maximum(jj, 0)], np.nan)
+        for ch in rule.channels:
+            prev_v = state.channels[ch].last_value
+            before = np.nan if prev_v is None else prev_v
+            if ch in per:
+                t, v, _ = per[ch]
+                # the latest finite reading at or before each transition
+                fin = np.isfinite(v)
+                tf, vf = t[fin], v[fin]
+                jj = np.searchsorted(tf, tc, side="right") - 1
+                vals_at[ch] = np.where(
+                    jj >= 0, vf[np.maximum(jj, 0)] if vf.size else before, before
+                )
+            else:
+                vals_at[ch] = np.full(tc.size, before)
         for n_c, i in enumerate(changes.tolist()):
             to = int(level[i])
             vals = {ch: float(a[n_c]) for ch, a in vals_at.items() if math.isfinite(a[n_c])}
@@ -457,8 +471,11 @@ def evaluate_rule(
             )
     state.level = int(level[-1])
     state.last_time = float(u[-1])
-    for ch, (t, _, _) in per.items():
+    for ch, (t, v, _) in per.items():
         state.channels[ch].last_time = float(t[-1])
+        fin = np.flatnonzero(np.isfinite(v))
+        if fin.size:
+            state.channels[ch].last_value = float(v[fin[-1]])
     return RuleEvaluation(
         rule_id=rule.id,
         times=u,
