@@ -153,3 +153,37 @@ def test_classical_segmentation_finds_the_crack() -> None:
         __import__("cv2").dilate(s.mask.astype(np.uint8), np.ones((15, 15), np.uint8)), bool
     )
     assert (m & far).sum() < 0.05 * m.sum()
+
+
+def test_mask_drawn_too_wide_does_not_bias_width() -> None:
+    import cv2
+
+    s = render_crack_scene(
+        width=640, height=480, seed=3, width_range_px=(0.5, 16.0), n_cracks=1, branch_probability=0
+    )
+    wide = cv2.dilate(s.mask.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    (q,) = quantify_cracks(wide, s.image)
+    truth = cKDTree(s.cracks[0].centreline)
+    d, i = truth.query(q.stations.centres_px)
+    err = (q.stations.widths_px - s.cracks[0].widths_px[i])[d < 2]
+    assert abs(np.median(err)) < 0.05
+    assert np.median(np.abs(err)) < 0.15
+
+
+def test_soft_image_with_larger_psf_margin() -> None:
+    s = render_crack_scene(
+        width=640,
+        height=480,
+        seed=3,
+        width_range_px=(0.5, 16.0),
+        n_cracks=1,
+        branch_probability=0,
+        blur_sigma_px=1.5,
+    )
+    (q,) = quantify_cracks(s.mask, s.image, psf_margin_px=4.5)
+    truth = cKDTree(s.cracks[0].centreline)
+    d, i = truth.query(q.stations.centres_px)
+    err = (q.stations.widths_px - s.cracks[0].widths_px[i])[d < 2]
+    assert np.median(np.abs(err)) < 0.15
+    with pytest.raises(MeasurementInputError, match="psf_margin_px"):
+        quantify_cracks(s.mask, s.image, psf_margin_px=-1.0)

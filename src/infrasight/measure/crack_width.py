@@ -26,7 +26,7 @@ __all__ = [
 
 _T_STEP = 0.25
 _STRIP = np.arange(-4.0, 4.01, 1.0)
-_EDGE_MIN_WIDTH_PX = 3.0
+_EDGE_MIN_WIDTH_PX = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,11 +132,20 @@ def estimate_floor_ratio(
             t, r_in, _ = _profile_geometry(hw, psf_margin_px)
             prof = _sample_profiles(grey, pts[i], tang[i], normal, t)
             outer = np.abs(t) >= r_in
-            core = np.abs(t) <= hw - 2.0
-            if core.sum() < 2:
-                continue
             bg = float(np.median(prof[outer]))
             if bg <= 1.0:
+                continue
+            # the core lies between the half-depth crossings, 1.5 px inside them (past the
+            # blur): found from the profile itself, so a mask drawn too wide does not matter
+            inner = ~outer
+            low = float(np.percentile(prof[inner], 10))
+            darker = inner & (prof < 0.5 * (bg + low))
+            idx = np.flatnonzero(darker)
+            if len(idx) < 2:
+                continue
+            left, right = t[idx[0]] + 2.0, t[idx[-1]] - 2.0
+            core = (t >= left) & (t <= right)
+            if right - left < 2.0 or core.sum() < 4:
                 continue
             ratios.append(float(np.median(prof[core])) / bg)
     if len(ratios) < 3:
@@ -239,8 +248,16 @@ def measure_station_widths(
         sigma_i = float(1.4826 * np.median(np.abs(resid - np.median(resid)))) + 1e-6
         bg_c = float(np.interp(0.0, t, bg))
         unit = sigma_i / (bg_c * depth_frac)
+        # second pass: a window fitted to the measured crack, not to the (maybe too wide) mask
+        half2 = max(width_phot, 0.5) / 2.0 + 1.0 + psf_margin_px
+        inner2 = np.abs(t - offset) <= half2
+        if half2 < r_in - 0.5 and inner2.sum() >= 4:
+            width_phot = float(np.trapezoid(deficit[inner2], t[inner2]))
+            window = 2.0 * half2
+        else:
+            window = 2.0 * r_in
         width = width_phot
-        std = unit * np.sqrt(2.0 * r_in) / np.sqrt(len(_STRIP))
+        std = unit * np.sqrt(window) / np.sqrt(len(_STRIP))
         if width_phot >= _EDGE_MIN_WIDTH_PX:
             edge = _edge_width(t, deficit, offset)
             if edge is not None:

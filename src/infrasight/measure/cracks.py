@@ -231,6 +231,7 @@ def _analyse(
     station_spacing_px: float,
     floor: tuple[float, float, str],
     smoothing_px: float | None,
+    psf_margin_px: float,
 ) -> CrackQuantification:
     graph = centreline_graph(mask)
     ys, xs = np.nonzero(mask)
@@ -270,6 +271,7 @@ def _analyse(
             spacing_px=station_spacing_px,
             skip_start_px=_skip(free0, pts[0]),
             skip_end_px=_skip(free1, pts[-1]),
+            psf_margin_px=psf_margin_px,
         )
         all_widths.append(sw)
         branch_ids.append(np.full(len(sw.widths), b, np.int64))
@@ -414,6 +416,7 @@ def quantify_cracks(
     crack_floor_ratio: float | None = None,
     min_area_px: int = 20,
     smoothing_px: float | None = None,
+    psf_margin_px: float = 2.0,
 ) -> tuple[CrackQuantification, ...]:
     """Quantify every crack instance (8-connected component) of a mask.
 
@@ -436,6 +439,9 @@ def quantify_cracks(
         Ignore components smaller than this (mask noise).
     smoothing_px : float, optional
         Centreline smoothing length, px; default from the crack width.
+    psf_margin_px : float
+        How far the blur spreads a crack's darkness beyond its edges, px (about 3 sigma of the
+        optics' blur; 2 px suits sharp photos, raise it for soft ones).
 
     Returns
     -------
@@ -447,6 +453,8 @@ def quantify_cracks(
         raise MeasurementInputError(
             "station_spacing_px must be positive", field="station_spacing_px"
         )
+    if not 0.0 <= psf_margin_px <= 20.0:
+        raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
     dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
@@ -467,6 +475,7 @@ def quantify_cracks(
                 station_spacing_px=station_spacing_px,
                 floor=floor,
                 smoothing_px=smoothing_px,
+                psf_margin_px=psf_margin_px,
             )
         )
     results.sort(key=lambda q: -q.length.value)
@@ -482,6 +491,7 @@ def quantify_crack(
     station_spacing_px: float = 2.0,
     crack_floor_ratio: float | None = None,
     smoothing_px: float | None = None,
+    psf_margin_px: float = 2.0,
 ) -> CrackQuantification:
     """Quantify one crack given by its mask (all mask pixels form one crack or network).
 
@@ -497,6 +507,8 @@ def quantify_crack(
         raise MeasurementInputError(
             "station_spacing_px must be positive", field="station_spacing_px"
         )
+    if not 0.0 <= psf_margin_px <= 20.0:
+        raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
     dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
@@ -510,4 +522,5 @@ def quantify_crack(
         station_spacing_px=station_spacing_px,
         floor=floor,
         smoothing_px=smoothing_px,
+        psf_margin_px=psf_margin_px,
     )
