@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infrasight.jobs.runner import JobContext
+from infrasight.services.displacement import track_capture
 from infrasight.services.images import decode_image
 from infrasight.storage.models import Capture, CaptureAnalysis, Record
 
@@ -48,8 +49,16 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
             capture_id=capture_id, model_name="image-quality", model_version="1", summary=quality
         )
         session.add(analysis)
+        event = track_capture(
+            session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
+        )
         session.flush()
-        return {"analysis_ids": [analysis.id], **quality}
+        result: dict[str, Any] = {"analysis_ids": [analysis.id], **quality}
+        if event is not None:
+            result["displacement_readings"] = event.accepted
+    if event is not None:
+        context.bus.publish(event)
+    return result
 
 
 def analyse_record(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:

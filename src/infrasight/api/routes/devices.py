@@ -24,6 +24,7 @@ from infrasight.core.domain import Action, DeviceKind
 from infrasight.core.errors import ConflictError, InvalidInputError
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import new_device_token
+from infrasight.services.calibrations import validate_calibration
 from infrasight.storage.models import Asset, Calibration, Capture, Channel, Device, Record
 
 router = APIRouter(tags=["devices"])
@@ -180,6 +181,7 @@ def create_calibration(
 ) -> CalibrationRead:
     caller.require(Action.CONFIGURE)
     get_owned(session, Device, device_id, caller.organization_id)
+    validate_calibration(session, caller.organization_id, device_id, body.kind, body.parameters)
     values = body.model_dump(exclude_none=True)
     calibration = Calibration(device_id=device_id, created_by=caller.name, **values)
     session.add(calibration)
