@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infrasight.signals import InputDataError, NotEnoughDataError, fit_compensation
+from infrasight.signals import (
+    InputDataError,
+    NotEnoughDataError,
+    driver_values,
+    fit_compensation,
+)
 
 
 def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -54,3 +59,17 @@ def test_errors() -> None:
     m = fit_compensation(t, y, {"T": (t, temp)})
     with pytest.raises(InputDataError, match="needs driver"):
         m.predict(t, {"X": (t, temp)})
+
+
+def test_driver_values_lag_and_window() -> None:
+    t = np.arange(0.0, 86400.0, 60.0)
+    temp = 2.0 + t / 3600.0  # +1 degC per hour
+    at = np.array([36000.0, 72000.0])
+    inst = driver_values(at, (t, temp), lag_s=7200.0)
+    assert inst == pytest.approx(2.0 + (at - 7200.0) / 3600.0)
+    # mean of a linear ramp over [t - 3 h - 6 h, t - 3 h] is its value at t - 6 h
+    avg = driver_values(at, (t, temp), lag_s=3 * 3600.0, window_s=6 * 3600.0)
+    assert avg == pytest.approx(2.0 + (at - 6 * 3600.0) / 3600.0)
+    assert np.isnan(driver_values([1000.0], (t, temp), window_s=3600.0)[0])
+    with pytest.raises(InputDataError):
+        driver_values(at, (t, temp), lag_s=-1.0)

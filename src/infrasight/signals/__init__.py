@@ -8,7 +8,7 @@ functions (:func:`apply_transition`, :func:`apply_no_data`, :func:`acknowledge`,
 
 from infrasight.signals.anomaly import AnomalyState, anomaly_scores, score_online, score_series
 from infrasight.signals.changepoint import ChangePoints, block_means, detect_change_points
-from infrasight.signals.compensation import CompensationModel, fit_compensation
+from infrasight.signals.compensation import CompensationModel, driver_values, fit_compensation
 from infrasight.signals.errors import (
     InputDataError,
     LifecycleError,
@@ -103,6 +103,7 @@ __all__ = [
     "clear_manually",
     "crack_growth_rate",
     "detect_change_points",
+    "driver_values",
     "evaluate_rule",
     "fdd",
     "fit_compensation",

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from infrasight.signals.errors import InputDataError, NotEnoughDataError
 from infrasight.signals.series import validate_series
 
-__all__ = ["CompensationModel", "fit_compensation"]
+__all__ = ["CompensationModel", "driver_values", "fit_compensation"]
 
 FloatArray = NDArray[np.float64]
 Drivers = Mapping[str, tuple[ArrayLike, ArrayLike]]
@@ -201,3 +201,54 @@ def fit_compensation(
         r2=r2,
         n_reference=int(y.size),
     )
+
+
+def driver_values(
+    times: ArrayLike,
+    driver: tuple[ArrayLike, ArrayLike],
+    *,
+    lag_s: float = 0.0,
+    window_s: float = 0.0,
+) -> FloatArray:
+    """Driver value seen by a structure at ``times``: lagged and optionally averaged.
+
+    Use it to give each vibration record its temperature for
+    :func:`~infrasight.signals.tracking.fit_frequency_baseline`, e.g. the mean air temperature
+    of the 6 hours ending 2 hours before the record (``lag_s=7200, window_s=21600``).
+
+    Parameters
+    ----------
+    times : array_like, shape (m,)
+        Times (s) at which the driver is wanted.
+    driver : (times, values)
+        Driver series (s, driver unit); NaN readings are skipped.
+    lag_s : float
+        The response follows the driver by this many seconds.
+    window_s : float
+        Average over the ``window_s`` seconds ending at ``t - lag_s`` (0 = instantaneous,
+        linear interpolation).
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        NaN where the window is not covered by the driver series.
+    """
+    from scipy.integrate import cumulative_trapezoid
+
+    if lag_s < 0 or window_s < 0:
+        raise InputDataError("lag_s and window_s must be >= 0")
+    td, vd = validate_series(*driver, name="driver", min_points=2)
+    ok = np.isfinite(vd)
+    td, vd = td[ok], vd[ok]
+    if td.size < 2:
+        raise NotEnoughDataError("driver: fewer than 2 finite readings")
+    t = np.asarray(times, dtype=np.float64) - lag_s
+    if window_s == 0:
+        out = np.interp(t, td, vd)
+        out[(t < td[0]) | (t > td[-1])] = np.nan
+        return out
+    integral = cumulative_trapezoid(vd, td, initial=0.0)
+    lo = t - window_s
+    res = (np.interp(t, td, integral) - np.interp(lo, td, integral)) / window_s
+    res[(lo < td[0]) | (t > td[-1])] = np.nan
+    return np.asarray(res, dtype=np.float64)
