@@ -10,6 +10,7 @@ separable interpolation) and ``affine`` (first-order: the subset may stretch, sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import comb, factorial
 from typing import Literal
 
 import cv2
@@ -17,13 +18,26 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import correlate1d, map_coordinates, spline_filter
 
-__all__ = ["MatchResult", "ReferenceSubset", "ShapeFunction", "match_subset"]
+__all__ = [
+    "DEFAULT_SPLINE_ORDER",
+    "MatchResult",
+    "ReferenceSubset",
+    "ShapeFunction",
+    "match_subset",
+]
 
 ShapeFunction = Literal["translation", "affine"]
 
-_MARGIN = 8  # coefficient window margin around a subset (B-spline prefilter edge effects decay)
-_D1 = np.array([-0.5, 0.0, 0.5])  # derivative of the cubic B-spline interpolant at the knots
-_B3 = np.array([1.0, 4.0, 1.0]) / 6.0  # value of the cubic B-spline interpolant at the knots
+_MARGIN = 10  # coefficient window margin around a subset (B-spline prefilter edge effects decay)
+#: derivative and value of the B-spline interpolant at the knots, per spline order
+_KNOT_FILTERS = {
+    3: (np.array([-0.5, 0.0, 0.5]), np.array([1.0, 4.0, 1.0]) / 6.0),
+    5: (
+        np.array([-1.0, -10.0, 0.0, 10.0, 1.0]) / 24.0,
+        np.array([1.0, 26.0, 66.0, 26.0, 1.0]) / 120.0,
+    ),
+}
+DEFAULT_SPLINE_ORDER = 5
 _MIN_STD = 2.0  # grey levels: a flatter subset has no texture to track
 _MAX_SATURATED = 0.2
 
@@ -67,6 +81,8 @@ class ReferenceSubset:
         ``"translation"`` or ``"affine"``.
     white_level : float
         Grey level of a saturated pixel (255 for 8-bit, 65535 for 16-bit frames).
+    order : int
+        B-spline interpolation order, 3 (cubic) or 5 (quintic, less bias on fine speckle).
     """
 
     def __init__(
@@ -79,6 +95,7 @@ class ReferenceSubset:
         shape: ShapeFunction,
         *,
         white_level: float = 255.0,
+        order: int = DEFAULT_SPLINE_ORDER,
     ) -> None:
         self.x, self.y, self.w, self.h, self.shape = x, y, w, h, shape
         self.level = white_level / 255.0  # thresholds are given for 8-bit grey levels
@@ -87,9 +104,13 @@ class ReferenceSubset:
         x0, y0 = max(x - m, 0), max(y - m, 0)
         x1, y1 = min(x + w + m, W), min(y + h + m, H)
         win = reference[y0:y1, x0:x1]
-        coeff = spline_filter(win, order=3, mode="mirror")
-        gx = correlate1d(correlate1d(coeff, _D1, axis=1, mode="mirror"), _B3, axis=0, mode="mirror")
-        gy = correlate1d(correlate1d(coeff, _D1, axis=0, mode="mirror"), _B3, axis=1, mode="mirror")
+        if order not in _KNOT_FILTERS:
+            raise ValueError(f"spline order must be 3 or 5, got {order}")
+        self.order = order
+        d1, b0 = _KNOT_FILTERS[order]
+        coeff = spline_filter(win, order=order, mode="mirror")
+        gx = correlate1d(correlate1d(coeff, d1, axis=1, mode="mirror"), b0, axis=0, mode="mirror")
+        gy = correlate1d(correlate1d(coeff, d1, axis=0, mode="mirror"), b0, axis=1, mode="mirror")
         sl = (slice(y - y0, y - y0 + h), slice(x - x0, x - x0 + w))
         self.template = np.asarray(reference[y : y + h, x : x + w], np.float64)
         self.template_f32 = self.template.astype(np.float32)
@@ -129,43 +150,56 @@ class ReferenceSubset:
         )
 
 
-def _bspline_weights(f: float) -> NDArray[np.float64]:
-    """Weights of coefficients k-1..k+2 for the value at k + f (0 <= f < 1)."""
-    f2, f3 = f * f, f * f * f
-    return np.array(
-        [
-            (1 - f) ** 3 / 6.0,
-            (3 * f3 - 6 * f2 + 4) / 6.0,
-            (-3 * f3 + 3 * f2 + 3 * f + 1) / 6.0,
-            f3 / 6.0,
-        ]
+_BSPLINE_TERMS = {
+    n: (
+        np.arange(n + 2, dtype=np.float64),
+        np.array([(-1) ** k * comb(n + 1, k) for k in range(n + 2)], np.float64) / factorial(n),
     )
+    for n in (3, 5)
+}
+
+
+def _bspline(x: NDArray[np.float64], order: int) -> NDArray[np.float64]:
+    """Centred B-spline of ``order`` (3 or 5) at ``x`` (truncated-power formula)."""
+    ks, coef = _BSPLINE_TERMS[order]
+    half = (order + 1) / 2.0
+    powers = np.clip(x[:, None] + half - ks[None, :], 0.0, None) ** order
+    return np.asarray(powers @ coef, np.float64)
+
+
+def _bspline_weights(f: float, order: int) -> NDArray[np.float64]:
+    """Weights of coefficients ``k - a .. k + a + 1`` (``a = order // 2``) for the value at
+    ``k + f`` (0 <= f < 1)."""
+    a = order // 2
+    taps = np.arange(-a, a + 2, dtype=np.float64)
+    return _bspline(f - taps, order)
 
 
 def _interp_translation(
-    coeff: NDArray[np.float64], ox: float, oy: float, w: int, h: int
+    coeff: NDArray[np.float64], ox: float, oy: float, w: int, h: int, order: int
 ) -> NDArray[np.float64] | None:
     """Values at ``(ox + j, oy + i)`` for a ``h x w`` grid from B-spline coefficients."""
     ix, iy = int(np.floor(ox)), int(np.floor(oy))
     fx, fy = ox - ix, oy - iy
-    if ix - 1 < 0 or iy - 1 < 0 or ix + w + 2 > coeff.shape[1] or iy + h + 2 > coeff.shape[0]:
+    a = order // 2
+    if (
+        ix - a < 0
+        or iy - a < 0
+        or ix + w + a + 1 > coeff.shape[1]
+        or iy + h + a + 1 > coeff.shape[0]
+    ):
         return None
-    block = coeff[iy - 1 : iy + h + 2, ix - 1 : ix + w + 2]
-    wx = _bspline_weights(fx)
-    wy = _bspline_weights(fy)
-    rows = (
-        wy[0] * block[0:h]
-        + wy[1] * block[1 : h + 1]
-        + wy[2] * block[2 : h + 2]
-        + wy[3] * block[3 : h + 3]
+    block = np.ascontiguousarray(coeff[iy - a : iy + h + a + 1, ix - a : ix + w + a + 1])
+    # separable correlation with the B-spline weights (anchor at the kernel's first tap)
+    out = cv2.sepFilter2D(
+        block,
+        cv2.CV_64F,
+        _bspline_weights(fx, order),
+        _bspline_weights(fy, order),
+        anchor=(0, 0),
+        borderType=cv2.BORDER_CONSTANT,
     )
-    out = (
-        wx[0] * rows[:, 0:w]
-        + wx[1] * rows[:, 1 : w + 1]
-        + wx[2] * rows[:, 2 : w + 2]
-        + wx[3] * rows[:, 3 : w + 3]
-    )
-    return np.asarray(out, np.float64)
+    return np.asarray(out[:h, :w], np.float64)
 
 
 def _integer_search(
@@ -304,7 +338,9 @@ def _refine(
     wx0, wy0 = max(ox0, 0), max(oy0, 0)
     wx1 = min(ox0 + ref.w + 2 * m + 1, W)
     wy1 = min(oy0 + ref.h + 2 * m + 1, H)
-    coeff = spline_filter(frame[wy0:wy1, wx0:wx1].astype(np.float64), order=3, mode="mirror")
+    coeff = spline_filter(
+        frame[wy0:wy1, wx0:wx1].astype(np.float64), order=ref.order, mode="mirror"
+    )
     if ref.shape == "translation":
         p = np.array([dx0, dy0])
     else:
@@ -315,7 +351,9 @@ def _refine(
     while it < max_iterations:
         it += 1
         if ref.shape == "translation":
-            g = _interp_translation(coeff, ref.x + p[0] - wx0, ref.y + p[1] - wy0, ref.w, ref.h)
+            g = _interp_translation(
+                coeff, ref.x + p[0] - wx0, ref.y + p[1] - wy0, ref.w, ref.h, ref.order
+            )
             if g is None:
                 break
             gv = g.ravel()
@@ -324,14 +362,14 @@ def _refine(
             xs = ref.x + ref.cx + A[0, 0] * ref.xi + A[0, 1] * ref.eta + A[0, 2] - wx0
             ys = ref.y + ref.cy + A[1, 0] * ref.xi + A[1, 1] * ref.eta + A[1, 2] - wy0
             if (
-                xs.min() < 1
-                or ys.min() < 1
-                or xs.max() > coeff.shape[1] - 3
-                or ys.max() > coeff.shape[0] - 3
+                xs.min() < 3
+                or ys.min() < 3
+                or xs.max() > coeff.shape[1] - 4
+                or ys.max() > coeff.shape[0] - 4
             ):
                 g = None
                 break
-            gv = map_coordinates(coeff, [ys, xs], order=3, prefilter=False, mode="mirror")
+            gv = map_coordinates(coeff, [ys, xs], order=ref.order, prefilter=False, mode="mirror")
             g = gv
         g_zm = gv - gv.mean()
         g_norm = float(np.sqrt((g_zm**2).sum()))
@@ -360,7 +398,9 @@ def _refine(
         )
     # score at the final parameters
     if ref.shape == "translation":
-        gf = _interp_translation(coeff, ref.x + p[0] - wx0, ref.y + p[1] - wy0, ref.w, ref.h)
+        gf = _interp_translation(
+            coeff, ref.x + p[0] - wx0, ref.y + p[1] - wy0, ref.w, ref.h, ref.order
+        )
         if gf is None:
             return MatchResult(
                 dx=nan,
