@@ -309,3 +309,13 @@ def test_multichannel_batches_with_duration_and_rate_equal_one_call() -> None:
     assert np.array_equal(np.concatenate(levels), whole.levels)
     assert trans == list(whole.transitions) and len(trans) > 10
     assert all(set(t.values) == {"a", "b"} for t in trans[1:])
+
+
+def test_state_survives_a_redefined_rule() -> None:
+    r = _rule()
+    ev = evaluate_rule(r, {"a": (np.array([0.0, 1.0]), np.array([25.0, 25.0]))})
+    assert ev.state.level == 2
+    r2 = _rule(levels=(Level(name="only", severity=1, limits=(Limit(upper=30.0),)),))
+    ev2 = evaluate_rule(r2, {"a": (np.array([2.0]), np.array([25.0]))}, ev.state)
+    assert ev2.levels.tolist() == [0]
+    assert [(t.from_level, t.to_level) for t in ev2.transitions] == [(1, 0)]

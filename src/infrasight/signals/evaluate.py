@@ -298,9 +298,16 @@ def evaluate_rule(
     else:
         state = copy.deepcopy(state)
     n_lv = len(rule.levels)
-    if not state.run_count:
+    shape = [len(lv.limits) for lv in rule.levels]
+    if len(state.run_count) != n_lv:
+        # fresh state, or the rule's levels were redefined: restart the persistence counters
         state.run_count = [0] * n_lv
         state.run_start = [None] * n_lv
+        state.level = min(state.level, n_lv)
+    for cs in state.channels.values():
+        if cs.limit_active and [len(x) for x in cs.limit_active] != shape:
+            cs.limit_active = []  # limits redefined: their latches restart
+            cs.grade = min(cs.grade, n_lv)
     per: dict[str, tuple[FloatArray, FloatArray, NDArray[np.int8]]] = {}
     nodata: list[NoDataEvent] = []
     for ch in rule.channels:
