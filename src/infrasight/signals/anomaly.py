@@ -201,7 +201,8 @@ def score_online(
         if st.last_finite is None:
             x_all = _ffill(x_all, None)
         g0 = st.n_seen - tail.size
-        scores = _score_block_aligned(x_all, g0, n_new, pad=g0 == 0)
+        with np.errstate(over="ignore", invalid="ignore"):  # values near the float limit
+            scores = _score_block_aligned(x_all, g0, n_new, pad=g0 == 0)
     scores[missing] = 1.0
     n_seen = st.n_seen + n_new
     # keep from the start of block (current - HISTORY_BLOCKS), minus _W predictor readings

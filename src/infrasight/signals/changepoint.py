@@ -154,6 +154,8 @@ def detect_change_points(
         if model == "meanvar":
             raise NotEnoughDataError("constant series: no variance to segment")
         scale = 1.0
+    if not np.all(np.isfinite(y)) or np.max(np.abs(y)) > 1e150:
+        raise InputDataError("values beyond +-1e150 cannot be segmented (rescale the series)")
     z = (y - np.median(y)) / scale
     pen = penalty if penalty is not None else (3.0 if model == "mean" else 4.0) * np.log(n)
     if pen <= 0:

@@ -111,6 +111,13 @@ def classify_window(
     NotEnoughDataError
         Window shorter than ``min_samples``.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _classify(values, reference_std=reference_std, min_samples=min_samples)
+
+
+def _classify(
+    values: ArrayLike, *, reference_std: float | None, min_samples: int
+) -> FaultClassification:
     x = as_float_vector(values, name="window")
     if x.size < min_samples:
         raise NotEnoughDataError(f"window: {x.size} samples, at least {min_samples} needed")
