@@ -137,6 +137,8 @@ def detect_change_points(
         raise NotEnoughDataError(f"{n} finite readings, at least {2 * min_size} needed")
     if model not in ("mean", "meanvar"):
         raise InputDataError(f"model must be 'mean' or 'meanvar', got {model!r}")
+    if n and np.max(np.abs(y)) > 1e150:
+        raise InputDataError("values beyond +-1e150 cannot be segmented (rescale the series)")
     ok_idx = np.flatnonzero(ok)
     y_full = y
     block = 1
@@ -154,8 +156,6 @@ def detect_change_points(
         if model == "meanvar":
             raise NotEnoughDataError("constant series: no variance to segment")
         scale = 1.0
-    if not np.all(np.isfinite(y)) or np.max(np.abs(y)) > 1e150:
-        raise InputDataError("values beyond +-1e150 cannot be segmented (rescale the series)")
     z = (y - np.median(y)) / scale
     pen = penalty if penalty is not None else (3.0 if model == "mean" else 4.0) * np.log(n)
     if pen <= 0:
