@@ -319,6 +319,39 @@ def match_subset(
     )
 
 
+def _inside(
+    ref: ReferenceSubset,
+    dx: float,
+    dy: float,
+    width: int,
+    height: int,
+    affine: NDArray[np.float64] | None = None,
+) -> bool:
+    """Whether the displaced subset lies inside the frame."""
+    if affine is None:
+        return bool(
+            ref.x + dx >= 0
+            and ref.y + dy >= 0
+            and ref.x + dx + ref.w - 1 <= width - 1
+            and ref.y + dy + ref.h - 1 <= height - 1
+        )
+    A = _affine_matrix(affine)
+    corners = np.array(
+        [
+            [-ref.cx, -ref.cy, 1.0],
+            [ref.cx, -ref.cy, 1.0],
+            [ref.cx, ref.cy, 1.0],
+            [-ref.cx, ref.cy, 1.0],
+        ]
+    )
+    moved = corners @ A.T
+    xs = ref.x + ref.cx + moved[:, 0]
+    ys = ref.y + ref.cy + moved[:, 1]
+    return bool(
+        xs.min() >= 0 and ys.min() >= 0 and xs.max() <= width - 1 and ys.max() <= height - 1
+    )
+
+
 def _refine(
     frame: NDArray[np.float32],
     ref: ReferenceSubset,
@@ -332,15 +365,23 @@ def _refine(
     """IC-GN from the start displacement ``(dx0, dy0)``."""
     nan = float("nan")
     H, W = frame.shape
+    left_frame = MatchResult(
+        dx=nan, dy=nan, score=0.0, iterations=0, reliable=False, reason="region left the frame"
+    )
+    if not _inside(ref, dx0, dy0, W, H):
+        return left_frame
     m = _MARGIN + 2
     ox0 = int(np.floor(ref.x + dx0)) - m
     oy0 = int(np.floor(ref.y + dy0)) - m
-    wx0, wy0 = max(ox0, 0), max(oy0, 0)
-    wx1 = min(ox0 + ref.w + 2 * m + 1, W)
-    wy1 = min(oy0 + ref.h + 2 * m + 1, H)
-    coeff = spline_filter(
-        frame[wy0:wy1, wx0:wx1].astype(np.float64), order=ref.order, mode="mirror"
-    )
+    ox1 = ox0 + ref.w + 2 * m + 1
+    oy1 = oy0 + ref.h + 2 * m + 1
+    win = frame[max(oy0, 0) : min(oy1, H), max(ox0, 0) : min(ox1, W)].astype(np.float64)
+    pads = ((max(-oy0, 0), max(oy1 - H, 0)), (max(-ox0, 0), max(ox1 - W, 0)))
+    if any(v for pair in pads for v in pair):
+        # a subset at the frame edge: mirror the frame so the spline window keeps its margin
+        win = np.pad(win, pads, mode="reflect")
+    wx0, wy0 = ox0, oy0
+    coeff = spline_filter(win, order=ref.order, mode="mirror")
     if ref.shape == "translation":
         p = np.array([dx0, dy0])
     else:
@@ -415,6 +456,8 @@ def _refine(
     score = float((ref.t_zm * g_zm).sum() / (ref.t_norm * float(np.sqrt((g_zm**2).sum())) + 1e-12))
     dx = float(p[0])
     dy = float(p[1] if ref.shape == "translation" else p[3])
+    if not _inside(ref, dx, dy, W, H, p if ref.shape == "affine" else None):
+        return left_frame
     reason = ""
     if not converged:
         reason = "did not converge"
