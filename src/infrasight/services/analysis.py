@@ -62,22 +62,28 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
 
 
 def analyse_record(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Per-channel statistics of a waveform record (RMS, peak, mean) in the record's unit."""
+    """Per-channel statistics of a waveform record, then its modes (SSI-COV) tracked over time."""
+    from infrasight.services.modal import identify_record_modes
+    from infrasight.services.records import load_record_array
+
     record_id = int(arguments["record_id"])
-    with context.database.session() as session:
+    with context.database.transaction() as session:
         record = session.get(Record, record_id)
         if record is None:
             raise LookupError(f"record {record_id} no longer exists")
-        from infrasight.services.records import load_record_array
-
         data = load_record_array(context.blobs.get(record.blob_sha256))
-    centred = data - data.mean(axis=0)
-    return {
-        "channels": record.channel_names,
-        "mean": data.mean(axis=0).tolist(),
-        "rms": np.sqrt((centred**2).mean(axis=0)).tolist(),
-        "peak": np.abs(centred).max(axis=0).tolist(),
-    }
+        centred = data - data.mean(axis=0)
+        result: dict[str, Any] = {
+            "channels": record.channel_names,
+            "mean": data.mean(axis=0).tolist(),
+            "rms": np.sqrt((centred**2).mean(axis=0)).tolist(),
+            "peak": np.abs(centred).max(axis=0).tolist(),
+        }
+        modal, event = identify_record_modes(session, record, data)
+        result.update(modal)
+    if event is not None:
+        context.bus.publish(event)
+    return result
 
 
 def register_analysis(platform: Platform) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "Element",
     "Inspection",
     "Job",
+    "ModalReference",
     "Organization",
     "Reading",
     "Record",
@@ -401,3 +402,13 @@ class ChannelAnalytics(Base):
     anomaly_channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     last_ts: Mapped[int] = mapped_column(BigInteger)
     anomaly_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ModalReference(Base):
+    """The reference modes of an asset's vibration records, to track each mode over time."""
+
+    __tablename__ = "modal_references"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
+    modes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
-from infrasight.core.domain import Action
+from infrasight.core.domain import Action, JobStatus
 from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
 from infrasight.core.events import RecordStored
 from infrasight.core.units import check_unit_for_quantity
@@ -24,7 +24,7 @@ from infrasight.services.records import (
     record_to_npy,
 )
 from infrasight.storage.blobs import register_blob
-from infrasight.storage.models import Asset, Device, Element, Record
+from infrasight.storage.models import Asset, Device, Element, Job, ModalReference, Record
 
 router = APIRouter(tags=["records"])
 
@@ -177,3 +177,74 @@ def record_data(
         return Response(data, media_type="application/x-npy")
     text = record_to_csv(load_record_array(data), record.channel_names, 0.0, record.sample_rate_hz)
     return Response(text, media_type="text/csv")
+
+
+class ModesRead(BaseModel):
+    record_id: int
+    status: str = Field(description="Status of the record's analysis job")
+    modes: list[dict[str, Any]]
+    tracked_frequencies_hz: list[float | None] | None = None
+    note: str = ""
+
+
+@router.get("/records/{record_id}/modes")
+def record_modes(record_id: int, session: SessionDep, caller: CallerDep) -> ModesRead:
+    """Modes identified in the record (SSI-COV) and the reference modes they were matched to."""
+    caller.require(Action.READ)
+    get_owned(session, Record, record_id, caller.organization_id)
+    job = session.scalars(
+        select(Job)
+        .where(Job.name == ANALYSE_RECORD, Job.organization_id == caller.organization_id)
+        .where(Job.arguments["record_id"].as_integer() == record_id)
+        .order_by(Job.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if job is None or job.status != JobStatus.SUCCEEDED:
+        return ModesRead(record_id=record_id, status=job.status if job else "missing", modes=[])
+    result = job.result
+    return ModesRead(
+        record_id=record_id,
+        status=job.status,
+        modes=[
+            {k: v for k, v in m.items() if k != "mode_shape_complex"}
+            for m in result.get("modes", [])
+        ],
+        tracked_frequencies_hz=result.get("tracked_frequencies_hz"),
+        note=str(result.get("modal", "")),
+    )
+
+
+class ModalReferenceSet(BaseModel):
+    record_id: int
+
+
+@router.put("/assets/{asset_id}/modal-reference")
+def set_modal_reference(
+    asset_id: int, body: ModalReferenceSet, session: SessionDep, caller: CallerDep
+) -> ModesRead:
+    """Make a record's identified modes the reference that later records are tracked against."""
+    caller.require(Action.CONFIGURE)
+    record = get_owned(session, Record, body.record_id, caller.organization_id)
+    if record.asset_id != asset_id:
+        raise InvalidInputError("the record belongs to another asset", field="record_id")
+    modes = record_modes(body.record_id, session, caller)
+    job = session.scalars(
+        select(Job)
+        .where(Job.name == ANALYSE_RECORD, Job.organization_id == caller.organization_id)
+        .where(Job.arguments["record_id"].as_integer() == body.record_id)
+        .order_by(Job.id.desc())
+        .limit(1)
+    ).one_or_none()
+    stored = job.result.get("modes", []) if job is not None else []
+    if not stored:
+        raise InvalidInputError("no modes were identified in this record", field="record_id")
+    reference = session.get(ModalReference, asset_id)
+    if reference is None:
+        session.add(ModalReference(asset_id=asset_id, record_id=record.id, modes=stored))
+    else:
+        reference.record_id, reference.modes = record.id, stored
+    record_audit(
+        session, caller, "set_modal_reference", "asset", asset_id, {"record_id": record.id}
+    )
+    session.commit()
+    return modes
