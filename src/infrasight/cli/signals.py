@@ -227,6 +227,15 @@ def forecast(
         )
 
 
+def _fmt_time(t: float) -> str:
+    """Seconds as ISO-8601 (UTC) when they look like a Unix time, else as a number."""
+    from datetime import UTC, datetime
+
+    if 1e8 < t < 1e10:
+        return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+    return f"{t:.6g}"
+
+
 @app.command("changepoints")
 @_clean_exit
 def changepoints(
@@ -259,7 +268,7 @@ def changepoints(
         return
     out.print(f"{res.indices.size} change point(s)")
     for t, i, s in zip(res.times, res.indices, res.shifts, strict=True):
-        out.print(f"  row {int(i) + 1} (time {t:.6g}): mean shift {s:+.4g}")
+        out.print(f"  row {int(i) + 1} (time {_fmt_time(float(t))}): mean shift {s:+.4g}")
 
 
 @rules_app.command("validate")

@@ -2,8 +2,8 @@
 
 Pruned Exact Linear Time search (Killick, Fearnhead & Eckley 2012) with Gaussian segment costs
 computed from cumulative sums. The series is standardised by a robust noise scale (median
-absolute one-step difference), so the default penalty ``3 * log(n)`` (a modified BIC) works
-without tuning across units.
+absolute one-step difference, or the long-run scale when the noise wanders), so the default
+penalty ``3 * log(n)`` (a modified BIC) works without tuning across units.
 """
 
 from __future__ import annotations
@@ -77,11 +77,29 @@ def block_means(times: ArrayLike, values: ArrayLike, block: int) -> tuple[FloatA
     return tb, np.where(cnt > 0, mb, np.nan)
 
 
-def _noise_scale(y: FloatArray) -> float:
+def _mad_diff_scale(y: FloatArray) -> float:
     d = np.diff(y)
-    s = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
+    if d.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
+def _noise_scale(y: FloatArray) -> float:
+    """Robust noise scale; the larger of the one-step estimate and a long-run one.
+
+    The one-step estimate (median absolute difference) is exact for white noise; for slowly
+    wandering (autocorrelated) noise it is too small and PELT would cut the wander into pieces,
+    so the long-run scale ``sqrt(B) x`` the one-step scale of block means of ``B = 10`` readings
+    is used when larger.
+    """
+    s = _mad_diff_scale(y)
+    b = 10
+    nb = y.size // b
+    if nb >= 10:
+        s_lr = np.sqrt(b) * _mad_diff_scale(y[: nb * b].reshape(nb, b).mean(axis=1))
+        s = max(s, s_lr)
     if s <= 0:
-        s = float(np.std(d)) / np.sqrt(2.0)
+        s = float(np.std(np.diff(y))) / np.sqrt(2.0) if y.size > 1 else 0.0
     return float(s)
 
 
