@@ -51,3 +51,14 @@ def test_errors_and_block_means() -> None:
         detect_change_points(np.arange(20.0), times=np.r_[0, 0, np.arange(2, 20)])
     tb, vb = block_means(np.arange(10.0), np.r_[np.arange(9.0), np.nan], 3)
     assert tb.tolist() == [1.0, 4.0, 7.0] and vb.tolist() == [1.0, 4.0, 7.0]
+
+
+def test_autocorrelated_noise_is_not_cut_into_pieces() -> None:
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(3)
+    y = lfilter([1.0], [1.0, -0.8], rng.normal(0, 1, 4000))  # AR(1) wander, sd ~1.7
+    y[2000:] += 15.0
+    res = detect_change_points(y)
+    assert res.indices.tolist() == [2000]
+    assert res.shifts[0] == pytest.approx(15.0, abs=1.0)
