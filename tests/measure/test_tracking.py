@@ -186,3 +186,11 @@ def test_sixteen_bit_frames_keep_their_depth(tmp_path: Path) -> None:
     r2 = track_displacement(sat, [loaded], rois=ROIS)
     assert list(r2.reliable[0]) == [False, True]
     assert r2.reasons[0][0].startswith("saturated")
+
+
+def test_jump_beyond_the_search_range_is_found_by_the_wider_retry() -> None:
+    frame = speckle_image(SPEC, shift=(21.4, -3.2))
+    r = track_displacement(REF, [frame], rois=[Region(x=100, y=80, w=64, h=64)], search_radius=8)
+    assert r.reliable[0, 0]
+    assert r.dx[0, 0] == pytest.approx(21.4, abs=0.01)
+    assert r.dy[0, 0] == pytest.approx(-3.2, abs=0.01)

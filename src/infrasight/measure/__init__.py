@@ -18,6 +18,7 @@ from infrasight.measure.errors import (
     MeasurementInputError,
     RegionOutOfFrameError,
 )
+from infrasight.measure.frames import iter_frames, read_image
 from infrasight.measure.intrinsics import BoardSpec, CameraCalibration, calibrate_camera, undistort
 from infrasight.measure.markers import (
     DetectedMarker,
@@ -28,6 +29,13 @@ from infrasight.measure.markers import (
 )
 from infrasight.measure.rectify import RectifiedImage, rectify
 from infrasight.measure.scale import Quantity, Scale
+from infrasight.measure.segment import segment_dark_cracks
+from infrasight.measure.tracking import (
+    DisplacementResult,
+    Region,
+    grid_regions,
+    track_displacement,
+)
 
 __all__ = [
     "DEFAULT_FLOOR_RATIO",
@@ -37,11 +45,13 @@ __all__ = [
     "CrackQuantification",
     "CrackStations",
     "DetectedMarker",
+    "DisplacementResult",
     "FrameSizeMismatchError",
     "MarkerNotFoundError",
     "MeasurementInputError",
     "Quantity",
     "RectifiedImage",
+    "Region",
     "RegionOutOfFrameError",
     "Scale",
     "ScaleCalibration",
@@ -49,8 +59,13 @@ __all__ = [
     "calibrate_scale",
     "detect_markers",
     "dictionary_from_name",
+    "grid_regions",
+    "iter_frames",
     "quantify_crack",
     "quantify_cracks",
+    "read_image",
     "rectify",
+    "segment_dark_cracks",
+    "track_displacement",
     "undistort",
 ]

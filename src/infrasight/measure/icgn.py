@@ -299,6 +299,11 @@ def match_subset(
             dx=nan, dy=nan, score=0.0, iterations=0, reliable=False, reason="region left the frame"
         )
     dx0, dy0, ncc0 = found
+    if ncc0 < min_score and search_radius < 64:
+        # a jump larger than the search range: look once more, four times wider
+        wider = _integer_search(frame, ref, guess, 4 * search_radius)
+        if wider is not None and wider[2] > ncc0:
+            dx0, dy0, ncc0 = wider
     if integer_only:
         return MatchResult(
             dx=float(round(dx0)),
