@@ -117,3 +117,14 @@ def test_unseen_kinds_of_series_rarely_alarm(name: str, max_false_alarm: float) 
     y = x.copy()
     y[6000] += 15 * np.std(np.diff(x[:5000]))
     assert anomaly_scores(y)[6000] > 0.9
+
+
+def test_stuck_gauge_is_flagged_after_16_readings() -> None:
+    rng = np.random.default_rng(0)
+    n = 6000
+    x = 10 + 5 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 0.5, n)
+    x[4000:4300] = x[3999]
+    s = anomaly_scores(x)
+    assert np.all(s[4000:4010] < 0.5)  # too early to tell
+    assert np.all(s[4020:4300] >= 0.5)
+    assert np.mean(s[:4000] >= 0.5) == 0.0

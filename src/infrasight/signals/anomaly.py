@@ -11,7 +11,10 @@ for the sampling rate, the unit or the length of a series. Two robust z-scores a
   (computed on blocks of 16), divided by the spread of that level combined with the
   within-block noise (level shifts, drifts, values never seen before).
 
-``z = max(z_short, z_long)`` is mapped to ``score = z**4 / (z**4 + 5**4)`` (0.5 at a 5-sigma
+* **flat line** – a channel that normally changes at almost every reading and has not moved
+  for 16 readings (stuck gauge, frozen logger) gets ``z = 6``.
+
+``z = max(z_short, z_long, z_flat)`` is mapped to ``score = z**4 / (z**4 + 5**4)`` (0.5 at a 5-sigma
 deviation, 0.12 at 3 sigma). A missing (NaN) reading scores 1. The first 16 readings (no history
 yet) score 0.
 """
@@ -30,6 +33,7 @@ from infrasight.signals.series import as_float_vector, validate_series
 
 __all__ = [
     "BLOCK",
+    "FLAT",
     "HISTORY_BLOCKS",
     "AnomalyState",
     "anomaly_scores",
@@ -43,6 +47,8 @@ BLOCK = 16
 HISTORY_BLOCKS = 64
 _W = 5
 _HALF = 5.0
+FLAT = 16
+FLAT_Z = 6.0
 
 
 @dataclass(slots=True, kw_only=True)
@@ -159,6 +165,13 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
         z1 = r / scale[blk]
         z2 = np.abs(cur - c_lvl[blk]) / spread[blk]
     z = np.maximum(z1, z2)
+    # stuck / flat-lined: the last FLAT readings did not move at all although this channel
+    # normally moves at almost every reading (median residual > 0)
+    rpad = np.concatenate([np.full(FLAT - 1, np.inf), r])
+    recent = sliding_window_view(rpad, FLAT).max(axis=1)
+    moving = sc_med[blk] > 0
+    stuck = moving & (recent <= 1e-3 * scale[blk])
+    z = np.where(stuck, np.maximum(z, FLAT_Z), z)
     z[cnt[blk] == 0] = 0.0
     z = np.nan_to_num(z, nan=0.0, posinf=1e6)
     score = z_to_score(z)
