@@ -266,6 +266,9 @@ def measure_station_widths(
         std = float(np.hypot(std, width * floor_ratio_std / depth_frac))
         if not np.isfinite(width) or width <= 0:
             continue
+        if width > 2.0 * hw + 2.0 * psf_margin_px + 2.0:
+            # far wider than the mask: a shadow or stain beside the crack, not its width
+            continue
         widths[j] = width
         stds[j] = std
         centres[j] = c + offset * nrm
