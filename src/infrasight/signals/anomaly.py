@@ -106,19 +106,33 @@ def _ffill(x: FloatArray, first: float | None) -> FloatArray:
     return np.where(idx >= 0, x[np.maximum(idx, 0)], fill)
 
 
-def _window_median_spread(s: FloatArray, k: int) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
+def _window_median_spread(
+    s: FloatArray, k: int, *, with_mad: bool = True
+) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
     """Median and median-absolute-deviation of ``s[j-k:j]`` (fewer at the start) for each j."""
     nb = s.size
     padded = np.concatenate([np.full(k, np.nan), s])
     win = sliding_window_view(padded, k)[:nb]  # win[j] = s[j-k:j]
-    srt = np.sort(win, axis=1)  # NaN last
     cnt = np.minimum(np.arange(nb), k)
-    lo = np.maximum((cnt - 1) // 2, 0)
-    hi = cnt // 2
-    rows = np.arange(nb)
-    med = 0.5 * (srt[rows, lo] + srt[rows, np.minimum(hi, k - 1)])
-    dev = np.sort(np.abs(win - med[:, None]), axis=1)
-    mad = 0.5 * (dev[rows, lo] + dev[rows, np.minimum(hi, k - 1)])
+    med = np.empty(nb)
+    mad = np.zeros(nb)
+    head = min(k, nb)  # incomplete windows: sort (NaN last) and pick the middle of the count
+    srt = np.sort(win[:head], axis=1)
+    rows = np.arange(head)
+    lo = np.maximum((cnt[:head] - 1) // 2, 0)
+    hi = np.minimum(cnt[:head] // 2, k - 1)
+    med[:head] = 0.5 * (srt[rows, lo] + srt[rows, hi])
+    if with_mad:
+        dev = np.sort(np.abs(win[:head] - med[:head, None]), axis=1)
+        mad[:head] = 0.5 * (dev[rows, lo] + dev[rows, hi])
+    if nb > k:  # complete windows: two order statistics by partition
+        full = win[k:]
+        a, b = (k - 1) // 2, k // 2
+        part = np.partition(full, (a, b), axis=1)
+        med[k:] = 0.5 * (part[:, a] + part[:, b])
+        if with_mad:
+            dp = np.partition(np.abs(full - med[k:, None]), (a, b), axis=1)
+            mad[k:] = 0.5 * (dp[:, a] + dp[:, b])
     return med, mad, cnt
 
 
@@ -146,10 +160,10 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
     ext = np.concatenate([s_med, [np.nan]])
     ext_mean = np.concatenate([s_mean, [np.nan]])
     ext_lvl = np.concatenate([lvl, [np.nan]])
-    sc_med, _, cnt = _window_median_spread(ext, k)
-    sc_max, _, _ = _window_median_spread(np.concatenate([s_max, [np.nan]]), k)
+    sc_med, _, cnt = _window_median_spread(ext, k, with_mad=False)
+    sc_max, _, _ = _window_median_spread(np.concatenate([s_max, [np.nan]]), k, with_mad=False)
     c_lvl, d_lvl, _ = _window_median_spread(ext_lvl, k)
-    w_med, _, _ = _window_median_spread(np.concatenate([within, [np.nan]]), k)
+    w_med, _, _ = _window_median_spread(np.concatenate([within, [np.nan]]), k, with_mad=False)
     csum = np.concatenate([[0.0], np.cumsum(ext_mean[:-1])])
     j = np.arange(ext.size)
     mean_r = (csum[j] - csum[np.maximum(j - k, 0)]) / np.maximum(cnt, 1)
@@ -167,10 +181,10 @@ def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> Float
     z = np.maximum(z1, z2)
     # stuck / flat-lined: the last FLAT readings did not move at all although this channel
     # normally moves at almost every reading (median residual > 0)
-    rpad = np.concatenate([np.full(FLAT - 1, np.inf), r])
-    recent = sliding_window_view(rpad, FLAT).max(axis=1)
-    moving = sc_med[blk] > 0
-    stuck = moving & (recent <= 1e-3 * scale[blk])
+    still = np.concatenate([[0], np.cumsum(r <= 1e-3 * scale[blk])])
+    idx = np.arange(m)
+    run = still[idx + 1] - still[np.maximum(idx + 1 - FLAT, 0)]  # still readings among last 16
+    stuck = (sc_med[blk] > 0) & (run >= FLAT)
     z = np.where(stuck, np.maximum(z, FLAT_Z), z)
     z[cnt[blk] == 0] = 0.0
     z = np.nan_to_num(z, nan=0.0, posinf=1e6)
