@@ -187,3 +187,29 @@ def test_soft_image_with_larger_psf_margin() -> None:
     assert np.median(np.abs(err)) < 0.15
     with pytest.raises(MeasurementInputError, match="psf_margin_px"):
         quantify_cracks(s.mask, s.image, psf_margin_px=-1.0)
+
+
+def test_tilted_view_measured_in_mm_through_the_marker_homography() -> None:
+    from infrasight.measure import calibrate_scale
+
+    s = render_crack_scene(
+        width=800,
+        height=600,
+        seed=3,
+        marker_mm=25.0,
+        mm_per_px=0.2,
+        tilt_deg=40.0,
+        tilt_axis_deg=60.0,
+        n_cracks=1,
+        width_range_px=(1.0, 8.0),
+    )
+    assert s.plane_to_image is not None
+    cal = calibrate_scale(s.image, marker_mm=25.0)
+    qs = quantify_cracks(s.mask, s.image, scale=cal.scale)
+    total = sum(q.length.value for q in qs)
+    assert total == pytest.approx(s.true_length_mm, rel=0.015)
+    # the same crack measured with a single mm/px is off by the foreshortening
+    naive = sum(q.length.value for q in quantify_cracks(s.mask, s.image)) * cal.mm_per_px
+    assert abs(naive / s.true_length_mm - 1) > 0.03
+    true_max_mm = s.true_max_width_px * s.mm_per_px
+    assert max(q.width_max.value for q in qs) == pytest.approx(true_max_mm, rel=0.2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -77,7 +77,10 @@ class RenderedCrackScene:
     blur_sigma_px, noise_sigma : float
         Optical blur (Gaussian sigma, px) and sensor noise (grey levels) applied.
     marker_corners_px : numpy.ndarray or None
-        ``(4, 2)`` corners (clockwise from top-left) of the ArUco marker, if one was drawn.
+        ``(4, 2)`` image corners (clockwise from top-left) of the ArUco marker, if one was drawn.
+    plane_to_image : numpy.ndarray or None
+        ``(3, 3)`` homography from surface px (where ``cracks`` are given) to image px for a
+        tilted view; ``None`` when the camera looks straight at the surface.
     marker_mm : float or None
         Side length of that marker, mm.
     """
@@ -93,7 +96,7 @@ class RenderedCrackScene:
     marker_corners_px: NDArray[np.float64] | None = None
     marker_mm: float | None = None
     marker_id: int | None = None
-    extras: dict[str, float] = field(default_factory=dict)
+    plane_to_image: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         h, w = self.mask.shape
@@ -186,6 +189,45 @@ def _make_cracks(
     return cracks
 
 
+def _apply(h: NDArray[np.float64], pts: NDArray[np.float64]) -> NDArray[np.float64]:
+    out = cv2.perspectiveTransform(np.asarray(pts, np.float64).reshape(-1, 1, 2), h)
+    return np.asarray(out.reshape(-1, 2), np.float64)
+
+
+def _tilted_view(
+    width: int, height: int, mm_per_px: float, tilt_deg: float, axis_deg: float
+) -> NDArray[np.float64]:
+    """Homography surface px -> image px of a camera tilted by ``tilt_deg``, surface in view."""
+    focal = 1.2 * width
+    t = np.deg2rad(tilt_deg)
+    axis = np.array([np.cos(np.deg2rad(axis_deg)), np.sin(np.deg2rad(axis_deg)), 0.0])
+    R, _ = cv2.Rodrigues(axis * t)
+    K = np.array([[focal, 0, (width - 1) / 2], [0, focal, (height - 1) / 2], [0, 0, 1]])
+    T = np.array([0.0, 0.0, focal * mm_per_px])
+    to_mm = np.array(
+        [
+            [mm_per_px, 0, -mm_per_px * (width - 1) / 2],
+            [0, mm_per_px, -mm_per_px * (height - 1) / 2],
+            [0, 0, 1],
+        ]
+    )
+    H = K @ np.column_stack([R[:, 0], R[:, 1], T]) @ to_mm
+    corners = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], float)
+    proj = _apply(H, corners)
+    lo, hi = proj.min(axis=0), proj.max(axis=0)
+    k = 0.92 * min((width - 1) / (hi[0] - lo[0]), (height - 1) / (hi[1] - lo[1]))
+    centre = (lo + hi) / 2
+    S = np.array(
+        [
+            [k, 0, (width - 1) / 2 - k * centre[0]],
+            [0, k, (height - 1) / 2 - k * centre[1]],
+            [0, 0, 1],
+        ]
+    )
+    out = S @ H
+    return np.asarray(out / out[2, 2], np.float64)
+
+
 def render_crack_scene(
     *,
     width: int,
@@ -202,6 +244,8 @@ def render_crack_scene(
     wander: float = 1.0,
     marker_mm: float | None = None,
     marker_id: int = 0,
+    tilt_deg: float = 0.0,
+    tilt_axis_deg: float = 0.0,
 ) -> RenderedCrackScene:
     """Render a photo-like concrete surface with 1-3 (optionally branching) cracks.
 
@@ -234,6 +278,12 @@ def render_crack_scene(
         Draw a DICT_4X4_50 ArUco marker of this side length (mm) in a free corner.
     marker_id : int
         Id of that marker.
+    tilt_deg : float
+        View the surface at this angle (0-70 degrees between optical axis and surface normal):
+        the surface becomes a perspective trapezoid; the truth stays in surface px
+        (``plane_to_image`` maps it into the image).
+    tilt_axis_deg : float
+        Direction of the tilt axis on the surface, degrees.
 
     Returns
     -------
@@ -242,6 +292,8 @@ def render_crack_scene(
     """
     if width < 64 or height < 64:
         raise ValueError(f"image must be at least 64x64 px, got {width}x{height}")
+    if not 0.0 <= tilt_deg <= 70.0:
+        raise ValueError(f"tilt_deg must be within 0-70, got {tilt_deg}")
     lo, hi = width_range_px
     if not 0.3 <= lo <= hi <= 20.0:
         raise ValueError(f"width_range_px must lie within 0.3-20 px, got {width_range_px}")
@@ -319,13 +371,35 @@ def render_crack_scene(
     )
     lum = surface * (1.0 - cov) + floor * cov
     lum = lum * illumination_field(height, width, rng, strength=illumination)
+    mask = (cov >= 0.5) | (centre_px & (cov > 0))
+    plane_to_image: NDArray[np.float64] | None = None
+    if tilt_deg > 0:
+        plane_to_image = _tilted_view(width, height, mm_per_px, tilt_deg, tilt_axis_deg)
+        size = (width, height)
+        # outside the surface: a dark background
+        lum = np.asarray(
+            cv2.warpPerspective(
+                lum, plane_to_image, size, flags=cv2.INTER_LINEAR, borderValue=35.0
+            ),
+            np.float32,
+        )
+        cov = np.asarray(
+            cv2.warpPerspective(cov, plane_to_image, size, flags=cv2.INTER_LINEAR), np.float32
+        )
+        centre_img = np.zeros((height, width), bool)
+        for c in cracks:
+            ij = np.round(_apply(plane_to_image, c.centreline)).astype(int)
+            ok = (ij[:, 0] >= 0) & (ij[:, 0] < width) & (ij[:, 1] >= 0) & (ij[:, 1] < height)
+            centre_img[ij[ok, 1], ij[ok, 0]] = True
+        mask = (cov >= 0.5) | (centre_img & (cov > 0))
+        if marker_corners is not None:
+            marker_corners = _apply(plane_to_image, marker_corners)
     if blur_sigma_px > 0:
         lum = cv2.GaussianBlur(lum, (0, 0), blur_sigma_px)
     rgb = lum[:, :, None] * _TINT[None, None, :]
     if noise_sigma > 0:
         rgb = rgb + noise_sigma * rng.standard_normal(rgb.shape).astype(np.float32)
     image = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
-    mask = (cov >= 0.5) | (centre_px & (cov > 0))
     return RenderedCrackScene(
         image=image,
         mask=mask,
@@ -338,4 +412,5 @@ def render_crack_scene(
         marker_corners_px=marker_corners,
         marker_mm=marker_mm,
         marker_id=marker_id if marker_mm is not None else None,
+        plane_to_image=plane_to_image,
     )
