@@ -224,3 +224,30 @@ def test_calibrate_camera(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "need 4" in res.output
     res = runner.invoke(app, ["calibrate", "camera", *paths, "--board", "7x5"])
     assert res.exit_code == 2 and "board must look like" in res.output
+
+
+def test_displacement_json_has_exactly_the_issue_keys_and_details_on_request(
+    speckle_files: list[Path],
+) -> None:
+    ref, *frames = speckle_files
+    base = ["measure", "displacement", str(ref), str(frames[0]), "--roi", "40,40,64,64", "--json"]
+    plain = json.loads(runner.invoke(app, base).output)
+    assert set(plain["results"][0]["points"][0]) == {"x", "y", "dx", "dy", "score"}
+    detailed = json.loads(runner.invoke(app, [*base, "--details"]).output)
+    point = detailed["results"][0]["points"][0]
+    assert point["reliable"] is True and point["reason"] == ""
+
+
+def test_stream_needs_max_frames(speckle_files: list[Path]) -> None:
+    res = runner.invoke(
+        app,
+        [
+            "measure",
+            "displacement",
+            str(speckle_files[0]),
+            "rtsp://camera.invalid/stream",
+            "--roi",
+            "10,10,40,40",
+        ],
+    )
+    assert res.exit_code == 2 and "--max-frames" in res.output

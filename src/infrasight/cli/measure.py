@@ -208,6 +208,9 @@ def displacement(
     ] = None,
     dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
     max_frames: Annotated[int | None, typer.Option(help="Frames to read per video/stream.")] = None,
+    details: Annotated[
+        bool, typer.Option(help="With --json: add reliable/reason per point and shake per frame.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Track regions (or a dense grid) of REFERENCE through the frames, to sub-pixel accuracy."""
@@ -223,6 +226,13 @@ def displacement(
     except MeasurementInputError as err:
         bad_input(str(err))
     scale, _ = resolve_scale(ref, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary)
+    streams = [
+        s
+        for s in images
+        if s.lower().startswith(("rtsp://", "rtsps://", "rtmp://", "http://", "https://"))
+    ]
+    if streams and max_frames is None:
+        bad_input(f"a live stream never ends: give --max-frames N for {streams[0]}")
     labels: list[str] = []
     frames: list[Any] = []
     try:
@@ -250,7 +260,7 @@ def displacement(
     except MeasurementInputError as err:
         bad_input(str(err))
     if as_json:
-        emit_json(result.to_json_dict())
+        emit_json(result.to_json_dict(details=details))
         return
     table = Table(title=f"{len(result.points_px)} point(s) x {len(labels)} frame(s)")
     for col in ("image", "x", "y", "dx px", "dy px", "score", "reliable"):

@@ -136,35 +136,40 @@ class DisplacementResult:
         d = (b - a).reshape(f, p, 2)
         return d[..., 0], d[..., 1]
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """``{"results": [{"image", "points": [{"x", "y", "dx", "dy", "score", ...}]}]}``.
+    def to_json_dict(self, *, details: bool = False) -> dict[str, Any]:
+        """``{"results": [{"image", "points": [{"x", "y", "dx", "dy", "score"}]}]}``.
 
-        ``dx``/``dy`` are ``null`` when no estimate exists; ``reliable`` flags every point;
-        ``dx_mm``/``dy_mm`` are added when a scale is attached.
+        ``x, y``: region centre in reference px; ``dx, dy``: displacement in px (positive =
+        content moved right/down), ``null`` for a point that is not reliable (blank, saturated,
+        out of the frame, low score: its ``score`` says how well it matched, 0 when it could not
+        be matched at all); ``dx_mm``/``dy_mm`` are added when a scale is attached. With
+        ``details`` each point also carries ``reliable`` and ``reason`` (and its raw estimate),
+        and each frame ``shake_px`` when shake was removed.
         """
         mm = self.displacement_mm()
         results = []
         for k, label in enumerate(self.labels):
             pts = []
             for j, (x, y) in enumerate(self.points_px):
+                ok = bool(self.reliable[k, j]) or details
                 dx, dy = float(self.dx[k, j]), float(self.dy[k, j])
                 item: dict[str, Any] = {
                     "x": float(x),
                     "y": float(y),
-                    "dx": dx if np.isfinite(dx) else None,
-                    "dy": dy if np.isfinite(dy) else None,
+                    "dx": dx if ok and np.isfinite(dx) else None,
+                    "dy": dy if ok and np.isfinite(dy) else None,
                     "score": float(self.score[k, j]),
-                    "reliable": bool(self.reliable[k, j]),
                 }
-                if self.reasons[k][j]:
-                    item["reason"] = self.reasons[k][j]
                 if mm is not None:
                     mx, my = float(mm[0][k, j]), float(mm[1][k, j])
-                    item["dx_mm"] = mx if np.isfinite(mx) else None
-                    item["dy_mm"] = my if np.isfinite(my) else None
+                    item["dx_mm"] = mx if ok and np.isfinite(mx) else None
+                    item["dy_mm"] = my if ok and np.isfinite(my) else None
+                if details:
+                    item["reliable"] = bool(self.reliable[k, j])
+                    item["reason"] = self.reasons[k][j]
                 pts.append(item)
             entry: dict[str, Any] = {"image": label, "points": pts}
-            if self.shake_px is not None:
+            if details and self.shake_px is not None:
                 entry["shake_px"] = [float(v) for v in self.shake_px[k]]
             results.append(entry)
         return {"results": results}
