@@ -53,6 +53,57 @@ def test_score_writes_rows_with_scores(tmp_path: Path) -> None:
     assert np.all((s >= 0) & (s <= 1)) and int(np.argmax(s)) == 400 and s[400] > 0.9
 
 
+def test_score_with_temperature_compensation(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 20 * 86400, 1800.0)
+    temp = 10 + 8 * np.sin(2 * np.pi * t / 86400)
+    strain = -4.0 * np.interp(t - 7200, t, temp) + rng.normal(0, 0.3, t.size)
+    strain[t > 15 * 86400] += 3.0  # hidden by a +-32 um/m thermal swing
+    _write(
+        tmp_path / "s.csv",
+        ["t", "strain", "temp"],
+        [[a, f"{b:.4f}", f"{c:.3f}"] for a, b, c in zip(t, strain, temp, strict=True)],
+    )
+    args = [
+        "signals",
+        "score",
+        str(tmp_path / "s.csv"),
+        "--time-col",
+        "t",
+        "--value-col",
+        "strain",
+        "--out",
+        str(tmp_path / "o.csv"),
+    ]
+    raw = runner.invoke(app, args)
+    assert raw.exit_code == 0, raw.output
+    comp = runner.invoke(
+        app,
+        [
+            *args[:-1],
+            str(tmp_path / "c.csv"),
+            "--driver-col",
+            "temp",
+            "--reference",
+            "0.5",
+            "--max-lag",
+            "4h",
+        ],
+    )
+    assert comp.exit_code == 0, comp.output
+    assert "lag 2 h" in comp.output
+    rows = list(csv.DictReader((tmp_path / "c.csv").open()))
+    s = np.array([float(r["anomaly_score"]) for r in rows])
+    k = int(np.searchsorted(t, 15 * 86400, side="right"))
+    assert s[k] > 0.9  # the offset shows once temperature is removed
+    assert np.mean(s[100:k] >= 0.5) < 0.01
+    assert rows[0]["compensated"] == "" and s[0] == 0.0  # before the 2 h lag is covered
+    res = np.array([float(r["compensated"] or "nan") for r in rows])
+    assert abs(np.nanmedian(res[k + 10 :]) - np.nanmedian(res[:k]) - 3.0) < 0.15
+    raw_rows = list(csv.DictReader((tmp_path / "o.csv").open()))
+    assert float(raw_rows[k]["anomaly_score"]) < 0.5  # invisible without compensation
+
+
 def test_score_bad_input_exit_2(tmp_path: Path) -> None:
     _write(tmp_path / "dup.csv", ["t", "v"], [[0, 1], [1, 2], [1, 3]])
     res = runner.invoke(

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from infrasight.signals.anomaly import AnomalyState, score_online
 from infrasight.signals.changepoint import detect_change_points
+from infrasight.signals.compensation import fit_compensation
 from infrasight.signals.errors import SignalsError
 from infrasight.signals.evaluate import RuleState, evaluate_rule
 from infrasight.signals.fdd import fdd
@@ -86,25 +87,68 @@ def score(
     time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
     value_col: Annotated[str, typer.Option(help="Value column to score.")],
     out_csv: Annotated[Path, typer.Option("--out", help="Output CSV (input + anomaly_score).")],
+    driver_col: Annotated[
+        list[str] | None,
+        typer.Option(help="Driver column(s) to compensate first, e.g. temperature (repeatable)."),
+    ] = None,
+    reference: Annotated[
+        float, typer.Option(help="Share of the series (from the start) used to learn drivers.")
+    ] = 0.3,
+    max_lag: Annotated[str, typer.Option(help="Largest driver lag tried, e.g. 6h.")] = "0s",
 ) -> None:
-    """Write the input rows with an online `anomaly_score` column in [0, 1] (no look-ahead)."""
+    """Write the input rows with an online `anomaly_score` column in [0, 1] (no look-ahead).
+
+    With --driver-col the channel's response to the drivers (with lag) is learned on the first
+    --reference share of the series and the score is computed on what is left (column
+    `compensated`); inside that reference period the model has seen the data it scores. Rows
+    before the drivers cover the lag are left uncompensated with score 0 (not enough data).
+    """
     table = read_csv_table(input_csv, time_col=time_col)
     values = table.values(value_col)
-    validate_series(table.times, values, name=f"{input_csv.name}:{value_col}", min_points=1)
-    scores = np.empty(values.size)
+    t, _ = validate_series(table.times, values, name=f"{input_csv.name}:{value_col}", min_points=1)
+    header = [*table.header, "anomaly_score"]
+    extra: list[np.ndarray] = []
+    usable = np.ones(values.size, dtype=bool)
+    if driver_col:
+        if not 0 < reference <= 1:
+            raise typer.BadParameter("--reference must be in (0, 1]")
+        drivers = {}
+        for name in driver_col:
+            d = table.values(name)
+            ok = np.isfinite(d)
+            drivers[name] = (t[ok], d[ok])
+        t_ref = t[0] + reference * (t[-1] - t[0])
+        model = fit_compensation(
+            t, values, drivers, reference=(t[0], t_ref), max_lag_s=_duration_s(max_lag, "--max-lag")
+        )
+        pred = model.predict(t, drivers)
+        usable = np.isfinite(pred)  # drivers must cover the lagged time
+        values = values - pred
+        extra.append(values)
+        header.append("compensated")
+        terms = ", ".join(
+            f"{b:+.4g}/{n} (lag {lag / 3600:.3g} h)"
+            for n, b, lag in zip(model.drivers, model.coefficients, model.lags_s, strict=True)
+        )
+        console.print(f"compensation on {model.n_reference} readings: {terms}, R2 {model.r2:.3f}")
+    scores = np.zeros(values.size)  # rows without driver coverage: 0 (not enough data)
+    todo = values[usable]
+    part = np.empty(todo.size)
     state: AnomalyState | None = None
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("scoring", total=values.size)
-        for start in range(0, values.size, _CHUNK):
-            chunk = values[start : start + _CHUNK]
+        task = progress.add_task("scoring", total=todo.size)
+        for start in range(0, todo.size, _CHUNK):
+            chunk = todo[start : start + _CHUNK]
             s, state = score_online(chunk, state)
-            scores[start : start + chunk.size] = s
+            part[start : start + chunk.size] = s
             progress.advance(task, chunk.size)
+    scores[usable] = part
     with out_csv.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow([*table.header, "anomaly_score"])
-        for row, sc in zip(table.rows, scores, strict=True):
-            w.writerow([*row, f"{sc:.6f}"])
+        w.writerow(header)
+        for i, (row, sc) in enumerate(zip(table.rows, scores, strict=True)):
+            cells = [f"{e[i]:.6g}" if np.isfinite(e[i]) else "" for e in extra]
+            w.writerow([*row, f"{sc:.6f}", *cells])
     n_hi = int(np.sum(scores >= 0.5))
     console.print(f"scored {values.size} readings, {n_hi} with score >= 0.5 -> {out_csv}")
 
