@@ -97,3 +97,17 @@ def test_scale_round_trip_and_validation() -> None:
         Scale.from_dict({"mm_per_px": 1.0})
     with pytest.raises(MeasurementInputError, match="no homography"):
         rectify(np.zeros((20, 20), np.uint8), Scale.from_mm_per_px(1.0))
+
+
+def test_uncertainty_grows_away_from_the_marker() -> None:
+    scene = render_marker_scene(tilt_deg=45.0, marker_mm=50.0, marker_px=80.0, seed=4)
+    cal = calibrate_scale(scene.image, marker_mm=50.0)
+    assert cal.scale.homography_samples is not None
+    near = scene.project(np.array([[-25.0, 0.0], [25.0, 0.0]]))
+    far = scene.project(np.array([[100.0, 0.0], [150.0, 0.0]]))
+    std_near = cal.scale.sampled_distances_mm(near[:1], near[1:])
+    std_far = cal.scale.sampled_distances_mm(far[:1], far[1:])
+    assert std_near is not None and std_far is not None
+    assert np.std(std_far) > 1.5 * np.std(std_near)
+    back = Scale.from_dict(cal.scale.to_dict())
+    assert back.homography_samples is not None and back.homography_samples.shape[1:] == (3, 3)

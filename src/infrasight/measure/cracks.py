@@ -290,13 +290,17 @@ def _analyse(
     )
     unit = "mm" if scale is not None else "px"
     rel = scale.relative_std if scale is not None else 0.0
+    sampled_len: NDArray[np.float64] | None = None
     if scale is not None and len(w_px):
         a = centres - 0.5 * w_px[:, None] * normals
         bpts = centres + 0.5 * w_px[:, None] * normals
         w_u = scale.distance_mm(a, bpts)
         local = w_u / np.maximum(w_px, 1e-12)
-        s_u = np.hypot(s_px * local, w_u * rel)
+        sampled_w = scale.sampled_distances_mm(a, bpts)
+        scale_w_std = w_u * rel if sampled_w is None else np.std(sampled_w, axis=0)
+        s_u = np.hypot(s_px * local, scale_w_std)
         length_u = sum(scale.polyline_length_mm(p) for p in polylines)
+        sampled_len = scale.sampled_lengths_mm(polylines)
         length_u += (
             length_px
             - sum(float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in polylines if len(p) > 1)
@@ -340,7 +344,8 @@ def _analyse(
         w_max = w_mean = w_p95 = zero
         max_loc = (float(all_pts[0, 0]), float(all_pts[0, 1]))
         area_val, area_std = 0.0, 0.0
-    length_std = float(np.hypot(0.5 * np.sqrt(max(n_free, 1)) * mean_scale, length_u * rel))
+    scale_len_std = length_u * rel if sampled_len is None else float(np.std(sampled_len))
+    length_std = float(np.hypot(0.5 * np.sqrt(max(n_free, 1)) * mean_scale, scale_len_std))
     # the metric frame's y points down like the image's, so one angle convention serves both
     orientation = _orientation(all_pts)
     diff = abs((orientation - element_axis_deg) % 180.0)

@@ -30,6 +30,7 @@ __all__ = [
 _EDGE_HALF_PX = 3.0
 _EDGE_STEP_PX = 0.1
 _MC_DRAWS = 300
+_KEPT_SAMPLES = 64
 
 
 def dictionary_from_name(name: str) -> cv2.aruco.Dictionary:
@@ -372,16 +373,25 @@ def calibrate_scale(
     tb = cv2.perspectiveTransform(test_b.reshape(-1, 1, 2), Hinv).reshape(-1, 2)
     rel = []
     scales = []
+    samples: list[NDArray[np.float64]] = []
     for _ in range(_MC_DRAWS):
         noisy = (img_pts + sigma * rng.standard_normal(img_pts.shape)).astype(np.float32)
         Hs = np.asarray(cv2.getPerspectiveTransform(noisy, obj.astype(np.float32)), np.float64)
         a = cv2.perspectiveTransform(ta.reshape(-1, 1, 2), Hs).reshape(-1, 2)
         b = cv2.perspectiveTransform(tb.reshape(-1, 1, 2), Hs).reshape(-1, 2)
         rel.extend(np.hypot(*(a - b).T) / marker_mm - 1.0)
+        if len(samples) < _KEPT_SAMPLES:
+            samples.append(Hs)
         svs = _jacobian_svals(Hs, float(centre[0]), float(centre[1]))
         scales.append(np.sqrt(svs[0] * svs[1]))
     relative_std = float(np.std(rel))
-    scale = Scale(mm_per_px=mm_per_px, relative_std=relative_std, homography=H, source="marker")
+    scale = Scale(
+        mm_per_px=mm_per_px,
+        relative_std=relative_std,
+        homography=H,
+        source="marker",
+        homography_samples=np.asarray(samples, np.float64),
+    )
     return ScaleCalibration(
         scale=scale,
         marker=marker,

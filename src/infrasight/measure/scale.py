@@ -62,12 +62,17 @@ class Scale:
         ``(3, 3)`` image px -> plane mm, or ``None``.
     source : str
         How it was obtained (``"user"``, ``"marker"``, ``"charuco"``).
+    homography_samples : numpy.ndarray or None
+        ``(K, 3, 3)`` homographies drawn from the calibration's uncertainty (Monte Carlo);
+        they give honest uncertainties far from the marker, where a single marker's
+        homography is extrapolated.
     """
 
     mm_per_px: float
     relative_std: float
     homography: NDArray[np.float64] | None = None
     source: str = "user"
+    homography_samples: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.mm_per_px) and self.mm_per_px > 0):
@@ -78,6 +83,10 @@ class Scale:
             raise MeasurementInputError(
                 f"relative uncertainty must be >= 0, got {self.relative_std}", field="relative_std"
             )
+        if self.homography_samples is not None and (
+            self.homography_samples.ndim != 3 or self.homography_samples.shape[1:] != (3, 3)
+        ):
+            raise MeasurementInputError("homography_samples must be (K, 3, 3)")
         if self.homography is not None:
             h = np.asarray(self.homography)
             if h.shape != (3, 3) or not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-18:
@@ -103,6 +112,37 @@ class Scale:
         a = self.to_mm(a_px)
         b = self.to_mm(b_px)
         return np.asarray(np.hypot(*(a - b).T), np.float64)
+
+    def sampled_lengths_mm(
+        self, polylines_px: list[NDArray[np.float64]]
+    ) -> NDArray[np.float64] | None:
+        """Total length of ``polylines_px`` under each homography sample (``None`` without)."""
+        if self.homography_samples is None:
+            return None
+        out = []
+        for h in self.homography_samples:
+            total = 0.0
+            for pts in polylines_px:
+                if len(pts) < 2:
+                    continue
+                mm = cv2.perspectiveTransform(np.asarray(pts, np.float64).reshape(-1, 1, 2), h)
+                total += float(np.hypot(*np.diff(mm.reshape(-1, 2), axis=0).T).sum())
+            out.append(total)
+        return np.asarray(out, np.float64)
+
+    def sampled_distances_mm(
+        self, a_px: NDArray[np.float64], b_px: NDArray[np.float64]
+    ) -> NDArray[np.float64] | None:
+        """``(K, N)`` distances between paired points under each homography sample."""
+        if self.homography_samples is None:
+            return None
+        a = np.asarray(a_px, np.float64).reshape(-1, 1, 2)
+        b = np.asarray(b_px, np.float64).reshape(-1, 1, 2)
+        rows = []
+        for h in self.homography_samples:
+            d = cv2.perspectiveTransform(a, h) - cv2.perspectiveTransform(b, h)
+            rows.append(np.hypot(*d.reshape(-1, 2).T))
+        return np.asarray(rows, np.float64)
 
     def polyline_length_mm(self, points_px: NDArray[np.float64]) -> float:
         """Length in mm of an ``(N, 2)`` image polyline."""
@@ -135,6 +175,9 @@ class Scale:
             "relative_std": self.relative_std,
             "homography": None if self.homography is None else np.asarray(self.homography).tolist(),
             "source": self.source,
+            "homography_samples": None
+            if self.homography_samples is None
+            else np.asarray(self.homography_samples).tolist(),
         }
 
     @classmethod
@@ -147,6 +190,9 @@ class Scale:
                 relative_std=float(data["relative_std"]),
                 homography=None if hom is None else np.asarray(hom, np.float64),
                 source=str(data.get("source", "user")),
+                homography_samples=None
+                if data.get("homography_samples") is None
+                else np.asarray(data["homography_samples"], np.float64),
             )
         except (KeyError, TypeError, ValueError) as err:
             if isinstance(err, MeasurementInputError):
