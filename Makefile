@@ -6,7 +6,7 @@ DATASETS ?= ../shared/datasets
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench train-cracks clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-peers eval train-cracks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ bench: install
 	$(BIN)/python benchmarks/crack_speed.py
 	$(BIN)/python benchmarks/measurement.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
+
+bench-peers: install  # the peer libraries the benchmarks compare with (koma-python for SSI-COV)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+
+eval: install
+	$(BIN)/python benchmarks/crack_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
