@@ -251,3 +251,19 @@ def test_stream_needs_max_frames(speckle_files: list[Path]) -> None:
         ],
     )
     assert res.exit_code == 2 and "--max-frames" in res.output
+
+
+def test_calibrate_scale_from_board_and_argument_errors(tmp_path: Path) -> None:
+    board = BoardSpec(squares_x=7, squares_y=5, square_mm=30.0, marker_mm=22.0)
+    view = render_charuco_views(board.to_opencv(), n_views=1, seed=2, k1=0.0).images[0]
+    img = tmp_path / "board.png"
+    cv2.imwrite(str(img), view)
+    res = runner.invoke(app, ["calibrate", "scale", str(img), "--board", "7x5:30:22", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["n_corners"] >= 20
+    res = runner.invoke(app, ["calibrate", "scale", str(img)])
+    assert res.exit_code == 2 and "either --marker-mm" in res.output
+    res = runner.invoke(
+        app, ["calibrate", "scale", str(img), "--board", "7x5:30:22", "--marker-mm", "20"]
+    )
+    assert res.exit_code == 2

@@ -111,3 +111,24 @@ def test_uncertainty_grows_away_from_the_marker() -> None:
     assert np.std(std_far) > 1.5 * np.std(std_near)
     back = Scale.from_dict(cal.scale.to_dict())
     assert back.homography_samples is not None and back.homography_samples.shape[1:] == (3, 3)
+
+
+def test_charuco_board_scale_is_accurate_across_the_board() -> None:
+    import cv2
+
+    from infrasight.measure import BoardSpec, calibrate_scale_from_board
+    from infrasight.synthetic import render_charuco_views
+
+    board = BoardSpec(squares_x=7, squares_y=5, square_mm=30.0, marker_mm=22.0)
+    view = render_charuco_views(board.to_opencv(), n_views=1, seed=3, k1=0.0).images[0]
+    cal = calibrate_scale_from_board(view, board=board)
+    assert cal.n_corners >= 20 and cal.scale.source == "charuco"
+    corners, ids, _, _ = cv2.aruco.CharucoDetector(board.to_opencv()).detectBoard(view)
+    obj = np.asarray(board.to_opencv().getChessboardCorners())[np.asarray(ids).ravel(), :2]
+    img = np.asarray(corners).reshape(-1, 2)
+    i, j = int(np.argmin(obj.sum(axis=1))), int(np.argmax(obj.sum(axis=1)))
+    d = cal.scale.distance_mm(img[i : i + 1], img[j : j + 1])[0]
+    assert d == pytest.approx(float(np.hypot(*(obj[j] - obj[i]))), rel=0.003)
+    assert 0 < cal.scale.relative_std < 0.01
+    with pytest.raises(MarkerNotFoundError, match="ChArUco board found"):
+        calibrate_scale_from_board(np.full((200, 200), 128, np.uint8), board=board)

@@ -12,10 +12,13 @@ from rich.console import Console
 
 from infrasight.cli.measure import bad_input, emit_json, load_colour
 from infrasight.measure import (
+    BoardScaleCalibration,
     BoardSpec,
     MeasurementInputError,
+    ScaleCalibration,
     calibrate_camera,
     calibrate_scale,
+    calibrate_scale_from_board,
     rectify,
 )
 from infrasight.measure.frames import read_image
@@ -58,19 +61,34 @@ def camera(
 
 @app.command("scale")
 def scale(
-    image: Annotated[Path, typer.Argument(help="Capture showing a marker of known size.")],
-    marker_mm: Annotated[float, typer.Option("--marker-mm", help="Marker side length, mm.")],
+    image: Annotated[Path, typer.Argument(help="Capture showing a marker or ChArUco board.")],
+    marker_mm: Annotated[
+        float | None, typer.Option("--marker-mm", help="Marker side length, mm.")
+    ] = None,
+    board: Annotated[
+        str | None,
+        typer.Option(help="ChArUco board on the surface instead: 7x5:30:22[:DICT_5X5_100]."),
+    ] = None,
     dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
     marker_id: Annotated[int | None, typer.Option(help="Use this marker id.")] = None,
     rectified: Annotated[
-        Path | None, typer.Option(help="Write the image rectified to the marker plane here.")
+        Path | None, typer.Option(help="Write the image rectified to the surface plane here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compute the image-to-surface homography and mm/px (with uncertainty) from a marker."""
+    if (marker_mm is None) == (board is None):
+        bad_input("give either --marker-mm L (a marker) or --board SPEC (a ChArUco board)")
     rgb = load_colour(image)
     try:
-        cal = calibrate_scale(rgb, marker_mm=marker_mm, dictionary=dictionary, marker_id=marker_id)
+        cal: ScaleCalibration | BoardScaleCalibration
+        if board is not None:
+            cal = calibrate_scale_from_board(rgb, board=BoardSpec.parse(board))
+        else:
+            assert marker_mm is not None
+            cal = calibrate_scale(
+                rgb, marker_mm=marker_mm, dictionary=dictionary, marker_id=marker_id
+            )
         if rectified is not None:
             out = rectify(rgb, cal.scale)
             bgr = cv2.cvtColor(np.asarray(out.image, np.uint8), cv2.COLOR_RGB2BGR)
@@ -81,8 +99,15 @@ def scale(
     if as_json:
         emit_json(cal.to_dict())
         return
+    if isinstance(cal, BoardScaleCalibration):
+        Console().print(
+            f"board ({cal.n_corners} corners, fit RMS {cal.residual_px:.3f} px): "
+            f"{cal.mm_per_px:.5f} mm/px at the board, length uncertainty "
+            f"{100 * cal.scale.relative_std:.3f} %"
+        )
+        return
     Console().print(
         f"marker {cal.marker.marker_id}: {cal.mm_per_px:.5f} ± {cal.mm_per_px_std:.5f} mm/px "
-        f"at the marker, length uncertainty {100 * cal.scale.relative_std:.3f} %, "
-        f"view tilt about {cal.tilt_deg:.1f} deg"
+        f"at the marker, length uncertainty {100 * cal.scale.relative_std:.3f} % near it, "
+        f"viewing angle at the marker about {cal.tilt_deg:.1f} deg"
     )

@@ -4,6 +4,7 @@ sub-pixel displacement tracking. Pure analytics on numpy arrays (OpenCV, SciPy, 
 
 from __future__ import annotations
 
+from infrasight.measure.board_scale import BoardScaleCalibration, calibrate_scale_from_board
 from infrasight.measure.cracks import (
     DEFAULT_FLOOR_RATIO,
     CrackQuantification,
@@ -39,6 +40,7 @@ from infrasight.measure.tracking import (
 
 __all__ = [
     "DEFAULT_FLOOR_RATIO",
+    "BoardScaleCalibration",
     "BoardSpec",
     "CalibrationError",
     "CameraCalibration",
@@ -57,6 +59,7 @@ __all__ = [
     "ScaleCalibration",
     "calibrate_camera",
     "calibrate_scale",
+    "calibrate_scale_from_board",
     "detect_markers",
     "dictionary_from_name",
     "grid_regions",
