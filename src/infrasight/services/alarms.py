@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -298,41 +298,42 @@ def _record(session: Session, organization_id: int, alarm_id: int) -> AlarmRecor
     return record
 
 
-def acknowledge_alarm(
-    session: Session, organization_id: int, alarm_id: int, actor: str, note: str
+def _by_person(
+    session: Session,
+    organization_id: int,
+    alarm_id: int,
+    change: Callable[[Alarm, float], tuple[Alarm, AlarmEvent]],
 ) -> AlarmRecord:
-    """A person acknowledges an active alarm (409 when it is not active)."""
     record = _record(session, organization_id, alarm_id)
     rule = session.get(AlarmRule, record.rule_id)
     assert rule is not None
     try:
-        alarm, event = acknowledge(
-            Alarm.from_dict(record.state),
-            actor=actor,
-            time=datetime.now(UTC).timestamp(),
-            note=note,
-        )
+        alarm, event = change(Alarm.from_dict(record.state), datetime.now(UTC).timestamp())
     except LifecycleError as err:
         raise ConflictError(str(err)) from err
     _persist(session, rule, alarm, [event])
     return record
+
+
+def acknowledge_alarm(
+    session: Session, organization_id: int, alarm_id: int, actor: str, note: str
+) -> AlarmRecord:
+    """A person acknowledges an active alarm (409 when it is not active)."""
+    return _by_person(
+        session,
+        organization_id,
+        alarm_id,
+        lambda alarm, now: acknowledge(alarm, actor=actor, time=now, note=note),
+    )
 
 
 def clear_alarm(
     session: Session, organization_id: int, alarm_id: int, actor: str, note: str
 ) -> AlarmRecord:
     """A person clears an alarm (e.g. after a repair); the next exceedance re-raises it."""
-    record = _record(session, organization_id, alarm_id)
-    rule = session.get(AlarmRule, record.rule_id)
-    assert rule is not None
-    try:
-        alarm, event = clear_manually(
-            Alarm.from_dict(record.state),
-            actor=actor,
-            time=datetime.now(UTC).timestamp(),
-            note=note,
-        )
-    except LifecycleError as err:
-        raise ConflictError(str(err)) from err
-    _persist(session, rule, alarm, [event])
-    return record
+    return _by_person(
+        session,
+        organization_id,
+        alarm_id,
+        lambda alarm, now: clear_manually(alarm, actor=actor, time=now, note=note),
+    )

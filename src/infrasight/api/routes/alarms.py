@@ -142,10 +142,7 @@ def list_rules(
         .where(AlarmRule.organization_id == caller.organization_id)
         .order_by(AlarmRule.id)
     )
-    items, total = page_of(session, query, limit, offset)
-    return Page[RuleRead](
-        items=[RuleRead.model_validate(r) for r in items], total=total, limit=limit, offset=offset
-    )
+    return page_of(session, query, limit, offset, RuleRead)
 
 
 @router.get("/rules/{rule_id}")
@@ -232,13 +229,7 @@ def list_alarms(
         query = query.where(AlarmRecord.status == status)
     if rule_id is not None:
         query = query.where(AlarmRecord.rule_id == rule_id)
-    items, total = page_of(session, query, limit, offset)
-    return Page[AlarmRead](
-        items=[AlarmRead.model_validate(a) for a in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(session, query, limit, offset, AlarmRead)
 
 
 def _detail(session: SessionDep, record: AlarmRecord) -> AlarmDetail:

@@ -114,10 +114,7 @@ def list_assets(
     query = select(Asset).where(Asset.organization_id == caller.organization_id).order_by(Asset.id)
     if kind is not None:
         query = query.where(Asset.kind == kind)
-    items, total = page_of(session, query, limit, offset)
-    return Page[AssetRead](
-        items=[AssetRead.model_validate(a) for a in items], total=total, limit=limit, offset=offset
-    )
+    return page_of(session, query, limit, offset, AssetRead)
 
 
 @router.get("/assets/{asset_id}")

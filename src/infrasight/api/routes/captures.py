@@ -192,13 +192,7 @@ def list_captures(
         query = query.where(Capture.asset_id == asset_id)
     if inspection_id is not None:
         query = query.where(Capture.inspection_id == inspection_id)
-    items, total = page_of(session, query, limit, offset)
-    return Page[CaptureRead](
-        items=[CaptureRead.model_validate(c) for c in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(session, query, limit, offset, CaptureRead)
 
 
 @router.get("/captures/{capture_id}")

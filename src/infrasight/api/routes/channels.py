@@ -124,13 +124,7 @@ def list_channels(
         query = query.where(
             Channel.element_id.in_(select(Element.id).where(Element.asset_id == asset_id))
         )
-    items, total = page_of(session, query, limit, offset)
-    return Page[ChannelRead](
-        items=[ChannelRead.model_validate(c) for c in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(session, query, limit, offset, ChannelRead)
 
 
 @router.get("/channels/{channel_id}")

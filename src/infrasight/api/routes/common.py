@@ -25,6 +25,7 @@ __all__ = [
 
 T = TypeVar("T")
 M = TypeVar("M")
+R = TypeVar("R", bound="ReadModel")
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, description="Items to skip")]
@@ -54,11 +55,14 @@ def get_owned(session: Session, model: type[M], object_id: int, organization_id:
     return obj
 
 
-def page_of(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    """Items of ``query`` for this page and the total count."""
+def page_of(
+    session: Session, query: Select[Any], limit: int, offset: int, schema: type[R]
+) -> Page[R]:
+    """One page of ``query`` as ``schema`` items, with the total count."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = list(session.scalars(query.limit(limit).offset(offset)))
-    return items, int(total or 0)
+    rows = session.scalars(query.limit(limit).offset(offset))
+    items = [schema.model_validate(row) for row in rows]
+    return Page[R](items=items, total=int(total or 0), limit=limit, offset=offset)
 
 
 def flush_or_conflict(session: Session, what: str) -> None:

@@ -112,10 +112,7 @@ def list_devices(
     )
     if asset_id is not None:
         query = query.where(Device.asset_id == asset_id)
-    items, total = page_of(session, query, limit, offset)
-    return Page[DeviceRead](
-        items=[DeviceRead.model_validate(d) for d in items], total=total, limit=limit, offset=offset
-    )
+    return page_of(session, query, limit, offset, DeviceRead)
 
 
 @router.get("/devices/{device_id}")

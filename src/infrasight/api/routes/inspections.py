@@ -86,13 +86,7 @@ def list_inspections(
     )
     if asset_id is not None:
         query = query.where(Inspection.asset_id == asset_id)
-    items, total = page_of(session, query, limit, offset)
-    return Page[InspectionRead](
-        items=[InspectionRead.model_validate(i) for i in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(session, query, limit, offset, InspectionRead)
 
 
 @router.get("/inspections/{inspection_id}")

@@ -40,10 +40,7 @@ def list_jobs(
     query = select(Job).where(Job.organization_id == caller.organization_id).order_by(Job.id.desc())
     if status is not None:
         query = query.where(Job.status == status)
-    items, total = page_of(session, query, limit, offset)
-    return Page[JobRead](
-        items=[JobRead.model_validate(j) for j in items], total=total, limit=limit, offset=offset
-    )
+    return page_of(session, query, limit, offset, JobRead)
 
 
 @router.get("/jobs/{job_id}")

@@ -146,13 +146,7 @@ def list_records(
     )
     if asset_id is not None:
         query = query.where(Record.asset_id == asset_id)
-    items, total = page_of(session, query, limit, offset)
-    return Page[RecordRead](
-        items=[RecordRead.model_validate(r) for r in items],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
+    return page_of(session, query, limit, offset, RecordRead)
 
 
 @router.get("/records/{record_id}")

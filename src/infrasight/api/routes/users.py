@@ -96,10 +96,7 @@ def list_users(
 ) -> Page[UserRead]:
     caller.require(Action.ADMINISTER)
     query = select(User).where(User.organization_id == caller.organization_id).order_by(User.id)
-    items, total = page_of(session, query, limit, offset)
-    return Page[UserRead](
-        items=[UserRead.model_validate(u) for u in items], total=total, limit=limit, offset=offset
-    )
+    return page_of(session, query, limit, offset, UserRead)
 
 
 @router.patch("/users/{user_id}")
@@ -164,7 +161,4 @@ def audit_trail(
     )
     if entity is not None:
         query = query.where(AuditEvent.entity == entity)
-    items, total = page_of(session, query, limit, offset)
-    return Page[AuditRead](
-        items=[AuditRead.model_validate(a) for a in items], total=total, limit=limit, offset=offset
-    )
+    return page_of(session, query, limit, offset, AuditRead)
