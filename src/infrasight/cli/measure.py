@@ -15,9 +15,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from infrasight.measure import (
+    BoardSpec,
     MeasurementInputError,
     Scale,
     calibrate_scale,
+    calibrate_scale_from_board,
     detect_markers,
     quantify_cracks,
 )
@@ -66,22 +68,29 @@ def resolve_scale(
     mm_per_px: float | None,
     marker_mm: float | None,
     dictionary: str,
+    board: str | None = None,
 ) -> tuple[Scale | None, dict[str, Any] | None]:
-    """A scale from ``--mm-per-px`` or ``--marker-mm`` (never both), plus its JSON record."""
-    if mm_per_px is not None and marker_mm is not None:
-        bad_input("give either --mm-per-px or --marker-mm, not both")
-    if mm_per_px is not None:
-        try:
+    """A scale from ``--mm-per-px``, ``--marker-mm`` or ``--board`` (at most one), plus its
+    JSON record."""
+    given = [
+        o
+        for o, v in (("--mm-per-px", mm_per_px), ("--marker-mm", marker_mm), ("--board", board))
+        if v is not None
+    ]
+    if len(given) > 1:
+        bad_input(f"give only one of {', '.join(given)}, not both")
+    try:
+        if mm_per_px is not None:
             s = Scale.from_mm_per_px(mm_per_px)
-        except MeasurementInputError as err:
-            bad_input(str(err))
-        return s, s.to_dict()
-    if marker_mm is not None:
-        try:
+            return s, s.to_dict()
+        if marker_mm is not None:
             cal = calibrate_scale(image, marker_mm=marker_mm, dictionary=dictionary)
-        except MeasurementInputError as err:
-            bad_input(str(err))
-        return cal.scale, cal.to_dict()
+            return cal.scale, cal.to_dict()
+        if board is not None:
+            bcal = calibrate_scale_from_board(image, board=BoardSpec.parse(board))
+            return bcal.scale, bcal.to_dict()
+    except MeasurementInputError as err:
+        bad_input(str(err))
     return None, None
 
 
@@ -106,6 +115,9 @@ def crack(
         typer.Option("--marker-mm", help="Side of an ArUco marker in the image, mm (homography)."),
     ] = None,
     dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
+    board: Annotated[
+        str | None, typer.Option(help="ChArUco board on the surface: 7x5:30:22[:DICT].")
+    ] = None,
     axis_deg: Annotated[
         float, typer.Option("--axis-deg", help="Element axis direction in the image, degrees.")
     ] = 0.0,
@@ -133,7 +145,7 @@ def crack(
             cv2.fillConvexPoly(blank, quad, 1)
             m = m & (blank == 0)
     scale, scale_record = resolve_scale(
-        rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary
+        rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
     )
     try:
         results = quantify_cracks(
@@ -207,6 +219,9 @@ def displacement(
         float | None, typer.Option("--marker-mm", help="Marker side in the reference, mm.")
     ] = None,
     dictionary: Annotated[str, typer.Option(help="Marker dictionary.")] = "DICT_4X4_50",
+    board: Annotated[
+        str | None, typer.Option(help="ChArUco board in the reference: 7x5:30:22[:DICT].")
+    ] = None,
     max_frames: Annotated[int | None, typer.Option(help="Frames to read per video/stream.")] = None,
     details: Annotated[
         bool, typer.Option(help="With --json: add reliable/reason per point and shake per frame.")
@@ -225,7 +240,9 @@ def displacement(
         ref = read_image(reference)
     except MeasurementInputError as err:
         bad_input(str(err))
-    scale, _ = resolve_scale(ref, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary)
+    scale, _ = resolve_scale(
+        ref, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
+    )
     streams = [
         s
         for s in images
