@@ -267,3 +267,24 @@ def test_calibrate_scale_from_board_and_argument_errors(tmp_path: Path) -> None:
         app, ["calibrate", "scale", str(img), "--board", "7x5:30:22", "--marker-mm", "20"]
     )
     assert res.exit_code == 2
+
+
+def test_measure_crack_on_a_clean_surface_finds_nothing(tmp_path: Path) -> None:
+    from infrasight.synthetic import concrete_texture
+
+    surface = concrete_texture(240, 320, np.random.default_rng(0))
+    img = tmp_path / "clean.png"
+    cv2.imwrite(str(img), np.clip(surface, 0, 255).astype(np.uint8))
+    res = runner.invoke(app, ["measure", "crack", str(img), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["cracks"] == []
+
+
+def test_measure_crack_empty_given_mask_is_bad_input(
+    crack_files: tuple[Path, Path, float], tmp_path: Path
+) -> None:
+    img, _, _ = crack_files
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), np.zeros((480, 640), np.uint8))
+    res = runner.invoke(app, ["measure", "crack", str(img), "--mask", str(empty)])
+    assert res.exit_code == 2 and "mask is empty" in res.output

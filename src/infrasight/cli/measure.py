@@ -16,6 +16,7 @@ from rich.table import Table
 
 from infrasight.measure import (
     BoardSpec,
+    CrackQuantification,
     MeasurementInputError,
     Scale,
     calibrate_scale,
@@ -148,9 +149,12 @@ def crack(
         rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
     )
     try:
-        results = quantify_cracks(
-            m, rgb, scale=scale, element_axis_deg=axis_deg, crack_floor_ratio=floor_ratio
-        )
+        if mask_source == "classical" and not m.any():
+            results: tuple[CrackQuantification, ...] = ()  # no dark line: no crack found
+        else:
+            results = quantify_cracks(
+                m, rgb, scale=scale, element_axis_deg=axis_deg, crack_floor_ratio=floor_ratio
+            )
     except MeasurementInputError as err:
         bad_input(str(err))
     if as_json:
