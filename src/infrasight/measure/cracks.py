@@ -220,6 +220,14 @@ def _classify(angle_to_axis: float, n_junctions: int, n_loops: int) -> CrackPatt
     return "diagonal"
 
 
+def _end_skip(dist: NDArray[np.float32], is_free: bool, end: NDArray[np.float64]) -> float:
+    """Length to leave unmeasured at a branch end: 1 px at a tip, the junction's reach else."""
+    if is_free:
+        return 1.0
+    y, x = round(end[1]), round(end[0])
+    return float(dist[y, x]) + 3.0
+
+
 def _analyse(
     mask: NDArray[np.bool_],
     grey: NDArray[np.float32],
@@ -255,12 +263,6 @@ def _analyse(
                 ext += max(float(dist[y, x]) - 1.0, 0.0)
         length_px += float(np.hypot(*np.diff(pts, axis=0).T).sum()) + ext if len(pts) > 1 else ext
 
-        def _skip(is_free: bool, end: NDArray[np.float64]) -> float:
-            if is_free:
-                return 1.0
-            y, x = round(end[1]), round(end[0])
-            return float(dist[y, x]) + 3.0
-
         sw = measure_station_widths(
             grey,
             pts,
@@ -269,8 +271,8 @@ def _analyse(
             floor_ratio=floor_ratio,
             floor_ratio_std=floor_std,
             spacing_px=station_spacing_px,
-            skip_start_px=_skip(free0, pts[0]),
-            skip_end_px=_skip(free1, pts[-1]),
+            skip_start_px=_end_skip(dist, free0, pts[0]),
+            skip_end_px=_end_skip(dist, free1, pts[-1]),
             psf_margin_px=psf_margin_px,
         )
         all_widths.append(sw)
