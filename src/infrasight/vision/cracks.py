@@ -1,0 +1,317 @@
+"""Crack segmentation on ONNX Runtime: any image size, tiled with overlap and blended.
+
+>>> seg = CrackSegmenter().segment(image)          # doctest: +SKIP
+>>> seg.mask.sum(), len(seg.instances), seg.model_version  # doctest: +SKIP
+
+Images up to ``tile`` px on both sides run in one pass (padded to a multiple of 16). Larger ones
+are cut into equal overlapping tiles (>= ``overlap`` px) whose probabilities are blended with
+linear ramps; tiles are processed one row band at a time, so besides the outputs (probability
+float32 + mask bool, 5 bytes per pixel) memory stays near ``8 * tile * width`` bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from infrasight.vision.errors import ModelLoadError, VisionInputError
+from infrasight.vision.imageio import check_image, to_rgb8, value_scale
+from infrasight.vision.instances import CrackInstance, extract_instances
+from infrasight.vision.model_files import ModelInfo, load_model_info, read_model_bytes
+from infrasight.vision.tiling import axis_tiles, ramp_weights
+
+__all__ = [
+    "CrackSegmentation",
+    "CrackSegmenter",
+    "default_segmenter",
+    "overlay",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrackSegmentation:
+    """Result of :meth:`CrackSegmenter.segment` for one image.
+
+    Attributes
+    ----------
+    probability : (H, W) float32
+        Per-pixel crack probability in [0, 1].
+    mask : (H, W) bool
+        ``probability >= threshold`` without components smaller than the segmenter's
+        ``min_instance_pixels``.
+    instances : tuple of CrackInstance
+        Connected crack regions of ``mask``, largest first.
+    threshold : float
+        Decision threshold used.
+    model_version : str
+        Version of the model that produced the result.
+    """
+
+    probability: NDArray[np.float32] = field(repr=False)
+    mask: NDArray[np.bool_] = field(repr=False)
+    instances: tuple[CrackInstance, ...]
+    threshold: float
+    model_version: str
+
+    def __post_init__(self) -> None:
+        if self.probability.ndim != 2 or self.probability.dtype != np.float32:
+            raise ValueError("probability must be a 2-D float32 array")
+        if self.mask.shape != self.probability.shape or self.mask.dtype != np.bool_:
+            raise ValueError("mask must be a bool array of the probability's shape")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        if not self.model_version:
+            raise ValueError("model_version must not be empty")
+
+    @property
+    def crack_fraction(self) -> float:
+        """Fraction of the image's pixels marked as crack."""
+        return float(np.count_nonzero(self.mask)) / self.mask.size
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: image size, model version, threshold and instances."""
+        h, w = self.mask.shape
+        return {
+            "width": w,
+            "height": h,
+            "model_version": self.model_version,
+            "threshold": self.threshold,
+            "crack_pixels": int(np.count_nonzero(self.mask)),
+            "instances": [
+                {
+                    "pixel_count": c.pixel_count,
+                    "bbox": list(c.bbox),
+                    "mean_confidence": round(c.mean_confidence, 4),
+                    "length_px": round(c.length_px, 2),
+                    "skeleton_length_px": round(c.skeleton_length_px, 2),
+                    "polyline": c.polyline.round(1).tolist(),
+                }
+                for c in self.instances
+            ],
+        }
+
+
+class CrackSegmenter:
+    """Crack segmentation with the packaged (or a given) ONNX model; loads it on first use.
+
+    Parameters
+    ----------
+    model_path : path to an ONNX file with a ``.json`` sibling; default the packaged model.
+    threshold : decision threshold; default the one calibrated on validation data (model JSON).
+    tile : largest tile side in px (a multiple of 16).
+    overlap : minimum overlap between tiles in px.
+    min_instance_pixels : connected regions smaller than this are dropped from the mask.
+    threads : ONNX Runtime intra-op threads (default: all cores).
+
+    Thread-safe: one instance may serve several threads.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        threshold: float | None = None,
+        tile: int = 1024,
+        overlap: int = 64,
+        min_instance_pixels: int = 16,
+        threads: int | None = None,
+    ) -> None:
+        if tile < 64 or tile % 16:
+            raise ValueError(f"tile must be a multiple of 16 and >= 64, got {tile}")
+        if not 0 <= overlap < tile // 2:
+            raise ValueError(f"overlap must be in [0, tile/2), got {overlap}")
+        if threshold is not None and not 0.0 < threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        if min_instance_pixels < 1:
+            raise ValueError("min_instance_pixels must be >= 1")
+        if threads is not None and threads < 1:
+            raise ValueError("threads must be >= 1")
+        self.model_path = model_path
+        self.tile = tile
+        self.overlap = overlap
+        self.min_instance_pixels = min_instance_pixels
+        self.threads = threads
+        self._threshold = threshold
+        self._info: ModelInfo | None = None
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's metadata (loads the JSON on first access)."""
+        if self._info is None:
+            self._info = load_model_info(self.model_path)
+        return self._info
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold in use."""
+        return self._threshold if self._threshold is not None else self.info.threshold
+
+    @property
+    def model_version(self) -> str:
+        """Version string of the model."""
+        return self.info.version
+
+    def session(self) -> Any:
+        """The ONNX Runtime session (created on first call)."""
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                if self.threads is not None:
+                    opts.intra_op_num_threads = self.threads
+                    opts.inter_op_num_threads = 1
+                try:
+                    self._session = ort.InferenceSession(
+                        read_model_bytes(self.model_path), opts, providers=["CPUExecutionProvider"]
+                    )
+                except Exception as err:  # onnxruntime raises its own error types
+                    raise ModelLoadError(f"cannot load crack model: {err}") from err
+            return self._session
+
+    def _infer(self, tile: NDArray[np.generic], full_scale: float) -> NDArray[np.float32]:
+        """Probability of one tile (any size >= 16 px): pad to the model multiple, run, crop."""
+        info = self.info
+        rgb = to_rgb8(tile, full_scale=full_scale)
+        h, w = rgb.shape[:2]
+        m = info.multiple_of
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            rgb = np.asarray(
+                cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REFLECT_101), dtype=np.uint8
+            )
+        x = rgb.astype(np.float32)
+        x -= np.asarray(info.mean, np.float32)
+        x *= 1.0 / np.asarray(info.std, np.float32)
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        sess = self.session()
+        (prob,) = sess.run(None, {sess.get_inputs()[0].name: x})
+        return np.asarray(prob[0, 0, :h, :w], dtype=np.float32)
+
+    def probability(self, image: NDArray[np.generic]) -> NDArray[np.float32]:
+        """Crack probability ``(H, W)`` float32 for an image (see :func:`check_image` for inputs).
+
+        Raises
+        ------
+        VisionInputError
+            Unsupported shape, dtype, size or values.
+        """
+        check_image(image)
+        full = value_scale(image)
+        height, width = image.shape[:2]
+        m = self.info.multiple_of
+        ys = axis_tiles(height, max_tile=self.tile, overlap=self.overlap, multiple=m)
+        xs = axis_tiles(width, max_tile=self.tile, overlap=self.overlap, multiple=m)
+        if len(ys) == 1 and len(xs) == 1:
+            return self._infer(image, full)
+        out = np.empty((height, width), np.float32)
+        band = ys[0][1]
+        acc = np.zeros((band, width), np.float32)
+        wsum = np.zeros((band, width), np.float32)
+        wx = [_ramp(xs, i) for i in range(len(xs))]
+        top = 0
+        for j, (y0, th) in enumerate(ys):
+            if y0 > top:  # rows above y0 are final: write them out and shift the band
+                k = y0 - top
+                out[top:y0] = acc[:k] / wsum[:k]
+                acc[:-k] = acc[k:].copy()
+                wsum[:-k] = wsum[k:].copy()
+                acc[-k:] = 0.0
+                wsum[-k:] = 0.0
+                top = y0
+            wy = _ramp(ys, j)
+            for i, (x0, tw) in enumerate(xs):
+                p = self._infer(image[y0 : y0 + th, x0 : x0 + tw], full)
+                w2 = wy[:, None] * wx[i][None, :]
+                acc[:th, x0 : x0 + tw] += p * w2
+                wsum[:th, x0 : x0 + tw] += w2
+        out[top:] = acc[: height - top] / wsum[: height - top]
+        return out
+
+    def segment(self, image: NDArray[np.generic]) -> CrackSegmentation:
+        """Probability map, binary mask and crack instances of one image.
+
+        Parameters
+        ----------
+        image : (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA array; uint8, uint16 or
+            float in [0, 1]; both sides >= 16 px.
+        """
+        prob = self.probability(image)
+        mask = prob >= np.float32(self.threshold)
+        instances = extract_instances(mask, prob, min_pixels=self.min_instance_pixels)
+        if self.min_instance_pixels > 1:
+            mask = _keep(mask, instances)
+        return CrackSegmentation(
+            probability=prob,
+            mask=mask,
+            instances=instances,
+            threshold=self.threshold,
+            model_version=self.model_version,
+        )
+
+
+def _ramp(tiles: list[tuple[int, int]], i: int) -> NDArray[np.float32]:
+    start, size = tiles[i]
+    before = tiles[i - 1][0] + tiles[i - 1][1] - start if i > 0 else 0
+    after = start + size - tiles[i + 1][0] if i + 1 < len(tiles) else 0
+    return ramp_weights(size, before=max(0, before), after=max(0, after))
+
+
+def _keep(mask: NDArray[np.bool_], instances: tuple[CrackInstance, ...]) -> NDArray[np.bool_]:
+    out = np.zeros_like(mask)
+    for c in instances:
+        x, y, w, h = c.bbox
+        out[y : y + h, x : x + w] |= c.mask
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_segmenter() -> CrackSegmenter:
+    """A shared :class:`CrackSegmenter` with the packaged model and default settings."""
+    return CrackSegmenter()
+
+
+def overlay(
+    image: NDArray[np.generic],
+    segmentation: CrackSegmentation,
+    *,
+    color: tuple[int, int, int] = (255, 40, 40),
+    alpha: float = 0.6,
+    draw_polylines: bool = True,
+) -> NDArray[np.uint8]:
+    """RGB uint8 copy of ``image`` with the crack mask tinted and instance polylines drawn.
+
+    Parameters
+    ----------
+    image : the image that was segmented (any supported dtype/channels)
+    segmentation : its result
+    color : RGB tint of crack pixels
+    alpha : opacity of the tint in [0, 1]
+    draw_polylines : draw each instance's skeleton polyline in yellow
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if image.shape[:2] != segmentation.mask.shape:
+        raise VisionInputError(
+            f"image {image.shape[:2]} and segmentation {segmentation.mask.shape} differ in size"
+        )
+    rgb = to_rgb8(image)
+    m = segmentation.mask
+    tint = np.asarray(color, np.float32)
+    rgb[m] = (rgb[m].astype(np.float32) * (1.0 - alpha) + tint * alpha + 0.5).astype(np.uint8)
+    if draw_polylines:
+        thick = max(1, round(max(m.shape) / 1500))
+        for c in segmentation.instances:
+            if len(c.polyline) >= 2:
+                pts = c.polyline.round().astype(np.int32).reshape(-1, 1, 2)
+                cv2.polylines(rgb, [pts], False, (255, 230, 0), thick, cv2.LINE_AA)
+    return rgb

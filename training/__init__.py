@@ -1,0 +1,1 @@
+"""Training code for InfraSight's models (needs the optional ``[train]`` extra: PyTorch, onnx)."""

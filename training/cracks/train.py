@@ -1,0 +1,321 @@
+"""Train CrackNet-Lite on the training splits; keep the checkpoint that scores best on validation.
+
+``python -m training.cracks.train --datasets ../shared/datasets --out runs/cracks``
+
+Device-agnostic (CUDA when available, else CPU) and seeded: crop choice and augmentation of item
+``i`` in epoch ``e`` depend only on ``(seed, e, i)``, so the data stream is the same whatever the
+number of loader workers. Model selection and threshold calibration use only validation data:
+pixel-exact F1 on the held-out DeepCrack stems, under the constraint that at most 0.1 % of the
+pixels of the held-out crack-free walls are marked as crack.
+
+Writes ``<out>/last.pt`` (resumable), ``<out>/best.pt`` and ``<out>/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from training.cracks.augment import augment
+from training.cracks.data import Sample, load_splits
+from training.cracks.losses import aux_target, bce_dice
+from training.cracks.model import DEFAULT_WIDTHS, CrackNetLite, count_parameters
+
+MEAN = 127.5  # input normalisation: (rgb - MEAN) / STD, on 0-255 values
+STD = 63.75
+SOURCE_WEIGHTS = {  # relative sampling weight of one image of each source
+    "deepcrack": 1.0,
+    "cfd": 1.0,
+    "cracksc": 0.8,
+    "khanh": 0.8,
+    "khanh_wall": 1.0,
+    "masonry": 0.8,
+}
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.025), 3)
+MAX_WALL_FP = 0.001
+
+
+class CropStream(Dataset[tuple[np.ndarray, np.ndarray]]):
+    """Random crops of the training samples; item ``g`` is seeded by ``(seed, g)`` alone."""
+
+    def __init__(self, samples: list[Sample], *, crop: int, seed: int) -> None:
+        self.samples = samples
+        self.crop = crop
+        self.seed = seed
+        w = np.array([SOURCE_WEIGHTS[s.source] for s in samples], np.float64)
+        self.p = w / w.sum()
+
+    def __len__(self) -> int:
+        return 2**40
+
+    def __getitem__(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng([self.seed, g])
+        s = self.samples[int(rng.choice(len(self.samples), p=self.p))]
+        img, lab = augment(s.image, s.label, rng, crop=self.crop)
+        return np.ascontiguousarray(img.transpose(2, 0, 1)), lab
+
+
+def _worker_init(_: int) -> None:
+    # One thread per loader worker: OpenCV/torch thread pools in every worker oversubscribe cores.
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+class _From(torch.utils.data.Sampler[int]):
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.start, 2**40))
+
+    def __len__(self) -> int:
+        return 2**40 - self.start
+
+
+def to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> normalised float32."""
+    return (images.float() - MEAN) / STD
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up then cosine decay to 1 % of ``base``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t))))
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, samples: list[Sample], device: torch.device
+) -> list[np.ndarray]:
+    """Probability maps (float32 HxW) for whole images (sizes must be multiples of 16 or padded)."""
+    model.eval()
+    out = []
+    for s in samples:
+        h, w = s.label.shape
+        ph, pw = (-h) % 16, (-w) % 16
+        img = np.pad(s.image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            y = model(to_input(x))
+        out.append(torch.sigmoid(y.float())[0, 0, :h, :w].cpu().numpy())
+    return out
+
+
+def pixel_counts(probs: list[np.ndarray], samples: list[Sample]) -> np.ndarray:
+    """(T, 3) summed TP, FP, FN per threshold in THRESHOLDS (ignore pixels excluded)."""
+    c = np.zeros((len(THRESHOLDS), 3), np.int64)
+    for p, s in zip(probs, samples, strict=True):
+        valid = s.label != 255
+        gt = s.label == 1
+        for k, t in enumerate(THRESHOLDS):
+            pr = (p >= t) & valid
+            tp = int(np.count_nonzero(pr & gt))
+            c[k] += (tp, int(np.count_nonzero(pr)) - tp, int(np.count_nonzero(gt)) - tp)
+    return c
+
+
+def validate(
+    model: torch.nn.Module, splits: dict[str, list[Sample]], device: torch.device
+) -> dict[str, Any]:
+    """DeepCrack pixel-exact F1 per threshold, wall FP rates, and the calibrated threshold."""
+    dc = pixel_counts(predict(model, splits["val_deepcrack"], device), splits["val_deepcrack"])
+    tp, fp, fn = dc[:, 0], dc[:, 1], dc[:, 2]
+    prec = tp / np.maximum(tp + fp, 1)
+    rec = tp / np.maximum(tp + fn, 1)
+    f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-12)
+    walls = splits["val_walls"]
+    wall_probs = predict(model, walls, device)
+    npx = sum(p.size for p in wall_probs)
+    wall_fp = np.array([sum(int((p >= t).sum()) for p in wall_probs) / npx for t in THRESHOLDS])
+    ok = wall_fp <= MAX_WALL_FP
+    k = int(np.argmax(np.where(ok, f1, -1.0))) if ok.any() else len(THRESHOLDS) - 1
+    return {
+        "threshold": float(THRESHOLDS[k]),
+        "f1": float(f1[k]),
+        "precision": float(prec[k]),
+        "recall": float(rec[k]),
+        "iou": float(tp[k] / max(tp[k] + fp[k] + fn[k], 1)),
+        "wall_fp": float(wall_fp[k]),
+        "best_unconstrained_f1": float(f1.max()),
+    }
+
+
+def _jsonable(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> CUDA if available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train and validate; see the module docstring."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    ap.add_argument("--out", type=Path, default=Path("runs/cracks"))
+    ap.add_argument("--epochs", type=int, default=120)
+    ap.add_argument("--steps-per-epoch", type=int, default=100)
+    ap.add_argument("--batch-size", type=int, default=24)
+    ap.add_argument("--crop", type=int, default=320)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--ema", type=float, default=0.998)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--val-every", type=int, default=2, help="validate every N epochs")
+    ap.add_argument("--resume", type=Path, default=None, help="a last.pt to continue from")
+    ap.add_argument(
+        "--time-limit-min", type=float, default=0.0, help="stop (resumably) after this long"
+    )
+    ap.add_argument(
+        "--budget-min",
+        type=float,
+        default=0.0,
+        help="set --epochs from the speed measured over the first 2 epochs to fit this budget",
+    )
+    args = ap.parse_args(argv)
+
+    t_start = time.time()
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed % 2**32)
+    device = pick_device(args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    splits = load_splits(args.datasets)
+    print(
+        f"device {device}; train {len(splits['train'])} images; "
+        f"val deepcrack {len(splits['val_deepcrack'])}, walls {len(splits['val_walls'])}",
+        flush=True,
+    )
+
+    model = CrackNetLite(DEFAULT_WIDTHS).to(device)
+    ema = CrackNetLite(DEFAULT_WIDTHS).to(device)
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    start_epoch, best = 0, -1.0
+    if args.resume is not None:
+        ck = torch.load(args.resume, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        start_epoch, best = ck["epoch"], ck["best"]
+        args.epochs = ck["args"]["epochs"]
+        print(f"resumed at epoch {start_epoch} (best {best:.4f})", flush=True)
+    print(f"parameters {count_parameters(model)}", flush=True)
+
+    stream = CropStream(splits["train"], crop=args.crop, seed=args.seed)
+    per_epoch = args.steps_per_epoch * args.batch_size
+    loader = DataLoader(
+        stream,
+        batch_size=args.batch_size,
+        sampler=_From(start_epoch * per_epoch),
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+        drop_last=True,
+        worker_init_fn=_worker_init,
+        prefetch_factor=4 if args.workers else None,
+    )
+    batches = iter(loader)
+    log = (args.out / "log.jsonl").open("a")
+    use_amp = device.type == "cuda"
+    epoch = start_epoch
+    while epoch < args.epochs:
+        total = args.epochs * args.steps_per_epoch
+        warmup = min(2 * args.steps_per_epoch, total // 10)
+        model.train()
+        t0, losses = time.time(), []
+        for i in range(args.steps_per_epoch):
+            img, lab = next(batches)
+            step = epoch * args.steps_per_epoch + i
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total, warmup, args.lr)
+            x = to_input(img.to(device, non_blocking=True))
+            y = lab.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits, aux = model.forward_train(x)
+            loss = bce_dice(logits, y) + 0.4 * bce_dice(aux, aux_target(y, 4))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            with torch.no_grad():
+                d = min(args.ema, (1 + step) / (10 + step))
+                for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+                for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
+                    be.copy_(bm)
+            losses.append(loss.detach())
+        epoch += 1
+        epoch_s = time.time() - t0
+        if args.budget_min and epoch == 2 and args.resume is None:
+            # Fix the schedule length from the measured speed (recorded in the checkpoints).
+            t_val = time.time()
+            validate(ema, splits, device)
+            val_s = time.time() - t_val
+            per = epoch_s + val_s / max(1, args.val_every)
+            args.epochs = max(4, int((args.budget_min * 60 - (time.time() - t_start)) / per) + 2)
+            print(f"budget {args.budget_min} min -> {args.epochs} epochs", flush=True)
+        rec: dict[str, Any] = {
+            "epoch": epoch,
+            "loss": float(torch.stack(losses).mean()),
+            "lr": opt.param_groups[0]["lr"],
+            "epoch_s": round(epoch_s, 2),
+        }
+        if epoch % args.val_every == 0 or epoch == args.epochs:
+            v = validate(ema, splits, device)
+            rec.update({f"val_{k}": v[k] for k in v})
+            if v["f1"] > best:
+                best = v["f1"]
+                torch.save(
+                    {
+                        "model": ema.state_dict(),
+                        "widths": list(DEFAULT_WIDTHS),
+                        "epoch": epoch,
+                        "val": v,
+                        "mean": MEAN,
+                        "std": STD,
+                        "args": _jsonable(args),
+                    },
+                    args.out / "best.pt",
+                )
+                rec["saved_best"] = True
+        print(json.dumps(rec), flush=True)
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "opt": opt.state_dict(),
+                "epoch": epoch,
+                "best": best,
+                "args": _jsonable(args),
+            },
+            args.out / "last.pt",
+        )
+        if args.time_limit_min and time.time() - t_start > args.time_limit_min * 60:
+            print(f"time limit reached after epoch {epoch}; resume with --resume", flush=True)
+            break
+    log.close()
+
+
+if __name__ == "__main__":
+    main()
