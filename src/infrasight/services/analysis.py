@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infrasight.jobs.runner import JobContext
+from infrasight.services.crack_analysis import analyse_cracks
 from infrasight.services.displacement import track_capture
 from infrasight.services.images import decode_image
 from infrasight.storage.models import Capture, CaptureAnalysis, Record
@@ -35,7 +36,7 @@ def _image_quality(pixels: np.ndarray) -> dict[str, float]:
 
 
 def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Image quality figures of a capture, stored as a ``CaptureAnalysis``."""
+    """Image quality, cracks (as Defects) and tracked displacements of a capture."""
     capture_id = int(arguments["capture_id"])
     with context.database.transaction() as session:
         capture = session.get(Capture, capture_id)
@@ -49,11 +50,15 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
             capture_id=capture_id, model_name="image-quality", model_version="1", summary=quality
         )
         session.add(analysis)
+        cracks = analyse_cracks(session, context.blobs, capture, pixels)
         event = track_capture(
             session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
         )
         session.flush()
         result: dict[str, Any] = {"analysis_ids": [analysis.id], **quality}
+        if cracks is not None:
+            result["analysis_ids"].append(cracks.id)
+            result["cracks"] = cracks.summary["cracks"]
         if event is not None:
             result["displacement_readings"] = event.accepted
     if event is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from pydantic import AliasChoices, BaseModel, Field
 from sqlalchemy import select
@@ -13,11 +14,13 @@ from sqlalchemy.orm import Session
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
 from infrasight.core.domain import Action
-from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
+from infrasight.core.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
+from infrasight.services.analysis import ANALYSE_CAPTURE
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.services.captures import CaptureRequest, store_capture
-from infrasight.services.images import oriented_png
+from infrasight.services.crack_analysis import CRACK_MODEL, render_overlay
+from infrasight.services.images import decode_image, oriented_png
 from infrasight.storage.models import (
     Asset,
     Capture,
@@ -280,3 +283,65 @@ def capture_defects(
     if model_version is not None:
         query = query.where(Defect.model_version == model_version)
     return [DefectRead.model_validate(d) for d in session.scalars(query)]
+
+
+class AnalyseQueued(BaseModel):
+    job_id: int
+
+
+@router.post("/captures/{capture_id}/analyse", status_code=status.HTTP_202_ACCEPTED)
+def analyse_again(
+    capture_id: int, platform: PlatformDep, session: SessionDep, caller: CallerDep
+) -> AnalyseQueued:
+    """Queue the capture's analysis again (e.g. after a model update); earlier results stay."""
+    caller.require(Action.CONFIGURE)
+    get_owned(session, Capture, capture_id, caller.organization_id)
+    job = platform.jobs.create(
+        session, ANALYSE_CAPTURE, {"capture_id": capture_id}, caller.organization_id
+    )
+    record_audit(session, caller, "analyse", "capture", capture_id, {"job_id": job.id})
+    session.commit()
+    platform.jobs.enqueue(job.id)
+    return AnalyseQueued(job_id=job.id)
+
+
+@router.get(
+    "/captures/{capture_id}/overlay",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def capture_overlay(
+    capture_id: int,
+    platform: PlatformDep,
+    session: SessionDep,
+    caller: CallerDep,
+    model_version: str | None = None,
+) -> Response:
+    """The upright image with the cracks of one analysis (latest unless a version is named)."""
+    caller.require(Action.READ)
+    capture = get_owned(session, Capture, capture_id, caller.organization_id)
+    query = select(CaptureAnalysis).where(
+        CaptureAnalysis.capture_id == capture_id,
+        CaptureAnalysis.model_name == CRACK_MODEL,
+        CaptureAnalysis.mask_sha256.is_not(None),
+    )
+    if model_version is not None:
+        query = query.where(CaptureAnalysis.model_version == model_version)
+    analysis = session.scalars(query.order_by(CaptureAnalysis.id.desc()).limit(1)).one_or_none()
+    if analysis is None or analysis.mask_sha256 is None:
+        raise NotFoundError(
+            f"capture {capture_id} has no crack analysis"
+            + (f" by model version {model_version!r}" if model_version else " yet")
+        )
+    defects = session.scalars(select(Defect).where(Defect.analysis_id == analysis.id)).all()
+    image = render_overlay(
+        decode_image(
+            platform.blobs.get(capture.blob_sha256), max_pixels=platform.settings.max_image_pixels
+        ),
+        decode_image(
+            platform.blobs.get(analysis.mask_sha256), max_pixels=platform.settings.max_image_pixels
+        )
+        > 0,
+        [np.asarray(d.geometry.get("polyline_px", []), dtype=np.float64) for d in defects],
+    )
+    return Response(image, media_type="image/jpeg")

@@ -1,0 +1,141 @@
+"""Captures are analysed for cracks in the background: Defects with geometry and mm measurements."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from infrasight.core.domain import Role
+from infrasight.platform import Platform
+from infrasight.synthetic import render_crack_scene
+from infrasight.vision.cracks import CrackSegmenter
+from tests.conftest import Site, Tenant
+
+
+def png(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def scene_capture(client: TestClient, tenant: Tenant, site: Site) -> dict[str, object]:
+    scene = render_crack_scene(
+        branch_probability=0.0,
+        width=640, height=480, seed=21, n_cracks=1, width_range_px=(3.0, 6.0), mm_per_px=0.1
+    )
+    response = client.post(
+        "/api/v1/captures",
+        files={"file": ("wall.png", png(scene.image))},
+        data={
+            "asset_id": str(site.asset_id),
+            "element_id": str(site.element_id),
+            "mm_per_px": "0.1",
+        },
+        headers=tenant.headers(Role.INSPECTOR),
+    )
+    assert response.status_code == 201
+    return {"capture": response.json(), "scene": scene}
+
+
+def test_cracks_become_defects_measured_in_mm(
+    platform: Platform, client: TestClient, tenant: Tenant, scene_capture: dict[str, object]
+) -> None:
+    capture = scene_capture["capture"]
+    scene = scene_capture["scene"]
+    assert platform.jobs.run_pending() == 1
+    h = tenant.headers(Role.VIEWER)
+    defects = client.get(f"/api/v1/captures/{capture['id']}/defects", headers=h).json()
+    assert defects, "the rendered crack was not found"
+    main = max(defects, key=lambda d: d["geometry"]["pixel_count"])
+    assert main["kind"] == "crack" and 0 < main["confidence"] <= 1
+    assert main["model_version"] == CrackSegmenter().model_version
+    measured = main["measurements"]
+    assert measured["unit"] == "mm"
+    true_length_mm = scene.true_length_mm
+    assert measured["length"]["value"] == pytest.approx(true_length_mm, rel=0.05)
+    true_max_mm = scene.true_max_width_px * 0.1
+    assert measured["width_max"]["value"] == pytest.approx(true_max_mm, rel=0.2)
+    assert measured["length"]["std"] > 0
+    overlay = client.get(f"/api/v1/captures/{capture['id']}/overlay", headers=h)
+    assert overlay.status_code == 200 and overlay.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(overlay.content)).size == (640, 480)
+
+
+def test_new_model_version_keeps_earlier_results(
+    platform: Platform,
+    client: TestClient,
+    tenant: Tenant,
+    scene_capture: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    capture_id = scene_capture["capture"]["id"]
+    platform.jobs.run_pending()
+    first = client.get(f"/api/v1/captures/{capture_id}/defects", headers=tenant.headers()).json()
+
+    class NextModel(CrackSegmenter):
+        @property
+        def model_version(self) -> str:
+            return "9.9.9-test"
+
+    monkeypatch.setattr("infrasight.services.crack_analysis.default_segmenter", lambda: NextModel())
+    queued = client.post(
+        f"/api/v1/captures/{capture_id}/analyse", headers=tenant.headers(Role.ENGINEER)
+    )
+    assert queued.status_code == 202
+    platform.jobs.run_pending()
+    every = client.get(f"/api/v1/captures/{capture_id}/defects", headers=tenant.headers()).json()
+    versions = {d["model_version"] for d in every}
+    assert versions == {first[0]["model_version"], "9.9.9-test"}
+    assert len(every) == 2 * len(first)
+    newest = client.get(
+        f"/api/v1/captures/{capture_id}/defects",
+        params={"model_version": "9.9.9-test"},
+        headers=tenant.headers(),
+    ).json()
+    assert len(newest) == len(first)
+    again = client.post(f"/api/v1/captures/{capture_id}/analyse", headers=tenant.headers())
+    platform.jobs.run_pending()
+    assert again.status_code == 202
+    assert len(
+        client.get(f"/api/v1/captures/{capture_id}/defects", headers=tenant.headers()).json()
+    ) == len(every)
+    old_overlay = client.get(
+        f"/api/v1/captures/{capture_id}/overlay",
+        params={"model_version": first[0]["model_version"]},
+        headers=tenant.headers(),
+    )
+    assert old_overlay.status_code == 200
+    missing = client.get(
+        f"/api/v1/captures/{capture_id}/overlay",
+        params={"model_version": "0.0.1"},
+        headers=tenant.headers(),
+    )
+    assert missing.status_code == 404
+
+
+def test_crack_free_surface_gives_no_defects(
+    platform: Platform, client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    rng = np.random.default_rng(0)
+    plain = np.clip(150 + rng.normal(0, 6, (320, 480, 3)), 0, 255).astype(np.uint8)
+    capture = client.post(
+        "/api/v1/captures",
+        files={"file": ("plain.png", png(plain))},
+        data={"asset_id": str(site.asset_id)},
+        headers=tenant.headers(),
+    ).json()
+    platform.jobs.run_pending()
+    assert (
+        client.get(f"/api/v1/captures/{capture['id']}/defects", headers=tenant.headers()).json()
+        == []
+    )
+    analyses = client.get(
+        f"/api/v1/captures/{capture['id']}/analyses", headers=tenant.headers()
+    ).json()
+    crack = next(a for a in analyses if a["model_name"] == "crack-segmentation")
+    assert crack["summary"]["crack_fraction"] < 0.001
