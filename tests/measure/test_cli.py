@@ -288,3 +288,36 @@ def test_measure_crack_empty_given_mask_is_bad_input(
     cv2.imwrite(str(empty), np.zeros((480, 640), np.uint8))
     res = runner.invoke(app, ["measure", "crack", str(img), "--mask", str(empty)])
     assert res.exit_code == 2 and "mask is empty" in res.output
+
+
+def test_camera_calibration_file_is_applied(
+    crack_files: tuple[Path, Path, float], tmp_path: Path
+) -> None:
+    from infrasight.measure import CameraCalibration
+
+    img, mask, _ = crack_files
+    K = np.array([[700.0, 0, 319.5], [0, 700.0, 239.5], [0, 0, 1]])
+    cam = CameraCalibration(
+        camera_matrix=K,
+        dist_coeffs=np.zeros(5),
+        image_size=(640, 480),
+        rms_px=0.1,
+        n_views=5,
+        intrinsics_std=np.zeros(4),
+    )
+    cam_file = tmp_path / "cam.json"
+    cam_file.write_text(cam.to_json())
+    args = ["measure", "crack", str(img), "--mask", str(mask), "--mm-per-px", "0.25", "--json"]
+    plain = json.loads(runner.invoke(app, args).output)
+    res = runner.invoke(app, [*args, "--camera", str(cam_file)])
+    assert res.exit_code == 0, res.output
+    with_cam = json.loads(res.output)
+    assert with_cam["cracks"][0]["length"]["value"] == pytest.approx(
+        plain["cracks"][0]["length"]["value"], rel=1e-3
+    )
+    wrong = CameraCalibration.from_dict({**cam.to_dict(), "image_size": [800, 600]})
+    cam_file.write_text(wrong.to_json())
+    res = runner.invoke(app, [*args, "--camera", str(cam_file)])
+    assert res.exit_code == 2 and "calibration is for 800x600" in res.output
+    res = runner.invoke(app, [*args, "--camera", str(tmp_path / "none.json")])
+    assert res.exit_code == 2 and "not found" in res.output

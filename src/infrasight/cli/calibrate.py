@@ -10,7 +10,13 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from infrasight.cli.measure import bad_input, emit_json, load_colour
+from infrasight.cli.measure import (
+    bad_input,
+    emit_json,
+    load_camera,
+    load_colour,
+    undistorted,
+)
 from infrasight.measure import (
     BoardScaleCalibration,
     BoardSpec,
@@ -74,12 +80,16 @@ def scale(
     rectified: Annotated[
         Path | None, typer.Option(help="Write the image rectified to the surface plane here.")
     ] = None,
+    camera: Annotated[
+        Path | None,
+        typer.Option(help="Camera calibration JSON (calibrate camera --output): undistort first."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compute the image-to-surface homography and mm/px (with uncertainty) from a marker."""
     if (marker_mm is None) == (board is None):
         bad_input("give either --marker-mm L (a marker) or --board SPEC (a ChArUco board)")
-    rgb = load_colour(image)
+    rgb = undistorted(load_colour(image), load_camera(camera))
     try:
         cal: ScaleCalibration | BoardScaleCalibration
         if board is not None:

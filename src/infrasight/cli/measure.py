@@ -16,6 +16,7 @@ from rich.table import Table
 
 from infrasight.measure import (
     BoardSpec,
+    CameraCalibration,
     CrackQuantification,
     MeasurementInputError,
     Scale,
@@ -23,6 +24,7 @@ from infrasight.measure import (
     calibrate_scale_from_board,
     detect_markers,
     quantify_cracks,
+    undistort,
 )
 from infrasight.measure.frames import iter_frames, read_image
 from infrasight.measure.segment import segment_dark_cracks
@@ -61,6 +63,28 @@ def load_mask(path: Path) -> NDArray[np.bool_]:
     if img is None:
         bad_input(f"not a readable mask image: {path}")
     return np.asarray(img > 127, np.bool_)
+
+
+def load_camera(path: Path | None) -> CameraCalibration | None:
+    """Read a camera calibration JSON written by ``calibrate camera --output``."""
+    if path is None:
+        return None
+    if not path.is_file():
+        bad_input(f"camera calibration file not found: {path}")
+    try:
+        return CameraCalibration.from_json(path.read_text())
+    except MeasurementInputError as err:
+        bad_input(f"{path}: {err}")
+
+
+def undistorted(image: NDArray[Any], camera: CameraCalibration | None) -> NDArray[Any]:
+    """``image`` with the lens distortion of ``camera`` removed (unchanged without one)."""
+    if camera is None:
+        return image
+    try:
+        return np.asarray(undistort(image, camera))
+    except MeasurementInputError as err:
+        bad_input(str(err))
 
 
 def resolve_scale(
@@ -127,12 +151,17 @@ def crack(
         typer.Option(help="Crack interior / surface luminance; default: measured."),
     ] = None,
     profile: Annotated[bool, typer.Option(help="Include the width profile in the JSON.")] = False,
+    camera: Annotated[
+        Path | None,
+        typer.Option(help="Camera calibration JSON (calibrate camera --output): undistort first."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure the length, width profile, orientation and pattern of each crack."""
-    rgb = load_colour(image)
+    cam = load_camera(camera)
+    rgb = undistorted(load_colour(image), cam)
     if mask is not None:
-        m = load_mask(mask)
+        m = undistorted(load_mask(mask).astype(np.uint8), cam) > 0
         mask_source = "given"
     else:
         m = segment_dark_cracks(rgb)
@@ -230,6 +259,10 @@ def displacement(
     details: Annotated[
         bool, typer.Option(help="With --json: add reliable/reason per point and shake per frame.")
     ] = False,
+    camera: Annotated[
+        Path | None,
+        typer.Option(help="Camera calibration JSON (calibrate camera --output): undistort first."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Track regions (or a dense grid) of REFERENCE through the frames, to sub-pixel accuracy."""
@@ -240,8 +273,9 @@ def displacement(
         bad_input("--grid needs --subset SIZE")
     if shape is not None and shape not in ("translation", "affine"):
         bad_input(f"--shape must be translation or affine, got {shape!r}")
+    cam = load_camera(camera)
     try:
-        ref = read_image(reference)
+        ref = undistorted(read_image(reference), cam)
     except MeasurementInputError as err:
         bad_input(str(err))
     scale, _ = resolve_scale(
@@ -259,7 +293,7 @@ def displacement(
     try:
         for label, frame in iter_frames(images, max_frames=max_frames):
             labels.append(label)
-            frames.append(frame)
+            frames.append(undistorted(frame, cam))
         if not frames:
             bad_input("no frames could be read")
         with Progress(console=err_console, transient=True, disable=len(frames) < 3) as bar:
