@@ -23,7 +23,7 @@ _MC_DRAWS = 200
 _KEPT_SAMPLES = 64
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class BoardScaleCalibration:
     """Scale calibration of one capture from a ChArUco board.
 

@@ -29,7 +29,7 @@ _STRIP = np.arange(-4.0, 4.01, 1.0)
 _EDGE_MIN_WIDTH_PX = 5.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class StationWidths:
     """Widths measured at stations along one centreline branch (all in image px).
 

@@ -42,7 +42,7 @@ DEFAULT_FLOOR_RATIO = 0.25
 _DEFAULT_FLOOR_STD = 0.08
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class CrackStations:
     """The width profile: one row per measurement station (image px and surface units).
 
@@ -83,7 +83,7 @@ class CrackStations:
         return len(self.widths_px)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class CrackQuantification:
     """Measured geometry of one crack (a connected crack or crack network).
 

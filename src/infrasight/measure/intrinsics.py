@@ -92,7 +92,7 @@ class BoardSpec:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class CameraCalibration:
     """Intrinsics and distortion of one camera (pinhole + OpenCV's 5-term distortion).
 

@@ -45,7 +45,7 @@ def dictionary_from_name(name: str) -> cv2.aruco.Dictionary:
     return cv2.aruco.getPredefinedDictionary(int(getattr(cv2.aruco, key)))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class DetectedMarker:
     """One detected marker.
 
@@ -213,7 +213,7 @@ def detect_markers(
     return tuple(found)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ScaleCalibration:
     """Scale calibration of one capture from a marker of known size.
 

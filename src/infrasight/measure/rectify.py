@@ -14,7 +14,7 @@ from infrasight.measure.scale import Scale
 __all__ = ["RectifiedImage", "rectify"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class RectifiedImage:
     """A capture warped onto the measured plane.
 

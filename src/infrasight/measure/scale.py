@@ -45,7 +45,7 @@ class Quantity:
         return {"value": self.value, "std": self.std, "unit": self.unit}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Scale:
     """Map from image px to millimetres on the measured surface.
 

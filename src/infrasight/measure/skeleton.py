@@ -24,7 +24,7 @@ def skeletonize(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
 _RING = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class CentrelineGraph:
     """Branches of a crack skeleton.
 

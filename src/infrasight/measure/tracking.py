@@ -77,7 +77,7 @@ def grid_regions(
     return tuple(Region(x=x, y=y, w=subset, h=subset) for y in ys for x in xs)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class DisplacementResult:
     """Displacements of points through a sequence, relative to the reference frame.
 

@@ -23,7 +23,7 @@ __all__ = ["CrackTruth", "RenderedCrackScene", "render_crack_scene"]
 _TINT = np.array([1.02, 1.0, 0.95], np.float32)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class CrackTruth:
     """Ground truth of one crack (a main crack or a branch), in image px.
 
@@ -55,7 +55,7 @@ class CrackTruth:
         return polyline_length(self.centreline)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class RenderedCrackScene:
     """A rendered capture of a cracked concrete surface with its ground truth.
 

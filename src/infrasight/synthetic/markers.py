@@ -112,7 +112,7 @@ def paste_marker(
     return out, corners
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class MarkerScene:
     """A marker on a (possibly tilted) concrete plane seen by a pinhole camera.
 
@@ -258,7 +258,7 @@ def render_marker_scene(
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class CharucoViews:
     """ChArUco board views with the camera that took them.
 
