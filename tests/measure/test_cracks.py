@@ -213,3 +213,15 @@ def test_tilted_view_measured_in_mm_through_the_marker_homography() -> None:
     assert abs(naive / s.true_length_mm - 1) > 0.03
     true_max_mm = s.true_max_width_px * s.mm_per_px
     assert max(q.width_max.value for q in qs) == pytest.approx(true_max_mm, rel=0.2)
+
+
+def test_pieces_within_the_link_gap_are_one_crack() -> None:
+    img, mask, _ = _straight_crack(2.0, 0.0)
+    broken = mask.copy()
+    broken[:, 98:102] = False  # a 4 px segmentation gap
+    assert len(quantify_cracks(broken, img)) == 2
+    (one,) = quantify_cracks(broken, img, link_gap_px=6)
+    whole = quantify_crack(mask, img)
+    assert one.length.value == pytest.approx(whole.length.value - 4.0, abs=2.5)
+    with pytest.raises(MeasurementInputError, match="link_gap_px"):
+        quantify_cracks(mask, img, link_gap_px=-1)

@@ -150,6 +150,9 @@ def crack(
         float | None,
         typer.Option(help="Crack interior / surface luminance; default: measured."),
     ] = None,
+    link_gap: Annotated[
+        float, typer.Option(help="Mask pieces closer than this (px) are one crack.")
+    ] = 0.0,
     profile: Annotated[bool, typer.Option(help="Include the width profile in the JSON.")] = False,
     camera: Annotated[
         Path | None,
@@ -182,7 +185,12 @@ def crack(
             results: tuple[CrackQuantification, ...] = ()  # no dark line: no crack found
         else:
             results = quantify_cracks(
-                m, rgb, scale=scale, element_axis_deg=axis_deg, crack_floor_ratio=floor_ratio
+                m,
+                rgb,
+                scale=scale,
+                element_axis_deg=axis_deg,
+                crack_floor_ratio=floor_ratio,
+                link_gap_px=link_gap,
             )
     except MeasurementInputError as err:
         bad_input(str(err))

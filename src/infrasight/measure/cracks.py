@@ -424,8 +424,10 @@ def quantify_cracks(
     min_area_px: int = 20,
     smoothing_px: float | None = None,
     psf_margin_px: float = 2.0,
+    link_gap_px: float = 0.0,
 ) -> tuple[CrackQuantification, ...]:
-    """Quantify every crack instance (8-connected component) of a mask.
+    """Quantify every crack instance (8-connected component, or group within ``link_gap_px``)
+    of a mask.
 
     Parameters
     ----------
@@ -449,6 +451,9 @@ def quantify_cracks(
     psf_margin_px : float
         How far the blur spreads a crack's darkness beyond its edges, px (about 3 sigma of the
         optics' blur; 2 px suits sharp photos, raise it for soft ones).
+    link_gap_px : float
+        Treat mask pieces closer than this as one crack (a segmentation model often breaks a
+        crack); the gap itself is not counted in the length.
 
     Returns
     -------
@@ -465,15 +470,23 @@ def quantify_cracks(
     dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    labels, n = nd_label(m, structure=np.ones((3, 3)))
-    sizes = np.bincount(labels.ravel())
+    if link_gap_px < 0:
+        raise MeasurementInputError("link_gap_px must be >= 0", field="link_gap_px")
+    grouping = m
+    if link_gap_px > 0:
+        # pieces of one crack broken by a segmentation gap are measured as one crack
+        size = 2 * int(np.ceil(link_gap_px / 2)) + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        grouping = cv2.dilate(m.astype(np.uint8), kernel) > 0
+    labels, n = nd_label(grouping, structure=np.ones((3, 3)))
+    sizes = np.bincount(labels[m].ravel(), minlength=n + 1)
     results = []
     for k in range(1, n + 1):
         if sizes[k] < min_area_px:
             continue
         results.append(
             _analyse(
-                labels == k,
+                m & (labels == k),
                 grey,
                 occupied,
                 dist,
