@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--out", type=Path, default=Path("runs/cracks"))
-    ap.add_argument("--epochs", type=int, default=120)
+    ap.add_argument("--epochs", type=int, default=95)
     ap.add_argument("--steps-per-epoch", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=24)
     ap.add_argument("--crop", type=int, default=320)
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--val-every", type=int, default=2, help="validate every N epochs")
+    ap.add_argument("--val-every", type=int, default=4, help="validate every N epochs")
     ap.add_argument("--resume", type=Path, default=None, help="a last.pt to continue from")
     ap.add_argument(
         "--time-limit-min", type=float, default=0.0, help="stop (resumably) after this long"

@@ -22,7 +22,7 @@ app = typer.Typer(
     help="Crack segmentation: detect cracks in images and evaluate against masks.",
     no_args_is_help=True,
 )
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 ThresholdOpt = Annotated[
     float | None,

@@ -304,7 +304,7 @@ def overlay(
         raise VisionInputError(
             f"image {image.shape[:2]} and segmentation {segmentation.mask.shape} differ in size"
         )
-    rgb = to_rgb8(image)
+    rgb = np.array(to_rgb8(image), copy=True)  # to_rgb8 may return the input itself
     m = segmentation.mask
     tint = np.asarray(color, np.float32)
     rgb[m] = (rgb[m].astype(np.float32) * (1.0 - alpha) + tint * alpha + 0.5).astype(np.uint8)

@@ -103,6 +103,7 @@ def to_rgb8(image: NDArray[np.generic], *, full_scale: float | None = None) -> N
 
     ``full_scale`` is the input value that maps to 255 (default :func:`value_scale`; pass it when
     converting tiles of one image so that all tiles are scaled alike). The alpha channel is dropped.
+    An input that is already contiguous 8-bit RGB is returned as is (not copied).
     """
     if full_scale is None:
         full_scale = value_scale(image)

@@ -1,0 +1,200 @@
+"""CrackSegmenter with the packaged model on generated images: accuracy, inputs, tiling, errors."""
+
+from __future__ import annotations
+
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from scipy.ndimage import distance_transform_edt
+
+from infrasight.vision import (
+    CrackSegmentation,
+    CrackSegmenter,
+    VisionInputError,
+    default_segmenter,
+    overlay,
+)
+from infrasight.vision.imageio import to_rgb8
+from infrasight.vision.tiling import axis_tiles, ramp_weights
+from tests.vision.synth import cracked, surface
+
+
+@pytest.fixture(scope="module")
+def seg() -> CrackSegmenter:
+    return default_segmenter()
+
+
+def test_packaged_model_metadata(seg: CrackSegmenter) -> None:
+    assert seg.model_version == "1.0.0"
+    assert 0.05 <= seg.threshold <= 0.95  # calibrated, recorded in the model JSON
+    assert seg.info.multiple_of == 16
+
+
+@pytest.mark.parametrize("width_px", [1, 3, 5])
+def test_finds_a_generated_crack(seg: CrackSegmenter, width_px: int) -> None:
+    img, truth, pts = cracked(256, 320, seed=width_px, width_px=width_px)
+    r = seg.segment(img)
+    assert r.probability.shape == r.mask.shape == truth.shape
+    assert r.probability.dtype == np.float32 and r.mask.dtype == np.bool_
+    recall = (r.mask & truth).sum() / truth.sum()
+    assert recall > 0.95
+    near = distance_transform_edt(~truth) <= 3
+    assert (r.mask & near).sum() / r.mask.sum() > 0.95  # no detections away from the crack
+    assert len(r.instances) == 1
+    c = r.instances[0]
+    assert c.mean_confidence > seg.threshold
+    ends = sorted([c.polyline[0], c.polyline[-1]], key=lambda p: p[0])
+    assert np.hypot(*(ends[0] - pts[0])) < 6 and np.hypot(*(ends[1] - pts[-1])) < 6
+    assert c.length_px == pytest.approx(np.hypot(*np.diff(pts, axis=0).T).sum(), rel=0.1)
+
+
+def test_plain_surface_has_no_cracks(seg: CrackSegmenter) -> None:
+    r = seg.segment(surface(300, 400, seed=3))
+    assert r.crack_fraction < 0.001 and r.instances == ()
+
+
+def test_grey_rgba_16bit_and_float_inputs_agree(seg: CrackSegmenter) -> None:
+    img, _, _ = cracked(128, 160, seed=7)
+    ref = seg.segment(img)
+    grey = img[:, :, 0]
+    rgba = np.dstack([img, np.full(grey.shape, 90, np.uint8)])
+    variants = {
+        "grey": grey,
+        "grey1": grey[:, :, None],
+        "rgba": rgba,
+        "u16": img.astype(np.uint16) * 257,
+        "float": img.astype(np.float64) / 255.0,
+    }
+    for name, v in variants.items():
+        r = seg.segment(v)
+        np.testing.assert_array_equal(r.mask, ref.mask, err_msg=name)
+        np.testing.assert_allclose(r.probability, ref.probability, atol=1e-5, err_msg=name)
+
+
+def test_axis_tiles_cover_and_overlap() -> None:
+    assert axis_tiles(500, max_tile=1024, overlap=64, multiple=16) == [(0, 500)]
+    tiles = axis_tiles(6000, max_tile=1024, overlap=64, multiple=16)
+    assert all(size == tiles[0][1] and size % 16 == 0 and size <= 1024 for _, size in tiles)
+    assert tiles[0][0] == 0 and tiles[-1][0] + tiles[-1][1] == 6000
+    gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(tiles)]
+    assert max(gaps) <= -64  # every neighbour pair overlaps by >= 64 px
+    w = ramp_weights(10, before=4, after=2)
+    np.testing.assert_allclose(w, [0.125, 0.375, 0.625, 0.875, 1, 1, 1, 1, 0.75, 0.25])
+
+
+class _EchoSegmenter(CrackSegmenter):
+    """The 'model' returns each tile's red channel / 255: blending must reproduce the image."""
+
+    def _infer(self, tile: NDArray[np.generic], full_scale: float) -> NDArray[np.float32]:
+        return to_rgb8(tile, full_scale=full_scale)[:, :, 0].astype(np.float32) / 255.0
+
+
+@pytest.mark.parametrize("shape", [(700, 1300), (100, 5000), (2000, 90)])
+def test_blending_is_exact_for_a_position_independent_model(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, shape, dtype=np.uint8)
+    echo = _EchoSegmenter(tile=256, overlap=48)
+    prob = echo.probability(img)
+    np.testing.assert_allclose(prob, img.astype(np.float32) / 255.0, atol=1e-5)
+
+
+def test_tiled_result_matches_single_pass(seg: CrackSegmenter) -> None:
+    img, _truth, _ = cracked(400, 600, seed=11)
+    whole = seg.segment(img)
+    tiled = CrackSegmenter(tile=256, overlap=64).segment(img)
+    assert np.abs(whole.probability - tiled.probability).mean() < 0.01
+    assert (whole.mask ^ tiled.mask).sum() <= 0.05 * whole.mask.sum()
+
+
+def test_24_megapixel_frame_with_bounded_memory(seg: CrackSegmenter) -> None:
+    img, _, _ = cracked(4000, 6000, seed=2, width_px=4)
+    grey = np.ascontiguousarray(img[:, :, 0])
+    tracemalloc.start()
+    try:
+        r = seg.segment(grey)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.mask.shape == (4000, 6000) and r.mask.any()
+    # outputs: 4 B + 1 B per pixel = 120 MB; working memory must stay far below full-frame copies
+    # (an RGB float32 copy alone would be 288 MB)
+    assert peak < 260e6
+
+
+def test_extreme_aspect_ratio_and_minimum_size(seg: CrackSegmenter) -> None:
+    strip = surface(16, 3000, seed=4)
+    r = seg.segment(strip)
+    assert r.mask.shape == (16, 3000)
+    r = seg.segment(surface(16, 16, seed=4))
+    assert r.mask.shape == (16, 16)
+    with pytest.raises(VisionInputError, match="too small"):
+        seg.segment(np.zeros((15, 400), np.uint8))
+
+
+def test_overlay_tints_only_crack_pixels(seg: CrackSegmenter) -> None:
+    img, _, _ = cracked(128, 160, seed=5)
+    r = seg.segment(img)
+    before = img.copy()
+    ov = overlay(img, r, draw_polylines=False)
+    np.testing.assert_array_equal(img, before)  # the input is not modified
+    assert ov.shape == (128, 160, 3) and ov.dtype == np.uint8
+    np.testing.assert_array_equal(ov[~r.mask], img[~r.mask])
+    assert (ov[r.mask][:, 0] > img[r.mask][:, 0]).all()  # red tint
+    with pytest.raises(VisionInputError, match="differ in size"):
+        overlay(img[:100], r)
+    with pytest.raises(ValueError, match="alpha"):
+        overlay(img, r, alpha=2.0)
+
+
+def test_result_json_summary(seg: CrackSegmenter) -> None:
+    img, _, _ = cracked(128, 160, seed=6)
+    d = seg.segment(img).to_dict()
+    assert (d["width"], d["height"]) == (160, 128)
+    assert d["model_version"] == "1.0.0" and d["crack_pixels"] > 0
+    inst = d["instances"][0]
+    assert set(inst) == {
+        "pixel_count",
+        "bbox",
+        "mean_confidence",
+        "length_px",
+        "skeleton_length_px",
+        "polyline",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tile": 100}, "tile"),
+        ({"overlap": 600}, "overlap"),
+        ({"threshold": 1.0}, "threshold"),
+        ({"min_instance_pixels": 0}, "min_instance_pixels"),
+        ({"threads": 0}, "threads"),
+    ],
+)
+def test_bad_settings_are_rejected(kwargs: dict[str, float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        CrackSegmenter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_segmentation_validation() -> None:
+    p = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="mask"):
+        CrackSegmentation(
+            probability=p,
+            mask=np.zeros((4, 5), bool),
+            instances=(),
+            threshold=0.5,
+            model_version="x",
+        )
+    with pytest.raises(ValueError, match="threshold"):
+        CrackSegmentation(
+            probability=p,
+            mask=np.zeros((4, 4), bool),
+            instances=(),
+            threshold=0.0,
+            model_version="x",
+        )
