@@ -135,17 +135,25 @@ def estimate_floor_ratio(
             bg = float(np.median(prof[outer]))
             if bg <= 1.0:
                 continue
-            # the core lies between the half-depth crossings, 1.5 px inside them (past the
-            # blur): found from the profile itself, so a mask drawn too wide does not matter
+            # the core lies between the half-depth crossings, inset past the blur (its sigma
+            # measured from the 25-75 % rise of the edges): found from the profile itself, so
+            # a mask drawn too wide does not matter
             inner = ~outer
             low = float(np.percentile(prof[inner], 10))
-            darker = inner & (prof < 0.5 * (bg + low))
-            idx = np.flatnonzero(darker)
-            if len(idx) < 2:
+            depth = bg - low
+            idx = np.flatnonzero(inner & (prof < bg - 0.5 * depth))
+            if len(idx) < 2 or depth <= 0:
                 continue
-            left, right = t[idx[0]] + 2.0, t[idx[-1]] - 2.0
+            q25 = np.flatnonzero(inner & (prof < bg - 0.25 * depth))
+            q75 = np.flatnonzero(inner & (prof < bg - 0.75 * depth))
+            if len(q75) < 2:
+                continue
+            rise = 0.5 * ((t[q75[0]] - t[q25[0]]) + (t[q25[-1]] - t[q75[-1]]))
+            sigma = max(rise / 1.349, 0.3)
+            inset = 0.5 + 2.5 * sigma
+            left, right = t[idx[0]] + inset, t[idx[-1]] - inset
             core = (t >= left) & (t <= right)
-            if right - left < 2.0 or core.sum() < 4:
+            if right - left < 1.0 or core.sum() < 4:
                 continue
             ratios.append(float(np.median(prof[core])) / bg)
     if len(ratios) < 3:
