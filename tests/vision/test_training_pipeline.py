@@ -1,0 +1,81 @@
+"""The training pipeline's data handling (numpy only) and, where PyTorch is installed, its model
+and loss. Uses generated samples; the public datasets are not needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from training.cracks.augment import augment, photometric
+from training.cracks.data import IGNORE, Sample, _ignore_ring, _wide_to_core, read_list
+
+from tests.vision.synth import cracked
+
+
+def test_committed_splits_are_fixed() -> None:
+    dc = read_list("deepcrack_val.txt")
+    walls = read_list("khanh_val_walls.txt")
+    assert len(dc) == 60 and len(set(dc)) == 60
+    assert len(walls) == 13 and all(w.startswith("noncrack_") for w in walls)
+
+
+def test_wide_khanh_masks_keep_a_three_pixel_core_and_ignore_the_rest() -> None:
+    wide = np.zeros((40, 60), np.uint8)
+    wide[14:23, 5:55] = 1  # a 9-px wide drawn crack
+    lab = _wide_to_core(wide)
+    assert set(np.unique(lab)) == {0, 1, IGNORE}
+    col = lab[:, 30]
+    assert (col == 1).sum() == 3 and (col == IGNORE).sum() == 6
+    assert (lab[wide == 0] == 0).all()
+
+
+def test_ignore_ring_surrounds_thin_annotations() -> None:
+    pos = np.zeros((20, 20), np.uint8)
+    pos[10, 2:18] = 1
+    lab = _ignore_ring(pos, 1)
+    assert (lab[10, 2:18] == 1).all() and (lab[9, 5] == IGNORE) and (lab[11, 5] == IGNORE)
+    assert lab[7, 5] == 0
+
+
+def test_augment_is_seeded_and_keeps_label_semantics() -> None:
+    img, truth, _ = cracked(200, 240, seed=3)
+    s = Sample(source="t", stem="a", image=img, label=truth.astype(np.uint8))
+    a1 = augment(s.image, s.label, np.random.default_rng(5), crop=128)
+    a2 = augment(s.image, s.label, np.random.default_rng(5), crop=128)
+    np.testing.assert_array_equal(a1[0], a2[0])
+    np.testing.assert_array_equal(a1[1], a2[1])
+    for k in range(20):
+        im, lab = augment(s.image, s.label, np.random.default_rng(k), crop=128)
+        assert im.shape == (128, 128, 3) and im.dtype == np.uint8
+        assert set(np.unique(lab)) <= {0, 1, IGNORE}
+        # crack labels sit on dark pixels: mean brightness of crack pixels is below background
+        if (lab == 1).sum() > 30 and (lab == 0).sum() > 30:
+            grey = im.mean(axis=2)
+            assert grey[lab == 1].mean() < grey[lab == 0].mean()
+
+
+def test_photometric_changes_values_not_shape() -> None:
+    img, _, _ = cracked(64, 64, seed=1)
+    outs = [photometric(img, np.random.default_rng(k)) for k in range(10)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    assert any(not np.array_equal(o, img) for o in outs)
+
+
+def test_model_shapes_and_ignore_aware_loss() -> None:
+    torch = pytest.importorskip("torch")
+    from training.cracks.losses import aux_target, bce_dice
+    from training.cracks.model import CrackNetLite, count_parameters
+
+    net = CrackNetLite()
+    assert 300_000 < count_parameters(net) < 3_000_000
+    out, aux = net.forward_train(torch.zeros(2, 3, 64, 96))
+    assert tuple(out.shape) == (2, 1, 64, 96) and tuple(aux.shape) == (2, 1, 16, 24)
+    logits = torch.zeros(1, 1, 8, 8)
+    lab = torch.zeros(1, 8, 8, dtype=torch.uint8)
+    lab[0, 2, :] = 1
+    base = float(bce_dice(logits, lab))
+    lab2 = lab.clone()
+    lab2[0, 5, :] = IGNORE  # ignored pixels leave the loss unchanged whatever the logits say
+    logits2 = logits.clone()
+    logits2[0, 0, 5, :] = 9.0
+    assert float(bce_dice(logits2, lab2)) == pytest.approx(base, rel=0.05)
+    assert aux_target(lab, 4).tolist() == [[[1, 1], [0, 0]]]
