@@ -19,7 +19,7 @@ Prints (or with --json emits) each figure beside a simple baseline run in the sa
   vibrating surface (one process, one thread); baseline: integer-pixel template matching
   (cv2.matchTemplate) of the same regions.
 
-Usage: python benchmarks/measurement.py [--json] [--datasets PATH] [--quick]
+Usage: python benchmarks/measurement.py [--json] [--datasets PATH] [--quick] [--blur SIGMA]
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ SAMPLE5 = "vision/dic-challenge-1-sample5"
 
 
 def bench_cracks(
-    n_scenes: int, width_range: tuple[float, float] = (0.4, 20.0), seed_base: int = 1000
+    n_scenes: int,
+    width_range: tuple[float, float] = (0.4, 20.0),
+    seed_base: int = 1000,
+    blur: float = 0.7,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Width errors per band and length errors, ours and the mask-only baseline."""
     ours: dict[str, list[float]] = {b: [] for b in BANDS}
@@ -75,6 +78,7 @@ def bench_cracks(
             n_cracks=2,
             branch_probability=0.0,
             width_range_px=width_range,
+            blur_sigma_px=blur,
         )
         results = quantify_cracks(s.mask, s.image)
         truth_pts = np.vstack([c.centreline for c in s.cracks])
@@ -219,15 +223,19 @@ def main() -> None:
         default=Path(os.environ.get("INFRASIGHT_DATASETS", ROOT.parent / "shared" / "datasets")),
     )
     parser.add_argument("--quick", action="store_true", help="fewer scenes and frames")
+    parser.add_argument(
+        "--blur", type=float, default=0.7, help="optical blur sigma of the crack scenes, px"
+    )
     args = parser.parse_args()
     n_scenes, n_seeds, n_frames = (6, 1, 3) if args.quick else (20, 3, 10)
     ours: dict[str, Any] = {}
     base: dict[str, Any] = {}
-    a, b, meta = bench_cracks(n_scenes)
+    a, b, meta = bench_cracks(n_scenes, blur=args.blur)
+    meta["blur_sigma_px"] = args.blur
     ours.update(a)
     base.update(b)
     # thin cracks only (< 2.5 px): no wide stretch shows the crack floor, which is then assumed
-    thin, thin_base, thin_meta = bench_cracks(n_scenes, (0.4, 2.5), seed_base=2000)
+    thin, thin_base, thin_meta = bench_cracks(n_scenes, (0.4, 2.5), seed_base=2000, blur=args.blur)
     meta["thin_only"] = {
         "width_median_abs_error_px": thin["width_median_abs_error_px"],
         "baseline_width_median_abs_error_px": thin_base["width_median_abs_error_px"],
