@@ -1,4 +1,4 @@
-"""Vibration records are identified (SSI-COV) in the background and each mode tracked as readings."""
+"""Vibration records are identified (SSI-COV) in the background; each mode is tracked."""
 
 from __future__ import annotations
 
