@@ -26,7 +26,12 @@ def png(array: np.ndarray) -> bytes:
 def scene_capture(client: TestClient, tenant: Tenant, site: Site) -> dict[str, object]:
     scene = render_crack_scene(
         branch_probability=0.0,
-        width=640, height=480, seed=21, n_cracks=1, width_range_px=(3.0, 6.0), mm_per_px=0.1
+        width=640,
+        height=480,
+        seed=21,
+        n_cracks=1,
+        width_range_px=(3.0, 6.0),
+        mm_per_px=0.1,
     )
     response = client.post(
         "/api/v1/captures",
