@@ -137,10 +137,12 @@ def test_bad_inputs() -> None:
         quantify_crack(np.zeros((50, 60), bool), img)
     with pytest.raises(MeasurementInputError, match="mask is 60x40"):
         quantify_crack(np.ones((40, 60), bool), img)
+    line = np.zeros((50, 60), bool)
+    line[25, 5:55] = True
     with pytest.raises(MeasurementInputError, match="crack_floor_ratio"):
-        quantify_crack(np.ones((50, 60), bool), img, crack_floor_ratio=1.2)
+        quantify_crack(line, img, crack_floor_ratio=1.2)
     with pytest.raises(MeasurementInputError, match="station_spacing_px"):
-        quantify_cracks(np.ones((50, 60), bool), img, station_spacing_px=0)
+        quantify_cracks(line, img, station_spacing_px=0)
 
 
 def test_classical_segmentation_finds_the_crack() -> None:
@@ -225,3 +227,19 @@ def test_pieces_within_the_link_gap_are_one_crack() -> None:
     assert one.length.value == pytest.approx(whole.length.value - 4.0, abs=2.5)
     with pytest.raises(MeasurementInputError, match="link_gap_px"):
         quantify_cracks(mask, img, link_gap_px=-1)
+
+
+def test_inverted_mask_is_refused_and_degenerate_masks_are_flagged() -> None:
+    img = (np.random.default_rng(0).random((80, 100)) * 50 + 100).astype(np.uint8)
+    with pytest.raises(MeasurementInputError, match="not a crack mask"):
+        quantify_crack(np.ones((80, 100), bool), img)
+    dot = np.zeros((80, 100), bool)
+    dot[40:43, 50:53] = True
+    q = quantify_crack(dot, img)
+    assert not q.reliable and q.notes
+    assert quantify_cracks(dot, img) == ()  # below min_area_px: mask noise
+    edge = np.zeros((80, 100), bool)
+    edge[0, 10:90] = True  # along the image border: no profile fits
+    q = quantify_crack(edge, img)
+    assert not q.reliable
+    assert q.length.value == pytest.approx(79.0, abs=1.5)

@@ -40,6 +40,7 @@ CrackPattern = Literal["transverse", "longitudinal", "diagonal", "branching", "m
 #: (>= 6 px) to measure it; deep cracks in daylight are dark shadows (0.1-0.4).
 DEFAULT_FLOOR_RATIO = 0.25
 _DEFAULT_FLOOR_STD = 0.08
+_MAX_MASK_FRACTION = 0.6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -195,7 +196,20 @@ def _check_inputs(
     mb = m > 0 if m.dtype != bool else m
     if not mb.any():
         raise MeasurementInputError("mask is empty: nothing to measure", field="mask")
+    covered = float(mb.mean())
+    if covered > _MAX_MASK_FRACTION:
+        raise MeasurementInputError(
+            f"mask covers {100 * covered:.0f}% of the image: not a crack mask (inverted?)",
+            field="mask",
+        )
     return np.asarray(mb, np.bool_), grey
+
+
+def _mask_distance(mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Distance (px) from each mask pixel to the nearest non-crack pixel or the image border."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)
+    return np.asarray(dist[1:-1, 1:-1], np.float32)
 
 
 def _orientation(points: NDArray[np.float64]) -> float:
@@ -467,7 +481,7 @@ def quantify_cracks(
         )
     if not 0.0 <= psf_margin_px <= 20.0:
         raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
-    dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
+    dist = _mask_distance(m)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if link_gap_px < 0:
@@ -529,7 +543,7 @@ def quantify_crack(
         )
     if not 0.0 <= psf_margin_px <= 20.0:
         raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
-    dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
+    dist = _mask_distance(m)
     floor = _floor(grey, m, dist, crack_floor_ratio)
     occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     return _analyse(

@@ -143,7 +143,9 @@ def centreline_graph(mask: NDArray[np.bool_], *, prune_px: float = 0.0) -> Centr
     """
     m = np.asarray(mask, bool)
     skel = skeletonize(m)
-    dist = np.asarray(cv2.distanceTransform(m.astype(np.uint8), cv2.DIST_L2, 5), np.float32)
+    dist = np.asarray(
+        cv2.distanceTransform(np.pad(m.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1], np.float32
+    )
     n_loops = _count_holes(m)
     for _ in range(3):
         graph, spur_removed = _split(skel, dist, prune_px)
