@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,3 +161,35 @@ def test_masks_in_every_storage_convention_read_alike(tmp_path: Path) -> None:
         m = load_mask(tmp_path / f"{name}.png")
         assert m.dtype == np.bool_
         np.testing.assert_array_equal(m, truth, err_msg=name)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` but that carries no pixel data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("width", "height"), [(15000, 10001), (60000, 60000)])
+def test_huge_file_is_rejected_from_its_header(tmp_path: Path, width: int, height: int) -> None:
+    p = tmp_path / "huge.png"
+    p.write_bytes(_png_header_only(width, height))
+    with pytest.raises(ImageTooLargeError, match="more than 150 MP"):
+        load_image(p)
+    with pytest.raises(ImageTooLargeError):
+        load_mask(p)
+
+
+def test_header_without_pixels_is_a_decode_error(tmp_path: Path) -> None:
+    p = tmp_path / "nopix.png"
+    p.write_bytes(_png_header_only(64, 64))
+    with pytest.raises(ImageDecodeError, match="not a readable"):
+        load_image(p)

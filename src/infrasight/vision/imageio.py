@@ -7,11 +7,14 @@ binary ground-truth masks stored as 0/255, 0/1, 1-bit or RGB.
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
 
 from infrasight.vision.errors import ImageDecodeError, ImageTooLargeError, VisionInputError
 
@@ -26,8 +29,8 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
-MAX_PIXELS = 400_000_000
-"""Largest image accepted, in pixels (a 20000 x 20000 frame)."""
+MAX_PIXELS = 150_000_000
+"""Largest image accepted, in pixels (150 MP, e.g. 15000 x 10000)."""
 MIN_SIDE = 16
 """Smallest accepted image side, in pixels."""
 
@@ -53,6 +56,25 @@ def _check_complete(path: Path, data: bytes) -> None:
             raise ImageDecodeError(f"{path}: truncated JPEG (no end-of-image marker)")
     elif data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-32:]:
         raise ImageDecodeError(f"{path}: truncated PNG (no IEND chunk)")
+
+
+def _check_header_size(path: Path, data: bytes) -> None:
+    """Reject over-large images from their header, before any pixel buffer is allocated."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:
+        w, h = MAX_PIXELS + 1, 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        return  # not a format Pillow knows: OpenCV decides below
+    if w * h > MAX_PIXELS:
+        raise ImageTooLargeError(
+            f"{path}: image has more than {MAX_PIXELS / 1e6:.0f} MP ({w}x{h} px in its header)"
+            if h > 1
+            else f"{path}: image has more than {MAX_PIXELS / 1e6:.0f} MP"
+        )
 
 
 def check_image(image: NDArray[np.generic], *, name: str = "image") -> None:
@@ -133,6 +155,7 @@ def load_image(path: str | Path) -> NDArray[np.uint8] | NDArray[np.uint16]:
     p = Path(path)
     data = _read_bytes(p)
     _check_complete(p, data)
+    _check_header_size(p, data)
     buf = np.frombuffer(data, np.uint8)
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if img is None:
@@ -158,6 +181,7 @@ def load_mask(path: str | Path) -> NDArray[np.bool_]:
     p = Path(path)
     data = _read_bytes(p)
     _check_complete(p, data)
+    _check_header_size(p, data)
     m = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if m is None:
         raise ImageDecodeError(f"{p}: not a readable mask image")
