@@ -57,13 +57,16 @@ def main() -> int:
     default = os.environ.get("INFRASIGHT_DATASETS", str(REPO.parent / "shared" / "datasets"))
     ap.add_argument("--datasets", type=Path, default=Path(default))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--model", type=Path, default=None, help="ONNX file (default: the packaged one)"
+    )
     args = ap.parse_args()
     root = args.datasets / "cracks"
     if not root.is_dir():
         print(f"crack datasets not found at {root}: pass --datasets or set INFRASIGHT_DATASETS")
         return 2
 
-    seg = CrackSegmenter()
+    seg = CrackSegmenter(args.model)
     t0 = time.perf_counter()
     res: dict[str, dict[str, float]] = {"model": {}, "blackhat_baseline": {}}
 
