@@ -136,3 +136,29 @@ def test_eval_errors_exit_2(tmp_path: Path) -> None:
     cv2.imwrite(str(masks / "s0.png"), np.zeros((50, 50), np.uint8))
     res = runner.invoke(app, ["cracks", "eval", "--images", str(imgs), "--masks", str(masks)])
     assert res.exit_code == 2 and "mask is 50x50 px but the image is 160x128 px" in res.output
+
+
+def test_eval_against_known_answers(image_dir: Path, tmp_path: Path) -> None:
+    """Masks equal to the model's own output score exactly 1; empty masks score exactly 0."""
+    out = tmp_path / "det"
+    assert (
+        runner.invoke(app, ["cracks", "detect", str(image_dir), "--out", str(out)]).exit_code == 0
+    )
+    own, empty = tmp_path / "own", tmp_path / "empty"
+    own.mkdir()
+    empty.mkdir()
+    for f in out.glob("*.mask.png"):
+        stem = f.name.removesuffix(".mask.png")
+        (own / f"{stem}.png").write_bytes(f.read_bytes())
+        cv2.imwrite(str(empty / f"{stem}.png"), np.zeros((160, 200), np.uint8))
+    res = runner.invoke(
+        app, ["cracks", "eval", "--images", str(image_dir), "--masks", str(own), "--json"]
+    )
+    fig = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (fig["precision"], fig["recall"], fig["f1"], fig["iou"]) == (1.0, 1.0, 1.0, 1.0)
+    res = runner.invoke(
+        app, ["cracks", "eval", "--images", str(image_dir), "--masks", str(empty), "--json"]
+    )
+    fig = json.loads(res.stdout.strip().splitlines()[-1])
+    assert (fig["precision"], fig["recall"], fig["f1"], fig["iou"]) == (0.0, 0.0, 0.0, 0.0)
+    assert fig["ods_f1"] == 0.0 and fig["ois_f1"] == 0.0

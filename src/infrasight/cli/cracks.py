@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import cv2
 import numpy as np
 import typer
+from numpy.typing import NDArray
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -127,9 +129,10 @@ def evaluate(
     """Pixel-exact P/R/F1/IoU summed over the set, and ODS/OIS F1 with a matching tolerance."""
     pairs = _pairs(images, masks)
     seg = CrackSegmenter(threshold=threshold)
-    counts = PixelCounts(tp=0, fp=0, fn=0)
-    probs = []
-    with Progress(console=_err, transient=True) as progress:
+    counts = [PixelCounts(tp=0, fp=0, fn=0)]
+
+    def scored(progress: Progress) -> Iterator[tuple[NDArray[np.float32], NDArray[np.bool_]]]:
+        # One image at a time: memory does not grow with the size of the set.
         task = progress.add_task("evaluating", total=len(pairs))
         for img_path, mask_path in pairs:
             try:
@@ -143,11 +146,13 @@ def evaluate(
                 result = seg.segment(image)
             except VisionInputError as err:
                 raise _fail(str(err)) from err
-            counts = counts + pixel_counts(result.mask, truth)
-            probs.append((result.probability, truth))
+            counts[0] = counts[0] + pixel_counts(result.mask, truth)
+            yield result.probability, truth
             progress.advance(task)
-    px = counts.scores()
-    sw = sweep(probs, tolerance=tolerance)
+
+    with Progress(console=_err, transient=True) as progress:
+        sw = sweep(scored(progress), tolerance=tolerance)
+    px = counts[0].scores()
     figures = {
         "images": len(pairs),
         "threshold": seg.threshold,
