@@ -195,7 +195,7 @@ class CrackSegmenter:
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
         sess = self.session()
         (prob,) = sess.run(None, {sess.get_inputs()[0].name: x})
-        return np.asarray(prob[0, 0, :h, :w], dtype=np.float32)
+        return np.ascontiguousarray(prob[0, 0, :h, :w], dtype=np.float32)
 
     def probability(self, image: NDArray[np.generic]) -> NDArray[np.float32]:
         """Crack probability ``(H, W)`` float32 for an image (see :func:`check_image` for inputs).
