@@ -116,12 +116,14 @@ def _raw_rows(ids: list[int], batches: int, start_us: int) -> list[list[tuple[in
     ]
 
 
-def _serve(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def _serve(
+    settings: Settings, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         INFRASIGHT_DATA_DIR=str(settings.data_dir),
         INFRASIGHT_DATABASE_URL=settings.database_url,
-        INFRASIGHT_WORKER_THREADS="0",
+        **(extra_env or {}),
     )
     process = subprocess.Popen(
         [
@@ -219,25 +221,57 @@ def _year_query(
     }
 
 
+def _scored_count(client: httpx.Client, base: str, channel_id: int) -> int:
+    points = client.get(
+        f"{base}/api/v1/channels/{channel_id}/readings", params={"max_points": 1}
+    ).json()["points"]
+    return int(points[0]["count"]) if points else 0
+
+
+def _wait_for_analytics(base: str, user_token: str, expected: int, timeout_s: float = 300) -> None:
+    """Wait until the background anomaly scores of the first channel have caught up."""
+    headers = {"Authorization": f"Bearer {user_token}"}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        deadline = time.perf_counter() + timeout_s
+        derived = None
+        while time.perf_counter() < deadline:
+            if derived is None:
+                items = client.get(f"{base}/api/v1/channels", params={"limit": 1000}).json()
+                derived = next(
+                    (c["id"] for c in items["items"] if c["key"] == "CH-00.anomaly"), None
+                )
+            if derived is not None and _scored_count(client, base, derived) >= expected:
+                return
+            time.sleep(0.05)
+    raise RuntimeError("background analytics did not catch up")
+
+
+def _post_batches(base: str, token: str, bodies: list[bytes]) -> float:
+    """Post the batches (two warm-up ones first); readings/s of the timed ones."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        for body in bodies[:2]:
+            client.post(f"{base}/api/v1/ingest/readings", content=body).raise_for_status()
+        began = time.perf_counter()
+        for body in bodies[2:]:
+            response = client.post(f"{base}/api/v1/ingest/readings", content=body)
+            response.raise_for_status()
+            assert response.json()["accepted"] == BATCH
+        return (len(bodies) - 2) * BATCH / (time.perf_counter() - began)
+
+
 def run_backend(settings: Settings, batches: int) -> dict[str, float]:
-    """All figures for one backend."""
+    """All figures for one backend, with the platform's default settings."""
     token, user_token, keys, ids = _prepare(settings)
     port = _free_port()
     server = _serve(settings, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        start = datetime(2022, 1, 1, tzinfo=UTC)
-        bodies = _bodies(keys, batches + 2, start)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        with httpx.Client(headers=headers, timeout=60) as client:
-            for body in bodies[:2]:  # warm-up
-                client.post(f"{base}/api/v1/ingest/readings", content=body).raise_for_status()
-            began = time.perf_counter()
-            for body in bodies[2:]:
-                response = client.post(f"{base}/api/v1/ingest/readings", content=body)
-                response.raise_for_status()
-                assert response.json()["accepted"] == BATCH
-            http_rate = batches * BATCH / (time.perf_counter() - began)
+        bodies = _bodies(keys, batches + 2, datetime(2022, 1, 1, tzinfo=UTC))
+        began = time.perf_counter()
+        http_rate = _post_batches(base, token, bodies)
+        _wait_for_analytics(base, user_token, (batches + 2) * BATCH // CHANNELS)
+        sustained = (batches + 2) * BATCH / (time.perf_counter() - began)
         raw_start = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1e6)
         raw_rate = _raw_insert(settings, _raw_rows(ids, batches, raw_start))
         query = _year_query(settings, base, user_token, ids[CHANNELS])
@@ -248,9 +282,23 @@ def run_backend(settings: Settings, batches: int) -> dict[str, float]:
         "http_readings_per_s": http_rate,
         "raw_readings_per_s": raw_rate,
         "http_vs_raw_ratio": http_rate / raw_rate,
+        "sustained_with_analytics_readings_per_s": sustained,
         "query_1y_p50_ms": query["p50_ms"],
         "query_1y_p95_ms": query["p95_ms"],
     }
+
+
+def ingest_only(settings: Settings, batches: int) -> float:
+    """HTTP readings/s with the online anomaly scoring switched off (the bare ingest path)."""
+    token, _user, keys, _ids = _prepare(settings)
+    port = _free_port()
+    server = _serve(settings, port, {"INFRASIGHT_ANOMALY_SCORING": "false"})
+    try:
+        bodies = _bodies(keys, batches + 2, datetime(2022, 1, 1, tzinfo=UTC))
+        return _post_batches(f"http://127.0.0.1:{port}", token, bodies)
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def _postgres_settings(url: str, data_dir: Path) -> tuple[Settings, str, str]:
@@ -286,6 +334,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = run_backend(Settings(data_dir=Path(tmp) / "sqlite"), args.batches)
         results.update({f"{k}_sqlite": v for k, v in sqlite.items()})
+        bare = ingest_only(Settings(data_dir=Path(tmp) / "sqlite-bare"), args.batches)
+        results["http_readings_per_s_sqlite_no_anomaly_scoring"] = bare
         if args.postgres_url:
             settings, admin_url, name = _postgres_settings(args.postgres_url, Path(tmp) / "pg")
             try:
@@ -308,6 +358,11 @@ def main() -> None:
         )
         print(f"  raw executemany      {results[f'raw_readings_per_s_{backend}']:>12,.0f} rows/s")
         print(f"  HTTP / raw           {results[f'http_vs_raw_ratio_{backend}']:>12.2f}")
+        sustained = results[f"sustained_with_analytics_readings_per_s_{backend}"]
+        print(f"  sustained, analytics {sustained:>12,.0f} readings/s (scores caught up)")
+        if backend == "sqlite":
+            bare = results["http_readings_per_s_sqlite_no_anomaly_scoring"]
+            print(f"  HTTP, scoring off    {bare:>12,.0f} readings/s")
         print(f"  1-year query p50     {results[f'query_1y_p50_ms_{backend}']:>12.1f} ms")
         print(f"  1-year query p95     {results[f'query_1y_p95_ms_{backend}']:>12.1f} ms")
     if "postgres" in results:

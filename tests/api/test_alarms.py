@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from infrasight.api.app import create_app
 from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
 from infrasight.platform import Platform
-from tests.conftest import Site, Tenant
+from tests.conftest import Site, Tenant, make_site
 
 RULE = {
     "id": "P2-settlement",
@@ -182,3 +184,41 @@ def test_rule_permissions_duplicates_and_tenancy(
     )
     assert client.delete(f"/api/v1/rules/{rule_id}", headers=tenant.headers()).status_code == 204
     assert alarms(client, tenant) == []
+
+
+def test_background_evaluation_merges_a_burst(settings: Settings, tenant: Tenant) -> None:
+    background = Platform.create(settings, workers=1)
+    try:
+        with TestClient(create_app(platform=background)) as client:
+            site = make_site(client, tenant, prefix="BG")
+            rule = {**RULE, "id": "bg", "channels": ["BG-SETTLE"], "persistence_count": 1}
+            assert (
+                client.post(
+                    "/api/v1/rules", json={"definition": rule}, headers=tenant.headers()
+                ).status_code
+                == 201
+            )
+            for start, value in ((0, 1.0), (1, 2.0), (2, 6.0)):  # a burst of three requests
+                readings = [
+                    {
+                        "channel": "BG-SETTLE",
+                        "time": (T0 + timedelta(minutes=10 * start)).isoformat(),
+                        "value": value,
+                    }
+                ]
+                client.post(
+                    "/api/v1/ingest/readings",
+                    json={"readings": readings},
+                    headers=site.device_headers,
+                )
+            background.alarms.wait_idle()
+            [alarm] = client.get("/api/v1/alarms", headers=tenant.headers()).json()["items"]
+            assert alarm["level_name"] == "red"
+            channels = client.get("/api/v1/channels", headers=tenant.headers()).json()["items"]
+            scores = next(c for c in channels if c["key"] == "BG-SETTLE.anomaly")
+            series = client.get(
+                f"/api/v1/channels/{scores['id']}/readings", headers=tenant.headers()
+            ).json()
+            assert sum(p["count"] for p in series["points"]) == 3
+    finally:
+        background.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -184,10 +185,19 @@ class AlarmEngine:
     """After each stored reading batch: anomaly scores, then the organisation's rules."""
 
     def __init__(
-        self, database: Database, *, background: bool, score_anomalies: bool = True
+        self,
+        database: Database,
+        *,
+        background: bool,
+        score_anomalies: bool = True,
+        quiet_s: float = 0.25,
+        max_delay_s: float = 5.0,
     ) -> None:
         self.database = database
         self.score_anomalies = score_anomalies
+        self.quiet_s = quiet_s
+        self.max_delay_s = max_delay_s
+        self._last_event = self._first_pending = 0.0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="rules") if background else None
         self._lock = threading.Lock()
         self._pending_lock = threading.Lock()
@@ -197,15 +207,20 @@ class AlarmEngine:
     def on_batch(self, event: ReadingBatchStored) -> None:
         """Event-bus listener: evaluate now (inline) or on the rules thread.
 
-        In the background, batches that arrive while an evaluation runs are merged, so a burst
-        of ingests costs one evaluation per organisation rather than one per request.
+        In the background, batches are merged per organisation and evaluated once ingestion
+        pauses for ``quiet_s`` (or at the latest ``max_delay_s`` after the first one), so a burst
+        of requests costs one evaluation and does not slow the requests themselves.
         """
         if self._pool is None:
             self.evaluate_batch(event)
             return
         with self._pending_lock:
+            now = time.monotonic()
+            self._last_event = now
             pending = self._pending.get(event.organization_id)
             if pending is None:
+                if not self._pending:
+                    self._first_pending = now
                 self._pending[event.organization_id] = event
             else:
                 self._pending[event.organization_id] = ReadingBatchStored(
@@ -221,10 +236,18 @@ class AlarmEngine:
         self._pool.submit(self._drain)
 
     def _drain(self) -> None:
-        with self._pending_lock:
-            events = list(self._pending.values())
-            self._pending.clear()
-            self._drain_scheduled = False
+        while True:
+            with self._pending_lock:
+                now = time.monotonic()
+                quiet = now - self._last_event
+                age = now - self._first_pending
+                if quiet >= self.quiet_s or age >= self.max_delay_s:
+                    events = list(self._pending.values())
+                    self._pending.clear()
+                    self._drain_scheduled = False
+                    break
+                wait = min(self.quiet_s - quiet, self.max_delay_s - age)
+            time.sleep(max(wait, 0.005))
         for event in events:
             try:
                 self.evaluate_batch(event)
@@ -282,6 +305,10 @@ class AlarmEngine:
         """Block until queued evaluations finished (tests, shutdown)."""
         if self._pool is not None:
             self._pool.submit(lambda: None).result()
+            with self._pending_lock:
+                pending = bool(self._pending)
+            if pending:
+                self._pool.submit(lambda: None).result()
 
     def shutdown(self) -> None:
         """Finish queued evaluations and stop the thread."""
