@@ -87,11 +87,12 @@ def list_alarms(
         query = select(AlarmRecord).where(AlarmRecord.organization_id == caller.organization_id)
         if status:
             query = query.where(AlarmRecord.status == status)
-        table = Table("id", "alarm", "level", "status", "raised at")
+        table = Table("id", "alarm", "category", "level", "status", "raised at")
         for row in session.scalars(query.order_by(AlarmRecord.severity.desc())):
             table.add_row(
                 str(row.id),
                 row.key,
+                row.category,
                 row.level_name,
                 row.status,
                 row.raised_at.isoformat(timespec="minutes"),

@@ -87,21 +87,31 @@ def rule_definition(rule: Rule) -> dict[str, Any]:
     return rule_to_dict(rule)
 
 
-def _persist(
-    session: Session, row: AlarmRule, alarm: Alarm | None, events: Iterable[AlarmEvent]
+def persist_alarm(
+    session: Session,
+    organization_id: int,
+    alarm: Alarm | None,
+    events: Iterable[AlarmEvent],
+    *,
+    rule_id: int | None = None,
+    category: str = "rule",
+    device_id: int | None = None,
 ) -> None:
+    """Store an alarm's new state and the transitions that led to it."""
     events = list(events)
     if alarm is None:
         return
     record = session.scalars(
         select(AlarmRecord).where(
-            AlarmRecord.organization_id == row.organization_id, AlarmRecord.key == alarm.key
+            AlarmRecord.organization_id == organization_id, AlarmRecord.key == alarm.key
         )
     ).one_or_none()
     if record is None:
         record = AlarmRecord(
-            organization_id=row.organization_id,
-            rule_id=row.id,
+            organization_id=organization_id,
+            rule_id=rule_id,
+            category=category,
+            device_id=device_id,
             key=alarm.key,
             raised_at=_moment(alarm.raised_at),
         )
@@ -132,7 +142,7 @@ def _persist(
         _LOGGER.info("alarm %s: %s", alarm.key, ", ".join(e.kind for e in events))
 
 
-def _current_alarm(session: Session, organization_id: int, key: str) -> Alarm | None:
+def current_alarm(session: Session, organization_id: int, key: str) -> Alarm | None:
     record = session.scalars(
         select(AlarmRecord).where(
             AlarmRecord.organization_id == organization_id, AlarmRecord.key == key
@@ -168,14 +178,14 @@ def evaluate_rule_row(
     count = 0
     for transition in result.transitions:
         alarm, events = apply_transition(
-            _current_alarm(session, row.organization_id, rule.id), transition
+            current_alarm(session, row.organization_id, rule.id), transition
         )
-        _persist(session, row, alarm, events)
+        persist_alarm(session, row.organization_id, alarm, events, rule_id=row.id)
         count += 1
     for event in result.no_data:
         key = f"{rule.id}/{event.channel}/no_data"
-        alarm, events = apply_no_data(_current_alarm(session, row.organization_id, key), event)
-        _persist(session, row, alarm, events)
+        alarm, events = apply_no_data(current_alarm(session, row.organization_id, key), event)
+        persist_alarm(session, row.organization_id, alarm, events, rule_id=row.id)
         count += 1
     row.state = result.state.to_dict()
     return count
@@ -257,13 +267,21 @@ class AlarmEngine:
                 )
 
     def evaluate_batch(self, event: ReadingBatchStored) -> int:
+        from infrasight.services.sensor_health import assess_sensor_health
+
         """Score the batch's channels, then evaluate every enabled rule reading one of them."""
         with self._lock, self.database.transaction() as session:
             keys = set(
                 session.scalars(select(Channel.key).where(Channel.id.in_(event.channel_ids)))
             )
             if self.score_anomalies:
-                keys |= score_channels(session, event.channel_ids, event.start_us)
+                scored = score_channels(session, event.channel_ids, event.start_us)
+                keys |= {derived for derived, _peak in scored.values()}
+                assess_sensor_health(
+                    session,
+                    event.organization_id,
+                    {channel_id: peak for channel_id, (_key, peak) in scored.items()},
+                )
             rows = session.scalars(
                 select(AlarmRule)
                 .where(AlarmRule.organization_id == event.organization_id, AlarmRule.enabled)
@@ -297,7 +315,7 @@ class AlarmEngine:
                             now=now,
                             escalate_after_s=row.escalate_after_s,
                         )
-                        _persist(session, row, alarm, events)
+                        persist_alarm(session, row.organization_id, alarm, events, rule_id=row.id)
                         count += len(events)
         return count
 
@@ -332,13 +350,11 @@ def _by_person(
     change: Callable[[Alarm, float], tuple[Alarm, AlarmEvent]],
 ) -> AlarmRecord:
     record = _record(session, organization_id, alarm_id)
-    rule = session.get(AlarmRule, record.rule_id)
-    assert rule is not None
     try:
         alarm, event = change(Alarm.from_dict(record.state), datetime.now(UTC).timestamp())
     except LifecycleError as err:
         raise ConflictError(str(err)) from err
-    _persist(session, rule, alarm, [event])
+    persist_alarm(session, organization_id, alarm, [event])
     return record
 
 

@@ -41,12 +41,19 @@ def _derived_channel(session: Session, source: Channel) -> Channel:
     return derived
 
 
-def score_channels(session: Session, channel_ids: tuple[int, ...], from_us: int) -> set[str]:
-    """Score the new readings of ``channel_ids``; return the keys of the score channels written.
+def score_channels(
+    session: Session, channel_ids: tuple[int, ...], from_us: int
+) -> dict[int, tuple[str, float]]:
+    """Score the new readings of ``channel_ids``.
+
+    Returns
+    -------
+    dict
+        Source channel id -> (key of its score channel, highest new score).
 
     Readings older than the last scored one (late back-fills) are not scored again.
     """
-    written: set[str] = set()
+    written: dict[int, tuple[str, float]] = {}
     channels = session.scalars(select(Channel).where(Channel.id.in_(channel_ids))).all()
     for channel in channels:
         if channel.key.endswith(ANOMALY_SUFFIX):
@@ -76,5 +83,5 @@ def score_channels(session: Session, channel_ids: tuple[int, ...], from_us: int)
             session.add(analytics)
         analytics.last_ts = times[-1]
         analytics.anomaly_state = new_state.to_dict()
-        written.add(derived.key)
+        written[channel.id] = (derived.key, float(scores.max()))
     return written

@@ -356,15 +356,22 @@ class AlarmRule(Base):
 
 
 class AlarmRecord(Base):
-    """The current state of one alarm (per rule, or per rule and channel for no-data)."""
+    """The current state of one alarm.
+
+    ``category`` is ``rule`` (a graded rule or its no-data check), ``maintenance`` (a channel whose
+    gauge looks faulty: for the device's maintainers) or ``structural`` (a coherent change on
+    several channels that no rule covered).
+    """
 
     __tablename__ = "alarms"
     __table_args__ = (UniqueConstraint("organization_id", "key"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    rule_id: Mapped[int] = mapped_column(
-        ForeignKey("alarm_rules.id", ondelete="CASCADE"), index=True
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alarm_rules.id", ondelete="CASCADE"), index=True, default=None
     )
+    category: Mapped[str] = mapped_column(String(20), default="rule", index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), default=None)
     key: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), index=True)
     level: Mapped[int] = mapped_column(Integer)

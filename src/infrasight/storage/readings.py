@@ -18,6 +18,7 @@ __all__ = [
     "Bucket",
     "bucket_width_us",
     "downsample",
+    "fetch_last",
     "fetch_series",
     "insert_readings",
     "time_bounds",
@@ -100,6 +101,28 @@ def fetch_series(
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     table = np.array(rows, dtype=np.float64)
     return np.array([r[0] for r in rows], dtype=np.int64), table[:, 1]
+
+
+def fetch_last(session: Session, channel_id: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The channel's last ``count`` readings in time order (times in µs, values)."""
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    mark = "%s" if is_pg else "?"
+    cursor = _dbapi_connection(session).cursor()
+    try:
+        cursor.execute(
+            f"SELECT ts, value FROM readings WHERE channel_id = {mark} "
+            f"ORDER BY ts DESC LIMIT {mark}",
+            (channel_id, count),
+        )
+        rows = cursor.fetchall()[::-1]
+    finally:
+        cursor.close()
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    return (
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.float64),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -83,7 +83,9 @@ class EvaluateResult(BaseModel):
 
 class AlarmRead(ReadModel):
     id: int
-    rule_id: int
+    rule_id: int | None
+    category: str = Field(description="rule, maintenance (a faulty gauge) or structural")
+    device_id: int | None
     key: str
     status: str
     level: int
@@ -214,6 +216,7 @@ def list_alarms(
     session: SessionDep,
     caller: CallerDep,
     status: str | None = None,
+    category: str | None = None,
     rule_id: int | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -227,6 +230,8 @@ def list_alarms(
     )
     if status is not None:
         query = query.where(AlarmRecord.status == status)
+    if category is not None:
+        query = query.where(AlarmRecord.category == category)
     if rule_id is not None:
         query = query.where(AlarmRecord.rule_id == rule_id)
     return page_of(session, query, limit, offset, AlarmRead)

@@ -1,0 +1,87 @@
+"""A broken gauge goes to maintenance, a coherent change on several channels to the engineers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from infrasight.core.domain import Role
+from tests.conftest import Site, Tenant
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def send(client: TestClient, site: Site, series: dict[str, np.ndarray], start: int) -> None:
+    readings = [
+        {
+            "channel": key,
+            "time": (T0 + timedelta(minutes=10 * (start + i))).isoformat(),
+            "value": float(v),
+        }
+        for key, values in series.items()
+        for i, v in enumerate(values)
+    ]
+    response = client.post(
+        "/api/v1/ingest/readings", json={"readings": readings}, headers=site.device_headers
+    )
+    assert response.status_code == 200, response.text
+
+
+def alarms(client: TestClient, tenant: Tenant) -> dict[str, dict[str, object]]:
+    items = client.get("/api/v1/alarms", headers=tenant.headers(Role.VIEWER)).json()["items"]
+    return {a["key"]: a for a in items}
+
+
+def normal(rng: np.random.Generator, n: int, level: float) -> np.ndarray:
+    return level + 0.3 * np.sin(np.arange(n) / 20) + rng.normal(0, 0.05, n)
+
+
+def test_stuck_gauge_is_routed_to_maintenance_and_clears(
+    client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    rng = np.random.default_rng(3)
+    send(
+        client, site, {"VD-STRAIN": normal(rng, 300, 100.0), "VD-SETTLE": normal(rng, 300, 1.0)}, 0
+    )
+    assert alarms(client, tenant) == {}
+    stuck = np.full(120, 100.3)  # the gauge stops moving
+    send(client, site, {"VD-STRAIN": stuck, "VD-SETTLE": normal(rng, 120, 1.0)}, 300)
+    fault = alarms(client, tenant)["sensor-fault/VD-STRAIN"]
+    assert (fault["category"], fault["status"], fault["device_id"]) == (
+        "maintenance",
+        "active",
+        site.device_id,
+    )
+    assert fault["level_name"] in ("minor", "outlier", "square", "missing")
+    assert "structural-change" not in " ".join(alarms(client, tenant))
+    # Repaired: the jump back is itself anomalous, so it clears with the next quiet batch.
+    for start in (420, 620):
+        repaired = {"VD-STRAIN": normal(rng, 200, 100.0), "VD-SETTLE": normal(rng, 200, 1.0)}
+        send(client, site, repaired, start)
+    assert alarms(client, tenant)["sensor-fault/VD-STRAIN"]["status"] == "cleared"
+
+
+def test_coherent_step_on_two_channels_is_structural(
+    client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    rng = np.random.default_rng(5)
+    send(
+        client, site, {"VD-STRAIN": normal(rng, 400, 100.0), "VD-SETTLE": normal(rng, 400, 1.0)}, 0
+    )
+    send(
+        client, site, {"VD-STRAIN": normal(rng, 60, 140.0), "VD-SETTLE": normal(rng, 60, 9.0)}, 400
+    )
+    found = alarms(client, tenant)
+    structural = found[f"structural-change/asset-{site.asset_id}"]
+    assert (structural["category"], structural["severity"], structural["status"]) == (
+        "structural",
+        2,
+        "active",
+    )
+    assert found.get("sensor-fault/VD-STRAIN", {}).get("status") in (None, "cleared")
+    listed = client.get(
+        "/api/v1/alarms", params={"category": "structural"}, headers=tenant.headers()
+    ).json()
+    assert [a["key"] for a in listed["items"]] == [f"structural-change/asset-{site.asset_id}"]
