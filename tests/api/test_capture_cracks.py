@@ -144,3 +144,55 @@ def test_crack_free_surface_gives_no_defects(
     ).json()
     crack = next(a for a in analyses if a["model_name"] == "crack-segmentation")
     assert crack["summary"]["crack_fraction"] < 0.001
+
+
+def test_marker_in_view_scales_the_crack_measurements(
+    platform: Platform, client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    h = tenant.headers(Role.ENGINEER)
+    camera = client.post(
+        "/api/v1/devices",
+        json={"name": "CAM-M", "kind": "camera", "asset_id": site.asset_id},
+        headers=h,
+    ).json()
+    bad = client.post(
+        f"/api/v1/devices/{camera['id']}/calibrations",
+        json={"kind": "marker", "parameters": {"marker_mm": -5}},
+        headers=h,
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "parameters.marker_mm"
+    marker = client.post(
+        f"/api/v1/devices/{camera['id']}/calibrations",
+        json={
+            "kind": "marker",
+            "parameters": {"marker_mm": 40.0, "dictionary": "DICT_4X4_50"},
+            "valid_from": "2020-01-01T00:00:00Z",
+        },
+        headers=h,
+    )
+    assert marker.status_code == 201, marker.text
+    scene = render_crack_scene(
+        width=800,
+        height=600,
+        seed=4,
+        n_cracks=1,
+        branch_probability=0.0,
+        width_range_px=(3.0, 6.0),
+        mm_per_px=0.5,
+        marker_mm=40.0,
+    )
+    response = client.post(
+        "/api/v1/captures",
+        files={"file": ("wall.png", png(scene.image))},
+        data={"asset_id": str(site.asset_id), "time": "2024-05-01T00:00:00Z"},
+        headers={"Authorization": f"Bearer {camera['token']}"},
+    )
+    assert response.status_code == 201
+    platform.jobs.run_pending()
+    defects = client.get(f"/api/v1/captures/{response.json()['id']}/defects", headers=h).json()
+    main = max(defects, key=lambda d: d["geometry"]["pixel_count"])
+    measured = main["measurements"]
+    assert measured["unit"] == "mm" and measured["scale"]["source"] == "marker"
+    assert measured["scale"]["mm_per_px"] == pytest.approx(0.5, rel=0.01)
+    assert measured["length"]["value"] == pytest.approx(scene.true_length_mm, rel=0.02)
+    assert len(defects) == 1  # the marker's dark square is not reported as a crack

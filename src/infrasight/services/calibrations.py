@@ -7,6 +7,10 @@ Known kinds (others are stored as given):
     ``homography``), as printed by ``infrasight calibrate scale --json``.
 ``camera_intrinsics``
     :meth:`infrasight.measure.CameraCalibration.to_dict`, from ``infrasight calibrate camera``.
+``marker``
+    A marker of known size fixed in the camera's view: ``{"marker_mm": float, "dictionary":
+    "DICT_4X4_50", "marker_id": int | null}``. Each capture is then scaled by detecting the
+    marker in it (homography to the surface plane, so oblique views stay right).
 ``displacement_tracking``
     Turns a camera into a displacement sensor: ``{"reference_capture_id": int, "targets":
     [{"roi": [x, y, w, h], "channel_dx": KEY, "channel_dy": KEY}], "reference_regions":
@@ -18,16 +22,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.measure import CameraCalibration, MeasurementInputError, Scale
+from infrasight.measure import (
+    CameraCalibration,
+    MeasurementInputError,
+    Scale,
+    calibrate_scale,
+    dictionary_from_name,
+)
 from infrasight.storage.models import Calibration, Capture, Channel
 
 __all__ = ["capture_scale", "latest_calibration", "validate_calibration"]
 
 SCALE = "scale"
+MARKER = "marker"
 CAMERA_INTRINSICS = "camera_intrinsics"
 DISPLACEMENT_TRACKING = "displacement_tracking"
 
@@ -94,6 +106,20 @@ def _validate_tracking(
             )
 
 
+def _validate_marker(parameters: dict[str, Any]) -> None:
+    size = parameters.get("marker_mm")
+    if isinstance(size, bool) or not isinstance(size, int | float) or not size > 0:
+        raise InvalidInputError("must be a positive length in mm", field="parameters.marker_mm")
+    name = parameters.get("dictionary", "DICT_4X4_50")
+    try:
+        dictionary_from_name(str(name))
+    except MeasurementInputError as err:
+        raise InvalidInputError(str(err), field="parameters.dictionary") from err
+    marker_id = parameters.get("marker_id")
+    if marker_id is not None and (not isinstance(marker_id, int) or marker_id < 0):
+        raise InvalidInputError("must be a marker id >= 0 or null", field="parameters.marker_id")
+
+
 def validate_calibration(
     session: Session, organization_id: int, device_id: int, kind: str, parameters: dict[str, Any]
 ) -> None:
@@ -101,6 +127,8 @@ def validate_calibration(
     try:
         if kind == SCALE:
             Scale.from_dict(parameters)
+        elif kind == MARKER:
+            _validate_marker(parameters)
         elif kind == CAMERA_INTRINSICS:
             CameraCalibration.from_dict(parameters)
         elif kind == DISPLACEMENT_TRACKING:
@@ -129,8 +157,28 @@ def latest_calibration(
     ).one_or_none()
 
 
-def capture_scale(session: Session, capture: Capture) -> Scale | None:
-    """The capture's own mm/px (1 % uncertainty) or its camera's ``scale`` calibration."""
+def capture_scale(
+    session: Session, capture: Capture, pixels: np.ndarray | None = None
+) -> Scale | None:
+    """The best scale for a capture, in this order.
+
+    1. The camera's ``marker`` calibration, with the marker detected in ``pixels`` (skipped when
+       the marker is not found or partly hidden).
+    2. The capture's own ``mm_per_px`` (1 % uncertainty, a user-given scale).
+    3. The camera's newest ``scale`` calibration valid at the capture's time.
+    """
+    if capture.device_id is not None and pixels is not None:
+        marker = latest_calibration(session, capture.device_id, MARKER, capture)
+        if marker is not None:
+            try:
+                return calibrate_scale(
+                    pixels,
+                    marker_mm=float(marker.parameters["marker_mm"]),
+                    dictionary=str(marker.parameters.get("dictionary", "DICT_4X4_50")),
+                    marker_id=marker.parameters.get("marker_id"),
+                ).scale
+            except MeasurementInputError:
+                pass
     if capture.mm_per_px:
         return Scale.from_mm_per_px(capture.mm_per_px)
     if capture.device_id is None:

@@ -18,8 +18,8 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infrasight.measure import MeasurementInputError, Scale, quantify_crack
-from infrasight.services.calibrations import capture_scale
+from infrasight.measure import MeasurementInputError, Scale, detect_markers, quantify_crack
+from infrasight.services.calibrations import MARKER, capture_scale, latest_calibration
 from infrasight.storage.blobs import BlobStore, register_blob
 from infrasight.storage.models import Capture, CaptureAnalysis, Defect, Element
 from infrasight.vision.cracks import (
@@ -81,6 +81,36 @@ def _measure(
     return measured
 
 
+def _marker_area(session: Session, capture: Capture, pixels: np.ndarray) -> np.ndarray | None:
+    """Pixels covered by the camera's scale markers (with a margin), which are not cracks."""
+    import cv2
+
+    if capture.device_id is None:
+        return None
+    record = latest_calibration(session, capture.device_id, MARKER, capture)
+    if record is None:
+        return None
+    markers = detect_markers(
+        pixels, dictionary=str(record.parameters.get("dictionary", "DICT_4X4_50"))
+    )
+    if not markers:
+        return None
+    area = np.zeros(pixels.shape[:2], dtype=np.uint8)
+    for marker in markers:
+        corners = np.asarray(marker.corners_px, dtype=np.float64)
+        centre = corners.mean(axis=0)
+        grown = centre + 1.25 * (corners - centre)  # the white quiet zone around the marker
+        cv2.fillConvexPoly(area, np.round(grown).astype(np.int32), 1)
+    return area.astype(bool)
+
+
+def _inside(instance: CrackInstance, area: np.ndarray | None) -> bool:
+    if area is None:
+        return False
+    x, y, w, h = instance.bbox
+    return bool(area[y : y + h, x : x + w][instance.mask].mean() > 0.5)
+
+
 def analyse_cracks(
     session: Session,
     blobs: BlobStore,
@@ -105,7 +135,9 @@ def analyse_cracks(
     png = mask_png(result.mask)
     mask_sha, _ = blobs.put(png)
     register_blob(session, mask_sha, len(png), "image/png")
-    scale = capture_scale(session, capture)
+    scale = capture_scale(session, capture, pixels)
+    markers = _marker_area(session, capture, pixels)
+    cracks = [instance for instance in result.instances if not _inside(instance, markers)]
     element = session.get(Element, capture.element_id) if capture.element_id else None
     axis = element.axis_deg if element is not None else 0.0
     analysis = CaptureAnalysis(
@@ -117,13 +149,14 @@ def analyse_cracks(
             "threshold": result.threshold,
             "crack_pixels": int(np.count_nonzero(result.mask)),
             "crack_fraction": result.crack_fraction,
-            "cracks": len(result.instances),
+            "cracks": len(cracks),
+            "excluded_marker_regions": len(result.instances) - len(cracks),
             "scale": None if scale is None else scale.to_dict(),
         },
     )
     session.add(analysis)
     session.flush()
-    for instance in result.instances:
+    for instance in cracks:
         session.add(
             Defect(
                 organization_id=capture.organization_id,

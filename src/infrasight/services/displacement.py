@@ -56,10 +56,11 @@ def track_capture(
         return None
     targets = parameters["targets"]
     summary: dict[str, Any] = {"reference_capture_id": reference.id, "targets": []}
-    scale = capture_scale(session, reference)
+    reference_pixels = decode_image(blobs.get(reference.blob_sha256), max_pixels=max_pixels)
+    scale = capture_scale(session, reference, reference_pixels)
     try:
         result = track_displacement(
-            _grey(decode_image(blobs.get(reference.blob_sha256), max_pixels=max_pixels)),
+            _grey(reference_pixels),
             [_grey(decode_image(blobs.get(capture.blob_sha256), max_pixels=max_pixels))],
             rois=[
                 Region(x=t["roi"][0], y=t["roi"][1], w=t["roi"][2], h=t["roi"][3]) for t in targets
