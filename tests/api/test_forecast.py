@@ -45,6 +45,10 @@ def test_linear_settlement_reaches_its_limit_when_expected(
     expected = datetime.fromisoformat(body["limit"]["expected_at"])
     assert abs((expected - (T0 + timedelta(days=100))).total_seconds()) < 2 * 86_400
     assert body["limit"]["probability_by_horizon"] > 0.95
+    growth = body["growth"]
+    assert growth["rate_per_year"] == pytest.approx(0.1 * 365.25, rel=0.02)
+    assert growth["ci_low"] < growth["rate_per_year"] < growth["ci_high"]
+    assert growth["probability_growing"] > 0.99
 
 
 def test_forecast_errors(client: TestClient, tenant: Tenant, site: Site) -> None:

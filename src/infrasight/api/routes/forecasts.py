@@ -7,14 +7,20 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import get_owned
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError
 from infrasight.core.timeparse import us_to_datetime
-from infrasight.signals import NotEnoughDataError, SignalsError, fit_trend, time_to_limit
+from infrasight.signals import (
+    NotEnoughDataError,
+    SignalsError,
+    crack_growth_rate,
+    fit_trend,
+    time_to_limit,
+)
 from infrasight.storage.models import Channel
 from infrasight.storage.readings import fetch_series, time_bounds
 
@@ -38,6 +44,13 @@ class LimitCrossing(BaseModel):
     probability_by_horizon: float
 
 
+class GrowthRate(BaseModel):
+    rate_per_year: float = Field(description="Robust linear rate, channel unit per year")
+    ci_low: float
+    ci_high: float
+    probability_growing: float
+
+
 class ChannelForecast(BaseModel):
     channel_id: int
     unit: str
@@ -48,6 +61,9 @@ class ChannelForecast(BaseModel):
     level: float
     points: list[ForecastPoint]
     limit: LimitCrossing | None = None
+    growth: GrowthRate | None = Field(
+        default=None, description="Rate of change with its 95 % interval (e.g. crack growth)"
+    )
 
 
 def _at(now_s: float, offset_s: float | None) -> datetime | None:
@@ -93,6 +109,7 @@ def forecast(
             if limit is not None
             else None
         )
+        growth = crack_growth_rate(times, values) if times.size >= 4 else None
     except NotEnoughDataError as err:
         raise InvalidInputError(f"not enough data: {err}", field="history_days") from err
     except SignalsError as err:
@@ -115,6 +132,14 @@ def forecast(
                 strict=True,
             )
         ],
+        growth=None
+        if growth is None
+        else GrowthRate(
+            rate_per_year=growth.rate_per_year,
+            ci_low=growth.ci_low,
+            ci_high=growth.ci_high,
+            probability_growing=growth.probability_growing,
+        ),
         limit=None
         if crossing is None
         else LimitCrossing(
