@@ -427,6 +427,33 @@ def _floor(
     return DEFAULT_FLOOR_RATIO, _DEFAULT_FLOOR_STD, "default"
 
 
+def _prepare(
+    mask: NDArray[np.generic],
+    image: NDArray[np.generic],
+    station_spacing_px: float,
+    psf_margin_px: float,
+    crack_floor_ratio: float | None,
+) -> tuple[
+    NDArray[np.bool_],
+    NDArray[np.float32],
+    NDArray[np.float32],
+    tuple[float, float, str],
+    NDArray[np.bool_],
+]:
+    """Validated mask and grey image, the mask's distance map, the crack floor and occupancy."""
+    m, grey = _check_inputs(mask, image)
+    if station_spacing_px <= 0:
+        raise MeasurementInputError(
+            "station_spacing_px must be positive", field="station_spacing_px"
+        )
+    if not 0.0 <= psf_margin_px <= 20.0:
+        raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
+    dist = _mask_distance(m)
+    floor = _floor(grey, m, dist, crack_floor_ratio)
+    occupied = np.asarray(cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    return m, grey, dist, floor, occupied
+
+
 def quantify_cracks(
     mask: NDArray[np.generic],
     image: NDArray[np.generic],
@@ -474,16 +501,9 @@ def quantify_cracks(
     tuple of CrackQuantification
         Longest first.
     """
-    m, grey = _check_inputs(mask, image)
-    if station_spacing_px <= 0:
-        raise MeasurementInputError(
-            "station_spacing_px must be positive", field="station_spacing_px"
-        )
-    if not 0.0 <= psf_margin_px <= 20.0:
-        raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
-    dist = _mask_distance(m)
-    floor = _floor(grey, m, dist, crack_floor_ratio)
-    occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    m, grey, dist, floor, occupied = _prepare(
+        mask, image, station_spacing_px, psf_margin_px, crack_floor_ratio
+    )
     if link_gap_px < 0:
         raise MeasurementInputError("link_gap_px must be >= 0", field="link_gap_px")
     grouping = m
@@ -536,16 +556,9 @@ def quantify_crack(
     -------
     CrackQuantification
     """
-    m, grey = _check_inputs(mask, image)
-    if station_spacing_px <= 0:
-        raise MeasurementInputError(
-            "station_spacing_px must be positive", field="station_spacing_px"
-        )
-    if not 0.0 <= psf_margin_px <= 20.0:
-        raise MeasurementInputError("psf_margin_px must be within 0-20 px", field="psf_margin_px")
-    dist = _mask_distance(m)
-    floor = _floor(grey, m, dist, crack_floor_ratio)
-    occupied = cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    m, grey, dist, floor, occupied = _prepare(
+        mask, image, station_spacing_px, psf_margin_px, crack_floor_ratio
+    )
     return _analyse(
         m,
         grey,
