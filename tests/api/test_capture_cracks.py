@@ -196,3 +196,67 @@ def test_marker_in_view_scales_the_crack_measurements(
     assert measured["scale"]["mm_per_px"] == pytest.approx(0.5, rel=0.01)
     assert measured["length"]["value"] == pytest.approx(scene.true_length_mm, rel=0.02)
     assert len(defects) == 1  # the marker's dark square is not reported as a crack
+
+
+def test_lens_distortion_is_removed_before_analysis(
+    platform: Platform, client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    h = tenant.headers(Role.ENGINEER)
+    camera = client.post(
+        "/api/v1/devices",
+        json={"name": "CAM-L", "kind": "camera", "asset_id": site.asset_id},
+        headers=h,
+    ).json()
+    intrinsics = {
+        "camera_matrix": [[700.0, 0.0, 320.0], [0.0, 700.0, 240.0], [0.0, 0.0, 1.0]],
+        "dist_coeffs": [-0.2, 0.05, 0.0, 0.0, 0.0],
+        "image_size": [640, 480],
+        "rms_px": 0.2,
+        "n_views": 12,
+        "intrinsics_std": [1.0, 1.0, 0.5, 0.5],
+    }
+    created = client.post(
+        f"/api/v1/devices/{camera['id']}/calibrations",
+        json={
+            "kind": "camera_intrinsics",
+            "parameters": intrinsics,
+            "valid_from": "2020-01-01T00:00:00Z",
+        },
+        headers=h,
+    )
+    assert created.status_code == 201, created.text
+    broken = client.post(
+        f"/api/v1/devices/{camera['id']}/calibrations",
+        json={"kind": "camera_intrinsics", "parameters": {"camera_matrix": [[1, 0], [0, 1]]}},
+        headers=h,
+    )
+    assert broken.status_code == 422
+    token = {"Authorization": f"Bearer {camera['token']}"}
+    ids = []
+    for width, height in ((640, 480), (320, 240)):  # the second size does not match the calibration
+        scene = render_crack_scene(
+            width=width, height=height, seed=9, n_cracks=1, width_range_px=(3.0, 5.0)
+        )
+        response = client.post(
+            "/api/v1/captures",
+            files={"file": ("f.png", png(scene.image))},
+            data={
+                "asset_id": str(site.asset_id),
+                "time": "2024-05-01T00:00:00Z",
+                "mm_per_px": "0.2",
+            },
+            headers=token,
+        )
+        ids.append(response.json()["id"])
+    platform.jobs.run_pending()
+    flags = []
+    for capture_id in ids:
+        analyses = client.get(f"/api/v1/captures/{capture_id}/analyses", headers=h).json()
+        flags.append(
+            next(a for a in analyses if a["model_name"] == "image-quality")["summary"][
+                "undistorted"
+            ]
+        )
+    assert flags == [1.0, 0.0]
+    assert client.get(f"/api/v1/captures/{ids[0]}/defects", headers=h).json()
+    assert client.get(f"/api/v1/captures/{ids[0]}/overlay", headers=h).status_code == 200

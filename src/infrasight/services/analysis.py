@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infrasight.jobs.runner import JobContext
+from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.crack_analysis import analyse_cracks
 from infrasight.services.displacement import track_capture
-from infrasight.services.images import decode_image
 from infrasight.storage.models import Capture, CaptureAnalysis, Record
 
 if TYPE_CHECKING:
@@ -42,10 +42,10 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
         capture = session.get(Capture, capture_id)
         if capture is None:
             raise LookupError(f"capture {capture_id} no longer exists")
-        pixels = decode_image(
-            context.blobs.get(capture.blob_sha256), max_pixels=context.settings.max_image_pixels
+        pixels, undistorted = analysis_pixels(
+            session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
         )
-        quality = _image_quality(pixels)
+        quality = {**_image_quality(pixels), "undistorted": float(undistorted)}
         analysis = CaptureAnalysis(
             capture_id=capture_id, model_name="image-quality", model_version="1", summary=quality
         )

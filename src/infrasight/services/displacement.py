@@ -25,7 +25,7 @@ from infrasight.services.calibrations import (
     capture_scale,
     latest_calibration,
 )
-from infrasight.services.images import decode_image
+from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.models import Capture, CaptureAnalysis, Channel
 from infrasight.storage.readings import insert_readings
@@ -56,12 +56,13 @@ def track_capture(
         return None
     targets = parameters["targets"]
     summary: dict[str, Any] = {"reference_capture_id": reference.id, "targets": []}
-    reference_pixels = decode_image(blobs.get(reference.blob_sha256), max_pixels=max_pixels)
+    reference_pixels, _ = analysis_pixels(session, blobs, reference, max_pixels=max_pixels)
+    capture_pixels, _ = analysis_pixels(session, blobs, capture, max_pixels=max_pixels)
     scale = capture_scale(session, reference, reference_pixels)
     try:
         result = track_displacement(
             _grey(reference_pixels),
-            [_grey(decode_image(blobs.get(capture.blob_sha256), max_pixels=max_pixels))],
+            [_grey(capture_pixels)],
             rois=[
                 Region(x=t["roi"][0], y=t["roi"][1], w=t["roi"][2], h=t["roi"][3]) for t in targets
             ],

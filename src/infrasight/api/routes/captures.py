@@ -18,6 +18,7 @@ from infrasight.core.errors import InvalidInputError, NotFoundError, PayloadTooL
 from infrasight.services.analysis import ANALYSE_CAPTURE
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
+from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.captures import CaptureRequest, store_capture
 from infrasight.services.crack_analysis import CRACK_MODEL, render_overlay
 from infrasight.services.images import decode_image, oriented_png
@@ -334,10 +335,11 @@ def capture_overlay(
             + (f" by model version {model_version!r}" if model_version else " yet")
         )
     defects = session.scalars(select(Defect).where(Defect.analysis_id == analysis.id)).all()
+    pixels, _ = analysis_pixels(
+        session, platform.blobs, capture, max_pixels=platform.settings.max_image_pixels
+    )
     image = render_overlay(
-        decode_image(
-            platform.blobs.get(capture.blob_sha256), max_pixels=platform.settings.max_image_pixels
-        ),
+        pixels,
         decode_image(
             platform.blobs.get(analysis.mask_sha256), max_pixels=platform.settings.max_image_pixels
         )
