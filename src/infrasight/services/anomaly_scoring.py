@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infrasight.services.compensation import compensated
 from infrasight.signals import AnomalyState, score_online
 from infrasight.storage.models import Channel, ChannelAnalytics
 from infrasight.storage.readings import fetch_series, insert_readings
@@ -72,7 +73,7 @@ def score_channels(
         if not stamps.size:
             continue
         times = stamps.tolist()
-        scores, new_state = score_online(values, state)
+        scores, new_state = score_online(compensated(session, channel.id, stamps, values), state)
         insert_readings(
             session, list(zip([derived.id] * len(times), times, scores.tolist(), strict=True))
         )

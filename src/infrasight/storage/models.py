@@ -42,6 +42,7 @@ __all__ = [
     "CaptureAnalysis",
     "Channel",
     "ChannelAnalytics",
+    "ChannelCompensation",
     "Defect",
     "Device",
     "Element",
@@ -418,4 +419,19 @@ class ModalReference(Base):
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"))
     modes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelCompensation(Base):
+    """How a channel responds to a driver (temperature), learned on a reference period."""
+
+    __tablename__ = "channel_compensations"
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    driver_channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    reference_start_us: Mapped[int] = mapped_column(BigInteger)
+    reference_end_us: Mapped[int] = mapped_column(BigInteger)
+    max_lag_s: Mapped[float] = mapped_column(Float)
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

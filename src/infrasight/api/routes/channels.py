@@ -26,7 +26,15 @@ from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundErr
 from infrasight.core.timeparse import datetime_to_us, us_to_datetime
 from infrasight.core.units import check_unit_for_quantity
 from infrasight.services.audit import record_audit
-from infrasight.storage.models import Asset, Channel, Device, Element, Reading
+from infrasight.services.compensation import describe, fit_channel_compensation
+from infrasight.storage.models import (
+    Asset,
+    Channel,
+    ChannelCompensation,
+    Device,
+    Element,
+    Reading,
+)
 from infrasight.storage.readings import bucket_width_us, downsample, time_bounds
 
 router = APIRouter(tags=["channels"])
@@ -230,3 +238,78 @@ def asset_of_channel(session: Session, channel: Channel) -> Asset:
     if element is None:  # pragma: no cover - foreign key guarantees it
         raise NotFoundError("element of channel missing")
     return element.asset
+
+
+class CompensationSet(BaseModel):
+    driver_channel_id: int = Field(description="The driver, e.g. a temperature channel")
+    reference_start: datetime
+    reference_end: datetime
+    max_lag_hours: float = Field(default=6.0, ge=0, le=240)
+
+
+class CompensationRead(BaseModel):
+    driver_channel_id: int
+    gain: float = Field(description="Channel unit per driver unit")
+    lag_s: float
+    intercept: float
+    residual_scale: float
+    r2: float
+    n_reference: int
+    reference_start: datetime
+    reference_end: datetime
+
+
+def _compensation_read(record: ChannelCompensation) -> CompensationRead:
+    data = describe(record)
+    return CompensationRead(
+        **{k: v for k, v in data.items() if not k.startswith("reference_")},
+        reference_start=us_to_datetime(data["reference_start_us"]),
+        reference_end=us_to_datetime(data["reference_end_us"]),
+    )
+
+
+@router.put("/channels/{channel_id}/compensation")
+def set_compensation(
+    channel_id: int, body: CompensationSet, session: SessionDep, caller: CallerDep
+) -> CompensationRead:
+    """Learn the channel's response to a driver on a reference period; score what is left."""
+    caller.require(Action.CONFIGURE)
+    channel = get_owned(session, Channel, channel_id, caller.organization_id)
+    driver = session.get(Channel, body.driver_channel_id)
+    if driver is None or driver.organization_id != caller.organization_id:
+        raise InvalidInputError(
+            f"channel {body.driver_channel_id} not found", field="driver_channel_id"
+        )
+    record = fit_channel_compensation(
+        session,
+        channel,
+        driver,
+        start_us=datetime_to_us(body.reference_start),
+        end_us=datetime_to_us(body.reference_end),
+        max_lag_s=body.max_lag_hours * 3600.0,
+    )
+    record_audit(session, caller, "compensate", "channel", channel_id, describe(record))
+    session.commit()
+    return _compensation_read(record)
+
+
+@router.get("/channels/{channel_id}/compensation")
+def get_compensation(channel_id: int, session: SessionDep, caller: CallerDep) -> CompensationRead:
+    caller.require(Action.READ)
+    get_owned(session, Channel, channel_id, caller.organization_id)
+    record = session.get(ChannelCompensation, channel_id)
+    if record is None:
+        raise NotFoundError(f"channel {channel_id} has no compensation")
+    return _compensation_read(record)
+
+
+@router.delete("/channels/{channel_id}/compensation", status_code=status.HTTP_204_NO_CONTENT)
+def delete_compensation(channel_id: int, session: SessionDep, caller: CallerDep) -> None:
+    caller.require(Action.CONFIGURE)
+    get_owned(session, Channel, channel_id, caller.organization_id)
+    record = session.get(ChannelCompensation, channel_id)
+    if record is None:
+        raise NotFoundError(f"channel {channel_id} has no compensation")
+    session.delete(record)
+    record_audit(session, caller, "uncompensate", "channel", channel_id)
+    session.commit()
