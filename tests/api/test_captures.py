@@ -12,9 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from infrasight.api.app import create_app
 from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
 from infrasight.platform import Platform
-from tests.conftest import Site, Tenant
+from tests.conftest import Site, Tenant, make_site
 
 URL = "/api/v1/captures"
 
@@ -225,3 +227,21 @@ def test_analysis_runs_as_a_background_job(
     quality = next(a for a in analyses if a["model_name"] == "image-quality")["summary"]
     assert quality["mean_brightness"] == pytest.approx(0.5, abs=1e-6)
     assert quality["saturated_fraction"] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_worker_threads_run_the_analysis_off_the_request(
+    settings: Settings, tenant: Tenant
+) -> None:
+    threaded = Platform.create(settings, workers=2)
+    try:
+        with TestClient(create_app(platform=threaded)) as client:
+            site = make_site(client, tenant, prefix="WK")
+            body = upload(
+                client, tenant.headers(), encode(noise(), "PNG"), "n.png", asset_id=site.asset_id
+            ).json()
+            assert threaded.jobs.wait_idle(timeout=120)
+            job = client.get(f"/api/v1/jobs/{body['job_id']}", headers=tenant.headers()).json()
+            assert job["status"] == "succeeded", job["error"]
+            assert job["finished_at"] is not None and job["started_at"] is not None
+    finally:
+        threaded.close()

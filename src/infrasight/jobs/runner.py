@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -130,16 +130,10 @@ class JobRunner:
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every enqueued job finished; False on timeout."""
-        deadline = threading.Event()
-        end = datetime.now(UTC).timestamp() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return True
-            if datetime.now(UTC).timestamp() > end:
-                return False
-            deadline.wait(0.02)
+        with self._lock:
+            pending = list(self._pending)
+        _done, not_done = wait(pending, timeout=timeout)
+        return not not_done
 
     def shutdown(self) -> None:
         """Stop the pool after the running jobs finish."""
