@@ -9,27 +9,30 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from pydantic import AliasChoices, BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
-from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    check_references,
+    get_owned,
+    page_of,
+    parse_form_time,
+)
 from infrasight.core.domain import Action
-from infrasight.core.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
+from infrasight.core.errors import NotFoundError, PayloadTooLargeError
 from infrasight.services.analysis import ANALYSE_CAPTURE
 from infrasight.services.audit import record_audit
-from infrasight.services.auth import Principal
 from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.captures import CaptureRequest, store_capture
 from infrasight.services.crack_analysis import CRACK_MODEL, render_overlay
 from infrasight.services.images import decode_image, oriented_png
 from infrasight.storage.models import (
-    Asset,
     Capture,
     CaptureAnalysis,
     Defect,
-    Device,
-    Element,
-    Inspection,
 )
 
 router = APIRouter(tags=["captures"])
@@ -85,48 +88,6 @@ class DefectRead(ReadModel):
     created_at: datetime
 
 
-def _check_refs(
-    session: Session,
-    caller: Principal,
-    asset_id: int,
-    element_id: int | None,
-    device_id: int | None,
-    inspection_id: int | None,
-) -> None:
-    org = caller.organization_id
-    asset = session.get(Asset, asset_id)
-    if asset is None or asset.organization_id != org:
-        raise InvalidInputError(f"asset {asset_id} not found", field="asset_id")
-    if element_id is not None:
-        element = session.get(Element, element_id)
-        if element is None or element.asset_id != asset_id:
-            raise InvalidInputError(
-                f"element {element_id} is not part of asset {asset_id}", field="element_id"
-            )
-    if device_id is not None:
-        device = session.get(Device, device_id)
-        if device is None or device.organization_id != org:
-            raise InvalidInputError(f"device {device_id} not found", field="device_id")
-        if caller.device_id is not None and device_id != caller.device_id:
-            raise InvalidInputError("a device may only upload its own captures", field="device_id")
-    if inspection_id is not None:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection is None or inspection.organization_id != org:
-            raise InvalidInputError(f"inspection {inspection_id} not found", field="inspection_id")
-
-
-def _parse_time(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as err:
-        raise InvalidInputError(
-            f"malformed time {value!r} (ISO-8601 expected)", field="time"
-        ) from err
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @router.post("/captures", status_code=status.HTTP_201_CREATED)
 def create_capture(
     platform: PlatformDep,
@@ -151,7 +112,14 @@ def create_capture(
             f"file of {file.size} bytes exceeds the limit of {settings.max_body_bytes}",
             field="file",
         )
-    _check_refs(session, caller, asset_id, element_id, device_id, inspection_id)
+    check_references(
+        session,
+        caller,
+        asset_id,
+        element_id=element_id,
+        device_id=device_id,
+        inspection_id=inspection_id,
+    )
     stored = store_capture(
         session,
         blobs=platform.blobs,
@@ -160,7 +128,7 @@ def create_capture(
         data=file.file.read(),
         request=CaptureRequest(
             asset_id=asset_id,
-            time=_parse_time(time),
+            time=parse_form_time(time, "time") if time else datetime.now(UTC),
             element_id=element_id,
             device_id=device_id,
             inspection_id=inspection_id,
@@ -214,13 +182,12 @@ def update_capture(
     caller.require(Action.FIELD_WORK)
     capture = get_owned(session, Capture, capture_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
-    _check_refs(
+    check_references(
         session,
         caller,
         capture.asset_id,
-        changes.get("element_id"),
-        None,
-        changes.get("inspection_id"),
+        element_id=changes.get("element_id"),
+        inspection_id=changes.get("inspection_id"),
     )
     for name, value in changes.items():
         setattr(capture, name, value)

@@ -28,7 +28,6 @@ from infrasight.core.units import check_unit_for_quantity
 from infrasight.services.audit import record_audit
 from infrasight.services.compensation import describe, fit_channel_compensation
 from infrasight.storage.models import (
-    Asset,
     Channel,
     ChannelCompensation,
     Device,
@@ -230,14 +229,6 @@ def channel_readings(
             for b in buckets
         ],
     )
-
-
-def asset_of_channel(session: Session, channel: Channel) -> Asset:
-    """The asset a channel measures."""
-    element = session.get(Element, channel.element_id)
-    if element is None:  # pragma: no cover - foreign key guarantees it
-        raise NotFoundError("element of channel missing")
-    return element.asset
 
 
 class CompensationSet(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -10,17 +11,21 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from infrasight.core.errors import ConflictError, NotFoundError
+from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
+from infrasight.services.auth import Principal
+from infrasight.storage.models import Asset, Device, Element, Inspection
 
 __all__ = [
     "Limit",
     "Offset",
     "Page",
     "ReadModel",
+    "check_references",
     "commit_or_conflict",
     "flush_or_conflict",
     "get_owned",
     "page_of",
+    "parse_form_time",
 ]
 
 T = TypeVar("T")
@@ -81,3 +86,47 @@ def commit_or_conflict(session: Session, what: str) -> None:
     except IntegrityError as err:
         session.rollback()
         raise ConflictError(f"{what} already exists or is still referenced") from err
+
+
+def parse_form_time(value: str, field: str) -> datetime:
+    """An ISO-8601 form field as an aware datetime (UTC when it has no offset)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidInputError(
+            f"malformed time {value!r} (ISO-8601 expected)", field=field
+        ) from err
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def check_references(
+    session: Session,
+    caller: Principal,
+    asset_id: int,
+    *,
+    element_id: int | None = None,
+    device_id: int | None = None,
+    inspection_id: int | None = None,
+) -> None:
+    """Check that an upload's asset, element, device and inspection exist in the caller's
+    organisation (the element within the asset; a device uploading only as itself)."""
+    org = caller.organization_id
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.organization_id != org:
+        raise InvalidInputError(f"asset {asset_id} not found", field="asset_id")
+    if element_id is not None:
+        element = session.get(Element, element_id)
+        if element is None or element.asset_id != asset_id:
+            raise InvalidInputError(
+                f"element {element_id} is not part of asset {asset_id}", field="element_id"
+            )
+    if device_id is not None:
+        device = session.get(Device, device_id)
+        if device is None or device.organization_id != org:
+            raise InvalidInputError(f"device {device_id} not found", field="device_id")
+        if caller.device_id is not None and device_id != caller.device_id:
+            raise InvalidInputError("a device may only upload as itself", field="device_id")
+    if inspection_id is not None:
+        inspection = session.get(Inspection, inspection_id)
+        if inspection is None or inspection.organization_id != org:
+            raise InvalidInputError(f"inspection {inspection_id} not found", field="inspection_id")

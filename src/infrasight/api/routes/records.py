@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
@@ -10,7 +10,16 @@ from pydantic import AliasChoices, BaseModel, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
-from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    check_references,
+    get_owned,
+    page_of,
+    parse_form_time,
+)
 from infrasight.core.domain import Action, JobStatus
 from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
 from infrasight.core.events import RecordStored
@@ -24,7 +33,7 @@ from infrasight.services.records import (
     record_to_npy,
 )
 from infrasight.storage.blobs import register_blob
-from infrasight.storage.models import Asset, Device, Element, Job, ModalReference, Record
+from infrasight.storage.models import Job, ModalReference, Record
 
 router = APIRouter(tags=["records"])
 
@@ -47,16 +56,6 @@ class RecordRead(ReadModel):
 
 class RecordCreated(RecordRead):
     job_id: int | None = None
-
-
-def _parse_start(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as err:
-        raise InvalidInputError(
-            f"malformed time {value!r} (ISO-8601 expected)", field="start_time"
-        ) from err
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.post("/records", status_code=status.HTTP_201_CREATED)
@@ -82,18 +81,8 @@ def create_record(
     if file.size is not None and file.size > platform.settings.max_body_bytes:
         raise PayloadTooLargeError("record file exceeds the body size limit", field="file")
     check_unit_for_quantity(quantity, unit)
-    asset = session.get(Asset, asset_id)
-    if asset is None or asset.organization_id != caller.organization_id:
-        raise InvalidInputError(f"asset {asset_id} not found", field="asset_id")
-    if element_id is not None:
-        element = session.get(Element, element_id)
-        if element is None or element.asset_id != asset_id:
-            raise InvalidInputError(f"element {element_id} not part of asset", field="element_id")
-    if device_id is not None:
-        device = session.get(Device, device_id)
-        if device is None or device.organization_id != caller.organization_id:
-            raise InvalidInputError(f"device {device_id} not found", field="device_id")
-    start = _parse_start(start_time)
+    check_references(session, caller, asset_id, element_id=element_id, device_id=device_id)
+    start = parse_form_time(start_time, "start_time")
     array, names_in_file = parse_record_upload(file.file.read(), file.filename or "")
     names = [n.strip() for n in channel_names.split(",")] if channel_names else names_in_file
     names = names or [f"ch{i + 1}" for i in range(array.shape[1])]
@@ -181,18 +170,18 @@ class ModesRead(BaseModel):
     note: str = ""
 
 
-@router.get("/records/{record_id}/modes")
-def record_modes(record_id: int, session: SessionDep, caller: CallerDep) -> ModesRead:
-    """Modes identified in the record (SSI-COV) and the reference modes they were matched to."""
-    caller.require(Action.READ)
-    get_owned(session, Record, record_id, caller.organization_id)
-    job = session.scalars(
+def _latest_analysis(session: SessionDep, organization_id: int, record_id: int) -> Job | None:
+    """The record's most recent analysis job."""
+    return session.scalars(
         select(Job)
-        .where(Job.name == ANALYSE_RECORD, Job.organization_id == caller.organization_id)
+        .where(Job.name == ANALYSE_RECORD, Job.organization_id == organization_id)
         .where(Job.arguments["record_id"].as_integer() == record_id)
         .order_by(Job.id.desc())
         .limit(1)
     ).one_or_none()
+
+
+def _modes_read(record_id: int, job: Job | None) -> ModesRead:
     if job is None or job.status != JobStatus.SUCCEEDED:
         return ModesRead(record_id=record_id, status=job.status if job else "missing", modes=[])
     result = job.result
@@ -208,6 +197,14 @@ def record_modes(record_id: int, session: SessionDep, caller: CallerDep) -> Mode
     )
 
 
+@router.get("/records/{record_id}/modes")
+def record_modes(record_id: int, session: SessionDep, caller: CallerDep) -> ModesRead:
+    """Modes identified in the record (SSI-COV) and the reference modes they were matched to."""
+    caller.require(Action.READ)
+    get_owned(session, Record, record_id, caller.organization_id)
+    return _modes_read(record_id, _latest_analysis(session, caller.organization_id, record_id))
+
+
 class ModalReferenceSet(BaseModel):
     record_id: int
 
@@ -221,15 +218,9 @@ def set_modal_reference(
     record = get_owned(session, Record, body.record_id, caller.organization_id)
     if record.asset_id != asset_id:
         raise InvalidInputError("the record belongs to another asset", field="record_id")
-    modes = record_modes(body.record_id, session, caller)
-    job = session.scalars(
-        select(Job)
-        .where(Job.name == ANALYSE_RECORD, Job.organization_id == caller.organization_id)
-        .where(Job.arguments["record_id"].as_integer() == body.record_id)
-        .order_by(Job.id.desc())
-        .limit(1)
-    ).one_or_none()
-    stored = job.result.get("modes", []) if job is not None else []
+    job = _latest_analysis(session, caller.organization_id, record.id)
+    succeeded = job is not None and job.status == JobStatus.SUCCEEDED
+    stored = job.result.get("modes", []) if job is not None and succeeded else []
     if not stored:
         raise InvalidInputError("no modes were identified in this record", field="record_id")
     reference = session.get(ModalReference, asset_id)
@@ -241,4 +232,4 @@ def set_modal_reference(
         session, caller, "set_modal_reference", "asset", asset_id, {"record_id": record.id}
     )
     session.commit()
-    return modes
+    return _modes_read(record.id, job)
