@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATASETS ?= ../shared/datasets
+# crack training recipe: cpu (2 CPU cores, about 4 h), cpu-short (about 2 h) or shipped (GPU, 1.0.0)
+CRACK_PRESET ?= cpu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -61,7 +63,7 @@ eval: install
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
-	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks
+	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks --preset $(CRACK_PRESET)
 	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks/best.pt --out src/infrasight/vision/models/crack-segmentation.onnx
 
 clean:
