@@ -3,6 +3,8 @@ and loss. Uses generated samples; the public datasets are not needed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from training.cracks.augment import augment, photometric
@@ -127,3 +129,32 @@ def test_bf16_channels_last_training_steps_learn_a_synthetic_crack() -> None:
     g16 = net.head.weight.grad.flatten()
     assert float(torch.nn.functional.cosine_similarity(g32, g16, dim=0)) > 0.98
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_export_versions_retrained_weights_by_preset_and_digest(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from training.cracks.export import export
+    from training.cracks.model import CrackNetLite
+
+    from infrasight.vision.cracks import CrackSegmenter
+
+    widths = (8, 8, 16, 16, 24)
+    net = CrackNetLite(widths)
+    ck = {
+        "model": net.state_dict(),
+        "widths": list(widths),
+        "epoch": 3,
+        "val": {"threshold": 0.625, "f1": 0.5},
+        "mean": 127.5,
+        "std": 63.75,
+        "args": {"preset": "cpu-short"},
+    }
+    torch.save(ck, tmp_path / "best.pt")
+    meta = export(tmp_path / "best.pt", tmp_path / "m.onnx")
+    assert meta["version"] == f"1.0.0+cpu-short.{meta['sha256'][:8]}"
+    assert meta["threshold"] == 0.625 and meta["trained_epochs"] == 3
+    seg = CrackSegmenter(tmp_path / "m.onnx")
+    assert seg.model_version == meta["version"] and seg.threshold == 0.625
+    assert seg.segment(np.zeros((40, 56, 3), np.uint8)).probability.shape == (40, 56)
+    named = export(tmp_path / "best.pt", tmp_path / "n.onnx", version="2.0.0", threshold=0.7)
+    assert named["version"] == "2.0.0" and named["threshold"] == 0.7

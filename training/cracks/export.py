@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -30,8 +31,15 @@ class _WithSigmoid(torch.nn.Module):
         return torch.sigmoid(self.net(x))
 
 
-def export(checkpoint: Path, out: Path, *, version: str, threshold: float | None = None) -> dict:
-    """Write ``out`` (ONNX) and ``out.with_suffix('.json')``; return the JSON content."""
+def export(
+    checkpoint: Path, out: Path, *, version: str | None = None, threshold: float | None = None
+) -> dict:
+    """Write ``out`` (ONNX) and ``out.with_suffix('.json')``; return the JSON content.
+
+    Without ``version`` the weights get their own: ``1.0.0+<preset>.<first 8 hex digits of the
+    ONNX file's SHA-256>``, so that the platform (which keys analyses by model version) never
+    mistakes a retrained model for the shipped 1.0.0 or for another retrain.
+    """
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     net = CrackNetLite(tuple(ck["widths"]))
     net.load_state_dict(ck["model"])
@@ -39,18 +47,27 @@ def export(checkpoint: Path, out: Path, *, version: str, threshold: float | None
     model = _WithSigmoid(net).eval()
     x = torch.zeros(1, 3, 384, 544)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model,
-        (x,),
-        str(out),
-        input_names=["image"],
-        output_names=["probability"],
-        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "probability": {0: "n", 2: "h", 3: "w"}},
-        opset_version=17,
-        dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # The TorchScript exporter is chosen on purpose (dynamo=False): it handles the dynamic
+        # image sizes without extra dependencies. Its own deprecation notices are noise here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (x,),
+            str(out),
+            input_names=["image"],
+            output_names=["probability"],
+            dynamic_axes={
+                "image": {0: "n", 2: "h", 3: "w"},
+                "probability": {0: "n", 2: "h", 3: "w"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     val = ck.get("val", {})
+    if version is None:
+        version = f"1.0.0+{ck.get('args', {}).get('preset', 'custom')}.{digest[:8]}"
     meta = {
         "name": "crack-segmentation",
         "version": version,
@@ -82,12 +99,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument(
+        "--version",
+        default=None,
+        help="model version recorded in the JSON (default: 1.0.0+<preset>.<sha256 prefix>)",
+    )
     ap.add_argument("--threshold", type=float, default=None, help="override the calibrated one")
     args = ap.parse_args(argv)
     meta = export(args.checkpoint, args.out, version=args.version, threshold=args.threshold)
     size = args.out.stat().st_size / 1e6
-    print(f"wrote {args.out} ({size:.2f} MB), threshold {meta['threshold']}")
+    print(
+        f"wrote {args.out} ({size:.2f} MB), version {meta['version']}, "
+        f"threshold {meta['threshold']}"
+    )
 
 
 if __name__ == "__main__":
