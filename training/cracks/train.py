@@ -11,9 +11,9 @@ pixels of the held-out crack-free walls are marked as crack.
 Writes ``<out>/last.pt`` (resumable), ``<out>/best.pt`` and ``<out>/log.jsonl``.
 
 Presets: ``--preset cpu`` (default; what ``make train-cracks`` runs) is sized for 2 CPU cores:
-27,500 steps of 8 crops of 256x256 under bf16 autocast with channels-last tensors, about 3.8 hours
-there; ``--preset cpu-short`` stops at 14,250 steps (about 2 hours; see the model card for the
-figures of each). ``--preset shipped`` is the recipe of the 1.0.0 weights (9,500
+27,500 steps of 8 crops of 256x256 under bf16 autocast with channels-last tensors, 4 h 11 min
+there (measured); ``--preset cpu-short`` stops at 14,250 steps (about 2 hours; see the model
+card for the figures of each). ``--preset shipped`` is the recipe of the 1.0.0 weights (9,500
 steps of 24 crops of 320x320; about 18 minutes on one H100).
 """
 
@@ -57,7 +57,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "workers": 2,
     },
     # Sized for 2 CPU cores with bf16 (AVX512-BF16): batches of 8 crops of 256x256, the size at
-    # which a step costs the least per pixel there; 27,500 steps, about 3.8 hours.
+    # which a step costs the least per pixel there; 27,500 steps, 4 h 11 min measured.
     "cpu": {
         "epochs": 110,
         "steps_per_epoch": 250,
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=sorted(PRESETS),
         default="cpu",
         help="defaults of epochs, steps per epoch, batch, crop, lr and workers: 'cpu' (2 CPU"
-        " cores, about 4 h), 'cpu-short' (about 2 h) or 'shipped' (the 1.0.0 weights, GPU)",
+        " cores, about 4.2 h), 'cpu-short' (about 2 h) or 'shipped' (the 1.0.0 weights, GPU)",
     )
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--steps-per-epoch", type=int, default=None)
