@@ -158,3 +158,50 @@ def test_export_versions_retrained_weights_by_preset_and_digest(tmp_path: Path) 
     assert seg.segment(np.zeros((40, 56, 3), np.uint8)).probability.shape == (40, 56)
     named = export(tmp_path / "best.pt", tmp_path / "n.onnx", version="2.0.0", threshold=0.7)
     assert named["version"] == "2.0.0" and named["threshold"] == 0.7
+
+
+def test_uav75_centreline_labels_keep_planking_as_hard_negatives() -> None:
+    from training.cracks.data import centreline_label
+
+    ch0 = np.zeros((40, 60), np.uint8)
+    ch0[20, 5:55] = 255  # a 1-px crack centreline
+    ch0[23:26, :] = 204  # a formwork joint 3 px below it
+    lab = centreline_label(ch0, core_radius=1, ignore_radius=4)
+    col = lab[:, 30]
+    assert (col[19:22] == 1).all() and (col == 1).sum() == 3  # a 3-px crack core
+    assert (col[16:19] == IGNORE).all() and (col[22] == IGNORE)  # band around the line
+    assert (col[23:26] == 0).all()  # planking stays background inside the band
+    assert (col[:15] == 0).all() and (col[27:] == 0).all()
+    assert (centreline_label(np.full((8, 8), 204, np.uint8)) == 0).all()
+    assert read_list("uav75_val.txt")[0] == "DSC00551" and len(read_list("uav75_val.txt")) == 10
+
+
+def test_field_augmentations_rain_haze_glare_change_pixels_not_labels() -> None:
+    from training.cracks.augment import _glare, _haze, _rain
+
+    img, _, _ = cracked(96, 128, seed=2)
+    f = img.astype(np.float32)
+    for fn in (_rain, _haze, _glare):
+        out = fn(f.copy(), np.random.default_rng(1))
+        assert out.shape == f.shape
+        assert float(np.abs(out - f).mean()) > 0.5
+    hazy = _haze(f.copy(), np.random.default_rng(4))
+    assert np.ptp(hazy) < np.ptp(f)  # haze lowers contrast
+
+
+def test_selection_weighs_uav75_iou_when_present() -> None:
+    pytest.importorskip("torch")
+    from training.cracks.train import THRESHOLDS, centreline_ious, selection_score
+
+    f1 = np.array([0.8, 0.9])
+    np.testing.assert_allclose(selection_score(f1, None), f1)
+    np.testing.assert_allclose(selection_score(f1, np.array([0.6, 0.2])), [0.7, 0.55])
+    lab = np.zeros((32, 32), np.uint8)
+    lab[15:18, 2:30] = 1
+    s = Sample(source="uav75", stem="x", image=np.zeros((32, 32, 3), np.uint8), label=lab)
+    prob = np.zeros((32, 32), np.float32)
+    prob[14:19, 2:30] = 0.5  # wider than the label, at the right place
+    ious = centreline_ious([prob], [s])
+    assert ious.shape == THRESHOLDS.shape
+    assert ious[THRESHOLDS <= 0.5].min() == pytest.approx(1.0)
+    assert ious[THRESHOLDS > 0.5].max() == 0.0

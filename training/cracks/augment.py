@@ -3,7 +3,9 @@
 Geometry: random scale (log-uniform), rotation (any angle, plus 90-degree turns), flips, crops
 biased towards crack pixels. Photometry: brightness/contrast/gamma, low light with sensor noise,
 colour casts, greyscale, Gaussian and motion blur, cast shadows, wet surfaces (darker, more
-saturated, specular highlights) and JPEG artefacts.
+saturated, specular highlights), glare, rain streaks, haze with a depth gradient and JPEG
+artefacts. (These are drawn independently of ``infrasight.vision.corruptions``, the suite the
+evaluation scores robustness with, so the evaluation does not reward learning one generator.)
 
 Labels use 0 background, 1 crack, 255 ignore. Under resampling a crack pixel keeps its label where
 at least 40 % of it is covered; partially covered pixels (15-40 %) are ignored.
@@ -101,6 +103,48 @@ def _motion_blur(img: NDArray[np.float32], rng: np.random.Generator) -> NDArray[
     return cv2.filter2D(img, -1, k)
 
 
+def _rain(img: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """Bright, slightly blurred streaks at one random slant and varying length and width."""
+    h, w = img.shape[:2]
+    layer = np.zeros((h, w), np.float32)
+    slant = rng.uniform(-0.5, 0.5)
+    for _ in range(int(rng.uniform(50, 1500) * h * w / 1e6)):
+        x, y = float(rng.uniform(0, w)), float(rng.uniform(0, h))
+        n = float(rng.uniform(5, 40))
+        end = (round(x + n * math.sin(slant)), round(y + n * math.cos(slant)))
+        cv2.line(
+            layer,
+            (round(x), round(y)),
+            end,
+            float(rng.uniform(0.2, 1.0)),
+            int(rng.integers(1, 3)),
+            cv2.LINE_AA,
+        )
+    layer = cv2.GaussianBlur(layer, (0, 0), rng.uniform(0.5, 1.5))[:, :, None]
+    return img * (1.0 - 0.4 * layer) + rng.uniform(160, 240) * 0.4 * layer
+
+
+def _haze(img: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """Airlight blended in with a transmission that varies across the view (depth gradient)."""
+    h, w = img.shape[:2]
+    a = rng.uniform(-1, 1, size=2)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (a[0] * xx / max(w - 1, 1) + a[1] * yy / max(h - 1, 1)).astype(np.float32)
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    loss = rng.uniform(0.1, 0.6) * (0.6 + 0.4 * ramp)[:, :, None]
+    return img * (1.0 - loss) + rng.uniform(170, 235) * loss
+
+
+def _glare(img: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.float32]:
+    """A soft over-exposed blob (sun on wet concrete, a robot's lamp)."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    r = rng.uniform(0.1, 0.5) * max(h, w)
+    blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))[:, :, None]
+    return img + blob * rng.uniform(60, 200)
+
+
 def photometric(image: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
     """Apply a random chain of field-condition photometric changes (RGB uint8 in and out)."""
     img = image.astype(np.float32)
@@ -115,6 +159,10 @@ def photometric(image: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[n
         img = _shadow(img, rng)
     if rng.random() < 0.1:
         img = _wet(img, rng)
+    if rng.random() < 0.08:
+        img = _glare(img, rng)
+    if rng.random() < 0.08:
+        img = _haze(img, rng)
     if rng.random() < 0.15:  # low light: dark, then sensor noise is large relative to signal
         img = img * rng.uniform(0.15, 0.45)
         img = img + rng.normal(0, rng.uniform(2, 6), img.shape).astype(np.float32)
@@ -126,6 +174,8 @@ def photometric(image: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[n
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.3))
     elif r < 0.22:
         img = _motion_blur(img, rng)
+    if rng.random() < 0.08:
+        img = _rain(img, rng)
     if rng.random() < 0.3:
         img = img + rng.normal(0, rng.uniform(2, 10), img.shape).astype(np.float32)
     out = np.clip(img + 0.5, 0, 255).astype(np.uint8)

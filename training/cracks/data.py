@@ -6,8 +6,11 @@ Every sample becomes an RGB ``uint8`` image and a label map in one convention:
 Splits (fixed in the repository, never tuned on test data):
 
 * ``train``: DeepCrack-train minus ``splits/deepcrack_val.txt``; CFD 001-072 except 042; CrackSC;
-  Khanh-subset except its CFD test images (073-118) and the held-out crack-free walls; Masonry.
+  Khanh-subset except its CFD test images (073-118) and the held-out crack-free walls; Masonry;
+  the 50 UAV75 training images (when the folder is there).
 * ``val_deepcrack``: the 60 held-out DeepCrack-train stems (pixel-exact scoring).
+* ``val_uav75``: the 10 official UAV75 validation images (``splits/uav75_val.txt``; centreline IoU
+  with a 4 px tolerance).
 * ``val_cfd``: CFD 073-118 (scored with a 2-px tolerance).
 * ``val_walls``: the held-out crack-free walls (``splits/khanh_val_walls.txt``).
 * ``walls_all``: all 36 crack-free Khanh walls (false-positive figure; partly seen in training).
@@ -94,6 +97,43 @@ def _wide_to_core(pos: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
+def centreline_label(
+    mask_channel0: NDArray[np.uint8], *, core_radius: int = 1, ignore_radius: int = 4
+) -> NDArray[np.uint8]:
+    """Label map of a UAV75 mask: centrelines as lines, formwork planking as hard negatives.
+
+    UAV75 draws cracks as 1-3 px centre lines (255) and formwork planking area-wise (204). The
+    crack label is the centreline thickened to ``2 * core_radius + 1`` px; pixels up to
+    ``ignore_radius`` px from it are ignored, so a correct prediction that is wider than the
+    drawn line is not punished (the metric, centreline IoU with 4 px tolerance, does not punish
+    it either). Planking pixels stay background (0) even inside the ignore band: they are the
+    hard negatives the model must learn to reject.
+    """
+    crack = (mask_channel0 == 255).astype(np.uint8)
+    plank = mask_channel0 == 204
+    if not crack.any():
+        return np.zeros_like(crack)
+    from skimage.morphology import skeletonize
+
+    skel = skeletonize(crack > 0).astype(np.uint8) | crack
+    k_core = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * core_radius + 1,) * 2)
+    k_ign = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ignore_radius + 1,) * 2)
+    core = cv2.dilate(skel, k_core) > 0
+    band = (cv2.dilate(skel, k_ign) > 0) & ~core & ~plank
+    out = np.zeros_like(crack)
+    out[band] = IGNORE
+    out[core] = 1
+    return out
+
+
+def _read_uav75_mask(path: Path) -> NDArray[np.uint8]:
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ValueError(f"cannot decode mask {path}")
+    # OpenCV reads RGB(A) as BGR(A): the file's channel 0 is index 2.
+    return np.asarray(raw[..., 2] if raw.ndim == 3 else raw, np.uint8)
+
+
 def _pairs(folder: Path) -> list[tuple[str, Path, Path]]:
     masks = {p.stem: p for p in (folder / "masks").iterdir() if p.is_file()}
     out = []
@@ -116,7 +156,7 @@ def load_raw(datasets: Path) -> dict[str, list[Sample]]:
     dc_val = set(read_list("deepcrack_val.txt"))
     wall_val = set(read_list("khanh_val_walls.txt"))
     splits: dict[str, list[Sample]] = {
-        k: [] for k in ("train", "val_deepcrack", "val_cfd", "val_walls", "walls_all")
+        k: [] for k in ("train", "val_deepcrack", "val_cfd", "val_walls", "walls_all", "val_uav75")
     }
 
     for stem, ip, mp in _pairs(root / "DeepCrack-train"):
@@ -156,6 +196,13 @@ def load_raw(datasets: Path) -> dict[str, list[Sample]]:
         splits["train"].append(
             Sample(source="masonry", stem=stem, image=_read_rgb(ip), label=_read_binary_mask(mp))
         )
+    uav = root / "UAV75-trainval"
+    if uav.is_dir():
+        uav_val = set(read_list("uav75_val.txt"))
+        for stem, ip, mp in _pairs(uav):
+            lab = centreline_label(_read_uav75_mask(mp))
+            s = Sample(source="uav75", stem=stem, image=_read_rgb(ip), label=lab)
+            splits["val_uav75" if stem in uav_val else "train"].append(s)
     return splits
 
 
