@@ -59,6 +59,7 @@ bench-peers: install  # the peer libraries the benchmarks compare with (koma-pyt
 
 eval: install
 	$(BIN)/python benchmarks/crack_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/crack_field_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
 
 train-cracks: $(BIN)/python
