@@ -69,6 +69,7 @@ LEVEL_SHORT = 20
 LEVEL_LONG = 200
 SUPPRESS = 100  # readings muted after an alarm
 SUPPRESS_Q = 1.05  # record ratio that counts as an alarm for the suppression
+OVERRIDE = 3.0  # a muted reading still alarms when it beats the muting one by this factor
 FLAT = 16  # identical readings in a row that make a stuck sensor
 FLAT_Q = 3.0
 FLAT_MAX_SHARE = 0.1  # ... when at most this share of the history repeated its predecessor
@@ -183,10 +184,12 @@ def _trailing_mean(cs: FloatArray, hi: NDArray[np.intp], lo: NDArray[np.intp]) -
     return out
 
 
-def _segment_q(x: FloatArray, lag: int, warm_end: int) -> FloatArray:
+def _segment_q(x: FloatArray, lag: int, warm_end: int, k0: int) -> FloatArray:
     """Record ratio of the readings ``x[lag:]`` with seasonal lag ``lag`` (local indices).
 
     ``x[:lag]`` only serves as the previous season; readings before ``warm_end`` get 0.
+    ``k0`` readings of feature history precede ``x[lag]`` (the record of a shorter history than
+    ``HISTORY`` is scaled up to the one expected over ``HISTORY`` readings of Gaussian noise).
     """
     n = x.size
     q = np.zeros(n)
@@ -208,8 +211,10 @@ def _segment_q(x: FloatArray, lag: int, warm_end: int) -> FloatArray:
     f_level = np.abs(short - long_)
     tiny = 1e-9 * (1.0 + np.abs(x[c0:]))
     qq = np.zeros(m)
+    k = np.clip(k0 + i, 2, HISTORY).astype(np.float64)
+    short_history = np.sqrt(np.log(HISTORY) / np.log(k))
     for f in (f_spike, f_level):
-        rec = np.maximum(_prev_max(f, HISTORY), tiny)
+        rec = np.maximum(_prev_max(f, HISTORY) * short_history, tiny)
         qq = np.maximum(qq, np.where(f > tiny, f / rec, 0.0))
     # stuck: the FLAT-th identical reading in a row on a channel that normally moves
     xs = x[c0:]
@@ -323,10 +328,15 @@ def score_online(
         lo, hi = max(s_start, st.n_seen), min(s_end, n_total)
         if lo >= hi:
             continue
-        first = max(s_start, lo - _HORIZON)  # first reading whose features are computed
+        # features of a seasonal model are computed from its first full season on, also
+        # before the model is adopted, so that it starts with a history
+        # a seasonal model's features are computed from its first full season on, also before
+        # the model is adopted, so that it starts with a history
+        first = max(lag, lo - _HORIZON)
         base = first - lag  # the local array starts one season earlier
-        q = _segment_q(x_all[base - g0 : hi - g0], lag, s_start + WARM_UP - base)
-        muted = _prev_max(q, SUPPRESS) >= SUPPRESS_Q
+        q = _segment_q(x_all[base - g0 : hi - g0], lag, lag + WARM_UP - base, first - lag)
+        pm = _prev_max(q, SUPPRESS)
+        muted = (pm >= SUPPRESS_Q) & (q <= OVERRIDE * pm)
         q = np.where(muted, 0.0, q)[lo - base :]
         scores[lo - st.n_seen : hi - st.n_seen] = q_to_score(q)
     scores[missing] = 1.0
