@@ -1,4 +1,4 @@
-"""The previous online anomaly scorer (v1, block-median robust z-scores), kept as a benchmark baseline.
+"""The previous online anomaly scorer (v1, block-median robust z), kept as a benchmark baseline.
 
 The score of reading ``i`` uses only readings ``< i`` (plus reading ``i`` itself), so it can run on
 each stored batch. It works in the sample-index domain and is scale-free, so it needs no tuning

@@ -37,7 +37,7 @@ from infrasight.signals.anomaly import anomaly_scores
 from infrasight.signals.nab import PROFILES, prepare_series, score_corpus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _anomaly_v1 import anomaly_scores as v1_scores  # noqa: E402
+from _anomaly_v1 import anomaly_scores as v1_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_FILES = (

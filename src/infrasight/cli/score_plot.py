@@ -11,14 +11,15 @@ from numpy.typing import NDArray
 from infrasight.signals.anomaly import RECOMMENDED_THRESHOLD
 from infrasight.signals.errors import SignalsError
 
-__all__ = ["plot_scores"]
+__all__ = ["PlotExtraMissingError", "plot_scores", "require_matplotlib"]
 
 
 class PlotExtraMissingError(SignalsError):
     """matplotlib is not installed."""
 
 
-def _pyplot() -> Any:
+def require_matplotlib() -> Any:
+    """``matplotlib.pyplot`` (Agg backend), or a clear error naming the extra."""
     try:
         import matplotlib
 
@@ -53,7 +54,7 @@ def plot_scores(
     title : str
         Chart title.
     """
-    plt = _pyplot()
+    plt = require_matplotlib()
     t = times_s.astype("datetime64[s]") if times_s.size and times_s[0] > 1e8 else times_s
     alarm = scores >= RECOMMENDED_THRESHOLD
     fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(12, 6), height_ratios=(3, 1.4))

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -62,7 +63,7 @@ def _clean_exit(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except (SignalsError, OSError, UnicodeDecodeError) as err:
-            console.print(f"[red]error:[/red] {err}")
+            console.print(f"[red]error:[/red] {escape(str(err))}")
             raise typer.Exit(2) from err
 
     return wrapper
@@ -118,6 +119,10 @@ def score(
     if duplicates not in ("mean", "first"):
         raise typer.BadParameter("--duplicates must be 'mean' or 'first'")
     rule = cast(DuplicateRule, duplicates)
+    if plot is not None:
+        from infrasight.cli.score_plot import require_matplotlib
+
+        require_matplotlib()  # fail before writing anything
     table = read_csv_table(input_csv, time_col=time_col)
     tidy = tidy_series(table.times, table.values(value_col), rule=rule)
     console.print(f"{input_csv.name}: {tidy.summary()}")

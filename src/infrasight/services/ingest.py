@@ -295,6 +295,4 @@ def ingest_readings(
     )
     duplicates = len(rows) - accepted
     conflicts = count_conflicts(session, rows) if duplicates else 0
-    return IngestResult(
-        accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event
-    )
+    return IngestResult(accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event)

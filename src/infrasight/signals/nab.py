@@ -194,9 +194,13 @@ def score_corpus(series: Sequence[ScoredSeries], profile: NabProfile) -> CorpusS
     offsets = np.cumsum([0, *[s.n_windows for s in series]])
     n_win = int(offsets[-1])
     scores = np.concatenate([s.scores for s in series]) if series else np.zeros(0)
-    wins = np.concatenate(
-        [np.where(s.window >= 0, s.window + offsets[k], -1) for k, s in enumerate(series)]
-    ) if series else np.zeros(0, dtype=np.int64)
+    wins = (
+        np.concatenate(
+            [np.where(s.window >= 0, s.window + offsets[k], -1) for k, s in enumerate(series)]
+        )
+        if series
+        else np.zeros(0, dtype=np.int64)
+    )
     tpv = np.concatenate([s.tp_value for s in series]) if series else np.zeros(0)
     fpv = np.concatenate([s.fp_value for s in series]) if series else np.zeros(0)
     order = np.argsort(-scores, kind="stable")

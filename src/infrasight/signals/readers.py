@@ -130,6 +130,8 @@ def tidy_series(times: ArrayLike, values: ArrayLike, *, rule: DuplicateRule = "m
         largest_gap=float(dt.max()) if dt.size else 0.0,
         median_interval=med,
     )
+
+
 _TIME_NAMES = {"time", "t", "time (-)", "time_s", "time [s]", "timestamp", "seconds"}
 
 

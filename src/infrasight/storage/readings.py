@@ -96,17 +96,17 @@ def count_conflicts(session: Session, rows: Sequence[tuple[int, int, float]]) ->
     (in the table before, or earlier in ``rows``) with another value is a conflict.
     """
     by_channel: dict[int, list[tuple[int, float]]] = {}
-    for channel_id, ts, value in rows:
-        by_channel.setdefault(channel_id, []).append((ts, value))
+    for channel_id, stamp, value in rows:
+        by_channel.setdefault(channel_id, []).append((stamp, value))
     conflicts = 0
     for channel_id, pairs in by_channel.items():
-        ts = np.array([p[0] for p in pairs], dtype=np.int64)
+        sent = np.array([p[0] for p in pairs], dtype=np.int64)
         vals = np.array([p[1] for p in pairs], dtype=np.float64)
-        stamps, stored = _fetch_range(session, channel_id, int(ts.min()), int(ts.max()))
+        stamps, stored = _fetch_range(session, channel_id, int(sent.min()), int(sent.max()))
         if not stamps.size:
             continue
-        pos = np.clip(np.searchsorted(stamps, ts), 0, stamps.size - 1)
-        hit = stamps[pos] == ts
+        pos = np.clip(np.searchsorted(stamps, sent), 0, stamps.size - 1)
+        hit = stamps[pos] == sent
         differ = hit & ~np.isclose(vals, stored[pos], rtol=1e-12, atol=0.0)
         conflicts += int(np.sum(differ))
     return conflicts
