@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 from scipy.ndimage import maximum_filter1d
 
@@ -70,7 +69,7 @@ FloatArray = NDArray[np.float64]
 
 STATE_VERSION = 2
 HISTORY = 1000  # readings over which a feature's record is kept
-MEDIAN_K = 5  # one-step predictor: median of the previous readings
+MEDIAN_K = 5  # one-step predictor: median of the previous 5 readings (fixed: _median5)
 LEVEL_SHORT = 20
 LEVEL_LONG = 200
 SUPPRESS = 100  # readings muted after an alarm
@@ -188,6 +187,16 @@ def _prev_max(a: FloatArray, w: int) -> FloatArray:
     return out
 
 
+def _median5(
+    a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray, e: FloatArray
+) -> FloatArray:
+    """Element-wise median of five arrays (a comparison network, no sort)."""
+    f = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    g = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    out: FloatArray = np.maximum(np.minimum(e, f), np.minimum(np.maximum(e, f), g))
+    return out
+
+
 def _trailing_mean(cs: FloatArray, hi: NDArray[np.intp], lo: NDArray[np.intp]) -> FloatArray:
     out: FloatArray = (cs[hi] - cs[lo]) / np.maximum(hi - lo, 1)
     return out
@@ -208,7 +217,7 @@ def _segment_q(x: FloatArray, lag: int, warm_end: int, k0: int) -> FloatArray:
     u = x[c0:] - x[: n - lag] if lag else x[c0:]
     m = u.size
     pad = np.concatenate([np.full(MEDIAN_K, u[0]), u])
-    pred = np.median(sliding_window_view(pad, MEDIAN_K)[:m], axis=1)
+    pred = _median5(*(pad[j : j + m] for j in range(MEDIAN_K)))
     f_spike = np.abs(u - pred)
     cs = np.concatenate([[0.0], np.cumsum(u)])
     i = np.arange(m)
