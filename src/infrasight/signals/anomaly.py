@@ -350,8 +350,6 @@ def score_online(
         lo, hi = max(s_start, st.n_seen), min(s_end, n_total)
         if lo >= hi:
             continue
-        # features of a seasonal model are computed from its first full season on, also
-        # before the model is adopted, so that it starts with a history
         # a seasonal model's features are computed from its first full season on, also before
         # the model is adopted, so that it starts with a history
         first = max(lag, lo - _HORIZON)
