@@ -41,12 +41,36 @@ def test_json_batch_is_stored_and_resending_it_changes_nothing(
     batch = {"readings": [reading("VD-SETTLE", m, 0.5 * m) for m in range(0, 60, 10)]}
     first = client.post(URL, json=batch, headers=site.device_headers)
     assert first.status_code == 200, first.text
-    assert first.json() == {"accepted": 6, "duplicates": 0}
+    assert first.json() == {"accepted": 6, "duplicates": 0, "conflicts": 0}
     again = client.post(URL, json=batch, headers=site.device_headers)
-    assert again.json() == {"accepted": 0, "duplicates": 6}
+    assert again.json() == {"accepted": 0, "duplicates": 6, "conflicts": 0}
     points = stored(client, tenant, site.settlement_channel_id)
     assert sum(p["count"] for p in points) == 6
     assert [p["mean"] for p in points] == pytest.approx([0.0, 5.0, 10.0, 15.0, 20.0, 25.0])
+
+
+def test_resent_reading_with_another_value_is_a_conflict_and_first_write_wins(
+    client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    batch = {"readings": [reading("VD-SETTLE", m, 1.0 + m) for m in range(0, 30, 10)]}
+    assert client.post(URL, json=batch, headers=site.device_headers).status_code == 200
+    resent = {
+        "readings": [
+            reading("VD-SETTLE", 0, 1.0),  # same value: a plain duplicate
+            reading("VD-SETTLE", 10, 99.0),  # another value: a conflict
+            reading("VD-SETTLE", 20, 98.0),  # another value: a conflict
+            reading("VD-SETTLE", 40, 5.0),  # new
+            reading("VD-SETTLE", 40, 6.0),  # repeated in the batch with another value
+        ]
+    }
+    response = client.post(URL, json=resent, headers=site.device_headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"accepted": 1, "duplicates": 4, "conflicts": 3}
+    points = stored(client, tenant, site.settlement_channel_id)
+    assert [p["mean"] for p in points] == pytest.approx([1.0, 11.0, 21.0, 5.0])
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["IngestResponse"]
+    assert "conflicts" in schema["required"]
+    assert "differs" in schema["properties"]["conflicts"]["description"]
 
 
 def test_csv_batch_with_header_and_units(client: TestClient, tenant: Tenant, site: Site) -> None:
@@ -60,7 +84,7 @@ def test_csv_batch_with_header_and_units(client: TestClient, tenant: Tenant, sit
         URL, content=body, headers={**site.device_headers, "Content-Type": "text/csv"}
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 3, "duplicates": 0}
+    assert response.json() == {"accepted": 3, "duplicates": 0, "conflicts": 0}
     settle = stored(client, tenant, site.settlement_channel_id)
     # +02:00 is two hours earlier in UTC, so it comes first.
     assert [p["mean"] for p in settle] == pytest.approx([3.0, 1.2])

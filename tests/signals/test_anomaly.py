@@ -1,4 +1,4 @@
-"""Online anomaly score."""
+"""Online anomaly score: each anomaly kind on generated series with known answers."""
 
 from __future__ import annotations
 
@@ -15,63 +15,138 @@ from infrasight.signals import (
     score_online,
     score_series,
 )
+from infrasight.signals.anomaly import RECOMMENDED_THRESHOLD, SUPPRESS, q_to_score
+
+THR = RECOMMENDED_THRESHOLD
+DT = 600.0  # 10-minute readings: a day is 144 readings
+# the price of a sensitive record-ratio detector: about one reading in 1000 of stationary noise
+# beats the record of the last 1000 by 5 %; 1.5 per 1000 is the bound asserted
+BASE_RATE = 1.5e-3
 
 
-def _series(n: int = 20000, seed: int = 0) -> np.ndarray:
+def _daily(n: int = 12_000, seed: int = 0, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """A temperature-like daily cycle with noise, 10-minute readings."""
     rng = np.random.default_rng(seed)
-    return 3.0 * np.sin(np.arange(n) / 300.0) + rng.normal(0.0, 1.0, n)
+    t = np.arange(n) * DT
+    x = 10.0 + 4.0 * np.sin(2 * np.pi * t / 86400.0) + rng.normal(0.0, noise, n)
+    return t, x
 
 
-def test_spike_and_level_shift_detected_quiet_elsewhere() -> None:
-    x = _series()
-    x[5000] += 15.0
-    x[12000:] += 8.0
-    s = anomaly_scores(x)
-    assert s.shape == x.shape and np.all((s >= 0) & (s <= 1))
-    assert s[5000] > 0.9
-    assert s[5001] < 0.5  # the reading after a spike is not blamed
-    assert s[12000] > 0.7
-    normal = np.r_[100:4990, 5010:11990]
-    assert np.mean(s[normal] >= 0.5) < 1e-3
-    assert np.quantile(s[normal], 0.99) < 0.3
+def _alarms(s: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(s >= THR)
 
 
-def test_level_shift_in_noise_stays_flagged_then_adapts() -> None:
-    rng = np.random.default_rng(5)
-    x = rng.normal(0.0, 1.0, 8000)
-    x[4000:] += 8.0
-    s = anomaly_scores(x)
-    assert np.mean(s[4000:4100] > 0.5) > 0.9  # still flagged 100 readings later
-    assert np.mean(s[6000:] >= 0.5) < 1e-3  # the new level became normal
+def test_score_map_and_threshold() -> None:
+    assert q_to_score(np.array([0.0, 1.0, 2.0])) == pytest.approx([0.0, 0.5, 16 / 17])
+    assert 0.5 < RECOMMENDED_THRESHOLD < 0.9
+
+
+def test_clean_periodic_signal_is_not_flagged() -> None:
+    t, x = _daily()
+    s = anomaly_scores(x, times=t)
+    assert np.all((s >= 0) & (s <= 1))
+    assert _alarms(s).size <= BASE_RATE * x.size
+    assert np.sum(s > 0.9) == 0  # none near certainty
+
+
+def test_noise_free_daily_cycle_almost_never_scores_high() -> None:
+    t = np.arange(8000) * 300.0
+    x = 50 + 30 * np.clip(3 * np.sin(2 * np.pi * t / 86400.0), -1, 1)
+    s = anomaly_scores(x, times=t)
+    assert np.mean(s > 0.9) < 1e-3
+
+
+@pytest.mark.parametrize("kind", ["spike", "level_shift", "trend_change", "variance", "stuck"])
+def test_each_anomaly_kind_is_detected_once_near_its_start(kind: str) -> None:
+    t, x = _daily(seed=3)
+    at = 8000
+    if kind == "spike":
+        x[at] += 5.0
+    elif kind == "level_shift":
+        x[at:] += 3.0
+    elif kind == "trend_change":
+        x[at:] += 0.01 * np.arange(x.size - at)  # 1.44 per day
+    elif kind == "variance":
+        x[at:] += np.random.default_rng(9).normal(0.0, 1.5, x.size - at)
+    else:
+        x[at:] = x[at]
+    s = anomaly_scores(x, times=t)
+    hits = _alarms(s)
+    first = hits[hits >= at]
+    assert first.size, f"{kind} not detected"
+    delay = {"spike": 0, "level_shift": 1, "trend_change": 150, "variance": 20, "stuck": 16}
+    assert first[0] - at <= delay[kind], f"{kind} detected {first[0] - at} readings late"
+    assert np.sum(hits < at) <= BASE_RATE * at  # quiet before
+    if kind == "spike":
+        assert s[at] > 0.9
+
+
+def test_level_shift_is_adapted_to() -> None:
+    t, x = _daily(seed=5)
+    assert not np.any(anomaly_scores(x, times=t)[6000 - SUPPRESS : 6000] >= THR)  # not muted
+    x[6000:] += 3.0
+    s = anomaly_scores(x, times=t)
+    assert s[6000] >= THR
+    assert np.all(s[6001 : 6000 + SUPPRESS] == 0.0)  # one alarm, not a stream
+    later = _alarms(s[7000:])
+    assert later.size <= BASE_RATE * 5000  # the new level became normal: base rate again
+
+
+def test_bigger_event_alarms_even_while_muted() -> None:
+    t, x = _daily(seed=2)
+    assert not np.any(anomaly_scores(x, times=t)[5100:5200] >= THR)  # not muted before
+    x[5200] += 3.0
+    x[5220] += 30.0
+    s = anomaly_scores(x, times=t)
+    assert s[5200] >= THR and s[5220] >= THR
+    assert np.all(s[5201:5220] == 0.0)
 
 
 def test_no_look_ahead() -> None:
-    x = _series(6000)
-    full = anomaly_scores(x)
-    prefix = anomaly_scores(x[:3000])
+    t, x = _daily(6000)
+    full = anomaly_scores(x, times=t)
+    prefix = anomaly_scores(x[:3000], times=t[:3000])
     assert np.array_equal(full[:3000], prefix)
 
 
 def test_batches_equal_one_call_through_json_state() -> None:
-    x = _series(9000, seed=4)
+    t, x = _daily(9000, seed=4)
     x[[700, 4321]] = np.nan
-    whole = anomaly_scores(x)
+    x[6000] += 6.0
+    whole = anomaly_scores(x, times=t)
     state: AnomalyState | None = None
     parts = []
-    for chunk in np.array_split(x, 23):
-        s, st = score_online(chunk, state)
-        state = AnomalyState.from_dict(json.loads(json.dumps(st.to_dict())))
+    for ti, xi in zip(np.array_split(t, 23), np.array_split(x, 23), strict=True):
+        s, st = score_online(xi, state, times=ti)
+        doc = json.loads(json.dumps(st.to_dict()))
+        assert doc["version"] == 2
+        state = AnomalyState.from_dict(doc)
         parts.append(s)
-    assert np.array_equal(np.concatenate(parts), whole)
-    assert state is not None and state.n_seen == x.size and len(state.tail) <= 64 * 16 + 21
+    assert np.allclose(np.concatenate(parts), whole, atol=1e-9)
+    assert state is not None and state.n_seen == x.size
+    assert state.segments[-1][1] == 144  # the daily period was learned
+    assert len(json.dumps(state.to_dict())) < 40_000  # compact once the periods are decided
+
+
+def test_old_state_format_starts_afresh_and_bad_state_is_refused() -> None:
+    old = {"n_seen": 3, "tail": [1.0, 2.0, 3.0], "last_finite": 3.0}
+    st = AnomalyState.from_dict(old)
+    assert st.n_seen == 0 and st.tail.size == 0
+    s, st2 = score_online([1.0, 2.0], st)
+    assert st2.n_seen == 2 and s.shape == (2,)
+    bad = {**st2.to_dict(), "tail": "not base64!"}
+    with pytest.raises(InputDataError, match="malformed"):
+        AnomalyState.from_dict(bad)
+    with pytest.raises(InputDataError, match="times"):
+        score_online([1.0, 2.0], times=[0.0])
 
 
 @pytest.mark.parametrize(("gain", "offset"), [(1e-6, 0.0), (1e4, -3e5), (-2.0, 7.0)])
 def test_unit_free(gain: float, offset: float) -> None:
-    x = _series(5000, seed=2)
+    t, x = _daily(5000, seed=2)
     x[2500] += 10
-    a = anomaly_scores(x)
-    b = anomaly_scores(gain * x + offset)
+    a = anomaly_scores(x, times=t)
+    b = anomaly_scores(gain * x + offset, times=t)
     assert np.allclose(a, b, atol=1e-6)
 
 
@@ -80,51 +155,27 @@ def test_missing_readings_and_warm_up() -> None:
     assert s[2] == 1.0
     assert np.all(s[:2] == 0.0)
     assert np.all(anomaly_scores([np.nan] * 5) == 1.0)
-    const = anomaly_scores(np.full(100, 4.2))
-    assert np.all(const == 0.0)
-    step = anomaly_scores(np.r_[np.full(100, 4.2), 4.3])
-    assert step[-1] > 0.99
+    assert np.all(anomaly_scores(np.full(100, 4.2)) == 0.0)
 
 
 def test_score_series_rejects_bad_time() -> None:
     with pytest.raises(InputDataError, match="duplicated timestamp"):
         score_series([0, 1, 1], [1.0, 2.0, 3.0])
-    with pytest.raises(InputDataError, match="out-of-order"):
-        score_series([0, 2, 1], [1.0, 2.0, 3.0])
     with pytest.raises(NotEnoughDataError):
         score_series([0, 1], [np.nan, np.nan])
-    with pytest.raises(InputDataError, match="malformed"):
-        AnomalyState.from_dict({"n_seen": 1, "tail": [1.0, 2.0], "last_finite": 1.0})
 
 
-@pytest.mark.parametrize(
-    ("name", "max_false_alarm"),
-    # a wandering level that leaves the range of the last 1,024 readings is scored as novel:
-    # random walks and step walks keep a few % of such readings
-    [("t3", 0.01), ("sparse_steps", 0.05), ("counts", 0.002), ("random_walk", 0.03)],
-)
-def test_unseen_kinds_of_series_rarely_alarm(name: str, max_false_alarm: float) -> None:
+@pytest.mark.parametrize("name", ["t3", "counts", "random_walk"])
+def test_unseen_kinds_of_series_rarely_alarm(name: str) -> None:
     rng = np.random.default_rng(11)
     n = 8000
     x = {
         "t3": rng.standard_t(3, n),
-        "sparse_steps": np.cumsum(rng.choice([0.0] * 9 + [1.0, -1.0], n)),
         "counts": rng.poisson(3, n).astype(float),
         "random_walk": np.cumsum(rng.normal(0, 1, n)),
     }[name]
     s = anomaly_scores(x)
-    assert np.mean(s[100:] >= 0.5) <= max_false_alarm
+    assert np.sum(s >= THR) <= BASE_RATE * n
     y = x.copy()
-    y[6000] += 15 * np.std(np.diff(x[:5000]))
+    y[6000] += 40 * np.std(np.diff(x[:5000]))
     assert anomaly_scores(y)[6000] > 0.9
-
-
-def test_stuck_gauge_is_flagged_after_16_readings() -> None:
-    rng = np.random.default_rng(0)
-    n = 6000
-    x = 10 + 5 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 0.5, n)
-    x[4000:4300] = x[3999]
-    s = anomaly_scores(x)
-    assert np.all(s[4000:4010] < 0.5)  # too early to tell
-    assert np.all(s[4020:4300] >= 0.5)
-    assert np.mean(s[:4000] >= 0.5) == 0.0

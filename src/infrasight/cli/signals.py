@@ -14,13 +14,14 @@ from typing import Annotated, Any, Literal, ParamSpec, TypeVar, cast
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from infrasight.signals.anomaly import AnomalyState, score_online
+from infrasight.signals.anomaly import RECOMMENDED_THRESHOLD, AnomalyState, score_online
 from infrasight.signals.changepoint import detect_change_points
 from infrasight.signals.compensation import fit_compensation
-from infrasight.signals.errors import SignalsError
+from infrasight.signals.errors import NotEnoughDataError, SignalsError
 from infrasight.signals.evaluate import RuleState, evaluate_rule
 from infrasight.signals.fdd import fdd
 from infrasight.signals.forecast import fit_trend, time_to_limit
@@ -33,9 +34,8 @@ from infrasight.signals.lifecycle import (
     check_escalation,
 )
 from infrasight.signals.modal import ModalResult
-from infrasight.signals.readers import load_record
+from infrasight.signals.readers import DuplicateRule, load_record, tidy_series
 from infrasight.signals.rules import Rule, rules_from_json
-from infrasight.signals.series import validate_series
 from infrasight.signals.ssi import ssi_cov
 from infrasight.signals.tables import read_csv_table
 
@@ -63,7 +63,7 @@ def _clean_exit(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except (SignalsError, OSError, UnicodeDecodeError) as err:
-            console.print(f"[red]error:[/red] {err}")
+            console.print(f"[red]error:[/red] {escape(str(err))}")
             raise typer.Exit(2) from err
 
     return wrapper
@@ -95,17 +95,40 @@ def score(
         float, typer.Option(help="Share of the series (from the start) used to learn drivers.")
     ] = 0.3,
     max_lag: Annotated[str, typer.Option(help="Largest driver lag tried, e.g. 6h.")] = "0s",
+    duplicates: Annotated[
+        str,
+        typer.Option(help="Rows sharing a timestamp: 'mean' of their values or the 'first' row."),
+    ] = "mean",
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw series and score to this PNG (extra 'plot')."),
+    ] = None,
 ) -> None:
     """Write the input rows with an online `anomaly_score` column in [0, 1] (no look-ahead).
+
+    Rows are taken as loggers write them: sorted by time, rows sharing a timestamp merged by
+    --duplicates (every such row gets the merged reading's score), gaps reported. The score
+    learns daily and weekly cycles from the reading times; the count of readings at or above
+    the recommended alarm threshold is printed.
 
     With --driver-col the channel's response to the drivers (with lag) is learned on the first
     --reference share of the series and the score is computed on what is left (column
     `compensated`); inside that reference period the model has seen the data it scores. Rows
     before the drivers cover the lag are left uncompensated with score 0 (not enough data).
     """
+    if duplicates not in ("mean", "first"):
+        raise typer.BadParameter("--duplicates must be 'mean' or 'first'")
+    rule = cast(DuplicateRule, duplicates)
+    if plot is not None:
+        from infrasight.cli.score_plot import require_matplotlib
+
+        require_matplotlib()  # fail before writing anything
     table = read_csv_table(input_csv, time_col=time_col)
-    values = table.values(value_col)
-    t, _ = validate_series(table.times, values, name=f"{input_csv.name}:{value_col}", min_points=1)
+    tidy = tidy_series(table.times, table.values(value_col), rule=rule)
+    console.print(f"{input_csv.name}: {tidy.summary()}")
+    t, values = tidy.times, tidy.values
+    if not np.any(np.isfinite(values)):
+        raise NotEnoughDataError(f"{input_csv.name}:{value_col}: no finite reading")
     header = [*table.header, "anomaly_score"]
     extra: list[np.ndarray] = []
     usable = np.ones(values.size, dtype=bool)
@@ -114,7 +137,7 @@ def score(
             raise typer.BadParameter("--reference must be in (0, 1]")
         drivers = {}
         for name in driver_col:
-            d = table.values(name)
+            d = tidy_series(table.times, table.values(name), rule=rule).values
             ok = np.isfinite(d)
             drivers[name] = (t[ok], d[ok])
         t_ref = t[0] + reference * (t[-1] - t[0])
@@ -133,24 +156,34 @@ def score(
         console.print(f"compensation on {model.n_reference} readings: {terms}, R2 {model.r2:.3f}")
     scores = np.zeros(values.size)  # rows without driver coverage: 0 (not enough data)
     todo = values[usable]
+    t_todo = t[usable]
     part = np.empty(todo.size)
     state: AnomalyState | None = None
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("scoring", total=todo.size)
         for start in range(0, todo.size, _CHUNK):
             chunk = todo[start : start + _CHUNK]
-            s, state = score_online(chunk, state)
+            s, state = score_online(chunk, state, times=t_todo[start : start + _CHUNK])
             part[start : start + chunk.size] = s
             progress.advance(task, chunk.size)
     scores[usable] = part
+    rows_idx = tidy.row_index
     with out_csv.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
-        for i, (row, sc) in enumerate(zip(table.rows, scores, strict=True)):
-            cells = [f"{e[i]:.6g}" if np.isfinite(e[i]) else "" for e in extra]
-            w.writerow([*row, f"{sc:.6f}", *cells])
-    n_hi = int(np.sum(scores >= 0.5))
-    console.print(f"scored {values.size} readings, {n_hi} with score >= 0.5 -> {out_csv}")
+        for row, k in zip(table.rows, rows_idx, strict=True):
+            cells = [f"{e[k]:.6g}" if np.isfinite(e[k]) else "" for e in extra]
+            w.writerow([*row, f"{scores[k]:.6f}", *cells])
+    n_hi = int(np.sum(scores >= RECOMMENDED_THRESHOLD))
+    console.print(
+        f"scored {values.size} readings ({len(table.rows)} rows), {n_hi} with score >= "
+        f"{RECOMMENDED_THRESHOLD} (recommended threshold) -> {out_csv}"
+    )
+    if plot is not None:
+        from infrasight.cli.score_plot import plot_scores
+
+        plot_scores(plot, t, tidy.values, scores, title=f"{input_csv.name}: {value_col}")
+        console.print(f"plot -> {plot}")
 
 
 def _modal_table(res: ModalResult) -> Table:

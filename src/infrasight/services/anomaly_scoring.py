@@ -2,8 +2,9 @@
 
 For a channel ``KEY`` the scores live in channel ``KEY.anomaly`` (dimensionless, in [0, 1]),
 created on first use, so they can be plotted, queried and watched by alarm rules like any other
-reading. Each score uses only earlier readings (:func:`infrasight.signals.score_online`); the
-scorer's state is kept per channel between batches.
+reading. Each score uses only earlier readings (:func:`infrasight.signals.score_online`, given
+the reading times so that it learns daily and weekly cycles); the scorer's state is kept per
+channel between batches (a state of an older format starts the scorer afresh).
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def score_channels(
         if not stamps.size:
             continue
         times = stamps.tolist()
-        scores, new_state = score_online(compensated(session, channel.id, stamps, values), state)
+        residual = compensated(session, channel.id, stamps, values)
+        scores, new_state = score_online(residual, state, times=stamps / 1e6)  # learns cycles
         insert_readings(
             session, list(zip([derived.id] * len(times), times, scores.tolist(), strict=True))
         )

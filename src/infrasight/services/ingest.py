@@ -23,7 +23,7 @@ from infrasight.core.timeparse import utc_now_us
 from infrasight.core.units import converter
 from infrasight.services.auth import Principal
 from infrasight.storage.models import Channel, Device
-from infrasight.storage.readings import insert_readings
+from infrasight.storage.readings import count_conflicts, insert_readings
 
 __all__ = [
     "IngestResult",
@@ -72,6 +72,7 @@ class IngestResult:
     accepted: int
     duplicates: int
     event: ReadingBatchStored | None
+    conflicts: int = 0  # duplicates whose value differs from the stored one (kept: first wins)
 
 
 def _check_size(count: int, limit: int) -> None:
@@ -292,4 +293,6 @@ def ingest_readings(
         end_us=latest,
         accepted=accepted,
     )
-    return IngestResult(accepted=accepted, duplicates=len(rows) - accepted, event=event)
+    duplicates = len(rows) - accepted
+    conflicts = count_conflicts(session, rows) if duplicates else 0
+    return IngestResult(accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event)

@@ -1,99 +1,172 @@
-"""Online anomaly score in [0, 1] per reading, without tuning.
+"""Online anomaly score in [0, 1] per reading: seasonal-aware record ratios with suppression.
 
-The score of reading ``i`` uses only readings ``< i`` (plus reading ``i`` itself), so it can run on
-each stored batch. It works in the sample-index domain and is scale-free, so it needs no tuning
-for the sampling rate, the unit or the length of a series. Two robust z-scores are combined:
+The score of reading ``i`` uses only readings ``<= i``, so it runs on each stored batch, and
+splitting a series into batches (state carried as JSON) gives the same scores as one call.
 
-* **short-term** – the reading against the median of the previous 5 readings, divided by a robust
-  scale of these one-step residuals over the previous ``history`` readings (spikes, steps, noise
-  bursts);
-* **long-term** – the reading against the median level of the previous ``history`` readings
-  (computed on blocks of 16), divided by the spread of that level combined with the
-  within-block noise (level shifts, drifts, values never seen before).
+How a reading is scored
+-----------------------
+1. **Season.** When the reading times are known (``times``), the sampling interval gives the
+   daily period ``P_d`` and the weekly one ``7 P_d`` in readings. After ``3 P`` readings the
+   period is adopted if the seasonal difference ``x[i] - x[i - P]`` varies less than half as much
+   as the readings themselves (mean absolute deviations), and less than the period in use.
+   From then on the scorer works on the seasonal difference (whose features were computed from
+   the first full season on), so a daily cycle is not an anomaly but a missing or changed
+   cycle is. A weekly period replaces a daily one only when it varies 20 % less.
+2. **Two surprise features** of the (seasonally differenced) series ``u``: the deviation of
+   ``u[i]`` from the median of the previous 5 values (spikes, steps, variance bursts), and the
+   distance between the mean of the last 20 values and the mean of the 200 before them (level
+   shifts, trend changes, slow drifts).
+3. **Record ratio.** Each feature is divided by its own largest value over the previous
+   ``HISTORY`` (1000) readings; the larger ratio ``q`` says how far this reading beats the
+   most surprising reading of the recent past (capped at 1.5 times the record of the last
+   ``RECENT`` (400) readings, so that one huge glitch does not blind the scorer for long; over a
+   shorter history the record is scaled up
+   by ``sqrt(ln HISTORY / ln k)``, the growth of a Gaussian maximum). It is scale-free, needs no
+   distribution assumption, and adapts: once a level shift is absorbed, later readings beat
+   nothing. The price of that sensitivity: on stationary noise about one reading in 1000-1500
+   beats the record by 5 % (score 0.55); a score above 0.9 (1.7 times the record) is rare.
+4. **Stuck sensor.** A channel that normally moves (fewer than 10 % repeated values over the
+   history) and repeats one value ``FLAT`` (16) times gets ``q = 3`` at that reading.
+5. **Suppression.** After a reading with ``q >= SUPPRESS_Q``, the next ``SUPPRESS`` (100)
+   readings score 0 unless they beat it ``OVERRIDE`` (3) times, so one event raises one alarm
+   (NAB rewards the first detection of a window and charges every later false positive).
+6. **Score** ``q**4 / (q**4 + 1)``: 0.5 when the reading equals the recent record, 0.94 at twice
+   it. :data:`RECOMMENDED_THRESHOLD` is the NAB-optimal threshold on the development set
+   (``benchmarks/anomaly_eval.py``).
 
-* **flat line** – a channel that normally changes at almost every reading and has not moved
-  for 16 readings (stuck gauge, frozen logger) gets ``z = 6``.
-
-``z = max(z_short, z_long, z_flat)`` is mapped to ``score = z**4 / (z**4 + 5**4)`` (0.5 at a 5-sigma
-deviation, 0.12 at 3 sigma). A missing (NaN) reading scores 1. The first 16 readings (no history
-yet) score 0.
+A missing (NaN) reading scores 1; readings before a feature has ``WARM_UP`` readings of its own
+history score 0.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
+from scipy.ndimage import maximum_filter1d
 
 from infrasight.signals.errors import InputDataError
 from infrasight.signals.series import as_float_vector, validate_series
 
 __all__ = [
-    "BLOCK",
     "FLAT",
-    "HISTORY_BLOCKS",
+    "HISTORY",
+    "RECOMMENDED_THRESHOLD",
+    "STATE_VERSION",
     "AnomalyState",
     "anomaly_scores",
+    "q_to_score",
     "score_online",
     "score_series",
-    "z_to_score",
 ]
 
+logger = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
-BLOCK = 16
-HISTORY_BLOCKS = 64
-_W = 5
-_HALF = 5.0
-FLAT = 16
-FLAT_Z = 6.0
+
+STATE_VERSION = 2
+HISTORY = 1000  # readings over which a feature's record is kept
+MEDIAN_K = 5  # one-step predictor: median of the previous 5 readings (fixed: _median5)
+LEVEL_SHORT = 20
+LEVEL_LONG = 200
+SUPPRESS = 100  # readings muted after an alarm
+SUPPRESS_Q = 1.05  # record ratio that counts as an alarm for the suppression
+OVERRIDE = 3.0  # a muted reading still alarms when it beats the muting one by this factor
+FLAT = 16  # identical readings in a row that make a stuck sensor
+FLAT_Q = 3.0
+FLAT_MAX_SHARE = 0.1  # ... when at most this share of the history repeated its predecessor
+RECENT = 400  # readings of the recent record ...
+RECENT_M = 1.5  # ... that caps the long one at this multiple
+WARM_UP = 50  # readings of a feature's own history before it may score
+PERIOD_MAX = 2016  # longest period tried (readings): a week at 5 min
+SEASON_RATIO = 0.5
+REPLACE_RATIO = 0.8  # a longer period must vary this much less than the one in use
+RECOMMENDED_THRESHOLD = 0.55  # NAB standard-profile optimum on the 35 shared series (q ~ 1.05)
+_HORIZON = SUPPRESS + HISTORY + LEVEL_SHORT + LEVEL_LONG + MEDIAN_K + FLAT + 2
+
+
+def q_to_score(q: ArrayLike) -> FloatArray:
+    """Map a record ratio ``q >= 0`` to [0, 1): ``q**4 / (q**4 + 1)``."""
+    qa = np.minimum(np.asarray(q, dtype=np.float64), 1e6)
+    q4 = np.square(np.square(qa))
+    out: FloatArray = q4 / (q4 + 1.0)
+    return out
 
 
 @dataclass(slots=True, kw_only=True)
 class AnomalyState:
-    """Memory of the online scorer between batches.
+    """Memory of the online scorer between batches (serialise with :meth:`to_dict`).
 
     Attributes
     ----------
     n_seen : int
         Readings scored so far.
-    tail : list of float
-        The last readings needed by the next batch (at most ``HISTORY_BLOCKS * BLOCK + 21``).
+    tail : ndarray
+        The last readings the next batch needs (all of them while a period is undecided).
     last_finite : float or None
         Last finite reading (fills NaN gaps).
+    interval_s : float or None
+        Sampling interval in seconds, from the first reading times seen.
+    segments : list of [start, lag]
+        Seasonal lag (readings, 0 = none) in force from reading ``start`` on.
+    pending : list of [at, lag]
+        Periods still to be tried when ``at`` readings have been seen.
     """
 
     n_seen: int = 0
-    tail: list[float] = field(default_factory=list)
+    tail: FloatArray = field(default_factory=lambda: np.zeros(0))
     last_finite: float | None = None
+    interval_s: float | None = None
+    segments: list[tuple[int, int]] = field(default_factory=lambda: [(0, 0)])
+    pending: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible form."""
-        return {"n_seen": self.n_seen, "tail": list(self.tail), "last_finite": self.last_finite}
+        """JSON-compatible form (the tail as base64 little-endian float64)."""
+        raw = np.ascontiguousarray(self.tail, dtype="<f8").tobytes()
+        return {
+            "version": STATE_VERSION,
+            "n_seen": self.n_seen,
+            "tail": base64.b64encode(raw).decode("ascii"),
+            "last_finite": self.last_finite,
+            "interval_s": self.interval_s,
+            "segments": [list(s) for s in self.segments],
+            "pending": [list(p) for p in self.pending],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AnomalyState:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a state of an older version starts the scorer afresh.
+
+        Raises
+        ------
+        InputDataError
+            A current-version state that is malformed.
+        """
+        if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
+            logger.info("anomaly state of another version (%s): starting afresh", _version(d))
+            return cls()
         try:
+            tail = np.frombuffer(base64.b64decode(d["tail"], validate=True), dtype="<f8")
             st = cls(
                 n_seen=int(d["n_seen"]),
-                tail=[float(x) for x in d["tail"]],
+                tail=tail.astype(np.float64),
                 last_finite=None if d["last_finite"] is None else float(d["last_finite"]),
+                interval_s=None if d["interval_s"] is None else float(d["interval_s"]),
+                segments=[(int(a), int(b)) for a, b in d["segments"]],
+                pending=[(int(a), int(b)) for a, b in d["pending"]],
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InputDataError(f"anomaly state is malformed: {err!r}") from err
-        if st.n_seen < len(st.tail):
-            raise InputDataError("anomaly state is malformed: tail longer than n_seen")
+        if st.n_seen < st.tail.size or not st.segments or st.segments[0][0] != 0:
+            raise InputDataError("anomaly state is malformed: tail or segments inconsistent")
         return st
 
 
-def z_to_score(z: FloatArray) -> FloatArray:
-    """Map a non-negative robust z-score to [0, 1): ``z**4 / (z**4 + 5**4)``."""
-    z4 = np.square(np.square(np.minimum(z, 1e6)))
-    out: FloatArray = z4 / (z4 + _HALF**4)
-    return out
+def _version(d: object) -> object:
+    return d.get("version", 1) if isinstance(d, dict) else type(d).__name__
 
 
 def _ffill(x: FloatArray, first: float | None) -> FloatArray:
@@ -106,94 +179,113 @@ def _ffill(x: FloatArray, first: float | None) -> FloatArray:
     return np.where(idx >= 0, x[np.maximum(idx, 0)], fill)
 
 
-def _window_median_spread(
-    s: FloatArray, k: int, *, with_mad: bool = True
-) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
-    """Median and median-absolute-deviation of ``s[j-k:j]`` (fewer at the start) for each j."""
-    nb = s.size
-    padded = np.concatenate([np.full(k, np.nan), s])
-    win = sliding_window_view(padded, k)[:nb]  # win[j] = s[j-k:j]
-    cnt = np.minimum(np.arange(nb), k)
-    med = np.empty(nb)
-    mad = np.zeros(nb)
-    head = min(k, nb)  # incomplete windows: sort (NaN last) and pick the middle of the count
-    srt = np.sort(win[:head], axis=1)
-    rows = np.arange(head)
-    lo = np.maximum((cnt[:head] - 1) // 2, 0)
-    hi = np.minimum(cnt[:head] // 2, k - 1)
-    med[:head] = 0.5 * (srt[rows, lo] + srt[rows, hi])
-    if with_mad:
-        dev = np.sort(np.abs(win[:head] - med[:head, None]), axis=1)
-        mad[:head] = 0.5 * (dev[rows, lo] + dev[rows, hi])
-    if nb > k:  # complete windows: two order statistics by partition
-        full = win[k:]
-        a, b = (k - 1) // 2, k // 2
-        part = np.partition(full, (a, b), axis=1)
-        med[k:] = 0.5 * (part[:, a] + part[:, b])
-        if with_mad:
-            dp = np.partition(np.abs(full - med[k:, None]), (a, b), axis=1)
-            mad[k:] = 0.5 * (dp[:, a] + dp[:, b])
-    return med, mad, cnt
+def _prev_max(a: FloatArray, w: int) -> FloatArray:
+    """``max(a[j-w:j])`` for each j (0 where nothing precedes)."""
+    n = a.size
+    f = maximum_filter1d(np.concatenate([np.zeros(w), a]), w, mode="nearest")
+    out: FloatArray = f[w // 2 : w // 2 + n]
+    return out
 
 
-def _score_block_aligned(x: FloatArray, g0: int, n_out: int, pad: bool) -> FloatArray:
-    """Scores of the last ``n_out`` entries of ``x`` (global index of ``x[0]`` is ``g0``).
+def _median5(
+    a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray, e: FloatArray
+) -> FloatArray:
+    """Element-wise median of five arrays (a comparison network, no sort)."""
+    f = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    g = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    out: FloatArray = np.maximum(np.minimum(e, f), np.minimum(np.maximum(e, f), g))
+    return out
 
-    ``g0`` must be a multiple of ``BLOCK`` minus ``_W`` (or 0 with ``pad``).
+
+def _trailing_mean(cs: FloatArray, hi: NDArray[np.intp], lo: NDArray[np.intp]) -> FloatArray:
+    out: FloatArray = (cs[hi] - cs[lo]) / np.maximum(hi - lo, 1)
+    return out
+
+
+def _segment_q(x: FloatArray, lag: int, warm_end: int, k0: int) -> FloatArray:
+    """Record ratio of the readings ``x[lag:]`` with seasonal lag ``lag`` (local indices).
+
+    ``x[:lag]`` only serves as the previous season; readings before ``warm_end`` get 0.
+    ``k0`` readings of feature history precede ``x[lag]`` (the record of a shorter history than
+    ``HISTORY`` is scaled up to the one expected over ``HISTORY`` readings of Gaussian noise).
     """
-    xp = np.concatenate([np.full(_W, x[0]), x]) if pad else x
-    m = xp.size - _W  # residuals for global indices base .. base+m-1
-    win = sliding_window_view(xp, _W)[:m]
-    pred = np.median(win, axis=1)
-    cur = xp[_W:]
-    r = np.abs(cur - pred)
-    nb_full = m // BLOCK
-    rb = r[: nb_full * BLOCK].reshape(nb_full, BLOCK)
-    xb = cur[: nb_full * BLOCK].reshape(nb_full, BLOCK)
-    s_med = np.median(rb, axis=1)
-    s_max = rb.max(axis=1)
-    s_mean = rb.mean(axis=1)
-    lvl = np.median(xb, axis=1)
-    within = np.median(np.abs(xb - lvl[:, None]), axis=1)
-    k = HISTORY_BLOCKS
-    # stats for block j use blocks < j; also one extra block index for a trailing partial block
-    ext = np.concatenate([s_med, [np.nan]])
-    ext_mean = np.concatenate([s_mean, [np.nan]])
-    ext_lvl = np.concatenate([lvl, [np.nan]])
-    sc_med, _, cnt = _window_median_spread(ext, k, with_mad=False)
-    sc_max, _, _ = _window_median_spread(np.concatenate([s_max, [np.nan]]), k, with_mad=False)
-    c_lvl, d_lvl, _ = _window_median_spread(ext_lvl, k)
-    w_med, _, _ = _window_median_spread(np.concatenate([within, [np.nan]]), k, with_mad=False)
-    csum = np.concatenate([[0.0], np.cumsum(ext_mean[:-1])])
-    j = np.arange(ext.size)
-    mean_r = (csum[j] - csum[np.maximum(j - k, 0)]) / np.maximum(cnt, 1)
-    floor = np.maximum(0.1 * mean_r, 1e-9 * (1.0 + np.abs(c_lvl)))
-    # the larger of two Gaussian-consistent scales: the median residual (sigma for Gaussian
-    # noise) and the median block maximum / 2.02 (the 0.957 quantile of |Z|), which keeps
-    # sparse steps, quantised and heavy-tailed series from looking anomalous all the time
-    scale = np.maximum(np.maximum(1.4826 * sc_med, sc_max / 2.02), floor)
-    noise = np.maximum(1.4826 * w_med, 0.85 * scale)
-    spread = np.sqrt(np.square(1.4826 * d_lvl) + np.square(noise))
-    blk = np.arange(m) // BLOCK
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z1 = r / scale[blk]
-        z2 = np.abs(cur - c_lvl[blk]) / spread[blk]
-    z = np.maximum(z1, z2)
-    # stuck / flat-lined: the last FLAT readings did not move at all although this channel
-    # normally moves at almost every reading (median residual > 0)
-    still = np.concatenate([[0], np.cumsum(r <= 1e-3 * scale[blk])])
-    idx = np.arange(m)
-    run = still[idx + 1] - still[np.maximum(idx + 1 - FLAT, 0)]  # still readings among last 16
-    stuck = (sc_med[blk] > 0) & (run >= FLAT)
-    z = np.where(stuck, np.maximum(z, FLAT_Z), z)
-    z[cnt[blk] == 0] = 0.0
-    z = np.nan_to_num(z, nan=0.0, posinf=1e6)
-    score = z_to_score(z)
-    return score[m - n_out :]
+    n = x.size
+    q = np.zeros(n)
+    c0 = lag
+    if c0 >= n:
+        return q
+    u = x[c0:] - x[: n - lag] if lag else x[c0:]
+    m = u.size
+    pad = np.concatenate([np.full(MEDIAN_K, u[0]), u])
+    pred = _median5(*(pad[j : j + m] for j in range(MEDIAN_K)))
+    f_spike = np.abs(u - pred)
+    cs = np.concatenate([[0.0], np.cumsum(u)])
+    i = np.arange(m)
+    hi_s = i + 1
+    lo_s = np.maximum(hi_s - LEVEL_SHORT, 0)
+    lo_l = np.maximum(lo_s - LEVEL_LONG, 0)
+    short = _trailing_mean(cs, hi_s, lo_s)
+    long_ = np.where(lo_s > lo_l, _trailing_mean(cs, lo_s, lo_l), short)
+    f_level = np.abs(short - long_)
+    tiny = 1e-9 * (1.0 + np.abs(x[c0:]))
+    qq = np.zeros(m)
+    k = np.clip(k0 + i, 2, HISTORY).astype(np.float64)
+    short_history = np.sqrt(np.log(HISTORY) / np.log(k))
+    for f in (f_spike, f_level):
+        # the record of the last HISTORY readings, but at most RECENT_M times the one of the
+        # last RECENT: a single huge glitch does not blind the scorer for HISTORY readings
+        record = np.minimum(_prev_max(f, HISTORY), RECENT_M * _prev_max(f, RECENT))
+        rec = np.maximum(record * short_history, tiny)
+        qq = np.maximum(qq, np.where(f > tiny, f / rec, 0.0))
+    # stuck: the FLAT-th identical reading in a row on a channel that normally moves
+    xs = x[c0:]
+    same = np.concatenate([[False], np.diff(xs) == 0.0]).astype(np.float64)
+    cz = np.concatenate([[0.0], np.cumsum(same)])
+    run = cz[hi_s] - cz[np.maximum(hi_s - (FLAT - 1), 0)]
+    before = np.maximum(hi_s - (FLAT - 1), 0)
+    share = _trailing_mean(cz, before, np.maximum(before - HISTORY, 0))
+    just = (run == FLAT - 1) & (same[np.maximum(i - (FLAT - 1), 0)] == 0.0)
+    stuck = just & (share < FLAT_MAX_SHARE) & (before - np.maximum(before - HISTORY, 0) >= WARM_UP)
+    qq = np.where(stuck, np.maximum(qq, FLAT_Q), qq)
+    q[c0:] = qq
+    q[: max(warm_end, 0)] = 0.0
+    return np.nan_to_num(q, nan=0.0, posinf=1e6)
+
+
+def _decide(x: FloatArray, at: int, lag: int, current: int) -> bool:
+    """Adopt seasonal lag ``lag`` on the first ``at`` readings ``x[:at]``?"""
+    a = x[:at]
+    if lag < 4 or a.size < 2 * lag:
+        return False
+    spread = float(np.mean(np.abs(a - np.mean(a))))
+    d = a[lag:] - a[:-lag]
+    s_new = float(np.mean(np.abs(d - np.median(d))))
+    if current:
+        dc = a[current:] - a[:-current]
+        s_cur = float(np.mean(np.abs(dc - np.median(dc))))
+    else:
+        s_cur = spread
+    better = s_new < (REPLACE_RATIO if current else 1.0) * s_cur
+    return spread > 0 and s_new < SEASON_RATIO * spread and better
+
+
+def _schedule(interval_s: float) -> list[tuple[int, int]]:
+    day = round(86400.0 / interval_s)
+    out: list[tuple[int, int]] = []
+    for lag in (day, 7 * day):
+        if 4 <= lag <= PERIOD_MAX:
+            out.append((3 * lag, lag))
+    return out
+
+
+def _interval(times: FloatArray) -> float | None:
+    dt = np.diff(times[np.isfinite(times)])
+    dt = dt[dt > 0]
+    return float(np.median(dt)) if dt.size else None
 
 
 def score_online(
-    values: ArrayLike, state: AnomalyState | None = None
+    values: ArrayLike, state: AnomalyState | None = None, *, times: ArrayLike | None = None
 ) -> tuple[FloatArray, AnomalyState]:
     """Score a new batch of readings of one channel, continuing from ``state``.
 
@@ -203,55 +295,88 @@ def score_online(
         New readings in time order (any unit; NaN = missing reading).
     state : AnomalyState, optional
         State returned by the previous call; ``None`` for the first batch.
+    times : array_like, shape (n,), optional
+        Reading times in seconds; the first batch with two distinct times fixes the sampling
+        interval, which lets the scorer try daily and weekly periods. Without times no period
+        is learned.
 
     Returns
     -------
     scores : ndarray, shape (n,)
         Anomaly score in [0, 1] of each reading (uses only earlier readings and itself).
     state : AnomalyState
-        To store and pass with the next batch. Splitting a series into batches gives the same
-        scores as one call.
+        To store and pass with the next batch.
+
+    Raises
+    ------
+    InputDataError
+        ``times`` of another length than ``values``.
     """
     x_new = as_float_vector(values, name="values")
     st = state if state is not None else AnomalyState()
     n_new = x_new.size
+    interval, pending = st.interval_s, list(st.pending)
+    if times is not None:
+        t = np.asarray(times, dtype=np.float64).ravel()
+        if t.size != n_new:
+            raise InputDataError(f"times: expected {n_new} values, got {t.size}")
+        if interval is None and st.n_seen == 0:
+            interval = _interval(t)
+            if interval is not None:
+                pending = _schedule(interval)
     if n_new == 0:
         return np.zeros(0), AnomalyState(
-            n_seen=st.n_seen, tail=list(st.tail), last_finite=st.last_finite
+            n_seen=st.n_seen,
+            tail=st.tail.copy(),
+            last_finite=st.last_finite,
+            interval_s=interval,
+            segments=list(st.segments),
+            pending=pending,
         )
     missing = ~np.isfinite(x_new)
-    tail = np.asarray(st.tail, dtype=np.float64)
-    x_all = np.concatenate([tail, _ffill(x_new, st.last_finite)])
-    if missing.all() and st.last_finite is None:
-        scores = np.ones(n_new)
-    else:
-        if st.last_finite is None:
-            x_all = _ffill(x_all, None)
-        g0 = st.n_seen - tail.size
-        with np.errstate(over="ignore", invalid="ignore"):  # values near the float limit
-            scores = _score_block_aligned(x_all, g0, n_new, pad=g0 == 0)
+    if st.last_finite is None and missing.all():
+        return np.ones(n_new), AnomalyState(interval_s=interval, pending=pending)
+    x_all = np.concatenate([st.tail, _ffill(x_new, st.last_finite)])
+    g0 = st.n_seen - st.tail.size
+    n_total = st.n_seen + n_new
+    segments = list(st.segments)
+    while pending and pending[0][0] <= n_total:
+        at, lag = pending.pop(0)
+        if g0 == 0 and _decide(x_all, at, lag, segments[-1][1]):
+            segments.append((at, lag))
+    scores = np.zeros(n_new)
+    bounds = [*segments[1:], (n_total, 0)]
+    for (s_start, lag), (s_end, _) in zip(segments, bounds, strict=True):
+        lo, hi = max(s_start, st.n_seen), min(s_end, n_total)
+        if lo >= hi:
+            continue
+        # a seasonal model's features are computed from its first full season on, also before
+        # the model is adopted, so that it starts with a history
+        first = max(lag, lo - _HORIZON)
+        base = first - lag  # the local array starts one season earlier
+        q = _segment_q(x_all[base - g0 : hi - g0], lag, lag + WARM_UP - base, first - lag)
+        pm = _prev_max(q, SUPPRESS)
+        muted = (pm >= SUPPRESS_Q) & (q <= OVERRIDE * pm)
+        q = np.where(muted, 0.0, q)[lo - base :]
+        scores[lo - st.n_seen : hi - st.n_seen] = q_to_score(q)
     scores[missing] = 1.0
-    n_seen = st.n_seen + n_new
-    # keep from the start of block (current - HISTORY_BLOCKS), minus _W predictor readings
-    keep_from = (n_seen // BLOCK - HISTORY_BLOCKS) * BLOCK - _W
-    if keep_from <= 0:
-        new_tail = x_all
-    else:
-        g0 = st.n_seen - tail.size
-        new_tail = x_all[keep_from - g0 :]
-    fin = np.flatnonzero(np.isfinite(x_new))
+    fin = np.flatnonzero(~missing)
     last_finite = float(x_new[fin[-1]]) if fin.size else st.last_finite
-    if last_finite is None:
-        new_tail = np.zeros(0)
-        n_seen_out = 0  # nothing usable yet: start over at the first finite reading
-    else:
-        n_seen_out = n_seen
-    return scores, AnomalyState(n_seen=n_seen_out, tail=new_tail.tolist(), last_finite=last_finite)
+    keep = _HORIZON + max(lag for _, lag in segments) + 1
+    tail = x_all if pending else x_all[-keep:]
+    return scores, AnomalyState(
+        n_seen=n_total,
+        tail=tail.copy(),
+        last_finite=last_finite,
+        interval_s=interval,
+        segments=segments,
+        pending=pending,
+    )
 
 
-def anomaly_scores(values: ArrayLike) -> FloatArray:
+def anomaly_scores(values: ArrayLike, *, times: ArrayLike | None = None) -> FloatArray:
     """Online anomaly score of a whole series in one call (see :func:`score_online`)."""
-    return score_online(values)[0]
+    return score_online(values, times=times)[0]
 
 
 def score_series(times: ArrayLike, values: ArrayLike, *, name: str = "series") -> FloatArray:
@@ -264,5 +389,5 @@ def score_series(times: ArrayLike, values: ArrayLike, *, name: str = "series") -
     NotEnoughDataError
         No finite reading at all.
     """
-    _, v = validate_series(times, values, name=name, min_points=1)
-    return anomaly_scores(v)
+    t, v = validate_series(times, values, name=name, min_points=1)
+    return anomaly_scores(v, times=t)

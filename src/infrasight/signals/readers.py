@@ -1,19 +1,137 @@
-"""Readers for acceleration records: CSV, NPY and MATLAB ``.mat`` files."""
+"""Readers for acceleration records (CSV, NPY, MATLAB ``.mat``) and tidying of logged series.
+
+Real loggers repeat timestamps, write rows out of order and skip readings. :func:`tidy_series`
+takes a series as it comes: rows are sorted by time (stable), readings sharing a timestamp are
+merged by a stated rule (``mean`` of the finite values, or the ``first`` row in file order), and
+gaps longer than twice the median interval are reported. Nothing is refused for that.
+"""
 
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from infrasight.signals.errors import InputDataError
 
-__all__ = ["Record", "load_record"]
+__all__ = ["DuplicateRule", "Record", "TidySeries", "load_record", "tidy_series"]
 
+logger = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
+DuplicateRule = Literal["mean", "first"]
+GAP_FACTOR = 2.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TidySeries:
+    """A series sorted by time with one reading per timestamp.
+
+    Attributes
+    ----------
+    times : ndarray, shape (m,)
+        Distinct times, increasing (unit of the input, e.g. s).
+    values : ndarray, shape (m,)
+        Merged readings (NaN where every merged reading was NaN).
+    row_index : ndarray of int, shape (n,)
+        For each input row, the index of its merged reading (maps results back to the rows).
+    rule : str
+        ``"mean"`` or ``"first"``.
+    duplicates : int
+        Input rows merged into an earlier row of the same time (``n - m``).
+    unsorted : int
+        Input rows whose time is earlier than a time above them (sorted into place).
+    gaps : int
+        Intervals longer than ``GAP_FACTOR`` times the median interval.
+    largest_gap : float
+        Longest interval between merged readings (0 when fewer than 2).
+    median_interval : float
+        Median interval between merged readings (0 when fewer than 2).
+    """
+
+    times: FloatArray
+    values: FloatArray
+    row_index: NDArray[np.intp]
+    rule: str
+    duplicates: int
+    unsorted: int
+    gaps: int
+    largest_gap: float
+    median_interval: float
+
+    def summary(self) -> str:
+        """One line for a log or a console."""
+        return (
+            f"{self.duplicates} repeated-timestamp rows merged ({self.rule}), "
+            f"{self.unsorted} out-of-order rows sorted, {self.gaps} gaps "
+            f"> {GAP_FACTOR:g}x the median interval (largest {self.largest_gap:g})"
+        )
+
+
+def tidy_series(times: ArrayLike, values: ArrayLike, *, rule: DuplicateRule = "mean") -> TidySeries:
+    """Sort a logged series by time and merge readings that share a timestamp.
+
+    Parameters
+    ----------
+    times : array_like, shape (n,)
+        Reading times (any unit, e.g. s); must be finite.
+    values : array_like, shape (n,)
+        Readings (NaN = missing).
+    rule : {"mean", "first"}
+        ``mean``: mean of the finite readings of a timestamp; ``first``: the first row of that
+        timestamp in file order.
+
+    Raises
+    ------
+    InputDataError
+        Length mismatch, a non-finite time, an unknown rule or no rows.
+    """
+    t = np.asarray(times, dtype=np.float64).ravel()
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if t.size != v.size:
+        raise InputDataError(f"times and values differ in length ({t.size} vs {v.size})")
+    if t.size == 0:
+        raise InputDataError("series has no rows")
+    if not np.all(np.isfinite(t)):
+        bad = int(np.flatnonzero(~np.isfinite(t))[0])
+        raise InputDataError(f"time at row {bad + 1} is not a finite number")
+    if rule not in ("mean", "first"):
+        raise InputDataError(f"duplicates rule must be 'mean' or 'first', got {rule!r}")
+    order = np.argsort(t, kind="stable")
+    ts, vs = t[order], v[order]
+    new = np.concatenate([[True], np.diff(ts) > 0])
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    if rule == "first":
+        merged = vs[starts]
+    else:
+        ok = np.isfinite(vs)
+        sums = np.add.reduceat(np.where(ok, vs, 0.0), starts)
+        counts = np.add.reduceat(ok.astype(np.float64), starts)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            merged = np.where(counts > 0, sums / counts, np.nan)
+    row_index = np.empty(t.size, dtype=np.intp)
+    row_index[order] = group
+    uniq = ts[starts]
+    dt = np.diff(uniq)
+    med = float(np.median(dt)) if dt.size else 0.0
+    return TidySeries(
+        times=uniq,
+        values=np.asarray(merged, dtype=np.float64),
+        row_index=row_index,
+        rule=rule,
+        duplicates=int(t.size - uniq.size),
+        unsorted=int(np.sum(t[1:] < np.maximum.accumulate(t)[:-1])),
+        gaps=int(np.sum(dt > GAP_FACTOR * med)) if med > 0 else 0,
+        largest_gap=float(dt.max()) if dt.size else 0.0,
+        median_interval=med,
+    )
+
+
 _TIME_NAMES = {"time", "t", "time (-)", "time_s", "time [s]", "timestamp", "seconds"}
 
 
@@ -73,6 +191,17 @@ def _fs_from_time(t: FloatArray, source: str) -> float:
     return 1.0 / med
 
 
+def _tidy_rows(arr: FloatArray, source: str) -> FloatArray:
+    """Sort rows by the time column and average rows that repeat a time."""
+    if arr.shape[0] < 2 or not np.all(np.isfinite(arr[:, 0])):
+        return arr
+    cols = [tidy_series(arr[:, 0], arr[:, j]) for j in range(1, arr.shape[1])]
+    if not cols or (cols[0].duplicates == 0 and cols[0].unsorted == 0):
+        return arr
+    logger.info("%s: %s", source, cols[0].summary())
+    return np.column_stack([cols[0].times, *[c.values for c in cols]])
+
+
 def _read_csv(path: Path, fs: float | None) -> Record:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         sample = fh.read(4096)
@@ -99,6 +228,7 @@ def _read_csv(path: Path, fs: float | None) -> Record:
         raise InputDataError(f"{path}: rows have different lengths or no data rows")
     names = header or [f"ch{i}" for i in range(arr.shape[1])]
     if header and header[0].lower() in _TIME_NAMES:
+        arr = _tidy_rows(arr, str(path))
         fs_t = _fs_from_time(arr[:, 0], str(path))
         fs = fs if fs is not None else fs_t
         arr, names = arr[:, 1:], names[1:]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 __all__ = [
     "Bucket",
     "bucket_width_us",
+    "count_conflicts",
     "downsample",
     "fetch_last",
     "fetch_series",
@@ -71,6 +72,44 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) ->
     finally:
         cursor.close()
     return inserted
+
+
+def _fetch_range(
+    session: Session, channel_id: int, lo_us: int, hi_us: int
+) -> tuple[np.ndarray, np.ndarray]:
+    p = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
+    sql = f"SELECT ts, value FROM readings WHERE channel_id = {p} AND ts >= {p} AND ts <= {p}"
+    cursor = _dbapi_connection(session).cursor()
+    try:
+        cursor.execute(sql + " ORDER BY ts", (channel_id, lo_us, hi_us))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    ts = np.array([r[0] for r in rows], dtype=np.int64)
+    return ts, np.array([r[1] for r in rows], dtype=np.float64)
+
+
+def count_conflicts(session: Session, rows: Sequence[tuple[int, int, float]]) -> int:
+    """How many of ``(channel_id, ts_us, value)`` rows differ from the value now stored.
+
+    Call after :func:`insert_readings`: a row that was stored matches itself; a re-sent reading
+    (in the table before, or earlier in ``rows``) with another value is a conflict.
+    """
+    by_channel: dict[int, list[tuple[int, float]]] = {}
+    for channel_id, stamp, value in rows:
+        by_channel.setdefault(channel_id, []).append((stamp, value))
+    conflicts = 0
+    for channel_id, pairs in by_channel.items():
+        sent = np.array([p[0] for p in pairs], dtype=np.int64)
+        vals = np.array([p[1] for p in pairs], dtype=np.float64)
+        stamps, stored = _fetch_range(session, channel_id, int(sent.min()), int(sent.max()))
+        if not stamps.size:
+            continue
+        pos = np.clip(np.searchsorted(stamps, sent), 0, stamps.size - 1)
+        hit = stamps[pos] == sent
+        differ = hit & ~np.isclose(vals, stored[pos], rtol=1e-12, atol=0.0)
+        conflicts += int(np.sum(differ))
+    return conflicts
 
 
 def fetch_series(

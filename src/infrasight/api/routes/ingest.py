@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from infrasight.api.deps import PlatformDep, bearer_token
@@ -32,6 +32,9 @@ _CSV_EXAMPLE = "channel,time,value,unit\nP2-SETTLEMENT,2024-05-01T12:00:00Z,1.25
 class IngestResponse(BaseModel):
     accepted: int
     duplicates: int
+    conflicts: int = Field(
+        description="Duplicates whose value differs from the stored one (the stored value is kept)."
+    )
 
 
 def _authenticate(platform: Platform, token: str) -> Principal:
@@ -56,7 +59,9 @@ def _store(platform: Platform, caller: Principal, body: bytes, content_type: str
         session.commit()
     if result.event is not None and result.accepted:
         platform.bus.publish(result.event)
-    return IngestResponse(accepted=result.accepted, duplicates=result.duplicates)
+    return IngestResponse(
+        accepted=result.accepted, duplicates=result.duplicates, conflicts=result.conflicts
+    )
 
 
 @router.post(
@@ -72,7 +77,10 @@ def _store(platform: Platform, caller: Principal, body: bytes, content_type: str
     },
 )
 async def ingest(request: Request, platform: PlatformDep) -> IngestResponse:
-    """Store a batch atomically; re-sent readings count as duplicates and change nothing."""
+    """Store a batch atomically; re-sent readings count as duplicates and change nothing.
+
+    A duplicate whose value differs from the stored one is also counted in `conflicts`.
+    """
     caller = await run_in_threadpool(_authenticate, platform, bearer_token(request))
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/csv"):
