@@ -288,6 +288,7 @@ def _analyse(
             skip_start_px=_end_skip(dist, free0, pts[0]),
             skip_end_px=_end_skip(dist, free1, pts[-1]),
             psf_margin_px=psf_margin_px,
+            floor_known=floor_src != "default",
         )
         all_widths.append(sw)
         branch_ids.append(np.full(len(sw.widths), b, np.int64))
