@@ -39,7 +39,8 @@ CrackPattern = Literal["transverse", "longitudinal", "diagonal", "branching", "m
 #: Crack floor luminance relative to the surface, used when no crack stretch is wide enough
 #: (>= 6 px) to measure it; deep cracks in daylight are dark shadows (0.1-0.4).
 DEFAULT_FLOOR_RATIO = 0.25
-_DEFAULT_FLOOR_STD = 0.08
+#: 1-sigma uncertainty of the assumed crack floor ratio.
+DEFAULT_FLOOR_STD = 0.08
 _MAX_MASK_FRACTION = 0.6
 
 
@@ -425,7 +426,7 @@ def _floor(
     if fitted is not None:
         r, std, _ = fitted
         return r, max(std, 0.03), "fitted"
-    return DEFAULT_FLOOR_RATIO, _DEFAULT_FLOOR_STD, "default"
+    return DEFAULT_FLOOR_RATIO, DEFAULT_FLOOR_STD, "default"
 
 
 def _prepare(
