@@ -179,6 +179,7 @@ def measure_station_widths(
     skip_end_px: float,
     psf_margin_px: float = 2.0,
     floor_known: bool = True,
+    skip_zones: NDArray[np.float64] | None = None,
 ) -> StationWidths:
     """Measure the width at stations every ``spacing_px`` along a smoothed branch.
 
@@ -202,6 +203,8 @@ def measure_station_widths(
         Extra half-window for the blur spread, px.
     floor_known : bool
         False when ``floor_ratio`` is an assumption: a profile darker than it then sets the floor.
+    skip_zones : numpy.ndarray, optional
+        ``(J, 3)`` ``(x, y, radius)`` discs (junctions a branch runs through) left unmeasured.
 
     Returns
     -------
@@ -227,6 +230,10 @@ def measure_station_widths(
         normals[j] = nrm
         xi, yi = round(c[0]), round(c[1])
         if not (0 <= xi < w and 0 <= yi < h):
+            continue
+        if skip_zones is not None and np.any(
+            np.hypot(*(skip_zones[:, :2] - c).T) < skip_zones[:, 2]
+        ):
             continue
         hw = max(float(dist[yi, xi]), 0.5)
         t, _r_in, r_out = _profile_geometry(hw, psf_margin_px)

@@ -267,6 +267,13 @@ def _analyse(
     n_free = 0
     notes: list[str] = []
     floor_ratio, floor_std, floor_src = floor
+    h, w = dist.shape
+    zones = np.array(
+        [
+            [x, y, float(dist[min(round(y), h - 1), min(round(x), w - 1)]) + 3.0]
+            for x, y in graph.junctions
+        ]
+    ).reshape(-1, 3)
     for b, (raw, (free0, free1)) in enumerate(zip(graph.branches, graph.free_ends, strict=True)):
         pts = smooth_polyline(raw, sigma)
         polylines.append(pts)
@@ -290,6 +297,7 @@ def _analyse(
             skip_end_px=_end_skip(dist, free1, pts[-1]),
             psf_margin_px=psf_margin_px,
             floor_known=floor_src != "default",
+            skip_zones=zones,
         )
         all_widths.append(sw)
         branch_ids.append(np.full(len(sw.widths), b, np.int64))

@@ -30,7 +30,15 @@ from infrasight.vision.cracks import (
 )
 from infrasight.vision.instances import CrackInstance
 
-__all__ = ["CRACK_MODEL", "analyse_cracks", "mask_png", "render_overlay"]
+__all__ = [
+    "CRACK_MODEL",
+    "analyse_cracks",
+    "marker_exclusion",
+    "mask_png",
+    "measure_instance",
+    "measure_segmentation",
+    "render_overlay",
+]
 
 CRACK_MODEL = "crack-segmentation"
 _MARGIN_PX = 12
@@ -56,9 +64,15 @@ def _crop_scale(scale: Scale, x0: int, y0: int) -> Scale:
     )
 
 
-def _measure(
+def measure_instance(
     instance: CrackInstance, pixels: np.ndarray, scale: Scale | None, axis_deg: float
 ) -> dict[str, Any]:
+    """Millimetre figures of one segmented crack (its mask measured in a crop with a margin).
+
+    The one measurement path of the platform (capture analysis) and ``infrasight measure crack``:
+    the JSON-ready :meth:`CrackQuantification.to_dict` with image coordinates, or ``{"error":
+    ...}`` when the crack cannot be measured.
+    """
     x, y, w, h = instance.bbox
     height, width = pixels.shape[:2]
     x0, y0 = max(0, x - _MARGIN_PX), max(0, y - _MARGIN_PX)
@@ -83,16 +97,19 @@ def _measure(
 
 def _marker_area(session: Session, capture: Capture, pixels: np.ndarray) -> np.ndarray | None:
     """Pixels covered by the camera's scale markers (with a margin), which are not cracks."""
-    import cv2
-
     if capture.device_id is None:
         return None
     record = latest_calibration(session, capture.device_id, MARKER, capture)
     if record is None:
         return None
-    markers = detect_markers(
-        pixels, dictionary=str(record.parameters.get("dictionary", "DICT_4X4_50"))
-    )
+    return marker_exclusion(pixels, str(record.parameters.get("dictionary", "DICT_4X4_50")))
+
+
+def marker_exclusion(pixels: np.ndarray, dictionary: str) -> np.ndarray | None:
+    """Pixels covered by ArUco markers of ``dictionary`` and their quiet zones (not cracks)."""
+    import cv2
+
+    markers = detect_markers(pixels, dictionary=dictionary)
     if not markers:
         return None
     area = np.zeros(pixels.shape[:2], dtype=np.uint8)
@@ -109,6 +126,26 @@ def _inside(instance: CrackInstance, area: np.ndarray | None) -> bool:
         return False
     x, y, w, h = instance.bbox
     return bool(area[y : y + h, x : x + w][instance.mask].mean() > 0.5)
+
+
+def measure_segmentation(
+    pixels: np.ndarray,
+    segmentation: CrackSegmentation,
+    *,
+    scale: Scale | None,
+    axis_deg: float,
+    exclude: np.ndarray | None = None,
+) -> list[tuple[CrackInstance, dict[str, Any]]]:
+    """Each segmented crack outside ``exclude`` (marker areas) with its measurements.
+
+    Shared by the capture analysis and the CLI so that both give the same cracks, lengths and
+    widths for the same image.
+    """
+    return [
+        (instance, measure_instance(instance, pixels, scale, axis_deg))
+        for instance in segmentation.instances
+        if not _inside(instance, exclude)
+    ]
 
 
 def analyse_cracks(
@@ -137,9 +174,9 @@ def analyse_cracks(
     register_blob(session, mask_sha, len(png), "image/png")
     scale = capture_scale(session, capture, pixels)
     markers = _marker_area(session, capture, pixels)
-    cracks = [instance for instance in result.instances if not _inside(instance, markers)]
     element = session.get(Element, capture.element_id) if capture.element_id else None
     axis = element.axis_deg if element is not None else 0.0
+    cracks = measure_segmentation(pixels, result, scale=scale, axis_deg=axis, exclude=markers)
     analysis = CaptureAnalysis(
         capture_id=capture.id,
         model_name=CRACK_MODEL,
@@ -156,7 +193,7 @@ def analyse_cracks(
     )
     session.add(analysis)
     session.flush()
-    for instance in cracks:
+    for instance, measured in cracks:
         session.add(
             Defect(
                 organization_id=capture.organization_id,
@@ -173,7 +210,7 @@ def analyse_cracks(
                     "skeleton_length_px": instance.skeleton_length_px,
                     "mask_sha256": mask_sha,
                 },
-                measurements=_measure(instance, pixels, scale, axis),
+                measurements=measured,
             )
         )
     return analysis
