@@ -54,8 +54,8 @@ from infrasight.measure import (
     quantify_crack,
     quantify_cracks,
 )
-from infrasight.measure.cracks import DEFAULT_FLOOR_STD
 from infrasight.measure.crack_width import MODEL_REL_STD, profile_width
+from infrasight.measure.cracks import DEFAULT_FLOOR_STD
 from infrasight.measure.frames import read_image
 from infrasight.measure.tracking import Region, track_displacement
 from infrasight.synthetic import (
@@ -275,7 +275,7 @@ def rectangle_rule(profile: NDArray[np.float64], base: float = 20.0, height: flo
     x = np.arange(0.0, n - 1 + 1e-9, 0.1)
     g = np.interp(x, np.arange(n), q)
     below = g < level
-    k = int(round(n // 2 * 10))
+    k = (n // 2) * 10
     lo, hi = k, k
     while lo > 0 and below[lo - 1]:
         lo -= 1
@@ -285,9 +285,9 @@ def rectangle_rule(profile: NDArray[np.float64], base: float = 20.0, height: flo
     return area / max(level - min(base, mn), 1e-6)
 
 
-def _ours(rows: list[dict[str, Any]], model_rel_std: float = MODEL_REL_STD) -> tuple[
-    NDArray[np.float64], NDArray[np.float64]
-]:
+def _ours(
+    rows: list[dict[str, Any]], model_rel_std: float = MODEL_REL_STD
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     widths, stds = [], []
     for row in rows:
         p = row["profile"]

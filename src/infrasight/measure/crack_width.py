@@ -265,9 +265,7 @@ def measure_station_widths(
             edge = _edge_width(t, deficit, offset)
             if edge is not None:
                 # both estimates with their uncertainties: inverse-variance weighted
-                e_std = float(
-                    np.hypot(2.0 * res.noise / (res.background - res.floor) / 3.0, 0.1)
-                )
+                e_std = float(np.hypot(2.0 * res.noise / (res.background - res.floor) / 3.0, 0.1))
                 wi, we = 1.0 / std**2, 1.0 / e_std**2
                 width = (wi * width + we * edge[0]) / (wi + we)
                 offset = edge[1]

@@ -152,7 +152,13 @@ def centreline_graph(mask: NDArray[np.bool_], *, prune_px: float = 0.0) -> Centr
         if not spur_removed.any():
             break
         skel = skeletonize(skel & ~spur_removed)
-    branches, free = _join_straightest(graph[0], graph[2], graph[1])
+    jr = np.array(
+        [
+            float(dist[min(round(y), m.shape[0] - 1), min(round(x), m.shape[1] - 1)])
+            for x, y in graph[1]
+        ]
+    )
+    branches, free = _join_straightest(graph[0], graph[2], graph[1], junction_reach_px=jr + 6.0)
     return CentrelineGraph(branches=branches, junctions=graph[1], free_ends=free, n_loops=n_loops)
 
 
@@ -175,6 +181,7 @@ def _join_straightest(
     max_turn_deg: float = 40.0,
     reach_px: float = 8.0,
     cluster_px: float = 10.0,
+    junction_reach_px: NDArray[np.float64] | None = None,
 ) -> tuple[tuple[NDArray[np.float64], ...], tuple[tuple[bool, bool], ...]]:
     """Join branches through each junction along the straightest continuation.
 
@@ -182,7 +189,9 @@ def _join_straightest(
     less than ``max_turn_deg``) becomes one branch, then the next best pair of the rest: a crack
     that crosses another stays one branch instead of two pieces of the other's network. Junctions
     closer than ``cluster_px`` are one crossing (an oblique crossing skeletonises into two
-    junctions joined by a short stub, which is dropped).
+    junctions joined by a short stub, which is dropped). A free tip within
+    ``junction_reach_px`` of a junction (a crack whose mask breaks just at the crossing) takes
+    part in the pairing too; joined, the gap is bridged by a straight segment.
     """
     if len(junctions) == 0 or len(branches) < 2:
         return branches, free
@@ -216,9 +225,17 @@ def _join_straightest(
     ends: dict[int, list[tuple[int, bool]]] = {}
     for b, (pts, (f0, f1)) in enumerate(zip(branches, free, strict=True)):
         for at_start, is_free in ((True, f0), (False, f1)):
+            p = pts[0] if at_start else pts[-1]
             if is_free:
+                if junction_reach_px is None:
+                    continue
+                d = np.hypot(*(junctions - p).T)
+                j = int(np.argmin(d))
+                if d[j] > junction_reach_px[j] or len(pts) < 2:
+                    continue
+                ends.setdefault(root(j), []).append((b, at_start))
                 continue
-            ends.setdefault(crossing(pts[0] if at_start else pts[-1]), []).append((b, at_start))
+            ends.setdefault(crossing(p), []).append((b, at_start))
     link: dict[tuple[int, bool], tuple[int, bool]] = {}
     cos_max = np.cos(np.radians(180.0 - max_turn_deg))
     for members in ends.values():

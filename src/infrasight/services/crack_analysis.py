@@ -33,6 +33,7 @@ from infrasight.vision.instances import CrackInstance
 __all__ = [
     "CRACK_MODEL",
     "analyse_cracks",
+    "group_instances",
     "marker_exclusion",
     "mask_png",
     "measure_instance",
@@ -42,6 +43,9 @@ __all__ = [
 
 CRACK_MODEL = "crack-segmentation"
 _MARGIN_PX = 12
+#: Segmented pieces closer than this are one crack (the model's mask often breaks a thin crack
+#: where it crosses a wider one), px.
+LINK_GAP_PX = 4.0
 
 
 def mask_png(mask: np.ndarray) -> bytes:
@@ -128,6 +132,64 @@ def _inside(instance: CrackInstance, area: np.ndarray | None) -> bool:
     return bool(area[y : y + h, x : x + w][instance.mask].mean() > 0.5)
 
 
+def group_instances(
+    instances: tuple[CrackInstance, ...] | list[CrackInstance],
+    shape: tuple[int, int],
+    gap_px: float = LINK_GAP_PX,
+) -> list[CrackInstance]:
+    """Join segmented pieces closer than ``gap_px`` into one crack instance (largest first).
+
+    The joined instance has the union of the pieces' masks, their summed pixel count and skeleton
+    length, the pixel-weighted mean confidence and the longest piece's polyline.
+    """
+    import cv2
+
+    items = list(instances)
+    if len(items) < 2 or gap_px <= 0:
+        return items
+    canvas = np.zeros(shape, np.uint8)
+    for inst in items:
+        x, y, w, h = inst.bbox
+        canvas[y : y + h, x : x + w] |= inst.mask.astype(np.uint8)
+    size = 2 * int(np.ceil(gap_px / 2)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    _, labels = cv2.connectedComponents(cv2.dilate(canvas, kernel), connectivity=8)
+    groups: dict[int, list[CrackInstance]] = {}
+    for inst in items:
+        x, y, w, h = inst.bbox
+        ys, xs = np.nonzero(inst.mask)
+        groups.setdefault(int(labels[y + ys[0], x + xs[0]]), []).append(inst)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        x0 = min(m.bbox[0] for m in members)
+        y0 = min(m.bbox[1] for m in members)
+        x1 = max(m.bbox[0] + m.bbox[2] for m in members)
+        y1 = max(m.bbox[1] + m.bbox[3] for m in members)
+        mask = np.zeros((y1 - y0, x1 - x0), bool)
+        for m in members:
+            x, y, w, h = m.bbox
+            mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w] |= m.mask
+        count = sum(m.pixel_count for m in members)
+        longest = max(members, key=lambda m: m.length_px)
+        out.append(
+            CrackInstance(
+                pixel_count=count,
+                bbox=(x0, y0, x1 - x0, y1 - y0),
+                polyline=longest.polyline,
+                skeleton_length_px=sum(m.skeleton_length_px for m in members),
+                mean_confidence=float(
+                    min(sum(m.mean_confidence * m.pixel_count for m in members) / count, 1.0)
+                ),
+                mask=mask,
+            )
+        )
+    out.sort(key=lambda m: -m.pixel_count)
+    return out
+
+
 def measure_segmentation(
     pixels: np.ndarray,
     segmentation: CrackSegmentation,
@@ -138,13 +200,14 @@ def measure_segmentation(
 ) -> list[tuple[CrackInstance, dict[str, Any]]]:
     """Each segmented crack outside ``exclude`` (marker areas) with its measurements.
 
-    Shared by the capture analysis and the CLI so that both give the same cracks, lengths and
-    widths for the same image.
+    Pieces closer than :data:`LINK_GAP_PX` are one crack (:func:`group_instances`). Shared by the
+    capture analysis and the CLI so that both give the same cracks, lengths and widths for the
+    same image.
     """
+    kept = [i for i in segmentation.instances if not _inside(i, exclude)]
     return [
         (instance, measure_instance(instance, pixels, scale, axis_deg))
-        for instance in segmentation.instances
-        if not _inside(instance, exclude)
+        for instance in group_instances(kept, segmentation.mask.shape)
     ]
 
 
