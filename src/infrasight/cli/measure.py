@@ -157,7 +157,11 @@ def crack(
         typer.Option(help="Crack interior / surface luminance; default: measured."),
     ] = None,
     link_gap: Annotated[
-        float, typer.Option(help="Mask pieces closer than this (px) are one crack.")
+        float,
+        typer.Option(
+            help="With --mask or classical: mask pieces closer than this (px) are one crack "
+            "(the model path joins pieces within 4 px, as the platform)."
+        ),
     ] = 0.0,
     profile: Annotated[bool, typer.Option(help="Include the width profile in the JSON.")] = False,
     camera: Annotated[
@@ -175,7 +179,16 @@ def crack(
         rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
     )
     if mask is None and segmentation == "model":
-        records = _model_cracks(rgb, scale=scale, axis_deg=axis_deg, dictionary=dictionary)
+        if floor_ratio is not None and not 0.0 <= floor_ratio < 1.0:
+            bad_input(f"--floor-ratio must be in [0, 1), got {floor_ratio}")
+        records = _model_cracks(
+            rgb,
+            scale=scale,
+            axis_deg=axis_deg,
+            dictionary=dictionary,
+            floor_ratio=floor_ratio,
+            profile=profile,
+        )
         mask_source = "model"
     else:
         records = _mask_cracks(
@@ -221,7 +234,13 @@ def crack(
 
 
 def _model_cracks(
-    rgb: NDArray[np.uint8], *, scale: Scale | None, axis_deg: float, dictionary: str
+    rgb: NDArray[np.uint8],
+    *,
+    scale: Scale | None,
+    axis_deg: float,
+    dictionary: str,
+    floor_ratio: float | None,
+    profile: bool,
 ) -> list[dict[str, Any]]:
     """Segment with the shipped model and measure each crack as the platform does."""
     from infrasight.services.crack_analysis import marker_exclusion, measure_segmentation
@@ -234,6 +253,8 @@ def _model_cracks(
         scale=scale,
         axis_deg=axis_deg,
         exclude=marker_exclusion(rgb, dictionary),
+        crack_floor_ratio=floor_ratio,
+        include_profile=profile,
     )
     records = []
     for instance, figures in measured:

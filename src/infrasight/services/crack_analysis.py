@@ -69,7 +69,13 @@ def _crop_scale(scale: Scale, x0: int, y0: int) -> Scale:
 
 
 def measure_instance(
-    instance: CrackInstance, pixels: np.ndarray, scale: Scale | None, axis_deg: float
+    instance: CrackInstance,
+    pixels: np.ndarray,
+    scale: Scale | None,
+    axis_deg: float,
+    *,
+    crack_floor_ratio: float | None = None,
+    include_profile: bool = False,
 ) -> dict[str, Any]:
     """Millimetre figures of one segmented crack (its mask measured in a crop with a margin).
 
@@ -89,12 +95,16 @@ def measure_instance(
             pixels[y0:y1, x0:x1],
             scale=None if scale is None else _crop_scale(scale, x0, y0),
             element_axis_deg=axis_deg,
+            crack_floor_ratio=crack_floor_ratio,
         )
     except MeasurementInputError as err:
         return {"error": str(err)}
-    measured = result.to_dict()
+    measured = result.to_dict(include_profile=include_profile)
     mx, my = result.width_max_location_px
     measured["width_max_location_px"] = [mx + x0, my + y0]
+    for station in measured.get("profile", []):
+        station["x"] += x0
+        station["y"] += y0
     measured["scale"] = None if scale is None else scale.to_dict()
     return measured
 
@@ -197,6 +207,8 @@ def measure_segmentation(
     scale: Scale | None,
     axis_deg: float,
     exclude: np.ndarray | None = None,
+    crack_floor_ratio: float | None = None,
+    include_profile: bool = False,
 ) -> list[tuple[CrackInstance, dict[str, Any]]]:
     """Each segmented crack outside ``exclude`` (marker areas) with its measurements.
 
@@ -206,7 +218,17 @@ def measure_segmentation(
     """
     kept = [i for i in segmentation.instances if not _inside(i, exclude)]
     return [
-        (instance, measure_instance(instance, pixels, scale, axis_deg))
+        (
+            instance,
+            measure_instance(
+                instance,
+                pixels,
+                scale,
+                axis_deg,
+                crack_floor_ratio=crack_floor_ratio,
+                include_profile=include_profile,
+            ),
+        )
         for instance in group_instances(kept, segmentation.mask.shape)
     ]
 
