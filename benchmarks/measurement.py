@@ -303,15 +303,17 @@ def _ours(
     return np.asarray(widths), np.asarray(stds)
 
 
-def _extruded(rows: list[dict[str, Any]]) -> NDArray[np.float64]:
+def _extruded(
+    rows: list[dict[str, Any]],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Each profile extruded along a straight 41 px crack and measured as an image through
-    :func:`quantify_crack` (the mask: the half-depth stretch around the darkest sample; the
+    :func:`quantify_crack` (the mask: the half-depth stretch around the darkest of p10-p19; the
     profile's ends mirrored outwards by 12 px so that wide cracks keep a background window)."""
-    out = []
+    out, stds = [], []
     for row in rows:
         p = np.pad(row["profile"], 12, mode="reflect")
         image = np.repeat(p[None, :], 41, axis=0).astype(np.float32)
-        i = int(np.argmin(p[8:-8])) + 8
+        i = int(np.argmin(row["profile"][10:20])) + 10 + 12  # the crack: darkest of p10-p19
         half = p[i] + 0.5 * (float(np.median(p)) - p[i])
         lo, hi = i, i
         while lo > 0 and p[lo - 1] < half:
@@ -322,10 +324,15 @@ def _extruded(rows: list[dict[str, Any]]) -> NDArray[np.float64]:
         mask[:, lo : hi + 1] = True
         try:
             q = quantify_crack(mask, image / 255.0)
-            out.append(float(np.median(q.stations.widths_px)) if len(q.stations) else np.nan)
         except MeasurementInputError:
+            q = None
+        if q is None or not len(q.stations):
             out.append(np.nan)
-    return np.asarray(out)
+            stds.append(np.nan)
+            continue
+        out.append(float(np.median(q.stations.widths_px)))
+        stds.append(float(np.median(q.stations.widths_std_px)))
+    return np.asarray(out), np.asarray(stds)
 
 
 def _real_figures(
@@ -374,7 +381,7 @@ def bench_real(datasets: Path, smoke: bool) -> tuple[dict[str, Any], str | None]
     result: dict[str, Any] = {
         "ours": _real_figures(rows, w, s),
         "rectangle_rule": _real_figures(rows, base, None),
-        "ours_extruded_image": _real_figures(rows, _extruded(rows), None),
+        "ours_extruded_image": _real_figures(rows, *_extruded(rows)),
         "leave_one_structure_out": {},
     }
     structures = sorted({r["structure"] for r in rows})

@@ -23,6 +23,7 @@ __all__ = [
     "estimate_floor_ratio",
     "fit_floor_ratio_from_shape",
     "measure_station_widths",
+    "model_std_px",
     "profile_width",
 ]
 
@@ -254,7 +255,9 @@ def measure_station_widths(
             inner_half_px=hw,
             background_ok=free,
             psf_margin_px=psf_margin_px,
-            n_lines=len(_STRIP),
+            # texture is correlated over a few px along the crack: the 9 lines of the strip
+            # average out about as much noise as 3 independent ones
+            n_lines=len(_STRIP) // 3,
         )
         if res is None:
             continue
@@ -265,11 +268,14 @@ def measure_station_widths(
             edge = _edge_width(t, deficit, offset)
             if edge is not None:
                 # both estimates with their uncertainties: inverse-variance weighted
-                e_std = float(np.hypot(2.0 * res.noise / (res.background - res.floor) / 3.0, 0.1))
-                wi, we = 1.0 / std**2, 1.0 / e_std**2
+                # noise parts weighted by inverse variance; the model error (shared by both,
+                # as they read the same background and floor) added once afterwards
+                i_var = max(std**2 - model_std_px(width) ** 2, 1e-6)
+                e_var = (2.0 * res.noise / (res.background - res.floor) / np.sqrt(3.0)) ** 2
+                wi, we = 1.0 / i_var, 1.0 / max(e_var, 1e-6)
                 width = (wi * width + we * edge[0]) / (wi + we)
                 offset = edge[1]
-                std = float(np.sqrt(1.0 / (wi + we)))
+                std = float(np.hypot(np.sqrt(1.0 / (wi + we)), model_std_px(width)))
         if not np.isfinite(width) or width <= 0:
             continue
         if width > 2.0 * hw + 2.0 * psf_margin_px + 2.0:
@@ -388,6 +394,11 @@ NOISE_GUARD_SIGMA = 1.5
 MODEL_REL_STD = 0.07
 #: Absolute 1-sigma model error floor, px (pixel-integration and centring limits).
 MODEL_ABS_STD_PX = 0.1
+
+
+def model_std_px(width_px: float, model_rel_std: float = MODEL_REL_STD) -> float:
+    """1-sigma model error of a width measured from the darkness integral, px."""
+    return float(np.hypot(model_rel_std * width_px, MODEL_ABS_STD_PX))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -564,7 +575,7 @@ def profile_width(
     # the floor's uncertainty matters only where the profile does not show the floor itself
     floor_std = floor_ratio_std * b_c if floor == floor_model else 0.0
     shade_std = width * floor_std / depth
-    model_std = np.hypot(model_rel_std * width, MODEL_ABS_STD_PX)
+    model_std = model_std_px(width, model_rel_std)
     std = float(np.sqrt(noise_std**2 + shade_std**2 + model_std**2))
     return ProfileWidth(
         width_px=float(width),
