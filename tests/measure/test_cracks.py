@@ -273,3 +273,19 @@ def test_inverted_mask_is_refused_and_degenerate_masks_are_flagged() -> None:
     q = quantify_crack(edge, img)
     assert not q.reliable
     assert q.length.value == pytest.approx(79.0, abs=1.5)
+
+
+def test_a_grid_of_cracks_is_four_straight_branches() -> None:
+    rng = np.random.default_rng(0)
+    img = concrete_texture(300, 300, rng, mean_grey=150.0)
+    mask = np.zeros((300, 300), bool)
+    for c in (100, 200):
+        mask[c - 1 : c + 2, 40:260] = True
+        mask[40:260, c - 1 : c + 2] = True
+    q = quantify_crack(mask, np.where(mask, img * 0.25, img).astype(np.uint8))
+    assert q.n_junctions == 4 and q.n_loops == 1
+    lengths = sorted(_length(p) for p in q.polylines_px)
+    assert len(lengths) == 4
+    assert lengths == pytest.approx([218.0] * 4, abs=3.0)
+    assert q.length.value == pytest.approx(880.0, rel=0.015)
+    assert np.median(q.stations.widths_px) == pytest.approx(3.0, abs=0.2)

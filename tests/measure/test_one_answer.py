@@ -108,9 +108,7 @@ def test_cli_api_and_library_give_one_answer(
     # the CLI and the API share one code path: their figures are identical
     for c, a in zip(cli, api, strict=True):
         assert a == {
-            k: v
-            for k, v in c.items()
-            if k not in ("pixel_count", "confidence", "model_version")
+            k: v for k, v in c.items() if k not in ("pixel_count", "confidence", "model_version")
         }
     # the network is two straight branches (78.2 and 47.2 mm rendered), not pieces of each other
     main = cli[0]
@@ -125,3 +123,24 @@ def scene_truth_mm() -> float:
         float(np.hypot(*np.diff(c.centreline, axis=0).T).sum()) * MM_PER_PX for c in scene.cracks
     )
     return lengths[-1] + lengths[-2]
+
+
+def test_pieces_closer_than_the_link_gap_are_one_crack() -> None:
+    from infrasight.services.crack_analysis import group_instances
+    from infrasight.vision.instances import extract_instances
+
+    mask = np.zeros((100, 200), bool)
+    mask[50:53, 10:90] = True
+    mask[50:53, 93:150] = True  # 3 px gap: the same crack
+    mask[50:53, 160:190] = True  # 10 px gap: another crack
+    probability = np.where(mask, 0.9, 0.1).astype(np.float32)
+    pieces = extract_instances(mask, probability)
+    assert len(pieces) == 3
+    grouped = group_instances(pieces, mask.shape)
+    assert len(grouped) == 2
+    joined = grouped[0]
+    assert joined.bbox == (10, 50, 140, 3)
+    assert joined.pixel_count == 3 * (80 + 57)
+    assert joined.mean_confidence == pytest.approx(0.9, abs=1e-6)
+    assert grouped[1].bbox == (160, 50, 30, 3)
+    assert group_instances(pieces, mask.shape, gap_px=0.0) == list(pieces)
