@@ -465,18 +465,20 @@ def main() -> None:
         "baseline_width_median_abs_error_px": thin_base["width_median_abs_error_px"],
         "stations_per_band": thin_meta["width_stations_per_band"],
     }
-    a1, b1 = bench_tilted_length(max(n_seeds * 2, 2))
+    a1, b1 = bench_tilted_length(1 if args.smoke else max(n_seeds * 2, 2))
     ours.update(a1)
     base.update(b1)
     a2, b2 = bench_scale(n_seeds)
     ours.update(a2)
     base.update(b2)
-    a3, b3, note = bench_dic(args.datasets)
-    ours.update(a3)
-    base.update(b3)
-    a4, b4 = bench_speed(n_frames)
-    ours.update(a4)
-    base.update(b4)
+    note: str | None = "--smoke: DIC and tracking speed skipped"
+    if not args.smoke:
+        a3, b3, note = bench_dic(args.datasets)
+        ours.update(a3)
+        base.update(b3)
+        a4, b4 = bench_speed(n_frames)
+        ours.update(a4)
+        base.update(b4)
     real, real_note = bench_real(args.datasets, args.smoke)
     meta["notes"] = [n for n in (note, real_note) if n]
     meta["datasets"] = str(args.datasets)

@@ -1,10 +1,12 @@
 """Sub-pixel crack width from image intensity profiles taken perpendicular to the centreline.
 
-Model: across a crack the surface luminance ``B`` drops to ``r * B`` inside the crack (``r`` is
-the crack floor ratio, the shadow depth). Blur and pixel integration move light around but keep
-its integral, so the width equals the integral of the normalised darkness deficit
-``(B - I) / (B (1 - r))`` across the crack: this measures cracks far narrower than a pixel.
-For wide cracks the two half-depth edge crossings are used instead (less texture noise).
+Model: across a crack the surface luminance ``B`` (a line through both flanks: uneven light)
+drops to the crack floor ``F`` (``r * B``, ``r`` the crack floor ratio, the shadow depth). Blur
+and pixel integration move light around but keep its integral, so the width equals the integral
+of the normalised darkness deficit ``(B - I) / (B - F)`` across the crack (over the stretch
+darker than the surface texture's noise): this measures cracks far narrower than a pixel
+(:func:`profile_width`). For wide cracks the two half-depth edge crossings are combined with it
+by their uncertainties.
 """
 
 from __future__ import annotations
@@ -263,13 +265,11 @@ def measure_station_widths(
             continue
         width, std, offset = res.width_px, res.std_px, res.centre_px
         if width >= _EDGE_MIN_WIDTH_PX:
-            bg = np.interp(t, [t[0], 0.0, t[-1]], [res.background] * 3)
-            deficit = (bg - prof) / (res.background - res.floor)
+            deficit = (res.background - prof) / (res.background - res.floor)
             edge = _edge_width(t, deficit, offset)
             if edge is not None:
-                # both estimates with their uncertainties: inverse-variance weighted
-                # noise parts weighted by inverse variance; the model error (shared by both,
-                # as they read the same background and floor) added once afterwards
+                # both estimates by their uncertainties: the noise parts weighted by inverse
+                # variance, the model error (shared: one background, one floor) added once
                 i_var = max(std**2 - model_std_px(width) ** 2, 1e-6)
                 e_var = (2.0 * res.noise / (res.background - res.floor) / np.sqrt(3.0)) ** 2
                 wi, we = 1.0 / i_var, 1.0 / max(e_var, 1e-6)
