@@ -57,9 +57,35 @@ def test_measure_crack_json_with_marker(crack_files: tuple[Path, Path, float]) -
 
 def test_measure_crack_table_and_classical_mask(crack_files: tuple[Path, Path, float]) -> None:
     img, _, _ = crack_files
-    res = runner.invoke(app, ["measure", "crack", str(img), "--mm-per-px", "0.25"])
+    res = runner.invoke(
+        app, ["measure", "crack", str(img), "--mm-per-px", "0.25", "--segmentation", "classical"]
+    )
     assert res.exit_code == 0, res.output
     assert "unit mm" in res.output
+    args = ["measure", "crack", str(img), "--mm-per-px", "0.25", "--json"]
+    res = runner.invoke(app, [*args, "--segmentation", "classical"])
+    assert json.loads(res.output)["mask_source"] == "classical"
+
+
+def test_measure_crack_uses_the_model_by_default(crack_files: tuple[Path, Path, float]) -> None:
+    img, _, true_mm = crack_files
+    res = runner.invoke(
+        app, ["measure", "crack", str(img), "--mm-per-px", "0.25", "--json", "--profile"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["mask_source"] == "model"
+    main = out["cracks"][0]
+    assert main["length"]["value"] == pytest.approx(true_mm, rel=0.03)
+    assert 0 < main["confidence"] <= 1 and main["model_version"]
+    # the width profile is in image coordinates (the crop offset added back)
+    x0, y0, w, h = main["bbox"]
+    xs = [p["x"] for p in main["profile"]]
+    ys = [p["y"] for p in main["profile"]]
+    assert x0 - 1 <= min(xs) and max(xs) <= x0 + w + 1
+    assert y0 - 1 <= min(ys) and max(ys) <= y0 + h + 1
+    res = runner.invoke(app, ["measure", "crack", str(img), "--segmentation", "magic"])
+    assert res.exit_code == 2 and "--segmentation must be model or classical" in res.output
 
 
 @pytest.mark.parametrize(

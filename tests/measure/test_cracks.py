@@ -121,7 +121,37 @@ def test_branching_crack_is_branching() -> None:
     mask2[:, :100] = False  # a branch leaving the main crack at the centre
     q = quantify_crack(mask | mask2, img)
     assert q.pattern == "branching" and q.n_junctions >= 1
-    assert len(q.polylines_px) >= 3
+    # the main crack runs straight through the junction as one branch; the branch is the other
+    assert len(q.polylines_px) == 2
+    main, branch = sorted(q.polylines_px, key=len, reverse=True)
+    assert np.ptp(main[:, 0]) == pytest.approx(140.0, abs=3.0)
+    assert np.ptp(main[:, 1]) < 3.0
+    assert _length(branch) == pytest.approx(70.0, abs=4.0)
+
+
+def _length(pts: np.ndarray) -> float:
+    return float(np.hypot(*np.diff(pts, axis=0).T).sum())
+
+
+@pytest.mark.parametrize("angle", [90.0, 50.0])
+def test_crossing_crack_is_one_branch_through_the_other(angle: float) -> None:
+    img, mask, _ = _straight_crack(3.0, 0.0)
+    img2, mask2, _ = _straight_crack(1.5, angle, seed=1)
+    both = np.minimum(img, img2)
+    q = quantify_crack(mask | mask2, both)
+    assert q.n_junctions >= 1
+    # two straight cracks, not four pieces of one network
+    assert len(q.polylines_px) == 2
+    for line in q.polylines_px:
+        assert _length(line) == pytest.approx(140.0, abs=4.0)
+    assert q.length.value == pytest.approx(280.0, rel=0.02)
+    # no width station inside the crossing (the other crack's darkness is not this one's width)
+    near = np.hypot(*(q.stations.centres_px - [100.0, 100.0]).T) < 3.0
+    assert not near.any()
+    thin = q.stations.branch == int(
+        np.argmin([np.median(q.stations.widths_px[q.stations.branch == b]) for b in range(2)])
+    )
+    assert np.median(q.stations.widths_px[thin]) == pytest.approx(1.5, abs=0.25)
 
 
 def test_components_are_separate_cracks() -> None:
@@ -243,3 +273,19 @@ def test_inverted_mask_is_refused_and_degenerate_masks_are_flagged() -> None:
     q = quantify_crack(edge, img)
     assert not q.reliable
     assert q.length.value == pytest.approx(79.0, abs=1.5)
+
+
+def test_a_grid_of_cracks_is_four_straight_branches() -> None:
+    rng = np.random.default_rng(0)
+    img = concrete_texture(300, 300, rng, mean_grey=150.0)
+    mask = np.zeros((300, 300), bool)
+    for c in (100, 200):
+        mask[c - 1 : c + 2, 40:260] = True
+        mask[40:260, c - 1 : c + 2] = True
+    q = quantify_crack(mask, np.where(mask, img * 0.25, img).astype(np.uint8))
+    assert q.n_junctions == 4 and q.n_loops == 1
+    lengths = sorted(_length(p) for p in q.polylines_px)
+    assert len(lengths) == 4
+    assert lengths == pytest.approx([218.0] * 4, abs=3.0)
+    assert q.length.value == pytest.approx(880.0, rel=0.015)
+    assert np.median(q.stations.widths_px) == pytest.approx(3.0, abs=0.2)

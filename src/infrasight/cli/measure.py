@@ -17,7 +17,6 @@ from rich.table import Table
 from infrasight.measure import (
     BoardSpec,
     CameraCalibration,
-    CrackQuantification,
     MeasurementInputError,
     Scale,
     calibrate_scale,
@@ -130,8 +129,15 @@ def crack(
     image: Annotated[Path, typer.Argument(help="Capture with the crack(s).")],
     mask: Annotated[
         Path | None,
-        typer.Option(help="Crack mask (non-zero = crack); default: classical dark-line mask."),
+        typer.Option(help="Crack mask (non-zero = crack); default: segment the image."),
     ] = None,
+    segmentation: Annotated[
+        str,
+        typer.Option(
+            help="Without --mask: 'model' (the shipped crack model, as the platform) or "
+            "'classical' (dark-line filter)."
+        ),
+    ] = "model",
     mm_per_px: Annotated[
         float | None, typer.Option("--mm-per-px", help="Known scale of the surface, mm per px.")
     ] = None,
@@ -151,7 +157,11 @@ def crack(
         typer.Option(help="Crack interior / surface luminance; default: measured."),
     ] = None,
     link_gap: Annotated[
-        float, typer.Option(help="Mask pieces closer than this (px) are one crack.")
+        float,
+        typer.Option(
+            help="With --mask or classical: mask pieces closer than this (px) are one crack "
+            "(the model path joins pieces within 4 px, as the platform)."
+        ),
     ] = 0.0,
     profile: Annotated[bool, typer.Option(help="Include the width profile in the JSON.")] = False,
     camera: Annotated[
@@ -161,14 +171,123 @@ def crack(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure the length, width profile, orientation and pattern of each crack."""
+    if segmentation not in ("model", "classical"):
+        bad_input(f"--segmentation must be model or classical, got {segmentation!r}")
     cam = load_camera(camera)
     rgb = undistorted(load_colour(image), cam)
+    scale, scale_record = resolve_scale(
+        rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
+    )
+    if mask is None and segmentation == "model":
+        if floor_ratio is not None and not 0.0 <= floor_ratio < 1.0:
+            bad_input(f"--floor-ratio must be in [0, 1), got {floor_ratio}")
+        records = _model_cracks(
+            rgb,
+            scale=scale,
+            axis_deg=axis_deg,
+            dictionary=dictionary,
+            floor_ratio=floor_ratio,
+            profile=profile,
+        )
+        mask_source = "model"
+    else:
+        records = _mask_cracks(
+            rgb,
+            mask,
+            cam,
+            scale=scale,
+            axis_deg=axis_deg,
+            dictionary=dictionary,
+            floor_ratio=floor_ratio,
+            link_gap=link_gap,
+            profile=profile,
+        )
+        mask_source = "given" if mask is not None else "classical"
+    if as_json:
+        emit_json(
+            {
+                "image": str(image),
+                "mask_source": mask_source,
+                "scale": scale_record,
+                "cracks": records,
+            }
+        )
+        return
+    unit = "mm" if scale is not None else "px"
+    table = Table(title=f"{image.name}: {len(records)} crack(s), unit {unit}")
+    for col in ("#", "length", "max width", "mean width", "p95 width", "pattern", "reliable"):
+        table.add_column(col)
+    for i, q in enumerate(records):
+        if "error" in q:
+            table.add_row(str(i + 1), "-", "-", "-", "-", "-", f"no: {q['error']}")
+            continue
+        table.add_row(
+            str(i + 1),
+            f"{q['length']['value']:.2f} ± {q['length']['std']:.2f}",
+            f"{q['width_max']['value']:.3f} ± {q['width_max']['std']:.3f}",
+            f"{q['width_mean']['value']:.3f} ± {q['width_mean']['std']:.3f}",
+            f"{q['width_p95']['value']:.3f}",
+            q["pattern"],
+            "yes" if q["reliable"] else "no",
+        )
+    Console().print(table)
+
+
+def _model_cracks(
+    rgb: NDArray[np.uint8],
+    *,
+    scale: Scale | None,
+    axis_deg: float,
+    dictionary: str,
+    floor_ratio: float | None,
+    profile: bool,
+) -> list[dict[str, Any]]:
+    """Segment with the shipped model and measure each crack as the platform does."""
+    from infrasight.services.crack_analysis import marker_exclusion, measure_segmentation
+    from infrasight.vision.cracks import default_segmenter
+
+    segmented = default_segmenter().segment(rgb)
+    measured = measure_segmentation(
+        rgb,
+        segmented,
+        scale=scale,
+        axis_deg=axis_deg,
+        exclude=marker_exclusion(rgb, dictionary),
+        crack_floor_ratio=floor_ratio,
+        include_profile=profile,
+    )
+    records = []
+    for instance, figures in measured:
+        records.append(
+            {
+                "bbox": list(instance.bbox),
+                "pixel_count": instance.pixel_count,
+                "confidence": instance.mean_confidence,
+                "model_version": segmented.model_version,
+                **figures,
+            }
+        )
+    records.sort(key=lambda r: -float(r["length"]["value"]) if "length" in r else 0.0)
+    return records
+
+
+def _mask_cracks(
+    rgb: NDArray[np.uint8],
+    mask: Path | None,
+    cam: CameraCalibration | None,
+    *,
+    scale: Scale | None,
+    axis_deg: float,
+    dictionary: str,
+    floor_ratio: float | None,
+    link_gap: float,
+    profile: bool,
+) -> list[dict[str, Any]]:
+    """Measure the cracks of a given mask, or of the classical dark-line mask."""
     if mask is not None:
         m = undistorted(load_mask(mask).astype(np.uint8), cam) > 0
-        mask_source = "given"
     else:
         m = segment_dark_cracks(rgb)
-        mask_source = "classical"
         # a marker's black squares are dark too: blank it (with its quiet zone) out of the mask
         for marker in detect_markers(rgb, dictionary=dictionary):
             c = marker.corners_px
@@ -177,48 +296,20 @@ def crack(
             blank = np.zeros(m.shape, np.uint8)
             cv2.fillConvexPoly(blank, quad, 1)
             m = m & (blank == 0)
-    scale, scale_record = resolve_scale(
-        rgb, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
-    )
+        if not m.any():
+            return []  # no dark line: no crack found
     try:
-        if mask_source == "classical" and not m.any():
-            results: tuple[CrackQuantification, ...] = ()  # no dark line: no crack found
-        else:
-            results = quantify_cracks(
-                m,
-                rgb,
-                scale=scale,
-                element_axis_deg=axis_deg,
-                crack_floor_ratio=floor_ratio,
-                link_gap_px=link_gap,
-            )
+        results = quantify_cracks(
+            m,
+            rgb,
+            scale=scale,
+            element_axis_deg=axis_deg,
+            crack_floor_ratio=floor_ratio,
+            link_gap_px=link_gap,
+        )
     except MeasurementInputError as err:
         bad_input(str(err))
-    if as_json:
-        emit_json(
-            {
-                "image": str(image),
-                "mask_source": mask_source,
-                "scale": scale_record,
-                "cracks": [q.to_dict(include_profile=profile) for q in results],
-            }
-        )
-        return
-    unit = "mm" if scale is not None else "px"
-    table = Table(title=f"{image.name}: {len(results)} crack(s), unit {unit}")
-    for col in ("#", "length", "max width", "mean width", "p95 width", "pattern", "reliable"):
-        table.add_column(col)
-    for i, q in enumerate(results):
-        table.add_row(
-            str(i + 1),
-            f"{q.length.value:.2f} ± {q.length.std:.2f}",
-            f"{q.width_max.value:.3f} ± {q.width_max.std:.3f}",
-            f"{q.width_mean.value:.3f} ± {q.width_mean.std:.3f}",
-            f"{q.width_p95.value:.3f}",
-            q.pattern,
-            "yes" if q.reliable else "no",
-        )
-    Console().print(table)
+    return [q.to_dict(include_profile=profile) for q in results]
 
 
 def _parse_regions(values: list[str] | None) -> list[Region]:

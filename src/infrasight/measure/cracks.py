@@ -39,7 +39,8 @@ CrackPattern = Literal["transverse", "longitudinal", "diagonal", "branching", "m
 #: Crack floor luminance relative to the surface, used when no crack stretch is wide enough
 #: (>= 6 px) to measure it; deep cracks in daylight are dark shadows (0.1-0.4).
 DEFAULT_FLOOR_RATIO = 0.25
-_DEFAULT_FLOOR_STD = 0.08
+#: 1-sigma uncertainty of the assumed crack floor ratio.
+DEFAULT_FLOOR_STD = 0.08
 _MAX_MASK_FRACTION = 0.6
 
 
@@ -266,6 +267,13 @@ def _analyse(
     n_free = 0
     notes: list[str] = []
     floor_ratio, floor_std, floor_src = floor
+    h, w = dist.shape
+    zones = np.array(
+        [
+            [x, y, float(dist[min(round(y), h - 1), min(round(x), w - 1)]) + 3.0]
+            for x, y in graph.junctions
+        ]
+    ).reshape(-1, 3)
     for b, (raw, (free0, free1)) in enumerate(zip(graph.branches, graph.free_ends, strict=True)):
         pts = smooth_polyline(raw, sigma)
         polylines.append(pts)
@@ -288,6 +296,8 @@ def _analyse(
             skip_start_px=_end_skip(dist, free0, pts[0]),
             skip_end_px=_end_skip(dist, free1, pts[-1]),
             psf_margin_px=psf_margin_px,
+            floor_known=floor_src != "default",
+            skip_zones=zones,
         )
         all_widths.append(sw)
         branch_ids.append(np.full(len(sw.widths), b, np.int64))
@@ -424,7 +434,7 @@ def _floor(
     if fitted is not None:
         r, std, _ = fitted
         return r, max(std, 0.03), "fitted"
-    return DEFAULT_FLOOR_RATIO, _DEFAULT_FLOOR_STD, "default"
+    return DEFAULT_FLOOR_RATIO, DEFAULT_FLOOR_STD, "default"
 
 
 def _prepare(

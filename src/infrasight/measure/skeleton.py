@@ -152,9 +152,150 @@ def centreline_graph(mask: NDArray[np.bool_], *, prune_px: float = 0.0) -> Centr
         if not spur_removed.any():
             break
         skel = skeletonize(skel & ~spur_removed)
-    return CentrelineGraph(
-        branches=graph[0], junctions=graph[1], free_ends=graph[2], n_loops=n_loops
+    jr = np.array(
+        [
+            float(dist[min(round(y), m.shape[0] - 1), min(round(x), m.shape[1] - 1)])
+            for x, y in graph[1]
+        ]
     )
+    branches, free = _join_straightest(graph[0], graph[2], graph[1], junction_reach_px=jr + 6.0)
+    return CentrelineGraph(branches=branches, junctions=graph[1], free_ends=free, n_loops=n_loops)
+
+
+def _leaving(pts: NDArray[np.float64], at_start: bool, reach_px: float) -> NDArray[np.float64]:
+    """Unit direction in which a branch leaves its start (or end) point, over ``reach_px``."""
+    p = pts if at_start else pts[::-1]
+    d = np.hypot(*(p - p[0]).T)
+    far = np.flatnonzero(d >= reach_px)
+    q = p[far[0]] if len(far) else p[-1]
+    v = q - p[0]
+    n = float(np.hypot(*v))
+    return np.asarray(v / n if n > 0 else v, np.float64)
+
+
+def _join_straightest(
+    branches: tuple[NDArray[np.float64], ...],
+    free: tuple[tuple[bool, bool], ...],
+    junctions: NDArray[np.float64],
+    *,
+    max_turn_deg: float = 40.0,
+    reach_px: float = 8.0,
+    cluster_px: float = 10.0,
+    junction_reach_px: NDArray[np.float64] | None = None,
+) -> tuple[tuple[NDArray[np.float64], ...], tuple[tuple[bool, bool], ...]]:
+    """Join branches through each junction along the straightest continuation.
+
+    At a junction the pair of branch ends whose directions continue each other best (turning by
+    less than ``max_turn_deg``) becomes one branch, then the next best pair of the rest: a crack
+    that crosses another stays one branch instead of two pieces of the other's network. Junctions
+    closer than ``cluster_px`` are one crossing (an oblique crossing skeletonises into two
+    junctions joined by a short stub, which is dropped). A free tip within
+    ``junction_reach_px`` of a junction (a crack whose mask breaks just at the crossing) takes
+    part in the pairing too; joined, the gap is bridged by a straight segment.
+    """
+    if len(junctions) == 0 or len(branches) < 2:
+        return branches, free
+    # one id per crossing: junctions within cluster_px of each other (union-find)
+    parent = list(range(len(junctions)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(junctions)):
+        for k in range(i + 1, len(junctions)):
+            if float(np.hypot(*(junctions[i] - junctions[k]))) < cluster_px:
+                parent[root(i)] = root(k)
+
+    def crossing(p: NDArray[np.float64]) -> int:
+        return root(int(np.argmin(np.hypot(*(junctions - p).T))))
+
+    keep = []
+    for b, (pts, (f0, f1)) in enumerate(zip(branches, free, strict=True)):
+        stub = not f0 and not f1 and crossing(pts[0]) == crossing(pts[-1])
+        if stub and float(np.hypot(*np.diff(pts, axis=0).T).sum()) < 1.5 * cluster_px:
+            continue
+        keep.append(b)
+    if len(keep) < len(branches):
+        branches = tuple(branches[b] for b in keep)
+        free = tuple(free[b] for b in keep)
+    # ends at each junction: (branch, at_start)
+    ends: dict[int, list[tuple[int, bool]]] = {}
+    for b, (pts, (f0, f1)) in enumerate(zip(branches, free, strict=True)):
+        for at_start, is_free in ((True, f0), (False, f1)):
+            p = pts[0] if at_start else pts[-1]
+            if is_free:
+                if junction_reach_px is None:
+                    continue
+                d = np.hypot(*(junctions - p).T)
+                j = int(np.argmin(d))
+                if d[j] > junction_reach_px[j] or len(pts) < 2:
+                    continue
+                ends.setdefault(root(j), []).append((b, at_start))
+                continue
+            ends.setdefault(crossing(p), []).append((b, at_start))
+    link: dict[tuple[int, bool], tuple[int, bool]] = {}
+    cos_max = np.cos(np.radians(180.0 - max_turn_deg))
+    for members in ends.values():
+        dirs = [_leaving(branches[b], s, reach_px) for b, s in members]
+        pairs = []
+        for i in range(len(members)):
+            for k in range(i + 1, len(members)):
+                if members[i][0] == members[k][0]:
+                    continue  # a loop back onto itself
+                c = float(np.dot(dirs[i], dirs[k]))
+                if c <= cos_max:
+                    pairs.append((c, i, k))
+        used: set[int] = set()
+        for _, i, k in sorted(pairs):
+            if i in used or k in used:
+                continue
+            used.update((i, k))
+            link[members[i]] = members[k]
+            link[members[k]] = members[i]
+    if not link:
+        return tuple(branches), tuple(free)
+    out: list[NDArray[np.float64]] = []
+    out_free: list[tuple[bool, bool]] = []
+    seen: set[int] = set()
+
+    def walk(b: int, enter_start: bool) -> tuple[list[NDArray[np.float64]], bool]:
+        """Follow the chain from branch ``b`` entered at its start (or end)."""
+        parts: list[NDArray[np.float64]] = []
+        cur, entered_start = b, enter_start
+        while True:
+            seen.add(cur)
+            pts = branches[cur] if entered_start else branches[cur][::-1]
+            parts.append(pts if not parts else pts[1:])
+            exit_end = (cur, not entered_start)
+            nxt = link.get(exit_end)
+            if nxt is None or nxt[0] in seen:
+                f = free[cur][1] if entered_start else free[cur][0]
+                return parts, f
+            cur, entered_start = nxt[0], nxt[1]
+
+    for b in range(len(branches)):
+        if b in seen:
+            continue
+        # start the chain at an unlinked end so the walk covers it whole
+        start = b
+        at_start = True
+        prev = link.get((b, True))
+        guard = 0
+        while prev is not None and prev[0] not in seen and guard < len(branches):
+            # step backwards: prev is (branch, end) joined to our start
+            start, at_start = prev[0], not prev[1]
+            prev = link.get((start, at_start))
+            guard += 1
+            if start == b:
+                break
+        first_free = free[start][0] if at_start else free[start][1]
+        parts, last_free = walk(start, at_start)
+        out.append(np.vstack(parts))
+        out_free.append((first_free, last_free))
+    return tuple(out), tuple(out_free)
 
 
 def _count_holes(m: NDArray[np.bool_]) -> int:

@@ -30,10 +30,22 @@ from infrasight.vision.cracks import (
 )
 from infrasight.vision.instances import CrackInstance
 
-__all__ = ["CRACK_MODEL", "analyse_cracks", "mask_png", "render_overlay"]
+__all__ = [
+    "CRACK_MODEL",
+    "analyse_cracks",
+    "group_instances",
+    "marker_exclusion",
+    "mask_png",
+    "measure_instance",
+    "measure_segmentation",
+    "render_overlay",
+]
 
 CRACK_MODEL = "crack-segmentation"
 _MARGIN_PX = 12
+#: Segmented pieces closer than this are one crack (the model's mask often breaks a thin crack
+#: where it crosses a wider one), px.
+LINK_GAP_PX = 4.0
 
 
 def mask_png(mask: np.ndarray) -> bytes:
@@ -56,9 +68,21 @@ def _crop_scale(scale: Scale, x0: int, y0: int) -> Scale:
     )
 
 
-def _measure(
-    instance: CrackInstance, pixels: np.ndarray, scale: Scale | None, axis_deg: float
+def measure_instance(
+    instance: CrackInstance,
+    pixels: np.ndarray,
+    scale: Scale | None,
+    axis_deg: float,
+    *,
+    crack_floor_ratio: float | None = None,
+    include_profile: bool = False,
 ) -> dict[str, Any]:
+    """Millimetre figures of one segmented crack (its mask measured in a crop with a margin).
+
+    The one measurement path of the platform (capture analysis) and ``infrasight measure crack``:
+    the JSON-ready :meth:`CrackQuantification.to_dict` with image coordinates, or ``{"error":
+    ...}`` when the crack cannot be measured.
+    """
     x, y, w, h = instance.bbox
     height, width = pixels.shape[:2]
     x0, y0 = max(0, x - _MARGIN_PX), max(0, y - _MARGIN_PX)
@@ -71,28 +95,35 @@ def _measure(
             pixels[y0:y1, x0:x1],
             scale=None if scale is None else _crop_scale(scale, x0, y0),
             element_axis_deg=axis_deg,
+            crack_floor_ratio=crack_floor_ratio,
         )
     except MeasurementInputError as err:
         return {"error": str(err)}
-    measured = result.to_dict()
+    measured = result.to_dict(include_profile=include_profile)
     mx, my = result.width_max_location_px
     measured["width_max_location_px"] = [mx + x0, my + y0]
+    for station in measured.get("profile", []):
+        station["x"] += x0
+        station["y"] += y0
     measured["scale"] = None if scale is None else scale.to_dict()
     return measured
 
 
 def _marker_area(session: Session, capture: Capture, pixels: np.ndarray) -> np.ndarray | None:
     """Pixels covered by the camera's scale markers (with a margin), which are not cracks."""
-    import cv2
-
     if capture.device_id is None:
         return None
     record = latest_calibration(session, capture.device_id, MARKER, capture)
     if record is None:
         return None
-    markers = detect_markers(
-        pixels, dictionary=str(record.parameters.get("dictionary", "DICT_4X4_50"))
-    )
+    return marker_exclusion(pixels, str(record.parameters.get("dictionary", "DICT_4X4_50")))
+
+
+def marker_exclusion(pixels: np.ndarray, dictionary: str) -> np.ndarray | None:
+    """Pixels covered by ArUco markers of ``dictionary`` and their quiet zones (not cracks)."""
+    import cv2
+
+    markers = detect_markers(pixels, dictionary=dictionary)
     if not markers:
         return None
     area = np.zeros(pixels.shape[:2], dtype=np.uint8)
@@ -109,6 +140,97 @@ def _inside(instance: CrackInstance, area: np.ndarray | None) -> bool:
         return False
     x, y, w, h = instance.bbox
     return bool(area[y : y + h, x : x + w][instance.mask].mean() > 0.5)
+
+
+def group_instances(
+    instances: tuple[CrackInstance, ...] | list[CrackInstance],
+    shape: tuple[int, int],
+    gap_px: float = LINK_GAP_PX,
+) -> list[CrackInstance]:
+    """Join segmented pieces closer than ``gap_px`` into one crack instance (largest first).
+
+    The joined instance has the union of the pieces' masks, their summed pixel count and skeleton
+    length, the pixel-weighted mean confidence and the longest piece's polyline.
+    """
+    import cv2
+
+    items = list(instances)
+    if len(items) < 2 or gap_px <= 0:
+        return items
+    canvas = np.zeros(shape, np.uint8)
+    for inst in items:
+        x, y, w, h = inst.bbox
+        canvas[y : y + h, x : x + w] |= inst.mask.astype(np.uint8)
+    size = 2 * int(np.ceil(gap_px / 2)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    _, labels = cv2.connectedComponents(cv2.dilate(canvas, kernel), connectivity=8)
+    groups: dict[int, list[CrackInstance]] = {}
+    for inst in items:
+        x, y, w, h = inst.bbox
+        ys, xs = np.nonzero(inst.mask)
+        groups.setdefault(int(labels[y + ys[0], x + xs[0]]), []).append(inst)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        x0 = min(m.bbox[0] for m in members)
+        y0 = min(m.bbox[1] for m in members)
+        x1 = max(m.bbox[0] + m.bbox[2] for m in members)
+        y1 = max(m.bbox[1] + m.bbox[3] for m in members)
+        mask = np.zeros((y1 - y0, x1 - x0), bool)
+        for m in members:
+            x, y, w, h = m.bbox
+            mask[y - y0 : y - y0 + h, x - x0 : x - x0 + w] |= m.mask
+        count = sum(m.pixel_count for m in members)
+        longest = max(members, key=lambda m: m.length_px)
+        out.append(
+            CrackInstance(
+                pixel_count=count,
+                bbox=(x0, y0, x1 - x0, y1 - y0),
+                polyline=longest.polyline,
+                skeleton_length_px=sum(m.skeleton_length_px for m in members),
+                mean_confidence=float(
+                    min(sum(m.mean_confidence * m.pixel_count for m in members) / count, 1.0)
+                ),
+                mask=mask,
+            )
+        )
+    out.sort(key=lambda m: -m.pixel_count)
+    return out
+
+
+def measure_segmentation(
+    pixels: np.ndarray,
+    segmentation: CrackSegmentation,
+    *,
+    scale: Scale | None,
+    axis_deg: float,
+    exclude: np.ndarray | None = None,
+    crack_floor_ratio: float | None = None,
+    include_profile: bool = False,
+) -> list[tuple[CrackInstance, dict[str, Any]]]:
+    """Each segmented crack outside ``exclude`` (marker areas) with its measurements.
+
+    Pieces closer than :data:`LINK_GAP_PX` are one crack (:func:`group_instances`). Shared by the
+    capture analysis and the CLI so that both give the same cracks, lengths and widths for the
+    same image.
+    """
+    kept = [i for i in segmentation.instances if not _inside(i, exclude)]
+    return [
+        (
+            instance,
+            measure_instance(
+                instance,
+                pixels,
+                scale,
+                axis_deg,
+                crack_floor_ratio=crack_floor_ratio,
+                include_profile=include_profile,
+            ),
+        )
+        for instance in group_instances(kept, segmentation.mask.shape)
+    ]
 
 
 def analyse_cracks(
@@ -137,9 +259,9 @@ def analyse_cracks(
     register_blob(session, mask_sha, len(png), "image/png")
     scale = capture_scale(session, capture, pixels)
     markers = _marker_area(session, capture, pixels)
-    cracks = [instance for instance in result.instances if not _inside(instance, markers)]
     element = session.get(Element, capture.element_id) if capture.element_id else None
     axis = element.axis_deg if element is not None else 0.0
+    cracks = measure_segmentation(pixels, result, scale=scale, axis_deg=axis, exclude=markers)
     analysis = CaptureAnalysis(
         capture_id=capture.id,
         model_name=CRACK_MODEL,
@@ -156,7 +278,7 @@ def analyse_cracks(
     )
     session.add(analysis)
     session.flush()
-    for instance in cracks:
+    for instance, measured in cracks:
         session.add(
             Defect(
                 organization_id=capture.organization_id,
@@ -173,7 +295,7 @@ def analyse_cracks(
                     "skeleton_length_px": instance.skeleton_length_px,
                     "mask_sha256": mask_sha,
                 },
-                measurements=_measure(instance, pixels, scale, axis),
+                measurements=measured,
             )
         )
     return analysis
