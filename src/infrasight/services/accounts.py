@@ -1,16 +1,65 @@
-"""Organisations and users: the admin bootstrap used by the CLI and the demo."""
+"""Organisations and users: creation, passwords, login, tokens, and the lock-out guard.
+
+E-mail addresses are unique within an organisation, not across organisations: the same person
+may hold an account in two organisations, and creating a user never tells an organisation's
+admin whether the address is known elsewhere. Login with an address held in several
+organisations picks the account whose password matches (or asks for ``organization``).
+
+Every organisation keeps at least one active admin who can sign in (a password or a usable
+API token): a change that would leave none is refused with :class:`ConflictError`.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Role
-from infrasight.core.errors import ConflictError, InvalidInputError
-from infrasight.services.auth import issue_user_token
-from infrasight.storage.models import Organization, User
+from infrasight.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from infrasight.services.audit import record_audit
+from infrasight.services.auth import (
+    DEFAULT_TOKEN_DAYS,
+    IssuedToken,
+    Principal,
+    TokenKind,
+    issue_token,
+)
+from infrasight.services.passwords import (
+    check_password_strength,
+    hash_password,
+    needs_rehash,
+    verify_password,
+    waste_a_verification,
+)
+from infrasight.services.throttle import FailureLimiter, TooManyAttemptsError
+from infrasight.storage.models import ApiToken, Organization, User
 
-__all__ = ["create_user", "ensure_organization", "validate_email"]
+__all__ = [
+    "LoginResult",
+    "change_password",
+    "create_user",
+    "ensure_organization",
+    "find_user",
+    "login",
+    "revoke_tokens",
+    "set_password",
+    "update_user",
+    "validate_email",
+]
+
+_LOGGER = logging.getLogger(__name__)
+DEFAULT_MIN_PASSWORD_LENGTH = 12
 
 
 def validate_email(email: str) -> str:
@@ -36,15 +85,278 @@ def ensure_organization(session: Session, name: str) -> tuple[Organization, bool
     return org, True
 
 
+def find_user(session: Session, organization: str, email: str) -> User:
+    """The user with ``email`` in the organisation called ``organization``."""
+    user = session.scalars(
+        select(User)
+        .join(Organization, Organization.id == User.organization_id)
+        .where(Organization.name == organization.strip(), User.email == validate_email(email))
+    ).one_or_none()
+    if user is None:
+        raise NotFoundError(f"no user {email!r} in organisation {organization!r}")
+    return user
+
+
 def create_user(
-    session: Session, organization: Organization, email: str, role: Role, name: str = ""
+    session: Session,
+    organization: Organization,
+    email: str,
+    role: Role,
+    name: str = "",
+    *,
+    password: str | None = None,
+    min_password_length: int = DEFAULT_MIN_PASSWORD_LENGTH,
+    token_days: float = DEFAULT_TOKEN_DAYS,
 ) -> tuple[User, str]:
-    """Create a user with a first API token; return both (the token is not stored)."""
+    """Create a user (with a password if given) and a first API token; return both.
+
+    Raises
+    ------
+    ConflictError
+        When the organisation already has a user with this e-mail (other organisations are
+        never consulted).
+    InvalidInputError
+        For a malformed e-mail or a password that breaks the strength rule (``password``).
+    """
     email = validate_email(email)
-    if session.scalar(select(func.count()).where(User.email == email)):
-        raise ConflictError(f"a user with e-mail {email!r} already exists")
-    user = User(organization_id=organization.id, email=email, role=role.value, name=name)
+    if password is not None:
+        check_password_strength(password, min_length=min_password_length, email=email)
+    taken = session.scalar(
+        select(func.count()).where(User.organization_id == organization.id, User.email == email)
+    )
+    if taken:
+        raise ConflictError(f"a user with e-mail {email!r} already exists in this organisation")
+    user = User(
+        organization_id=organization.id,
+        email=email,
+        role=role.value,
+        name=name,
+        password_hash=None if password is None else hash_password(password),
+    )
     session.add(user)
     session.flush()
-    token = issue_user_token(session, user, label="created with the user")
-    return user, token
+    issued = issue_token(
+        session, user, lifetime=timedelta(days=token_days), label="created with the user"
+    )
+    return user, issued.token
+
+
+def _can_sign_in(now: datetime) -> Any:
+    usable_token = exists().where(
+        ApiToken.user_id == User.id,
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+    )
+    return or_(User.password_hash.is_not(None), usable_token)
+
+
+def _active_admins(session: Session, organization_id: int, *, signing_in: bool = False) -> int:
+    query = select(func.count()).where(
+        User.organization_id == organization_id,
+        User.role == Role.ADMIN.value,
+        User.is_active.is_(True),
+    )
+    if signing_in:
+        query = query.where(_can_sign_in(datetime.now(UTC)))
+    return session.scalar(query) or 0
+
+
+def _guard_admin_access(session: Session, organization_id: int, why: str) -> None:
+    """Raise :class:`ConflictError` (``why``) if no active admin could sign in any more."""
+    session.flush()
+    if _active_admins(session, organization_id, signing_in=True) == 0:
+        raise ConflictError(why)
+
+
+def revoke_tokens(
+    session: Session,
+    user: User,
+    *,
+    token_id: int | None = None,
+    kind: TokenKind | None = None,
+    keep: int | None = None,
+) -> int:
+    """Revoke the user's live tokens (one, one kind, or all but ``keep``); return how many."""
+    query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if token_id is not None:
+        query = query.where(ApiToken.id == token_id)
+    if kind is not None:
+        query = query.where(ApiToken.kind == kind.value)
+    if keep is not None:
+        query = query.where(ApiToken.id != keep)
+    result = session.execute(query.values(revoked_at=datetime.now(UTC)))
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    if user.role == Role.ADMIN.value and user.is_active:
+        _guard_admin_access(
+            session,
+            user.organization_id,
+            f"{user.email} is the organisation's last admin who can sign in and has no "
+            f"password: set a password (PUT /users/{user.id}/password) or issue another token "
+            "first",
+        )
+    return count
+
+
+def update_user(
+    session: Session, caller: Principal, user: User, changes: Mapping[str, Any]
+) -> list[str]:
+    """Apply ``changes`` (``role``, ``name``, ``is_active``); return the changed fields.
+
+    Deactivating a user revokes every token they hold, so reactivation never revives a token
+    issued before. The last active admin cannot be demoted or deactivated.
+    """
+    for field, value in changes.items():
+        if value is None:
+            raise InvalidInputError("may not be null", field=field)
+    role = changes.get("role")
+    loses_admin = role is not None and Role(role) is not Role.ADMIN
+    if (
+        user.role == Role.ADMIN.value
+        and user.is_active
+        and (loses_admin or changes.get("is_active") is False)
+        and _active_admins(session, user.organization_id) <= 1
+    ):
+        who = "you are" if user.id == caller.user_id else f"{user.email} is"
+        raise ConflictError(
+            f"{who} the last active admin of the organisation: make another user admin first"
+        )
+    deactivating = user.is_active and changes.get("is_active") is False
+    changed = []
+    for field, value in changes.items():
+        stored = value.value if isinstance(value, Role) else value
+        if getattr(user, field) != stored:
+            setattr(user, field, stored)
+            changed.append(field)
+    if deactivating:
+        revoked = revoke_tokens(session, user)
+        _LOGGER.info("user %s deactivated; %d tokens revoked", user.id, revoked)
+    _guard_admin_access(
+        session,
+        user.organization_id,
+        "no active admin of the organisation could sign in after this change",
+    )
+    return sorted(changed)
+
+
+def set_password(
+    session: Session, user: User, password: str, *, min_length: int, field: str = "password"
+) -> None:
+    """Check ``password`` against the strength rule and store its argon2id hash."""
+    check_password_strength(password, min_length=min_length, email=user.email, field=field)
+    user.password_hash = hash_password(password)
+    session.flush()
+
+
+def change_password(
+    session: Session,
+    caller: Principal,
+    user: User,
+    *,
+    new_password: str,
+    old_password: str | None,
+    min_length: int,
+    limiter: FailureLimiter,
+    client: str,
+) -> None:
+    """Set ``user``'s password: oneself with the old one (if any), an admin for anyone.
+
+    The user's other login sessions end. A wrong old password counts as a failed login.
+    """
+    if user.id == caller.user_id and user.password_hash is not None:
+        keys = _limiter_keys(client, user.email)
+        wait = limiter.retry_after(keys)
+        if wait:
+            raise TooManyAttemptsError(wait)
+        if old_password is None:
+            raise InvalidInputError("give your current password", field="old_password")
+        if not verify_password(user.password_hash, old_password):
+            wait = limiter.record_failure(keys)
+            if wait:
+                raise TooManyAttemptsError(wait)
+            raise InvalidInputError("is not your current password", field="old_password")
+    set_password(session, user, new_password, min_length=min_length, field="new_password")
+    revoke_tokens(session, user, kind=TokenKind.SESSION, keep=caller.token_id)
+    record_audit(session, caller, "set_password", "user", user.id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginResult:
+    """A successful login: who, and the new session token."""
+
+    user: User
+    organization: str
+    session: IssuedToken
+
+
+def _limiter_keys(client: str, email: str) -> list[str]:
+    return [f"ip:{client}", f"email:{email.strip().lower()[:320]}"]
+
+
+def _authenticate(session: Session, email: str, password: str, organization: str | None) -> User:
+    query = select(User).where(User.email == email, User.password_hash.is_not(None))
+    if organization is not None:
+        query = query.join(Organization, Organization.id == User.organization_id).where(
+            Organization.name == organization.strip()
+        )
+    candidates = session.scalars(query.order_by(User.id)).all()
+    if not candidates:
+        waste_a_verification()
+        raise AuthenticationError("wrong e-mail or password")
+    matches = [u for u in candidates if verify_password(u.password_hash or "", password)]
+    if not matches:
+        raise AuthenticationError("wrong e-mail or password")
+    if len(matches) > 1:
+        raise InvalidInputError(
+            "this e-mail address has accounts in several organisations: name one",
+            field="organization",
+        )
+    user = matches[0]
+    if not user.is_active:
+        raise AuthenticationError("user is deactivated")
+    if needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def login(
+    session: Session,
+    limiter: FailureLimiter,
+    *,
+    email: str,
+    password: str,
+    organization: str | None,
+    client: str,
+    lifetime: timedelta,
+) -> LoginResult:
+    """Check e-mail and password and open a login session; the caller commits.
+
+    Raises
+    ------
+    TooManyAttemptsError
+        When this client address or e-mail failed too often recently (checked first, so a
+        blocked client learns nothing about the password).
+    AuthenticationError
+        For a wrong e-mail or password, or a deactivated user.
+    """
+    email = email.strip().lower()
+    keys = _limiter_keys(client, email)
+    wait = limiter.retry_after(keys)
+    if wait:
+        raise TooManyAttemptsError(wait)
+    try:
+        user = _authenticate(session, email, password, organization)
+    except AuthenticationError as error:
+        wait = limiter.record_failure(keys)
+        _LOGGER.info("failed login from %s", client)
+        if wait:
+            raise TooManyAttemptsError(wait) from error
+        raise
+    limiter.clear(keys[1:])
+    issued = issue_token(session, user, lifetime=lifetime, kind=TokenKind.SESSION, label="login")
+    actor = Principal(
+        organization_id=user.organization_id, name=user.email, role=Role(user.role), user_id=user.id
+    )
+    record_audit(session, actor, "login", "user", user.id, {"client": client})
+    org = session.get(Organization, user.organization_id)
+    assert org is not None
+    return LoginResult(user=user, organization=org.name, session=issued)
