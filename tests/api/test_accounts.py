@@ -63,6 +63,8 @@ def test_login_returns_a_session_token_and_cookie(
     assert body["token"].startswith("iss_") and body["token_type"] == "bearer"
     assert body["user_id"] == user_id and body["role"] == "engineer"
     assert body["organization"] == "Alpha Rail"
+    assert client.get("/api/v1/users/me", headers=_bearer(body["token"])).json()["has_password"]
+    assert _me(client, tenant)["has_password"] is False
     lifetime = datetime.fromisoformat(body["expires_at"]) - before
     assert timedelta(hours=11, minutes=59) < lifetime <= timedelta(hours=12, seconds=5)
     cookie = answer.headers["set-cookie"]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Role
@@ -134,7 +135,12 @@ def create_user(
         password_hash=None if password is None else hash_password(password),
     )
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:  # the same address created at the same moment
+        raise ConflictError(
+            f"a user with e-mail {email!r} already exists in this organisation"
+        ) from error
     issued = issue_token(
         session, user, lifetime=timedelta(days=token_days), label="created with the user"
     )

@@ -125,6 +125,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
 
+    @property
+    def has_password(self) -> bool:
+        """Whether the user can log in with e-mail and password."""
+        return self.password_hash is not None
+
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"

@@ -53,6 +53,7 @@ class UserRead(ReadModel):
     name: str
     role: Role
     is_active: bool
+    has_password: bool = Field(description="Whether the user can log in with a password")
     created_at: datetime
 
 
