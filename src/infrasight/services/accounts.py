@@ -167,6 +167,14 @@ def _active_admins(session: Session, organization_id: int, *, signing_in: bool =
     return session.scalar(query) or 0
 
 
+def _lock_organization(session: Session, organization_id: int) -> None:
+    """Serialise changes that the lock-out guard checks (PostgreSQL row lock; SQLite has one
+    writer anyway), so two admins demoting each other at once cannot both succeed."""
+    session.execute(
+        select(Organization.id).where(Organization.id == organization_id).with_for_update()
+    )
+
+
 def _guard_admin_access(session: Session, organization_id: int, why: str) -> None:
     """Raise :class:`ConflictError` (``why``) if no active admin could sign in any more."""
     session.flush()
@@ -183,6 +191,7 @@ def revoke_tokens(
     keep: int | None = None,
 ) -> int:
     """Revoke the user's live tokens (one, one kind, or all but ``keep``); return how many."""
+    _lock_organization(session, user.organization_id)
     query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if token_id is not None:
         query = query.where(ApiToken.id == token_id)
@@ -214,6 +223,7 @@ def update_user(
     for field, value in changes.items():
         if value is None:
             raise InvalidInputError("may not be null", field=field)
+    _lock_organization(session, user.organization_id)
     role = changes.get("role")
     loses_admin = role is not None and Role(role) is not Role.ADMIN
     if (
