@@ -14,6 +14,7 @@ from infrasight.api.app import create_app
 from infrasight.core.domain import Role
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
+from infrasight.services.auth import hash_token
 from infrasight.storage.models import ApiToken, AuditEvent, User
 from tests.conftest import Tenant
 
@@ -100,6 +101,26 @@ def test_wrong_credentials_are_one_answer(
     assert answer.status_code == 401
     assert answer.json()["detail"] == "wrong e-mail or password"
     assert "set-cookie" not in answer.headers
+
+
+def test_login_forgets_sessions_that_ended_long_ago(
+    client: TestClient, tenant: Tenant, platform: Platform
+) -> None:
+    user_id = _user_with_password(client, tenant, "eve@alpha.example", "viewer")
+    login = {"email": "eve@alpha.example", "password": PASSWORD}
+    old, recent = (client.post(LOGIN, json=login).json()["token"] for _ in range(2))
+    ended = {old: timedelta(days=31), recent: timedelta(days=29)}
+    with platform.database.transaction() as session:
+        for token, ago in ended.items():
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.token_hash == hash_token(token))
+                .values(expires_at=datetime.now(UTC) - ago)
+            )
+    client.post(LOGIN, json=login)
+    with platform.database.session() as session:
+        kept = session.scalars(select(ApiToken.token_hash).where(ApiToken.user_id == user_id)).all()
+    assert hash_token(old) not in kept and hash_token(recent) in kept and len(kept) == 3
 
 
 def test_deactivated_user_cannot_log_in(client: TestClient, tenant: Tenant) -> None:

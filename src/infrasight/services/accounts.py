@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +61,7 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_MIN_PASSWORD_LENGTH = 12
+SESSION_RETENTION = timedelta(days=30)
 
 
 def validate_email(email: str) -> str:
@@ -334,6 +335,19 @@ def _authenticate(session: Session, email: str, password: str, organization: str
     return user
 
 
+def _forget_old_sessions(session: Session, user: User) -> None:
+    """Delete the user's sessions that ended over ``SESSION_RETENTION`` ago (keeps the table
+    small; the audit trail keeps the logins)."""
+    cutoff = datetime.now(UTC) - SESSION_RETENTION
+    session.execute(
+        delete(ApiToken).where(
+            ApiToken.user_id == user.id,
+            ApiToken.kind == TokenKind.SESSION.value,
+            or_(ApiToken.expires_at < cutoff, ApiToken.revoked_at < cutoff),
+        )
+    )
+
+
 def login(
     session: Session,
     limiter: FailureLimiter,
@@ -368,6 +382,7 @@ def login(
             raise TooManyAttemptsError(wait) from error
         raise
     limiter.clear(keys[1:])
+    _forget_old_sessions(session, user)
     issued = issue_token(session, user, lifetime=lifetime, kind=TokenKind.SESSION, label="login")
     actor = Principal(
         organization_id=user.organization_id, name=user.email, role=Role(user.role), user_id=user.id
