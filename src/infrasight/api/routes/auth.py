@@ -18,8 +18,9 @@ from infrasight.api.deps import (
 )
 from infrasight.core.domain import Role
 from infrasight.core.errors import PermissionDeniedError
-from infrasight.services.accounts import login, revoke_tokens
+from infrasight.services.accounts import revoke_tokens
 from infrasight.services.audit import record_audit
+from infrasight.services.login import login
 from infrasight.services.passwords import MAX_PASSWORD_LENGTH
 from infrasight.services.throttle import TooManyAttemptsError
 from infrasight.storage.models import User

@@ -20,9 +20,10 @@ from infrasight.api.deps import (
 from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
 from infrasight.core.domain import Action, Role
 from infrasight.core.errors import InvalidInputError, NotFoundError
-from infrasight.services.accounts import change_password, create_user, revoke_tokens, update_user
+from infrasight.services.accounts import create_user, revoke_tokens, update_user
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal, issue_token
+from infrasight.services.login import change_password
 from infrasight.services.passwords import MAX_PASSWORD_LENGTH
 from infrasight.services.throttle import TooManyAttemptsError
 from infrasight.storage.models import ApiToken, AuditEvent, Organization, User
