@@ -15,8 +15,8 @@ from infrasight.core.domain import Role
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
 from infrasight.services.auth import hash_token
-from infrasight.storage.models import ApiToken, AuditEvent, User
-from tests.conftest import Tenant
+from infrasight.storage.models import ApiToken, AuditEvent, Device, User
+from tests.conftest import Site, Tenant
 
 PASSWORD = "correct horse battery"
 LOGIN = "/api/v1/auth/login"
@@ -454,3 +454,49 @@ def test_bad_tokens_are_rate_limited(strict_client: TestClient, platform: Platfo
         "/api/v1/ingest/readings", json={"readings": []}, headers=_bearer("isd_nope")
     )
     assert ingest.status_code == 429
+
+
+# --- device tokens -------------------------------------------------------------------------------
+
+
+def test_device_tokens_never_expire_by_default(client: TestClient, site: Site) -> None:
+    device = client.get(f"/api/v1/devices/{site.device_id}", headers=site.device_headers)
+    assert device.status_code == 403  # devices only ingest; but their token is accepted
+    body = {"readings": [{"channel": "VD-SETTLE", "time": "2024-05-01T00:00:00Z", "value": 1.0}]}
+    ingest = client.post("/api/v1/ingest/readings", json=body, headers=site.device_headers)
+    assert ingest.status_code == 200 and ingest.json()["accepted"] == 1
+
+
+def test_device_tokens_expire_when_configured(settings: Settings, platform: Platform) -> None:
+    from tests.conftest import make_site, make_tenant
+
+    expiring = settings.model_copy(update={"device_token_days": 30})
+    wired = Platform.create(expiring, workers=0)
+    try:
+        with TestClient(create_app(platform=wired)) as client:
+            tenant = make_tenant(platform, "Delta Rail")
+            site = make_site(client, tenant)
+            read = client.get(f"/api/v1/devices/{site.device_id}", headers=tenant.headers())
+            lifetime = datetime.fromisoformat(read.json()["token_expires_at"]) - datetime.now(UTC)
+            assert timedelta(days=29, hours=23) < lifetime <= timedelta(days=30)
+            with platform.database.transaction() as session:
+                session.execute(
+                    update(Device)
+                    .where(Device.id == site.device_id)
+                    .values(token_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+                )
+            body = {"readings": [{"channel": "VD-SETTLE", "time": "2024-05-01T00:00Z", "value": 1}]}
+            expired = client.post("/api/v1/ingest/readings", json=body, headers=site.device_headers)
+            assert expired.status_code == 401
+            assert "device token expired" in expired.json()["detail"]
+            assert f"/devices/{site.device_id}/token" in expired.json()["detail"]
+            rotated = client.post(
+                f"/api/v1/devices/{site.device_id}/token", headers=tenant.headers(Role.ENGINEER)
+            ).json()
+            assert rotated["token_expires_at"] is not None
+            again = client.post(
+                "/api/v1/ingest/readings", json=body, headers=_bearer(rotated["token"])
+            )
+            assert again.status_code == 200
+    finally:
+        wired.close()

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
         Default lifetime of a new API token, in days.
     token_max_days
         Longest lifetime an API token may be given, in days.
+    device_token_days
+        Lifetime of a new or rotated device token, in days; 0 means it never expires.
     password_min_length
         Fewest characters a password may have.
     auth_failures
@@ -66,6 +68,7 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = False
     token_days: int = Field(default=90, ge=1)
     token_max_days: int = Field(default=365, ge=1)
+    device_token_days: int = Field(default=0, ge=0)
     password_min_length: int = Field(default=12, ge=8, le=128)
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: float = Field(default=60.0, gt=0)

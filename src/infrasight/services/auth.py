@@ -1,7 +1,8 @@
 """Bearer tokens for users and devices: issued once, stored as sha256, resolved per request.
 
 User tokens are API tokens (``isu_``, for scripts, default 90 days) or login sessions (``iss_``,
-default 12 hours); both expire and can be revoked. Device tokens (``isd_``) live until rotated.
+default 12 hours); both expire and can be revoked. Device tokens (``isd_``) live until rotated,
+or ``device_token_days`` when that setting is not 0.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "IssuedToken",
     "Principal",
     "TokenKind",
+    "device_token_expiry",
     "hash_token",
     "issue_token",
     "issue_user_token",
@@ -92,6 +94,11 @@ def new_device_token() -> tuple[str, str]:
     return token, hash_token(token)
 
 
+def device_token_expiry(days: int) -> datetime | None:
+    """When a device token issued now expires (``days`` of 0: never)."""
+    return datetime.now(UTC) + timedelta(days=days) if days > 0 else None
+
+
 def issue_token(
     session: Session,
     user: User,
@@ -140,6 +147,11 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
         device = session.scalars(select(Device).where(Device.token_hash == digest)).one_or_none()
         if device is None or not device.is_active:
             raise AuthenticationError("unknown or revoked device token")
+        if device.token_expires_at is not None and device.token_expires_at <= now:
+            when = device.token_expires_at.isoformat(timespec="seconds")
+            raise AuthenticationError(
+                f"device token expired at {when}; rotate it (POST /devices/{device.id}/token)"
+            )
         return Principal(
             organization_id=device.organization_id,
             name=f"device:{device.name}",

@@ -1,5 +1,5 @@
 """accounts: passwords, expiring and session tokens, e-mail unique per organisation,
-shared authentication-failure counters
+shared authentication-failure counters, optional device token expiry
 
 Revision ID: 0008
 Revises: 0006
@@ -46,6 +46,11 @@ def upgrade() -> None:
         expiry = expiry.replace(tzinfo=None)  # stored as naive UTC, as UTCDateTime does
     op.execute(tokens.update().where(tokens.c.expires_at.is_(None)).values(expires_at=expiry))
 
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True)
+        )
+
     op.create_table(
         "auth_failures",
         sa.Column("key", sa.String(length=400), nullable=False),
@@ -57,6 +62,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("auth_failures")
+    with op.batch_alter_table("devices", schema=None) as batch_op:
+        batch_op.drop_column("token_expires_at")
     with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.drop_column("last_used_at")
         batch_op.drop_column("expires_at")
