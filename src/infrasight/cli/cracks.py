@@ -175,3 +175,47 @@ def evaluate(
     for k, v in figures.items():
         table.add_row(k, str(v))
     Console().print(table)
+
+
+@app.command("export-reviews")
+def export_reviews_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write images/ and masks/ into")],
+    org: Annotated[str | None, typer.Option(help="Organisation (needed if several)")] = None,
+) -> None:
+    """Write the detections inspectors reviewed as an images/masks training set.
+
+    Masks: 255 confirmed crack, 0 background (rejected detections included), 128 not reviewed.
+    """
+    from infrasight.cli.common import exits_cleanly, load_settings, open_platform
+    from infrasight.cli.platform_cmds import organization_principal
+    from infrasight.services.defect_reviews import export_reviews
+
+    @exits_cleanly
+    def run() -> None:
+        settings = load_settings()
+        with open_platform() as platform, platform.database.session() as session:
+            caller = organization_principal(session, org)
+            summary = export_reviews(
+                session,
+                platform.blobs,
+                caller.organization_id,
+                out,
+                max_pixels=settings.max_image_pixels,
+            )
+        _err.print(
+            f"wrote {summary.images} images to {out}: {summary.confirmed} confirmed, "
+            f"{summary.rejected} rejected, {summary.unreviewed} not reviewed",
+            highlight=False,
+        )
+        typer.echo(
+            json.dumps(
+                {
+                    "images": summary.images,
+                    "confirmed": summary.confirmed,
+                    "rejected": summary.rejected,
+                    "unreviewed": summary.unreviewed,
+                }
+            )
+        )
+
+    run()

@@ -333,6 +333,19 @@ class Defect(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DefectReview(Base):
+    """An inspector's verdict on a detected defect; the newest one counts, all are kept."""
+
+    __tablename__ = "defect_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    defect_id: Mapped[int] = mapped_column(ForeignKey("defects.id", ondelete="CASCADE"), index=True)
+    verdict: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reviewer: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Job(Base):
     """A unit of background work with its arguments (JSON) and outcome."""
 
