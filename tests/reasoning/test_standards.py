@@ -243,7 +243,8 @@ def test_jtg_component_score_formula() -> None:
     # a deduction of 100 zeroes the component: U1 = 100, U2 = DP2 x 0
     assert component_score([100, 35]) == 0.0
     assert component_score([]) == 100.0
-    # three: [60, 35, 20]: U1 = 60; U2 = 35/(100 sqrt2) x 40 = 9.8995; U3 = 20/(100 sqrt3) x (40 - 9.8995)
+    # three: [60, 35, 20]: U1 = 60; U2 = 35/(100 sqrt2) x 40 = 9.8995;
+    # U3 = 20/(100 sqrt3) x (40 - 9.8995)
     u2 = 35 / (100 * math.sqrt(2)) * 40
     u3 = 20 / (100 * math.sqrt(3)) * (100 - 60 - u2)
     assert component_score([20, 60, 35]) == pytest.approx(100 - 60 - u2 - u3, abs=1e-12)
@@ -417,7 +418,9 @@ def test_new_standard_is_a_data_file(reg: StandardRegistry, tmp_path: Path) -> N
     [
         'id = "x"\nname = "x"\nmethod = "vibes"\ncitation = "c"\n',
         'id = "x"\nname = "x"\nmethod = "graded"\n',
-        'id = "x"\nname = "x"\nmethod = "graded"\ncitation = "c"\ngrades = {0 = "a"}\n[indicators.a]\nsource = "defect"\nclause = "c"\nmeasure = "w"\nbins = [{state = 0, lt = 1}]\n',
+        'id = "x"\nname = "x"\nmethod = "graded"\ncitation = "c"\ngrades = {0 = "a"}\n'
+        '[indicators.a]\nsource = "defect"\nclause = "c"\nmeasure = "w"\n'
+        "bins = [{state = 0, lt = 1}]\n",
         "not toml [",
     ],
 )

@@ -66,18 +66,18 @@ def _rate_component(
 ) -> tuple[ConditionRating, tuple[ConditionRating, ...]]:
     clause_item = std.data["components"][name]
     labels: Mapping[str, str] = std.data["ratings"]
-    recorded = [(r, el) for el in els if (r := _recorded(std, el)) is not None]
+    recorded = [(v, el) for el in els if (v := _recorded(std, el)) is not None]
     if recorded:
-        value, el = min(recorded, key=lambda t: t[0])
+        value = min(v for v, _ in recorded)
         ev = tuple(
             Evidence(
                 kind=EvidenceKind.RATING,
                 ref=f"element:{e.element_id}",
                 test="recorded rating",
-                detail=f"inspector's rating {r}",
-                value=float(r),
+                detail=f"inspector's rating {v}",
+                value=float(v),
             )
-            for r, e in recorded
+            for v, e in recorded
         )
         rating = ConditionRating(
             standard=std.id,

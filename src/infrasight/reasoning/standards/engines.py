@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infrasight.reasoning.standards import condition_states, component_rating, deduction, graded
+from infrasight.reasoning.standards import component_rating, condition_states, deduction, graded
 from infrasight.reasoning.standards.types import AssetCondition, ElementObservation
 
 if TYPE_CHECKING:
