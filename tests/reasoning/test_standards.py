@@ -230,7 +230,7 @@ def test_nbi_bad_input(
     reg: StandardRegistry, attrs: dict[str, str], error: type[Exception], what: str
 ) -> None:
     with pytest.raises(error) as info:
-        rate_condition(reg, "nbi", [_el("E", "deck", **attrs)])
+        rate_condition(reg, "nbi", [_el("E", "widget", **attrs)])
     assert getattr(info.value, "field", None) == what
 
 
@@ -360,7 +360,18 @@ def test_jtg_bad_defects(
 
 def test_jtg_element_without_part(reg: StandardRegistry) -> None:
     with pytest.raises(MissingElementDataError, match="element G lacks 'part'"):
-        rate_condition(reg, "jtg-h21", [_el("G", "girder")])
+        rate_condition(reg, "jtg-h21", [_el("G", "widget")])
+    # a known kind gives the part: a sound girder is main_members with PMCI 100 -> class 1
+    res = rate_condition(reg, "jtg-h21", [_el("G", "girder")])
+    assert res.groups[0].subject == "part:main_members"
+    assert res.summary.rating == 100.0 and res.summary.quantities["class"] == 1
+
+
+def test_nbi_component_from_kind(reg: StandardRegistry) -> None:
+    # a pier without defects -> all CS1 -> 8; it is substructure by its kind
+    res = rate_condition(reg, "nbi", [_el("P", "pier", material="rc")])
+    assert [(g.subject, g.rating) for g in res.groups] == [("component:substructure", 8.0)]
+    assert res.summary.label == "Good"
 
 
 # --- tunnel lining ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from infrasight.api.routes import (
     assets,
     captures,
     channels,
+    condition,
     devices,
     forecasts,
     ingest,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         alarms,
         users,
         jobs,
+        condition,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -148,7 +148,7 @@ def rate(
     attr = std.data["component_attribute"]
     groups: dict[str, list[ElementObservation]] = {}
     for el in elements:
-        comp = el.attributes.get(attr)
+        comp = el.attributes.get(attr) or std.data.get("component_of_kind", {}).get(el.element_type)
         if not comp:
             raise MissingElementDataError(f"element {el.element_id}", attr, std.id)
         if comp not in std.data["components"]:

@@ -141,7 +141,7 @@ def rate(
     by_part: dict[str, list[tuple[ElementObservation, float]]] = {}
     element_ratings: list[ConditionRating] = []
     for el in elements:
-        part = el.attributes.get(attr)
+        part = el.attributes.get(attr) or data.get("part_of_kind", {}).get(el.element_type)
         if not part:
             raise MissingElementDataError(f"element {el.element_id}", attr, std.id)
         if part not in part_home:
