@@ -24,6 +24,7 @@ _LAGS_H = (0.0, 2.0, 4.0, 8.0)
 _KNOT_H = 7 * 24.0
 Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
 Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
+Z_MODAL = 6.5  # frequency drop (in its environmental spread) at which modal_drop is 0.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +170,10 @@ def _change(ch: ChannelData, obs: Observations) -> ChannelChange:
     hourly = n > 2 and float(np.median(np.diff(ch.times_h))) <= 2.0
     s = _moving_median(d, 13) if hourly else d
     hp = d - _moving_median(d, 25) if hourly else np.diff(d)
-    noise = max(_robust_std(hp), 0.25 * _robust_std(d[: max(int(0.25 * n), 3)]), 1e-12)
+    spread = _robust_std(d[: max(int(0.3 * n), 3)])
+    # a frequency's own environmental wander is its noise; gauges use their short-term noise
+    share = 1.0 if ch.role is ChannelRole.FREQUENCY else 0.25
+    noise = max(_robust_std(hp), share * spread, 1e-12)
     m0 = float(np.nanmedian(s[:n0]))
     m1 = float(np.nanmedian(s[-n0:]))
     delta = m1 - m0
@@ -354,13 +358,14 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 ),
             ),
         )
+    modal: list[tuple[float, Evidence]] = []
     for fc in fchanges.values():
         fch = by_key[fc.key]
         base = float(np.nanmedian(fch.values[: max(int(0.15 * fch.values.size), 1)]))
         rel = fc.delta / base if base else 0.0
-        feats["modal_drop"] = Feature(
-            value=_sigmoid((-fc.z - Z_CHANGE) / 1.5),
-            evidence=(
+        modal.append(
+            (
+                _sigmoid(-fc.z - Z_MODAL),
                 Evidence(
                     kind=EvidenceKind.MODAL_SHIFT,
                     ref=_window(fch, fc.onset_index, fch.values.size - 1),
@@ -369,8 +374,11 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                     f"({fc.z:+.1f} sigmas)",
                     value=rel,
                 ),
-            ),
+            )
         )
+    if modal:
+        modal.sort(key=lambda m: -m[0])
+        feats["modal_drop"] = Feature(value=modal[0][0], evidence=tuple(e for _, e in modal))
     # which changes are significant, and do other channels confirm the primary one?
     sig = {k: c for k, c in {**changes, **fchanges}.items() if abs(c.z) >= Z_CONFIRM}
     lead = max(
