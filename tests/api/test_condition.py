@@ -129,3 +129,9 @@ def test_condition_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert body["summary"]["label"] == "Good" and body["summary"]["rating"] == 8.0
     bad = runner.invoke(app, ["condition", "B1", "--standard", "vibes"])
     assert bad.exit_code == 2 and "unknown standard 'vibes'" in bad.output
+    listed = runner.invoke(app, ["hazards", "list"])
+    assert listed.exit_code == 0 and "mechanism" in listed.output
+    missing = runner.invoke(app, ["hazards", "show", "999"])
+    assert missing.exit_code == 1 and "hazard 999 not found" in missing.output
+    updated = runner.invoke(app, ["hazards", "update", str(body["asset_id"])])
+    assert updated.exit_code == 0 and "none" in updated.output

@@ -20,6 +20,7 @@ from infrasight.api.routes import (
     condition,
     devices,
     forecasts,
+    hazards,
     ingest,
     inspections,
     jobs,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         users,
         jobs,
         condition,
+        hazards,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

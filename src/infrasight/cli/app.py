@@ -9,6 +9,7 @@ from infrasight.cli import (
     calibrate,
     condition_cmd,
     cracks,
+    hazard_cmds,
     measure,
     platform_cmds,
     signals,
@@ -31,6 +32,7 @@ app.add_typer(measure.app, name="measure")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(signals.app, name="signals")
 app.command("condition")(condition_cmd.condition)
+app.add_typer(hazard_cmds.app, name="hazards")
 
 
 def main() -> None:
