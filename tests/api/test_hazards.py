@@ -17,11 +17,18 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def _instrumented_pier(client: TestClient, tenant: Tenant, mechanism: str, seed: int) -> int:
     h = tenant.headers(Role.ENGINEER)
     aid = client.post(
-        "/api/v1/assets", json={"name": f"B-{mechanism}", "kind": "bridge"}, headers=h
+        "/api/v1/assets",
+        json={"name": f"B-{mechanism}", "kind": "bridge", "criticality": 4},
+        headers=h,
     ).json()["id"]
     eid = client.post(
         f"/api/v1/assets/{aid}/elements",
-        json={"name": "Pier 2", "kind": "pier", "material": "reinforced concrete"},
+        json={
+            "name": "Pier 2",
+            "kind": "pier",
+            "material": "reinforced concrete",
+            "criticality": 5,
+        },
         headers=h,
     ).json()["id"]
     dev = client.post(
@@ -86,7 +93,9 @@ def test_settlement_hazard_lifecycle(
     assert hz["causes"][0]["mechanism"] == "settlement"
     assert hz["causes"][0]["confidence"] > 0.5
     assert any("settlement-SET-P2[2026-" in e["ref"] for e in hz["evidence"])
-    assert 1 <= hz["risk"] <= 25 and hz["allowed_transitions"] == ["acknowledged", "merged"]
+    # structural: consequence ceil((4 + 5) / 2) = 5; risk = likelihood x 5
+    assert hz["consequence"] == 5 and hz["risk"] == 5 * hz["likelihood"]
+    assert hz["allowed_transitions"] == ["acknowledged", "merged"]
     n_evidence = len(hz["evidence"])
     # idempotent: the same data again changes nothing
     again = client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h).json()
@@ -112,6 +121,15 @@ def test_settlement_hazard_lifecycle(
     assert (
         client.get(f"/api/v1/hazards/{ids[0]}", headers=other_tenant.headers()).status_code == 404
     )
+
+
+def test_criticality_out_of_range(client: TestClient, tenant: Tenant) -> None:
+    r = client.post(
+        "/api/v1/assets",
+        json={"name": "X", "kind": "bridge", "criticality": 6},
+        headers=tenant.headers(Role.ENGINEER),
+    )
+    assert r.status_code == 422 and "criticality" in r.text
 
 
 def test_thermal_only_opens_no_hazard(client: TestClient, tenant: Tenant) -> None:
