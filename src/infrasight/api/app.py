@@ -24,6 +24,7 @@ from infrasight.api.routes import (
     ingest,
     inspections,
     jobs,
+    ratings,
     records,
     users,
 )
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         jobs,
         condition,
         hazards,
+        ratings,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

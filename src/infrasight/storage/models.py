@@ -490,3 +490,19 @@ class HazardTransitionRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(320), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConditionRatingRecord(Base):
+    """A rating an inspector recorded for an element under a standard (feeds deterioration)."""
+
+    __tablename__ = "condition_ratings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    element_id: Mapped[int] = mapped_column(ForeignKey("elements.id"), index=True)
+    standard: Mapped[str] = mapped_column(String(60))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    inspected_at: Mapped[datetime]
+    inspector: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
