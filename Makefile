@@ -61,6 +61,7 @@ eval: install
 	$(BIN)/python benchmarks/crack_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/crack_field_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/rca_eval.py --datasets $(DATASETS)
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"

@@ -18,12 +18,15 @@ from infrasight.api.routes import (
     auth,
     captures,
     channels,
+    condition,
     defects,
     devices,
     forecasts,
+    hazards,
     ingest,
     inspections,
     jobs,
+    ratings,
     records,
     users,
 )
@@ -84,6 +87,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         users,
         auth,
         jobs,
+        condition,
+        hazards,
+        ratings,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from infrasight.cli import alarm_cmds, calibrate, cracks, measure, platform_cmds, signals
+from infrasight.cli import (
+    alarm_cmds,
+    calibrate,
+    condition_cmd,
+    cracks,
+    hazard_cmds,
+    measure,
+    platform_cmds,
+    signals,
+)
 
 app = typer.Typer(
     help="InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines.",
@@ -22,6 +31,8 @@ app.add_typer(cracks.app, name="cracks")
 app.add_typer(measure.app, name="measure")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(signals.app, name="signals")
+app.command("condition")(condition_cmd.condition)
+app.add_typer(hazard_cmds.app, name="hazards")
 
 
 def main() -> None:

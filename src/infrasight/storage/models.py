@@ -165,6 +165,7 @@ class Asset(Base):
     longitude: Mapped[float | None] = mapped_column(Float, default=None)
     governing_standard: Mapped[str] = mapped_column(String(200), default="")
     design_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    criticality: Mapped[int] = mapped_column(SmallInteger, default=3)  # 1 minor - 5 critical
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     elements: Mapped[list[Element]] = relationship(back_populates="asset")
@@ -180,6 +181,7 @@ class Element(Base):
     material: Mapped[str] = mapped_column(String(60), default="")
     exposure_class: Mapped[str] = mapped_column(String(20), default="")
     axis_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    criticality: Mapped[int] = mapped_column(SmallInteger, default=3)  # 1 minor - 5 critical
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     asset: Mapped[Asset] = relationship(back_populates="elements")
 
@@ -472,4 +474,73 @@ class ChannelCompensation(Base):
     reference_end_us: Mapped[int] = mapped_column(BigInteger)
     max_lag_s: Mapped[float] = mapped_column(Float)
     model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Hazard(Base):
+    """An at-risk condition of one element by one mechanism (reasoning/hazards)."""
+
+    __tablename__ = "hazards"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    element_id: Mapped[int | None] = mapped_column(ForeignKey("elements.id"), default=None)
+    mechanism: Mapped[str] = mapped_column(String(60))
+    hazard_kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    likelihood: Mapped[int] = mapped_column(SmallInteger)
+    consequence: Mapped[int] = mapped_column(SmallInteger)
+    risk: Mapped[int] = mapped_column(SmallInteger, index=True)
+    risk_band: Mapped[str] = mapped_column(String(20))
+    causes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    prediction: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HazardEvidenceLink(Base):
+    """One piece of evidence of a hazard; a ref is held once per hazard (idempotent updates)."""
+
+    __tablename__ = "hazard_evidence"
+    __table_args__ = (UniqueConstraint("hazard_id", "ref"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    ref: Mapped[str] = mapped_column(String(400))
+    test: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    unit: Mapped[str] = mapped_column(String(30), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HazardTransitionRecord(Base):
+    """An applied lifecycle transition of a hazard (the audit trail of its status)."""
+
+    __tablename__ = "hazard_transitions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(320), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConditionRatingRecord(Base):
+    """A rating an inspector recorded for an element under a standard (feeds deterioration)."""
+
+    __tablename__ = "condition_ratings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    element_id: Mapped[int] = mapped_column(ForeignKey("elements.id"), index=True)
+    standard: Mapped[str] = mapped_column(String(60))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    inspected_at: Mapped[datetime]
+    inspector: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

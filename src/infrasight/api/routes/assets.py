@@ -36,6 +36,7 @@ class AssetCreate(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     governing_standard: str = Field(default="", max_length=200)
     design_data: dict[str, Any] = Field(default_factory=dict)
+    criticality: int = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
 
 
 class AssetUpdate(BaseModel):
@@ -46,6 +47,7 @@ class AssetUpdate(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180)
     governing_standard: str | None = Field(default=None, max_length=200)
     design_data: dict[str, Any] | None = None
+    criticality: int | None = Field(default=None, ge=1, le=5)
 
 
 class AssetRead(ReadModel):
@@ -57,6 +59,7 @@ class AssetRead(ReadModel):
     longitude: float | None
     governing_standard: str
     design_data: dict[str, Any]
+    criticality: int
     created_at: datetime
     updated_at: datetime
 
@@ -68,6 +71,7 @@ class ElementCreate(BaseModel):
     material: str = Field(default="", max_length=60)
     exposure_class: str = Field(default="", max_length=20)
     axis_deg: float = Field(default=0.0, ge=-180, le=180, description="Element axis in images")
+    criticality: int = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
 
 
 class ElementUpdate(BaseModel):
@@ -77,6 +81,7 @@ class ElementUpdate(BaseModel):
     material: str | None = Field(default=None, max_length=60)
     exposure_class: str | None = Field(default=None, max_length=20)
     axis_deg: float | None = Field(default=None, ge=-180, le=180)
+    criticality: int | None = Field(default=None, ge=1, le=5)
 
 
 class ElementRead(ReadModel):
@@ -88,6 +93,7 @@ class ElementRead(ReadModel):
     material: str
     exposure_class: str
     axis_deg: float
+    criticality: int
     created_at: datetime
 
 

@@ -1,0 +1,131 @@
+"""Hazards: list, detail (causes, evidence, transitions), lifecycle transitions, update."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import ReadModel, get_owned
+from infrasight.core.domain import Action
+from infrasight.reasoning.hazards import HazardStatus, allowed_targets
+from infrasight.services.hazards import transition_hazard, update_hazards
+from infrasight.storage.models import Asset, Hazard, HazardEvidenceLink, HazardTransitionRecord
+
+router = APIRouter(tags=["hazards"])
+
+
+class HazardRead(ReadModel):
+    id: int
+    asset_id: int
+    element_id: int | None
+    mechanism: str
+    hazard_kind: str
+    status: str
+    confidence: float
+    likelihood: int
+    consequence: int
+    risk: int
+    risk_band: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class HazardTransitionIn(BaseModel):
+    to: HazardStatus
+    note: str = Field(default="", max_length=2000)
+
+
+def _detail(session: SessionDep, hazard: Hazard) -> dict[str, Any]:
+    evidence = session.scalars(
+        select(HazardEvidenceLink)
+        .where(HazardEvidenceLink.hazard_id == hazard.id)
+        .order_by(HazardEvidenceLink.id)
+    ).all()
+    transitions = session.scalars(
+        select(HazardTransitionRecord)
+        .where(HazardTransitionRecord.hazard_id == hazard.id)
+        .order_by(HazardTransitionRecord.id)
+    ).all()
+    return {
+        **HazardRead.model_validate(hazard).model_dump(mode="json"),
+        "causes": hazard.causes,
+        "prediction": hazard.prediction,
+        "evidence": [
+            {
+                "kind": e.kind,
+                "ref": e.ref,
+                "test": e.test,
+                "detail": e.detail,
+                "value": e.value,
+                "unit": e.unit,
+            }
+            for e in evidence
+        ],
+        "transitions": [
+            {
+                "from": t.from_status,
+                "action": t.action,
+                "to": t.to_status,
+                "note": t.note,
+                "actor": t.actor,
+                "at": t.at.isoformat(),
+            }
+            for t in transitions
+        ],
+        "allowed_transitions": [str(s) for s in allowed_targets(HazardStatus(hazard.status))],
+    }
+
+
+@router.get("/hazards")
+def list_hazards(
+    session: SessionDep,
+    caller: CallerDep,
+    asset_id: int | None = None,
+    status: HazardStatus | None = None,
+    min_risk: Annotated[int | None, Query(ge=1, le=25)] = None,
+) -> list[HazardRead]:
+    """Hazards of the organisation, highest risk first."""
+    caller.require(Action.READ)
+    q = select(Hazard).where(Hazard.organization_id == caller.organization_id)
+    if asset_id is not None:
+        q = q.where(Hazard.asset_id == asset_id)
+    if status is not None:
+        q = q.where(Hazard.status == str(status))
+    if min_risk is not None:
+        q = q.where(Hazard.risk >= min_risk)
+    rows = session.scalars(q.order_by(Hazard.risk.desc(), Hazard.id)).all()
+    return [HazardRead.model_validate(h) for h in rows]
+
+
+@router.get("/hazards/{hazard_id}")
+def get_hazard(hazard_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+    """A hazard with its ranked causes (evidence for and against), evidence and transitions."""
+    caller.require(Action.READ)
+    return _detail(session, get_owned(session, Hazard, hazard_id, caller.organization_id))
+
+
+@router.post("/hazards/{hazard_id}/transitions")
+def post_transition(
+    hazard_id: int, body: HazardTransitionIn, session: SessionDep, caller: CallerDep
+) -> dict[str, Any]:
+    """Move a hazard (409 naming the allowed states when the lifecycle table forbids it)."""
+    caller.require(Action.FIELD_WORK)
+    hazard = transition_hazard(session, caller, hazard_id, str(body.to), body.note)
+    out = _detail(session, hazard)
+    session.commit()
+    return out
+
+
+@router.post("/assets/{asset_id}/hazards/update")
+def post_update(asset_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+    """Derive the asset's hazards from its stored evidence now (idempotent)."""
+    caller.require(Action.CONFIGURE)
+    get_owned(session, Asset, asset_id, caller.organization_id)
+    ids = update_hazards(session, caller.organization_id, asset_id)
+    session.commit()
+    return {"asset_id": asset_id, "hazards": ids}

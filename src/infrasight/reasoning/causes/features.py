@@ -1,0 +1,609 @@
+"""Evidence tests on an element's observations: each returns a value in [0, 1] (or ``None`` when
+it cannot be computed) with the evidence it read.
+
+The signal tests work on each channel's *damage signal*: the channel less what its drivers
+(temperature at the best lag, traffic) explain, fitted jointly with a slow trend so that daily
+cycles identify the driver coefficients. A structural change shows as a lasting change of that
+signal, seen by more than one channel at about the same time; a sensor fault as spikes, a stuck
+value, a noise burst or a change that no co-located channel confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from infrasight.reasoning.causes.types import ChannelData, ChannelRole, FloatArray, Observations
+from infrasight.reasoning.evidence import Evidence, EvidenceKind
+
+__all__ = ["ChannelChange", "Feature", "compute_features", "damage_signal"]
+
+_LAGS_H = (0.0, 2.0, 4.0, 8.0)
+_KNOT_H = 7 * 24.0
+Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
+Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
+Z_MODAL = 6.5  # frequency drop (in its environmental spread) at which modal_drop is 0.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feature:
+    """One evidence test's value (0-1, or None) and the evidence it read."""
+
+    value: float | None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelChange:
+    """The lasting change of one channel's damage signal.
+
+    Attributes
+    ----------
+    key : str
+    role : ChannelRole
+    z : float
+        Change between the first and last 15 % of the record in noise units (signed).
+    delta : float
+        The change in the channel's unit.
+    index : int
+        Sample where half of the change is reached.
+    onset_index : int
+        Sample where a tenth of it is reached.
+    signal : ndarray
+        The damage signal, smoothed with a 13-sample moving median.
+    raw : ndarray
+        The damage signal.
+    noise : float
+        Its noise level (robust, same unit).
+    """
+
+    key: str
+    role: ChannelRole
+    z: float
+    delta: float
+    index: int
+    onset_index: int
+    signal: FloatArray
+    raw: FloatArray
+    noise: float
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def _window(ch: ChannelData, i0: int, i1: int) -> str:
+    t = ch.times_h
+    i0, i1 = max(0, i0), min(t.size - 1, i1)
+    return f"channel:{ch.key}[{t[i0]:.0f}h/{t[i1]:.0f}h]"
+
+
+def _moving_median(x: FloatArray, w: int) -> FloatArray:
+    if x.size < w:
+        return x.copy()
+    pad = w // 2
+    xp = np.pad(x, pad, mode="edge")
+    view = np.lib.stride_tricks.sliding_window_view(xp, w)
+    return np.asarray(np.nanmedian(view, axis=1)[: x.size], dtype=np.float64)
+
+
+def _robust_std(x: FloatArray) -> float:
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(x - np.median(x))))
+
+
+def _hat_basis(t: FloatArray, spacing: float) -> FloatArray:
+    knots = np.arange(t[0], t[-1] + spacing, spacing)
+    if knots.size < 2:
+        return np.ones((t.size, 1))
+    cols = [np.clip(1.0 - np.abs(t - k) / spacing, 0.0, None) for k in knots]
+    return np.column_stack(cols)
+
+
+def _lstsq(X: FloatArray, y: FloatArray) -> FloatArray:
+    """Least squares by the normal equations (small, well-conditioned designs)."""
+    xtx = X.T @ X
+    ridge = 1e-9 * float(np.trace(xtx)) / max(xtx.shape[0], 1)
+    return np.asarray(np.linalg.solve(xtx + ridge * np.eye(xtx.shape[0]), X.T @ y))
+
+
+def damage_signal(ch: ChannelData, obs: Observations) -> FloatArray:
+    """The channel less its driver response (temperature at the best lag, traffic).
+
+    Parameters
+    ----------
+    ch : ChannelData
+    obs : Observations
+        Supplies the drivers on ``obs.times_h``.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        In the channel's unit, offset so that its first 15 % has median zero.
+    """
+    y = ch.values.astype(np.float64)
+    t = ch.times_h
+    ok = np.isfinite(y)
+    temp = obs.drivers.get("temperature")
+    traffic = obs.drivers.get("traffic")
+    hourly = t.size > 2 and float(np.median(np.diff(t))) <= 2.0
+    best: tuple[float, FloatArray] | None = None
+    if hourly and ok.sum() > 48:
+        trend = _hat_basis(t, _KNOT_H)
+        lags = _LAGS_H if temp is not None else (0.0,)
+        for lag in lags:
+            cols: list[FloatArray] = []
+            if temp is not None:
+                cols.append(np.interp(t - lag, obs.times_h, temp))
+            if traffic is not None:
+                cols.append(np.interp(t, obs.times_h, traffic))
+            if not cols:
+                break
+            drv = np.column_stack(cols)
+            X = np.column_stack([trend, drv])
+            beta = _lstsq(X[ok], y[ok])
+            sse = float(np.sum((y[ok] - X[ok] @ beta) ** 2))
+            if best is None or sse < best[0]:
+                best = (sse, y - drv @ beta[trend.shape[1] :])
+    elif temp is not None and ok.sum() > 8:
+        # sparse channels (daily frequencies): driver fitted on the first 30 %
+        tt = np.interp(t, obs.times_h, temp)
+        nb = max(int(0.3 * t.size), 4)
+        sel = ok.copy()
+        sel[nb:] = False
+        X = np.column_stack([np.ones(t.size), tt])
+        beta = _lstsq(X[sel], y[sel])
+        best = (0.0, y - tt * beta[1])
+    d = y.copy() if best is None else best[1]
+    n0 = max(int(0.15 * d.size), 1)
+    return np.asarray(d - np.nanmedian(d[:n0]), dtype=np.float64)
+
+
+def _change(ch: ChannelData, obs: Observations) -> ChannelChange:
+    d = damage_signal(ch, obs)
+    n = d.size
+    n0 = max(int(0.15 * n), 1)
+    hourly = n > 2 and float(np.median(np.diff(ch.times_h))) <= 2.0
+    s = _moving_median(d, 13) if hourly else d
+    hp = d - _moving_median(d, 25) if hourly else np.diff(d)
+    spread = _robust_std(d[: max(int(0.3 * n), 3)])
+    # a frequency's own environmental wander is its noise; gauges use their short-term noise
+    share = 1.0 if ch.role is ChannelRole.FREQUENCY else 0.25
+    noise = max(_robust_std(hp), share * spread, 1e-12)
+    m0 = float(np.nanmedian(s[:n0]))
+    m1 = float(np.nanmedian(s[-n0:]))
+    delta = m1 - m0
+    z = delta / noise
+    sign = 1.0 if delta >= 0 else -1.0
+    prog = (s - m0) * sign
+    half = np.flatnonzero(prog >= 0.5 * abs(delta))
+    tenth = np.flatnonzero(prog >= 0.1 * abs(delta))
+    idx = int(half[0]) if half.size else n // 2
+    on = int(tenth[0]) if tenth.size else idx
+    return ChannelChange(
+        key=ch.key,
+        role=ch.role,
+        z=z,
+        delta=delta,
+        index=idx,
+        onset_index=on,
+        signal=s,
+        raw=d,
+        noise=noise,
+    )
+
+
+def _daily(x: FloatArray, t: FloatArray, agg: str) -> FloatArray:
+    """Daily ``sum`` or ``mean`` of an hourly series."""
+    day = np.floor((t - t[0]) / 24.0).astype(int)
+    out = np.full(day.max() + 1, np.nan)
+    for k in range(out.size):
+        v = x[day == k]
+        v = v[np.isfinite(v)]
+        if v.size:
+            out[k] = float(np.sum(v)) if agg == "sum" else float(np.mean(v))
+    return out
+
+
+def _corr(a: FloatArray, b: FloatArray) -> float | None:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 10 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return None
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
+    out: list[Evidence] = []
+    n = d.size
+    if n < 48:
+        return out
+    miss = float(np.mean(~np.isfinite(ch.values)))
+    if miss > 0.2:
+        out.append(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=_window(ch, 0, n - 1),
+                test="missing data",
+                detail=f"{miss:.0%} of samples missing",
+                value=miss,
+            )
+        )
+    v = ch.values
+    dv = np.diff(v)
+    stuck = np.isfinite(dv) & (dv == 0.0)
+    run = best = 0
+    end = 0
+    for i, flag in enumerate(stuck):
+        run = run + 1 if flag else 0
+        if run > best:
+            best, end = run, i
+    if best >= 12:
+        out.append(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=_window(ch, end - best, end + 1),
+                test="stuck value",
+                detail=f"value unchanged for {best + 1} samples",
+                value=float(best + 1),
+            )
+        )
+    local = _moving_median(d, 5)
+    hp = d - _moving_median(d, 25)
+    sig = max(_robust_std(hp), 1e-12)
+    spikes = np.flatnonzero(np.abs(d - local) > 10.0 * sig)
+    if 3 <= spikes.size < 0.02 * n:
+        out.append(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=_window(ch, int(spikes[0]), int(spikes[-1])),
+                test="spikes",
+                detail=f"{spikes.size} isolated spikes beyond 10 noise sigmas",
+                value=float(spikes.size),
+            )
+        )
+    half = n // 2
+    s0 = _robust_std(hp[:half])
+    s1 = _robust_std(hp[half:])
+    ratio = max(s0, s1) / max(min(s0, s1), 1e-12)
+    if ratio > 3.0:
+        out.append(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=_window(ch, 0, n - 1),
+                test="noise burst",
+                detail=f"noise level changed {ratio:.1f}-fold between halves",
+                value=ratio,
+            )
+        )
+    return out
+
+
+def compute_features(obs: Observations) -> dict[str, Feature]:
+    """Run the signal evidence tests on the observations.
+
+    Returns
+    -------
+    dict
+        Feature name -> :class:`Feature`. Names: ``residual_change``, ``corroboration``,
+        ``fault_signature``, ``abrupt``, ``decelerating``, ``load_at_change``,
+        ``accel_at_change``, ``settlement_change``, ``rain_modulation``,
+        ``freeze_modulation``, ``traffic_modulation``, ``moisture_rain_gain``,
+        ``modal_drop``.
+    """
+    feats: dict[str, Feature] = {}
+    structural = [
+        c for c in obs.channels if c.role in (ChannelRole.RESPONSE, ChannelRole.SETTLEMENT)
+    ]
+    changes = {c.key: _change(c, obs) for c in structural}
+    by_key = {c.key: c for c in obs.channels}
+    freq = [c for c in obs.channels if c.role is ChannelRole.FREQUENCY]
+    fchanges = {c.key: _change(c, obs) for c in freq}
+
+    # sensor health
+    fault_ev: list[Evidence] = []
+    for c in structural:
+        fault_ev.extend(_fault_checks(c, changes[c.key].raw))
+    feats["fault_signature"] = Feature(
+        value=1.0 if fault_ev else 0.0,
+        evidence=tuple(fault_ev)
+        or (
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=f"element:{obs.context.element_id}",
+                test="sensor health",
+                detail="no spikes, stuck values, gaps or noise bursts",
+                value=0.0,
+            ),
+        ),
+    )
+
+    # the lasting change of the response channels
+    resp = [changes[c.key] for c in structural if c.role is ChannelRole.RESPONSE]
+    primary = max(resp, key=lambda ch: abs(ch.z), default=None)
+    if primary is not None:
+        pch = by_key[primary.key]
+        n = primary.signal.size
+        feats["residual_change"] = Feature(
+            value=_sigmoid((abs(primary.z) - Z_CHANGE) / 1.5),
+            evidence=(
+                Evidence(
+                    kind=EvidenceKind.READING_WINDOW,
+                    ref=_window(pch, primary.onset_index, n - 1),
+                    test="lasting change after driver compensation",
+                    detail=f"{pch.key} changed by {primary.delta:+.4g} {pch.unit} "
+                    f"({primary.z:+.1f} noise sigmas) after removing temperature and traffic",
+                    value=primary.z,
+                    unit=pch.unit,
+                ),
+            ),
+        )
+    settle = [changes[c.key] for c in structural if c.role is ChannelRole.SETTLEMENT]
+    if settle:
+        sc = max(settle, key=lambda ch: abs(ch.z))
+        feats["settlement_change"] = Feature(
+            value=_sigmoid((abs(sc.z) - Z_CHANGE) / 1.5),
+            evidence=(
+                Evidence(
+                    kind=EvidenceKind.READING_WINDOW,
+                    ref=_window(by_key[sc.key], sc.onset_index, sc.signal.size - 1),
+                    test="support movement",
+                    detail=f"{sc.key} moved {sc.delta:+.4g} {by_key[sc.key].unit} "
+                    f"({sc.z:+.1f} sigmas)",
+                    value=sc.z,
+                    unit=by_key[sc.key].unit,
+                ),
+            ),
+        )
+    modal: list[tuple[float, Evidence]] = []
+    for fc in fchanges.values():
+        fch = by_key[fc.key]
+        base = float(np.nanmedian(fch.values[: max(int(0.15 * fch.values.size), 1)]))
+        rel = fc.delta / base if base else 0.0
+        modal.append(
+            (
+                _sigmoid(-fc.z - Z_MODAL),
+                Evidence(
+                    kind=EvidenceKind.MODAL_SHIFT,
+                    ref=_window(fch, fc.onset_index, fch.values.size - 1),
+                    test="modal stiffness loss",
+                    detail=f"{fch.key} shifted {rel:+.2%} after temperature compensation "
+                    f"({fc.z:+.1f} sigmas)",
+                    value=rel,
+                ),
+            )
+        )
+    if modal:
+        modal.sort(key=lambda m: -m[0])
+        feats["modal_drop"] = Feature(value=modal[0][0], evidence=tuple(e for _, e in modal))
+    # which changes are significant, and do other channels confirm the primary one?
+    sig = {k: c for k, c in {**changes, **fchanges}.items() if abs(c.z) >= Z_CONFIRM}
+    lead = max(
+        (c for c in changes.values() if abs(c.z) >= Z_CHANGE),
+        key=lambda c: (c.role is ChannelRole.RESPONSE, abs(c.z)),
+        default=None,
+    )
+    if lead is not None:
+        t_lead = by_key[lead.key].times_h[lead.index]
+        confirm = [
+            cc for k, cc in sig.items() if k != lead.key and _same_change(lead, cc, by_key, t_lead)
+        ]
+        feats["corroboration"] = Feature(
+            value=1.0 if confirm else 0.0,
+            evidence=tuple(
+                Evidence(
+                    kind=EvidenceKind.READING_WINDOW,
+                    ref=_window(by_key[cc.key], cc.onset_index, cc.signal.size - 1),
+                    test="co-located change",
+                    detail=f"{cc.key} changed {cc.z:+.1f} sigmas at about the same time",
+                    value=cc.z,
+                )
+                for cc in confirm
+            )
+            or (
+                Evidence(
+                    kind=EvidenceKind.READING_WINDOW,
+                    ref=_window(by_key[lead.key], lead.onset_index, lead.signal.size - 1),
+                    test="co-located change",
+                    detail=f"no other channel at the element confirms the change of {lead.key}",
+                    value=0.0,
+                ),
+            ),
+        )
+        _shape_features(feats, lead, by_key[lead.key], obs)
+    _moisture_feature(feats, obs)
+    return feats
+
+
+def _same_change(
+    lead: ChannelChange, other: ChannelChange, by_key: Mapping[str, ChannelData], t_lead: float
+) -> bool:
+    """Whether ``other`` changed with ``lead``: at about the same time (abrupt changes) or
+    following the same course (gradual changes, correlation of the smoothed signals)."""
+    t_other = by_key[other.key].times_h[other.index]
+    if abs(t_other - t_lead) <= 96.0:
+        return True
+    a, b = by_key[lead.key], by_key[other.key]
+    if a.times_h.size != b.times_h.size:
+        return False
+    on = min(lead.onset_index, other.onset_index)
+    c = _corr(lead.signal[on:], other.signal[on:])
+    return c is not None and abs(c) >= 0.8
+
+
+def _near_max(x: FloatArray, t: FloatArray, t0: float, half_h: float) -> float | None:
+    near = np.abs(t - t0) <= half_h
+    far = ~near & np.isfinite(x)
+    if not near.any() or far.sum() < 10:
+        return None
+    ref = float(np.quantile(x[far], 0.995))
+    return float(np.nanmax(x[near])) / ref if ref > 0 else None
+
+
+def _shape_features(
+    feats: dict[str, Feature], lead: ChannelChange, ch: ChannelData, obs: Observations
+) -> None:
+    s = lead.signal
+    n = s.size
+    t = ch.times_h
+    total = abs(lead.delta)
+    i = lead.index
+    a = float(abs(s[min(i + 6, n - 1)] - s[max(i - 6, 0)])) / total if total > 0 else 0.0
+    abrupt = float(np.clip(a, 0.0, 1.0))
+    ref = _window(ch, max(i - 6, 0), min(i + 6, n - 1))
+    feats["abrupt"] = Feature(
+        value=abrupt,
+        evidence=(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=ref,
+                test="abrupt change",
+                detail=f"{abrupt:.0%} of the change happened within 12 h",
+                value=abrupt,
+            ),
+        ),
+    )
+    t_change = float(t[i])
+    traffic = obs.drivers.get("traffic")
+    if traffic is not None:
+        r = _near_max(traffic, obs.times_h, t_change, 3.0)
+        if r is not None:
+            feats["load_at_change"] = Feature(
+                value=float(np.clip((r - 1.1) / 0.6, 0.0, 1.0)),
+                evidence=(
+                    Evidence(
+                        kind=EvidenceKind.READING_WINDOW,
+                        ref=f"driver:traffic[{t_change - 3:.0f}h/{t_change + 3:.0f}h]",
+                        test="load at the change",
+                        detail=f"peak load {r:.2f}x the 99.5th percentile elsewhere",
+                        value=r,
+                    ),
+                ),
+            )
+    acc = [c for c in obs.channels if c.role is ChannelRole.ACCELERATION]
+    if acc:
+        r = _near_max(acc[0].values, acc[0].times_h, t_change, 3.0)
+        if r is not None:
+            feats["accel_at_change"] = Feature(
+                value=float(np.clip((r - 1.2) / 1.0, 0.0, 1.0)),
+                evidence=(
+                    Evidence(
+                        kind=EvidenceKind.READING_WINDOW,
+                        ref=_window(acc[0], max(i - 3, 0), min(i + 3, n - 1)),
+                        test="impulse at the change",
+                        detail=f"peak acceleration {r:.2f}x the 99.5th percentile elsewhere",
+                        value=r,
+                    ),
+                ),
+            )
+    if abrupt < 0.5:
+        on = lead.onset_index
+        seg = s[on:]
+        if seg.size >= 72:
+            k = seg.size // 3
+            x = np.arange(seg.size, dtype=np.float64)
+            s1 = np.polyfit(x[:k], seg[:k], 1)[0]
+            s3 = np.polyfit(x[-k:], seg[-k:], 1)[0]
+            ratio = s3 / s1 if s1 * np.sign(lead.delta) > 0 else 1.0
+            dec = float(np.clip(1.0 - ratio, 0.0, 1.0))
+            feats["decelerating"] = Feature(
+                value=dec,
+                evidence=(
+                    Evidence(
+                        kind=EvidenceKind.READING_WINDOW,
+                        ref=_window(ch, on, n - 1),
+                        test="decelerating growth",
+                        detail=f"late growth rate {ratio:.2f}x the early rate",
+                        value=ratio,
+                    ),
+                ),
+            )
+        if obs.times_h.size == t.size:
+            _modulation_features(feats, s, ch, obs, on)
+
+
+def _modulation_features(
+    feats: dict[str, Feature], s: FloatArray, ch: ChannelData, obs: Observations, on: int
+) -> None:
+    t = ch.times_h
+    daily = _daily(s, t, "mean")
+    inc = np.diff(daily)
+    first_day = int((t[on] - t[0]) // 24)
+    inc[: max(first_day, 0)] = np.nan
+    inc = inc * np.sign(np.nansum(inc)) if np.isfinite(inc).any() else inc
+    drivers: Mapping[str, FloatArray] = obs.drivers
+    tests: list[tuple[str, FloatArray | None, str]] = []
+    if "rain" in drivers:
+        r = _daily(drivers["rain"], obs.times_h, "sum")
+        wet = r[1:] + 0.5 * r[:-1]
+        tests.append(("rain_modulation", wet, "daily rain"))
+    if "temperature" in drivers:
+        tmin = _daily(drivers["temperature"], obs.times_h, "mean")
+        tt = drivers["temperature"]
+        day = np.floor((obs.times_h - obs.times_h[0]) / 24.0).astype(int)
+        ft = np.array(
+            [float(tt[day == k].min() < 0.0 < tt[day == k].max()) for k in range(tmin.size)]
+        )
+        tests.append(("freeze_modulation", ft[1:] if ft.sum() >= 3 else None, "freeze-thaw days"))
+    if "traffic" in drivers:
+        tr = _daily(drivers["traffic"], obs.times_h, "sum")
+        tests.append(("traffic_modulation", tr[1:], "daily traffic"))
+    for name, x, what in tests:
+        if x is None:
+            continue
+        c = _corr(inc, x[: inc.size])
+        if c is None:
+            continue
+        feats[name] = Feature(
+            value=float(np.clip(1.5 * c, 0.0, 1.0)),
+            evidence=(
+                Evidence(
+                    kind=EvidenceKind.READING_WINDOW,
+                    ref=_window(ch, on, t.size - 1),
+                    test=f"growth follows {what}",
+                    detail=f"correlation of daily growth with {what}: {c:+.2f}",
+                    value=c,
+                ),
+            ),
+        )
+
+
+def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
+    rain = obs.drivers.get("rain")
+    moist = [c for c in obs.channels if c.role is ChannelRole.MOISTURE]
+    if rain is None or not moist:
+        return
+    ch = moist[0]
+    tau = 6.0
+    kernel = np.exp(-np.arange(0, 48) / tau)
+    wet = np.convolve(rain, kernel)[: rain.size]
+    x = np.interp(ch.times_h, obs.times_h, wet)
+    y = ch.values
+    n = y.size
+    k = int(0.4 * n)
+    gains = []
+    resid = []
+    for sl in (slice(0, k), slice(n - k, n)):
+        ok = np.isfinite(y[sl])
+        X = np.column_stack([np.ones(ok.sum()), x[sl][ok]])
+        beta = _lstsq(X, y[sl][ok])
+        gains.append(float(beta[1]))
+        resid.append(y[sl][ok] - X @ beta)
+    noise = max(_robust_std(np.concatenate(resid)), 1e-12)
+    z = (gains[1] - gains[0]) * float(np.std(x)) / noise
+    feats["moisture_rain_gain"] = Feature(
+        value=_sigmoid((z - 3.0) / 1.0),
+        evidence=(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=_window(ch, n - k, n - 1),
+                test="wetness follows rain",
+                detail=f"{ch.key} response to rain rose from {gains[0]:.3g} to {gains[1]:.3g} "
+                f"{ch.unit}/mm ({z:+.1f} sigmas)",
+                value=z,
+            ),
+        ),
+    )

@@ -1,0 +1,62 @@
+"""Typed errors of the reasoning package, placed in the project's hierarchy (``core/errors.py``).
+
+Bad input is an :class:`~infrasight.core.errors.InvalidInputError` (HTTP 422, CLI exit 2) that
+names the field; a forbidden hazard transition is a :class:`~infrasight.core.errors.ConflictError`
+(HTTP 409) naming the allowed ones; a broken data file is a :class:`DefinitionError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from infrasight.core.errors import ConflictError, InfraSightError, InvalidInputError
+
+__all__ = [
+    "DefinitionError",
+    "MissingElementDataError",
+    "OutOfRangeError",
+    "TransitionNotAllowedError",
+    "UnknownStandardError",
+]
+
+
+class DefinitionError(InfraSightError):
+    """A packaged or user-supplied TOML definition (standard, mechanism) is malformed."""
+
+
+class UnknownStandardError(InvalidInputError):
+    """The named condition standard is not one of the loaded data files."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown standard {name!r}; known: {', '.join(sorted(known))}", field="standard"
+        )
+        self.name = name
+        self.known = tuple(sorted(known))
+
+
+class MissingElementDataError(InvalidInputError):
+    """An element (or one of its defects) lacks a value the standard needs."""
+
+    def __init__(self, subject: str, what: str, standard: str) -> None:
+        super().__init__(f"{subject} lacks {what!r}, needed by {standard}", field=what)
+        self.subject = subject
+        self.what = what
+        self.standard = standard
+
+
+class OutOfRangeError(InvalidInputError):
+    """A value is outside the range the standard or the model accepts."""
+
+
+class TransitionNotAllowedError(ConflictError):
+    """A lifecycle transition that the table forbids; ``allowed`` lists the permitted ones."""
+
+    def __init__(self, state: str, action: str, allowed: Sequence[str]) -> None:
+        allowed_txt = ", ".join(allowed) if allowed else "none"
+        super().__init__(
+            f"transition {action!r} not allowed from {state!r}; allowed: {allowed_txt}"
+        )
+        self.state = state
+        self.action = action
+        self.allowed = tuple(allowed)

@@ -1,0 +1,60 @@
+"""Evidence items: the links from a conclusion to what supports or contradicts it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Evidence", "EvidenceKind"]
+
+
+class EvidenceKind(StrEnum):
+    """What an evidence item points at."""
+
+    READING_WINDOW = "reading_window"
+    ALARM = "alarm"
+    DEFECT = "defect"
+    MODAL_SHIFT = "modal_shift"
+    FORECAST = "forecast"
+    RATING = "rating"
+    ELEMENT = "element"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """One linkable piece of evidence.
+
+    Attributes
+    ----------
+    kind : EvidenceKind
+        What ``ref`` points at.
+    ref : str
+        The source: ``"channel:CRK-1[2026-01-01T00:00Z/2026-02-01T00:00Z]"``,
+        ``"alarm:17"``, ``"defect:5#region=10,20,40,8"``, ``"element:P2"``.
+    test : str
+        The test or rule that used it (``"temperature_correlation"``, ``"1130 width"``).
+    detail : str
+        A sentence a person reads.
+    value : float or None
+        The number the test used (unit in ``unit``).
+    unit : str
+        Unit of ``value`` (empty when dimensionless).
+    """
+
+    kind: EvidenceKind
+    ref: str
+    test: str
+    detail: str
+    value: float | None = None
+    unit: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "kind": str(self.kind),
+            "ref": self.ref,
+            "test": self.test,
+            "detail": self.detail,
+            "value": self.value,
+            "unit": self.unit,
+        }
