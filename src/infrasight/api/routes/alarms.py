@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
     Limit,
     Offset,
     Page,
@@ -18,6 +19,7 @@ from infrasight.api.routes.common import (
     flush_or_conflict,
     get_owned,
     page_of,
+    reject_nulls,
 )
 from infrasight.core.domain import Action
 from infrasight.core.timeparse import datetime_to_us
@@ -83,9 +85,9 @@ class EvaluateResult(BaseModel):
 
 class AlarmRead(ReadModel):
     id: int
-    rule_id: int | None
+    rule_id: DbId | None
     category: str = Field(description="rule, maintenance (a faulty gauge) or structural")
-    device_id: int | None
+    device_id: DbId | None
     key: str
     status: str
     level: int
@@ -117,6 +119,9 @@ class AlarmAction(BaseModel):
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED)
 def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> RuleRead:
+    """Create an alarm rule (thresholds, rates, no-data checks on channels) from its definition; it
+    is evaluated on every new batch.
+    """
     caller.require(Action.CONFIGURE)
     rule = parse_rule_definition(body.definition)
     check_rule_channels(session, caller.organization_id, rule)
@@ -138,6 +143,7 @@ def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> Rul
 def list_rules(
     session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[RuleRead]:
+    """The organisation's alarm rules."""
     caller.require(Action.READ)
     query = (
         select(AlarmRule)
@@ -148,17 +154,21 @@ def list_rules(
 
 
 @router.get("/rules/{rule_id}")
-def get_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> RuleRead:
+def get_rule(rule_id: DbId, session: SessionDep, caller: CallerDep) -> RuleRead:
+    """One alarm rule with its definition."""
     caller.require(Action.READ)
     return RuleRead.model_validate(get_owned(session, AlarmRule, rule_id, caller.organization_id))
 
 
 @router.patch("/rules/{rule_id}")
-def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep, caller: CallerDep) -> RuleRead:
+def update_rule(
+    rule_id: DbId, body: RuleUpdate, session: SessionDep, caller: CallerDep
+) -> RuleRead:
     """Change a rule; a new definition restarts its evaluation from the next batch."""
     caller.require(Action.CONFIGURE)
     row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, frozenset({"escalate_after_s"}))
     if changes.get("definition") is not None:
         rule = parse_rule_definition(changes["definition"])
         if rule.id != row.key:
@@ -178,7 +188,8 @@ def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep, caller: Cal
 
 
 @router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_rule(rule_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Delete an alarm rule together with its alarms and their transitions."""
     caller.require(Action.DELETE)
     row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
     alarms = session.scalars(select(AlarmRecord).where(AlarmRecord.rule_id == rule_id)).all()
@@ -196,7 +207,7 @@ def delete_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> None:
 
 @router.post("/rules/{rule_id}/evaluate")
 def evaluate_rule_now(
-    rule_id: int, body: EvaluateRequest, session: SessionDep, caller: CallerDep
+    rule_id: DbId, body: EvaluateRequest, session: SessionDep, caller: CallerDep
 ) -> EvaluateResult:
     """Evaluate the rule on stored readings: from ``since`` (restarting its state), or new ones."""
     caller.require(Action.CONFIGURE)
@@ -217,7 +228,7 @@ def list_alarms(
     caller: CallerDep,
     status: str | None = None,
     category: str | None = None,
-    rule_id: int | None = None,
+    rule_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AlarmRead]:
@@ -250,15 +261,17 @@ def _detail(session: SessionDep, record: AlarmRecord) -> AlarmDetail:
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: int, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+def get_alarm(alarm_id: DbId, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+    """One alarm with its transitions (raised, escalated, acknowledged, cleared)."""
     caller.require(Action.READ)
     return _detail(session, get_owned(session, AlarmRecord, alarm_id, caller.organization_id))
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")
 def acknowledge(
-    alarm_id: int, body: AlarmAction, session: SessionDep, caller: CallerDep
+    alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep
 ) -> AlarmDetail:
+    """Acknowledge an alarm (the action body carries the note); it stays open until cleared."""
     caller.require(Action.FIELD_WORK)
     record = acknowledge_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
     session.commit()
@@ -266,7 +279,8 @@ def acknowledge(
 
 
 @router.post("/alarms/{alarm_id}/clear")
-def clear(alarm_id: int, body: AlarmAction, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+def clear(alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+    """Clear an alarm (the action body carries the note)."""
     caller.require(Action.CONFIGURE)
     record = clear_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
     session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Ge, Le
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, select
@@ -16,6 +17,8 @@ from infrasight.services.auth import Principal
 from infrasight.storage.models import Asset, Device, Element, Inspection
 
 __all__ = [
+    "MAX_ID",
+    "DbId",
     "Limit",
     "Offset",
     "Page",
@@ -26,14 +29,21 @@ __all__ = [
     "get_owned",
     "page_of",
     "parse_form_time",
+    "reject_nulls",
 ]
 
 T = TypeVar("T")
 M = TypeVar("M")
 R = TypeVar("R", bound="ReadModel")
 
+MAX_ID = 2**63 - 1
+"""Ids and offsets are signed 64-bit integers in every backend."""
+
+DbId = Annotated[int, Ge(1), Le(MAX_ID)]
+"""An object id: a positive signed 64-bit integer (larger ones are a 422, not a 500)."""
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")]
 
 
 class ReadModel(BaseModel):
@@ -130,3 +140,13 @@ def check_references(
         inspection = session.get(Inspection, inspection_id)
         if inspection is None or inspection.organization_id != org:
             raise InvalidInputError(f"inspection {inspection_id} not found", field="inspection_id")
+
+
+def reject_nulls(changes: dict[str, Any], nullable: frozenset[str] = frozenset()) -> None:
+    """422 naming the first field of a partial update set to null that may not be null.
+
+    Checked before anything is applied, so a rejected update writes nothing.
+    """
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise InvalidInputError("may not be null", field=name)

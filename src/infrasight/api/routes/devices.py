@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
     Limit,
     Offset,
     Page,
@@ -19,6 +20,7 @@ from infrasight.api.routes.common import (
     flush_or_conflict,
     get_owned,
     page_of,
+    reject_nulls,
 )
 from infrasight.core.domain import Action, DeviceKind
 from infrasight.core.errors import ConflictError, InvalidInputError
@@ -33,14 +35,14 @@ router = APIRouter(tags=["devices"])
 class DeviceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: DeviceKind
-    asset_id: int
+    asset_id: DbId
     model: str = Field(default="", max_length=200)
     serial_number: str = Field(default="", max_length=200)
 
 
 class DeviceUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    asset_id: int | None = None
+    asset_id: DbId | None = None
     model: str | None = Field(default=None, max_length=200)
     serial_number: str | None = Field(default=None, max_length=200)
     is_active: bool | None = None
@@ -50,7 +52,7 @@ class DeviceRead(ReadModel):
     id: int
     name: str
     kind: DeviceKind
-    asset_id: int
+    asset_id: DbId
     model: str
     serial_number: str
     is_active: bool
@@ -73,7 +75,7 @@ class CalibrationCreate(BaseModel):
 
 class CalibrationRead(ReadModel):
     id: int
-    device_id: int
+    device_id: DbId
     kind: str
     parameters: dict[str, Any]
     valid_from: datetime
@@ -84,6 +86,9 @@ class CalibrationRead(ReadModel):
 
 @router.post("/devices", status_code=status.HTTP_201_CREATED)
 def create_device(body: DeviceCreate, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
+    """Register a device (datalogger, camera, robot) on an asset; the answer carries its bearer
+    token, shown only once.
+    """
     caller.require(Action.CONFIGURE)
     try:
         get_owned(session, Asset, body.asset_id, caller.organization_id)
@@ -102,10 +107,11 @@ def create_device(body: DeviceCreate, session: SessionDep, caller: CallerDep) ->
 def list_devices(
     session: SessionDep,
     caller: CallerDep,
-    asset_id: int | None = None,
+    asset_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[DeviceRead]:
+    """The organisation's devices, optionally of one asset; paged."""
     caller.require(Action.READ)
     query = (
         select(Device).where(Device.organization_id == caller.organization_id).order_by(Device.id)
@@ -116,18 +122,21 @@ def list_devices(
 
 
 @router.get("/devices/{device_id}")
-def get_device(device_id: int, session: SessionDep, caller: CallerDep) -> DeviceRead:
+def get_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> DeviceRead:
+    """One device of the caller's organisation (never its token)."""
     caller.require(Action.READ)
     return DeviceRead.model_validate(get_owned(session, Device, device_id, caller.organization_id))
 
 
 @router.patch("/devices/{device_id}")
 def update_device(
-    device_id: int, body: DeviceUpdate, session: SessionDep, caller: CallerDep
+    device_id: DbId, body: DeviceUpdate, session: SessionDep, caller: CallerDep
 ) -> DeviceRead:
+    """Change some fields of a device; none may be null."""
     caller.require(Action.CONFIGURE)
     device = get_owned(session, Device, device_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes)
     if changes.get("asset_id") is not None:
         try:
             get_owned(session, Asset, changes["asset_id"], caller.organization_id)
@@ -143,7 +152,7 @@ def update_device(
 
 
 @router.post("/devices/{device_id}/token")
-def rotate_device_token(device_id: int, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
+def rotate_device_token(device_id: DbId, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
     """Issue a new ingest token; the old one stops working at once."""
     caller.require(Action.CONFIGURE)
     device = get_owned(session, Device, device_id, caller.organization_id)
@@ -155,7 +164,8 @@ def rotate_device_token(device_id: int, session: SessionDep, caller: CallerDep) 
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_device(device_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Delete a device and its calibrations; refused (409) while other objects refer to it."""
     caller.require(Action.DELETE)
     device = get_owned(session, Device, device_id, caller.organization_id)
     for model, label in ((Channel, "channels"), (Capture, "captures"), (Record, "records")):
@@ -174,8 +184,9 @@ def delete_device(device_id: int, session: SessionDep, caller: CallerDep) -> Non
 
 @router.post("/devices/{device_id}/calibrations", status_code=status.HTTP_201_CREATED)
 def create_calibration(
-    device_id: int, body: CalibrationCreate, session: SessionDep, caller: CallerDep
+    device_id: DbId, body: CalibrationCreate, session: SessionDep, caller: CallerDep
 ) -> CalibrationRead:
+    """Record a calibration of a device (certificate, factors, validity period)."""
     caller.require(Action.CONFIGURE)
     get_owned(session, Device, device_id, caller.organization_id)
     validate_calibration(session, caller.organization_id, device_id, body.kind, body.parameters)
@@ -190,8 +201,9 @@ def create_calibration(
 
 @router.get("/devices/{device_id}/calibrations")
 def list_calibrations(
-    device_id: int, session: SessionDep, caller: CallerDep
+    device_id: DbId, session: SessionDep, caller: CallerDep
 ) -> list[CalibrationRead]:
+    """A device's calibrations, newest first."""
     caller.require(Action.READ)
     get_owned(session, Device, device_id, caller.organization_id)
     rows = session.scalars(

@@ -67,6 +67,7 @@ class AuditRead(ReadModel):
 
 @router.get("/users/me")
 def me(session: SessionDep, caller: CallerDep) -> Me:
+    """The caller: user or device, organisation and role."""
     caller.require(Action.READ)
     assert caller.user_id is not None
     user = session.get(User, caller.user_id)
@@ -81,6 +82,9 @@ def me(session: SessionDep, caller: CallerDep) -> Me:
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
 def add_user(body: UserCreate, session: SessionDep, caller: CallerDep) -> UserWithToken:
+    """Add a user to the caller's organisation; the answer carries the user's API token, shown only
+    once. Admins only.
+    """
     caller.require(Action.ADMINISTER)
     org = session.get(Organization, caller.organization_id)
     assert org is not None
@@ -94,6 +98,7 @@ def add_user(body: UserCreate, session: SessionDep, caller: CallerDep) -> UserWi
 def list_users(
     session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[UserRead]:
+    """The users of the caller's organisation. Admins only."""
     caller.require(Action.ADMINISTER)
     query = select(User).where(User.organization_id == caller.organization_id).order_by(User.id)
     return page_of(session, query, limit, offset, UserRead)
@@ -101,6 +106,7 @@ def list_users(
 
 @router.patch("/users/{user_id}")
 def update_user(user_id: int, body: UserUpdate, session: SessionDep, caller: CallerDep) -> UserRead:
+    """Change a user's role or deactivate them. Admins only."""
     caller.require(Action.ADMINISTER)
     user = get_owned(session, User, user_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
@@ -153,6 +159,7 @@ def audit_trail(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AuditRead]:
+    """The organisation's audit trail (who changed what, when), newest first; paged."""
     caller.require(Action.CONFIGURE)
     query = (
         select(AuditEvent)
