@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from infrasight import __version__
 from infrasight.api.errors import install_error_handlers
-from infrasight.api.middleware import BodyGuard, SecurityHeaders
+from infrasight.api.middleware import BodyGuard, HeadAsGet, SecurityHeaders
 from infrasight.api.openapi import install_docs, install_openapi
 from infrasight.api.routes import (
     alarms,
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     public = frozenset({"/healthz"})
     install_openapi(app, public_paths=public)
     install_docs(app)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyGuard, platform=wired)
     app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX)
     return app

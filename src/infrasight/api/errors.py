@@ -74,9 +74,8 @@ def _status_of(error: InfraSightError) -> int:
 async def _handle_domain(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InfraSightError)
     status = _status_of(error)
-    if isinstance(error, InvalidInputError):
-        return error_response(status, error.detail, error.field)
-    return error_response(status, str(error))
+    field = error.field if isinstance(error, InvalidInputError) else None
+    return error_response(status, str(error), field)
 
 
 def validation_field(location: Sequence[Any]) -> str | None:
@@ -104,6 +103,8 @@ async def _handle_validation(_request: Request, error: Exception) -> JSONRespons
     message = str(first.get("msg", "invalid value"))
     if first.get("type") == "missing" and field is None and location[:1] == ("body",):
         message = "a request body is required"
+    elif field is not None:
+        message = f"{field}: {message}"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
     return error_response(422, message, field)

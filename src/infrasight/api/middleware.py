@@ -19,11 +19,14 @@ from infrasight.core.errors import AuthenticationError
 from infrasight.platform import Platform
 from infrasight.services.auth import resolve_token
 
-__all__ = ["CONTENT_SECURITY_POLICY", "BodyGuard", "SecurityHeaders"]
+__all__ = ["CONTENT_SECURITY_POLICY", "BodyGuard", "HeadAsGet", "SecurityHeaders"]
 
 _LOGGER = logging.getLogger(__name__)
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# A refused body is not read: the connection is closed after the answer so that the server
+# does not go on receiving (and discarding) the rest of it.
+_CLOSE = {"Connection": "close"}
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -119,19 +122,22 @@ class BodyGuard:
         if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        limit = self.platform.settings.max_body_bytes
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await error_response(
-                413, f"body of {int(declared)} bytes exceeds the limit of {limit}", "body"
-            )(scope, receive, send)
-            return
         content_type = (_header(scope, b"content-type") or "").lower()
         if content_type.startswith("multipart/"):
             refusal = await self._check_token(scope)
             if refusal is not None:
-                await error_response(401, refusal)(scope, receive, send)
+                await error_response(401, refusal, headers=_CLOSE)(scope, receive, send)
                 return
+        limit = self.platform.settings.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await error_response(
+                413,
+                f"body of {int(declared)} bytes exceeds the limit of {limit}",
+                "body",
+                _CLOSE,
+            )(scope, receive, send)
+            return
         await self._bounded(scope, receive, send, limit)
 
     async def _check_token(self, scope: Scope) -> str | None:
@@ -168,7 +174,9 @@ class BodyGuard:
         async def refuse() -> None:
             nonlocal started
             started = True
-            refusal = error_response(413, f"body exceeds the limit of {limit} bytes", "body")
+            refusal = error_response(
+                413, f"body exceeds the limit of {limit} bytes", "body", _CLOSE
+            )
             await refusal(scope, counting_receive, send)
 
         async def guarded_send(message: Message) -> None:
@@ -188,3 +196,24 @@ class BodyGuard:
                 raise
             if not started:
                 await refuse()
+
+
+class HeadAsGet:
+    """Answer ``HEAD`` wherever ``GET`` is answered: the same status and headers, no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)

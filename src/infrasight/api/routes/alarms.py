@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
@@ -52,6 +52,10 @@ _EXAMPLE = {
 
 
 class RuleCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"definition": _EXAMPLE, "escalate_after_s": 1800}]}
+    )
+
     definition: dict[str, Any] = Field(
         description="Rule as data (see infrasight.signals.rules)", examples=[_EXAMPLE]
     )

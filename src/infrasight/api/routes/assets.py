@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, select
 
 from infrasight.api.deps import CallerDep, SessionDep
@@ -31,6 +31,22 @@ router = APIRouter(tags=["assets"])
 
 
 class AssetCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Viaduct A7 km 12.4",
+                    "kind": "bridge",
+                    "description": "Three-span prestressed concrete box girder, 1978",
+                    "latitude": 47.3769,
+                    "longitude": 8.5417,
+                    "governing_standard": "EN 1992-2",
+                    "design_data": {"spans_m": [38, 52, 38]},
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     kind: AssetKind
     description: str = ""
