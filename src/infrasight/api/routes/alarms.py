@@ -36,7 +36,7 @@ from infrasight.storage.models import AlarmEventRecord, AlarmRecord, AlarmRule
 
 router = APIRouter(tags=["alarms"])
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "id": "P2-settlement",
     "channels": ["VD-P2-SETTLE"],
     "levels": [
