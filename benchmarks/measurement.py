@@ -223,11 +223,14 @@ def main() -> None:
         default=Path(os.environ.get("INFRASIGHT_DATASETS", ROOT.parent / "shared" / "datasets")),
     )
     parser.add_argument("--quick", action="store_true", help="fewer scenes and frames")
+    parser.add_argument("--smoke", action="store_true", help="the fewest scenes (seconds)")
     parser.add_argument(
         "--blur", type=float, default=0.7, help="optical blur sigma of the crack scenes, px"
     )
     args = parser.parse_args()
     n_scenes, n_seeds, n_frames = (6, 1, 3) if args.quick else (20, 3, 10)
+    if args.smoke:
+        n_scenes, n_seeds, n_frames = 1, 1, 1
     ours: dict[str, Any] = {}
     base: dict[str, Any] = {}
     a, b, meta = bench_cracks(n_scenes, blur=args.blur)
