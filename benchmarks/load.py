@@ -165,7 +165,7 @@ async def _device(
                 ok = response.status == 200
                 tally.add(began, ok, f"{response.status} {payload[:120]!r}")
                 acknowledged += json.loads(payload)["accepted"] if ok else 0
-        except aiohttp.ClientError as err:
+        except (aiohttp.ClientError, TimeoutError) as err:
             tally.add(began, False, repr(err))
         tick += 1.0
         await asyncio.sleep(max(0.0, tick - time.perf_counter()))
@@ -209,7 +209,7 @@ async def _user(
                     tallies[name].add(
                         began, response.status == 200, f"{response.status} {payload[:120]!r}"
                     )
-            except aiohttp.ClientError as err:
+            except (aiohttp.ClientError, TimeoutError) as err:
                 tallies[name].add(began, False, repr(err))
         tick += 1.0
         await asyncio.sleep(max(0.0, tick - time.perf_counter()))
@@ -223,7 +223,7 @@ async def _probe(session: aiohttp.ClientSession, base: str, until: float, tally:
             async with session.get(f"{base}/healthz") as response:
                 await response.read()
                 tally.add(began, response.status == 200, str(response.status))
-        except aiohttp.ClientError as err:
+        except (aiohttp.ClientError, TimeoutError) as err:
             tally.add(began, False, repr(err))
         await asyncio.sleep(0.1)
 

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from infrasight.core.errors import (
@@ -135,6 +136,9 @@ async def _handle_http(request: Request, error: Exception) -> JSONResponse:
         detail = f"method {request.method} is not allowed here; allowed: {headers['Allow']}"
     elif error.status_code == 404 and error.detail == "Not Found":
         detail = f"no such endpoint: {request.url.path}"
+    elif error.status_code == 400:
+        # FastAPI's "error parsing the body" (not JSON, or not a form): bad input, like the rest.
+        return error_response(422, f"body: {error.detail}", "body")
     else:
         detail = str(error.detail)
     return error_response(error.status_code, detail, None, headers)
@@ -146,6 +150,16 @@ async def _handle_out_of_range(_request: Request, error: Exception) -> JSONRespo
     return error_response(422, "a number is out of range (ids and offsets are 64-bit integers)")
 
 
+async def _handle_busy(_request: Request, error: Exception) -> JSONResponse:
+    """No database connection came free in time: the server is overloaded, not broken."""
+    _LOGGER.warning("database connection pool exhausted: %s", error)
+    return JSONResponse(
+        {"detail": "the server is busy; retry shortly", "field": None},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the translations on ``app``."""
     app.add_exception_handler(InfraSightError, _handle_domain)
@@ -153,3 +167,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(OverflowError, _handle_out_of_range)
     app.add_exception_handler(DataError, _handle_out_of_range)
+    app.add_exception_handler(PoolTimeoutError, _handle_busy)

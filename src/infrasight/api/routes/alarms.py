@@ -7,11 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
     DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -64,8 +66,8 @@ class RuleCreate(BaseModel):
 
 
 class RuleUpdate(BaseModel):
-    definition: dict[str, Any] | None = None
-    enabled: bool | None = None
+    definition: dict[str, Any] | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
     escalate_after_s: float | None = Field(default=None, gt=0)
 
 
@@ -80,7 +82,7 @@ class RuleRead(ReadModel):
 
 
 class EvaluateRequest(BaseModel):
-    since: datetime | None = Field(default=None, description="Re-evaluate from this time")
+    since: IsoTime | None = Field(default=None, description="Re-evaluate from this time")
 
 
 class EvaluateResult(BaseModel):

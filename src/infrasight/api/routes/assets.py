@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
 from infrasight.api.deps import CallerDep, SessionDep
@@ -57,13 +58,13 @@ class AssetCreate(BaseModel):
 
 
 class AssetUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: AssetKind | None = None
-    description: str | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    kind: AssetKind | SkipJsonSchema[None] = None
+    description: str | SkipJsonSchema[None] = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    governing_standard: str | None = Field(default=None, max_length=200)
-    design_data: dict[str, Any] | None = None
+    governing_standard: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    design_data: dict[str, Any] | SkipJsonSchema[None] = None
 
 
 class AssetRead(ReadModel):
@@ -89,12 +90,12 @@ class ElementCreate(BaseModel):
 
 
 class ElementUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: str | None = Field(default=None, min_length=1, max_length=60)
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    kind: Annotated[str, Field(min_length=1, max_length=60)] | SkipJsonSchema[None] = None
     parent_id: DbId | None = None
-    material: str | None = Field(default=None, max_length=60)
-    exposure_class: str | None = Field(default=None, max_length=20)
-    axis_deg: float | None = Field(default=None, ge=-180, le=180)
+    material: Annotated[str, Field(max_length=60)] | SkipJsonSchema[None] = None
+    exposure_class: Annotated[str, Field(max_length=20)] | SkipJsonSchema[None] = None
+    axis_deg: Annotated[float, Field(ge=-180, le=180)] | SkipJsonSchema[None] = None
 
 
 class ElementRead(ReadModel):

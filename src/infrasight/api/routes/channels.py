@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
     DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -53,9 +55,9 @@ class ChannelCreate(BaseModel):
 
 
 class ChannelUpdate(BaseModel):
-    description: str | None = None
+    description: str | SkipJsonSchema[None] = None
     device_id: DbId | None = None
-    unit: str | None = Field(default=None, min_length=1, max_length=60)
+    unit: Annotated[str, Field(min_length=1, max_length=60)] | SkipJsonSchema[None] = None
 
 
 class ChannelRead(ReadModel):
@@ -199,8 +201,8 @@ def channel_readings(
     channel_id: DbId,
     session: SessionDep,
     caller: CallerDep,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: IsoTime | None = None,
+    end: IsoTime | None = None,
     max_points: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ReadingSeries:
     """Readings of ``[start, end)`` in at most ``max_points`` buckets (min/mean/max/count)."""
@@ -243,8 +245,8 @@ def channel_readings(
 
 class CompensationSet(BaseModel):
     driver_channel_id: DbId = Field(description="The driver, e.g. a temperature channel")
-    reference_start: datetime
-    reference_end: datetime
+    reference_start: IsoTime
+    reference_end: IsoTime
     max_lag_hours: float = Field(default=6.0, ge=0, le=240)
 
 

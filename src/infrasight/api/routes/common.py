@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Ge, Le
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from infrasight.storage.models import Asset, Device, Element, Inspection
 __all__ = [
     "MAX_ID",
     "DbId",
+    "IsoTime",
     "Limit",
     "Offset",
     "Page",
@@ -41,6 +42,16 @@ MAX_ID = 2**63 - 1
 
 DbId = Annotated[int, Ge(1), Le(MAX_ID)]
 """An object id: a positive signed 64-bit integer (larger ones are a 422, not a 500)."""
+
+
+def _iso_only(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("expected an ISO-8601 date-time string, not a number")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A date-time given as ISO-8601 text (numbers are refused, as the schema says)."""
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
     DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -41,11 +43,11 @@ class DeviceCreate(BaseModel):
 
 
 class DeviceUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    asset_id: DbId | None = None
-    model: str | None = Field(default=None, max_length=200)
-    serial_number: str | None = Field(default=None, max_length=200)
-    is_active: bool | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    asset_id: DbId | SkipJsonSchema[None] = None
+    model: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    serial_number: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    is_active: bool | SkipJsonSchema[None] = None
 
 
 class DeviceRead(ReadModel):
@@ -69,7 +71,7 @@ class CalibrationCreate(BaseModel):
         min_length=1, max_length=60, examples=["camera_intrinsics", "scale", "sensor_gain"]
     )
     parameters: dict[str, Any]
-    valid_from: datetime | None = None
+    valid_from: IsoTime | None = None
     notes: str = ""
 
 

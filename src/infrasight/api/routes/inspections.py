@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
     DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -31,18 +34,18 @@ class InspectionCreate(BaseModel):
     asset_id: DbId
     kind: str = Field(default="visual", max_length=60)
     status: InspectionStatus = InspectionStatus.PLANNED
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: IsoTime | None = None
+    ended_at: IsoTime | None = None
     inspector: str = Field(default="", max_length=200)
     notes: str = ""
 
 
 class InspectionUpdate(BaseModel):
-    status: InspectionStatus | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    inspector: str | None = Field(default=None, max_length=200)
-    notes: str | None = None
+    status: InspectionStatus | SkipJsonSchema[None] = None
+    started_at: IsoTime | None = None
+    ended_at: IsoTime | None = None
+    inspector: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    notes: str | SkipJsonSchema[None] = None
 
 
 class InspectionRead(ReadModel):
