@@ -116,9 +116,13 @@ def _allowed_methods(request: Request) -> list[str]:
     registered one per method, so Starlette's own 405 names only the first)."""
     path = request.url.path
     methods: set[str] = set()
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
-            methods |= {method.upper() for method in operations}
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    if path in paths:  # a literal path (``/users/me``) is its own resource
+        methods |= {method.upper() for method in paths[path]}
+    else:
+        for template, operations in paths.items():
+            if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+                methods |= {method.upper() for method in operations}
     for route in request.app.router.routes:
         route_methods = getattr(route, "methods", None)
         if isinstance(route_methods, set) and getattr(route, "path", None) == path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -44,8 +45,11 @@ DbId = Annotated[int, Ge(1), Le(MAX_ID)]
 """An object id: a positive signed 64-bit integer (larger ones are a 422, not a 500)."""
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
 def _iso_only(value: object) -> object:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
         raise ValueError("expected an ISO-8601 date-time string, not a number")
     return value
 

@@ -32,8 +32,8 @@ DAY_S = 86_400.0
 class ForecastPoint(BaseModel):
     time: datetime
     mean: float
-    lower: float
-    upper: float
+    lower: float | None = Field(description="Lower bound of the interval; null if undefined")
+    upper: float | None = Field(description="Upper bound of the interval; null if undefined")
 
 
 class LimitCrossing(BaseModel):

@@ -24,6 +24,7 @@ from infrasight.api.routes.common import (
 from infrasight.core.domain import Action, JobStatus
 from infrasight.core.errors import (
     InvalidInputError,
+    NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
 )
@@ -224,7 +225,10 @@ def set_modal_reference(
 ) -> ModesRead:
     """Make a record's identified modes the reference that later records are tracked against."""
     caller.require(Action.CONFIGURE)
-    record = get_owned(session, Record, body.record_id, caller.organization_id)
+    try:
+        record = get_owned(session, Record, body.record_id, caller.organization_id)
+    except NotFoundError as err:
+        raise InvalidInputError(str(err), field="record_id") from err
     if record.asset_id != asset_id:
         raise InvalidInputError("the record belongs to another asset", field="record_id")
     job = _latest_analysis(session, caller.organization_id, record.id)
