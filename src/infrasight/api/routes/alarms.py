@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
@@ -61,14 +61,14 @@ class RuleCreate(BaseModel):
     definition: dict[str, Any] = Field(
         description="Rule as data (see infrasight.signals.rules)", examples=[_EXAMPLE]
     )
-    enabled: bool = True
-    escalate_after_s: float | None = Field(default=None, gt=0)
+    enabled: StrictBool = True
+    escalate_after_s: StrictFloat | None = Field(default=None, gt=0)
 
 
 class RuleUpdate(BaseModel):
     definition: dict[str, Any] | SkipJsonSchema[None] = None
-    enabled: bool | SkipJsonSchema[None] = None
-    escalate_after_s: float | None = Field(default=None, gt=0)
+    enabled: StrictBool | SkipJsonSchema[None] = None
+    escalate_after_s: StrictFloat | None = Field(default=None, gt=0)
 
 
 class RuleRead(ReadModel):

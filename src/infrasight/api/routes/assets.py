@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
@@ -51,8 +51,8 @@ class AssetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: AssetKind
     description: str = ""
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
     governing_standard: str = Field(default="", max_length=200)
     design_data: dict[str, Any] = Field(default_factory=dict)
 
@@ -61,8 +61,8 @@ class AssetUpdate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     kind: AssetKind | SkipJsonSchema[None] = None
     description: str | SkipJsonSchema[None] = None
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
     governing_standard: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
     design_data: dict[str, Any] | SkipJsonSchema[None] = None
 
@@ -86,7 +86,9 @@ class ElementCreate(BaseModel):
     parent_id: DbId | None = None
     material: str = Field(default="", max_length=60)
     exposure_class: str = Field(default="", max_length=20)
-    axis_deg: float = Field(default=0.0, ge=-180, le=180, description="Element axis in images")
+    axis_deg: StrictFloat = Field(
+        default=0.0, ge=-180, le=180, description="Element axis in images"
+    )
 
 
 class ElementUpdate(BaseModel):
@@ -95,7 +97,7 @@ class ElementUpdate(BaseModel):
     parent_id: DbId | None = None
     material: Annotated[str, Field(max_length=60)] | SkipJsonSchema[None] = None
     exposure_class: Annotated[str, Field(max_length=20)] | SkipJsonSchema[None] = None
-    axis_deg: Annotated[float, Field(ge=-180, le=180)] | SkipJsonSchema[None] = None
+    axis_deg: Annotated[StrictFloat, Field(ge=-180, le=180)] | SkipJsonSchema[None] = None
 
 
 class ElementRead(ReadModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, StrictFloat
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
@@ -64,7 +64,7 @@ class CaptureCreated(CaptureRead):
 class CaptureUpdate(BaseModel):
     element_id: DbId | None = None
     inspection_id: DbId | None = None
-    mm_per_px: float | None = Field(default=None, gt=0)
+    mm_per_px: StrictFloat | None = Field(default=None, gt=0)
 
 
 class AnalysisRead(ReadModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
@@ -247,7 +247,7 @@ class CompensationSet(BaseModel):
     driver_channel_id: DbId = Field(description="The driver, e.g. a temperature channel")
     reference_start: IsoTime
     reference_end: IsoTime
-    max_lag_hours: float = Field(default=6.0, ge=0, le=240)
+    max_lag_hours: StrictFloat = Field(default=6.0, ge=0, le=240)
 
 
 class CompensationRead(BaseModel):

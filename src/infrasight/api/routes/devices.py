@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
@@ -47,7 +47,7 @@ class DeviceUpdate(BaseModel):
     asset_id: DbId | SkipJsonSchema[None] = None
     model: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
     serial_number: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
-    is_active: bool | SkipJsonSchema[None] = None
+    is_active: StrictBool | SkipJsonSchema[None] = None
 
 
 class DeviceRead(ReadModel):

@@ -104,7 +104,7 @@ def list_users(
     return page_of(session, query, limit, offset, UserRead)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id:int}")
 def update_user(user_id: int, body: UserUpdate, session: SessionDep, caller: CallerDep) -> UserRead:
     """Change a user's role or deactivate them. Admins only."""
     caller.require(Action.ADMINISTER)
@@ -123,7 +123,7 @@ def update_user(user_id: int, body: UserUpdate, session: SessionDep, caller: Cal
     return UserRead.model_validate(user)
 
 
-@router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)
+@router.post("/users/{user_id:int}/tokens", status_code=status.HTTP_201_CREATED)
 def new_token(user_id: int, session: SessionDep, caller: CallerDep) -> TokenCreated:
     """Issue another API token (users may issue their own; admins anyone's)."""
     if caller.user_id != user_id:
@@ -137,7 +137,7 @@ def new_token(user_id: int, session: SessionDep, caller: CallerDep) -> TokenCrea
     return TokenCreated(token=token)
 
 
-@router.delete("/users/{user_id}/tokens", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/users/{user_id:int}/tokens", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_tokens(user_id: int, session: SessionDep, caller: CallerDep) -> None:
     """Revoke every API token of a user."""
     caller.require(Action.ADMINISTER)
