@@ -222,3 +222,46 @@ def test_device_posting_a_record_as_another_device_is_403(
     )
     assert own.status_code == 201, own.text
     assert own.json()["device_id"] == site.device_id
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"is_active": 0}, "is_active"),
+        ({"is_active": None}, "is_active"),
+        ({"name": None}, "name"),
+        ({"asset_id": 2**64}, "asset_id"),
+    ],
+)
+def test_patch_device_refuses_nulls_and_loose_types(
+    client: TestClient, tenant: Tenant, site: Site, body: dict[str, object], field: str
+) -> None:
+    url = f"/api/v1/devices/{site.device_id}"
+    response = client.patch(url, json=body, headers=tenant.headers(Role.ENGINEER))
+    _assert_error(response, 422, field)
+    device = client.get(url, headers=tenant.headers(Role.VIEWER)).json()
+    assert device["is_active"] is True and device["name"] == "VD-DL-01"
+
+
+@pytest.mark.parametrize("value", [0, "0.5", True])
+def test_times_are_iso_text_not_numbers(
+    client: TestClient, tenant: Tenant, site: Site, value: object
+) -> None:
+    response = client.get(
+        f"/api/v1/channels/{site.settlement_channel_id}/readings",
+        params={"start": str(value)},
+        headers=tenant.headers(Role.VIEWER),
+    )
+    _assert_error(response, 422, "start")
+
+
+def test_deleting_an_asset_with_inspections_is_409(client: TestClient, tenant: Tenant) -> None:
+    h = tenant.headers(Role.ADMIN)
+    asset_id = client.post(
+        "/api/v1/assets", json={"name": "A", "kind": "tunnel"}, headers=h
+    ).json()["id"]
+    created = client.post("/api/v1/inspections", json={"asset_id": asset_id}, headers=h)
+    assert created.status_code == 201, created.text
+    response = client.delete(f"/api/v1/assets/{asset_id}", headers=h)
+    assert _assert_error(response, 409)["detail"].endswith("inspections; remove them first")
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=h).status_code == 200

@@ -35,6 +35,10 @@ __all__ = ["ErrorBody", "error_response", "install_error_handlers", "validation_
 
 _LOGGER = logging.getLogger(__name__)
 
+_TYPE_TAG = re.compile(
+    r"^(bool|int|float|str|bytes|dict|list|none|datetime|date|time|decimal|uuid|enum)$|[-\[(]"
+)
+
 _STATUS: list[tuple[type[InfraSightError], int]] = [
     (PayloadTooLargeError, 413),
     (UnsupportedMediaTypeError, 415),
@@ -84,6 +88,10 @@ def validation_field(location: Sequence[Any]) -> str | None:
     parts = list(location)
     if parts and parts[0] in ("path", "query", "header", "cookie", "body"):
         parts = parts[1:]
+    # pydantic names the member of a union that failed (``is_active.bool``): not a field
+    parts = [
+        p for i, p in enumerate(parts) if i == 0 or not (isinstance(p, str) and _TYPE_TAG.search(p))
+    ]
     text = ""
     for part in parts:
         if isinstance(part, int):

@@ -26,7 +26,16 @@ from infrasight.api.routes.common import (
 from infrasight.core.domain import Action, AssetKind
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
 from infrasight.services.audit import record_audit
-from infrasight.storage.models import Asset, Capture, Channel, Device, Element, Record
+from infrasight.storage.models import (
+    Asset,
+    Capture,
+    Channel,
+    Device,
+    Element,
+    Inspection,
+    ModalReference,
+    Record,
+)
 
 router = APIRouter(tags=["assets"])
 
@@ -171,12 +180,18 @@ def update_asset(
 
 @router.delete("/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_asset(asset_id: DbId, session: SessionDep, caller: CallerDep) -> None:
-    """Delete an asset and its elements; refused (409) while devices, captures, records or channels
-    still refer to it.
+    """Delete an asset and its elements; refused (409) while devices, captures, records,
+    inspections or channels still refer to it.
     """
     caller.require(Action.DELETE)
     asset = get_owned(session, Asset, asset_id, caller.organization_id)
-    for model, label in ((Device, "devices"), (Capture, "captures"), (Record, "records")):
+    dependants = (
+        (Device, "devices"),
+        (Capture, "captures"),
+        (Record, "records"),
+        (Inspection, "inspections"),
+    )
+    for model, label in dependants:
         if session.scalar(select(exists().where(model.asset_id == asset_id))):  # type: ignore[attr-defined]
             raise ConflictError(f"asset {asset_id} still has {label}; remove them first")
     element_ids = select(Element.id).where(Element.asset_id == asset_id)
@@ -184,10 +199,13 @@ def delete_asset(asset_id: DbId, session: SessionDep, caller: CallerDep) -> None
         raise ConflictError(f"asset {asset_id} still has channels; remove them first")
     for element in sorted(asset.elements, key=lambda e: e.parent_id is None):
         session.delete(element)
+    reference = session.get(ModalReference, asset_id)
+    if reference is not None:
+        session.delete(reference)
     session.flush()
     session.delete(asset)
     record_audit(session, caller, "delete", "asset", asset_id, {"name": asset.name})
-    session.commit()
+    commit_or_conflict(session, f"asset {asset_id}")
 
 
 def _owned_element(session: SessionDep, element_id: DbId, organization_id: int) -> Element:
