@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from infrasight.core.errors import (
     AuthenticationError,
@@ -172,6 +173,12 @@ async def _handle_busy(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _handle_disconnect(request: Request, _error: Exception) -> JSONResponse:
+    """The client went away while sending its body: nothing was stored, nobody to answer."""
+    _LOGGER.info("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(400, "the client disconnected before the body was complete", "body")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the translations on ``app``."""
     app.add_exception_handler(InfraSightError, _handle_domain)
@@ -180,3 +187,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, _handle_out_of_range)
     app.add_exception_handler(DataError, _handle_out_of_range)
     app.add_exception_handler(PoolTimeoutError, _handle_busy)
+    app.add_exception_handler(ClientDisconnect, _handle_disconnect)
