@@ -7,8 +7,11 @@ import io
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from infrasight.core.domain import Role
+from infrasight.platform import Platform
+from infrasight.storage.models import Asset
 from tests.conftest import Site, Tenant
 
 INGEST = "/api/v1/ingest/readings"
@@ -265,3 +268,17 @@ def test_deleting_an_asset_with_inspections_is_409(client: TestClient, tenant: T
     response = client.delete(f"/api/v1/assets/{asset_id}", headers=h)
     assert _assert_error(response, 409)["detail"].endswith("inspections; remove them first")
     assert client.get(f"/api/v1/assets/{asset_id}", headers=h).status_code == 200
+
+
+def test_assets_list_survives_a_null_design_data_row(
+    client: TestClient, tenant: Tenant, platform: Platform
+) -> None:
+    h = tenant.headers(Role.ENGINEER)
+    asset_id = client.post(
+        "/api/v1/assets", json={"name": "B", "kind": "bridge"}, headers=h
+    ).json()["id"]
+    with platform.database.transaction() as session:  # as the old PATCH left it
+        session.execute(update(Asset).where(Asset.id == asset_id).values(design_data=None))
+    listing = client.get("/api/v1/assets", headers=h)
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["items"][0]["design_data"] == {}

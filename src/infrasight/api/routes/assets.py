@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
@@ -87,6 +87,12 @@ class AssetRead(ReadModel):
     design_data: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("design_data", mode="before")
+    @classmethod
+    def _null_as_empty(cls, value: object) -> object:
+        # Rows written before nulls were refused may hold null: still list them.
+        return {} if value is None else value
 
 
 class ElementCreate(BaseModel):
