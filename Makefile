@@ -8,7 +8,7 @@ CRACK_PRESET ?= cpu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-peers eval train-cracks clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-peers eval fuzz train-cracks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,10 @@ pytest: dev-install
 
 test: lint typecheck pytest
 
-bench: install
+bench: install  # the load test's async HTTP client comes from the loadtest extra
+	$(BIN)/python -m pip install --quiet -e ".[loadtest]"
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/crack_speed.py
 	$(BIN)/python benchmarks/measurement.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
@@ -62,6 +64,9 @@ eval: install
 	$(BIN)/python benchmarks/crack_field_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/rca_eval.py --datasets $(DATASETS)
+
+fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it
+	.ci/fuzz
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"

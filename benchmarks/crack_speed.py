@@ -68,7 +68,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default all)")
     ap.add_argument("--repeats", type=int, default=20, help="544x384 runs (best-of timing)")
     ap.add_argument("--repeats-24mp", type=int, default=2)
+    ap.add_argument(
+        "--smoke", action="store_true", help="one run each, a 4-megapixel frame (seconds)"
+    )
     args = ap.parse_args()
+    if args.smoke:
+        args.repeats, args.repeats_24mp = 1, 1
+    big_h, big_w = (1600, 2400) if args.smoke else (4000, 6000)
 
     seg = CrackSegmenter(threads=args.threads)
     sess = seg.session()
@@ -81,10 +87,10 @@ def main() -> None:
     per_small = _best_of(lambda: seg.segment(small), args.repeats)
     per_small_bare = _best_of(lambda: sess.run(None, {name: x_small}), args.repeats)
 
-    big = synthetic_surface(4000, 6000, seed=1)
+    big = synthetic_surface(big_h, big_w, seed=1)
     m = seg.info.multiple_of
-    ys = axis_tiles(4000, max_tile=seg.tile, overlap=seg.overlap, multiple=m)
-    xs = axis_tiles(6000, max_tile=seg.tile, overlap=seg.overlap, multiple=m)
+    ys = axis_tiles(big_h, max_tile=seg.tile, overlap=seg.overlap, multiple=m)
+    xs = axis_tiles(big_w, max_tile=seg.tile, overlap=seg.overlap, multiple=m)
     tiles = [_prepared(seg, big[y : y + h, x : x + w]) for y, h in ys for x, w in xs]
 
     def bare_big() -> None:

@@ -6,12 +6,16 @@ table in the same run. Then times the downsampled one-year query (10-minute data
 over HTTP. SQLite always; PostgreSQL too when ``--postgres-url`` (or
 ``INFRASIGHT_BENCH_POSTGRES_URL``) names a server where databases may be created.
 
-Usage: python benchmarks/ingest.py [--json] [--batches 20] [--postgres-url URL]
+Only the standard library talks HTTP here, so ``make bench`` (the base install) runs it. A
+deployment's ``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its own databases.
+
+Usage: python benchmarks/ingest.py [--json] [--smoke] [--batches 20] [--postgres-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -23,8 +27,9 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import orjson
 from sqlalchemy import create_engine, text
 
@@ -39,6 +44,51 @@ from infrasight.storage.models import Asset, Channel, Device, Element
 BATCH = 10_000
 CHANNELS = 10
 YEAR_POINTS = 365 * 144
+
+
+class HttpError(RuntimeError):
+    """A non-2xx answer."""
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client on ``http.client`` (one connection, like a device)."""
+
+    def __init__(self, base: str, headers: dict[str, str], timeout: float = 60) -> None:
+        parts = urlsplit(base)
+        self.connection = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=timeout
+        )
+        self.headers = headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        url = urlsplit(path).path + (f"?{urlencode(params)}" if params else "")
+        self.connection.request(method, url, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        if not 200 <= response.status < 300:
+            raise HttpError(f"{method} {url}: {response.status} {data[:200]!r}")
+        return orjson.loads(data) if data else None
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: bytes) -> Any:
+        return self.request("POST", path, body=body)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def _free_port() -> int:
@@ -143,9 +193,10 @@ def _serve(
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            with Client(f"http://127.0.0.1:{port}", {}, timeout=1) as client:
+                client.get("/healthz")
             return process
-        except httpx.HTTPError:
+        except OSError:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("the API server did not start")
@@ -190,7 +241,7 @@ def _raw_insert(settings: Settings, batches: list[list[tuple[int, int, float]]])
 
 
 def _year_query(
-    settings: Settings, base: str, user_token: str, channel_id: int
+    settings: Settings, base: str, user_token: str, channel_id: int, repeats: int = 60
 ) -> dict[str, float]:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     start_us = int(start.timestamp() * 1e6)
@@ -202,15 +253,14 @@ def _year_query(
         "max_points": 500,
     }
     headers = {"Authorization": f"Bearer {user_token}"}
-    url = f"{base}/api/v1/channels/{channel_id}/readings"
+    url = f"/api/v1/channels/{channel_id}/readings"
     timings = []
-    with httpx.Client(headers=headers) as client:
-        for repeat in range(65):
+    with Client(base, headers) as client:
+        for repeat in range(repeats + 5):
             began = time.perf_counter()
-            response = client.get(url, params=params)
+            answer = client.get(url, params=params)
             elapsed = (time.perf_counter() - began) * 1000
-            response.raise_for_status()
-            points = response.json()["points"]
+            points = answer["points"]
             assert len(points) <= 500 and sum(p["count"] for p in points) == YEAR_POINTS
             if repeat >= 5:
                 timings.append(elapsed)
@@ -221,26 +271,26 @@ def _year_query(
     }
 
 
-def _scored_count(client: httpx.Client, base: str, channel_id: int) -> int:
-    points = client.get(
-        f"{base}/api/v1/channels/{channel_id}/readings", params={"max_points": 1}
-    ).json()["points"]
+def _scored_count(client: Client, channel_id: int) -> int:
+    points = client.get(f"/api/v1/channels/{channel_id}/readings", params={"max_points": 1})[
+        "points"
+    ]
     return int(points[0]["count"]) if points else 0
 
 
 def _wait_for_analytics(base: str, user_token: str, expected: int, timeout_s: float = 300) -> None:
     """Wait until the background anomaly scores of the first channel have caught up."""
     headers = {"Authorization": f"Bearer {user_token}"}
-    with httpx.Client(headers=headers, timeout=60) as client:
+    with Client(base, headers) as client:
         deadline = time.perf_counter() + timeout_s
         derived = None
         while time.perf_counter() < deadline:
             if derived is None:
-                items = client.get(f"{base}/api/v1/channels", params={"limit": 1000}).json()
+                items = client.get("/api/v1/channels", params={"limit": 1000})
                 derived = next(
                     (c["id"] for c in items["items"] if c["key"] == "CH-00.anomaly"), None
                 )
-            if derived is not None and _scored_count(client, base, derived) >= expected:
+            if derived is not None and _scored_count(client, derived) >= expected:
                 return
             time.sleep(0.05)
     raise RuntimeError("background analytics did not catch up")
@@ -249,18 +299,17 @@ def _wait_for_analytics(base: str, user_token: str, expected: int, timeout_s: fl
 def _post_batches(base: str, token: str, bodies: list[bytes]) -> float:
     """Post the batches (two warm-up ones first); readings/s of the timed ones."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    with httpx.Client(headers=headers, timeout=60) as client:
+    with Client(base, headers) as client:
         for body in bodies[:2]:
-            client.post(f"{base}/api/v1/ingest/readings", content=body).raise_for_status()
+            client.post("/api/v1/ingest/readings", body)
         began = time.perf_counter()
         for body in bodies[2:]:
-            response = client.post(f"{base}/api/v1/ingest/readings", content=body)
-            response.raise_for_status()
-            assert response.json()["accepted"] == BATCH
+            answer = client.post("/api/v1/ingest/readings", body)
+            assert answer["accepted"] == BATCH
         return (len(bodies) - 2) * BATCH / (time.perf_counter() - began)
 
 
-def run_backend(settings: Settings, batches: int) -> dict[str, float]:
+def run_backend(settings: Settings, batches: int, query_repeats: int = 60) -> dict[str, float]:
     """All figures for one backend, with the platform's default settings."""
     token, user_token, keys, ids = _prepare(settings)
     port = _free_port()
@@ -274,7 +323,7 @@ def run_backend(settings: Settings, batches: int) -> dict[str, float]:
         sustained = (batches + 2) * BATCH / (time.perf_counter() - began)
         raw_start = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1e6)
         raw_rate = _raw_insert(settings, _raw_rows(ids, batches, raw_start))
-        query = _year_query(settings, base, user_token, ids[CHANNELS])
+        query = _year_query(settings, base, user_token, ids[CHANNELS], query_repeats)
     finally:
         server.terminate()
         server.wait(10)
@@ -326,20 +375,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--batches", type=int, default=20, help="timed batches of 10,000")
+    parser.add_argument("--smoke", action="store_true", help="2 batches, 5 queries (seconds)")
     parser.add_argument(
         "--postgres-url", default=os.environ.get("INFRASIGHT_BENCH_POSTGRES_URL", "")
     )
     args = parser.parse_args()
+    # The benchmark makes its own databases; a deployment's must never be touched.
+    os.environ.pop("INFRASIGHT_DATABASE_URL", None)
+    repeats = 5 if args.smoke else 60
+    if args.smoke:
+        args.batches = 2
     results: dict[str, float | str] = {"batch_size": BATCH, "batches": args.batches}
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = run_backend(Settings(data_dir=Path(tmp) / "sqlite"), args.batches)
+        sqlite = run_backend(Settings(data_dir=Path(tmp) / "sqlite"), args.batches, repeats)
         results.update({f"{k}_sqlite": v for k, v in sqlite.items()})
         bare = ingest_only(Settings(data_dir=Path(tmp) / "sqlite-bare"), args.batches)
         results["http_readings_per_s_sqlite_no_anomaly_scoring"] = bare
         if args.postgres_url:
             settings, admin_url, name = _postgres_settings(args.postgres_url, Path(tmp) / "pg")
             try:
-                pg = run_backend(settings, args.batches)
+                pg = run_backend(settings, args.batches, repeats)
             finally:
                 _drop_postgres(admin_url, name)
             results.update({f"{k}_postgres": v for k, v in pg.items()})

@@ -239,18 +239,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print JSON only")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, one repeat")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat (seconds)")
     ap.add_argument(
         "--datasets",
         type=Path,
         default=Path(os.environ.get("INFRASIGHT_DATASETS", ROOT.parent / "shared" / "datasets")),
     )
     a = ap.parse_args()
-    repeat = 1 if a.quick else 3
+    repeat = 1 if a.quick or a.smoke else 3
+    n_rules = 100_000 if a.smoke else 2_000_000 if a.quick else 10_000_000
+    n_anomaly = 50_000 if a.smoke else 500_000 if a.quick else 2_000_000
     report: dict[str, Any] = {
-        "rules": bench_rules(2_000_000 if a.quick else 10_000_000, repeat),
-        "anomaly": bench_anomaly(500_000 if a.quick else 2_000_000, repeat),
+        "rules": bench_rules(n_rules, repeat),
+        "anomaly": bench_anomaly(n_anomaly, repeat),
     }
-    y, truth = modal_response(np.random.default_rng(0), n_samples=65536)
+    y, truth = modal_response(np.random.default_rng(0), n_samples=8192 if a.smoke else 65536)
     ssi = [
         bench_ssi(
             y,
@@ -262,9 +265,11 @@ def main() -> None:
         )
     ]
     z24 = a.datasets / "shm" / "z24-pdt-subset" / "01" / "01setup01_R.mat"
-    if z24.is_file():
+    if z24.is_file() and not a.smoke:
         rec = load_record(z24, fs=100.0)
         ssi.append(bench_ssi(rec.data, 100.0, "Z24 01setup01_R.mat", repeat))
+    elif a.smoke:
+        report["datasets"] = "Z24 SSI-COV row not run in --smoke"
     else:
         report["datasets"] = f"missing: {a.datasets} (Z24 SSI-COV row skipped)"
     report["ssi_cov"] = ssi

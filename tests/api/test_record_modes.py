@@ -114,4 +114,5 @@ def test_reference_can_be_chosen(
         client.put(url, json={"record_id": record}, headers=tenant.headers(Role.VIEWER)).status_code
         == 403
     )
-    assert client.put(url, json={"record_id": 999}, headers=tenant.headers()).status_code == 404
+    missing = client.put(url, json={"record_id": 999}, headers=tenant.headers())
+    assert missing.status_code == 422 and missing.json()["field"] == "record_id"

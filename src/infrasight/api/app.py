@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from infrasight import __version__
 from infrasight.api.errors import install_error_handlers
+from infrasight.api.middleware import BodyGuard, HeadAsGet, SecurityHeaders
+from infrasight.api.openapi import install_docs, install_openapi
 from infrasight.api.routes import (
     alarms,
     assets,
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         version=__version__,
         description="AI-driven safety monitoring of bridges, tunnels and rail lines.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.platform = wired
     app.state.auth_limiter = failure_limiter(wired.settings, wired.database)
@@ -96,6 +100,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @app.get("/healthz", tags=["health"])
     def health() -> dict[str, str]:
+        """Liveness: answers while the process serves requests; needs no token."""
         return {"status": "ok", "version": __version__}
 
+    public = frozenset({"/healthz"})
+    install_openapi(app, public_paths=public)
+    install_docs(app)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyGuard, platform=wired)
+    app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX)
     return app

@@ -43,7 +43,13 @@ def serve(
 
     settings = load_settings()
     console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] (API docs: /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        server_header=False,
+    )
 
 
 @db_app.command("upgrade")

@@ -111,14 +111,30 @@ def parse_json_readings(body: bytes, *, max_readings: int) -> ReadingColumns:
     return ReadingColumns(channels=channels, times=times, values=values, units=units)
 
 
+_CSV_HEADERS = (["channel", "time", "value"], ["channel", "time", "value", "unit"])
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as err:  # e.g. a field longer than csv.field_size_limit() characters
+        line = f"CSV line {reader.line_num}"
+        raise InvalidInputError(f"malformed CSV ({err})", field=line) from err
+
+
 def parse_csv_readings(body: bytes, *, max_readings: int) -> ReadingColumns:
-    """Parse CSV rows ``channel,time,value[,unit]`` (an optional header row is skipped)."""
+    """Parse CSV rows ``channel,time,value[,unit]``.
+
+    A first line that reads exactly ``channel,time,value[,unit]`` is a header and skipped;
+    any other line is a reading (even one whose channel key is ``channel``).
+    """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise InvalidInputError("CSV body is not UTF-8 text") from err
-    rows = list(csv.reader(io.StringIO(text)))
-    if rows and rows[0] and rows[0][0].strip().lower() == "channel":
+    rows = _csv_rows(text)
+    if rows and [cell.strip().lower() for cell in rows[0]] in _CSV_HEADERS:
         rows = rows[1:]
     rows = [row for row in rows if row and any(cell.strip() for cell in row)]
     _check_size(len(rows), max_readings)
@@ -150,12 +166,13 @@ def parse_csv_readings(body: bytes, *, max_readings: int) -> ReadingColumns:
 def _parse_times(batch: ReadingColumns) -> list[int]:
     parsed: dict[object, int] = {}
     for index, raw in enumerate(batch.times):
-        if raw in parsed:
-            continue
         if not isinstance(raw, str):
             raise InvalidInputError(
-                f"time must be an ISO-8601 string, got {raw!r}", field=f"{batch.label(index)}.time"
+                f"time must be an ISO-8601 string, got {type(raw).__name__}",
+                field=f"{batch.label(index)}.time",
             )
+        if raw in parsed:
+            continue
         try:
             moment = datetime.fromisoformat(raw)
         except ValueError as err:
@@ -191,12 +208,13 @@ def _values_array(batch: ReadingColumns) -> np.ndarray:
 def _resolve_channels(
     session: Session, principal: Principal, batch: ReadingColumns
 ) -> tuple[list[int], dict[int, str]]:
-    keys = set(batch.channels)
     for index, key in enumerate(batch.channels):
         if not isinstance(key, str):
             raise InvalidInputError(
-                f"channel must be a string key, got {key!r}", field=f"{batch.label(index)}.channel"
+                f"channel must be a string key, got {type(key).__name__}",
+                field=f"{batch.label(index)}.channel",
             )
+    keys = set(batch.channels)
     found = session.execute(
         select(Channel.key, Channel.id, Channel.unit, Channel.device_id).where(
             Channel.organization_id == principal.organization_id,
@@ -243,8 +261,17 @@ def _convert_units(
             raise InvalidInputError(err.detail, field=field) from err
         scale[index] = conv.scale
         offset[index] = conv.offset
-    values *= scale
-    values += offset
+    with np.errstate(over="ignore", invalid="ignore"):
+        values *= scale
+        values += offset
+    finite = np.isfinite(values)
+    if not finite.all():
+        index = int(np.argmin(finite))
+        raise InvalidInputError(
+            f"value {batch.values[index]!r} {batch.units[index]} is out of range in the "
+            f"channel's unit {units[channel_ids[index]]!r}",
+            field=f"{batch.label(index)}.value",
+        )
 
 
 def ingest_readings(

@@ -19,6 +19,34 @@ def load_record_array(data: bytes) -> np.ndarray:
     return np.asarray(array)
 
 
+def _load_npy(data: bytes) -> np.ndarray:
+    """Read an .npy upload after checking that its header matches the bytes that follow."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    except (ValueError, OSError, EOFError) as err:
+        raise InvalidInputError(f"corrupt .npy record ({err})", field="file") from err
+    if dtype.hasobject:
+        raise InvalidInputError("record must hold numbers, not objects", field="file")
+    expected = dtype.itemsize * int(np.prod(shape, dtype=object))
+    available = len(data) - stream.tell()
+    if expected != available:
+        raise InvalidInputError(
+            f".npy header claims shape {tuple(shape)} of {dtype} ({expected} bytes) but the "
+            f"file holds {available} bytes of data",
+            field="file",
+        )
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise InvalidInputError(f"corrupt .npy record ({err})", field="file") from err
+    return np.asarray(array)
+
+
 def _from_csv(data: bytes) -> tuple[np.ndarray, list[str] | None]:
     try:
         text = data.decode("utf-8-sig")
@@ -47,10 +75,7 @@ def parse_record_upload(data: bytes, filename: str) -> tuple[np.ndarray, list[st
     Returns the ``(n_samples, n_channels)`` array and the column names found in the file.
     """
     if data[:6] == b"\x93NUMPY":
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise InvalidInputError(f"corrupt .npy record ({err})", field="file") from err
+        array = _load_npy(data)
         names = None
     elif filename.lower().endswith((".csv", ".txt")) or not filename:
         array, names = _from_csv(data)

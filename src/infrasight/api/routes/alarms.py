@@ -6,11 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -18,6 +21,7 @@ from infrasight.api.routes.common import (
     flush_or_conflict,
     get_owned,
     page_of,
+    reject_nulls,
 )
 from infrasight.core.domain import Action
 from infrasight.core.timeparse import datetime_to_us
@@ -34,7 +38,7 @@ from infrasight.storage.models import AlarmEventRecord, AlarmRecord, AlarmRule
 
 router = APIRouter(tags=["alarms"])
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "id": "P2-settlement",
     "channels": ["VD-P2-SETTLE"],
     "levels": [
@@ -50,17 +54,21 @@ _EXAMPLE = {
 
 
 class RuleCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"definition": _EXAMPLE, "escalate_after_s": 1800}]}
+    )
+
     definition: dict[str, Any] = Field(
         description="Rule as data (see infrasight.signals.rules)", examples=[_EXAMPLE]
     )
-    enabled: bool = True
-    escalate_after_s: float | None = Field(default=None, gt=0)
+    enabled: StrictBool = True
+    escalate_after_s: StrictFloat | None = Field(default=None, gt=0)
 
 
 class RuleUpdate(BaseModel):
-    definition: dict[str, Any] | None = None
-    enabled: bool | None = None
-    escalate_after_s: float | None = Field(default=None, gt=0)
+    definition: dict[str, Any] | SkipJsonSchema[None] = None
+    enabled: StrictBool | SkipJsonSchema[None] = None
+    escalate_after_s: StrictFloat | None = Field(default=None, gt=0)
 
 
 class RuleRead(ReadModel):
@@ -74,7 +82,7 @@ class RuleRead(ReadModel):
 
 
 class EvaluateRequest(BaseModel):
-    since: datetime | None = Field(default=None, description="Re-evaluate from this time")
+    since: IsoTime | None = Field(default=None, description="Re-evaluate from this time")
 
 
 class EvaluateResult(BaseModel):
@@ -83,9 +91,9 @@ class EvaluateResult(BaseModel):
 
 class AlarmRead(ReadModel):
     id: int
-    rule_id: int | None
+    rule_id: DbId | None
     category: str = Field(description="rule, maintenance (a faulty gauge) or structural")
-    device_id: int | None
+    device_id: DbId | None
     key: str
     status: str
     level: int
@@ -117,6 +125,9 @@ class AlarmAction(BaseModel):
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED)
 def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> RuleRead:
+    """Create an alarm rule (thresholds, rates, no-data checks on channels) from its definition; it
+    is evaluated on every new batch.
+    """
     caller.require(Action.CONFIGURE)
     rule = parse_rule_definition(body.definition)
     check_rule_channels(session, caller.organization_id, rule)
@@ -138,6 +149,7 @@ def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> Rul
 def list_rules(
     session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[RuleRead]:
+    """The organisation's alarm rules."""
     caller.require(Action.READ)
     query = (
         select(AlarmRule)
@@ -148,17 +160,21 @@ def list_rules(
 
 
 @router.get("/rules/{rule_id}")
-def get_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> RuleRead:
+def get_rule(rule_id: DbId, session: SessionDep, caller: CallerDep) -> RuleRead:
+    """One alarm rule with its definition."""
     caller.require(Action.READ)
     return RuleRead.model_validate(get_owned(session, AlarmRule, rule_id, caller.organization_id))
 
 
 @router.patch("/rules/{rule_id}")
-def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep, caller: CallerDep) -> RuleRead:
+def update_rule(
+    rule_id: DbId, body: RuleUpdate, session: SessionDep, caller: CallerDep
+) -> RuleRead:
     """Change a rule; a new definition restarts its evaluation from the next batch."""
     caller.require(Action.CONFIGURE)
     row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, frozenset({"escalate_after_s"}))
     if changes.get("definition") is not None:
         rule = parse_rule_definition(changes["definition"])
         if rule.id != row.key:
@@ -178,7 +194,8 @@ def update_rule(rule_id: int, body: RuleUpdate, session: SessionDep, caller: Cal
 
 
 @router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_rule(rule_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Delete an alarm rule together with its alarms and their transitions."""
     caller.require(Action.DELETE)
     row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
     alarms = session.scalars(select(AlarmRecord).where(AlarmRecord.rule_id == rule_id)).all()
@@ -196,7 +213,7 @@ def delete_rule(rule_id: int, session: SessionDep, caller: CallerDep) -> None:
 
 @router.post("/rules/{rule_id}/evaluate")
 def evaluate_rule_now(
-    rule_id: int, body: EvaluateRequest, session: SessionDep, caller: CallerDep
+    rule_id: DbId, body: EvaluateRequest, session: SessionDep, caller: CallerDep
 ) -> EvaluateResult:
     """Evaluate the rule on stored readings: from ``since`` (restarting its state), or new ones."""
     caller.require(Action.CONFIGURE)
@@ -217,7 +234,7 @@ def list_alarms(
     caller: CallerDep,
     status: str | None = None,
     category: str | None = None,
-    rule_id: int | None = None,
+    rule_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AlarmRead]:
@@ -250,15 +267,17 @@ def _detail(session: SessionDep, record: AlarmRecord) -> AlarmDetail:
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: int, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+def get_alarm(alarm_id: DbId, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+    """One alarm with its transitions (raised, escalated, acknowledged, cleared)."""
     caller.require(Action.READ)
     return _detail(session, get_owned(session, AlarmRecord, alarm_id, caller.organization_id))
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")
 def acknowledge(
-    alarm_id: int, body: AlarmAction, session: SessionDep, caller: CallerDep
+    alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep
 ) -> AlarmDetail:
+    """Acknowledge an alarm (the action body carries the note); it stays open until cleared."""
     caller.require(Action.FIELD_WORK)
     record = acknowledge_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
     session.commit()
@@ -266,7 +285,8 @@ def acknowledge(
 
 
 @router.post("/alarms/{alarm_id}/clear")
-def clear(alarm_id: int, body: AlarmAction, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+def clear(alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+    """Clear an alarm (the action body carries the note)."""
     caller.require(Action.CONFIGURE)
     record = clear_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
     session.commit()

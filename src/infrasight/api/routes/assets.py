@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
     Limit,
     Offset,
     Page,
@@ -19,35 +21,61 @@ from infrasight.api.routes.common import (
     flush_or_conflict,
     get_owned,
     page_of,
+    reject_nulls,
 )
 from infrasight.core.domain import Action, AssetKind
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
 from infrasight.services.audit import record_audit
-from infrasight.storage.models import Asset, Capture, Channel, Device, Element, Record
+from infrasight.storage.models import (
+    Asset,
+    Capture,
+    Channel,
+    Device,
+    Element,
+    Inspection,
+    ModalReference,
+    Record,
+)
 
 router = APIRouter(tags=["assets"])
 
 
 class AssetCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Viaduct A7 km 12.4",
+                    "kind": "bridge",
+                    "description": "Three-span prestressed concrete box girder, 1978",
+                    "latitude": 47.3769,
+                    "longitude": 8.5417,
+                    "governing_standard": "EN 1992-2",
+                    "design_data": {"spans_m": [38, 52, 38]},
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     kind: AssetKind
     description: str = ""
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
     governing_standard: str = Field(default="", max_length=200)
     design_data: dict[str, Any] = Field(default_factory=dict)
-    criticality: int = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
+    criticality: StrictInt = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
 
 
 class AssetUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: AssetKind | None = None
-    description: str | None = None
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
-    governing_standard: str | None = Field(default=None, max_length=200)
-    design_data: dict[str, Any] | None = None
-    criticality: int | None = Field(default=None, ge=1, le=5)
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    kind: AssetKind | SkipJsonSchema[None] = None
+    description: str | SkipJsonSchema[None] = None
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
+    governing_standard: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    design_data: dict[str, Any] | SkipJsonSchema[None] = None
+    criticality: Annotated[StrictInt, Field(ge=1, le=5)] | SkipJsonSchema[None] = None
 
 
 class AssetRead(ReadModel):
@@ -63,31 +91,41 @@ class AssetRead(ReadModel):
     created_at: datetime
     updated_at: datetime
 
+    @field_validator("design_data", mode="before")
+    @classmethod
+    def _null_as_empty(cls, value: object) -> object:
+        # Rows written before nulls were refused may hold null: still list them.
+        return {} if value is None else value
+
 
 class ElementCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=60, examples=["span", "pier", "lining_ring"])
-    parent_id: int | None = None
+    parent_id: DbId | None = None
     material: str = Field(default="", max_length=60)
     exposure_class: str = Field(default="", max_length=20)
-    axis_deg: float = Field(default=0.0, ge=-180, le=180, description="Element axis in images")
-    criticality: int = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
+    axis_deg: StrictFloat = Field(
+        default=0.0, ge=-180, le=180, description="Element axis in images"
+    )
+    criticality: StrictInt = Field(
+        default=3, ge=1, le=5, description="1 minor - 5 critical (risk)"
+    )
 
 
 class ElementUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    kind: str | None = Field(default=None, min_length=1, max_length=60)
-    parent_id: int | None = None
-    material: str | None = Field(default=None, max_length=60)
-    exposure_class: str | None = Field(default=None, max_length=20)
-    axis_deg: float | None = Field(default=None, ge=-180, le=180)
-    criticality: int | None = Field(default=None, ge=1, le=5)
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    kind: Annotated[str, Field(min_length=1, max_length=60)] | SkipJsonSchema[None] = None
+    parent_id: DbId | None = None
+    material: Annotated[str, Field(max_length=60)] | SkipJsonSchema[None] = None
+    exposure_class: Annotated[str, Field(max_length=20)] | SkipJsonSchema[None] = None
+    axis_deg: Annotated[StrictFloat, Field(ge=-180, le=180)] | SkipJsonSchema[None] = None
+    criticality: Annotated[StrictInt, Field(ge=1, le=5)] | SkipJsonSchema[None] = None
 
 
 class ElementRead(ReadModel):
     id: int
-    asset_id: int
-    parent_id: int | None
+    asset_id: DbId
+    parent_id: DbId | None
     name: str
     kind: str
     material: str
@@ -99,6 +137,9 @@ class ElementRead(ReadModel):
 
 @router.post("/assets", status_code=status.HTTP_201_CREATED)
 def create_asset(body: AssetCreate, session: SessionDep, caller: CallerDep) -> AssetRead:
+    """Create an asset (a bridge, tunnel, rail line...) in the caller's organisation; names are
+    unique per organisation. Needs the configure right.
+    """
     caller.require(Action.CONFIGURE)
     asset = Asset(organization_id=caller.organization_id, **body.model_dump())
     session.add(asset)
@@ -116,6 +157,9 @@ def list_assets(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AssetRead]:
+    """The organisation's assets, oldest first, optionally of one kind; paged with limit and
+    offset.
+    """
     caller.require(Action.READ)
     query = select(Asset).where(Asset.organization_id == caller.organization_id).order_by(Asset.id)
     if kind is not None:
@@ -124,21 +168,24 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}")
-def get_asset(asset_id: int, session: SessionDep, caller: CallerDep) -> AssetRead:
+def get_asset(asset_id: DbId, session: SessionDep, caller: CallerDep) -> AssetRead:
+    """One asset of the caller's organisation."""
     caller.require(Action.READ)
     return AssetRead.model_validate(get_owned(session, Asset, asset_id, caller.organization_id))
 
 
 @router.patch("/assets/{asset_id}")
 def update_asset(
-    asset_id: int, body: AssetUpdate, session: SessionDep, caller: CallerDep
+    asset_id: DbId, body: AssetUpdate, session: SessionDep, caller: CallerDep
 ) -> AssetRead:
+    """Change some fields of an asset; only latitude and longitude may be set to null. A rejected
+    update changes nothing.
+    """
     caller.require(Action.CONFIGURE)
     asset = get_owned(session, Asset, asset_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, frozenset({"latitude", "longitude"}))
     for name, value in changes.items():
-        if value is None and name in ("name", "kind", "description", "governing_standard"):
-            raise InvalidInputError("may not be null", field=name)
         setattr(asset, name, value)
     record_audit(session, caller, "update", "asset", asset.id, {"changed": sorted(changes)})
     commit_or_conflict(session, f"asset {asset.name!r}")
@@ -146,10 +193,19 @@ def update_asset(
 
 
 @router.delete("/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_asset(asset_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_asset(asset_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Delete an asset and its elements; refused (409) while devices, captures, records,
+    inspections or channels still refer to it.
+    """
     caller.require(Action.DELETE)
     asset = get_owned(session, Asset, asset_id, caller.organization_id)
-    for model, label in ((Device, "devices"), (Capture, "captures"), (Record, "records")):
+    dependants = (
+        (Device, "devices"),
+        (Capture, "captures"),
+        (Record, "records"),
+        (Inspection, "inspections"),
+    )
+    for model, label in dependants:
         if session.scalar(select(exists().where(model.asset_id == asset_id))):  # type: ignore[attr-defined]
             raise ConflictError(f"asset {asset_id} still has {label}; remove them first")
     element_ids = select(Element.id).where(Element.asset_id == asset_id)
@@ -157,13 +213,16 @@ def delete_asset(asset_id: int, session: SessionDep, caller: CallerDep) -> None:
         raise ConflictError(f"asset {asset_id} still has channels; remove them first")
     for element in sorted(asset.elements, key=lambda e: e.parent_id is None):
         session.delete(element)
+    reference = session.get(ModalReference, asset_id)
+    if reference is not None:
+        session.delete(reference)
     session.flush()
     session.delete(asset)
     record_audit(session, caller, "delete", "asset", asset_id, {"name": asset.name})
-    session.commit()
+    commit_or_conflict(session, f"asset {asset_id}")
 
 
-def _owned_element(session: SessionDep, element_id: int, organization_id: int) -> Element:
+def _owned_element(session: SessionDep, element_id: DbId, organization_id: int) -> Element:
     element = session.get(Element, element_id)
     if element is None or element.asset.organization_id != organization_id:
         raise NotFoundError(f"element {element_id} not found")
@@ -171,7 +230,7 @@ def _owned_element(session: SessionDep, element_id: int, organization_id: int) -
 
 
 def _check_parent(
-    session: SessionDep, asset_id: int, parent_id: int | None, own: int | None
+    session: SessionDep, asset_id: DbId, parent_id: DbId | None, own: int | None
 ) -> None:
     if parent_id is None:
         return
@@ -188,8 +247,11 @@ def _check_parent(
 
 @router.post("/assets/{asset_id}/elements", status_code=status.HTTP_201_CREATED)
 def create_element(
-    asset_id: int, body: ElementCreate, session: SessionDep, caller: CallerDep
+    asset_id: DbId, body: ElementCreate, session: SessionDep, caller: CallerDep
 ) -> ElementRead:
+    """Add an element (span, pier, lining ring...) to an asset, optionally under a parent element
+    of the same asset.
+    """
     caller.require(Action.CONFIGURE)
     get_owned(session, Asset, asset_id, caller.organization_id)
     _check_parent(session, asset_id, body.parent_id, None)
@@ -202,7 +264,8 @@ def create_element(
 
 
 @router.get("/assets/{asset_id}/elements")
-def list_elements(asset_id: int, session: SessionDep, caller: CallerDep) -> list[ElementRead]:
+def list_elements(asset_id: DbId, session: SessionDep, caller: CallerDep) -> list[ElementRead]:
+    """The elements of an asset, in creation order."""
     caller.require(Action.READ)
     get_owned(session, Asset, asset_id, caller.organization_id)
     elements = session.scalars(
@@ -212,18 +275,23 @@ def list_elements(asset_id: int, session: SessionDep, caller: CallerDep) -> list
 
 
 @router.get("/elements/{element_id}")
-def get_element(element_id: int, session: SessionDep, caller: CallerDep) -> ElementRead:
+def get_element(element_id: DbId, session: SessionDep, caller: CallerDep) -> ElementRead:
+    """One element of an asset of the caller's organisation."""
     caller.require(Action.READ)
     return ElementRead.model_validate(_owned_element(session, element_id, caller.organization_id))
 
 
 @router.patch("/elements/{element_id}")
 def update_element(
-    element_id: int, body: ElementUpdate, session: SessionDep, caller: CallerDep
+    element_id: DbId, body: ElementUpdate, session: SessionDep, caller: CallerDep
 ) -> ElementRead:
+    """Change some fields of an element; only parent_id may be null (a top-level element). Cycles
+    are refused.
+    """
     caller.require(Action.CONFIGURE)
     element = _owned_element(session, element_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, frozenset({"parent_id"}))
     if "parent_id" in changes:
         _check_parent(session, element.asset_id, changes["parent_id"], element.id)
     for name, value in changes.items():
@@ -236,7 +304,8 @@ def update_element(
 
 
 @router.delete("/elements/{element_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_element(element_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_element(element_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Delete an element; refused (409) while it has child elements or channels."""
     caller.require(Action.DELETE)
     element = _owned_element(session, element_id, caller.organization_id)
     if session.scalar(select(exists().where(Element.parent_id == element_id))):

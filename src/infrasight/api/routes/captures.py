@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, StrictFloat
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
     Limit,
     Offset,
     Page,
@@ -46,10 +47,10 @@ class CaptureRead(ReadModel):
     bit_depth: int
     bands: int
     media_type: str
-    asset_id: int
-    element_id: int | None
-    device_id: int | None
-    inspection_id: int | None
+    asset_id: DbId
+    element_id: DbId | None
+    device_id: DbId | None
+    inspection_id: DbId | None
     time: datetime
     mm_per_px: float | None
     filename: str
@@ -57,18 +58,18 @@ class CaptureRead(ReadModel):
 
 
 class CaptureCreated(CaptureRead):
-    job_id: int | None = None
+    job_id: DbId | None = None
 
 
 class CaptureUpdate(BaseModel):
-    element_id: int | None = None
-    inspection_id: int | None = None
-    mm_per_px: float | None = Field(default=None, gt=0)
+    element_id: DbId | None = None
+    inspection_id: DbId | None = None
+    mm_per_px: StrictFloat | None = Field(default=None, gt=0)
 
 
 class AnalysisRead(ReadModel):
     id: int
-    capture_id: int
+    capture_id: DbId
     model_name: str
     model_version: str
     summary: dict[str, Any]
@@ -77,9 +78,9 @@ class AnalysisRead(ReadModel):
 
 class DefectRead(ReadModel):
     id: int
-    capture_id: int
-    analysis_id: int
-    element_id: int | None
+    capture_id: DbId
+    analysis_id: DbId
+    element_id: DbId | None
     kind: str
     confidence: float
     model_version: str
@@ -94,10 +95,10 @@ def create_capture(
     session: SessionDep,
     caller: CallerDep,
     file: Annotated[UploadFile, File(description="JPEG, PNG or TIFF (8 or 16 bit)")],
-    asset_id: Annotated[int, Form()],
-    element_id: Annotated[int | None, Form()] = None,
-    device_id: Annotated[int | None, Form()] = None,
-    inspection_id: Annotated[int | None, Form()] = None,
+    asset_id: Annotated[DbId, Form()],
+    element_id: Annotated[DbId | None, Form()] = None,
+    device_id: Annotated[DbId | None, Form()] = None,
+    inspection_id: Annotated[DbId | None, Form()] = None,
     time: Annotated[str | None, Form(description="ISO-8601; default now")] = None,
     mm_per_px: Annotated[float | None, Form(gt=0, description="Scale, mm per pixel")] = None,
 ) -> CaptureCreated:
@@ -149,11 +150,12 @@ def create_capture(
 def list_captures(
     session: SessionDep,
     caller: CallerDep,
-    asset_id: int | None = None,
-    inspection_id: int | None = None,
+    asset_id: DbId | None = None,
+    inspection_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[CaptureRead]:
+    """The organisation's captures, newest first, optionally of one asset or inspection; paged."""
     caller.require(Action.READ)
     query = (
         select(Capture)
@@ -168,7 +170,8 @@ def list_captures(
 
 
 @router.get("/captures/{capture_id}")
-def get_capture(capture_id: int, session: SessionDep, caller: CallerDep) -> CaptureRead:
+def get_capture(capture_id: DbId, session: SessionDep, caller: CallerDep) -> CaptureRead:
+    """One capture's metadata (the image is at /captures/{id}/image)."""
     caller.require(Action.READ)
     return CaptureRead.model_validate(
         get_owned(session, Capture, capture_id, caller.organization_id)
@@ -177,8 +180,9 @@ def get_capture(capture_id: int, session: SessionDep, caller: CallerDep) -> Capt
 
 @router.patch("/captures/{capture_id}")
 def update_capture(
-    capture_id: int, body: CaptureUpdate, session: SessionDep, caller: CallerDep
+    capture_id: DbId, body: CaptureUpdate, session: SessionDep, caller: CallerDep
 ) -> CaptureRead:
+    """Attach a capture to an element or inspection, or set its scale (mm per pixel)."""
     caller.require(Action.FIELD_WORK)
     capture = get_owned(session, Capture, capture_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
@@ -202,7 +206,7 @@ def update_capture(
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/tiff": {}}}},
 )
 def capture_image(
-    capture_id: int, platform: PlatformDep, session: SessionDep, caller: CallerDep
+    capture_id: DbId, platform: PlatformDep, session: SessionDep, caller: CallerDep
 ) -> Response:
     """The image, upright (EXIF orientation applied)."""
     caller.require(Action.READ)
@@ -217,7 +221,7 @@ def capture_image(
 
 @router.get("/captures/{capture_id}/original", response_class=Response)
 def capture_original(
-    capture_id: int, platform: PlatformDep, session: SessionDep, caller: CallerDep
+    capture_id: DbId, platform: PlatformDep, session: SessionDep, caller: CallerDep
 ) -> Response:
     """The file exactly as uploaded (its sha256 is the capture's)."""
     caller.require(Action.READ)
@@ -226,7 +230,10 @@ def capture_original(
 
 
 @router.get("/captures/{capture_id}/analyses")
-def capture_analyses(capture_id: int, session: SessionDep, caller: CallerDep) -> list[AnalysisRead]:
+def capture_analyses(
+    capture_id: DbId, session: SessionDep, caller: CallerDep
+) -> list[AnalysisRead]:
+    """Every analysis of a capture (model name, version and summary), oldest first."""
     caller.require(Action.READ)
     get_owned(session, Capture, capture_id, caller.organization_id)
     rows = session.scalars(
@@ -239,7 +246,7 @@ def capture_analyses(capture_id: int, session: SessionDep, caller: CallerDep) ->
 
 @router.get("/captures/{capture_id}/defects")
 def capture_defects(
-    capture_id: int,
+    capture_id: DbId,
     session: SessionDep,
     caller: CallerDep,
     model_version: str | None = None,
@@ -254,12 +261,12 @@ def capture_defects(
 
 
 class AnalyseQueued(BaseModel):
-    job_id: int
+    job_id: DbId
 
 
 @router.post("/captures/{capture_id}/analyse", status_code=status.HTTP_202_ACCEPTED)
 def analyse_again(
-    capture_id: int, platform: PlatformDep, session: SessionDep, caller: CallerDep
+    capture_id: DbId, platform: PlatformDep, session: SessionDep, caller: CallerDep
 ) -> AnalyseQueued:
     """Queue the capture's analysis again (e.g. after a model update); earlier results stay."""
     caller.require(Action.CONFIGURE)
@@ -279,7 +286,7 @@ def analyse_again(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def capture_overlay(
-    capture_id: int,
+    capture_id: DbId,
     platform: PlatformDep,
     session: SessionDep,
     caller: CallerDep,

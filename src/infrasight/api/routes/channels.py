@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -20,6 +23,7 @@ from infrasight.api.routes.common import (
     flush_or_conflict,
     get_owned,
     page_of,
+    reject_nulls,
 )
 from infrasight.core.domain import Action
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
@@ -45,15 +49,15 @@ class ChannelCreate(BaseModel):
     key: str = Field(min_length=1, max_length=200, pattern=KEY_PATTERN)
     quantity: str = Field(min_length=1, max_length=60, examples=["strain", "crack_width"])
     unit: str = Field(min_length=1, max_length=60, examples=["µε", "mm"])
-    element_id: int
-    device_id: int | None = None
+    element_id: DbId
+    device_id: DbId | None = None
     description: str = ""
 
 
 class ChannelUpdate(BaseModel):
-    description: str | None = None
-    device_id: int | None = None
-    unit: str | None = Field(default=None, min_length=1, max_length=60)
+    description: str | SkipJsonSchema[None] = None
+    device_id: DbId | None = None
+    unit: Annotated[str, Field(min_length=1, max_length=60)] | SkipJsonSchema[None] = None
 
 
 class ChannelRead(ReadModel):
@@ -61,8 +65,8 @@ class ChannelRead(ReadModel):
     key: str
     quantity: str
     unit: str
-    element_id: int
-    device_id: int | None
+    element_id: DbId
+    device_id: DbId | None
     description: str
     created_at: datetime
 
@@ -76,7 +80,7 @@ class ReadingPoint(BaseModel):
 
 
 class ReadingSeries(BaseModel):
-    channel_id: int
+    channel_id: DbId
     unit: str
     start: datetime | None
     end: datetime | None
@@ -84,7 +88,7 @@ class ReadingSeries(BaseModel):
     points: list[ReadingPoint]
 
 
-def _check_refs(session: Session, org_id: int, element_id: int, device_id: int | None) -> None:
+def _check_refs(session: Session, org_id: int, element_id: DbId, device_id: DbId | None) -> None:
     element = session.get(Element, element_id)
     if element is None or element.asset.organization_id != org_id:
         raise InvalidInputError(f"element {element_id} not found", field="element_id")
@@ -96,6 +100,9 @@ def _check_refs(session: Session, org_id: int, element_id: int, device_id: int |
 
 @router.post("/channels", status_code=status.HTTP_201_CREATED)
 def create_channel(body: ChannelCreate, session: SessionDep, caller: CallerDep) -> ChannelRead:
+    """Create a channel: a measured quantity with its unit on an element, optionally bound to the
+    device that sends it. Its key is what ingest names.
+    """
     caller.require(Action.CONFIGURE)
     check_unit_for_quantity(body.quantity, body.unit)
     _check_refs(session, caller.organization_id, body.element_id, body.device_id)
@@ -111,12 +118,13 @@ def create_channel(body: ChannelCreate, session: SessionDep, caller: CallerDep) 
 def list_channels(
     session: SessionDep,
     caller: CallerDep,
-    element_id: int | None = None,
-    device_id: int | None = None,
-    asset_id: int | None = None,
+    element_id: DbId | None = None,
+    device_id: DbId | None = None,
+    asset_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[ChannelRead]:
+    """The organisation's channels, optionally of one element, device or asset; paged."""
     caller.require(Action.READ)
     query = (
         select(Channel)
@@ -135,7 +143,8 @@ def list_channels(
 
 
 @router.get("/channels/{channel_id}")
-def get_channel(channel_id: int, session: SessionDep, caller: CallerDep) -> ChannelRead:
+def get_channel(channel_id: DbId, session: SessionDep, caller: CallerDep) -> ChannelRead:
+    """One channel of the caller's organisation."""
     caller.require(Action.READ)
     return ChannelRead.model_validate(
         get_owned(session, Channel, channel_id, caller.organization_id)
@@ -144,11 +153,13 @@ def get_channel(channel_id: int, session: SessionDep, caller: CallerDep) -> Chan
 
 @router.patch("/channels/{channel_id}")
 def update_channel(
-    channel_id: int, body: ChannelUpdate, session: SessionDep, caller: CallerDep
+    channel_id: DbId, body: ChannelUpdate, session: SessionDep, caller: CallerDep
 ) -> ChannelRead:
+    """Change a channel's description, device or unit (the unit only while it has no readings)."""
     caller.require(Action.CONFIGURE)
     channel = get_owned(session, Channel, channel_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, frozenset({"device_id"}))
     if "device_id" in changes:
         _check_refs(session, caller.organization_id, channel.element_id, changes["device_id"])
     if changes.get("unit") is not None and changes["unit"] != channel.unit:
@@ -166,11 +177,12 @@ def update_channel(
 
 @router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_channel(
-    channel_id: int,
+    channel_id: DbId,
     session: SessionDep,
     caller: CallerDep,
     purge_readings: Annotated[bool, Query(description="Also delete its readings")] = False,
 ) -> None:
+    """Delete a channel; refused (409) while it has readings unless purge_readings is set."""
     caller.require(Action.DELETE)
     channel = get_owned(session, Channel, channel_id, caller.organization_id)
     has_readings = session.scalar(select(exists().where(Reading.channel_id == channel_id)))
@@ -186,11 +198,11 @@ def delete_channel(
 
 @router.get("/channels/{channel_id}/readings")
 def channel_readings(
-    channel_id: int,
+    channel_id: DbId,
     session: SessionDep,
     caller: CallerDep,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: IsoTime | None = None,
+    end: IsoTime | None = None,
     max_points: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> ReadingSeries:
     """Readings of ``[start, end)`` in at most ``max_points`` buckets (min/mean/max/count)."""
@@ -232,14 +244,14 @@ def channel_readings(
 
 
 class CompensationSet(BaseModel):
-    driver_channel_id: int = Field(description="The driver, e.g. a temperature channel")
-    reference_start: datetime
-    reference_end: datetime
-    max_lag_hours: float = Field(default=6.0, ge=0, le=240)
+    driver_channel_id: DbId = Field(description="The driver, e.g. a temperature channel")
+    reference_start: IsoTime
+    reference_end: IsoTime
+    max_lag_hours: StrictFloat = Field(default=6.0, ge=0, le=240)
 
 
 class CompensationRead(BaseModel):
-    driver_channel_id: int
+    driver_channel_id: DbId
     gain: float = Field(description="Channel unit per driver unit")
     lag_s: float
     intercept: float
@@ -261,7 +273,7 @@ def _compensation_read(record: ChannelCompensation) -> CompensationRead:
 
 @router.put("/channels/{channel_id}/compensation")
 def set_compensation(
-    channel_id: int, body: CompensationSet, session: SessionDep, caller: CallerDep
+    channel_id: DbId, body: CompensationSet, session: SessionDep, caller: CallerDep
 ) -> CompensationRead:
     """Learn the channel's response to a driver on a reference period; score what is left."""
     caller.require(Action.CONFIGURE)
@@ -285,7 +297,8 @@ def set_compensation(
 
 
 @router.get("/channels/{channel_id}/compensation")
-def get_compensation(channel_id: int, session: SessionDep, caller: CallerDep) -> CompensationRead:
+def get_compensation(channel_id: DbId, session: SessionDep, caller: CallerDep) -> CompensationRead:
+    """The channel's environmental compensation (e.g. temperature), as fitted."""
     caller.require(Action.READ)
     get_owned(session, Channel, channel_id, caller.organization_id)
     record = session.get(ChannelCompensation, channel_id)
@@ -295,7 +308,8 @@ def get_compensation(channel_id: int, session: SessionDep, caller: CallerDep) ->
 
 
 @router.delete("/channels/{channel_id}/compensation", status_code=status.HTTP_204_NO_CONTENT)
-def delete_compensation(channel_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_compensation(channel_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Remove the channel's compensation; readings are then shown uncompensated."""
     caller.require(Action.CONFIGURE)
     get_owned(session, Channel, channel_id, caller.organization_id)
     record = session.get(ChannelCompensation, channel_id)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Ge, Le
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,6 +18,9 @@ from infrasight.services.auth import Principal
 from infrasight.storage.models import Asset, Device, Element, Inspection
 
 __all__ = [
+    "MAX_ID",
+    "DbId",
+    "IsoTime",
     "Limit",
     "Offset",
     "Page",
@@ -26,14 +31,34 @@ __all__ = [
     "get_owned",
     "page_of",
     "parse_form_time",
+    "reject_nulls",
 ]
 
 T = TypeVar("T")
 M = TypeVar("M")
 R = TypeVar("R", bound="ReadModel")
 
+MAX_ID = 2**63 - 1
+"""Ids and offsets are signed 64-bit integers in every backend."""
+
+DbId = Annotated[int, Ge(1), Le(MAX_ID)]
+"""An object id: a positive signed 64-bit integer (larger ones are a 422, not a 500)."""
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _iso_only(value: object) -> object:
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("expected an ISO-8601 date-time string, not a number")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A date-time given as ISO-8601 text (numbers are refused, as the schema says)."""
+
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")]
 
 
 class ReadModel(BaseModel):
@@ -130,3 +155,13 @@ def check_references(
         inspection = session.get(Inspection, inspection_id)
         if inspection is None or inspection.organization_id != org:
             raise InvalidInputError(f"inspection {inspection_id} not found", field="inspection_id")
+
+
+def reject_nulls(changes: dict[str, Any], nullable: frozenset[str] = frozenset()) -> None:
+    """422 naming the first field of a partial update set to null that may not be null.
+
+    Checked before anything is applied, so a rejected update writes nothing.
+    """
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise InvalidInputError("may not be null", field=name)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
+    IsoTime,
     Limit,
     Offset,
     Page,
@@ -19,6 +22,7 @@ from infrasight.api.routes.common import (
     flush_or_conflict,
     get_owned,
     page_of,
+    reject_nulls,
 )
 from infrasight.core.domain import Action, DeviceKind
 from infrasight.core.errors import ConflictError, InvalidInputError
@@ -33,24 +37,24 @@ router = APIRouter(tags=["devices"])
 class DeviceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: DeviceKind
-    asset_id: int
+    asset_id: DbId
     model: str = Field(default="", max_length=200)
     serial_number: str = Field(default="", max_length=200)
 
 
 class DeviceUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    asset_id: int | None = None
-    model: str | None = Field(default=None, max_length=200)
-    serial_number: str | None = Field(default=None, max_length=200)
-    is_active: bool | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    asset_id: DbId | SkipJsonSchema[None] = None
+    model: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    serial_number: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    is_active: StrictBool | SkipJsonSchema[None] = None
 
 
 class DeviceRead(ReadModel):
     id: int
     name: str
     kind: DeviceKind
-    asset_id: int
+    asset_id: DbId
     model: str
     serial_number: str
     is_active: bool
@@ -68,13 +72,13 @@ class CalibrationCreate(BaseModel):
         min_length=1, max_length=60, examples=["camera_intrinsics", "scale", "sensor_gain"]
     )
     parameters: dict[str, Any]
-    valid_from: datetime | None = None
+    valid_from: IsoTime | None = None
     notes: str = ""
 
 
 class CalibrationRead(ReadModel):
     id: int
-    device_id: int
+    device_id: DbId
     kind: str
     parameters: dict[str, Any]
     valid_from: datetime
@@ -87,6 +91,9 @@ class CalibrationRead(ReadModel):
 def create_device(
     body: DeviceCreate, session: SessionDep, caller: CallerDep, platform: PlatformDep
 ) -> DeviceWithToken:
+    """Register a device (datalogger, camera, robot) on an asset; the answer carries its bearer
+    token, shown only once.
+    """
     caller.require(Action.CONFIGURE)
     try:
         get_owned(session, Asset, body.asset_id, caller.organization_id)
@@ -106,10 +113,11 @@ def create_device(
 def list_devices(
     session: SessionDep,
     caller: CallerDep,
-    asset_id: int | None = None,
+    asset_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[DeviceRead]:
+    """The organisation's devices, optionally of one asset; paged."""
     caller.require(Action.READ)
     query = (
         select(Device).where(Device.organization_id == caller.organization_id).order_by(Device.id)
@@ -120,18 +128,21 @@ def list_devices(
 
 
 @router.get("/devices/{device_id}")
-def get_device(device_id: int, session: SessionDep, caller: CallerDep) -> DeviceRead:
+def get_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> DeviceRead:
+    """One device of the caller's organisation (never its token)."""
     caller.require(Action.READ)
     return DeviceRead.model_validate(get_owned(session, Device, device_id, caller.organization_id))
 
 
 @router.patch("/devices/{device_id}")
 def update_device(
-    device_id: int, body: DeviceUpdate, session: SessionDep, caller: CallerDep
+    device_id: DbId, body: DeviceUpdate, session: SessionDep, caller: CallerDep
 ) -> DeviceRead:
+    """Change some fields of a device; none may be null."""
     caller.require(Action.CONFIGURE)
     device = get_owned(session, Device, device_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes)
     if changes.get("asset_id") is not None:
         try:
             get_owned(session, Asset, changes["asset_id"], caller.organization_id)
@@ -148,7 +159,7 @@ def update_device(
 
 @router.post("/devices/{device_id}/token")
 def rotate_device_token(
-    device_id: int, session: SessionDep, caller: CallerDep, platform: PlatformDep
+    device_id: DbId, session: SessionDep, caller: CallerDep, platform: PlatformDep
 ) -> DeviceWithToken:
     """Issue a new ingest token; the old one stops working at once."""
     caller.require(Action.CONFIGURE)
@@ -162,7 +173,8 @@ def rotate_device_token(
 
 
 @router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_device(device_id: int, session: SessionDep, caller: CallerDep) -> None:
+def delete_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> None:
+    """Delete a device and its calibrations; refused (409) while other objects refer to it."""
     caller.require(Action.DELETE)
     device = get_owned(session, Device, device_id, caller.organization_id)
     for model, label in ((Channel, "channels"), (Capture, "captures"), (Record, "records")):
@@ -181,8 +193,9 @@ def delete_device(device_id: int, session: SessionDep, caller: CallerDep) -> Non
 
 @router.post("/devices/{device_id}/calibrations", status_code=status.HTTP_201_CREATED)
 def create_calibration(
-    device_id: int, body: CalibrationCreate, session: SessionDep, caller: CallerDep
+    device_id: DbId, body: CalibrationCreate, session: SessionDep, caller: CallerDep
 ) -> CalibrationRead:
+    """Record a calibration of a device (certificate, factors, validity period)."""
     caller.require(Action.CONFIGURE)
     get_owned(session, Device, device_id, caller.organization_id)
     validate_calibration(session, caller.organization_id, device_id, body.kind, body.parameters)
@@ -197,8 +210,9 @@ def create_calibration(
 
 @router.get("/devices/{device_id}/calibrations")
 def list_calibrations(
-    device_id: int, session: SessionDep, caller: CallerDep
+    device_id: DbId, session: SessionDep, caller: CallerDep
 ) -> list[CalibrationRead]:
+    """A device's calibrations, newest first."""
     caller.require(Action.READ)
     get_owned(session, Device, device_id, caller.organization_id)
     rows = session.scalars(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import get_owned
+from infrasight.api.routes.common import DbId, get_owned
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError
 from infrasight.core.timeparse import us_to_datetime
@@ -32,8 +32,8 @@ DAY_S = 86_400.0
 class ForecastPoint(BaseModel):
     time: datetime
     mean: float
-    lower: float
-    upper: float
+    lower: float | None = Field(description="Lower bound of the interval; null if undefined")
+    upper: float | None = Field(description="Upper bound of the interval; null if undefined")
 
 
 class LimitCrossing(BaseModel):
@@ -52,7 +52,7 @@ class GrowthRate(BaseModel):
 
 
 class ChannelForecast(BaseModel):
-    channel_id: int
+    channel_id: DbId
     unit: str
     kind: str
     fitted_from: datetime
@@ -72,7 +72,7 @@ def _at(now_s: float, offset_s: float | None) -> datetime | None:
 
 @router.get("/channels/{channel_id}/forecast")
 def forecast(
-    channel_id: int,
+    channel_id: DbId,
     session: SessionDep,
     caller: CallerDep,
     kind: Literal["linear", "exponential", "seasonal"] = "linear",

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.api.routes.common import (
+    DbId,
+    IsoTime,
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    get_owned,
+    page_of,
+    reject_nulls,
+)
 from infrasight.core.domain import Action, InspectionStatus
 from infrasight.core.errors import InvalidInputError
 from infrasight.services.audit import record_audit
@@ -19,26 +31,26 @@ router = APIRouter(tags=["inspections"])
 
 
 class InspectionCreate(BaseModel):
-    asset_id: int
+    asset_id: DbId
     kind: str = Field(default="visual", max_length=60)
     status: InspectionStatus = InspectionStatus.PLANNED
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: IsoTime | None = None
+    ended_at: IsoTime | None = None
     inspector: str = Field(default="", max_length=200)
     notes: str = ""
 
 
 class InspectionUpdate(BaseModel):
-    status: InspectionStatus | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    inspector: str | None = Field(default=None, max_length=200)
-    notes: str | None = None
+    status: InspectionStatus | SkipJsonSchema[None] = None
+    started_at: IsoTime | None = None
+    ended_at: IsoTime | None = None
+    inspector: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
+    notes: str | SkipJsonSchema[None] = None
 
 
 class InspectionRead(ReadModel):
     id: int
-    asset_id: int
+    asset_id: DbId
     kind: str
     status: InspectionStatus
     started_at: datetime | None
@@ -57,6 +69,7 @@ def _check_times(started: datetime | None, ended: datetime | None) -> None:
 def create_inspection(
     body: InspectionCreate, session: SessionDep, caller: CallerDep
 ) -> InspectionRead:
+    """Plan or log an inspection of an asset."""
     caller.require(Action.FIELD_WORK)
     asset = session.get(Asset, body.asset_id)
     if asset is None or asset.organization_id != caller.organization_id:
@@ -74,10 +87,11 @@ def create_inspection(
 def list_inspections(
     session: SessionDep,
     caller: CallerDep,
-    asset_id: int | None = None,
+    asset_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[InspectionRead]:
+    """The organisation's inspections, newest first, optionally of one asset; paged."""
     caller.require(Action.READ)
     query = (
         select(Inspection)
@@ -90,7 +104,8 @@ def list_inspections(
 
 
 @router.get("/inspections/{inspection_id}")
-def get_inspection(inspection_id: int, session: SessionDep, caller: CallerDep) -> InspectionRead:
+def get_inspection(inspection_id: DbId, session: SessionDep, caller: CallerDep) -> InspectionRead:
+    """One inspection of the caller's organisation."""
     caller.require(Action.READ)
     return InspectionRead.model_validate(
         get_owned(session, Inspection, inspection_id, caller.organization_id)
@@ -99,11 +114,13 @@ def get_inspection(inspection_id: int, session: SessionDep, caller: CallerDep) -
 
 @router.patch("/inspections/{inspection_id}")
 def update_inspection(
-    inspection_id: int, body: InspectionUpdate, session: SessionDep, caller: CallerDep
+    inspection_id: DbId, body: InspectionUpdate, session: SessionDep, caller: CallerDep
 ) -> InspectionRead:
+    """Change an inspection's status, times, inspector or notes."""
     caller.require(Action.FIELD_WORK)
     inspection = get_owned(session, Inspection, inspection_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
+    reject_nulls(changes, frozenset({"started_at", "ended_at"}))
     _check_times(
         changes.get("started_at", inspection.started_at),
         changes.get("ended_at", inspection.ended_at),

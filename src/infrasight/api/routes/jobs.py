@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.api.routes.common import DbId, Limit, Offset, Page, ReadModel, get_owned, page_of
 from infrasight.core.domain import Action, JobStatus
 from infrasight.storage.models import Job
 
@@ -36,6 +36,7 @@ def list_jobs(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[JobRead]:
+    """The organisation's background jobs (capture and record analyses), newest first; paged."""
     caller.require(Action.READ)
     query = select(Job).where(Job.organization_id == caller.organization_id).order_by(Job.id.desc())
     if status is not None:
@@ -44,6 +45,7 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}")
-def get_job(job_id: int, session: SessionDep, caller: CallerDep) -> JobRead:
+def get_job(job_id: DbId, session: SessionDep, caller: CallerDep) -> JobRead:
+    """One background job with its status and result."""
     caller.require(Action.READ)
     return JobRead.model_validate(get_owned(session, Job, job_id, caller.organization_id))

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import (
+    DbId,
     Limit,
     Offset,
     Page,
@@ -21,7 +22,12 @@ from infrasight.api.routes.common import (
     parse_form_time,
 )
 from infrasight.core.domain import Action, JobStatus
-from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
+from infrasight.core.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+)
 from infrasight.core.events import RecordStored
 from infrasight.core.units import check_unit_for_quantity
 from infrasight.services.analysis import ANALYSE_RECORD
@@ -40,9 +46,9 @@ router = APIRouter(tags=["records"])
 
 class RecordRead(ReadModel):
     id: int
-    asset_id: int
-    element_id: int | None
-    device_id: int | None
+    asset_id: DbId
+    element_id: DbId | None
+    device_id: DbId | None
     quantity: str
     unit: str
     start_time: datetime
@@ -55,7 +61,7 @@ class RecordRead(ReadModel):
 
 
 class RecordCreated(RecordRead):
-    job_id: int | None = None
+    job_id: DbId | None = None
 
 
 @router.post("/records", status_code=status.HTTP_201_CREATED)
@@ -64,17 +70,19 @@ def create_record(
     session: SessionDep,
     caller: CallerDep,
     file: Annotated[UploadFile, File(description=".npy (samples x channels) or CSV")],
-    asset_id: Annotated[int, Form()],
+    asset_id: Annotated[DbId, Form()],
     start_time: Annotated[str, Form(description="ISO-8601 time of the first sample")],
     sample_rate_hz: Annotated[float, Form(gt=0, le=1_000_000)],
     quantity: Annotated[str, Form()] = "acceleration",
     unit: Annotated[str, Form()] = "m/s**2",
     channel_names: Annotated[str | None, Form(description="Comma-separated names")] = None,
-    element_id: Annotated[int | None, Form()] = None,
-    device_id: Annotated[int | None, Form()] = None,
+    element_id: Annotated[DbId | None, Form()] = None,
+    device_id: Annotated[DbId | None, Form()] = None,
 ) -> RecordCreated:
     """Store a waveform block as one blob plus a metadata row, and queue its analysis."""
     if caller.is_device:
+        if device_id is not None and device_id != caller.device_id:
+            raise PermissionDeniedError("a device may only post records as itself (device_id)")
         device_id = caller.device_id
     else:
         caller.require(Action.CONFIGURE)
@@ -123,10 +131,11 @@ def create_record(
 def list_records(
     session: SessionDep,
     caller: CallerDep,
-    asset_id: int | None = None,
+    asset_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[RecordRead]:
+    """The organisation's waveform records, newest first, optionally of one asset; paged."""
     caller.require(Action.READ)
     query = (
         select(Record)
@@ -139,14 +148,15 @@ def list_records(
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: int, session: SessionDep, caller: CallerDep) -> RecordRead:
+def get_record(record_id: DbId, session: SessionDep, caller: CallerDep) -> RecordRead:
+    """One record's metadata (the samples are at /records/{id}/data)."""
     caller.require(Action.READ)
     return RecordRead.model_validate(get_owned(session, Record, record_id, caller.organization_id))
 
 
 @router.get("/records/{record_id}/data", response_class=Response)
 def record_data(
-    record_id: int,
+    record_id: DbId,
     platform: PlatformDep,
     session: SessionDep,
     caller: CallerDep,
@@ -163,14 +173,14 @@ def record_data(
 
 
 class ModesRead(BaseModel):
-    record_id: int
+    record_id: DbId
     status: str = Field(description="Status of the record's analysis job")
     modes: list[dict[str, Any]]
     tracked_frequencies_hz: list[float | None] | None = None
     note: str = ""
 
 
-def _latest_analysis(session: SessionDep, organization_id: int, record_id: int) -> Job | None:
+def _latest_analysis(session: SessionDep, organization_id: int, record_id: DbId) -> Job | None:
     """The record's most recent analysis job."""
     return session.scalars(
         select(Job)
@@ -181,7 +191,7 @@ def _latest_analysis(session: SessionDep, organization_id: int, record_id: int) 
     ).one_or_none()
 
 
-def _modes_read(record_id: int, job: Job | None) -> ModesRead:
+def _modes_read(record_id: DbId, job: Job | None) -> ModesRead:
     if job is None or job.status != JobStatus.SUCCEEDED:
         return ModesRead(record_id=record_id, status=job.status if job else "missing", modes=[])
     result = job.result
@@ -198,7 +208,7 @@ def _modes_read(record_id: int, job: Job | None) -> ModesRead:
 
 
 @router.get("/records/{record_id}/modes")
-def record_modes(record_id: int, session: SessionDep, caller: CallerDep) -> ModesRead:
+def record_modes(record_id: DbId, session: SessionDep, caller: CallerDep) -> ModesRead:
     """Modes identified in the record (SSI-COV) and the reference modes they were matched to."""
     caller.require(Action.READ)
     get_owned(session, Record, record_id, caller.organization_id)
@@ -206,16 +216,19 @@ def record_modes(record_id: int, session: SessionDep, caller: CallerDep) -> Mode
 
 
 class ModalReferenceSet(BaseModel):
-    record_id: int
+    record_id: DbId
 
 
 @router.put("/assets/{asset_id}/modal-reference")
 def set_modal_reference(
-    asset_id: int, body: ModalReferenceSet, session: SessionDep, caller: CallerDep
+    asset_id: DbId, body: ModalReferenceSet, session: SessionDep, caller: CallerDep
 ) -> ModesRead:
     """Make a record's identified modes the reference that later records are tracked against."""
     caller.require(Action.CONFIGURE)
-    record = get_owned(session, Record, body.record_id, caller.organization_id)
+    try:
+        record = get_owned(session, Record, body.record_id, caller.organization_id)
+    except NotFoundError as err:
+        raise InvalidInputError(str(err), field="record_id") from err
     if record.asset_id != asset_id:
         raise InvalidInputError("the record belongs to another asset", field="record_id")
     job = _latest_analysis(session, caller.organization_id, record.id)

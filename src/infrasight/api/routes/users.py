@@ -112,6 +112,7 @@ class AuditRead(ReadModel):
 
 @router.get("/users/me")
 def me(session: SessionDep, caller: CallerDep) -> Me:
+    """The caller: user or device, organisation and role."""
     caller.require(Action.READ)
     assert caller.user_id is not None
     user = session.get(User, caller.user_id)
@@ -157,12 +158,13 @@ def add_user(
 def list_users(
     session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[UserRead]:
+    """The users of the caller's organisation. Admins only."""
     caller.require(Action.ADMINISTER)
     query = select(User).where(User.organization_id == caller.organization_id).order_by(User.id)
     return page_of(session, query, limit, offset, UserRead)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id:int}")
 def patch_user(user_id: int, body: UserUpdate, session: SessionDep, caller: CallerDep) -> UserRead:
     """Change a user's role, name or active state.
 
@@ -190,7 +192,7 @@ def _self_or_admin(caller: Principal, user_id: int) -> None:
         caller.require(Action.READ)
 
 
-@router.put("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.put("/users/{user_id:int}/password", status_code=status.HTTP_204_NO_CONTENT)
 def put_password(
     user_id: int,
     body: PasswordChange,
@@ -220,7 +222,7 @@ def put_password(
     session.commit()
 
 
-@router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)
+@router.post("/users/{user_id:int}/tokens", status_code=status.HTTP_201_CREATED)
 def new_token(
     user_id: int,
     session: SessionDep,
@@ -252,7 +254,7 @@ def new_token(
     )
 
 
-@router.get("/users/{user_id}/tokens")
+@router.get("/users/{user_id:int}/tokens")
 def list_tokens(
     user_id: int, session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
 ) -> Page[TokenRead]:
@@ -264,7 +266,7 @@ def list_tokens(
     return page_of(session, query, limit, offset, TokenRead)
 
 
-@router.delete("/users/{user_id}/tokens", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/users/{user_id:int}/tokens", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_all_tokens(user_id: int, session: SessionDep, caller: CallerDep) -> None:
     """Revoke every API and session token of a user (yourself, or anyone as an admin).
 
@@ -277,7 +279,7 @@ def revoke_all_tokens(user_id: int, session: SessionDep, caller: CallerDep) -> N
     session.commit()
 
 
-@router.delete("/users/{user_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/users/{user_id:int}/tokens/{token_id:int}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_token(user_id: int, token_id: int, session: SessionDep, caller: CallerDep) -> None:
     """Revoke one token (its owner, or an admin); 409 when it is the last way in of the last
     admin."""
@@ -299,6 +301,7 @@ def audit_trail(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AuditRead]:
+    """The organisation's audit trail (who changed what, when), newest first; paged."""
     caller.require(Action.CONFIGURE)
     query = (
         select(AuditEvent)

@@ -1,0 +1,368 @@
+"""Load test on loopback: many devices posting a reading each second while users read dashboards.
+
+Starts the real API (uvicorn, one process, as ``infrasight serve`` runs it) on a fresh SQLite
+database with N devices, each bound to one channel. Then, for the duration:
+
+* every device posts one reading per second (JSON, its own token; start times spread over the
+  first second, one keep-alive connection per device);
+* every user loads a dashboard once per second: a channel's readings of the last hour
+  downsampled to 500 points, the open alarms and the asset list (one after the other);
+* a probe asks ``/healthz`` ten times per second: the baseline, the cost of the HTTP stack
+  alone under the same load (also measured on the idle server before the load).
+
+Prints p50 / p99 latency (ms) per kind of request, request counts and errors (non-2xx answers
+and failed connections; the target is 0), and the readings stored against those acknowledged.
+
+Usage: python benchmarks/load.py [--devices 1000] [--users 20] [--seconds 60] [--smoke] [--json]
+
+Needs the ``loadtest`` extra (aiohttp), which ``make bench`` installs. A deployment's
+``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its own database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
+from infrasight.platform import Platform
+from infrasight.services.accounts import create_user, ensure_organization
+from infrasight.services.auth import new_device_token
+from infrasight.storage.migrate import upgrade
+from infrasight.storage.models import Asset, Channel, Device, Element
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import _free_port, _serve
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fleet:
+    """What the load needs: device tokens and channel keys, a user token, channel ids."""
+
+    device_tokens: list[str]
+    channel_keys: list[str]
+    channel_ids: list[int]
+    user_token: str
+
+
+@dataclass
+class Tally:
+    """Latencies (ms) and errors of one kind of request."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, began: float, ok: bool, what: str = "") -> None:
+        self.latencies_ms.append((time.perf_counter() - began) * 1000)
+        if not ok:
+            self.errors += 1
+            if len(self.examples) < 3:
+                self.examples.append(what)
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return {"requests": 0, "errors": self.errors}
+        return {
+            "requests": len(ordered),
+            "errors": self.errors,
+            "p50_ms": round(statistics.median(ordered), 2),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+            "max_ms": round(ordered[-1], 2),
+            **({"error_examples": self.examples} if self.examples else {}),
+        }
+
+
+def prepare(settings: Settings, devices: int) -> Fleet:
+    """Schema, one organisation with an asset, ``devices`` devices with a channel each."""
+    upgrade(settings)
+    platform = Platform.create(settings, workers=0)
+    tokens: list[str] = []
+    with platform.database.transaction() as session:
+        org, _ = ensure_organization(session, "Load")
+        _, user_token = create_user(session, org, "load@load.example", Role.VIEWER)
+        asset = Asset(organization_id=org.id, name="Load viaduct", kind="bridge")
+        session.add(asset)
+        session.flush()
+        element = Element(asset_id=asset.id, name="Deck", kind="span")
+        session.add(element)
+        session.flush()
+        rows = []
+        for i in range(devices):
+            token, digest = new_device_token()
+            tokens.append(token)
+            rows.append(
+                Device(
+                    organization_id=org.id,
+                    asset_id=asset.id,
+                    name=f"DL-{i:04d}",
+                    kind="datalogger",
+                    token_hash=digest,
+                )
+            )
+        session.add_all(rows)
+        session.flush()
+        channels = [
+            Channel(
+                organization_id=org.id,
+                key=f"LOAD-{i:04d}",
+                quantity="strain",
+                unit="µε",
+                element_id=element.id,
+                device_id=device.id,
+            )
+            for i, device in enumerate(rows)
+        ]
+        session.add_all(channels)
+        session.flush()
+        keys = [c.key for c in channels]
+        ids = [c.id for c in channels]
+    platform.close()
+    return Fleet(device_tokens=tokens, channel_keys=keys, channel_ids=ids, user_token=user_token)
+
+
+async def _device(
+    session: aiohttp.ClientSession,
+    base: str,
+    token: str,
+    key: str,
+    until: float,
+    tally: Tally,
+    rng: random.Random,
+) -> int:
+    """Post one reading per second until ``until``; returns the readings acknowledged."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    url = f"{base}/api/v1/ingest/readings"
+    await asyncio.sleep(rng.random())
+    acknowledged = 0
+    tick = time.perf_counter()
+    while tick < until:
+        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        body = json.dumps(
+            {"readings": [{"channel": key, "time": stamp, "value": 100 + rng.random()}]}
+        )
+        began = time.perf_counter()
+        try:
+            async with session.post(url, data=body, headers=headers) as response:
+                payload = await response.read()
+                ok = response.status == 200
+                tally.add(began, ok, f"{response.status} {payload[:120]!r}")
+                acknowledged += json.loads(payload)["accepted"] if ok else 0
+        except (aiohttp.ClientError, TimeoutError) as err:
+            tally.add(began, False, repr(err))
+        tick += 1.0
+        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+    return acknowledged
+
+
+async def _user(
+    session: aiohttp.ClientSession,
+    base: str,
+    token: str,
+    channel_ids: list[int],
+    until: float,
+    tallies: dict[str, Tally],
+    rng: random.Random,
+) -> None:
+    """Load a dashboard (readings, alarms, assets) once per second until ``until``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    await asyncio.sleep(rng.random())
+    tick = time.perf_counter()
+    while tick < until:
+        now = datetime.now(UTC)
+        channel = rng.choice(channel_ids)
+        requests = [
+            (
+                "dashboard: channel readings",
+                f"{base}/api/v1/channels/{channel}/readings",
+                {
+                    "start": (now - timedelta(hours=1)).isoformat(),
+                    "end": now.isoformat(),
+                    "max_points": "500",
+                },
+            ),
+            ("dashboard: alarms", f"{base}/api/v1/alarms", {"limit": "100"}),
+            ("dashboard: assets", f"{base}/api/v1/assets", {}),
+        ]
+        for name, url, params in requests:
+            began = time.perf_counter()
+            try:
+                async with session.get(url, params=params, headers=headers) as response:
+                    payload = await response.read()
+                    tallies[name].add(
+                        began, response.status == 200, f"{response.status} {payload[:120]!r}"
+                    )
+            except (aiohttp.ClientError, TimeoutError) as err:
+                tallies[name].add(began, False, repr(err))
+        tick += 1.0
+        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+
+
+async def _probe(session: aiohttp.ClientSession, base: str, until: float, tally: Tally) -> None:
+    """``/healthz`` ten times per second: the HTTP stack's own latency."""
+    while time.perf_counter() < until:
+        began = time.perf_counter()
+        try:
+            async with session.get(f"{base}/healthz") as response:
+                await response.read()
+                tally.add(began, response.status == 200, str(response.status))
+        except (aiohttp.ClientError, TimeoutError) as err:
+            tally.add(began, False, repr(err))
+        await asyncio.sleep(0.1)
+
+
+async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[str, Any]:
+    """Idle baseline, then the load; the figures as a dict."""
+    rng = random.Random(0)
+    idle = Tally()
+    async with aiohttp.ClientSession() as probe_session:
+        for _ in range(200):
+            began = time.perf_counter()
+            async with probe_session.get(f"{base}/healthz") as response:
+                await response.read()
+                idle.add(began, response.status == 200)
+    tallies = {
+        name: Tally()
+        for name in (
+            "device: post a reading",
+            "dashboard: channel readings",
+            "dashboard: alarms",
+            "dashboard: assets",
+            "baseline: /healthz under load",
+        )
+    }
+    # A device that waits longer than this gives up (and would send again later): an error here.
+    timeout = aiohttp.ClientTimeout(total=10)
+    # One connection per device (as separate field units have), users share a small pool.
+    device_sessions = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=timeout)
+        for _ in fleet.device_tokens
+    ]
+    user_session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=users + 1), timeout=timeout
+    )
+    began = time.perf_counter()
+    until = began + seconds
+    try:
+        device_tasks = [
+            _device(s, base, token, key, until, tallies["device: post a reading"], rng)
+            for s, token, key in zip(
+                device_sessions, fleet.device_tokens, fleet.channel_keys, strict=True
+            )
+        ]
+        user_tasks = [
+            _user(s, base, fleet.user_token, fleet.channel_ids, until, tallies, rng)
+            for s in [user_session] * users
+        ]
+        probe = _probe(user_session, base, until, tallies["baseline: /healthz under load"])
+        results = await asyncio.gather(*device_tasks, *user_tasks, probe)
+    finally:
+        for s in [*device_sessions, user_session]:
+            await s.close()
+    elapsed = time.perf_counter() - began
+    acknowledged = sum(r for r in results[: len(device_tasks)] if isinstance(r, int))
+    stored: int | None = 0
+    async with aiohttp.ClientSession(
+        headers={"Authorization": f"Bearer {fleet.user_token}"},
+        timeout=aiohttp.ClientTimeout(total=30),
+    ) as reader:
+        try:
+            for channel in fleet.channel_ids:
+                async with reader.get(
+                    f"{base}/api/v1/channels/{channel}/readings", params={"max_points": "1"}
+                ) as response:
+                    points = (await response.json())["points"]
+                    stored = (stored or 0) + sum(int(p["count"]) for p in points)
+        except (aiohttp.ClientError, TimeoutError, KeyError):
+            stored = None  # the server is still overloaded: not counted
+    errors = sum(t.errors for t in tallies.values())
+    posted = len(tallies["device: post a reading"].latencies_ms)
+    return {
+        "devices": len(fleet.device_tokens),
+        "users": users,
+        "seconds": round(elapsed, 1),
+        "device_requests_per_s": round(posted / elapsed, 1),
+        "readings_acknowledged": acknowledged,
+        "readings_stored": stored,
+        "errors": errors,
+        "idle_baseline_healthz": idle.summary(),
+        **{name: tally.summary() for name, tally in tallies.items()},
+    }
+
+
+def _raise_open_files_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--smoke", action="store_true", help="50 devices, 3 users, 5 s")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    if args.smoke:
+        args.devices, args.users, args.seconds = 50, 3, 5.0
+    os.environ.pop("INFRASIGHT_DATABASE_URL", None)
+    _raise_open_files_limit(2 * args.devices + 256)  # client and server (which inherits it)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data")
+        fleet = prepare(settings, args.devices)
+        port = _free_port()
+        server: subprocess.Popen[bytes] = _serve(settings, port)
+        try:
+            report = asyncio.run(
+                run_load(f"http://127.0.0.1:{port}", fleet, args.users, args.seconds)
+            )
+        finally:
+            server.terminate()
+            server.wait(10)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0 if report["errors"] == 0 else 1
+    print(
+        f"load: {report['devices']} devices x 1 reading/s, {report['users']} dashboard users, "
+        f"{report['seconds']} s on loopback (one uvicorn process, SQLite)"
+    )
+    print(f"{'request':34s}{'count':>8s}{'errors':>8s}{'p50 ms':>10s}{'p99 ms':>10s}")
+    rows = ["idle_baseline_healthz", "baseline: /healthz under load", "device: post a reading"]
+    rows += ["dashboard: channel readings", "dashboard: alarms", "dashboard: assets"]
+    for name in rows:
+        s = report[name]
+        label = "baseline: /healthz, idle" if name == "idle_baseline_healthz" else name
+        p50 = f"{s['p50_ms']:10.1f}" if "p50_ms" in s else f"{'-':>10s}"
+        p99 = f"{s['p99_ms']:10.1f}" if "p99_ms" in s else f"{'-':>10s}"
+        print(f"{label:34s}{s['requests']:>8d}{s['errors']:>8d}{p50}{p99}")
+        for example in s.get("error_examples", []):
+            print(f"    e.g. {example}")
+    print(
+        f"device requests/s {report['device_requests_per_s']}; readings acknowledged "
+        f"{report['readings_acknowledged']}, stored {report['readings_stored']}; "
+        f"errors {report['errors']}"
+    )
+    return 0 if report["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
