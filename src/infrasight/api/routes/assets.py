@@ -107,9 +107,7 @@ class ElementCreate(BaseModel):
     axis_deg: StrictFloat = Field(
         default=0.0, ge=-180, le=180, description="Element axis in images"
     )
-    criticality: StrictInt = Field(
-        default=3, ge=1, le=5, description="1 minor - 5 critical (risk)"
-    )
+    criticality: StrictInt = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
 
 
 class ElementUpdate(BaseModel):
