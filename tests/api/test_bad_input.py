@@ -156,11 +156,11 @@ def test_csv_row_whose_channel_key_is_channel_is_a_reading(
     body = "channel,2024-05-01T00:00:00Z,1.5\nVD-SETTLE,2024-05-01T00:00:00Z,2\n"
     response = client.post(INGEST, content=body, headers={**h, "Content-Type": "text/csv"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 2, "duplicates": 0}
+    assert response.json() == {"accepted": 2, "duplicates": 0, "conflicts": 0}
     assert _count_readings(client, tenant, created.json()["id"]) == 1
     header_first = "Channel, Time, Value, Unit\nVD-SETTLE,2024-05-01T00:10:00Z,3,mm\n"
     response = client.post(INGEST, content=header_first, headers={**h, "Content-Type": "text/csv"})
-    assert response.json() == {"accepted": 1, "duplicates": 0}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "conflicts": 0}
 
 
 def _npy_header_only(shape: tuple[int, ...]) -> bytes:
