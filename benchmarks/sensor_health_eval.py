@@ -38,12 +38,13 @@ import numpy as np
 
 from infrasight.signals import FaultClass, anomaly_scores, classify_window
 from infrasight.signals.errors import NotEnoughDataError
-from infrasight.signals.health import SLOW_FAULTS, HealthFinding, assess_channel
+from infrasight.signals.health import SLOW_FAULTS, HealthConfig, HealthFinding, assess_channel
 from infrasight.signals.sensor_fleet import FLEET_FAULTS, FleetChannel, generate_fleet
 
 DAY_S = 86_400.0
 WINDOW_S = 21 * DAY_S
 HORIZON_S = 14 * DAY_S
+PEERS = HealthConfig().for_peers()
 OLD_SENSOR_FAULTS = {FaultClass.MISSING, FaultClass.MINOR, FaultClass.OUTLIER, FaultClass.SQUARE}
 
 
@@ -69,17 +70,24 @@ Assess = Callable[[Sequence[FleetChannel], int, float], dict[str, tuple[FaultCla
 def new_method(site: Sequence[FleetChannel], _i: int, now: float) -> dict[str, tuple[FaultClass, float | None]]:
     """The new assessment: each channel's finding, slow classes checked against the site."""
     findings: dict[str, HealthFinding] = {}
+    windows = {}
     for ch in site:
         sel = (ch.times_s > now - WINDOW_S) & (ch.times_s <= now)
+        windows[ch.key] = (ch.times_s[sel], ch.values[sel])
         try:
-            findings[ch.key] = assess_channel(ch.times_s[sel], ch.values[sel])
+            findings[ch.key] = assess_channel(*windows[ch.key])
         except NotEnoughDataError:
             continue
-    slow = [k for k, f in findings.items() if f.label in SLOW_FAULTS]
     out: dict[str, tuple[FaultClass, float | None]] = {}
     for key, f in findings.items():
-        if f.label is FaultClass.NORMAL or (f.label in SLOW_FAULTS and len(slow) > 1):
+        if f.label is FaultClass.NORMAL:
             continue
+        if f.label in SLOW_FAULTS and any(
+            assess_channel(*w, config=PEERS).label in SLOW_FAULTS
+            for k, w in windows.items()
+            if k != key
+        ):
+            continue  # the site moves: structural, not this gauge
         out[key] = (f.label, f.onset_s)
     return out
 

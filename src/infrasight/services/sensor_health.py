@@ -31,7 +31,7 @@ from infrasight.signals import (
     apply_transition,
     route_anomalies,
 )
-from infrasight.signals.health import HealthFinding, assess_channel
+from infrasight.signals.health import HealthConfig, HealthFinding, assess_channel
 from infrasight.storage.models import Channel, Element
 from infrasight.storage.readings import fetch_last, fetch_series
 
@@ -84,7 +84,12 @@ def _move(
     return len(events)
 
 
-def _judge(session: Session, channel_id: int, end_us: int | None = None) -> HealthFinding | None:
+def _judge(
+    session: Session,
+    channel_id: int,
+    end_us: int | None = None,
+    config: HealthConfig | None = None,
+) -> HealthFinding | None:
     """The finding on the channel's readings of the 21 days up to ``end_us`` (its last)."""
     if end_us is None:
         last, _ = fetch_last(session, channel_id, 1)
@@ -94,7 +99,7 @@ def _judge(session: Session, channel_id: int, end_us: int | None = None) -> Heal
     stamps, values = fetch_series(session, channel_id, from_us=end_us - WINDOW_S * 1_000_000)
     keep = stamps <= end_us
     try:
-        return assess_channel(stamps[keep] / 1e6, values[keep])
+        return assess_channel(stamps[keep] / 1e6, values[keep], config=config)
     except NotEnoughDataError:
         return None
 
@@ -115,7 +120,7 @@ def _peers_move(session: Session, channel: Channel, end_us: int) -> bool:
         )
     ).all()
     for peer in peers:
-        finding = _judge(session, peer.id, end_us)
+        finding = _judge(session, peer.id, end_us, HealthConfig().for_peers())
         if finding is not None and finding.is_slow:
             return True
     return False

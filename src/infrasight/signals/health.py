@@ -27,7 +27,7 @@ fault (:func:`infrasight.signals.faults.route_anomalies`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -74,6 +74,9 @@ class HealthConfig:
         A step must exceed this many times the steps one hour before and after it.
     level_z : float
         Block-median departure, in reference block spreads.
+    peer_level_z : float
+        ``level_z`` of a co-located channel asked whether it moves too (a structure moves all
+        its gauges, some less).
     shape_z : float
         RMS distance of the block medians from a straight line, in block spreads, below which a
         level departure is a ``trend``.
@@ -92,6 +95,11 @@ class HealthConfig:
     square_sharp: float = 2.5
     level_z: float = 8.0
     shape_z: float = 3.0
+    peer_level_z: float = 4.0
+
+    def for_peers(self) -> HealthConfig:
+        """The thresholds for co-located channels when a slow class is checked for coherence."""
+        return replace(self, level_z=self.peer_level_z)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
