@@ -67,7 +67,9 @@ class Tally:
 Assess = Callable[[Sequence[FleetChannel], int, float], dict[str, tuple[FaultClass, float | None]]]
 
 
-def new_method(site: Sequence[FleetChannel], _i: int, now: float) -> dict[str, tuple[FaultClass, float | None]]:
+def new_method(
+    site: Sequence[FleetChannel], _i: int, now: float
+) -> dict[str, tuple[FaultClass, float | None]]:
     """The new assessment: each channel's finding, slow classes checked against the site."""
     findings: dict[str, HealthFinding] = {}
     windows = {}
@@ -135,7 +137,9 @@ def run(channels: Sequence[FleetChannel], method: Assess, tally: Tally) -> None:
             found = method(site, i, float(now))
             for key, (label, onset) in found.items():
                 if active.get(key) is None:
-                    tally.raised.append(Raised(key=key, label=label, time_s=float(now), onset_s=onset))
+                    tally.raised.append(
+                        Raised(key=key, label=label, time_s=float(now), onset_s=onset)
+                    )
                 active[key] = label
             for key in list(active):
                 if key not in found:
@@ -253,9 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in new_tally.raised:
             ch = truth[r.key]
             start = (r.time_s - ch.fault_start_s) / DAY_S if ch.fault_start_s else float("nan")
-            print(f"{r.key:16} truth {ch.fault.value:8} raised {r.label.value:8} {start:+7.1f} d after start")
+            print(f"{r.key:16} truth {ch.fault.value:8} raised {r.label.value:8} {start:+7.1f} d")
         for ch in fleet:
-            if ch.fault is not FaultClass.NORMAL and not any(r.key == ch.key for r in new_tally.raised):
+            if ch.fault is not FaultClass.NORMAL and not any(
+                r.key == ch.key for r in new_tally.raised
+            ):
                 print(f"{ch.key:16} truth {ch.fault.value:8} MISSED")
     results = {"seeds": seeds, "days": days, "new": score(fleet, new_tally, days)}
     if not args.no_baseline:
@@ -264,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dump(results, sys.stdout, indent=2)
         print()
         return 0
-    print(f"sensor health on a generated fleet: seeds {args.seeds if not args.smoke else seeds}, {days} days")
+    shown = args.seeds if not args.smoke else seeds
+    print(f"sensor health on a generated fleet: seeds {shown}, {days} days")
     new = results["new"]
     assert isinstance(new, dict)
     _print("new: residual after level/slope/daily cycle, persistence, site coherence", new)

@@ -140,7 +140,8 @@ class HealthFinding:
     def message(self, channel: str) -> str:
         """The alarm text: class, since when, evidence window."""
         if self.label is FaultClass.NORMAL:
-            return f"{channel}: no sensor fault in {_iso(self.window_start_s)} to {_iso(self.window_end_s)}"
+            span = f"{_iso(self.window_start_s)} to {_iso(self.window_end_s)}"
+            return f"{channel}: no sensor fault in {span}"
         since = _iso(self.onset_s) if self.onset_s is not None else "unknown"
         return (
             f"{channel}: {self.label.value} since {since}: {self.evidence} "
@@ -267,7 +268,7 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
 
     step = float(np.median(np.diff(t[ref])))
     bid = np.floor((t_end - t) / block).astype(np.int64)  # 0 = the last block, counting back
-    n_test = max(int(round(test_s / block)), 1)
+    n_test = max(round(test_s / block), 1)
     n_full = int(np.floor(span / block))  # complete blocks
     test_blocks = np.arange(n_test - 1, -1, -1)  # oldest first
     ref_blocks = np.arange(n_test, n_full)
@@ -352,8 +353,8 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
         # each side on its own: traffic peaks are one-sided, gauge spikes come either way
         thr_up = max(cfg.outlier_z * sigma, cfg.outlier_q * _q999(e_ref[e_ref > 0]))
         thr_dn = max(cfg.outlier_z * sigma, cfg.outlier_q * _q999(-e_ref[e_ref < 0]))
-        cand = inner & ~is_ref
-        spikes = np.flatnonzero(cand & ((e > thr_up) | (e < -thr_dn)))
+        recent = inner & ~is_ref
+        spikes = np.flatnonzero(recent & ((e > thr_up) | (e < -thr_dn)))
         if sigma > 0 and spikes.size >= cfg.outlier_min:
             return done(
                 FaultClass.OUTLIER,
@@ -363,7 +364,7 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
             )
 
     # --- square: abrupt steps that alternate
-    h = max(3, int(round(min(3600.0, block / 4) / step)))
+    h = max(3, round(min(3600.0, block / 4) / step))
     if r.size > 4 * h:
         win = sliding_window_view(r, h)
         med = np.median(win, axis=1)  # med[i] = median(r[i:i+h])
@@ -372,7 +373,9 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
         valid = np.zeros(r.size, dtype=bool)
         valid[h : r.size - h + 1] = True
         s_ref = s[valid & is_ref]
-        thr = max(cfg.square_z * _mad(s_ref), cfg.square_q * float(np.quantile(np.abs(s_ref), 0.999)))
+        thr = max(
+            cfg.square_z * _mad(s_ref), cfg.square_q * float(np.quantile(np.abs(s_ref), 0.999))
+        )
         # abrupt: the hour before and the hour after the step are flat next to it
         before = np.zeros(r.size)
         after = np.zeros(r.size)

@@ -90,7 +90,12 @@ def _scale(y: FloatArray) -> float:
 
 
 def _inject(
-    kind: FaultClass, y: FloatArray, t: FloatArray, start: int, scale: float, rng: np.random.Generator
+    kind: FaultClass,
+    y: FloatArray,
+    t: FloatArray,
+    start: int,
+    scale: float,
+    rng: np.random.Generator,
 ) -> FloatArray:
     out = y.copy()
     n = y.size - start
@@ -158,14 +163,16 @@ def generate_fleet(
         raise ValueError("days must be at least 60")
     rng = np.random.default_rng(seed)
     n = int(days * DAY_S / STEP_S)
-    t = start_s + STEP_S * np.arange(n)
+    t: FloatArray = start_s + STEP_S * np.arange(n, dtype=np.float64)
     hour = (t % DAY_S) / 3600.0
     doy = ((t - start_s) / DAY_S) % 365.25
     out: list[FleetChannel] = []
     for s in range(faulty_sites + healthy_sites):
         site = f"S{s:02d}"
         mean_t = rng.uniform(6.0, 14.0)
-        season = mean_t - rng.uniform(6.0, 11.0) * np.cos(2 * np.pi * (doy - rng.uniform(0, 40)) / 365.25)
+        season = mean_t - rng.uniform(6.0, 11.0) * np.cos(
+            2 * np.pi * (doy - rng.uniform(0, 40)) / 365.25
+        )
         ar = np.exp(-STEP_S / (2 * DAY_S))
         weather = np.asarray(
             lfilter([1.0], [1.0, -ar], rng.normal(0.0, 1.5 * np.sqrt(1 - ar**2), n))
@@ -176,7 +183,7 @@ def generate_fleet(
         d_t = deck - deck.mean()
         busy = (hour > 6) & (hour < 22)
 
-        def traffic() -> FloatArray:
+        def traffic(busy: NDArray[np.bool_] = busy) -> FloatArray:
             p = np.where(busy, 0.35, 0.05)
             peaks = np.abs(rng.standard_t(3, n)) * rng.uniform(2.0, 6.0)
             return np.asarray(peaks * (rng.random(n) < p))
