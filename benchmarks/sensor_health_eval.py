@@ -4,10 +4,10 @@
 
 The fleet (:func:`infrasight.signals.sensor_fleet.generate_fleet`) has per seed 6 faulty sites
 (one gauge each, the six IPC-SHM classes) and 2 healthy sites, 7 channels each, 10-minute
-readings for a year. Sensor health runs once a day on each channel (the last 21 days), as the
-platform does after each stored batch, and an alarm stays open while the channel is judged
-faulty. A slow class (trend, drift) seen on another channel of the same site at the same time
-is a structural change, not a gauge fault.
+readings for a year. Sensor health runs once a day on each site (the last 21 days, the site's
+thermometers as drivers), as the platform does after each stored batch, and an alarm stays
+open while the channel is judged faulty. A slow class (trend, drift) seen on another channel
+of the same site at the same time is a structural change, not a gauge fault.
 
 Figures:
 - per class: recall (faulty channels whose first alarm at or after the fault start, within 14
@@ -37,14 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from infrasight.signals import FaultClass, anomaly_scores, classify_window
-from infrasight.signals.errors import NotEnoughDataError
-from infrasight.signals.health import SLOW_FAULTS, HealthConfig, HealthFinding, assess_channel
+from infrasight.signals.health import judge_asset
 from infrasight.signals.sensor_fleet import FLEET_FAULTS, FleetChannel, generate_fleet
 
 DAY_S = 86_400.0
 WINDOW_S = 21 * DAY_S
 HORIZON_S = 14 * DAY_S
-PEERS = HealthConfig().for_peers()
 OLD_SENSOR_FAULTS = {FaultClass.MISSING, FaultClass.MINOR, FaultClass.OUTLIER, FaultClass.SQUARE}
 
 
@@ -70,28 +68,18 @@ Assess = Callable[[Sequence[FleetChannel], int, float], dict[str, tuple[FaultCla
 def new_method(
     site: Sequence[FleetChannel], _i: int, now: float
 ) -> dict[str, tuple[FaultClass, float | None]]:
-    """The new assessment: each channel's finding, slow classes checked against the site."""
-    findings: dict[str, HealthFinding] = {}
+    """The new assessment: the site judged together (temperatures as drivers, coherence)."""
     windows = {}
     for ch in site:
         sel = (ch.times_s > now - WINDOW_S) & (ch.times_s <= now)
         windows[ch.key] = (ch.times_s[sel], ch.values[sel])
-        try:
-            findings[ch.key] = assess_channel(*windows[ch.key])
-        except NotEnoughDataError:
-            continue
-    out: dict[str, tuple[FaultClass, float | None]] = {}
-    for key, f in findings.items():
-        if f.label is FaultClass.NORMAL:
-            continue
-        if f.label in SLOW_FAULTS and any(
-            assess_channel(*w, config=PEERS).label in SLOW_FAULTS
-            for k, w in windows.items()
-            if k != key
-        ):
-            continue  # the site moves: structural, not this gauge
-        out[key] = (f.label, f.onset_s)
-    return out
+    temps = [ch.key for ch in site if ch.quantity == "temperature"]
+    verdicts = judge_asset(windows, drivers=temps)
+    return {
+        key: (v.finding.label, v.finding.onset_s)
+        for key, v in verdicts.items()
+        if v.is_sensor_fault
+    }
 
 
 class OldMethod:

@@ -7,7 +7,7 @@ import pytest
 
 from infrasight.demo.timeseries import DEMO_CHANNELS, generate_demo_series
 from infrasight.signals import FaultClass, InputDataError, NotEnoughDataError
-from infrasight.signals.health import HealthConfig, HealthFinding, assess_channel
+from infrasight.signals.health import HealthConfig, HealthFinding, assess_channel, judge_asset
 from infrasight.signals.sensor_fleet import FLEET_FAULTS, FleetChannel, generate_fleet
 
 DAY = 86_400.0
@@ -97,30 +97,43 @@ def test_healthy_channels_with_temperature_traffic_and_noise_are_not_flagged(
 
 
 def test_demo_channels_only_the_faulty_gauge_is_a_gauge_fault() -> None:
-    asset = {c.key: c.asset for c in DEMO_CHANNELS}
-    peers = HealthConfig().for_peers()
-    for seed in (7, 3):
+    assets = {c.asset for c in DEMO_CHANNELS}
+    for seed in (7, 3, 4):
         series = generate_demo_series(end_s=1_764_460_800.0, days=90, seed=seed)
         sel = series.times_s > series.times_s[-1] - WINDOW
-        t = series.times_s[sel]
-        found = {k: assess_channel(t, v[sel]) for k, v in series.values.items()}
-        gauge = {
-            k: f.label
-            for k, f in found.items()
-            if f.is_sensor_fault
-            or (
-                f.is_slow
-                and not any(
-                    assess_channel(t, series.values[p][sel], config=peers).is_slow
-                    for p in found
-                    if p != k and asset[p] == asset[k]
-                )
-            )
-        }
-        assert gauge == {series.faulty_channel: FaultClass.MINOR}
+        gauge: dict[str, FaultClass] = {}
+        for asset in assets:
+            keys = [c.key for c in DEMO_CHANNELS if c.asset == asset]
+            temps = [
+                c.key for c in DEMO_CHANNELS if c.asset == asset and c.quantity == "temperature"
+            ]
+            windows = {k: (series.times_s[sel], series.values[k][sel]) for k in keys}
+            verdicts = judge_asset(windows, drivers=temps)
+            gauge |= {k: v.finding.label for k, v in verdicts.items() if v.is_sensor_fault}
+        assert gauge == {series.faulty_channel: FaultClass.MINOR}, seed
         flat_start = next(w[1] for w in series.fault_windows if w[0] == "flat")
-        onset = found[series.faulty_channel].onset_s
-        assert onset is not None and abs(onset - flat_start) <= 600
+        onset = verdicts_onset(series.times_s[sel], series.values[series.faulty_channel][sel])
+        assert abs(onset - flat_start) <= 600
+
+
+def verdicts_onset(t: np.ndarray, x: np.ndarray) -> float:
+    onset = assess_channel(t, x).onset_s
+    assert onset is not None
+    return onset
+
+
+def test_a_coherent_slow_change_is_not_a_gauge_fault() -> None:
+    rng = np.random.default_rng(8)
+    t = 1_700_000_000.0 + 600.0 * np.arange(21 * 144)
+    ramp = np.clip((t - t[16 * 144]) / DAY, 0, None)
+    settle = 0.3 * ramp + rng.normal(0, 0.02, t.size)
+    tilt = 0.01 * ramp + rng.normal(0, 0.002, t.size)
+    quiet = rng.normal(0, 0.02, t.size)
+    both = judge_asset({"settle": (t, settle), "tilt": (t, tilt), "crack": (t, quiet)})
+    assert both["settle"].finding.label is FaultClass.TREND
+    assert not both["settle"].is_sensor_fault and not both["tilt"].is_sensor_fault
+    alone = judge_asset({"settle": (t, settle), "crack": (t, quiet)}, only=["settle"])
+    assert list(alone) == ["settle"] and alone["settle"].is_sensor_fault
 
 
 def test_bad_input_is_refused() -> None:

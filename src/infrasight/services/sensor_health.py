@@ -1,8 +1,9 @@
 """Tell a broken gauge from a changing structure, and route each to the right people.
 
-After each scored batch, every channel of the batch is judged on its last 21 days of readings
-(:func:`infrasight.signals.health.assess_channel`: the recent 7 days against the earlier 14,
-after the channel's own level, slope and daily cycle, with persistence). A sensor-fault class
+After each scored batch, every channel of the batch is judged with the other channels of its
+asset on the last 21 days of readings (:func:`infrasight.signals.health.judge_asset`: the
+recent 7 days against the earlier 14, after the channel's own level, slope and daily cycle and
+what the asset's thermometers explain, with persistence). A sensor-fault class
 (missing, minor, outlier, square) raises a ``maintenance`` alarm for the device (key
 ``sensor-fault/<channel>``, level name ``fault``, the note says the class, since when and the
 evidence window); a slow class (trend, drift) does so only when no other channel of the same
@@ -17,7 +18,7 @@ readings, so it does not depend on the score's scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from sqlalchemy import select
@@ -27,11 +28,10 @@ from infrasight.services.alarms import current_alarm, persist_alarm
 from infrasight.signals import (
     AlarmStatus,
     LevelTransition,
-    NotEnoughDataError,
     apply_transition,
     route_anomalies,
 )
-from infrasight.signals.health import HealthConfig, HealthFinding, assess_channel
+from infrasight.signals.health import Verdict, judge_asset
 from infrasight.storage.models import Channel, Element
 from infrasight.storage.readings import fetch_last, fetch_series
 
@@ -41,11 +41,6 @@ ANOMALOUS_SCORE = 0.6
 WINDOW_S = 21 * 86_400
 ACTOR = "sensor-health"
 FAULT_LEVEL_NAME = "fault"
-
-
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    is_sensor_fault: bool
 
 
 def _move(
@@ -84,46 +79,48 @@ def _move(
     return len(events)
 
 
-def _judge(
-    session: Session,
-    channel_id: int,
-    end_us: int | None = None,
-    config: HealthConfig | None = None,
-) -> HealthFinding | None:
-    """The finding on the channel's readings of the 21 days up to ``end_us`` (its last)."""
-    if end_us is None:
-        last, _ = fetch_last(session, channel_id, 1)
-        if not last.size:
-            return None
-        end_us = int(last[-1])
-    stamps, values = fetch_series(session, channel_id, from_us=end_us - WINDOW_S * 1_000_000)
-    keep = stamps <= end_us
-    try:
-        return assess_channel(stamps[keep] / 1e6, values[keep], config=config)
-    except NotEnoughDataError:
-        return None
+def _asset_windows(
+    session: Session, channels: list[Channel]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
+    """The last 21 days of every channel of one asset (up to its newest reading); temperatures."""
+    ends = []
+    for channel in channels:
+        last, _ = fetch_last(session, channel.id, 1)
+        if last.size:
+            ends.append(int(last[-1]))
+    if not ends:
+        return {}, []
+    end_us = max(ends)
+    windows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for channel in channels:
+        stamps, values = fetch_series(session, channel.id, from_us=end_us - WINDOW_S * 1_000_000)
+        keep = stamps <= end_us
+        if np.count_nonzero(keep) >= 2:
+            windows[channel.key] = (stamps[keep] / 1e6, values[keep])
+    temps = [c.key for c in channels if c.quantity == "temperature" and c.key in windows]
+    return windows, temps
 
 
-def _peers_move(session: Session, channel: Channel, end_us: int) -> bool:
-    """Whether another channel of the same asset departs slowly too (the structure moving)."""
-    element = session.get(Element, channel.element_id)
-    if element is None:
-        return False
-    peers = session.scalars(
-        select(Channel)
+def _by_asset(session: Session, channels: list[Channel]) -> dict[int, list[Channel]]:
+    """Every (non-derived) channel of the assets the given channels belong to."""
+    element_ids = {c.element_id for c in channels}
+    asset_ids = set(
+        session.scalars(select(Element.asset_id).where(Element.id.in_(element_ids))).all()
+    )
+    rows = session.execute(
+        select(Channel, Element.asset_id)
         .join(Element, Element.id == Channel.element_id)
         .where(
-            Element.asset_id == element.asset_id,
-            Channel.organization_id == channel.organization_id,
-            Channel.id != channel.id,
+            Element.asset_id.in_(asset_ids),
+            Channel.organization_id.in_({c.organization_id for c in channels}),
             Channel.quantity != "dimensionless",
         )
+        .order_by(Channel.id)
     ).all()
-    for peer in peers:
-        finding = _judge(session, peer.id, end_us, HealthConfig().for_peers())
-        if finding is not None and finding.is_slow:
-            return True
-    return False
+    out: dict[int, list[Channel]] = {}
+    for channel, asset_id in rows:
+        out.setdefault(asset_id, []).append(channel)
+    return out
 
 
 def assess_sensor_health(
@@ -134,28 +131,27 @@ def assess_sensor_health(
     ``peak_scores`` maps channel id to the highest anomaly score of its new readings (used only
     to spot a coherent structural change).
     """
-    channels = session.scalars(select(Channel).where(Channel.id.in_(peak_scores))).all()
-    verdicts: dict[str, _Verdict] = {}
-    findings: dict[str, HealthFinding] = {}
+    channels = list(session.scalars(select(Channel).where(Channel.id.in_(peak_scores))).all())
+    batch = {c.key for c in channels}
+    verdicts: dict[str, Verdict] = {}
     changed: dict[str, bool] = {}
     by_key: dict[str, Channel] = {}
-    for channel in channels:
-        finding = _judge(session, channel.id)
-        if finding is None:
-            continue
-        gauge = finding.is_sensor_fault or (
-            finding.is_slow and not _peers_move(session, channel, round(finding.window_end_s * 1e6))
+    for members in _by_asset(session, channels).values():
+        windows, temps = _asset_windows(session, members)
+        judged = judge_asset(
+            windows, drivers=temps, only=[c.key for c in members if c.key in batch]
         )
-        verdicts[channel.key] = _Verdict(is_sensor_fault=gauge)
-        findings[channel.key] = finding
-        changed[channel.key] = peak_scores[channel.id] >= ANOMALOUS_SCORE
-        by_key[channel.key] = channel
+        for channel in members:
+            if channel.key in judged:
+                verdicts[channel.key] = judged[channel.key]
+                changed[channel.key] = peak_scores[channel.id] >= ANOMALOUS_SCORE
+                by_key[channel.key] = channel
     if not verdicts:
         return 0
     routing = route_anomalies(verdicts, changed)
     count = 0
     for key, channel in by_key.items():
-        finding = findings[key]
+        finding = verdicts[key].finding
         faulty = key in routing.maintenance and verdicts[key].is_sensor_fault
         count += _move(
             session,
@@ -180,7 +176,7 @@ def assess_sensor_health(
                 1,
                 "coherent change",
                 2,
-                float(np.max([findings[c.key].window_end_s for c in moving])),
+                float(np.max([verdicts[c.key].finding.window_end_s for c in moving])),
                 category="structural",
                 device_id=None,
             )

@@ -27,6 +27,7 @@ fault (:func:`infrasight.signals.faults.route_anomalies`).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -38,7 +39,14 @@ from infrasight.signals.errors import InputDataError, NotEnoughDataError
 from infrasight.signals.faults import SENSOR_FAULTS, FaultClass
 from infrasight.signals.series import as_float_vector
 
-__all__ = ["SLOW_FAULTS", "HealthConfig", "HealthFinding", "assess_channel"]
+__all__ = [
+    "SLOW_FAULTS",
+    "HealthConfig",
+    "HealthFinding",
+    "Verdict",
+    "assess_channel",
+    "judge_asset",
+]
 
 FloatArray = NDArray[np.float64]
 DAY_S = 86_400.0
@@ -87,14 +95,14 @@ class HealthConfig:
     persist_blocks: int = 4
     minor_ratio: float = 0.3
     outlier_z: float = 12.0
-    outlier_q: float = 3.0
+    outlier_q: float = 4.0
     outlier_min: int = 3
     square_z: float = 10.0
-    square_q: float = 1.5
+    square_q: float = 2.0
     square_min: int = 3
     square_sharp: float = 2.5
     level_z: float = 8.0
-    shape_z: float = 3.0
+    shape_z: float = 1.8
     peer_level_z: float = 4.0
 
     def for_peers(self) -> HealthConfig:
@@ -206,7 +214,11 @@ def _events(stat: FloatArray, over: NDArray[np.bool_]) -> list[int]:
 
 
 def assess_channel(
-    times_s: ArrayLike, values: ArrayLike, *, config: HealthConfig | None = None
+    times_s: ArrayLike,
+    values: ArrayLike,
+    *,
+    drivers: ArrayLike | None = None,
+    config: HealthConfig | None = None,
 ) -> HealthFinding:
     """Judge the recent readings of one channel against its earlier ones.
 
@@ -216,6 +228,11 @@ def assess_channel(
         Reading times, epoch seconds, strictly increasing.
     values : array_like, shape (n,)
         Readings in the channel's unit; NaN = missing.
+    drivers : array_like, shape (n, k), optional
+        Co-located temperatures (or other drivers) at the same times, NaN where unknown. Their
+        slow departures (6-hour blocks, after their own level, slope and daily cycle) are fitted
+        on the reference and taken out of the channel's before trend and drift are judged, so
+        weather does not look like a drift. Their spikes and steps do not reach the channel.
     config : HealthConfig, optional
         Thresholds; the defaults are the tuned ones.
 
@@ -237,11 +254,22 @@ def assess_channel(
         raise InputDataError(f"times_s and values differ in length ({t.size} != {x.size})")
     if t.size < 2 or not np.all(np.diff(t) > 0):
         raise NotEnoughDataError("times_s: at least 2 strictly increasing times needed")
+    drv = None
+    if drivers is not None:
+        drv = np.asarray(drivers, dtype=np.float64)
+        if drv.ndim == 1:
+            drv = drv[:, None]
+        if drv.ndim != 2 or drv.shape[0] != t.size:
+            raise InputDataError(f"drivers: expected shape ({t.size}, k), got {drv.shape}")
+        if drv.shape[1] == 0:
+            drv = None
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return _assess(t, x, cfg)
+        return _assess(t, x, cfg, drv)
 
 
-def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
+def _assess(
+    t: FloatArray, x: FloatArray, cfg: HealthConfig, drv: FloatArray | None
+) -> HealthFinding:
     t_end = float(t[-1])
     span = t_end - float(t[0])
     test_s = min(cfg.test_s, span / 2)
@@ -365,10 +393,11 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
 
     # --- square: abrupt steps that alternate
     h = max(3, round(min(3600.0, block / 4) / step))
+    ev: list[int] = []
+    s = np.zeros(r.size)
     if r.size > 4 * h:
         win = sliding_window_view(r, h)
         med = np.median(win, axis=1)  # med[i] = median(r[i:i+h])
-        s = np.zeros(r.size)
         s[h : r.size - h + 1] = med[h:] - med[: med.size - h]
         valid = np.zeros(r.size, dtype=bool)
         valid[h : r.size - h + 1] = True
@@ -397,6 +426,8 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
     # --- trend / drift: block medians of the residual
     if ref_blocks.size >= 4:
         med_b = _group_median(r, bf, n_full, min_n=3)
+        if drv is not None:
+            med_b = _explain_by_drivers(med_b, drv, ok, tf, is_ref, a, bf, n_full, ref_blocks)
         ref_med = med_b[ref_blocks]
         ref_med = ref_med[np.isfinite(ref_med)]
         spread = max(_mad(ref_med), _mad(r[is_ref]) / np.sqrt(per_block), 1e-12)
@@ -419,6 +450,15 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
                 shape = 0.0
             label = FaultClass.TREND if shape <= cfg.shape_z else FaultClass.DRIFT
             since = float(tf[np.argmax(bf <= seg_b[0])])
+            jumps = [i for i in ev if abs(float(tf[i]) - since) <= 2 * block]
+            if jumps:  # the departure began with an abrupt step: an offset switched on
+                return done(
+                    FaultClass.SQUARE,
+                    float(tf[jumps[0]]),
+                    f"abrupt step of {float(s[jumps[0]]):+.3g} (threshold from the reference), "
+                    f"level held {float(zf[-1]):+.1f} block spreads off for "
+                    f"{run * block / 3600:.0f} h",
+                )
             return done(
                 label,
                 since,
@@ -427,6 +467,41 @@ def _assess(t: FloatArray, x: FloatArray, cfg: HealthConfig) -> HealthFinding:
                 f"{shape:.1f} spreads off a straight line",
             )
     return done(FaultClass.NORMAL, None, "no persistent departure")
+
+
+def _explain_by_drivers(
+    med_b: FloatArray,
+    drv: FloatArray,
+    ok: NDArray[np.bool_],
+    tf: FloatArray,
+    is_ref: NDArray[np.bool_],
+    a: FloatArray,
+    bf: NDArray[np.int64],
+    n_full: int,
+    ref_blocks: NDArray[np.int64],
+) -> FloatArray:
+    """Block medians minus what the drivers' own block departures explain on the reference."""
+    cols = []
+    for j in range(drv.shape[1]):
+        d = drv[ok, j]
+        fin = np.isfinite(d)
+        use = fin & is_ref
+        if use.sum() < 4 * a.shape[1]:
+            continue
+        dr = np.full(d.size, np.nan)
+        dr[fin] = d[fin] - a[fin] @ _robust_fit(a[use], d[use])
+        cols.append(_group_median(dr[fin], bf[fin], n_full, min_n=3))
+    if not cols:
+        return med_b
+    design = np.column_stack([np.ones(n_full), *cols])
+    rows = ref_blocks[np.all(np.isfinite(design[ref_blocks]), axis=1)]
+    rows = rows[np.isfinite(med_b[rows])]
+    if rows.size < 4 * design.shape[1]:
+        return med_b
+    gamma = _robust_fit(design[rows], med_b[rows])
+    explained = design @ gamma
+    out: FloatArray = np.where(np.isfinite(explained), med_b - explained, med_b)
+    return out
 
 
 def _group_median(v: FloatArray, bid: NDArray[np.int64], count: int, min_n: int = 1) -> FloatArray:
@@ -466,3 +541,94 @@ def _longest_run(flags: NDArray[np.bool_]) -> int:
     padded = np.concatenate([[0], flags.astype(np.int8), [0]])
     edges = np.flatnonzero(np.diff(padded))
     return int(np.max(edges[1::2] - edges[::2]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """A channel's finding and whether it is the gauge's fault.
+
+    Attributes
+    ----------
+    finding : HealthFinding
+    is_sensor_fault : bool
+        True for a sensor-fault class, and for a slow class that no co-located channel shares.
+    """
+
+    finding: HealthFinding
+    is_sensor_fault: bool
+
+
+def _driver_matrix(
+    t: FloatArray, windows: Mapping[str, tuple[ArrayLike, ArrayLike]], keys: list[str]
+) -> FloatArray | None:
+    cols = []
+    for key in keys:
+        tk = np.asarray(windows[key][0], dtype=np.float64)
+        xk = np.asarray(windows[key][1], dtype=np.float64)
+        fin = np.isfinite(xk)
+        if fin.sum() < 2:
+            continue
+        col = np.interp(t, tk[fin], xk[fin], left=np.nan, right=np.nan)
+        cols.append(col)
+    return np.column_stack(cols) if cols else None
+
+
+def judge_asset(
+    windows: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    *,
+    drivers: Collection[str] = (),
+    only: Collection[str] | None = None,
+    config: HealthConfig | None = None,
+) -> dict[str, Verdict]:
+    """Judge the channels of one asset together.
+
+    Parameters
+    ----------
+    windows : mapping of channel -> (times_s, values)
+        Every channel of the asset over the same span (epoch seconds, the channel's unit).
+    drivers : collection of str
+        Keys of ``windows`` that are temperatures: each channel's slow departures are judged
+        after what the *other* drivers explain (interpolated onto its times).
+    only : collection of str, optional
+        Channels to judge (default all); the others serve as drivers and peers.
+    config : HealthConfig, optional
+
+    Returns
+    -------
+    dict of channel -> Verdict
+        Channels with too little data are left out. A slow class (trend, drift) is a gauge
+        fault only if no other channel of the asset departs slowly at the
+        :meth:`HealthConfig.for_peers` bar, judged without the suspect as a driver.
+    """
+    cfg = config or HealthConfig()
+    drv = [k for k in drivers if k in windows]
+    out: dict[str, Verdict] = {}
+
+    def judge(key: str, conf: HealthConfig, exclude: str | None = None) -> HealthFinding | None:
+        t = np.asarray(windows[key][0], dtype=np.float64)
+        use = [d for d in drv if d not in (key, exclude)]
+        try:
+            return assess_channel(
+                t, windows[key][1], drivers=_driver_matrix(t, windows, use), config=conf
+            )
+        except NotEnoughDataError:
+            return None
+
+    for key in windows if only is None else [k for k in only if k in windows]:
+        finding = judge(key, cfg)
+        if finding is None:
+            continue
+        gauge = finding.is_sensor_fault
+        if finding.is_slow:
+            peers = cfg.for_peers()
+            moving = False
+            for other in windows:
+                if other == key:
+                    continue
+                seen = judge(other, peers, exclude=key)
+                if seen is not None and seen.is_slow:
+                    moving = True
+                    break
+            gauge = not moving
+        out[key] = Verdict(finding=finding, is_sensor_fault=gauge)
+    return out
