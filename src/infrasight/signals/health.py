@@ -490,7 +490,9 @@ def _explain_by_drivers(
             continue
         dr = np.full(d.size, np.nan)
         dr[fin] = d[fin] - a[fin] @ _robust_fit(a[use], d[use])
-        cols.append(_group_median(dr[fin], bf[fin], n_full, min_n=3))
+        col = _group_median(dr[fin], bf[fin], n_full, min_n=3)
+        cols.append(col)
+        cols.append(np.concatenate([col[1:], [np.nan]]))  # the block before: thermal lag
     if not cols:
         return med_b
     design = np.column_stack([np.ones(n_full), *cols])
