@@ -57,7 +57,7 @@ SLOW_FAULTS = frozenset({FaultClass.TREND, FaultClass.DRIFT})
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HealthConfig:
-    """Thresholds of :func:`assess_channel` (tuned on generated fleets, seeds 0-99).
+    """Thresholds of :func:`assess_channel` (tuned on generated fleets, seeds 0-5 and 1000-1002).
 
     Attributes
     ----------
@@ -94,8 +94,8 @@ class HealthConfig:
     block_s: float = 6 * 3600.0
     persist_blocks: int = 4
     minor_ratio: float = 0.3
-    outlier_z: float = 12.0
-    outlier_q: float = 4.0
+    outlier_z: float = 8.0
+    outlier_q: float = 2.5
     outlier_min: int = 3
     square_z: float = 10.0
     square_q: float = 2.0

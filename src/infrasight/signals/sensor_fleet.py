@@ -15,7 +15,7 @@ to the end of the record. Fault sizes are multiples of the channel's own short-t
 * ``square`` - an offset of U(1.5, 3) ``scale`` switched on and off, each state lasting
   exponential(12 h), at least 1 h;
 * ``trend`` - a straight ramp reaching U(1, 3) ``scale`` after 7 days, going on;
-* ``drift`` - a random-walk wander whose largest excursion over the first 7 days is
+* ``drift`` - a random-walk wander (6-hour moving average) whose largest excursion over the first 7 days is
   U(1, 3) ``scale``.
 """
 
@@ -126,6 +126,8 @@ def _inject(
         out[start:] += amp * (t[start:] - t[start]) / (7 * DAY_S)
     elif kind is FaultClass.DRIFT:
         walk = np.cumsum(rng.normal(0.0, 1.0, n))
+        smooth = int(6 * 3600 / STEP_S)  # a slow wander: no sample-to-sample jitter of its own
+        walk = np.convolve(walk, np.ones(smooth) / smooth, mode="full")[:n]
         walk -= walk[0]
         week = min(int(7 * DAY_S / STEP_S), n)
         walk *= rng.uniform(1.0, 3.0) * scale / max(float(np.max(np.abs(walk[:week]))), 1e-12)
