@@ -15,8 +15,8 @@ to the end of the record. Fault sizes are multiples of the channel's own short-t
 * ``square`` - an offset of U(1.5, 3) ``scale`` switched on and off, each state lasting
   exponential(12 h), at least 1 h;
 * ``trend`` - a straight ramp reaching U(1, 3) ``scale`` after 7 days, going on;
-* ``drift`` - a random-walk wander (6-hour moving average) whose largest excursion over the first 7 days is
-  U(1, 3) ``scale``.
+* ``drift`` - a random-walk wander (6-hour moving average) whose largest excursion over the
+  first 7 days is U(1, 3) ``scale``.
 """
 
 from __future__ import annotations
