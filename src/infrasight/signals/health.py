@@ -379,8 +379,12 @@ def _assess(
         e_ref = e[inner & is_ref]
         sigma = _mad(e_ref)
         # each side on its own: traffic peaks are one-sided, gauge spikes come either way
-        thr_up = max(cfg.outlier_z * sigma, cfg.outlier_q * _q999(e_ref[e_ref > 0]))
-        thr_dn = max(cfg.outlier_z * sigma, cfg.outlier_q * _q999(-e_ref[e_ref < 0]))
+        q_up, q_dn = _q999(e_ref[e_ref > 0]), _q999(-e_ref[e_ref < 0])
+        thr_up = max(cfg.outlier_z * sigma, cfg.outlier_q * q_up)
+        thr_dn = max(cfg.outlier_z * sigma, cfg.outlier_q * q_dn)
+        # a side whose tail is much heavier than the other's (traffic) needs twice the margin
+        thr_up *= 2.0 if q_up > 2.0 * q_dn else 1.0
+        thr_dn *= 2.0 if q_dn > 2.0 * q_up else 1.0
         recent = inner & ~is_ref
         spikes = np.flatnonzero(recent & ((e > thr_up) | (e < -thr_dn)))
         if sigma > 0 and spikes.size >= cfg.outlier_min:
