@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from fastapi.testclient import TestClient
+from rich.console import Console
 
 from infrasight.core.domain import Role
+from infrasight.demo.seed import seed_demo
+from infrasight.platform import Platform
 from tests.conftest import Site, Tenant
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -54,7 +57,10 @@ def test_stuck_gauge_is_routed_to_maintenance_and_clears(
         "active",
         site.device_id,
     )
-    assert fault["level_name"] in ("minor", "outlier", "square", "missing")
+    assert fault["level_name"] == "fault"
+    note = str(fault["note"])
+    assert note.startswith("VD-STRAIN: minor since ") and "stuck at 100.3" in note
+    assert "evidence" in note
     assert "structural-change" not in " ".join(alarms(client, tenant))
     # Repaired: the jump back is itself anomalous, so it clears with the next quiet batch.
     for start in (420, 620):
@@ -85,3 +91,21 @@ def test_coherent_step_on_two_channels_is_structural(
         "/api/v1/alarms", params={"category": "structural"}, headers=tenant.headers()
     ).json()
     assert [a["key"] for a in listed["items"]] == [f"structural-change/asset-{site.asset_id}"]
+
+
+def test_demo_raises_one_sensor_fault_alarm_that_says_what_was_seen(
+    platform: Platform, client: TestClient
+) -> None:
+    outcome = seed_demo(platform, days=90, seed=7, console=Console(quiet=True))
+    headers = {"Authorization": f"Bearer {outcome.token}"}
+    listed = client.get(
+        "/api/v1/alarms", params={"category": "maintenance"}, headers=headers
+    ).json()
+    assert [a["key"] for a in listed["items"]] == ["sensor-fault/VD-S2-STRAIN-02"]
+    alarm = listed["items"][0]
+    assert (alarm["status"], alarm["level_name"]) == ("active", "fault")
+    assert alarm["note"].startswith("VD-S2-STRAIN-02: minor since ")
+    assert "stuck at" in alarm["note"] and "evidence" in alarm["note"]
+    detail = client.get(f"/api/v1/alarms/{alarm['id']}", headers=headers).json()
+    assert [e["kind"] for e in detail["events"]] == ["raised"]
+    assert detail["events"][0]["note"] == alarm["note"]

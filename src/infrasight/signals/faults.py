@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -193,6 +194,13 @@ def _classify(
     return FaultClassification(label=FaultClass.NORMAL, **feats)
 
 
+class Judged(Protocol):
+    """Anything that says whether a channel's gauge looks faulty."""
+
+    @property
+    def is_sensor_fault(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Routing:
     """Where an anomaly goes.
@@ -213,7 +221,7 @@ class Routing:
 
 
 def route_anomalies(
-    labels: Mapping[str, FaultClassification],
+    labels: Mapping[str, Judged],
     changed: Mapping[str, bool],
     *,
     min_channels: int = 2,
@@ -222,8 +230,8 @@ def route_anomalies(
 
     Parameters
     ----------
-    labels : mapping of channel -> FaultClassification
-        Classification of the current window of each channel.
+    labels : mapping of channel -> FaultClassification or HealthFinding
+        Judgement of the current window of each channel (``is_sensor_fault``).
     changed : mapping of channel -> bool
         Whether the channel's (compensated) behaviour changed (alarm, change point, high score).
     min_channels : int

@@ -57,6 +57,8 @@ class Alarm:
         1 at the first raise, +1 at every re-raise.
     escalation : int
         Number of escalations since the last raise or acknowledgement.
+    note : str
+        What the raiser saw, for people (e.g. a sensor fault's class, onset and evidence).
     """
 
     key: str
@@ -70,6 +72,7 @@ class Alarm:
     cleared_at: float | None = None
     raise_count: int = 1
     escalation: int = 0
+    note: str = ""
 
     def __post_init__(self) -> None:
         if self.raise_count < 1:
@@ -93,6 +96,7 @@ class Alarm:
             "cleared_at": self.cleared_at,
             "raise_count": self.raise_count,
             "escalation": self.escalation,
+            "note": self.note,
         }
 
     @classmethod

@@ -422,6 +422,11 @@ class AlarmRecord(Base):
     raised_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    @property
+    def note(self) -> str:
+        """What the raiser saw (kept in ``state``; empty for rule alarms)."""
+        return str((self.state or {}).get("note", ""))
+
 
 class AlarmEventRecord(Base):
     """One lifecycle transition of an alarm: who or what, when, from which status to which."""

@@ -101,6 +101,7 @@ class AlarmRead(ReadModel):
     severity: int
     raised_at: datetime
     updated_at: datetime
+    note: str = Field(default="", description="what was seen: fault class, since when, evidence")
 
 
 class AlarmEventRead(ReadModel):
