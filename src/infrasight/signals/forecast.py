@@ -1,21 +1,40 @@
-"""Trend models with prediction intervals, time-to-limit and crack growth rate.
+"""Trend models with honest prediction intervals, model selection, time-to-limit, crack growth.
 
-Models (fitted by Huber-weighted least squares, so a few bad readings do not bend the trend):
+Models (fitted by Huber-weighted least squares, so a few bad readings do not bend the trend;
+``s = (t - t0) / T`` with ``t0`` the last reading and ``T`` the fitted span):
 
 ``linear``
-    ``y = a + b t``
+    ``y = a + b s``
+``quadratic``
+    ``y = a + b s + c s^2`` (accelerating or decelerating)
 ``exponential``
-    ``y = exp(a + b t)`` (fitted in log space; positive readings only)
+    ``y = a + c exp(k s)`` with ``k > 0`` (accelerating; ``k`` profiled, then refined jointly)
+``saturating``
+    ``y = a + c exp(k s)`` with ``k < 0`` (levelling off towards ``a``)
+``onset``
+    ``y = a + b u + c u^2`` with ``u = max(s - s_on, 0)``: steady, then changing from an onset
+    ``s_on`` (profiled) at a rate that may grow, e.g. a settlement that starts and accelerates
 ``seasonal``
-    ``y = a + b t + sum_h (c_h cos(2 pi h t / P) + s_h sin(2 pi h t / P))``
+    ``y = a + b s + sum_h (c_h cos(2 pi h t / P) + s_h sin(2 pi h t / P))``
 
-Prediction intervals combine the residual scale and the parameter covariance with Student-t
-quantiles. :func:`time_to_limit` gives when the expected trend (and the interval bounds) cross a
-limit and the probability that the limit is exceeded at the horizon.
+Intervals that know what they do not know:
+
+* residuals of monitoring data are autocorrelated (temperature cycles, slow drifts), so the
+  parameter covariance is inflated by the variance-inflation factor of the residuals (batch means
+  and lag-1 autocorrelation, the larger) and the Student-t degrees of freedom use the effective
+  sample size ``n_eff = n / inflation``;
+* :func:`fit_best_trend` fits every candidate on the same readings, ranks them by AICc on the
+  effective sample size and keeps Akaike weights: its forecast is the weighted mixture of the
+  candidates' predictive distributions, so model-selection uncertainty widens the interval where
+  the candidates disagree (e.g. far ahead of an accelerating curve).
+
+:func:`time_to_limit` gives when the expected trend (and the interval bounds) cross a limit and
+the probability that the limit is exceeded at the horizon.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,18 +45,31 @@ from infrasight.signals.errors import InputDataError, NotEnoughDataError
 from infrasight.signals.series import validate_series
 
 __all__ = [
+    "AUTO_KINDS",
     "CrackGrowth",
     "Forecast",
     "TimeToLimit",
     "TrendModel",
+    "TrendSelection",
     "crack_growth_rate",
+    "fit_best_trend",
     "fit_trend",
     "time_to_limit",
+    "variance_inflation",
 ]
 
+logger = logging.getLogger(__name__)
+
 FloatArray = NDArray[np.float64]
-TrendKind = Literal["linear", "exponential", "seasonal"]
+TrendKind = Literal["linear", "quadratic", "exponential", "saturating", "onset", "seasonal"]
+KINDS: tuple[str, ...] = ("linear", "quadratic", "exponential", "saturating", "onset", "seasonal")
+AUTO_KINDS: tuple[TrendKind, ...] = ("linear", "quadratic", "exponential", "saturating", "onset")
 YEAR_S = 365.25 * 86400.0
+_N_PAR = {"linear": 2, "quadratic": 3, "exponential": 3, "saturating": 3, "onset": 4}
+# rate grid of the exponential families, in 1 / fitted span (time constants 0.1 .. 20 spans)
+_RATE_GRID = 1.0 / np.geomspace(0.1, 20.0, 24)
+# onset grid of the onset family, in fitted spans before the last reading
+_ONSET_GRID = -np.linspace(0.95, 0.1, 35)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,23 +92,32 @@ class Forecast:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrendModel:
-    """A fitted trend (see module docstring). Times are seconds; ``t0`` is the time origin.
+    """A fitted trend (see module docstring).
 
     Attributes
     ----------
-    kind : {"linear", "exponential", "seasonal"}
+    kind : {"linear", "quadratic", "exponential", "saturating", "onset", "seasonal"}
     params : ndarray
-        ``[a, b, c_1, s_1, ...]`` with ``b`` per second (log units per second for exponential).
+        ``[a, b, ...]`` on the scaled time ``s`` (``[a, c, k]`` for the exponential families,
+        ``[a, b, c, s_on]`` for ``onset``).
     cov : ndarray
-        Parameter covariance.
+        Parameter covariance, inflated for autocorrelated residuals.
     residual_scale : float
-        Robust residual standard deviation (log units for exponential).
+        Robust residual standard deviation (channel unit).
     dof : int
-        Residual degrees of freedom.
+        Degrees of freedom of the Student-t predictive distribution (from ``n_eff``).
     t0 : float
+        Time origin (s): the last fitted reading.
+    time_scale_s : float
+        ``T``: the fitted span (s).
     period_s : float or None
     n : int
         Readings used.
+    n_eff : float
+        Effective sample size of the residuals (``n`` when they are uncorrelated).
+    aicc : float
+        Corrected Akaike information criterion on ``n_eff`` (comparable between kinds fitted on
+        the same readings only).
     """
 
     kind: TrendKind
@@ -85,73 +126,141 @@ class TrendModel:
     residual_scale: float
     dof: int
     t0: float
+    time_scale_s: float
     period_s: float | None
     n: int
+    n_eff: float
+    aicc: float
 
     def __post_init__(self) -> None:
-        if self.kind not in ("linear", "exponential", "seasonal"):
+        if self.kind not in KINDS:
             raise ValueError(f"unknown trend kind {self.kind!r}")
         if self.cov.shape != (self.params.size, self.params.size):
             raise ValueError("cov must be square with one row per parameter")
         if self.dof < 1:
             raise ValueError("dof must be >= 1")
+        if not self.time_scale_s > 0:
+            raise ValueError("time_scale_s must be > 0")
 
     @property
     def slope_per_s(self) -> float:
-        """Linear slope (value or log-value per second)."""
-        return float(self.params[1])
+        """Rate of change of the trend at ``t0`` (channel unit per second)."""
+        p = self.params
+        if self.kind in ("exponential", "saturating"):
+            return float(p[1] * p[2] / self.time_scale_s)
+        if self.kind == "onset":
+            u = max(-p[3], 0.0)
+            return float((p[1] + 2 * p[2] * u) / self.time_scale_s)
+        return float(p[1] / self.time_scale_s)
 
-    def design(self, times: ArrayLike) -> FloatArray:
-        """Regression matrix at ``times`` (s)."""
-        t = np.asarray(times, dtype=np.float64) - self.t0
-        return _design(t, self.kind, self.period_s, (self.params.size - 2) // 2)
+    def mean_and_jacobian(self, times: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Expected trend at ``times`` (s) and its Jacobian with respect to ``params``."""
+        t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        s = (t - self.t0) / self.time_scale_s
+        if self.kind in ("exponential", "saturating"):
+            a, c, k = self.params
+            e = np.exp(np.clip(k * s, -700.0, 700.0))
+            return a + c * e, np.column_stack([np.ones_like(s), e, c * s * e])
+        if self.kind == "onset":
+            a, b, c, s_on = self.params
+            u = np.maximum(s - s_on, 0.0)
+            du = -(b + 2 * c * u) * (u > 0)
+            return a + b * u + c * u * u, np.column_stack([np.ones_like(s), u, u * u, du])
+        X = _design(s, self.kind, self.time_scale_s, self.period_s, (self.params.size - 2) // 2)
+        return X @ self.params, X
+
+    def _moments(self, times: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        mu, J = self.mean_and_jacobian(times)
+        var = self.residual_scale**2 + np.einsum("ij,jk,ik->i", J, self.cov, J)
+        return mu, np.sqrt(np.maximum(var, 0.0))
 
     def predict(self, times: ArrayLike, *, level: float = 0.95) -> Forecast:
-        """Expected value and prediction interval at ``times`` (s)."""
+        """Expected value and prediction interval of a reading at ``times`` (s)."""
         from scipy.stats import t as student
 
-        if not 0 < level < 1:
-            raise InputDataError(f"level must be in (0, 1), got {level}")
+        _check_level(level)
         tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        X = self.design(tt)
-        mu = X @ self.params
-        sd = np.sqrt(self.residual_scale**2 + np.einsum("ij,jk,ik->i", X, self.cov, X))
+        mu, sd = self._moments(tt)
         q = float(student.ppf(0.5 + level / 2, self.dof))
-        lo, hi = mu - q * sd, mu + q * sd
-        if self.kind == "exponential":
-            return Forecast(
-                times=tt,
-                mean=np.exp(mu),
-                lower=np.exp(lo),
-                upper=np.exp(hi),
-                sd=np.exp(mu) * sd,
-                level=level,
-            )
-        return Forecast(times=tt, mean=mu, lower=lo, upper=hi, sd=sd, level=level)
+        return Forecast(
+            times=tt, mean=mu, lower=mu - q * sd, upper=mu + q * sd, sd=sd, level=level
+        )
 
     def exceedance_probability(self, time: float, limit: float, *, upper: bool = True) -> float:
         """Probability that the reading at ``time`` lies beyond ``limit``."""
         from scipy.stats import t as student
 
-        X = self.design(np.array([time]))
-        mu = float((X @ self.params)[0])
-        sd = float(np.sqrt(self.residual_scale**2 + X[0] @ self.cov @ X[0]))
-        if self.kind == "exponential":
-            if limit <= 0:
-                return 1.0 if upper else 0.0
-            limit = float(np.log(limit))
-        p_above = float(student.sf((limit - mu) / max(sd, 1e-300), self.dof))
+        mu, sd = self._moments(np.array([time]))
+        p_above = float(student.sf((limit - mu[0]) / max(float(sd[0]), 1e-300), self.dof))
         return p_above if upper else 1.0 - p_above
 
 
-def _design(t: FloatArray, kind: str, period: float | None, harmonics: int) -> FloatArray:
-    cols = [np.ones_like(t), t]
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise InputDataError(f"level must be in (0, 1), got {level}")
+
+
+def _design(
+    s: FloatArray, kind: str, scale: float, period: float | None, harmonics: int
+) -> FloatArray:
+    cols = [np.ones_like(s), s]
+    if kind == "quadratic":
+        cols.append(s * s)
     if kind == "seasonal":
         assert period is not None
         for h in range(1, harmonics + 1):
-            w = 2 * np.pi * h * t / period
+            w = 2 * np.pi * h * s * scale / period
             cols += [np.cos(w), np.sin(w)]
     return np.column_stack(cols)
+
+
+def _huber(X: FloatArray, v: FloatArray, iters: int = 10) -> tuple[FloatArray, FloatArray, float]:
+    """Huber IRLS: coefficients, final weights and the MAD residual scale."""
+    d = 1.0 / np.maximum(np.sqrt(np.sum(X * X, axis=0)), 1e-300)
+    Xs = X * d
+    beta = np.linalg.lstsq(Xs, v, rcond=None)[0]
+    w = np.ones(v.size)
+    scale = 0.0
+    for _ in range(iters):
+        r = v - Xs @ beta
+        mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        scale = mad if mad > 0 else float(np.std(r))
+        if scale == 0:
+            break
+        w = 1.0 / np.maximum(np.abs(r) / (1.345 * scale), 1.0)
+        sw = np.sqrt(w)
+        beta = np.linalg.lstsq(Xs * sw[:, None], v * sw, rcond=None)[0]
+    return np.asarray(beta * d, dtype=np.float64), w, scale
+
+
+def _robust_sigma(r: FloatArray, scale: float, dof: int) -> float:
+    # Huber-winsorised residual variance with degrees of freedom, made consistent for Gaussian
+    # noise (E[min(Z^2, 2.5^2)] = 0.9776): robust to outliers, near-unbiased for small samples
+    clip = 2.5 * scale if scale > 0 else np.inf
+    return float(np.sqrt(np.sum(np.minimum(r * r, clip * clip)) / max(dof, 1) / 0.9776))
+
+
+def variance_inflation(residuals: ArrayLike, *, clip: float | None = None) -> float:
+    """Variance-inflation factor of the mean of autocorrelated residuals (>= 1).
+
+    The larger of the AR(1) factor ``(1 + rho_1) / (1 - rho_1)`` and the batch-means ratio
+    ``m var(block means) / var`` (20 blocks, when at least 200 residuals).
+    """
+    r = np.asarray(residuals, dtype=np.float64)
+    if clip is not None:
+        r = np.clip(r, -clip, clip)
+    r = r - r.mean()
+    n = r.size
+    var = float(r @ r) / n
+    if n < 8 or var == 0:
+        return 1.0
+    rho = float(np.clip((r[1:] @ r[:-1]) / n / var, 0.0, 0.95))
+    infl = (1 + rho) / (1 - rho)
+    if n >= 200:
+        m = n // 20
+        means = r[: 20 * m].reshape(20, m).mean(axis=1)
+        infl = max(infl, m * float(np.var(means, ddof=1)) / var)
+    return float(max(infl, 1.0))
 
 
 def fit_trend(
@@ -162,15 +271,15 @@ def fit_trend(
     period_s: float | None = None,
     harmonics: int = 2,
 ) -> TrendModel:
-    """Fit a trend model to a channel.
+    """Fit one trend model to a channel.
 
     Parameters
     ----------
     times : array_like, shape (n,)
         Strictly increasing times (s).
     values : array_like, shape (n,)
-        Readings (NaN ignored); strictly positive for ``exponential``.
-    kind : {"linear", "exponential", "seasonal"}
+        Readings (NaN ignored).
+    kind : {"linear", "quadratic", "exponential", "saturating", "onset", "seasonal"}
     period_s : float, optional
         Season length in seconds (required for ``seasonal``, e.g. 365.25 days or 1 day).
     harmonics : int
@@ -181,63 +290,248 @@ def fit_trend(
     NotEnoughDataError
         Fewer than ``n_params + 2`` readings or a single distinct time.
     InputDataError
-        Non-positive readings for ``exponential``, missing ``period_s``, bad timestamps.
+        Missing ``period_s`` for ``seasonal``, unknown kind, bad timestamps.
     """
-    t, v = validate_series(times, values, name="trend series", min_points=1)
-    ok = np.isfinite(v)
-    t, v = t[ok], v[ok]
-    if kind not in ("linear", "exponential", "seasonal"):
-        raise InputDataError(f"kind must be linear, exponential or seasonal, got {kind!r}")
+    t, v = _clean(times, values)
+    if kind not in KINDS:
+        raise InputDataError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "seasonal":
         if period_s is None or not period_s > 0:
-            raise InputDataError("seasonal trend needs period_s > 0")
+            raise InputDataError("period_s: a seasonal trend needs a season length > 0")
         if harmonics < 1:
             raise InputDataError("harmonics must be >= 1")
     else:
         period_s, harmonics = None, 0
-    n_par = 2 + 2 * harmonics
-    if t.size < n_par + 2:
-        raise NotEnoughDataError(f"{t.size} readings, at least {n_par + 2} needed for {kind}")
-    if kind == "exponential":
-        if np.any(v <= 0):
-            raise InputDataError("exponential trend needs strictly positive readings")
-        v = np.log(v)
+    n_par = 2 + 2 * harmonics if kind == "seasonal" else _N_PAR[kind]
+    _need(t.size, n_par, kind)
+    model = _fit(t, v, kind, period_s, harmonics)
+    return _with_aicc(model, model.n_eff)
+
+
+def _clean(times: ArrayLike, values: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    t, v = validate_series(times, values, name="trend series", min_points=1)
+    ok = np.isfinite(v)
+    return t[ok], v[ok]
+
+
+def _need(n: int, n_par: int, kind: str) -> None:
+    if n < n_par + 2:
+        raise NotEnoughDataError(f"{n} readings, at least {n_par + 2} needed for {kind}")
+
+
+def _fit(
+    t: FloatArray, v: FloatArray, kind: TrendKind, period_s: float | None, harmonics: int
+) -> TrendModel:
     t0 = float(t[-1])
-    X = _design(t - t0, kind, period_s, harmonics)
-    w = np.ones(t.size)
-    beta = np.linalg.lstsq(X, v, rcond=None)[0]
-    scale = 1.0
-    for _ in range(10):
-        r = v - X @ beta
-        mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
-        scale = mad if mad > 0 else float(np.std(r))
-        if scale == 0:
-            break
-        u = np.abs(r) / (1.345 * scale)
-        w = 1.0 / np.maximum(u, 1.0)
-        sw = np.sqrt(w)
-        beta = np.linalg.lstsq(X * sw[:, None], v * sw, rcond=None)[0]
-    dof = t.size - n_par
-    r = v - X @ beta
-    # Huber-winsorised residual variance with degrees of freedom, made consistent for Gaussian
-    # noise (E[min(Z^2, 2.5^2)] = 0.9776): robust to outliers, near-unbiased for small samples
-    clip = 2.5 * scale if scale > 0 else np.inf
-    sigma = float(np.sqrt(np.sum(np.minimum(r * r, clip * clip)) / dof / 0.9776))
-    XtWX = (X * w[:, None]).T @ X
-    d = 1.0 / np.sqrt(np.maximum(np.diag(XtWX), 1e-300))  # equilibrate: t is in seconds
-    cov = np.asarray(
-        sigma**2 * d[:, None] * np.linalg.pinv(d[:, None] * XtWX * d) * d, dtype=np.float64
-    )
+    span = float(t[-1] - t[0])
+    scale_s = span if span > 0 else 1.0
+    s = (t - t0) / scale_s
+    if kind in ("exponential", "saturating"):
+        sign = 1.0 if kind == "exponential" else -1.0
+        best: tuple[float, FloatArray, FloatArray, float, float] | None = None
+        for k in sign * _RATE_GRID:
+            X = np.column_stack([np.ones_like(s), np.exp(k * s)])
+            beta, w, sc = _huber(X, v, iters=6)
+            r = v - X @ beta
+            loss = float(np.sum(w * r * r))
+            if best is None or loss < best[0]:
+                best = (loss, beta, w, sc, float(k))
+        assert best is not None
+        _, beta, w, sc, k = best
+        params = np.array([beta[0], beta[1], k])
+        e = np.exp(k * s)
+        J = np.column_stack([np.ones_like(s), e, beta[1] * s * e])
+        r = v - (beta[0] + beta[1] * e)
+    elif kind == "onset":
+        best_on: tuple[float, FloatArray, FloatArray, float, float] | None = None
+        for s_on in _ONSET_GRID:
+            u = np.maximum(s - s_on, 0.0)
+            X = np.column_stack([np.ones_like(s), u, u * u])
+            beta, w, sc = _huber(X, v, iters=6)
+            r = v - X @ beta
+            loss = float(np.sum(w * r * r))
+            if best_on is None or loss < best_on[0]:
+                best_on = (loss, beta, w, sc, float(s_on))
+        assert best_on is not None
+        _, beta, w, sc, s_on = best_on
+        params = np.array([*beta, s_on])
+        u = np.maximum(s - s_on, 0.0)
+        J = np.column_stack([np.ones_like(s), u, u * u, -(beta[1] + 2 * beta[2] * u) * (u > 0)])
+        r = v - J[:, :3] @ beta
+    else:
+        J = _design(s, kind, scale_s, period_s, harmonics)
+        params, w, sc = _huber(J, v)
+        r = v - J @ params
+    p = params.size
+    n = t.size
+    sigma = _robust_sigma(r, sc, n - p)
+    infl = min(variance_inflation(r, clip=2.5 * sc if sc > 0 else None), n / (p + 3))
+    n_eff = n / infl
+    JtWJ = (J * w[:, None]).T @ J
+    d = 1.0 / np.sqrt(np.maximum(np.diag(JtWJ), 1e-300))
+    cov = sigma**2 * infl * d[:, None] * np.linalg.pinv(d[:, None] * JtWJ * d) * d
     return TrendModel(
         kind=kind,
-        params=np.asarray(beta, dtype=np.float64),
-        cov=cov,
+        params=np.asarray(params, dtype=np.float64),
+        cov=np.asarray(cov, dtype=np.float64),
         residual_scale=sigma,
-        dof=dof,
+        dof=max(round(n_eff) - p, 1),
         t0=t0,
+        time_scale_s=scale_s,
         period_s=period_s,
-        n=int(t.size),
+        n=n,
+        n_eff=float(n_eff),
+        aicc=0.0,
     )
+
+
+def _with_aicc(m: TrendModel, n_eff: float) -> TrendModel:
+    from dataclasses import replace
+
+    p = m.params.size + 1  # + the residual scale
+    ln_var = 2.0 * np.log(max(m.residual_scale, 1e-300))
+    aicc = n_eff * ln_var + 2 * p + 2 * p * (p + 1) / max(n_eff - p - 1, 1e-9)
+    return replace(m, aicc=float(aicc))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrendSelection:
+    """Candidate trends fitted to the same readings, ranked by AICc, and their mixture.
+
+    Attributes
+    ----------
+    models : tuple of TrendModel
+        The candidates, best (lowest AICc) first.
+    weights : ndarray
+        Akaike weights of ``models`` (sum 1).
+    """
+
+    models: tuple[TrendModel, ...]
+    weights: FloatArray
+
+    def __post_init__(self) -> None:
+        if not self.models or len(self.models) != self.weights.size:
+            raise ValueError("one weight per model, at least one model")
+        if not np.isclose(self.weights.sum(), 1.0):
+            raise ValueError("weights must sum to 1")
+
+    @property
+    def best(self) -> TrendModel:
+        """The candidate with the lowest AICc."""
+        return self.models[0]
+
+    @property
+    def kind(self) -> TrendKind:
+        """Kind of the best candidate."""
+        return self.best.kind
+
+    @property
+    def t0(self) -> float:
+        """Time of the last fitted reading (s)."""
+        return self.best.t0
+
+    @property
+    def n(self) -> int:
+        """Readings used."""
+        return self.best.n
+
+    @property
+    def slope_per_s(self) -> float:
+        """Weighted rate of change at ``t0`` (channel unit per second)."""
+        return float(sum(w * m.slope_per_s for m, w in zip(self.models, self.weights)))
+
+    @property
+    def residual_scale(self) -> float:
+        """Residual scale of the best candidate."""
+        return self.best.residual_scale
+
+    def predict(self, times: ArrayLike, *, level: float = 0.95) -> Forecast:
+        """Mixture forecast: weighted mean, and the central interval of the mixture."""
+        from scipy.stats import t as student
+
+        _check_level(level)
+        tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        mus, sds = zip(*(m._moments(tt) for m in self.models), strict=True)
+        mu = np.array(mus)
+        sd = np.maximum(np.array(sds), 1e-300)
+        dof = np.array([m.dof for m in self.models], dtype=np.float64)[:, None]
+        w = self.weights[:, None]
+        mean = (w * mu).sum(axis=0)
+        var = (w * (sd**2 + mu**2)).sum(axis=0) - mean**2
+
+        def quantile(p: float) -> FloatArray:
+            lo = (mu - 50 * sd).min(axis=0)
+            hi = (mu + 50 * sd).max(axis=0)
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                cdf = (w * student.cdf((mid - mu) / sd, dof)).sum(axis=0)
+                below = cdf < p
+                lo = np.where(below, mid, lo)
+                hi = np.where(below, hi, mid)
+            return 0.5 * (lo + hi)
+
+        return Forecast(
+            times=tt,
+            mean=mean,
+            lower=quantile(0.5 - level / 2),
+            upper=quantile(0.5 + level / 2),
+            sd=np.sqrt(np.maximum(var, 0.0)),
+            level=level,
+        )
+
+    def exceedance_probability(self, time: float, limit: float, *, upper: bool = True) -> float:
+        """Mixture probability that the reading at ``time`` lies beyond ``limit``."""
+        p = sum(
+            w * m.exceedance_probability(time, limit, upper=upper)
+            for m, w in zip(self.models, self.weights)
+        )
+        return float(min(max(p, 0.0), 1.0))
+
+
+def fit_best_trend(
+    times: ArrayLike,
+    values: ArrayLike,
+    *,
+    kinds: tuple[TrendKind, ...] = AUTO_KINDS,
+) -> TrendSelection:
+    """Fit every kind in ``kinds`` to the same readings and weigh them by AICc.
+
+    The AICc of all candidates uses one effective sample size, the largest of the candidates'
+    (the one whose residuals are least autocorrelated), so that a misfit's autocorrelated
+    residuals cannot lower its own penalty. Candidates that cannot be fitted (too few readings)
+    are left out.
+
+    Parameters
+    ----------
+    times, values : array_like, shape (n,)
+        Strictly increasing times (s) and readings (NaN ignored).
+    kinds : tuple of str
+        Candidate kinds (default linear, quadratic, exponential, saturating).
+
+    Raises
+    ------
+    NotEnoughDataError
+        Not even the simplest candidate can be fitted.
+    InputDataError
+        Unknown or seasonal kind (seasonal needs a period: use :func:`fit_trend`), bad times.
+    """
+    t, v = _clean(times, values)
+    if not kinds:
+        raise InputDataError("kinds must name at least one trend kind")
+    for k in kinds:
+        if k not in _N_PAR:
+            raise InputDataError(f"kinds: {k!r} is not one of {', '.join(_N_PAR)}")
+    usable = [k for k in kinds if t.size >= _N_PAR[k] + 2]
+    if not usable:
+        _need(t.size, min(_N_PAR[k] for k in kinds), kinds[0])
+    fitted = [_fit(t, v, k, None, 0) for k in usable]
+    n_eff = max(m.n_eff for m in fitted)
+    scored = sorted((_with_aicc(m, n_eff) for m in fitted), key=lambda m: m.aicc)
+    a = np.array([m.aicc for m in scored])
+    w = np.exp(-0.5 * (a - a[0]))
+    w /= w.sum()
+    logger.debug("trend selection: %s", [(m.kind, round(m.aicc, 1)) for m in scored])
+    return TrendSelection(models=tuple(scored), weights=w)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -284,7 +578,7 @@ def _first_cross(t: FloatArray, y: FloatArray, limit: float, upper: bool) -> flo
 
 
 def time_to_limit(
-    model: TrendModel,
+    model: TrendModel | TrendSelection,
     limit: float,
     *,
     horizon_s: float,
@@ -297,7 +591,7 @@ def time_to_limit(
 
     Parameters
     ----------
-    model : TrendModel
+    model : TrendModel or TrendSelection
     limit : float
         Limit in the channel unit.
     horizon_s : float
@@ -382,8 +676,8 @@ def crack_growth_rate(times: ArrayLike, widths: ArrayLike) -> CrackGrowth:
 
     t, w = validate_series(times, widths, name="crack widths", min_points=4)
     model = fit_trend(t, w, kind="linear")
-    b = model.params[1] * YEAR_S
-    se = float(np.sqrt(model.cov[1, 1])) * YEAR_S
+    b = model.slope_per_s * YEAR_S
+    se = float(np.sqrt(model.cov[1, 1])) / model.time_scale_s * YEAR_S
     q = float(student.ppf(0.975, model.dof))
     p = float(student.cdf(b / se, model.dof)) if se > 0 else (1.0 if b > 0 else 0.0)
     return CrackGrowth(
