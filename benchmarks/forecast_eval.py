@@ -18,7 +18,8 @@ Mukilteo (USGS)
 Demo settlement (generated, truth known)
     ``VD-P2-SETTLE`` of ``infrasight.demo`` (seeds 0-4), origins 55-70 days into a 100-day
     record, all history since its start, horizon 30 days. Also: the current value inside its
-    interval and the time to 10 mm against the generator's truth on the 90-day demo record.
+    interval (the mean of its last 24 h, and the last reading) and the time to 10 mm against the
+    generator's truth on the 90-day demo record (forecast made for a 30-day horizon).
 
 Usage: python benchmarks/forecast_eval.py [--datasets PATH] [--smoke] [--json]
 """
@@ -109,7 +110,7 @@ def backtest(
         if h.sum() >= 8 and idx.size:
             pick = idx[np.unique(np.linspace(0, idx.size - 1, leads).round().astype(int))]
             try:
-                sel = fit_best_trend(t[h], y[h])
+                sel = fit_best_trend(t[h], y[h], horizon_s=horizon_s)
                 lin = fit_trend(t[h], y[h], kind="linear")
             except SignalsError:
                 origin += step_s
@@ -187,9 +188,10 @@ def demo_truth_check(seeds: range) -> dict[str, Any]:
     rows = []
     for seed in seeds:
         t, y, d = demo_settlement(seed, 90)
-        sel = fit_best_trend(t, y)
+        sel = fit_best_trend(t, y, horizon_s=30 * DAY)
         now = sel.predict([t[-1]], level=LEVEL)
         ttl = time_to_limit(sel, 10.0, horizon_s=60 * DAY)
+        current = float(np.mean(y[t > t[-1] - DAY]))
         r = d.settlement_rate_mm_per_day
         e_end = (t[-1] - d.settlement_onset_s) / DAY
         # settlement = r e (1 + e / 60): reaches 10 mm at e = (-60 + sqrt(3600 + 2400 * 10 / r)) / 2
@@ -201,9 +203,11 @@ def demo_truth_check(seeds: range) -> dict[str, Any]:
             {
                 "seed": seed,
                 "kind": sel.kind,
-                "measured_now": float(y[-1]),
+                "last_reading": float(y[-1]),
+                "current_24h_mean": current,
                 "now": [float(now.mean[0]), float(now.lower[0]), float(now.upper[0])],
-                "now_inside": bool(now.lower[0] <= y[-1] <= now.upper[0]),
+                "current_inside": bool(now.lower[0] <= current <= now.upper[0]),
+                "last_reading_inside": bool(now.lower[0] <= y[-1] <= now.upper[0]),
                 "eta_days": eta,
                 "true_eta_days": float(true_eta),
                 "eta_error": None if eta is None else abs(eta - true_eta) / true_eta,
@@ -278,8 +282,9 @@ def _print(res: dict[str, Any]) -> None:
         lin = "none" if r["linear_eta_days"] is None else f"{r['linear_eta_days']:.1f} d"
         print(
             f"  seed {r['seed']}: {r['kind']:11s} now {r['now'][0]:.2f} "
-            f"[{r['now'][1]:.2f}, {r['now'][2]:.2f}] measured {r['measured_now']:.2f} "
-            f"(inside: {r['now_inside']}); 10 mm in {eta} (truth {r['true_eta_days']:.1f} d, "
+            f"[{r['now'][1]:.2f}, {r['now'][2]:.2f}]; last 24 h {r['current_24h_mean']:.2f} "
+            f"(inside: {r['current_inside']}), last reading {r['last_reading']:.2f} "
+            f"(inside: {r['last_reading_inside']}); 10 mm in {eta} (truth {r['true_eta_days']:.1f} d, "
             f"error {100 * (r['eta_error'] or float('nan')):.1f} %; linear {lin})"
         )
 

@@ -3,6 +3,8 @@
 Models (fitted by Huber-weighted least squares, so a few bad readings do not bend the trend;
 ``s = (t - t0) / T`` with ``t0`` the last reading and ``T`` the fitted span):
 
+``constant``
+    ``y = a`` (a steady level with noise)
 ``linear``
     ``y = a + b s``
 ``quadratic``
@@ -61,13 +63,30 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
-TrendKind = Literal["linear", "quadratic", "exponential", "saturating", "onset", "seasonal"]
-KINDS: tuple[str, ...] = ("linear", "quadratic", "exponential", "saturating", "onset", "seasonal")
-AUTO_KINDS: tuple[TrendKind, ...] = ("linear", "quadratic", "exponential", "saturating", "onset")
+TrendKind = Literal[
+    "constant", "linear", "quadratic", "exponential", "saturating", "onset", "seasonal"
+]
+KINDS: tuple[str, ...] = (
+    "constant",
+    "linear",
+    "quadratic",
+    "exponential",
+    "saturating",
+    "onset",
+    "seasonal",
+)
+AUTO_KINDS: tuple[TrendKind, ...] = (
+    "constant",
+    "linear",
+    "quadratic",
+    "exponential",
+    "saturating",
+    "onset",
+)
 YEAR_S = 365.25 * 86400.0
-_N_PAR = {"linear": 2, "quadratic": 3, "exponential": 3, "saturating": 3, "onset": 4}
+_N_PAR = {"constant": 1, "linear": 2, "quadratic": 3, "exponential": 3, "saturating": 3, "onset": 4}
 # rate grid of the exponential families, in 1 / fitted span (time constants 0.1 .. 20 spans)
-_RATE_GRID = 1.0 / np.geomspace(0.1, 20.0, 24)
+_RATE_GRID = 1.0 / np.geomspace(0.1, 20.0, 16)
 # onset grid of the onset family, in fitted spans before the last reading
 _ONSET_GRID = -np.linspace(0.95, 0.1, 35)
 
@@ -96,7 +115,7 @@ class TrendModel:
 
     Attributes
     ----------
-    kind : {"linear", "quadratic", "exponential", "saturating", "onset", "seasonal"}
+    kind : {"constant", "linear", "quadratic", "exponential", "saturating", "onset", "seasonal"}
     params : ndarray
         ``[a, b, ...]`` on the scaled time ``s`` (``[a, c, k]`` for the exponential families,
         ``[a, b, c, s_on]`` for ``onset``).
@@ -148,6 +167,8 @@ class TrendModel:
         p = self.params
         if self.kind in ("exponential", "saturating"):
             return float(p[1] * p[2] / self.time_scale_s)
+        if self.kind == "constant":
+            return 0.0
         if self.kind == "onset":
             u = max(-p[3], 0.0)
             return float((p[1] + 2 * p[2] * u) / self.time_scale_s)
@@ -166,7 +187,8 @@ class TrendModel:
             u = np.maximum(s - s_on, 0.0)
             du = -(b + 2 * c * u) * (u > 0)
             return a + b * u + c * u * u, np.column_stack([np.ones_like(s), u, u * u, du])
-        X = _design(s, self.kind, self.time_scale_s, self.period_s, (self.params.size - 2) // 2)
+        harmonics = (self.params.size - 2) // 2 if self.kind == "seasonal" else 0
+        X = _design(s, self.kind, self.time_scale_s, self.period_s, harmonics)
         return X @ self.params, X
 
     def _moments(self, times: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -203,7 +225,9 @@ def _check_level(level: float) -> None:
 def _design(
     s: FloatArray, kind: str, scale: float, period: float | None, harmonics: int
 ) -> FloatArray:
-    cols = [np.ones_like(s), s]
+    cols = [np.ones_like(s)]
+    if kind != "constant":
+        cols.append(s)
     if kind == "quadratic":
         cols.append(s * s)
     if kind == "seasonal":
@@ -279,7 +303,7 @@ def fit_trend(
         Strictly increasing times (s).
     values : array_like, shape (n,)
         Readings (NaN ignored).
-    kind : {"linear", "quadratic", "exponential", "saturating", "onset", "seasonal"}
+    kind : {"constant", "linear", "quadratic", "exponential", "saturating", "onset", "seasonal"}
     period_s : float, optional
         Season length in seconds (required for ``seasonal``, e.g. 365.25 days or 1 day).
     harmonics : int
@@ -326,18 +350,21 @@ def _fit(
     span = float(t[-1] - t[0])
     scale_s = span if span > 0 else 1.0
     s = (t - t0) / scale_s
+    # the non-linear parameter is searched on at most 1,500 evenly spread readings
+    sub = np.unique(np.linspace(0, t.size - 1, min(t.size, 1500)).round().astype(np.intp))
     if kind in ("exponential", "saturating"):
         sign = 1.0 if kind == "exponential" else -1.0
         best: tuple[float, FloatArray, FloatArray, float, float] | None = None
         for k in sign * _RATE_GRID:
-            X = np.column_stack([np.ones_like(s), np.exp(k * s)])
-            beta, w, sc = _huber(X, v, iters=6)
-            r = v - X @ beta
+            X = np.column_stack([np.ones(sub.size), np.exp(k * s[sub])])
+            beta, w, sc = _huber(X, v[sub], iters=2)
+            r = v[sub] - X @ beta
             loss = float(np.sum(w * r * r))
             if best is None or loss < best[0]:
                 best = (loss, beta, w, sc, float(k))
         assert best is not None
-        _, beta, w, sc, k = best
+        k = best[4]
+        beta, w, sc = _huber(np.column_stack([np.ones_like(s), np.exp(k * s)]), v)
         params = np.array([beta[0], beta[1], k])
         e = np.exp(k * s)
         J = np.column_stack([np.ones_like(s), e, beta[1] * s * e])
@@ -345,17 +372,18 @@ def _fit(
     elif kind == "onset":
         best_on: tuple[float, FloatArray, FloatArray, float, float] | None = None
         for s_on in _ONSET_GRID:
-            u = np.maximum(s - s_on, 0.0)
-            X = np.column_stack([np.ones_like(s), u, u * u])
-            beta, w, sc = _huber(X, v, iters=6)
-            r = v - X @ beta
+            u = np.maximum(s[sub] - s_on, 0.0)
+            X = np.column_stack([np.ones(sub.size), u, u * u])
+            beta, w, sc = _huber(X, v[sub], iters=2)
+            r = v[sub] - X @ beta
             loss = float(np.sum(w * r * r))
             if best_on is None or loss < best_on[0]:
                 best_on = (loss, beta, w, sc, float(s_on))
         assert best_on is not None
-        _, beta, w, sc, s_on = best_on
-        params = np.array([*beta, s_on])
+        s_on = best_on[4]
         u = np.maximum(s - s_on, 0.0)
+        beta, w, sc = _huber(np.column_stack([np.ones_like(s), u, u * u]), v)
+        params = np.array([*beta, s_on])
         J = np.column_stack([np.ones_like(s), u, u * u, -(beta[1] + 2 * beta[2] * u) * (u > 0)])
         r = v - J[:, :3] @ beta
     else:
@@ -401,13 +429,18 @@ class TrendSelection:
     Attributes
     ----------
     models : tuple of TrendModel
-        The candidates, best (lowest AICc) first.
+        The candidates, highest weight first (their spread already widened by
+        ``interval_factor``).
     weights : ndarray
-        Akaike weights of ``models`` (sum 1).
+        Weights of ``models`` (sum 1), see :func:`fit_best_trend`.
+    interval_factor : float
+        Factor (>= 1) the predictive spread was widened by after the backtest on the history
+        (1 without one).
     """
 
     models: tuple[TrendModel, ...]
     weights: FloatArray
+    interval_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.models or len(self.models) != self.weights.size:
@@ -417,7 +450,7 @@ class TrendSelection:
 
     @property
     def best(self) -> TrendModel:
-        """The candidate with the lowest AICc."""
+        """The candidate with the highest weight."""
         return self.models[0]
 
     @property
@@ -493,27 +526,41 @@ def fit_best_trend(
     values: ArrayLike,
     *,
     kinds: tuple[TrendKind, ...] = AUTO_KINDS,
+    horizon_s: float | None = None,
+    origins: int = 4,
 ) -> TrendSelection:
-    """Fit every kind in ``kinds`` to the same readings and weigh them by AICc.
+    """Fit every kind in ``kinds`` to the same readings and weigh them.
 
-    The AICc of all candidates uses one effective sample size, the largest of the candidates'
-    (the one whose residuals are least autocorrelated), so that a misfit's autocorrelated
-    residuals cannot lower its own penalty. Candidates that cannot be fitted (too few readings)
-    are left out.
+    Without ``horizon_s`` the weights are Akaike weights (AICc on one effective sample size for
+    all candidates, the largest of theirs, so that a misfit's autocorrelated residuals cannot
+    lower its own penalty). With ``horizon_s`` the candidates are also backtested on the history
+    itself (rolling origin): at ``origins`` origins spread over its second half, each candidate
+    is refitted on the readings before the origin and scored (Student-t log density) on the
+    readings of the following ``min(horizon_s, span / 3)``; the weights multiply the Akaike
+    weights by ``exp`` of the per-origin mean log scores summed with weights 1, 1/2, 1/4, ...
+    from the latest origin back (recent behaviour counts most), and the predictive spread of
+    every candidate is widened by the smallest factor (>= 1) with which the mixture's 95 %
+    intervals covered at least 95 % of those held-out readings. Candidates that cannot be
+    fitted (too few readings) are left out.
 
     Parameters
     ----------
     times, values : array_like, shape (n,)
         Strictly increasing times (s) and readings (NaN ignored).
     kinds : tuple of str
-        Candidate kinds (default linear, quadratic, exponential, saturating).
+        Candidate kinds (default constant, linear, quadratic, exponential, saturating, onset).
+    horizon_s : float, optional
+        Forecast horizon (s) the selection and the interval calibration are made for.
+    origins : int
+        Rolling origins of the backtest on the history.
 
     Raises
     ------
     NotEnoughDataError
         Not even the simplest candidate can be fitted.
     InputDataError
-        Unknown or seasonal kind (seasonal needs a period: use :func:`fit_trend`), bad times.
+        Unknown or seasonal kind (seasonal needs a period: use :func:`fit_trend`), bad times,
+        ``horizon_s <= 0``.
     """
     t, v = _clean(times, values)
     if not kinds:
@@ -521,17 +568,113 @@ def fit_best_trend(
     for k in kinds:
         if k not in _N_PAR:
             raise InputDataError(f"kinds: {k!r} is not one of {', '.join(_N_PAR)}")
+    if horizon_s is not None and not horizon_s > 0:
+        raise InputDataError("horizon_s must be > 0")
     usable = [k for k in kinds if t.size >= _N_PAR[k] + 2]
     if not usable:
         _need(t.size, min(_N_PAR[k] for k in kinds), kinds[0])
     fitted = [_fit(t, v, k, None, 0) for k in usable]
     n_eff = max(m.n_eff for m in fitted)
-    scored = sorted((_with_aicc(m, n_eff) for m in fitted), key=lambda m: m.aicc)
+    scored = [_with_aicc(m, n_eff) for m in fitted]
     a = np.array([m.aicc for m in scored])
-    w = np.exp(-0.5 * (a - a[0]))
+    log_w = -0.5 * (a - a.min())
+    factor = 1.0
+    if horizon_s is not None:
+        backtest = _backtest(t, v, usable, horizon_s, origins)
+        if backtest is not None:
+            scores, mus, sds, dofs, truth = backtest
+            log_w = log_w + scores
+            w = np.exp(log_w - log_w.max())
+            w /= w.sum()
+            factor = _calibration(w, mus, sds, dofs, truth)
+    w = np.exp(log_w - log_w.max())
     w /= w.sum()
-    logger.debug("trend selection: %s", [(m.kind, round(m.aicc, 1)) for m in scored])
-    return TrendSelection(models=tuple(scored), weights=w)
+    order = np.argsort(-w, kind="stable")
+    models = tuple(_widen(scored[j], factor) for j in order)
+    logger.debug(
+        "trend selection: %s, interval factor %.2f",
+        [(m.kind, round(float(x), 3)) for m, x in zip(models, w[order])],
+        factor,
+    )
+    return TrendSelection(models=models, weights=w[order], interval_factor=factor)
+
+
+def _widen(m: TrendModel, factor: float) -> TrendModel:
+    from dataclasses import replace
+
+    if factor == 1.0:
+        return m
+    return replace(m, residual_scale=m.residual_scale * factor, cov=m.cov * factor**2)
+
+
+def _backtest(
+    t: FloatArray, v: FloatArray, kinds: list[TrendKind], horizon_s: float, origins: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray] | None:
+    """Rolling-origin scores of each kind: summed per-origin mean log density, and the
+    held-out predictions ``(mu, sd, dof)`` (kinds x points) with the held-out readings."""
+    from scipy.stats import t as student
+
+    span = float(t[-1] - t[0])
+    lead = min(horizon_s, span / 3)
+    if origins < 1 or span <= 0 or t.size < 30:
+        return None
+    starts = np.linspace(t[0] + span / 2, t[-1] - lead / 4, origins)
+    scores = np.zeros(len(kinds))
+    mus: list[FloatArray] = []
+    sds: list[FloatArray] = []
+    dofs: list[FloatArray] = []
+    truth: list[FloatArray] = []
+    # the refits use at most 1,500 evenly spread readings (the inflation factor of the residuals
+    # keeps their intervals honest); the held-out readings are all there
+    keep = np.zeros(t.size, dtype=bool)
+    keep[np.unique(np.linspace(0, t.size - 1, min(t.size, 1500)).round().astype(np.intp))] = True
+    # later origins count more (recent behaviour): weights 1, 1/2, 1/4, ... from the last
+    recency = 0.5 ** np.arange(starts.size)[::-1]
+    for o, rw in zip(starts, recency, strict=True):
+        past = (t <= o) & keep
+        ahead = np.flatnonzero((t > o) & (t <= o + lead))
+        if ahead.size == 0 or past.sum() < 12:
+            continue
+        spread = np.linspace(0, ahead.size - 1, min(ahead.size, 12)).round().astype(np.intp)
+        pick = ahead[np.unique(spread)]
+        mu_o, sd_o, dof_o = [], [], []
+        for j, k in enumerate(kinds):
+            if past.sum() < _N_PAR[k] + 2:
+                return None
+            m = _fit(t[past], v[past], k, None, 0)
+            mu, sd = m._moments(t[pick])
+            sd = np.maximum(sd, 1e-300)
+            logp = student.logpdf((v[pick] - mu) / sd, m.dof) - np.log(sd)
+            scores[j] += rw * float(np.mean(logp))
+            mu_o.append(mu)
+            sd_o.append(sd)
+            dof_o.append(np.full(pick.size, float(m.dof)))
+        mus.append(np.array(mu_o))
+        sds.append(np.array(sd_o))
+        dofs.append(np.array(dof_o))
+        truth.append(v[pick])
+    if not truth:
+        return None
+    return (
+        scores,
+        np.concatenate(mus, axis=1),
+        np.concatenate(sds, axis=1),
+        np.concatenate(dofs, axis=1),
+        np.concatenate(truth),
+    )
+
+
+def _calibration(
+    w: FloatArray, mus: FloatArray, sds: FloatArray, dofs: FloatArray, truth: FloatArray
+) -> float:
+    """Smallest spread factor with which the mixture's 95 % intervals cover >= 95 % of truth."""
+    from scipy.stats import t as student
+
+    for factor in (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        cdf = (w[:, None] * student.cdf((truth - mus) / (factor * sds), dofs)).sum(axis=0)
+        if np.mean((cdf >= 0.025) & (cdf <= 0.975)) >= 0.95:
+            return factor
+    return 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
