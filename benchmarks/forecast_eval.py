@@ -194,7 +194,7 @@ def demo_truth_check(seeds: range) -> dict[str, Any]:
         current = float(np.mean(y[t > t[-1] - DAY]))
         r = d.settlement_rate_mm_per_day
         e_end = (t[-1] - d.settlement_onset_s) / DAY
-        # settlement = r e (1 + e / 60): reaches 10 mm at e = (-60 + sqrt(3600 + 2400 * 10 / r)) / 2
+        # settlement = r e (1 + e / 60): reaches 10 mm at e = (-60 + sqrt(3600 + 240 * 10 / r)) / 2
         true_eta = (-60 + np.sqrt(3600 + 4 * 60 * 10 / r)) / 2 - e_end
         eta = None if ttl.eta_s is None else ttl.eta_s / DAY
         lin = fit_trend(t, y)
@@ -238,9 +238,7 @@ def run(datasets: Path, smoke: bool) -> dict[str, Any]:
         for k, (_, t, y) in enumerate(series):
             if smoke and k >= 2:
                 break
-            tally.add(
-                backtest(t, y, history_s=hist, horizon_s=hor, step_s=step, max_origins=cap)
-            )
+            tally.add(backtest(t, y, history_s=hist, horizon_s=hor, step_s=step, max_origins=cap))
         out["datasets"][name] = tally.summary()
         overall.add(tally)
     demo = Tally()
@@ -265,8 +263,10 @@ def run(datasets: Path, smoke: bool) -> dict[str, Any]:
 
 
 def _print(res: dict[str, Any]) -> None:
-    print(f"{'dataset':18s} {'origins':>7s} {'points':>6s} {'cover95':>8s} {'MAE':>10s} "
-          f"{'naive MAE':>10s} {'ratio':>6s} | linear: {'cover95':>8s} {'ratio':>6s}")
+    print(
+        f"{'dataset':18s} {'origins':>7s} {'points':>6s} {'cover95':>8s} {'MAE':>10s} "
+        f"{'naive MAE':>10s} {'ratio':>6s} | linear: {'cover95':>8s} {'ratio':>6s}"
+    )
     for name, s in [*res["datasets"].items(), ("OVERALL", res["overall"])]:
         if not s.get("origins"):
             print(f"{name:18s} (no origins)")
@@ -284,7 +284,8 @@ def _print(res: dict[str, Any]) -> None:
             f"  seed {r['seed']}: {r['kind']:11s} now {r['now'][0]:.2f} "
             f"[{r['now'][1]:.2f}, {r['now'][2]:.2f}]; last 24 h {r['current_24h_mean']:.2f} "
             f"(inside: {r['current_inside']}), last reading {r['last_reading']:.2f} "
-            f"(inside: {r['last_reading_inside']}); 10 mm in {eta} (truth {r['true_eta_days']:.1f} d, "
+            f"(inside: {r['last_reading_inside']}); 10 mm in {eta} "
+            f"(truth {r['true_eta_days']:.1f} d, "
             f"error {100 * (r['eta_error'] or float('nan')):.1f} %; linear {lin})"
         )
 

@@ -24,16 +24,16 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from infrasight.signals import ModalResult, load_record, ssi_cov  # noqa: E402
-from infrasight.signals.simulate import modal_response  # noqa: E402
+from infrasight.signals import ModalResult, load_record, ssi_cov
+from infrasight.signals.simulate import modal_response
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE_F = (3.90, 12.10)
@@ -44,7 +44,10 @@ def _intervals(res: ModalResult, baseline: bool) -> list[tuple[float, Any, Any]]
     out = []
     for m in res.modes:
         if baseline:
-            fi = (m.frequency_hz - 1.96 * m.frequency_std_hz, m.frequency_hz + 1.96 * m.frequency_std_hz)
+            fi = (
+                m.frequency_hz - 1.96 * m.frequency_std_hz,
+                m.frequency_hz + 1.96 * m.frequency_std_hz,
+            )
             zi = (m.damping_ratio - 1.96 * m.damping_std, m.damping_ratio + 1.96 * m.damping_std)
         else:
             fi, zi = m.frequency_ci_hz, m.damping_ci
@@ -111,9 +114,9 @@ def z24(folder: Path, setups: tuple[str, ...]) -> dict[str, Any]:
                 "baseline_frequencies_hz": [round(float(f), 3) for f in base.frequencies_hz],
                 "first_bending_hz": float(f1),
                 "first_bending_error": abs(float(f1) - 3.9) / 3.9,
-                "first_bending_ci_hz": [
+                "first_bending_ci_hz": next(
                     m.frequency_ci_hz for m in res.modes if m.frequency_hz == f1
-                ][0],
+                ),
                 "close_pair_hz": [round(m.frequency_hz, 3) for m in pair],
             }
         )

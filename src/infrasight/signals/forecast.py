@@ -37,6 +37,7 @@ the probability that the limit is exceeded at the horizon.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -204,9 +205,7 @@ class TrendModel:
         tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
         mu, sd = self._moments(tt)
         q = float(student.ppf(0.5 + level / 2, self.dof))
-        return Forecast(
-            times=tt, mean=mu, lower=mu - q * sd, upper=mu + q * sd, sd=sd, level=level
-        )
+        return Forecast(times=tt, mean=mu, lower=mu - q * sd, upper=mu + q * sd, sd=sd, level=level)
 
     def exceedance_probability(self, time: float, limit: float, *, upper: bool = True) -> float:
         """Probability that the reading at ``time`` lies beyond ``limit``."""
@@ -354,33 +353,14 @@ def _fit(
     sub = np.unique(np.linspace(0, t.size - 1, min(t.size, 1500)).round().astype(np.intp))
     if kind in ("exponential", "saturating"):
         sign = 1.0 if kind == "exponential" else -1.0
-        best: tuple[float, FloatArray, FloatArray, float, float] | None = None
-        for k in sign * _RATE_GRID:
-            X = np.column_stack([np.ones(sub.size), np.exp(k * s[sub])])
-            beta, w, sc = _huber(X, v[sub], iters=2)
-            r = v[sub] - X @ beta
-            loss = float(np.sum(w * r * r))
-            if best is None or loss < best[0]:
-                best = (loss, beta, w, sc, float(k))
-        assert best is not None
-        k = best[4]
+        k = _profile(lambda x, q: np.exp(q * x), sign * _RATE_GRID, s[sub], v[sub])
         beta, w, sc = _huber(np.column_stack([np.ones_like(s), np.exp(k * s)]), v)
         params = np.array([beta[0], beta[1], k])
         e = np.exp(k * s)
         J = np.column_stack([np.ones_like(s), e, beta[1] * s * e])
         r = v - (beta[0] + beta[1] * e)
     elif kind == "onset":
-        best_on: tuple[float, FloatArray, FloatArray, float, float] | None = None
-        for s_on in _ONSET_GRID:
-            u = np.maximum(s[sub] - s_on, 0.0)
-            X = np.column_stack([np.ones(sub.size), u, u * u])
-            beta, w, sc = _huber(X, v[sub], iters=2)
-            r = v[sub] - X @ beta
-            loss = float(np.sum(w * r * r))
-            if best_on is None or loss < best_on[0]:
-                best_on = (loss, beta, w, sc, float(s_on))
-        assert best_on is not None
-        s_on = best_on[4]
+        s_on = _profile(_onset_columns, _ONSET_GRID, s[sub], v[sub])
         u = np.maximum(s - s_on, 0.0)
         beta, w, sc = _huber(np.column_stack([np.ones_like(s), u, u * u]), v)
         params = np.array([*beta, s_on])
@@ -411,6 +391,39 @@ def _fit(
         n_eff=float(n_eff),
         aicc=0.0,
     )
+
+
+def _onset_columns(s: FloatArray, s_on: float) -> FloatArray:
+    u = np.maximum(s - s_on, 0.0)
+    return np.column_stack([u, u * u])
+
+
+def _profile(
+    columns: Callable[[FloatArray, float], FloatArray],
+    grid: FloatArray,
+    s: FloatArray,
+    v: FloatArray,
+) -> float:
+    """Non-linear parameter minimising the Huber-weighted loss of ``[1, columns(s, q)]``:
+    a grid search, then a bounded refinement between the neighbours of the best grid value."""
+    from scipy.optimize import minimize_scalar
+
+    def loss(q: float, iters: int = 2) -> float:
+        X = np.column_stack([np.ones_like(s), columns(s, q)])
+        beta, w, _ = _huber(X, v, iters=iters)
+        r = v - X @ beta
+        return float(np.sum(w * r * r))
+
+    losses = [loss(float(q)) for q in grid]
+    j = int(np.argmin(losses))
+    lo, hi = float(grid[max(j - 1, 0)]), float(grid[min(j + 1, grid.size - 1)])
+    if lo == hi:
+        return float(grid[j])
+    res = minimize_scalar(
+        loss, bounds=(min(lo, hi), max(lo, hi)), method="bounded", options={"xatol": 1e-4}
+    )
+    q = float(res.x)
+    return q if loss(q) <= losses[j] else float(grid[j])
 
 
 def _with_aicc(m: TrendModel, n_eff: float) -> TrendModel:
@@ -471,7 +484,7 @@ class TrendSelection:
     @property
     def slope_per_s(self) -> float:
         """Weighted rate of change at ``t0`` (channel unit per second)."""
-        return float(sum(w * m.slope_per_s for m, w in zip(self.models, self.weights)))
+        return float(sum(w * m.slope_per_s for m, w in zip(self.models, self.weights, strict=True)))
 
     @property
     def residual_scale(self) -> float:
@@ -501,7 +514,8 @@ class TrendSelection:
                 below = cdf < p
                 lo = np.where(below, mid, lo)
                 hi = np.where(below, hi, mid)
-            return 0.5 * (lo + hi)
+            out: FloatArray = 0.5 * (lo + hi)
+            return out
 
         return Forecast(
             times=tt,
@@ -516,7 +530,7 @@ class TrendSelection:
         """Mixture probability that the reading at ``time`` lies beyond ``limit``."""
         p = sum(
             w * m.exceedance_probability(time, limit, upper=upper)
-            for m, w in zip(self.models, self.weights)
+            for m, w in zip(self.models, self.weights, strict=True)
         )
         return float(min(max(p, 0.0), 1.0))
 
@@ -593,7 +607,7 @@ def fit_best_trend(
     models = tuple(_widen(scored[j], factor) for j in order)
     logger.debug(
         "trend selection: %s, interval factor %.2f",
-        [(m.kind, round(float(x), 3)) for m, x in zip(models, w[order])],
+        [(m.kind, round(float(x), 3)) for m, x in zip(models, w[order], strict=True)],
         factor,
     )
     return TrendSelection(models=models, weights=w[order], interval_factor=factor)

@@ -279,7 +279,10 @@ def _block_uncertainty(
         found = int(ok.sum())
         if found < max(2, int(np.ceil(min_block_share * n_blocks))):
             logger.debug(
-                "mode %.4g Hz found in %d of %d blocks: discarded", mode.frequency_hz, found, n_blocks
+                "mode %.4g Hz found in %d of %d blocks: discarded",
+                mode.frequency_hz,
+                found,
+                n_blocks,
             )
             continue
         q = float(student.ppf(0.975, found - 1))
