@@ -86,6 +86,8 @@ def two_mode(seeds: int) -> dict[str, Any]:
         runs["baseline"].append(_score(ssi_cov(y, 100.0, max_order=80, n_blocks=0), True))
         secs["infrasight"] += t1 - t0
         secs["baseline"] += time.perf_counter() - t1
+        if (seed + 1) % 10 == 0:
+            print(f"  {seed + 1} records done", file=sys.stderr, flush=True)
     out = {}
     for name, rows in runs.items():
         out[name] = {

@@ -56,16 +56,19 @@ def stabilisation_diagram(res: ModalResult, path: Path, *, title: str = "") -> N
         ax.axvline(m.frequency_hz, color="tab:red", lw=1.0, alpha=0.8, label=label)
         if m.frequency_ci_hz is not None:
             ax.axvspan(*m.frequency_ci_hz, color="tab:red", alpha=0.15)
-        zeta = "" if np.isnan(m.damping_ratio) else f"\n{100 * m.damping_ratio:.2f} %"
+        zeta = "" if np.isnan(m.damping_ratio) else f", {100 * m.damping_ratio:.2f} %"
         ax.annotate(
             f"{m.frequency_hz:.3f} Hz{zeta}",
             (m.frequency_hz, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -4),
+            xytext=(2, -4),
             textcoords="offset points",
-            fontsize=8,
+            fontsize=7,
+            rotation=90,
             va="top",
+            ha="left",
             color="tab:red",
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
         )
     ax.set_xlabel("frequency [Hz]")
     ax.set_ylabel("model order")
