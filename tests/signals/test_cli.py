@@ -435,8 +435,10 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path: Path, monkeypatch: ob
         png = tmp_path / "fc.png"
         res = runner.invoke(
             app,
-            ["signals", "forecast", str(tmp_path / "s.csv"), "--time-col", "t", "--value-col"]
-            + ["v", "--plot", str(png)],
+            [
+                *("signals", "forecast", str(tmp_path / "s.csv"), "--time-col", "t"),
+                *("--value-col", "v", "--plot", str(png)),
+            ],
         )
     finally:
         mp.undo()

@@ -120,7 +120,10 @@ def test_selection_picks_the_generating_family() -> None:
     }
     for kind, y in cases.items():
         sel = fit_best_trend(t, y + noise)
-        assert sel.kind == kind, (kind, [(m.kind, w) for m, w in zip(sel.models, sel.weights)])
+        assert sel.kind == kind, (
+            kind,
+            [(m.kind, w) for m, w in zip(sel.models, sel.weights, strict=True)],
+        )
         assert sel.weights.sum() == pytest.approx(1.0)
     # onset: steady, then a settlement that starts on day 200 and accelerates
     e = np.clip(d - 200.0, 0, None)
