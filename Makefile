@@ -60,6 +60,8 @@ bench-peers: install  # the peer libraries the benchmarks compare with (koma-pyt
 eval: install
 	$(BIN)/python benchmarks/crack_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/forecast_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
