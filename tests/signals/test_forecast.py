@@ -185,3 +185,12 @@ def test_demo_settlement_now_and_time_to_limit(seed: int) -> None:
     # the straight line of the old default misses it by a month or more
     lin = time_to_limit(fit_trend(t, y), 10.0, horizon_s=90 * DAY)
     assert lin.eta_s is not None and lin.eta_s / DAY > true_eta + 25
+
+
+def test_flat_history_and_a_step_do_not_break_the_selection() -> None:
+    t = np.arange(60) * DAY
+    y = np.r_[np.full(40, 1.0), np.full(20, 3.0)]  # a stuck gauge, then a step
+    sel = fit_best_trend(t, y, horizon_s=10 * DAY)
+    fc = sel.predict([t[-1] + 5 * DAY])
+    assert np.isfinite(fc.mean[0]) and fc.lower[0] <= fc.mean[0] <= fc.upper[0]
+    assert sel.interval_factor >= 1.0

@@ -658,7 +658,8 @@ def _backtest(
             m = _fit(t[past], v[past], k, None, 0)
             mu, sd = m._moments(t[pick])
             sd = np.maximum(sd, 1e-300)
-            logp = student.logpdf((v[pick] - mu) / sd, m.dof) - np.log(sd)
+            z = np.clip((v[pick] - mu) / sd, -1e6, 1e6)  # no overflow for a flat history
+            logp = student.logpdf(z, m.dof) - np.log(sd)
             scores[j] += rw * float(np.mean(logp))
             mu_o.append(mu)
             sd_o.append(sd)
