@@ -192,5 +192,22 @@ def test_flat_history_and_a_step_do_not_break_the_selection() -> None:
     y = np.r_[np.full(40, 1.0), np.full(20, 3.0)]  # a stuck gauge, then a step
     sel = fit_best_trend(t, y, horizon_s=10 * DAY)
     fc = sel.predict([t[-1] + 5 * DAY])
-    assert np.isfinite(fc.mean[0]) and fc.lower[0] <= fc.mean[0] <= fc.upper[0]
+    assert np.isfinite(fc.mean[0]) and np.isfinite(fc.lower[0]) and np.isfinite(fc.upper[0])
+    assert fc.lower[0] - 1e-9 <= fc.mean[0] <= fc.upper[0] + 1e-9
+    assert fc.mean[0] == pytest.approx(3.0, abs=0.5)  # the latest level, not the history's mean
     assert sel.interval_factor >= 1.0
+
+
+def test_random_walk_gets_a_local_level_with_a_growing_interval() -> None:
+    rng = np.random.default_rng(8)
+    t = np.arange(2000) * 3600.0
+    y = np.cumsum(rng.normal(0, 0.1, t.size)) + rng.normal(0, 0.05, t.size)
+    sel = fit_best_trend(t, y, horizon_s=48 * 3600.0)
+    level = next(m for m in sel.models if m.kind == "level")
+    # random-walk variance 0.1^2 per hour, white noise sd 0.05
+    assert level.diffusion_per_s * 3600 == pytest.approx(0.01, rel=0.5)
+    assert level.params[0] == pytest.approx(np.median(y[-3:]), abs=1e-12)
+    fc = level.predict(t[-1] + np.array([12.0, 48.0]) * 3600)
+    assert (fc.upper[1] - fc.lower[1]) / (fc.upper[0] - fc.lower[0]) == pytest.approx(2.0, rel=0.2)
+    # without a horizon there is no backtest to weigh the local level: it is left out
+    assert "level" not in [m.kind for m in fit_best_trend(t, y).models]

@@ -16,6 +16,10 @@ Models (fitted by Huber-weighted least squares, so a few bad readings do not ben
 ``onset``
     ``y = a + b u + c u^2`` with ``u = max(s - s_on, 0)``: steady, then changing from an onset
     ``s_on`` (profiled) at a rate that may grow, e.g. a settlement that starts and accelerates
+``level``
+    a local level: the median of the latest readings, drifting as a random walk whose diffusion
+    is estimated from the history (the forecast of a series that wanders without a trend; its
+    interval grows with the square root of the lead). Only weighed in with a backtest.
 ``seasonal``
     ``y = a + b s + sum_h (c_h cos(2 pi h t / P) + s_h sin(2 pi h t / P))``
 
@@ -65,7 +69,7 @@ logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 TrendKind = Literal[
-    "constant", "linear", "quadratic", "exponential", "saturating", "onset", "seasonal"
+    "constant", "linear", "quadratic", "exponential", "saturating", "onset", "level", "seasonal"
 ]
 KINDS: tuple[str, ...] = (
     "constant",
@@ -74,6 +78,7 @@ KINDS: tuple[str, ...] = (
     "exponential",
     "saturating",
     "onset",
+    "level",
     "seasonal",
 )
 AUTO_KINDS: tuple[TrendKind, ...] = (
@@ -83,9 +88,18 @@ AUTO_KINDS: tuple[TrendKind, ...] = (
     "exponential",
     "saturating",
     "onset",
+    "level",
 )
 YEAR_S = 365.25 * 86400.0
-_N_PAR = {"constant": 1, "linear": 2, "quadratic": 3, "exponential": 3, "saturating": 3, "onset": 4}
+_N_PAR = {
+    "constant": 1,
+    "linear": 2,
+    "quadratic": 3,
+    "exponential": 3,
+    "saturating": 3,
+    "onset": 4,
+    "level": 1,
+}
 # rate grid of the exponential families, in 1 / fitted span (time constants 0.1 .. 20 spans)
 _RATE_GRID = 1.0 / np.geomspace(0.1, 20.0, 16)
 # onset grid of the onset family, in fitted spans before the last reading
@@ -135,6 +149,8 @@ class TrendModel:
         Readings used.
     n_eff : float
         Effective sample size of the residuals (``n`` when they are uncorrelated).
+    diffusion_per_s : float
+        Random-walk variance added per second after ``t0`` (``level`` only, else 0).
     aicc : float
         Corrected Akaike information criterion on ``n_eff`` (comparable between kinds fitted on
         the same readings only).
@@ -151,6 +167,7 @@ class TrendModel:
     n: int
     n_eff: float
     aicc: float
+    diffusion_per_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -168,7 +185,7 @@ class TrendModel:
         p = self.params
         if self.kind in ("exponential", "saturating"):
             return float(p[1] * p[2] / self.time_scale_s)
-        if self.kind == "constant":
+        if self.kind in ("constant", "level"):
             return 0.0
         if self.kind == "onset":
             u = max(-p[3], 0.0)
@@ -195,6 +212,9 @@ class TrendModel:
     def _moments(self, times: ArrayLike) -> tuple[FloatArray, FloatArray]:
         mu, J = self.mean_and_jacobian(times)
         var = self.residual_scale**2 + np.einsum("ij,jk,ik->i", J, self.cov, J)
+        if self.diffusion_per_s > 0:
+            lead = np.maximum(np.atleast_1d(np.asarray(times, dtype=np.float64)) - self.t0, 0.0)
+            var = var + self.diffusion_per_s * lead
         return mu, np.sqrt(np.maximum(var, 0.0))
 
     def predict(self, times: ArrayLike, *, level: float = 0.95) -> Forecast:
@@ -225,7 +245,7 @@ def _design(
     s: FloatArray, kind: str, scale: float, period: float | None, harmonics: int
 ) -> FloatArray:
     cols = [np.ones_like(s)]
-    if kind != "constant":
+    if kind not in ("constant", "level"):
         cols.append(s)
     if kind == "quadratic":
         cols.append(s * s)
@@ -342,9 +362,45 @@ def _need(n: int, n_par: int, kind: str) -> None:
         raise NotEnoughDataError(f"{n} readings, at least {n_par + 2} needed for {kind}")
 
 
+def _mad_sd(x: FloatArray) -> float:
+    return 1.4826 * float(np.median(np.abs(x - np.median(x)))) if x.size else 0.0
+
+
+def _fit_level(t: FloatArray, v: FloatArray) -> TrendModel:
+    """Local level: median of the latest readings plus a random walk fitted to the history."""
+    n = t.size
+    noise_var = _mad_sd(np.diff(v)) ** 2 / 2  # white part, from one-step differences
+    lag = max(1, n // 4)
+    drift_var = _mad_sd(v[lag:] - v[:-lag]) ** 2
+    dt = float(np.median(t[lag:] - t[:-lag]))
+    q = max(drift_var - 2 * noise_var, 0.0) / dt if dt > 0 else 0.0
+    # readings averaged for the level: about sqrt(noise / walk per step), as a local-level
+    # Kalman filter would (few for a wandering series, many for noise around a steady level)
+    step_walk = q * float(np.median(np.diff(t)))
+    ratio = np.sqrt(noise_var / step_walk) if step_walk > 0 else np.inf
+    m = int(min(max(3.0, min(ratio, n / 4)), n))
+    span = float(t[-1] - t[0])
+    return TrendModel(
+        kind="level",
+        params=np.array([float(np.median(v[-m:]))]),
+        cov=np.array([[noise_var / m + q * float(t[-1] - t[-m]) / 2]]),
+        residual_scale=float(np.sqrt(noise_var)),
+        dof=max(n // 4, 2),
+        t0=float(t[-1]),
+        time_scale_s=span if span > 0 else 1.0,
+        period_s=None,
+        n=n,
+        n_eff=float(n),
+        aicc=0.0,
+        diffusion_per_s=q,
+    )
+
+
 def _fit(
     t: FloatArray, v: FloatArray, kind: TrendKind, period_s: float | None, harmonics: int
 ) -> TrendModel:
+    if kind == "level":
+        return _fit_level(t, v)
     t0 = float(t[-1])
     span = float(t[-1] - t[0])
     scale_s = span if span > 0 else 1.0
@@ -585,12 +641,18 @@ def fit_best_trend(
     if horizon_s is not None and not horizon_s > 0:
         raise InputDataError("horizon_s must be > 0")
     usable = [k for k in kinds if t.size >= _N_PAR[k] + 2]
+    if horizon_s is None and len(usable) > 1:
+        usable = [k for k in usable if k != "level"]  # it needs the backtest to be weighed
     if not usable:
         _need(t.size, min(_N_PAR[k] for k in kinds), kinds[0])
     fitted = [_fit(t, v, k, None, 0) for k in usable]
-    n_eff = max(m.n_eff for m in fitted)
+    is_level = np.array([m.kind == "level" for m in fitted])
+    n_eff = max(m.n_eff for m, lv in zip(fitted, is_level, strict=True) if not lv or is_level.all())
     scored = [_with_aicc(m, n_eff) for m in fitted]
     a = np.array([m.aicc for m in scored])
+    if is_level.any() and not is_level.all():
+        # the local level is not a regression on the history: neutral AICc (the best one's)
+        a[is_level] = a[~is_level].min()
     log_w = -0.5 * (a - a.min())
     factor = 1.0
     if horizon_s is not None:
