@@ -64,6 +64,8 @@ eval: install
 	$(BIN)/python benchmarks/crack_field_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/rca_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/forecast_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
 
 fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it
 	.ci/fuzz

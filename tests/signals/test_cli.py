@@ -437,3 +437,69 @@ def test_changepoints_json(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["row_indices"] == [200] and abs(doc["shifts"][0] - 5) < 0.5
+
+
+def test_modal_and_forecast_plots(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    y, _ = modal_response(
+        np.random.default_rng(1),
+        n_samples=16384,
+        frequencies_hz=(2.0, 6.5),
+        damping_ratios=(0.01, 0.02),
+        n_channels=3,
+    )
+    np.save(tmp_path / "rec.npy", y)
+    png = tmp_path / "stab.png"
+    args = ["signals", "modal", str(tmp_path / "rec.npy"), "--fs", "100", "--max-order", "40"]
+    res = runner.invoke(app, [*args, "--plot", str(png), "--json"])
+    assert res.exit_code == 0, res.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    modes = json.loads(res.stdout)["modes"]
+    assert [m["frequency_hz"] for m in modes] == [pytest_approx(2.0), pytest_approx(6.5)]
+    lo, hi = modes[0]["frequency_ci_hz"]
+    assert lo < 2.0 < hi and modes[0]["n_blocks"] >= 3
+    bad = runner.invoke(app, [*args, "--plot", str(tmp_path / "stab.jpg")])
+    assert bad.exit_code == 2 and "png" in bad.output
+    assert not (tmp_path / "stab.jpg").exists()
+
+    t = np.arange(90) * 86400.0
+    e = np.clip(np.arange(90) - 30.0, 0, None)
+    v = 0.06 * e * (1 + e / 60) + np.random.default_rng(3).normal(0, 0.05, 90)
+    _write(tmp_path / "s.csv", ["t", "mm"], [[a, b] for a, b in zip(t, v, strict=True)])
+    fc_png = tmp_path / "fc.png"
+    fargs = ["signals", "forecast", str(tmp_path / "s.csv"), "--time-col", "t", "--value-col"]
+    res = runner.invoke(app, [*fargs, "mm", "--limit", "10", "--plot", str(fc_png), "--json"])
+    assert res.exit_code == 0, res.output
+    assert fc_png.read_bytes()[:4] == b"\x89PNG"
+    doc = json.loads(res.stdout)
+    assert doc["model"] == "auto" and doc["selected_model"] == "onset"
+    # 10 mm at e = 74.4 days: 15.4 days after the last reading (e = 59)
+    assert abs(doc["time_to_limit"]["eta_days"] - 15.4) < 0.15 * 15.4
+    res = runner.invoke(app, [*fargs, "mm", "--model", "seasonal"])
+    assert res.exit_code == 2 and "--period" in res.output
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path: Path, monkeypatch: object) -> None:
+    import sys
+
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    mp.setitem(sys.modules, "matplotlib", None)
+    try:
+        t = np.arange(30) * 86400.0
+        _write(tmp_path / "s.csv", ["t", "v"], [[a, 0.1 * a / 86400.0] for a in t])
+        png = tmp_path / "fc.png"
+        res = runner.invoke(
+            app,
+            [
+                *("signals", "forecast", str(tmp_path / "s.csv"), "--time-col", "t"),
+                *("--value-col", "v", "--plot", str(png)),
+            ],
+        )
+    finally:
+        mp.undo()
+    assert res.exit_code == 2 and "infrasight[plot]" in res.output
+    assert not png.exists()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from infrasight.demo.timeseries import generate_demo_series
 from infrasight.signals import (
     InputDataError,
     NotEnoughDataError,
     crack_growth_rate,
+    fit_best_trend,
     fit_trend,
     time_to_limit,
 )
+from infrasight.signals.forecast import variance_inflation
 
 DAY = 86400.0
 
@@ -56,7 +59,9 @@ def test_exponential_and_seasonal() -> None:
     t = np.arange(120) * DAY
     y = 0.1 * np.exp(0.02 * t / DAY) * np.exp(rng.normal(0, 0.01, t.size))
     m = fit_trend(t, y, kind="exponential")
-    assert m.slope_per_s * DAY == pytest.approx(0.02, rel=0.02)
+    # y = a + c exp(k s), s in fitted spans (119 days): k = 0.02 / day * 119 days
+    assert m.params[2] / m.time_scale_s * DAY == pytest.approx(0.02, rel=0.03)
+    assert m.slope_per_s * DAY == pytest.approx(0.02 * 0.1 * np.exp(0.02 * 119), rel=0.03)
     fc = m.predict([t[-1] + 10 * DAY])
     assert fc.mean[0] == pytest.approx(0.1 * np.exp(0.02 * 129), rel=0.03)
     assert fc.lower[0] < fc.mean[0] < fc.upper[0]
@@ -83,8 +88,14 @@ def test_bad_input() -> None:
     t = np.arange(10.0)
     with pytest.raises(NotEnoughDataError):
         fit_trend(t[:3], t[:3])
-    with pytest.raises(InputDataError, match="strictly positive"):
-        fit_trend(t, t - 5, kind="exponential")
+    with pytest.raises(InputDataError, match="kind must be one of"):
+        fit_trend(t, t, kind="cubic")  # type: ignore[arg-type]
+    with pytest.raises(InputDataError, match="kinds: 'seasonal'"):
+        fit_best_trend(t, t, kinds=("linear", "seasonal"))  # type: ignore[arg-type]
+    with pytest.raises(InputDataError, match="horizon_s"):
+        fit_best_trend(t, t, horizon_s=0.0)
+    with pytest.raises(NotEnoughDataError):
+        fit_best_trend(t[:2], t[:2])
     with pytest.raises(InputDataError, match="period_s"):
         fit_trend(t, t, kind="seasonal")
     with pytest.raises(InputDataError, match="duplicated"):
@@ -94,3 +105,109 @@ def test_bad_input() -> None:
     m = fit_trend(t, 2 * t)
     with pytest.raises(InputDataError, match="horizon"):
         time_to_limit(m, 1.0, horizon_s=0)
+
+
+def test_selection_picks_the_generating_family() -> None:
+    rng = np.random.default_rng(5)
+    t = np.arange(300) * DAY
+    d = t / DAY
+    noise = rng.normal(0, 0.05, t.size)
+    cases = {
+        "linear": 1.0 + 0.01 * d,
+        "quadratic": 1.0 + 0.002 * d + 4e-5 * d * d,
+        "saturating": 3.0 - 2.0 * np.exp(-d / 60.0),
+        "constant": np.full(t.size, 2.0),
+    }
+    for kind, y in cases.items():
+        sel = fit_best_trend(t, y + noise)
+        assert sel.kind == kind, (
+            kind,
+            [(m.kind, w) for m, w in zip(sel.models, sel.weights, strict=True)],
+        )
+        assert sel.weights.sum() == pytest.approx(1.0)
+    # onset: steady, then a settlement that starts on day 200 and accelerates
+    e = np.clip(d - 200.0, 0, None)
+    sel = fit_best_trend(t, 0.05 * e * (1 + e / 60) + noise)
+    assert sel.kind == "onset"
+    assert -sel.best.params[3] * sel.best.time_scale_s / DAY == pytest.approx(99.0, abs=3.0)
+
+
+def test_autocorrelated_residuals_widen_the_interval() -> None:
+    rng = np.random.default_rng(6)
+    white = rng.normal(size=4000)
+    assert variance_inflation(white) == pytest.approx(1.0, abs=0.35)
+    ar = np.zeros(4000)
+    for i in range(1, ar.size):
+        ar[i] = 0.9 * ar[i - 1] + white[i]
+    # AR(1) with phi = 0.9: (1 + 0.9) / (1 - 0.9) = 19
+    assert variance_inflation(ar) == pytest.approx(19.0, rel=0.35)
+    t = np.arange(ar.size) * 3600.0
+    m_white = fit_trend(t, white)
+    m_ar = fit_trend(t, ar / ar.std())
+    assert m_ar.n_eff < m_white.n_eff / 8
+    assert np.sqrt(m_ar.cov[1, 1]) > 3 * np.sqrt(m_white.cov[1, 1])
+
+
+def test_mixture_interval_and_exceedance() -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(120) * DAY
+    y = 0.01 * t / DAY + rng.normal(0, 0.05, t.size)
+    sel = fit_best_trend(t, y, horizon_s=30 * DAY)
+    fc = sel.predict(t[-1] + np.array([1.0, 30.0]) * DAY)
+    assert np.all(fc.lower < fc.mean) and np.all(fc.mean < fc.upper)
+    assert fc.upper[1] - fc.lower[1] > fc.upper[0] - fc.lower[0]
+    assert fc.mean[1] == pytest.approx(0.01 * 149, abs=0.1)
+    assert sel.interval_factor >= 1.0
+    # the interval bounds are the 2.5 % / 97.5 % points of the mixture
+    assert sel.exceedance_probability(float(fc.times[1]), float(fc.upper[1])) == pytest.approx(
+        0.025, abs=0.005
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_demo_settlement_now_and_time_to_limit(seed: int) -> None:
+    """The demo's settling pier: the default forecast sees the acceleration."""
+    d = generate_demo_series(end_s=1_780_000_000.0, days=90, seed=seed)
+    t, y = d.times_s, d.values["VD-P2-SETTLE"]
+    sel = fit_best_trend(t, y, horizon_s=30 * DAY)
+    now = sel.predict([t[-1]])
+    current = float(np.mean(y[t > t[-1] - DAY]))  # the last day's readings
+    assert now.lower[0] <= current <= now.upper[0]
+    assert now.mean[0] == pytest.approx(current, abs=0.25)
+    # truth: 0.06 e (1 + e / 60) mm, e days since the onset, reaches 10 mm at e = 74.4 days
+    e_end = (t[-1] - d.settlement_onset_s) / DAY
+    true_eta = (-60 + np.sqrt(3600 + 240 * 10 / d.settlement_rate_mm_per_day)) / 2 - e_end
+    ttl = time_to_limit(sel, 10.0, horizon_s=60 * DAY)
+    assert ttl.eta_s is not None
+    assert ttl.eta_s / DAY == pytest.approx(true_eta, rel=0.15)
+    assert ttl.eta_early_s is not None and ttl.eta_early_s < ttl.eta_s
+    assert time_to_limit(sel, 10.0, horizon_s=30 * DAY).probability > 0.8
+    # the straight line of the old default misses it by a month or more
+    lin = time_to_limit(fit_trend(t, y), 10.0, horizon_s=90 * DAY)
+    assert lin.eta_s is not None and lin.eta_s / DAY > true_eta + 25
+
+
+def test_flat_history_and_a_step_do_not_break_the_selection() -> None:
+    t = np.arange(60) * DAY
+    y = np.r_[np.full(40, 1.0), np.full(20, 3.0)]  # a stuck gauge, then a step
+    sel = fit_best_trend(t, y, horizon_s=10 * DAY)
+    fc = sel.predict([t[-1] + 5 * DAY])
+    assert np.isfinite(fc.mean[0]) and np.isfinite(fc.lower[0]) and np.isfinite(fc.upper[0])
+    assert fc.lower[0] - 1e-9 <= fc.mean[0] <= fc.upper[0] + 1e-9
+    assert fc.mean[0] == pytest.approx(3.0, abs=0.5)  # the latest level, not the history's mean
+    assert sel.interval_factor >= 1.0
+
+
+def test_random_walk_gets_a_local_level_with_a_growing_interval() -> None:
+    rng = np.random.default_rng(8)
+    t = np.arange(2000) * 3600.0
+    y = np.cumsum(rng.normal(0, 0.1, t.size)) + rng.normal(0, 0.05, t.size)
+    sel = fit_best_trend(t, y, horizon_s=48 * 3600.0)
+    level = next(m for m in sel.models if m.kind == "level")
+    # random-walk variance 0.1^2 per hour, white noise sd 0.05
+    assert level.diffusion_per_s * 3600 == pytest.approx(0.01, rel=0.5)
+    assert level.params[0] == pytest.approx(np.median(y[-3:]), abs=1e-12)
+    fc = level.predict(t[-1] + np.array([12.0, 48.0]) * 3600)
+    assert (fc.upper[1] - fc.lower[1]) / (fc.upper[0] - fc.lower[0]) == pytest.approx(2.0, rel=0.2)
+    # without a horizon there is no backtest to weigh the local level: it is left out
+    assert "level" not in [m.kind for m in fit_best_trend(t, y).models]

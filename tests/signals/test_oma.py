@@ -162,3 +162,40 @@ def test_tracking_and_frequency_drop_alarm(record: tuple[np.ndarray, object]) ->
         fit_frequency_baseline(F[:4])
     with pytest.raises(InputDataError, match="needs driver"):
         base.assess(F[:2])
+
+
+def _two_mode(seed: int) -> np.ndarray:
+    y, _ = modal_response(
+        np.random.default_rng(seed),
+        n_channels=3,
+        frequencies_hz=(3.9, 12.1),
+        damping_ratios=(0.02, 0.02),
+    )
+    return y
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_two_mode_record_gives_two_modes_with_intervals(seed: int) -> None:
+    """Seeds 1 and 7 gave a spurious third mode (17.6 / 3.76 Hz) before the block stage."""
+    y = _two_mode(seed)
+    old = ssi_cov(y, 100.0, max_order=80, n_blocks=0)
+    assert len(old.modes) == 3 and all(m.frequency_ci_hz is None for m in old.modes)
+    res = ssi_cov(y, 100.0)
+    assert res.frequencies_hz == pytest.approx([3.9, 12.1], rel=0.005)
+    for m, f_true in zip(res.modes, (3.9, 12.1), strict=True):
+        assert m.n_blocks >= 3
+        assert m.frequency_ci_hz is not None and m.damping_ci is not None
+        lo, hi = m.frequency_ci_hz
+        assert lo < m.frequency_hz < hi and lo <= f_true <= hi
+        assert hi - lo < 0.02 * f_true  # informative, not just wide
+        assert m.damping_ci[0] < m.damping_ratio < m.damping_ci[1]
+        doc = m.to_dict()
+        assert doc["frequency_ci_hz"] == [lo, hi] and doc["n_blocks"] == m.n_blocks
+
+
+def test_block_stage_settings() -> None:
+    y = _two_mode(3)
+    with pytest.raises(InputDataError, match="n_blocks"):
+        ssi_cov(y, 100.0, n_blocks=-1)
+    short = ssi_cov(y[:2500], 100.0, max_order=40)  # blocks would be too short: none
+    assert short.modes and all(m.n_blocks == 0 for m in short.modes)

@@ -24,7 +24,14 @@ from infrasight.signals.compensation import fit_compensation
 from infrasight.signals.errors import NotEnoughDataError, SignalsError
 from infrasight.signals.evaluate import RuleState, evaluate_rule
 from infrasight.signals.fdd import fdd
-from infrasight.signals.forecast import fit_trend, time_to_limit
+from infrasight.signals.forecast import (
+    KINDS,
+    TrendModel,
+    TrendSelection,
+    fit_best_trend,
+    fit_trend,
+    time_to_limit,
+)
 from infrasight.signals.lifecycle import (
     Alarm,
     AlarmEvent,
@@ -188,12 +195,29 @@ def score(
 
 def _modal_table(res: ModalResult) -> Table:
     t = Table(title=f"{res.method}: {len(res.modes)} modes")
-    for col in ("#", "frequency [Hz]", "damping [%]", "poles", "MPC", "mode shape"):
+    cols = ("#", "frequency [Hz]", "95 % interval", "damping [%]", "95 % interval", "poles")
+    for col in (*cols, "blocks", "MPC", "mode shape"):
         t.add_column(col)
     for i, m in enumerate(res.modes, start=1):
         z = "-" if math.isnan(m.damping_ratio) else f"{100 * m.damping_ratio:.2f}"
+        fi = "-" if m.frequency_ci_hz is None else "{:.3f} - {:.3f}".format(*m.frequency_ci_hz)
+        zi = (
+            "-"
+            if m.damping_ci is None
+            else "{:.2f} - {:.2f}".format(*(100 * np.array(m.damping_ci)))
+        )
         shape = " ".join(f"{x:+.2f}" for x in m.mode_shape)
-        t.add_row(str(i), f"{m.frequency_hz:.3f}", z, str(m.n_poles), f"{m.mpc:.2f}", shape)
+        t.add_row(
+            str(i),
+            f"{m.frequency_hz:.3f}",
+            fi,
+            z,
+            zi,
+            str(m.n_poles),
+            str(m.n_blocks),
+            f"{m.mpc:.2f}",
+            shape,
+        )
     return t
 
 
@@ -204,17 +228,30 @@ def modal(
     fs: Annotated[float | None, typer.Option(help="Sampling rate in Hz.")] = None,
     var: Annotated[str | None, typer.Option(help="Variable of a .mat file.")] = None,
     method: Annotated[str, typer.Option(help="ssi (SSI-COV) or fdd.")] = "ssi",
-    max_order: Annotated[int, typer.Option(help="Largest SSI model order.")] = 80,
+    max_order: Annotated[int, typer.Option(help="Largest SSI model order.")] = 120,
+    blocks: Annotated[
+        int, typer.Option(help="SSI: blocks for the 95 % intervals and spurious-mode check.")
+    ] = 4,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the stabilisation diagram to this PNG (extra plot).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Operational modal analysis of an ambient vibration record."""
+    if method not in ("ssi", "fdd"):
+        raise typer.BadParameter("--method must be ssi or fdd")
+    if blocks < 0:
+        raise typer.BadParameter("--blocks must be >= 0")
     rec = load_record(file, fs=fs, var=var)
     if method == "ssi":
-        res = ssi_cov(rec.data, rec.fs, max_order=max_order)
-    elif method == "fdd":
-        res = fdd(rec.data, rec.fs)
+        res = ssi_cov(rec.data, rec.fs, max_order=max_order, n_blocks=blocks)
     else:
-        raise typer.BadParameter("--method must be ssi or fdd")
+        res = fdd(rec.data, rec.fs)
+    if plot is not None:
+        from infrasight.cli.signal_plots import stabilisation_diagram
+
+        stabilisation_diagram(res, plot, title=f"{file.name}: {len(res.modes)} modes ({method})")
+        console.print(f"stabilisation diagram -> {plot}")
     if as_json:
         doc = res.to_dict()
         doc["source"] = rec.source
@@ -230,18 +267,29 @@ def forecast(
     input_csv: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
     time_col: Annotated[str, typer.Option(help="Time column (seconds or ISO-8601).")],
     value_col: Annotated[str, typer.Option(help="Value column.")],
-    model: Annotated[str, typer.Option(help="linear, exponential or seasonal.")] = "linear",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="auto (weigh constant, linear, quadratic, exponential, saturating, onset), "
+            "or one of them, or seasonal (needs --period)."
+        ),
+    ] = "auto",
     period: Annotated[str | None, typer.Option(help="Season length, e.g. 1d or 1y.")] = None,
     horizon: Annotated[str, typer.Option(help="Look-ahead, e.g. 30d.")] = "30d",
     limit: Annotated[float | None, typer.Option(help="Limit for time-to-limit.")] = None,
     level: Annotated[float, typer.Option(help="Prediction-interval level.")] = 0.95,
     steps: Annotated[int, typer.Option(help="Forecast rows written with --out.")] = 50,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write the forecast.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a chart of data, fit and interval (extra plot).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Fit a trend with prediction intervals; time until a limit is crossed, with probability."""
-    if model not in ("linear", "exponential", "seasonal"):
-        raise typer.BadParameter("--model must be linear, exponential or seasonal")
+    if model != "auto" and model not in KINDS:
+        raise typer.BadParameter(f"--model must be auto or one of {', '.join(KINDS)}")
+    if model == "seasonal" and period is None:
+        raise typer.BadParameter("--period is required for --model seasonal (e.g. 1d or 1y)")
     if not 0 < level < 1:
         raise typer.BadParameter("--level must be in (0, 1)")
     if steps < 1:
@@ -250,12 +298,27 @@ def forecast(
     y = table.values(value_col)
     period_s = _duration_s(period, "--period") if period else None
     h = _duration_s(horizon, "--horizon")
-    kind = cast(Literal["linear", "exponential", "seasonal"], model)
-    tm = fit_trend(table.times, y, kind=kind, period_s=period_s)
+    tm: TrendModel | TrendSelection
+    if model == "auto":
+        tm = fit_best_trend(table.times, y, horizon_s=h)
+        weights = {m.kind: float(w) for m, w in zip(tm.models, tm.weights, strict=True)}
+        factor = tm.interval_factor
+    else:
+        kind = cast(
+            Literal[
+                "constant", "linear", "quadratic", "exponential", "saturating", "onset", "seasonal"
+            ],
+            model,
+        )
+        tm = fit_trend(table.times, y, kind=kind, period_s=period_s)
+        weights, factor = {tm.kind: 1.0}, 1.0
     tt = tm.t0 + np.linspace(h / steps, h, steps)
     fc = tm.predict(tt, level=level)
     doc: dict[str, Any] = {
         "model": model,
+        "selected_model": tm.kind,
+        "weights": weights,
+        "interval_factor": factor,
         "n": tm.n,
         "slope_per_day": tm.slope_per_s * 86400.0,
         "residual_scale": tm.residual_scale,
@@ -277,6 +340,21 @@ def forecast(
             "eta_late_days": None if ttl.eta_late_s is None else ttl.eta_late_s / 86400.0,
             "probability_by_horizon": ttl.probability,
         }
+    if plot is not None:
+        from infrasight.cli.signal_plots import forecast_chart
+
+        ok = np.isfinite(y)
+        t_fit = np.linspace(float(table.times[ok][0]), tm.t0, 300)
+        forecast_chart(
+            table.times[ok],
+            y[ok],
+            tm.predict(t_fit, level=level),
+            tm.predict(tm.t0 + np.linspace(0.0, h, steps + 1), level=level),
+            plot,
+            limit=limit,
+            title=f"{value_col}: {tm.kind} trend ({model}), {100 * level:.0f} % interval",
+        )
+        console.print(f"forecast chart -> {plot}")
     if out_csv is not None:
         with out_csv.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
@@ -286,9 +364,11 @@ def forecast(
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
+    chosen = ", ".join(f"{k} {w:.2f}" for k, w in weights.items() if w >= 0.005)
     out.print(
-        f"{model} trend on {tm.n} readings: slope {doc['slope_per_day']:.4g} per day "
-        f"(residual sd {tm.residual_scale:.3g})"
+        f"{tm.kind} trend on {tm.n} readings (weights: {chosen}): slope "
+        f"{doc['slope_per_day']:.4g} per day now (residual sd {tm.residual_scale:.3g}, "
+        f"interval factor {factor:g})"
     )
     a = doc["at_horizon"]
     out.print(

@@ -78,7 +78,13 @@ class Mode:
     mode_shape_complex : ndarray, shape (n_channels,)
         Complex shape as identified.
     frequency_std_hz, damping_std : float
-        Scatter across the stable poles of the cluster (0 for single estimates).
+        Standard uncertainty (Hz, -): for SSI-COV from the spread of the estimates of the
+        record's blocks (``std / sqrt(blocks)``), else the scatter across the stable poles of
+        the cluster; half the peak width for FDD.
+    frequency_ci_hz, damping_ci : (float, float) or None
+        95 % confidence interval (Student-t on the block estimates); None when not estimated.
+    n_blocks : int
+        Blocks of the record in which the mode was found again (0: not split).
     n_poles : int
         Stable poles supporting the mode (SSI) or 1 (FDD).
     mpc : float
@@ -93,6 +99,9 @@ class Mode:
     damping_std: float = 0.0
     n_poles: int = 1
     mpc: float = 1.0
+    frequency_ci_hz: tuple[float, float] | None = None
+    damping_ci: tuple[float, float] | None = None
+    n_blocks: int = 0
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.frequency_hz) and self.frequency_hz > 0):
@@ -112,6 +121,9 @@ class Mode:
             "damping_std": None if np.isnan(self.damping_std) else self.damping_std,
             "n_poles": self.n_poles,
             "mpc": self.mpc,
+            "frequency_ci_hz": None if self.frequency_ci_hz is None else list(self.frequency_ci_hz),
+            "damping_ci": None if self.damping_ci is None else list(self.damping_ci),
+            "n_blocks": self.n_blocks,
         }
 
 

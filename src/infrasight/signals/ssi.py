@@ -11,6 +11,8 @@ modes (median frequency and damping, shape of the pole closest to the median).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -18,6 +20,8 @@ from infrasight.signals.errors import InputDataError, NotEnoughDataError
 from infrasight.signals.modal import ModalResult, Mode, mac_matrix, mpc, real_shape
 
 __all__ = ["output_covariances", "ssi_cov"]
+
+logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
 
@@ -51,7 +55,7 @@ def ssi_cov(
     fs: float,
     *,
     block_rows: int | None = None,
-    max_order: int = 80,
+    max_order: int = 120,
     min_order: int = 2,
     order_step: int = 2,
     freq_range: tuple[float, float] | None = None,
@@ -61,6 +65,8 @@ def ssi_cov(
     max_damping: float = 0.1,
     cluster_distance: float = 0.02,
     min_share: float = 0.2,
+    n_blocks: int = 4,
+    min_block_share: float = 0.6,
 ) -> ModalResult:
     """Identify modes of an ambient vibration record with SSI-COV.
 
@@ -86,6 +92,15 @@ def ssi_cov(
         Linkage threshold on ``|df| / f + (1 - MAC)``.
     min_share : float
         Minimum share of the orders a cluster must be present in to count as a mode.
+    n_blocks : int
+        The record is also split into this many blocks (fewer when a block would be shorter
+        than ``20 i`` samples; none below 3) and each block is identified at a subset of the
+        orders. A mode found in fewer than ``min_block_share`` of the blocks is discarded as
+        spurious; for the others the spread of the block estimates gives the standard
+        uncertainty of frequency and damping (``std / sqrt(blocks)``) and a 95 % Student-t
+        interval.
+    min_block_share : float
+        Share of the blocks a mode must be found in.
 
     Returns
     -------
@@ -109,6 +124,8 @@ def ssi_cov(
         raise InputDataError("record contains NaN or infinite samples")
     if min_order < 1 or max_order < min_order or order_step < 1:
         raise InputDataError("need 1 <= min_order <= max_order and order_step >= 1")
+    if n_blocks < 0 or not 0 <= min_block_share <= 1:
+        raise InputDataError("need n_blocks >= 0 and min_block_share in [0, 1]")
     n, l_ch = y.shape
     f_lo, f_hi = freq_range if freq_range is not None else (fs / 1000.0, 0.45 * fs)
     if not 0 <= f_lo < f_hi <= fs / 2:
@@ -133,36 +150,15 @@ def ssi_cov(
     if np.any(std == 0):
         raise NotEnoughDataError(f"channel(s) {np.flatnonzero(std == 0).tolist()} are constant")
     y = y / std  # balance channels; shapes are scaled back below
-    R = output_covariances(y, 2 * i)
-    # block Hankel: H[p, q] = R_{p+q+1}
-    H = np.empty((i * l_ch, i * l_ch))
-    for p in range(i):
-        for q in range(i):
-            H[p * l_ch : (p + 1) * l_ch, q * l_ch : (q + 1) * l_ch] = R[p + q + 1]
-    U, S, _ = np.linalg.svd(H)
     orders = list(range(min_order, max_order + 1, order_step))
-    poles_by_order: list[tuple[int, NDArray[np.complex128], NDArray[np.complex128]]] = []
-    for order in orders:
-        Ob = U[:, :order] * np.sqrt(S[:order])
-        A = np.linalg.lstsq(Ob[:-l_ch], Ob[l_ch:], rcond=None)[0]
-        C = Ob[:l_ch]
-        mu, psi = np.linalg.eig(A)
-        keep = np.imag(mu) > 0
-        mu, psi = mu[keep], psi[:, keep]
-        lam = np.log(mu) * fs
-        phi = (C @ psi) * std[:, None]
-        poles_by_order.append((order, lam, phi))
+    band = (f_lo, f_hi, max_damping)
     rows = []
     stab_f: list[float] = []
     stab_z: list[float] = []
     stab_phi: list[NDArray[np.complex128]] = []
     stab_order: list[int] = []
     prev: tuple[FloatArray, FloatArray, NDArray[np.complex128]] | None = None
-    for order, lam, phi in poles_by_order:
-        f = np.abs(lam) / (2 * np.pi)
-        z = -np.real(lam) / np.abs(lam)
-        valid = (f >= f_lo) & (f <= f_hi) & (z > 0) & (z < max_damping)
-        f, z, phi = f[valid], z[valid], phi[:, valid]
+    for order, f, z, phi in _poles(y, std, i, fs, orders, band):
         stable = np.zeros(f.size, dtype=bool)
         if prev is not None and f.size and prev[0].size:
             pf, pz, pphi = prev
@@ -189,9 +185,120 @@ def ssi_cov(
         distance=cluster_distance,
         min_share=min_share,
     )
+    n_b = min(n_blocks, n // (20 * i))
+    if n_b >= 3 and modes:
+        modes = _block_uncertainty(
+            y, std, i, fs, orders, band, modes, n_b, cluster_distance, min_block_share
+        )
     return ModalResult(
         modes=modes, method="ssi-cov", fs=float(fs), n_samples=n, n_channels=l_ch, diagram=diagram
     )
+
+
+def _poles(
+    y: FloatArray,
+    std: FloatArray,
+    i: int,
+    fs: float,
+    orders: list[int],
+    band: tuple[float, float, float],
+) -> list[tuple[int, FloatArray, FloatArray, NDArray[np.complex128]]]:
+    """Physical poles ``(order, f, z, shapes)`` of a balanced record at each model order."""
+    l_ch = y.shape[1]
+    R = output_covariances(y, 2 * i)
+    # block Hankel: H[p, q] = R_{p+q+1}
+    H = np.empty((i * l_ch, i * l_ch))
+    for p in range(i):
+        for q in range(i):
+            H[p * l_ch : (p + 1) * l_ch, q * l_ch : (q + 1) * l_ch] = R[p + q + 1]
+    U, S, _ = np.linalg.svd(H)
+    f_lo, f_hi, max_damping = band
+    out = []
+    for order in orders:
+        Ob = U[:, :order] * np.sqrt(S[:order])
+        A = np.linalg.lstsq(Ob[:-l_ch], Ob[l_ch:], rcond=None)[0]
+        C = Ob[:l_ch]
+        mu, psi = np.linalg.eig(A)
+        keep = np.imag(mu) > 0
+        mu, psi = mu[keep], psi[:, keep]
+        lam = np.log(mu) * fs
+        phi = (C @ psi) * std[:, None]
+        f = np.abs(lam) / (2 * np.pi)
+        z = -np.real(lam) / np.abs(lam)
+        valid = (f >= f_lo) & (f <= f_hi) & (z > 0) & (z < max_damping)
+        out.append((order, f[valid], z[valid], phi[:, valid]))
+    return out
+
+
+def _block_uncertainty(
+    y: FloatArray,
+    std: FloatArray,
+    i: int,
+    fs: float,
+    orders: list[int],
+    band: tuple[float, float, float],
+    modes: tuple[Mode, ...],
+    n_blocks: int,
+    distance: float,
+    min_block_share: float,
+) -> tuple[Mode, ...]:
+    """Identify each block at a subset of orders, match the modes, keep the recurring ones."""
+    from dataclasses import replace
+
+    from scipy.stats import t as student
+
+    sub = orders[len(orders) // 3 :: 2] or orders
+    fm = np.array([m.frequency_hz for m in modes])
+    P = np.column_stack([m.mode_shape_complex for m in modes])
+    m_len = y.shape[0] // n_blocks
+    fb = np.full((n_blocks, fm.size), np.nan)
+    zb = np.full((n_blocks, fm.size), np.nan)
+    for b in range(n_blocks):
+        seg = y[b * m_len : (b + 1) * m_len]
+        seg = seg - seg.mean(axis=0)
+        hits: list[list[tuple[float, float]]] = [[] for _ in modes]
+        for _, f, z, phi in _poles(seg, std, i, fs, sub, band):
+            if not f.size:
+                continue
+            # distance of every pole to every mode; a pole serves only its nearest mode
+            D = np.abs(f[:, None] - fm[None, :]) / fm[None, :] + (1.0 - mac_matrix(phi, P))
+            near = np.argmin(D, axis=1)
+            for k in range(fm.size):
+                cand = np.flatnonzero((near == k) & (D[:, k] <= 2 * distance))
+                if cand.size:
+                    j = cand[np.argmin(D[cand, k])]
+                    hits[k].append((float(f[j]), float(z[j])))
+        for k, h in enumerate(hits):
+            if len(h) >= max(2, len(sub) // 4):
+                arr = np.array(h)
+                fb[b, k] = float(np.median(arr[:, 0]))
+                zb[b, k] = float(np.median(arr[:, 1]))
+    kept = []
+    for k, mode in enumerate(modes):
+        ok = np.isfinite(fb[:, k])
+        found = int(ok.sum())
+        if found < max(2, int(np.ceil(min_block_share * n_blocks))):
+            logger.debug(
+                "mode %.4g Hz found in %d of %d blocks: discarded",
+                mode.frequency_hz,
+                found,
+                n_blocks,
+            )
+            continue
+        q = float(student.ppf(0.975, found - 1))
+        se_f = float(np.std(fb[ok, k], ddof=1)) / np.sqrt(found)
+        se_z = float(np.std(zb[ok, k], ddof=1)) / np.sqrt(found)
+        kept.append(
+            replace(
+                mode,
+                frequency_std_hz=se_f,
+                damping_std=se_z,
+                frequency_ci_hz=(mode.frequency_hz - q * se_f, mode.frequency_hz + q * se_f),
+                damping_ci=(mode.damping_ratio - q * se_z, mode.damping_ratio + q * se_z),
+                n_blocks=found,
+            )
+        )
+    return tuple(kept)
 
 
 def _cluster(

@@ -17,7 +17,10 @@ from infrasight.core.timeparse import us_to_datetime
 from infrasight.signals import (
     NotEnoughDataError,
     SignalsError,
+    TrendModel,
+    TrendSelection,
     crack_growth_rate,
+    fit_best_trend,
     fit_trend,
     time_to_limit,
 )
@@ -51,10 +54,22 @@ class GrowthRate(BaseModel):
     probability_growing: float
 
 
+class Candidate(BaseModel):
+    kind: str
+    weight: float = Field(description="Weight of this trend model in the forecast (sum 1)")
+
+
 class ChannelForecast(BaseModel):
     channel_id: DbId
     unit: str
-    kind: str
+    kind: str = Field(description="Requested kind ('auto': chosen among the candidates)")
+    selected_kind: str = Field(description="The trend model with the highest weight")
+    candidates: list[Candidate] = Field(
+        description="Trend models weighed into the forecast (AICc and a backtest on the history)"
+    )
+    interval_factor: float = Field(
+        description="Factor (>= 1) the intervals were widened by after the backtest on the history"
+    )
     fitted_from: datetime
     fitted_to: datetime
     n_readings: int
@@ -75,7 +90,9 @@ def forecast(
     channel_id: DbId,
     session: SessionDep,
     caller: CallerDep,
-    kind: Literal["linear", "exponential", "seasonal"] = "linear",
+    kind: Literal[
+        "auto", "constant", "linear", "quadratic", "exponential", "saturating", "onset", "seasonal"
+    ] = "auto",
     history_days: Annotated[float, Query(gt=0, le=3650)] = 90.0,
     horizon_days: Annotated[float, Query(gt=0, le=3650)] = 30.0,
     period_days: Annotated[float | None, Query(gt=0)] = None,
@@ -85,12 +102,20 @@ def forecast(
 ) -> ChannelForecast:
     """Fit a trend to the last ``history_days`` of readings and project ``horizon_days`` ahead.
 
-    With ``limit`` (in the channel's unit), also when the trend is expected to cross it, the
-    early/late crossing from the prediction interval, and the probability of being beyond it at
-    the horizon.
+    ``kind=auto`` (default) weighs constant, linear, quadratic, exponential, saturating and onset
+    trends by AICc and by a rolling-origin backtest on the history for this horizon; the
+    interval is that of the weighted mixture, widened until it covered 95 % of the backtest.
+    ``kind=seasonal`` needs ``period_days``. With ``limit`` (in the channel's unit), also when
+    the trend is expected to cross it, the early/late crossing from the prediction interval,
+    and the probability of being beyond it at the horizon.
     """
     caller.require(Action.READ)
     channel = get_owned(session, Channel, channel_id, caller.organization_id)
+    if kind == "seasonal" and period_days is None:
+        raise InvalidInputError(
+            "period_days is required for kind=seasonal (the season length in days)",
+            field="period_days",
+        )
     bounds = time_bounds(session, channel_id)
     if bounds is None:
         raise InvalidInputError("the channel has no readings to forecast from", field="channel_id")
@@ -98,9 +123,13 @@ def forecast(
     stamps, values = fetch_series(session, channel_id, from_us=start_us)
     times = stamps / 1e6
     try:
-        model = fit_trend(
-            times, values, kind=kind, period_s=period_days * DAY_S if period_days else None
-        )
+        model: TrendModel | TrendSelection
+        if kind == "auto":
+            model = fit_best_trend(times, values, horizon_s=horizon_days * DAY_S)
+        else:
+            model = fit_trend(
+                times, values, kind=kind, period_s=period_days * DAY_S if period_days else None
+            )
         now = float(times[-1])
         grid = now + np.linspace(0.0, horizon_days * DAY_S, points)
         projected = model.predict(grid, level=level)
@@ -114,10 +143,21 @@ def forecast(
         raise InvalidInputError(f"not enough data: {err}", field="history_days") from err
     except SignalsError as err:
         raise InvalidInputError(str(err), field="kind") from err
+    if isinstance(model, TrendSelection):
+        candidates = [
+            Candidate(kind=m.kind, weight=float(w))
+            for m, w in zip(model.models, model.weights, strict=True)
+        ]
+        factor = model.interval_factor
+    else:
+        candidates, factor = [Candidate(kind=model.kind, weight=1.0)], 1.0
     return ChannelForecast(
         channel_id=channel_id,
         unit=channel.unit,
         kind=kind,
+        selected_kind=model.kind,
+        candidates=candidates,
+        interval_factor=factor,
         fitted_from=us_to_datetime(int(stamps[0])),
         fitted_to=us_to_datetime(int(stamps[-1])),
         n_readings=int(stamps.size),
