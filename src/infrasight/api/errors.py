@@ -13,6 +13,7 @@ from infrasight.core.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    QueueFullError,
     UnsupportedMediaTypeError,
 )
 
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[InfraSightError], int]] = [
     (ConflictError, 409),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
+    (QueueFullError, 429),
 ]
 
 
@@ -43,6 +45,8 @@ async def _handle(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, InvalidInputError) and error.field:
         body["field"] = error.field
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(error, QueueFullError):
+        headers = {"Retry-After": str(error.retry_after_s)}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         rules inline.
     anomaly_scoring
         Score every channel's readings online into a derived ``<key>.anomaly`` channel.
+    max_queued_analysis_jobs
+        Most capture and record analyses an organisation may have waiting or running; one
+        more upload is refused with HTTP 429 and ``Retry-After``.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -44,6 +47,7 @@ class Settings(BaseSettings):
     future_tolerance_s: float = Field(default=300.0, ge=0)
     worker_threads: int = Field(default=2, ge=0)
     anomaly_scoring: bool = True
+    max_queued_analysis_jobs: int = Field(default=200, ge=1)
 
     @field_validator("database_url")
     @classmethod
