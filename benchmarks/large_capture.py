@@ -2,12 +2,15 @@
 
 The capture is a small PNG (a grey surface with a few dark cracks drawn on it, 10,000 x 10,000 px
 by default: a few tens of KB that decode to 300 MB of pixels). Each figure comes from a fresh
-subprocess that reads its own peak resident set size (``resource.getrusage``):
+subprocess that reads its own peak resident set size (``VmHWM``, which unlike
+``getrusage`` does not start from the parent's peak):
 
 * imports: the platform imported, nothing done (the floor of every process);
 * decode: the capture decoded to pixels, as every analysis starts (the baseline);
 * analyse: the whole ``analyse_capture`` job (image quality, crack segmentation in tiles, crack
-  instances and measurements, the mask stored), run by the job runner on a SQLite database.
+  instances and measurements, the mask stored), run by the job runner on a SQLite database,
+  right after the analysis of an ordinary 1-megapixel capture in the same process (as a server
+  would: the model's working memory from that image's large tiles is still held).
 
 The budget is a peak under 1.5 GB for 100 megapixels.
 
@@ -32,6 +35,12 @@ BUDGET_MB = 1536.0
 
 
 def _peak_mb() -> float:
+    """This process's peak resident set size in MB (VmHWM: not inherited from the parent)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
@@ -82,28 +91,35 @@ def child(mode: str, png: Path) -> dict[str, float]:
             settings = Settings(data_dir=Path(tmp), database_url="", worker_threads=0)
             upgrade(settings)
             platform = Platform.create(settings, workers=0)
-            with platform.database.transaction() as session:
-                org, _ = ensure_organization(session, "Large")
-                create_user(session, org, "large@bench.example", Role.ENGINEER)
-                asset = Asset(organization_id=org.id, name="Big bridge", kind="bridge")
-                session.add(asset)
-                session.flush()
-                caller = Principal(organization_id=org.id, name="bench", role=Role.ENGINEER)
-                stored = store_capture(
-                    session,
-                    blobs=platform.blobs,
-                    jobs=platform.jobs,
-                    caller=caller,
-                    data=data,
-                    request=CaptureRequest(
-                        asset_id=asset.id, time=datetime.now(UTC), mm_per_px=0.1
-                    ),
-                    max_pixels=settings.max_image_pixels,
-                )
-            began = time.perf_counter()
-            platform.jobs.run_pending()
+            warm_up = png.with_name("ordinary.png")
+            make_png(warm_up, 1000)
+            job_id = 0
+            for image in (warm_up.read_bytes(), data):
+                with platform.database.transaction() as session:
+                    org, _ = ensure_organization(session, "Large")
+                    if image is not data:
+                        create_user(session, org, "large@bench.example", Role.ENGINEER)
+                    name = "Big bridge" if image is data else "Small bridge"
+                    asset = Asset(organization_id=org.id, name=name, kind="bridge")
+                    session.add(asset)
+                    session.flush()
+                    caller = Principal(organization_id=org.id, name="bench", role=Role.ENGINEER)
+                    stored = store_capture(
+                        session,
+                        blobs=platform.blobs,
+                        jobs=platform.jobs,
+                        caller=caller,
+                        data=image,
+                        request=CaptureRequest(
+                            asset_id=asset.id, time=datetime.now(UTC), mm_per_px=0.1
+                        ),
+                        max_pixels=settings.max_image_pixels,
+                    )
+                    job_id = stored.job_id
+                began = time.perf_counter()
+                platform.jobs.run_pending()
             with platform.database.session() as session:
-                job = session.get(Job, stored.job_id)
+                job = session.get(Job, job_id)
                 assert job is not None
                 if job.status != "succeeded":
                     raise RuntimeError(f"analysis failed: {job.error}")
@@ -166,7 +182,7 @@ def main() -> None:
     print(f"  imports only                   {result['imports_peak_rss_mb']:>8.0f}")
     print(f"  decode (baseline)              {result['decode_peak_rss_mb']:>8.0f}")
     print(
-        f"  analyse_capture job            {result['analyse_peak_rss_mb']:>8.0f}"
+        f"  analyse_capture job (warm)     {result['analyse_peak_rss_mb']:>8.0f}"
         f"   ({result['analyse_seconds']:.0f} s; budget {BUDGET_MB:.0f} MB: "
         f"{'within' if result['within_budget'] else 'OVER'})"
     )

@@ -27,6 +27,12 @@ from infrasight.services.captures import CaptureRequest, store_capture
 from infrasight.storage.migrate import upgrade
 from infrasight.storage.models import Asset, CaptureAnalysis, Defect, Job
 
+def peak_mb():  # VmHWM: unlike getrusage's maxrss, not inherited from the parent process
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
 data_dir, png = Path(sys.argv[1]), Path(sys.argv[2])
 settings = Settings(data_dir=data_dir, database_url="", worker_threads=0)
 upgrade(settings)
@@ -49,7 +55,7 @@ with platform.database.session() as session:
     defects = session.query(Defect).count()
 print(json.dumps({
     "status": job.status, "error": job.error, "analyses": analyses, "defects": defects,
-    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_mb": peak_mb(),
 }))
 """
 

@@ -112,7 +112,9 @@ class CrackSegmenter:
     threads : ONNX Runtime intra-op threads (default: all cores).
     large_image_pixels : above this many pixels an image is segmented with bounded memory:
         tiles of at most ``large_tile`` px (the model's working memory grows with the tile's
-        area) and a float16 probability map. A 100-megapixel capture then peaks near 1.3 GB.
+        area), a float16 probability map, and ONNX Runtime's arena shrunk after each tile (so
+        memory held from earlier, larger tiles is returned). A 100-megapixel capture then peaks
+        well under 1.5 GB.
     large_tile : largest tile side in px for large images (a multiple of 16).
 
     Thread-safe: one instance may serve several threads.
@@ -191,8 +193,14 @@ class CrackSegmenter:
                     raise ModelLoadError(f"cannot load crack model: {err}") from err
             return self._session
 
-    def _infer(self, tile: NDArray[np.generic], full_scale: float) -> NDArray[np.float32]:
-        """Probability of one tile (any size >= 16 px): pad to the model multiple, run, crop."""
+    def _infer(
+        self, tile: NDArray[np.generic], full_scale: float, *, shrink: bool = False
+    ) -> NDArray[np.float32]:
+        """Probability of one tile (any size >= 16 px): pad to the model multiple, run, crop.
+
+        ``shrink`` hands ONNX Runtime's unused arena memory back after the run (a large tile
+        grows the arena by hundreds of MB, which it would otherwise keep for the process).
+        """
         info = self.info
         rgb = to_rgb8(tile, full_scale=full_scale)
         h, w = rgb.shape[:2]
@@ -207,7 +215,13 @@ class CrackSegmenter:
         x *= 1.0 / np.asarray(info.std, np.float32)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
         sess = self.session()
-        (prob,) = sess.run(None, {sess.get_inputs()[0].name: x})
+        options = None
+        if shrink:
+            import onnxruntime as ort
+
+            options = ort.RunOptions()
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        (prob,) = sess.run(None, {sess.get_inputs()[0].name: x}, options)
         return np.ascontiguousarray(prob[0, 0, :h, :w], dtype=np.float32)
 
     def probability(self, image: NDArray[np.generic]) -> NDArray[np.float32]:
@@ -222,7 +236,12 @@ class CrackSegmenter:
         return self._probability(image, tile=self.tile, dtype=np.float32)  # type: ignore[return-value]
 
     def _probability(
-        self, image: NDArray[np.generic], *, tile: int, dtype: type[np.floating[Any]]
+        self,
+        image: NDArray[np.generic],
+        *,
+        tile: int,
+        dtype: type[np.floating[Any]],
+        shrink: bool = False,
     ) -> NDArray[np.floating[Any]]:
         full = value_scale(image)
         height, width = image.shape[:2]
@@ -230,7 +249,7 @@ class CrackSegmenter:
         ys = axis_tiles(height, max_tile=tile, overlap=self.overlap, multiple=m)
         xs = axis_tiles(width, max_tile=tile, overlap=self.overlap, multiple=m)
         if len(ys) == 1 and len(xs) == 1:
-            return self._infer(image, full).astype(dtype, copy=False)
+            return self._infer(image, full, shrink=shrink).astype(dtype, copy=False)
         out = np.empty((height, width), dtype)
         band = ys[0][1]
         acc = np.zeros((band, width), np.float32)
@@ -248,7 +267,7 @@ class CrackSegmenter:
                 top = y0
             wy = _ramp(ys, j)
             for i, (x0, tw) in enumerate(xs):
-                p = self._infer(image[y0 : y0 + th, x0 : x0 + tw], full)
+                p = self._infer(image[y0 : y0 + th, x0 : x0 + tw], full, shrink=shrink)
                 w2 = wy[:, None] * wx[i][None, :]
                 acc[:th, x0 : x0 + tw] += p * w2
                 wsum[:th, x0 : x0 + tw] += w2
@@ -266,7 +285,7 @@ class CrackSegmenter:
         check_image(image)
         if image.shape[0] * image.shape[1] > self.large_image_pixels:
             tile = min(self.tile, self.large_tile)
-            prob = self._probability(image, tile=tile, dtype=np.float16)
+            prob = self._probability(image, tile=tile, dtype=np.float16, shrink=True)
         else:
             prob = self._probability(image, tile=self.tile, dtype=np.float32)
         mask = prob >= prob.dtype.type(self.threshold)
