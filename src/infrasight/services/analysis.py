@@ -12,6 +12,7 @@ from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.crack_analysis import analyse_cracks
 from infrasight.services.displacement import track_capture
 from infrasight.storage.models import Capture, CaptureAnalysis, Record
+from infrasight.vision.cracks import default_segmenter
 
 if TYPE_CHECKING:
     from infrasight.platform import Platform
@@ -79,6 +80,9 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
                 CaptureAnalysis.model_version == QUALITY_VERSION,
             )
         ).first()
+        segmenter = default_segmenter()
+        if capture.width * capture.height > segmenter.large_image_pixels:
+            segmenter.release_memory()  # the model's memory from earlier images, before decoding
         pixels, undistorted = analysis_pixels(
             session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
         )

@@ -224,6 +224,14 @@ class CrackSegmenter:
         (prob,) = sess.run(None, {sess.get_inputs()[0].name: x}, options)
         return np.ascontiguousarray(prob[0, 0, :h, :w], dtype=np.float32)
 
+    def _tile(self, tile: NDArray[np.generic], full: float, shrink: bool) -> NDArray[np.float32]:
+        return self._infer(tile, full, shrink=True) if shrink else self._infer(tile, full)
+
+    def release_memory(self) -> None:
+        """Drop the ONNX Runtime session and the working memory it holds (reloaded on use)."""
+        with self._lock:
+            self._session = None
+
     def probability(self, image: NDArray[np.generic]) -> NDArray[np.float32]:
         """Crack probability ``(H, W)`` float32 for an image (see :func:`check_image` for inputs).
 
@@ -249,7 +257,7 @@ class CrackSegmenter:
         ys = axis_tiles(height, max_tile=tile, overlap=self.overlap, multiple=m)
         xs = axis_tiles(width, max_tile=tile, overlap=self.overlap, multiple=m)
         if len(ys) == 1 and len(xs) == 1:
-            return self._infer(image, full, shrink=shrink).astype(dtype, copy=False)
+            return self._tile(image, full, shrink).astype(dtype, copy=False)
         out = np.empty((height, width), dtype)
         band = ys[0][1]
         acc = np.zeros((band, width), np.float32)
@@ -267,7 +275,7 @@ class CrackSegmenter:
                 top = y0
             wy = _ramp(ys, j)
             for i, (x0, tw) in enumerate(xs):
-                p = self._infer(image[y0 : y0 + th, x0 : x0 + tw], full, shrink=shrink)
+                p = self._tile(image[y0 : y0 + th, x0 : x0 + tw], full, shrink)
                 w2 = wy[:, None] * wx[i][None, :]
                 acc[:th, x0 : x0 + tw] += p * w2
                 wsum[:th, x0 : x0 + tw] += w2
