@@ -55,6 +55,8 @@ bench: install  # the load test's async HTTP client comes from the loadtest extr
 	$(BIN)/python benchmarks/crack_speed.py
 	$(BIN)/python benchmarks/measurement.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/crash.py
+	$(BIN)/python benchmarks/large_capture.py
 
 bench-peers: install  # the peer libraries the benchmarks compare with (koma-python for SSI-COV)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

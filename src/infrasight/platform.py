@@ -1,5 +1,8 @@
 """The wired platform: settings, database, blob store, event bus and job runner in one place.
 
+The effects of stored facts are durable rows applied by the job runner (``jobs/runner.py``);
+the event bus only tells the runner that rows were committed.
+
 Built once per process by :meth:`Platform.create`; the HTTP app, the CLI and the tests all use it.
 """
 
@@ -7,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infrasight.core.events import EventBus, ReadingBatchStored
+from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.jobs.runner import JobContext, JobRunner
 from infrasight.services.alarms import AlarmEngine
@@ -36,21 +39,21 @@ class Platform:
         bus = EventBus()
         context = JobContext(database=database, blobs=blobs, settings=settings, bus=bus)
         worker_count = settings.worker_threads if workers is None else workers
-        runner = JobRunner(context, workers=worker_count)
-        alarms = AlarmEngine(
-            database, background=worker_count > 0, score_anomalies=settings.anomaly_scoring
+        runner = JobRunner(
+            context, workers=worker_count, queue_limit=settings.max_queued_analysis_jobs
         )
-        bus.subscribe(ReadingBatchStored, alarms.on_batch)
+        alarms = AlarmEngine(database, lock=runner.effect_lock)
         platform = cls(
             settings=settings, database=database, blobs=blobs, bus=bus, jobs=runner, alarms=alarms
         )
         from infrasight.services.analysis import register_analysis
+        from infrasight.services.reading_effects import register_reading_effects
 
+        register_reading_effects(platform)
         register_analysis(platform)
         return platform
 
     def close(self) -> None:
         """Stop the workers and close the database connections."""
         self.jobs.shutdown()
-        self.alarms.shutdown()
         self.database.dispose()

@@ -211,7 +211,7 @@ def test_background_evaluation_merges_a_burst(settings: Settings, tenant: Tenant
                     json={"readings": readings},
                     headers=site.device_headers,
                 )
-            background.alarms.wait_idle()
+            assert background.jobs.wait_idle()
             [alarm] = client.get("/api/v1/alarms", headers=tenant.headers()).json()["items"]
             assert alarm["level_name"] == "red"
             channels = client.get("/api/v1/channels", headers=tenant.headers()).json()["items"]

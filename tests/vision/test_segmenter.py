@@ -124,6 +124,21 @@ def test_24_megapixel_frame_with_bounded_memory(seg: CrackSegmenter) -> None:
     assert peak < 260e6
 
 
+def test_large_image_mode_agrees_with_the_normal_path(seg: CrackSegmenter) -> None:
+    """Above ``large_image_pixels``: smaller tiles and a float16 map, the same cracks."""
+    img, truth, _ = cracked(400, 600, seed=11)
+    whole = seg.segment(img)
+    large = CrackSegmenter(large_image_pixels=100_000, large_tile=256).segment(img)
+    assert whole.probability.dtype == np.float32 and large.probability.dtype == np.float16
+    assert np.abs(whole.probability - large.probability.astype(np.float32)).mean() < 0.01
+    assert (whole.mask ^ large.mask).sum() <= 0.05 * whole.mask.sum()
+    assert (large.mask & truth).sum() >= 0.8 * truth.sum()
+    assert len(large.instances) == len(whole.instances)
+    for a, b in zip(whole.instances, large.instances, strict=True):
+        assert b.mean_confidence == pytest.approx(a.mean_confidence, abs=0.02)
+        assert b.skeleton_length_px == pytest.approx(a.skeleton_length_px, rel=0.05)
+
+
 def test_extreme_aspect_ratio_and_minimum_size(seg: CrackSegmenter) -> None:
     strip = surface(16, 3000, seed=4)
     r = seg.segment(strip)
@@ -173,6 +188,8 @@ def test_result_json_summary(seg: CrackSegmenter) -> None:
         ({"threshold": 1.0}, "threshold"),
         ({"min_instance_pixels": 0}, "min_instance_pixels"),
         ({"threads": 0}, "threads"),
+        ({"large_tile": 100}, "large_tile"),
+        ({"large_image_pixels": 0}, "large_image_pixels"),
     ],
 )
 def test_bad_settings_are_rejected(kwargs: dict[str, float], match: str) -> None:

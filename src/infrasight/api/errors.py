@@ -29,6 +29,7 @@ from infrasight.core.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    QueueFullError,
     UnsupportedMediaTypeError,
 )
 
@@ -48,6 +49,7 @@ _STATUS: list[tuple[type[InfraSightError], int]] = [
     (ConflictError, 409),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
+    (QueueFullError, 429),
 ]
 
 
@@ -81,7 +83,10 @@ async def _handle_domain(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InfraSightError)
     status = _status_of(error)
     field = error.field if isinstance(error, InvalidInputError) else None
-    return error_response(status, str(error), field)
+    headers = None
+    if isinstance(error, QueueFullError):
+        headers = {"Retry-After": str(error.retry_after_s)}
+    return error_response(status, str(error), field, headers)
 
 
 def validation_field(location: Sequence[Any]) -> str | None:

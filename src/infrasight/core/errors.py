@@ -14,6 +14,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "QueueFullError",
     "UnsupportedMediaTypeError",
 ]
 
@@ -56,3 +57,11 @@ class PayloadTooLargeError(InvalidInputError):
 
 class UnsupportedMediaTypeError(InvalidInputError):
     """The request body has a content type the endpoint does not accept."""
+
+
+class QueueFullError(InfraSightError):
+    """Too much work of the organisation is already waiting; retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,5 +1,7 @@
 """A typed in-process event bus: services publish what happened, analytics subscribe.
 
+Events are notifications, not the work itself: what a stored fact causes is a durable row
+written in the fact's transaction (``jobs/runner.py``), so a lost event loses nothing.
 ``subscribe(EventType, listener)`` returns a callable that unsubscribes. A failing listener is
 logged and never breaks the publisher or the other listeners.
 """

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         The rate limit's window, in seconds.
     auth_limiter
         Where failures are counted: ``database`` (shared by every API process) or ``memory``.
+    max_queued_analysis_jobs
+        Most capture and record analyses an organisation may have waiting or running; one
+        more upload is refused with HTTP 429 and ``Retry-After``.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -73,6 +76,7 @@ class Settings(BaseSettings):
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: float = Field(default=60.0, gt=0)
     auth_limiter: Literal["database", "memory"] = "database"
+    max_queued_analysis_jobs: int = Field(default=200, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -1,33 +1,48 @@
-"""Background jobs: named handlers with JSON arguments, persisted as rows of ``jobs``.
+"""Durable work: rows of ``jobs`` written with the fact they follow from, run by a worker.
 
-A job is addressed by name and its arguments are JSON, so :func:`JobRunner.execute` can run on
-any worker that can reach the database and the blob store. The in-process runner (a thread pool)
-is the default; a distributed engine (Celery, Dramatiq, Ray) only needs to call ``execute(job_id)``
-in its own worker. Jobs left queued by a stopped process are picked up again at start.
+Two kinds of work share the table and the one entry point :meth:`JobRunner.execute`:
+
+* **Jobs** (``register``): standalone background work such as the analysis of a capture. The
+  handler opens its own transactions; it must be idempotent (skip what is already stored),
+  because a crash between its commit and the status update makes it run again.
+* **Effects** (``register_effect``): the consequences of stored readings (anomaly scores, sensor
+  health, alarm rules). The rows of one organisation are merged and applied in *one* transaction
+  that also deletes them, so an effect is applied exactly once, however often a worker crashes.
+
+A handler is addressed by name and its arguments are JSON, so ``execute(job_id)`` can run on any
+worker that reaches the database and the blob store: the in-process threads are the default and a
+distributed engine (Celery) only needs to call ``execute`` in its workers. Rows left by a stopped
+process are resumed at start (:meth:`JobRunner.resume_queued`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from infrasight.core.domain import JobStatus
+from infrasight.core.errors import QueueFullError
 from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
 from infrasight.storage.models import Job
 
-__all__ = ["JobContext", "JobHandler", "JobRunner"]
+__all__ = ["MAX_ATTEMPTS", "EffectHandler", "JobContext", "JobHandler", "JobRunner", "add_effect"]
 
 _LOGGER = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+"""A row whose run was interrupted or failed this often is marked failed (no crash loops)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,57 +56,218 @@ class JobContext:
 
 
 JobHandler = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
+EffectHandler = Callable[[JobContext, Session, dict[str, Any]], dict[str, Any]]
+Merge = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Effect:
+    handler: EffectHandler
+    merge: Merge
+    quiet_s: float
+    max_delay_s: float
+    max_rows: int
+
+
+def add_effect(session: Session, name: str, arguments: dict[str, Any], organization_id: int) -> int:
+    """Write an effect row in the fact's transaction; return its id.
+
+    After the commit, tell the runner with :meth:`JobRunner.dispatch` (the platform does this
+    for published events); a row nobody dispatched is run when the next process starts.
+    """
+    job = Job(name=name, arguments=arguments, organization_id=organization_id)
+    session.add(job)
+    session.flush()
+    return job.id
+
+
+class _Debouncer:
+    """Merges bursts: a key runs once dispatching pauses ``quiet_s`` (at most ``max_delay_s``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.scheduled = False
 
 
 class JobRunner:
-    """Registry of handlers plus an in-process worker pool.
+    """Registry of handlers plus in-process workers.
 
-    With ``workers == 0`` nothing runs in the background: jobs stay queued until
-    :meth:`run_pending` is called (used by the CLI and deterministic tests).
+    With ``workers == 0`` nothing runs in the background: effects run inline when dispatched and
+    jobs stay queued until :meth:`run_pending` is called (the CLI and deterministic tests).
+    With workers, jobs run on a pool of ``workers`` threads and effects on one thread of their
+    own, so a long image analysis never delays an alarm.
     """
 
-    def __init__(self, context: JobContext, *, workers: int) -> None:
+    def __init__(self, context: JobContext, *, workers: int, queue_limit: int | None = None):
         self.context = context
+        self.queue_limit = queue_limit
         self._handlers: dict[str, JobHandler] = {}
+        self._limited: set[str] = set()
+        self._effects: dict[str, _Effect] = {}
+        self.effect_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="job") if workers else None
-        self._pending: set[Future[None]] = set()
+        self._effect_pool = ThreadPoolExecutor(1, thread_name_prefix="effects") if workers else None
+        self._pending: set[Future[Any]] = set()
         self._lock = threading.Lock()
+        self._burst = _Debouncer()
 
-    def register(self, name: str, handler: JobHandler) -> None:
-        """Make ``handler`` run jobs called ``name``."""
+    # -- registration -------------------------------------------------------------------------
+
+    def register(self, name: str, handler: JobHandler, *, limited: bool = False) -> None:
+        """Make ``handler`` run jobs called ``name``.
+
+        ``limited`` jobs count against the per-organisation :attr:`queue_limit`.
+        """
         self._handlers[name] = handler
+        if limited:
+            self._limited.add(name)
+
+    def register_effect(
+        self,
+        name: str,
+        handler: EffectHandler,
+        *,
+        merge: Merge,
+        quiet_s: float = 0.25,
+        max_delay_s: float = 5.0,
+        max_rows: int = 5000,
+    ) -> None:
+        """Make ``handler`` apply effect rows called ``name``.
+
+        The rows of one organisation are merged with ``merge`` (a list of arguments -> one) and
+        applied with ``handler(context, session, arguments)`` in the transaction that deletes
+        them. In the background a burst is merged: it runs once dispatching pauses for
+        ``quiet_s`` seconds, at the latest ``max_delay_s`` after the first dispatch.
+        """
+        self._effects[name] = _Effect(
+            handler=handler,
+            merge=merge,
+            quiet_s=quiet_s,
+            max_delay_s=max_delay_s,
+            max_rows=max_rows,
+        )
+
+    # -- writing rows -------------------------------------------------------------------------
 
     def create(self, session: Any, name: str, arguments: dict[str, Any], org_id: int | None) -> Job:
-        """Add a queued job to ``session``; call :meth:`enqueue` after the commit."""
+        """Add a queued job to ``session``; call :meth:`enqueue` after the commit.
+
+        Raises
+        ------
+        QueueFullError
+            When the organisation already has :attr:`queue_limit` analysis jobs waiting.
+        """
         if name not in self._handlers:
             raise KeyError(f"no job handler named {name!r}")
+        if name in self._limited and self.queue_limit is not None and org_id is not None:
+            waiting = session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(
+                    Job.organization_id == org_id,
+                    Job.name.in_(self._limited),
+                    Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+                )
+            )
+            if waiting >= self.queue_limit:
+                raise QueueFullError(
+                    f"the organisation has {waiting} analysis jobs waiting, the limit "
+                    f"(INFRASIGHT_MAX_QUEUED_ANALYSIS_JOBS) is {self.queue_limit}; "
+                    "retry when some have finished",
+                    retry_after_s=30,
+                )
         job = Job(name=name, arguments=arguments, organization_id=org_id)
         session.add(job)
         session.flush()
         return job
 
+    # -- dispatching --------------------------------------------------------------------------
+
     def enqueue(self, job_id: int) -> None:
         """Hand a committed job to the worker pool (no-op without workers)."""
         if self._pool is None:
             return
-        future = self._pool.submit(self.execute, job_id)
+        self._track(self._pool.submit(self.execute, job_id))
+
+    def dispatch(self, name: str, organization_id: int) -> None:
+        """Effect rows ``name`` of the organisation were committed: apply them.
+
+        Inline without workers; in the background after the burst otherwise.
+        """
+        if self._effect_pool is None:
+            self.run_effects(name, organization_id)
+            return
+        burst = self._burst
+        with burst.lock:
+            now = time.monotonic()
+            key = (name, organization_id)
+            burst.first.setdefault(key, now)
+            burst.last[key] = now
+            if burst.scheduled:
+                return
+            burst.scheduled = True
+        self._track(self._effect_pool.submit(self._drain))
+
+    def _track(self, future: Future[Any]) -> None:
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
 
-    def _forget(self, future: Future[None]) -> None:
+    def _forget(self, future: Future[Any]) -> None:
         with self._lock:
             self._pending.discard(future)
 
+    def _drain(self) -> None:
+        burst = self._burst
+        while True:
+            with burst.lock:
+                now = time.monotonic()
+                due = []
+                delay = 1.0
+                for key, last in burst.last.items():
+                    effect = self._effects.get(key[0])
+                    quiet_s = effect.quiet_s if effect else 0.0
+                    max_delay_s = effect.max_delay_s if effect else 0.0
+                    quiet, age = now - last, now - burst.first[key]
+                    if quiet >= quiet_s or age >= max_delay_s:
+                        due.append(key)
+                    else:
+                        delay = min(delay, quiet_s - quiet, max_delay_s - age)
+                for key in due:
+                    del burst.first[key], burst.last[key]
+                if not due and not burst.last:
+                    burst.scheduled = False
+                    return
+            for name, organization_id in due:
+                try:
+                    self.run_effects(name, organization_id)
+                except Exception:
+                    _LOGGER.exception("effects %s of organisation %s failed", name, organization_id)
+            if not due:
+                time.sleep(max(delay, 0.005))
+
+    # -- running ------------------------------------------------------------------------------
+
     def execute(self, job_id: int) -> None:
-        """Run one job to completion, recording its status, result or error."""
+        """Run one row: a job to completion, or the effects it belongs to (merged)."""
         database = self.context.database
+        with database.session() as session:
+            row = session.get(Job, job_id)
+            if row is None or row.status != JobStatus.QUEUED:
+                return
+            name, organization_id = row.name, row.organization_id
+        if name in self._effects and organization_id is not None:
+            self.run_effects(name, organization_id)
+            return
         with database.transaction() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is None or job.status != JobStatus.QUEUED:
                 return
             job.status = JobStatus.RUNNING
             job.started_at = datetime.now(UTC)
+            job.attempts += 1
             name, arguments = job.name, dict(job.arguments)
         handler = self._handlers.get(name)
         status, result, error = JobStatus.SUCCEEDED, {}, ""
@@ -109,33 +285,125 @@ class JobRunner:
             job.finished_at = datetime.now(UTC)
         _LOGGER.info("job %s (%s) %s", job_id, name, status.value)
 
-    def run_pending(self) -> int:
-        """Run every queued job in this thread; return how many ran."""
-        with self.context.database.session() as session:
-            ids = list(
-                session.scalars(
-                    select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id)
-                )
+    def run_effects(self, name: str, organization_id: int) -> int:
+        """Apply the organisation's queued effect rows ``name``; return how many were applied.
+
+        The handler's writes and the deletion of the rows commit together; a failing batch
+        leaves its rows queued with one more attempt counted (failed after ``MAX_ATTEMPTS``).
+        """
+        effect = self._effects[name]
+        applied = 0
+        while True:
+            with self.effect_lock:
+                ids: list[int] = []
+                try:
+                    with self.context.database.transaction() as session:
+                        rows = session.execute(
+                            select(Job.id, Job.arguments)
+                            .where(
+                                Job.name == name,
+                                Job.organization_id == organization_id,
+                                Job.status == JobStatus.QUEUED,
+                            )
+                            .order_by(Job.id)
+                            .limit(effect.max_rows)
+                            .with_for_update(skip_locked=True)
+                        ).all()
+                        ids = [row[0] for row in rows]
+                        if not ids:
+                            return applied
+                        merged = effect.merge([dict(row[1]) for row in rows])
+                        effect.handler(self.context, session, merged)
+                        session.execute(delete(Job).where(Job.id.in_(ids)))
+                except Exception as err:
+                    _LOGGER.exception("effect %s failed on %d rows", name, len(ids))
+                    self._count_failure(ids, err)
+                    return applied
+            applied += len(ids)
+            if len(ids) < effect.max_rows:
+                return applied
+
+    def _count_failure(self, ids: list[int], err: Exception) -> None:
+        if not ids:
+            return
+        with self.context.database.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(ids))
+                .values(attempts=Job.attempts + 1, error=f"{type(err).__name__}: {err}")
             )
-        for job_id in ids:
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(ids), Job.attempts >= MAX_ATTEMPTS)
+                .values(status=JobStatus.FAILED, finished_at=datetime.now(UTC))
+            )
+
+    def run_pending(self) -> int:
+        """Run every queued job and effect in this thread; return how many jobs ran."""
+        with self.context.database.session() as session:
+            rows = session.execute(
+                select(Job.id, Job.name, Job.organization_id)
+                .where(Job.status == JobStatus.QUEUED)
+                .order_by(Job.id)
+            ).all()
+        count = 0
+        for job_id, name, organization_id in rows:
+            if name in self._effects:
+                if organization_id is not None:
+                    self.run_effects(name, organization_id)
+                continue
             self.execute(job_id)
-        return len(ids)
+            count += 1
+        return count
 
     def resume_queued(self) -> None:
-        """Enqueue jobs a previous process left queued."""
-        with self.context.database.session() as session:
-            ids = session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED)).all()
-        for job_id in ids:
-            self.enqueue(job_id)
+        """At start: requeue what a stopped process left running, then run every queued row.
+
+        A job interrupted ``MAX_ATTEMPTS`` times is marked failed instead (an image that kills
+        the process must not kill it at every start). One process runs the in-process workers
+        of a database; with a distributed engine its own delivery guarantees take this role.
+        """
+        database = self.context.database
+        with database.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.status == JobStatus.RUNNING, Job.attempts >= MAX_ATTEMPTS)
+                .values(
+                    status=JobStatus.FAILED,
+                    error=f"interrupted {MAX_ATTEMPTS} times (the process stopped while running)",
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            session.execute(
+                update(Job).where(Job.status == JobStatus.RUNNING).values(status=JobStatus.QUEUED)
+            )
+        with database.session() as session:
+            rows = session.execute(
+                select(Job.id, Job.name, Job.organization_id)
+                .where(Job.status == JobStatus.QUEUED)
+                .order_by(Job.id)
+            ).all()
+        effects = {(name, org) for _id, name, org in rows if name in self._effects and org}
+        for name, organization_id in sorted(effects):
+            self.dispatch(name, organization_id)
+        for job_id, name, _org in rows:
+            if name not in self._effects:
+                self.enqueue(job_id)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Block until every enqueued job finished; False on timeout."""
-        with self._lock:
-            pending = list(self._pending)
-        _done, not_done = wait(pending, timeout=timeout)
-        return not not_done
+        """Block until every enqueued job and dispatched effect finished; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                return True
+            _done, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+            if not_done:
+                return False
 
     def shutdown(self) -> None:
-        """Stop the pool after the running jobs finish."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=False)
+        """Stop the workers after the running work finishes (queued rows stay for next start)."""
+        for pool in (self._effect_pool, self._pool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=False)

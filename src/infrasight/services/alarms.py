@@ -3,17 +3,15 @@
 The numbers come from :mod:`infrasight.signals` (pure, vectorised); this service loads the new
 readings of each affected rule, feeds them to :func:`~infrasight.signals.evaluate_rule` with the
 rule's stored state, advances the alarms through their lifecycle and stores every transition.
-Evaluation runs off the request path on one worker thread (so a rule's batches stay in order);
-without workers it runs inline, which the CLI and deterministic tests use.
+Evaluation is an effect of the stored readings (``services/reading_effects.py``): a durable row
+written with the readings and applied, with the rule's new state, in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import ConflictError, InvalidInputError
-from infrasight.core.events import ReadingBatchStored
 from infrasight.services.anomaly_scoring import score_channels
 from infrasight.signals import (
     Alarm,
@@ -47,6 +44,7 @@ __all__ = [
     "AlarmEngine",
     "acknowledge_alarm",
     "clear_alarm",
+    "evaluate_stored_readings",
     "parse_rule_definition",
 ]
 
@@ -177,6 +175,8 @@ def evaluate_rule_row(
     result = evaluate_rule(rule, batch, state, now=now)
     count = 0
     for transition in result.transitions:
+        if _recorded(session, row.organization_id, rule.id, transition.time, transition.to_level):
+            continue
         alarm, events = apply_transition(
             current_alarm(session, row.organization_id, rule.id), transition
         )
@@ -184,6 +184,8 @@ def evaluate_rule_row(
         count += 1
     for event in result.no_data:
         key = f"{rule.id}/{event.channel}/no_data"
+        if _recorded(session, row.organization_id, key, event.time, 0 if event.resumed else 1):
+            continue
         alarm, events = apply_no_data(current_alarm(session, row.organization_id, key), event)
         persist_alarm(session, row.organization_id, alarm, events, rule_id=row.id)
         count += 1
@@ -191,109 +193,85 @@ def evaluate_rule_row(
     return count
 
 
+def _recorded(session: Session, organization_id: int, key: str, time_s: float, level: int) -> bool:
+    """Whether the alarm ``key`` already has an event at ``time_s`` reaching ``level``.
+
+    Transitions come from stored readings, so one at the same time and level is the same
+    transition evaluated again (a re-evaluation over an evaluated period): it is not stored twice.
+    """
+    alarm_id = session.scalar(
+        select(AlarmRecord.id).where(
+            AlarmRecord.organization_id == organization_id, AlarmRecord.key == key
+        )
+    )
+    if alarm_id is None:
+        return False
+    times = session.scalars(
+        select(AlarmEventRecord.time).where(
+            AlarmEventRecord.alarm_id == alarm_id, AlarmEventRecord.level == level
+        )
+    ).all()
+    return any(abs(_seconds(t) - time_s) < 1e-3 for t in times)
+
+
+def _seconds(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def evaluate_stored_readings(
+    session: Session,
+    organization_id: int,
+    channel_ids: Iterable[int],
+    start_us: int,
+    *,
+    score_anomalies: bool,
+) -> int:
+    """The effects of stored readings, in the caller's transaction; return alarm transitions.
+
+    Scores the channels' new readings, assesses the health of their sensors, then evaluates
+    every enabled rule of the organisation reading one of them (or their scores). Each step
+    reads from its own watermark (the scorer's last scored time per channel, each rule's last
+    evaluated time per channel) stored in the same transaction as its results, so running it
+    again changes nothing and a merged burst gives the same alarms as its batches one by one.
+    """
+    from infrasight.services.sensor_health import assess_sensor_health
+
+    channel_ids = tuple(sorted(set(channel_ids)))
+    keys = set(session.scalars(select(Channel.key).where(Channel.id.in_(channel_ids))))
+    if score_anomalies:
+        scored = score_channels(session, channel_ids, start_us)
+        keys |= {derived for derived, _peak in scored.values()}
+        assess_sensor_health(
+            session,
+            organization_id,
+            {channel_id: peak for channel_id, (_key, peak) in scored.items()},
+        )
+    rows = session.scalars(
+        select(AlarmRule)
+        .where(AlarmRule.organization_id == organization_id, AlarmRule.enabled)
+        .order_by(AlarmRule.id)
+        .with_for_update()
+    ).all()
+    count = 0
+    for row in rows:
+        if not keys & set(row.definition.get("channels", [])):
+            continue
+        count += evaluate_rule_row(session, row, from_us=start_us)
+    return count
+
+
 class AlarmEngine:
-    """After each stored reading batch: anomaly scores, then the organisation's rules."""
+    """Periodic alarm work: no-data checks and escalations (``sweep``).
 
-    def __init__(
-        self,
-        database: Database,
-        *,
-        background: bool,
-        score_anomalies: bool = True,
-        quiet_s: float = 0.25,
-        max_delay_s: float = 5.0,
-    ) -> None:
+    ``lock`` is held while sweeping; the platform passes the lock its effect worker holds, so
+    the sweep and the evaluation of stored readings never update a rule's state at once.
+    """
+
+    def __init__(self, database: Database, *, lock: threading.Lock | None = None) -> None:
         self.database = database
-        self.score_anomalies = score_anomalies
-        self.quiet_s = quiet_s
-        self.max_delay_s = max_delay_s
-        self._last_event = self._first_pending = 0.0
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rules") if background else None
-        self._lock = threading.Lock()
-        self._pending_lock = threading.Lock()
-        self._pending: dict[int, ReadingBatchStored] = {}
-        self._drain_scheduled = False
-
-    def on_batch(self, event: ReadingBatchStored) -> None:
-        """Event-bus listener: evaluate now (inline) or on the rules thread.
-
-        In the background, batches are merged per organisation and evaluated once ingestion
-        pauses for ``quiet_s`` (or at the latest ``max_delay_s`` after the first one), so a burst
-        of requests costs one evaluation and does not slow the requests themselves.
-        """
-        if self._pool is None:
-            self.evaluate_batch(event)
-            return
-        with self._pending_lock:
-            now = time.monotonic()
-            self._last_event = now
-            pending = self._pending.get(event.organization_id)
-            if pending is None:
-                if not self._pending:
-                    self._first_pending = now
-                self._pending[event.organization_id] = event
-            else:
-                self._pending[event.organization_id] = ReadingBatchStored(
-                    organization_id=event.organization_id,
-                    channel_ids=tuple(sorted(set(pending.channel_ids) | set(event.channel_ids))),
-                    start_us=min(pending.start_us, event.start_us),
-                    end_us=max(pending.end_us, event.end_us),
-                    accepted=pending.accepted + event.accepted,
-                )
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        self._pool.submit(self._drain)
-
-    def _drain(self) -> None:
-        while True:
-            with self._pending_lock:
-                now = time.monotonic()
-                quiet = now - self._last_event
-                age = now - self._first_pending
-                if quiet >= self.quiet_s or age >= self.max_delay_s:
-                    events = list(self._pending.values())
-                    self._pending.clear()
-                    self._drain_scheduled = False
-                    break
-                wait = min(self.quiet_s - quiet, self.max_delay_s - age)
-            time.sleep(max(wait, 0.005))
-        for event in events:
-            try:
-                self.evaluate_batch(event)
-            except Exception:
-                _LOGGER.exception(
-                    "rule evaluation failed for a batch of organisation %s", event.organization_id
-                )
-
-    def evaluate_batch(self, event: ReadingBatchStored) -> int:
-        from infrasight.services.sensor_health import assess_sensor_health
-
-        """Score the batch's channels, then evaluate every enabled rule reading one of them."""
-        with self._lock, self.database.transaction() as session:
-            keys = set(
-                session.scalars(select(Channel.key).where(Channel.id.in_(event.channel_ids)))
-            )
-            if self.score_anomalies:
-                scored = score_channels(session, event.channel_ids, event.start_us)
-                keys |= {derived for derived, _peak in scored.values()}
-                assess_sensor_health(
-                    session,
-                    event.organization_id,
-                    {channel_id: peak for channel_id, (_key, peak) in scored.items()},
-                )
-            rows = session.scalars(
-                select(AlarmRule)
-                .where(AlarmRule.organization_id == event.organization_id, AlarmRule.enabled)
-                .order_by(AlarmRule.id)
-                .with_for_update()
-            ).all()
-            count = 0
-            for row in rows:
-                if not keys & set(row.definition.get("channels", [])):
-                    continue
-                count += evaluate_rule_row(session, row, from_us=event.start_us)
-            return count
+        self._lock = lock or threading.Lock()
 
     def sweep(self, now: float | None = None) -> int:
         """Periodic work: no-data checks and escalation of unacknowledged alarms."""
@@ -318,20 +296,6 @@ class AlarmEngine:
                         persist_alarm(session, row.organization_id, alarm, events, rule_id=row.id)
                         count += len(events)
         return count
-
-    def wait_idle(self) -> None:
-        """Block until queued evaluations finished (tests, shutdown)."""
-        if self._pool is not None:
-            self._pool.submit(lambda: None).result()
-            with self._pending_lock:
-                pending = bool(self._pending)
-            if pending:
-                self._pool.submit(lambda: None).result()
-
-    def shutdown(self) -> None:
-        """Finish queued evaluations and stop the thread."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
 
 
 def _record(session: Session, organization_id: int, alarm_id: int) -> AlarmRecord:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sqlalchemy import select
 
 from infrasight.jobs.runner import JobContext
 from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.crack_analysis import analyse_cracks
 from infrasight.services.displacement import track_capture
 from infrasight.storage.models import Capture, CaptureAnalysis, Record
+from infrasight.vision.cracks import default_segmenter
 
 if TYPE_CHECKING:
     from infrasight.platform import Platform
@@ -21,41 +23,88 @@ ANALYSE_CAPTURE = "analyse_capture"
 ANALYSE_RECORD = "analyse_record"
 
 
+QUALITY_MODEL = "image-quality"
+QUALITY_VERSION = "1"
+_STRIP_ROWS = 512
+
+
 def _image_quality(pixels: np.ndarray) -> dict[str, float]:
+    """Brightness, contrast, sharpness and saturation, in strips of rows (bounded memory)."""
     import cv2
 
-    grey = pixels if pixels.ndim == 2 else pixels[..., :3].mean(axis=2)
     scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    grey = np.asarray(grey, dtype=np.float32) / scale
+    height = pixels.shape[0]
+    total = total_sq = lap = lap_sq = 0.0
+    saturated = 0
+    for top in range(0, height, _STRIP_ROWS):
+        bottom = min(height, top + _STRIP_ROWS)
+        lo, hi = max(0, top - 1), min(height, bottom + 1)  # one row of context for the Laplacian
+        strip = pixels[lo:hi]
+        grey = strip if strip.ndim == 2 else strip[..., :3].mean(axis=2, dtype=np.float32)
+        grey = np.asarray(grey, dtype=np.float32) / np.float32(scale)
+        rows = slice(top - lo, top - lo + bottom - top)
+        inner = grey[rows].astype(np.float64)
+        total += float(inner.sum())
+        total_sq += float(np.square(inner).sum())
+        saturated += int(np.count_nonzero(inner >= 0.999))
+        laplacian = cv2.Laplacian(grey, cv2.CV_32F)[rows].astype(np.float64)
+        lap += float(laplacian.sum())
+        lap_sq += float(np.square(laplacian).sum())
+    count = pixels.shape[0] * pixels.shape[1]
+    mean = total / count
+    lap_mean = lap / count
     return {
-        "mean_brightness": float(grey.mean()),
-        "contrast_std": float(grey.std()),
-        "sharpness_laplacian_var": float(cv2.Laplacian(grey, cv2.CV_32F).var()),
-        "saturated_fraction": float((grey >= 0.999).mean()),
+        "mean_brightness": mean,
+        "contrast_std": float(np.sqrt(max(total_sq / count - mean**2, 0.0))),
+        "sharpness_laplacian_var": max(lap_sq / count - lap_mean**2, 0.0),
+        "saturated_fraction": saturated / count,
     }
 
 
 def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Image quality, cracks (as Defects) and tracked displacements of a capture."""
+    """Image quality, cracks (as Defects) and tracked displacements of a capture.
+
+    Idempotent: what is already stored for the capture (image quality, a crack model version,
+    tracking) is not computed or stored again, so a run repeated after a crash adds nothing.
+    Results are written after the computation, so the write lock is held only briefly.
+    """
     capture_id = int(arguments["capture_id"])
     with context.database.transaction() as session:
         capture = session.get(Capture, capture_id)
         if capture is None:
             raise LookupError(f"capture {capture_id} no longer exists")
+        stored = session.scalars(
+            select(CaptureAnalysis).where(
+                CaptureAnalysis.capture_id == capture_id,
+                CaptureAnalysis.model_name == QUALITY_MODEL,
+                CaptureAnalysis.model_version == QUALITY_VERSION,
+            )
+        ).first()
+        segmenter = default_segmenter()
+        if capture.width * capture.height > segmenter.large_image_pixels:
+            segmenter.release_memory()  # the model's memory from earlier images, before decoding
         pixels, undistorted = analysis_pixels(
             session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
         )
-        quality = {**_image_quality(pixels), "undistorted": float(undistorted)}
-        analysis = CaptureAnalysis(
-            capture_id=capture_id, model_name="image-quality", model_version="1", summary=quality
-        )
-        session.add(analysis)
+        if stored is None:
+            quality = {**_image_quality(pixels), "undistorted": float(undistorted)}
+        else:
+            quality = dict(stored.summary)
         cracks = analyse_cracks(session, context.blobs, capture, pixels)
+        del pixels
         event = track_capture(
             session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
         )
+        if stored is None:
+            stored = CaptureAnalysis(
+                capture_id=capture_id,
+                model_name=QUALITY_MODEL,
+                model_version=QUALITY_VERSION,
+                summary=quality,
+            )
+            session.add(stored)
         session.flush()
-        result: dict[str, Any] = {"analysis_ids": [analysis.id], **quality}
+        result: dict[str, Any] = {"analysis_ids": [stored.id], **quality}
         if cracks is not None:
             result["analysis_ids"].append(cracks.id)
             result["cracks"] = cracks.summary["cracks"]
@@ -93,5 +142,5 @@ def analyse_record(context: JobContext, arguments: dict[str, Any]) -> dict[str, 
 
 def register_analysis(platform: Platform) -> None:
     """Register the analysis job handlers on the platform's runner."""
-    platform.jobs.register(ANALYSE_CAPTURE, analyse_capture)
-    platform.jobs.register(ANALYSE_RECORD, analyse_record)
+    platform.jobs.register(ANALYSE_CAPTURE, analyse_capture, limited=True)
+    platform.jobs.register(ANALYSE_RECORD, analyse_record, limited=True)

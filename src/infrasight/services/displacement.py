@@ -26,6 +26,7 @@ from infrasight.services.calibrations import (
     latest_calibration,
 )
 from infrasight.services.capture_pixels import analysis_pixels
+from infrasight.services.reading_effects import readings_stored
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.models import Capture, CaptureAnalysis, Channel
 from infrasight.storage.readings import insert_readings
@@ -49,6 +50,13 @@ def track_capture(
         return None
     config = latest_calibration(session, capture.device_id, DISPLACEMENT_TRACKING, capture)
     if config is None or config.parameters.get("reference_capture_id") == capture.id:
+        return None
+    done = session.scalar(
+        select(CaptureAnalysis.id).where(
+            CaptureAnalysis.capture_id == capture.id, CaptureAnalysis.model_name == TRACKING_MODEL
+        )
+    )
+    if done is not None:  # tracked already (a job run again after a crash)
         return None
     parameters: dict[str, Any] = config.parameters
     reference = session.get(Capture, parameters["reference_capture_id"])
@@ -123,7 +131,10 @@ def track_capture(
     if not rows:
         return None
     accepted = insert_readings(session, rows)
-    return ReadingBatchStored(
+    if not accepted:
+        return None
+    return readings_stored(
+        session,
         organization_id=capture.organization_id,
         channel_ids=tuple(sorted({r[0] for r in rows})),
         start_us=ts,

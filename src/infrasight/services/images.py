@@ -130,7 +130,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
         ``(H, W)`` for grey or ``(H, W, C)`` (RGB/RGBA channel order), uint8 or uint16.
     """
     _check_pixels(data, max_pixels)
-    image = ImageOps.exif_transpose(_open(data, max_pixels))
+    image = _open(data, max_pixels)
+    ImageOps.exif_transpose(image, in_place=True)  # no copy of an upright image
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image, dtype=np.uint16)
     if image.mode == "I":

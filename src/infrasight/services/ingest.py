@@ -22,6 +22,7 @@ from infrasight.core.events import ReadingBatchStored
 from infrasight.core.timeparse import utc_now_us
 from infrasight.core.units import converter
 from infrasight.services.auth import Principal
+from infrasight.services.reading_effects import readings_stored
 from infrasight.storage.models import Channel, Device
 from infrasight.storage.readings import count_conflicts, insert_readings
 
@@ -313,13 +314,16 @@ def ingest_readings(
             .where(Device.id == principal.device_id)
             .values(last_seen_at=datetime.now(UTC))
         )
-    event = ReadingBatchStored(
-        organization_id=principal.organization_id,
-        channel_ids=tuple(sorted(set(channel_ids))),
-        start_us=min(times),
-        end_us=latest,
-        accepted=accepted,
-    )
+    event = None
+    if accepted:  # the effects (scores, rules) are a durable row of the same transaction
+        event = readings_stored(
+            session,
+            organization_id=principal.organization_id,
+            channel_ids=tuple(sorted(set(channel_ids))),
+            start_us=min(times),
+            end_us=latest,
+            accepted=accepted,
+        )
     duplicates = len(rows) - accepted
     conflicts = count_conflicts(session, rows) if duplicates else 0
     return IngestResult(accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.events import ReadingBatchStored
 from infrasight.core.timeparse import datetime_to_us
+from infrasight.services.reading_effects import readings_stored
 from infrasight.signals import InputDataError, Mode, NotEnoughDataError, match_modes, ssi_cov
 from infrasight.storage.models import Channel, Element, ModalReference, Record
 from infrasight.storage.readings import insert_readings
@@ -116,7 +117,10 @@ def identify_record_modes(
     if not rows:
         return summary, None
     accepted = insert_readings(session, rows)
-    return summary, ReadingBatchStored(
+    if not accepted:
+        return summary, None
+    return summary, readings_stored(
+        session,
         organization_id=record.organization_id,
         channel_ids=tuple(sorted(r[0] for r in rows)),
         start_us=ts,

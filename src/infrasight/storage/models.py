@@ -349,9 +349,16 @@ class DefectReview(Base):
 
 
 class Job(Base):
-    """A unit of background work with its arguments (JSON) and outcome."""
+    """A unit of background work with its arguments (JSON) and outcome.
+
+    Also the outbox of effects: a row written with the fact it follows from (e.g. readings to
+    score and evaluate), deleted in the transaction that applies it (``jobs/runner.py``).
+    """
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_name_organization_id", "status", "name", "organization_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id"), index=True, default=None
@@ -359,6 +366,7 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(100))
     arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

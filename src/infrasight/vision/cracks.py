@@ -41,8 +41,9 @@ class CrackSegmentation:
 
     Attributes
     ----------
-    probability : (H, W) float32
-        Per-pixel crack probability in [0, 1].
+    probability : (H, W) float32, or float16 for a large image
+        Per-pixel crack probability in [0, 1] (float16 above the segmenter's
+        ``large_image_pixels``, to bound memory).
     mask : (H, W) bool
         ``probability >= threshold`` without components smaller than the segmenter's
         ``min_instance_pixels``.
@@ -61,8 +62,8 @@ class CrackSegmentation:
     model_version: str
 
     def __post_init__(self) -> None:
-        if self.probability.ndim != 2 or self.probability.dtype != np.float32:
-            raise ValueError("probability must be a 2-D float32 array")
+        if self.probability.ndim != 2 or self.probability.dtype not in (np.float32, np.float16):
+            raise ValueError("probability must be a 2-D float32 (or float16) array")
         if self.mask.shape != self.probability.shape or self.mask.dtype != np.bool_:
             raise ValueError("mask must be a bool array of the probability's shape")
         if not 0.0 < self.threshold < 1.0:
@@ -109,6 +110,12 @@ class CrackSegmenter:
     overlap : minimum overlap between tiles in px.
     min_instance_pixels : connected regions smaller than this are dropped from the mask.
     threads : ONNX Runtime intra-op threads (default: all cores).
+    large_image_pixels : above this many pixels an image is segmented with bounded memory:
+        tiles of at most ``large_tile`` px (the model's working memory grows with the tile's
+        area), a float16 probability map, and ONNX Runtime's arena shrunk after each tile (so
+        memory held from earlier, larger tiles is returned). A 100-megapixel capture then peaks
+        well under 1.5 GB.
+    large_tile : largest tile side in px for large images (a multiple of 16).
 
     Thread-safe: one instance may serve several threads.
     """
@@ -122,7 +129,13 @@ class CrackSegmenter:
         overlap: int = 64,
         min_instance_pixels: int = 16,
         threads: int | None = None,
+        large_image_pixels: int = 16_000_000,
+        large_tile: int = 512,
     ) -> None:
+        if large_tile < 64 or large_tile % 16:
+            raise ValueError(f"large_tile must be a multiple of 16 and >= 64, got {large_tile}")
+        if large_image_pixels < 1:
+            raise ValueError("large_image_pixels must be >= 1")
         if tile < 64 or tile % 16:
             raise ValueError(f"tile must be a multiple of 16 and >= 64, got {tile}")
         if not 0 <= overlap < tile // 2:
@@ -138,6 +151,8 @@ class CrackSegmenter:
         self.overlap = overlap
         self.min_instance_pixels = min_instance_pixels
         self.threads = threads
+        self.large_image_pixels = large_image_pixels
+        self.large_tile = large_tile
         self._threshold = threshold
         self._info: ModelInfo | None = None
         self._session: Any = None
@@ -178,8 +193,14 @@ class CrackSegmenter:
                     raise ModelLoadError(f"cannot load crack model: {err}") from err
             return self._session
 
-    def _infer(self, tile: NDArray[np.generic], full_scale: float) -> NDArray[np.float32]:
-        """Probability of one tile (any size >= 16 px): pad to the model multiple, run, crop."""
+    def _infer(
+        self, tile: NDArray[np.generic], full_scale: float, *, shrink: bool = False
+    ) -> NDArray[np.float32]:
+        """Probability of one tile (any size >= 16 px): pad to the model multiple, run, crop.
+
+        ``shrink`` hands ONNX Runtime's unused arena memory back after the run (a large tile
+        grows the arena by hundreds of MB, which it would otherwise keep for the process).
+        """
         info = self.info
         rgb = to_rgb8(tile, full_scale=full_scale)
         h, w = rgb.shape[:2]
@@ -194,8 +215,22 @@ class CrackSegmenter:
         x *= 1.0 / np.asarray(info.std, np.float32)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
         sess = self.session()
-        (prob,) = sess.run(None, {sess.get_inputs()[0].name: x})
+        options = None
+        if shrink:
+            import onnxruntime as ort
+
+            options = ort.RunOptions()
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        (prob,) = sess.run(None, {sess.get_inputs()[0].name: x}, options)
         return np.ascontiguousarray(prob[0, 0, :h, :w], dtype=np.float32)
+
+    def _tile(self, tile: NDArray[np.generic], full: float, shrink: bool) -> NDArray[np.float32]:
+        return self._infer(tile, full, shrink=True) if shrink else self._infer(tile, full)
+
+    def release_memory(self) -> None:
+        """Drop the ONNX Runtime session and the working memory it holds (reloaded on use)."""
+        with self._lock:
+            self._session = None
 
     def probability(self, image: NDArray[np.generic]) -> NDArray[np.float32]:
         """Crack probability ``(H, W)`` float32 for an image (see :func:`check_image` for inputs).
@@ -206,14 +241,24 @@ class CrackSegmenter:
             Unsupported shape, dtype, size or values.
         """
         check_image(image)
+        return self._probability(image, tile=self.tile, dtype=np.float32)  # type: ignore[return-value]
+
+    def _probability(
+        self,
+        image: NDArray[np.generic],
+        *,
+        tile: int,
+        dtype: type[np.floating[Any]],
+        shrink: bool = False,
+    ) -> NDArray[np.floating[Any]]:
         full = value_scale(image)
         height, width = image.shape[:2]
         m = self.info.multiple_of
-        ys = axis_tiles(height, max_tile=self.tile, overlap=self.overlap, multiple=m)
-        xs = axis_tiles(width, max_tile=self.tile, overlap=self.overlap, multiple=m)
+        ys = axis_tiles(height, max_tile=tile, overlap=self.overlap, multiple=m)
+        xs = axis_tiles(width, max_tile=tile, overlap=self.overlap, multiple=m)
         if len(ys) == 1 and len(xs) == 1:
-            return self._infer(image, full)
-        out = np.empty((height, width), np.float32)
+            return self._tile(image, full, shrink).astype(dtype, copy=False)
+        out = np.empty((height, width), dtype)
         band = ys[0][1]
         acc = np.zeros((band, width), np.float32)
         wsum = np.zeros((band, width), np.float32)
@@ -230,7 +275,7 @@ class CrackSegmenter:
                 top = y0
             wy = _ramp(ys, j)
             for i, (x0, tw) in enumerate(xs):
-                p = self._infer(image[y0 : y0 + th, x0 : x0 + tw], full)
+                p = self._tile(image[y0 : y0 + th, x0 : x0 + tw], full, shrink)
                 w2 = wy[:, None] * wx[i][None, :]
                 acc[:th, x0 : x0 + tw] += p * w2
                 wsum[:th, x0 : x0 + tw] += w2
@@ -245,8 +290,13 @@ class CrackSegmenter:
         image : (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA array; uint8, uint16 or
             float in [0, 1]; both sides >= 16 px.
         """
-        prob = self.probability(image)
-        mask = prob >= np.float32(self.threshold)
+        check_image(image)
+        if image.shape[0] * image.shape[1] > self.large_image_pixels:
+            tile = min(self.tile, self.large_tile)
+            prob = self._probability(image, tile=tile, dtype=np.float16, shrink=True)
+        else:
+            prob = self._probability(image, tile=self.tile, dtype=np.float32)
+        mask = prob >= prob.dtype.type(self.threshold)
         instances = extract_instances(mask, prob, min_pixels=self.min_instance_pixels)
         if self.min_instance_pixels > 1:
             mask = _keep(mask, instances)

@@ -130,7 +130,7 @@ def extract_instances(
     Parameters
     ----------
     mask : (H, W) bool
-    probability : (H, W) float32, the model probability used for ``mean_confidence``
+    probability : (H, W) float32 (or float16), the model probability for ``mean_confidence``
     min_pixels : smallest component kept
 
     Returns
@@ -139,7 +139,12 @@ def extract_instances(
     """
     if mask.shape != probability.shape:
         raise ValueError(f"mask {mask.shape} and probability {probability.shape} differ in shape")
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    binary = (
+        np.ascontiguousarray(mask).view(np.uint8)  # no copy of a bool mask
+        if mask.dtype == np.bool_
+        else mask.astype(np.uint8)
+    )
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     out = []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
