@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from infrasight.api.app import create_app
 from infrasight.cli.app import app
 from infrasight.core.settings import Settings
+from infrasight.demo.seed import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 
 runner = CliRunner()
 
@@ -48,6 +49,98 @@ def test_admin_create_prints_a_working_token(data_dir: Path) -> None:
         app, ["admin", "create", "--org", "Metro Ops", "--email", "ops@metro.example"]
     )
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def _login(data_dir: Path, email: str, password: str) -> int:
+    with api(data_dir) as client:
+        answer = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    return answer.status_code
+
+
+def test_admin_create_with_a_password(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "admin",
+            "create",
+            "--org",
+            "M",
+            "--email",
+            "a@m.example",
+            "--password",
+            "sesame-street-42",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert last_line(result.output).startswith("isu_") and "password login enabled" in result.output
+    assert _login(data_dir, "a@m.example", "sesame-street-42") == 200
+    # From the environment (kept out of the shell history) ...
+    monkeypatch.setenv("INFRASIGHT_ADMIN_PASSWORD", "from the environment")
+    result = runner.invoke(app, ["admin", "create", "--org", "M", "--email", "b@m.example"])
+    assert result.exit_code == 0, result.output
+    assert _login(data_dir, "b@m.example", "from the environment") == 200
+    monkeypatch.delenv("INFRASIGHT_ADMIN_PASSWORD")
+    # ... or typed at a hidden prompt, twice.
+    result = runner.invoke(
+        app,
+        ["admin", "create", "--org", "M", "--email", "c@m.example", "--ask-password"],
+        input="typed at the prompt\ntyped at the prompt\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "typed at the prompt" not in result.output
+    assert _login(data_dir, "c@m.example", "typed at the prompt") == 200
+    assert _login(data_dir, "c@m.example", "sesame-street-42") == 401
+
+
+def test_admin_create_refuses_a_weak_password(data_dir: Path) -> None:
+    result = runner.invoke(
+        app, ["admin", "create", "--org", "W", "--email", "a@w.example", "--password", "short"]
+    )
+    assert result.exit_code == 2
+    assert "password: must have at least 12 characters" in result.output
+    with api(data_dir) as client:
+        assert (
+            client.post(
+                "/api/v1/auth/login", json={"email": "a@w.example", "password": "short"}
+            ).status_code
+            == 401
+        )  # nothing was written
+
+
+def test_admin_password_resets_a_password(data_dir: Path) -> None:
+    token = last_line(
+        runner.invoke(app, ["admin", "create", "--org", "R", "--email", "a@r.example"]).output
+    )
+    assert _login(data_dir, "a@r.example", "recovered-at-last") == 401
+    result = runner.invoke(
+        app,
+        ["admin", "password", "--org", "R", "--email", "a@r.example"],
+        env={"INFRASIGHT_ADMIN_PASSWORD": "recovered-at-last"},
+    )
+    assert result.exit_code == 0, result.output
+    assert _login(data_dir, "a@r.example", "recovered-at-last") == 200
+    with api(data_dir) as client:
+        audit = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [(e["actor"], e["action"]) for e in audit["items"]][:2] == [
+        ("a@r.example", "login"),
+        ("cli:admin", "set_password"),
+    ]
+    missing = runner.invoke(
+        app,
+        [
+            "admin",
+            "password",
+            "--org",
+            "R",
+            "--email",
+            "zz@r.example",
+            "--password",
+            "whatever-long",
+        ],
+    )
+    assert missing.exit_code == 1 and "no user" in missing.output
+    none = runner.invoke(app, ["admin", "password", "--org", "R", "--email", "a@r.example"])
+    assert none.exit_code == 2 and "INFRASIGHT_ADMIN_PASSWORD" in none.output
 
 
 def test_admin_create_rejects_bad_email(data_dir: Path) -> None:
@@ -130,6 +223,13 @@ def test_demo_seeds_once_and_prints_a_token(data_dir: Path) -> None:
         assert captures["total"] == 3
         image = client.get(f"/api/v1/captures/{captures['items'][0]['id']}/image", headers=h)
         assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        # The demo admin logs in with the documented password.
+        login = client.post(
+            "/api/v1/auth/login",
+            json={"email": DEMO_ADMIN_EMAIL, "password": DEMO_PASSWORD},
+        )
+        assert login.status_code == 200 and login.json()["role"] == "admin"
+    assert DEMO_PASSWORD in result.output
     again = runner.invoke(app, ["demo", "--days", "2"])
     assert again.exit_code == 0 and "already seeded" in again.output
     assert last_line(again.output).startswith("isu_")

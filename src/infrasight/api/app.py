@@ -15,6 +15,7 @@ from infrasight.api.errors import install_error_handlers
 from infrasight.api.routes import (
     alarms,
     assets,
+    auth,
     captures,
     channels,
     devices,
@@ -27,6 +28,7 @@ from infrasight.api.routes import (
 )
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
+from infrasight.services.throttle import failure_limiter
 
 __all__ = ["create_app"]
 
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         lifespan=lifespan,
     )
     app.state.platform = wired
+    app.state.auth_limiter = failure_limiter(wired.settings, wired.database)
     install_error_handlers(app)
     routers = (
         assets,
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         inspections,
         alarms,
         users,
+        auth,
         jobs,
     )
     for module in routers:

@@ -1,18 +1,40 @@
-"""Request dependencies as ``Annotated`` aliases: the platform, a session, the caller."""
+"""Request dependencies as ``Annotated`` aliases: the platform, a session, the caller.
+
+A caller authenticates with ``Authorization: Bearer <token>`` (API, device or session token) or
+with the session cookie that ``POST /auth/login`` sets for same-origin web pages. A bad token
+counts as a failure of the client address; too many failures answer HTTP 429 with
+``Retry-After``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from infrasight.core.errors import AuthenticationError
+from infrasight.core.errors import AuthenticationError, PermissionDeniedError
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal, resolve_token
+from infrasight.services.throttle import FailureLimiter, TooManyAttemptsError
 
-__all__ = ["CallerDep", "PlatformDep", "SessionDep", "bearer_token"]
+__all__ = [
+    "SESSION_COOKIE",
+    "CallerDep",
+    "LimiterDep",
+    "PlatformDep",
+    "SessionDep",
+    "authenticate_request",
+    "bearer_token",
+    "client_address",
+    "presented_token",
+    "too_many_attempts",
+]
+
+SESSION_COOKIE = "infrasight_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_platform(request: Request) -> Platform:
@@ -33,6 +55,27 @@ def get_session(platform: PlatformDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_limiter(request: Request) -> FailureLimiter:
+    """The application's limiter of failed authentications."""
+    limiter: FailureLimiter = request.app.state.auth_limiter
+    return limiter
+
+
+LimiterDep = Annotated[FailureLimiter, Depends(get_limiter)]
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy, run uvicorn with ``--proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_attempts(error: TooManyAttemptsError) -> HTTPException:
+    """HTTP 429 with ``Retry-After`` for a blocked client."""
+    return HTTPException(
+        status_code=429, detail=str(error), headers={"Retry-After": str(error.retry_after_s)}
+    )
+
+
 def bearer_token(request: Request) -> str:
     """The token of ``Authorization: Bearer <token>``; 401 when absent or malformed."""
     header = request.headers.get("authorization")
@@ -44,9 +87,53 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+def presented_token(request: Request) -> tuple[str, bool]:
+    """The bearer token, else the session cookie; and whether it came from the cookie."""
+    if request.headers.get("authorization") is None:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            return cookie, True
+    return bearer_token(request), False
+
+
+def _check_same_origin(request: Request) -> None:
+    """Refuse a state-changing request that a cookie authenticates from another origin."""
+    origin = request.headers.get("origin")
+    if request.method in _SAFE_METHODS or origin is None:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise PermissionDeniedError(
+            "a session cookie is accepted only from the same origin; "
+            "use an Authorization header for cross-origin calls"
+        )
+
+
+def _authenticate(session: Session, request: Request) -> Principal:
+    token, from_cookie = presented_token(request)
+    if from_cookie:
+        _check_same_origin(request)
+    try:
+        caller = resolve_token(session, token)
+    except AuthenticationError as error:
+        limiter = get_limiter(request)
+        wait = limiter.record_failure([f"ip:{client_address(request)}"])
+        if wait:
+            raise too_many_attempts(TooManyAttemptsError(wait)) from error
+        raise
+    if session.dirty:
+        session.commit()  # the token's last use
+    return caller
+
+
+def authenticate_request(request: Request, platform: Platform) -> Principal:
+    """The caller of ``request``, checked in a session of its own (before a body is read)."""
+    with platform.database.session() as session:
+        return _authenticate(session, request)
+
+
 def get_caller(request: Request, session: SessionDep) -> Principal:
     """The authenticated user or device."""
-    return resolve_token(session, bearer_token(request))
+    return _authenticate(session, request)
 
 
 CallerDep = Annotated[Principal, Depends(get_caller)]

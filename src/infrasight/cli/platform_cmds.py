@@ -13,8 +13,15 @@ from sqlalchemy.orm import Session
 from infrasight.cli.common import console, exits_cleanly, load_settings, open_platform
 from infrasight.core.domain import Role
 from infrasight.core.errors import InvalidInputError
-from infrasight.services.accounts import create_user, ensure_organization
-from infrasight.services.auth import Principal
+from infrasight.services.accounts import (
+    create_user,
+    ensure_organization,
+    find_user,
+    revoke_tokens,
+    set_password,
+)
+from infrasight.services.audit import record_audit
+from infrasight.services.auth import Principal, TokenKind
 from infrasight.services.ingest import ingest_readings, parse_csv_readings
 from infrasight.storage.models import Organization
 
@@ -51,19 +58,83 @@ def db_upgrade(
     console.print(f"database at revision {revision}: {settings.effective_database_url}")
 
 
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="INFRASIGHT_ADMIN_PASSWORD",
+        show_envvar=True,
+        help="Password for e-mail login (prefer the environment variable or --ask-password: "
+        "a command-line argument stays in the shell history)",
+    ),
+]
+AskPasswordOption = Annotated[
+    bool, typer.Option("--ask-password", help="Prompt for the password (hidden, asked twice)")
+]
+
+
+def _password(password: str | None, ask: bool) -> str | None:
+    if ask:
+        entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return entered
+    return password
+
+
 @admin_app.command("create")
 @exits_cleanly
 def admin_create(
     org: Annotated[str, typer.Option(help="Organisation (created if needed)")],
     email: Annotated[str, typer.Option(help="The administrator's e-mail address")],
     name: Annotated[str, typer.Option(help="Display name")] = "",
+    password: PasswordOption = None,
+    ask_password: AskPasswordOption = False,
 ) -> None:
     """Create an administrator; the last line of output is their new API token."""
+    settings = load_settings()
+    secret = _password(password, ask_password)
     with open_platform() as platform, platform.database.transaction() as session:
         organization, created = ensure_organization(session, org)
-        _user, token = create_user(session, organization, email, Role.ADMIN, name)
-    console.print(f"{'created' if created else 'using'} organisation {org!r}; admin {email}")
+        user, token = create_user(
+            session,
+            organization,
+            email,
+            Role.ADMIN,
+            name,
+            password=secret,
+            min_password_length=settings.password_min_length,
+            token_days=settings.token_days,
+        )
+        actor = Principal(organization_id=organization.id, name="cli:admin", role=Role.ADMIN)
+        record_audit(session, actor, "create", "user", user.id, {"role": "admin"})
+    login = "e-mail and password login enabled" if secret else "no password (token only)"
+    console.print(
+        f"{'created' if created else 'using'} organisation {org!r}; admin {email}; {login}"
+    )
     typer.echo(token)
+
+
+@admin_app.command("password")
+@exits_cleanly
+def admin_password(
+    org: Annotated[str, typer.Option(help="The user's organisation")],
+    email: Annotated[str, typer.Option(help="The user's e-mail address")],
+    password: PasswordOption = None,
+    ask_password: AskPasswordOption = False,
+) -> None:
+    """Set or reset a user's password (e.g. to recover a locked-out organisation)."""
+    settings = load_settings()
+    secret = _password(password, ask_password)
+    if not secret:
+        raise InvalidInputError(
+            "give it with INFRASIGHT_ADMIN_PASSWORD, --ask-password or --password",
+            field="password",
+        )
+    with open_platform() as platform, platform.database.transaction() as session:
+        user = find_user(session, org, email)
+        set_password(session, user, secret, min_length=settings.password_min_length)
+        revoke_tokens(session, user, kind=TokenKind.SESSION)
+        actor = Principal(organization_id=user.organization_id, name="cli:admin", role=Role.ADMIN)
+        record_audit(session, actor, "set_password", "user", user.id)
+    console.print(f"password of {email} in {org!r} set; their login sessions ended")
 
 
 def organization_principal(session: Session, org: str | None) -> Principal:

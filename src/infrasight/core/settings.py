@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -32,6 +33,25 @@ class Settings(BaseSettings):
         rules inline.
     anomaly_scoring
         Score every channel's readings online into a derived ``<key>.anomaly`` channel.
+    session_hours
+        Lifetime of a login session token, in hours.
+    session_cookie_secure
+        Mark the session cookie ``Secure`` (set it when served over HTTPS).
+    token_days
+        Default lifetime of a new API token, in days.
+    token_max_days
+        Longest lifetime an API token may be given, in days.
+    device_token_days
+        Lifetime of a new or rotated device token, in days; 0 means it never expires.
+    password_min_length
+        Fewest characters a password may have.
+    auth_failures
+        Failed logins or bad tokens allowed per client address (and per e-mail) in
+        ``auth_window_s`` before answers become HTTP 429.
+    auth_window_s
+        The rate limit's window, in seconds.
+    auth_limiter
+        Where failures are counted: ``database`` (shared by every API process) or ``memory``.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -44,6 +64,15 @@ class Settings(BaseSettings):
     future_tolerance_s: float = Field(default=300.0, ge=0)
     worker_threads: int = Field(default=2, ge=0)
     anomaly_scoring: bool = True
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    session_cookie_secure: bool = False
+    token_days: int = Field(default=90, ge=1)
+    token_max_days: int = Field(default=365, ge=1)
+    device_token_days: int = Field(default=0, ge=0)
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    auth_failures: int = Field(default=10, ge=1)
+    auth_window_s: float = Field(default=60.0, gt=0)
+    auth_limiter: Literal["database", "memory"] = "database"
 
     @field_validator("database_url")
     @classmethod
@@ -51,6 +80,12 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("INFRASIGHT_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _token_days_within_max(self) -> Settings:
+        if self.token_days > self.token_max_days:
+            raise ValueError("INFRASIGHT_TOKEN_DAYS may not exceed INFRASIGHT_TOKEN_MAX_DAYS")
+        return self
 
     @property
     def effective_database_url(self) -> str:

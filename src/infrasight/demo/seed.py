@@ -24,12 +24,15 @@ from infrasight.services.alarms import parse_rule_definition, rule_definition
 from infrasight.services.auth import Principal, issue_user_token, new_device_token
 from infrasight.services.captures import CaptureRequest, store_capture
 from infrasight.services.ingest import ReadingColumns, ingest_readings
+from infrasight.services.passwords import hash_password
 from infrasight.storage.models import AlarmRecord, AlarmRule, Asset, Channel, Device, Element, User
 
-__all__ = ["DEMO_ADMIN_EMAIL", "DEMO_ORGANIZATION", "SeedOutcome", "seed_demo"]
+__all__ = ["DEMO_ADMIN_EMAIL", "DEMO_ORGANIZATION", "DEMO_PASSWORD", "SeedOutcome", "seed_demo"]
 
 DEMO_ORGANIZATION = "InfraSight Demo"
 DEMO_ADMIN_EMAIL = "admin@demo.infrasight.example"
+# Every demo user logs in with this published password: the demo is for trying, not for data.
+DEMO_PASSWORD = "infrasight-demo"
 CHUNK = 20_000
 
 
@@ -206,22 +209,29 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
         org, created = ensure_organization(session, DEMO_ORGANIZATION)
         org_id = org.id
         if not created:
-            admin = session.scalars(select(User).where(User.email == DEMO_ADMIN_EMAIL)).one()
+            users = session.scalars(select(User).where(User.organization_id == org_id)).all()
+            for user in users:  # demos seeded before passwords existed
+                if user.password_hash is None:
+                    user.password_hash = hash_password(DEMO_PASSWORD)
+            admin = next(u for u in users if u.email == DEMO_ADMIN_EMAIL)
             token = issue_user_token(session, admin, label="demo")
             return SeedOutcome(
                 created=False,
                 readings=0,
                 captures=0,
                 token=token,
-                summary=f"demo organisation {DEMO_ORGANIZATION!r} already seeded",
+                summary=f"demo organisation {DEMO_ORGANIZATION!r} already seeded; log in as "
+                f"{DEMO_ADMIN_EMAIL} with password {DEMO_PASSWORD!r}",
             )
-        _admin, token = create_user(session, org, DEMO_ADMIN_EMAIL, Role.ADMIN, "Demo admin")
+        _admin, token = create_user(
+            session, org, DEMO_ADMIN_EMAIL, Role.ADMIN, "Demo admin", password=DEMO_PASSWORD
+        )
         for email, role in (
             ("engineer@demo.infrasight.example", Role.ENGINEER),
             ("inspector@demo.infrasight.example", Role.INSPECTOR),
             ("viewer@demo.infrasight.example", Role.VIEWER),
         ):
-            create_user(session, org, email, role, role.value.title())
+            create_user(session, org, email, role, role.value.title(), password=DEMO_PASSWORD)
         assets, elements, devices = _build_structure(session, org.id)
         caller = Principal(organization_id=org.id, name="demo seeder", role=Role.ENGINEER)
         for definition in _RULES:
@@ -295,7 +305,7 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
         f"seeded {DEMO_ORGANIZATION!r}: 2 assets, {len(DEMO_CHANNELS)} channels, "
         f"{readings:,} readings over {days} days, {len(_CAPTURES)} captures, "
         f"{len(_RULES)} alarm rules ({alarms} alarms raised); "
-        f"admin {DEMO_ADMIN_EMAIL}"
+        f"log in as {DEMO_ADMIN_EMAIL} with password {DEMO_PASSWORD!r}"
     )
     return SeedOutcome(
         created=True, readings=readings, captures=len(_CAPTURES), token=token, summary=summary

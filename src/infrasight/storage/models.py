@@ -35,6 +35,7 @@ __all__ = [
     "ApiToken",
     "Asset",
     "AuditEvent",
+    "AuthFailureCount",
     "Base",
     "Blob",
     "Calibration",
@@ -109,14 +110,25 @@ class Organization(Base):
 
 
 class User(Base):
+    """A person of one organisation; the e-mail is unique within the organisation only."""
+
     __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email", name="uq_users_organization_id_email"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    @property
+    def has_password(self) -> bool:
+        """Whether the user can log in with e-mail and password."""
+        return self.password_hash is not None
 
 
 class ApiToken(Base):
@@ -127,6 +139,18 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    kind: Mapped[str] = mapped_column(String(20), default="api")  # "api" or "session"
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuthFailureCount(Base):
+    """Failed authentications of one client key (address or e-mail) in the current window."""
+
+    __tablename__ = "auth_failures"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(Integer)
 
 
 class Asset(Base):
@@ -172,6 +196,7 @@ class Device(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    token_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import (
     Limit,
     Offset,
@@ -23,7 +23,7 @@ from infrasight.api.routes.common import (
 from infrasight.core.domain import Action, DeviceKind
 from infrasight.core.errors import ConflictError, InvalidInputError
 from infrasight.services.audit import record_audit
-from infrasight.services.auth import new_device_token
+from infrasight.services.auth import device_token_expiry, new_device_token
 from infrasight.services.calibrations import validate_calibration
 from infrasight.storage.models import Asset, Calibration, Capture, Channel, Device, Record
 
@@ -55,6 +55,7 @@ class DeviceRead(ReadModel):
     serial_number: str
     is_active: bool
     last_seen_at: datetime | None
+    token_expires_at: datetime | None = Field(default=None, description="None: never")
     created_at: datetime
 
 
@@ -83,7 +84,9 @@ class CalibrationRead(ReadModel):
 
 
 @router.post("/devices", status_code=status.HTTP_201_CREATED)
-def create_device(body: DeviceCreate, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
+def create_device(
+    body: DeviceCreate, session: SessionDep, caller: CallerDep, platform: PlatformDep
+) -> DeviceWithToken:
     caller.require(Action.CONFIGURE)
     try:
         get_owned(session, Asset, body.asset_id, caller.organization_id)
@@ -91,6 +94,7 @@ def create_device(body: DeviceCreate, session: SessionDep, caller: CallerDep) ->
         raise InvalidInputError(f"asset {body.asset_id} not found", field="asset_id") from err
     token, digest = new_device_token()
     device = Device(organization_id=caller.organization_id, token_hash=digest, **body.model_dump())
+    device.token_expires_at = device_token_expiry(platform.settings.device_token_days)
     session.add(device)
     flush_or_conflict(session, f"device {body.name!r}")
     record_audit(session, caller, "create", "device", device.id, {"name": device.name})
@@ -143,12 +147,15 @@ def update_device(
 
 
 @router.post("/devices/{device_id}/token")
-def rotate_device_token(device_id: int, session: SessionDep, caller: CallerDep) -> DeviceWithToken:
+def rotate_device_token(
+    device_id: int, session: SessionDep, caller: CallerDep, platform: PlatformDep
+) -> DeviceWithToken:
     """Issue a new ingest token; the old one stops working at once."""
     caller.require(Action.CONFIGURE)
     device = get_owned(session, Device, device_id, caller.organization_id)
     token, digest = new_device_token()
     device.token_hash = digest
+    device.token_expires_at = device_token_expiry(platform.settings.device_token_days)
     record_audit(session, caller, "rotate_token", "device", device.id)
     session.commit()
     return DeviceWithToken(**DeviceRead.model_validate(device).model_dump(), token=token)

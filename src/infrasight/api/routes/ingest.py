@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from infrasight.api.deps import PlatformDep, bearer_token
+from infrasight.api.deps import PlatformDep, authenticate_request
 from infrasight.core.domain import Action
 from infrasight.core.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from infrasight.platform import Platform
-from infrasight.services.auth import Principal, resolve_token
+from infrasight.services.auth import Principal
 from infrasight.services.ingest import (
     ReadingColumns,
     ingest_readings,
@@ -37,9 +37,8 @@ class IngestResponse(BaseModel):
     )
 
 
-def _authenticate(platform: Platform, token: str) -> Principal:
-    with platform.database.session() as session:
-        caller = resolve_token(session, token)
+def _authenticate(request: Request, platform: Platform) -> Principal:
+    caller = authenticate_request(request, platform)
     if not caller.is_device:
         caller.require(Action.CONFIGURE)
     return caller
@@ -81,7 +80,7 @@ async def ingest(request: Request, platform: PlatformDep) -> IngestResponse:
 
     A duplicate whose value differs from the stored one is also counted in `conflicts`.
     """
-    caller = await run_in_threadpool(_authenticate, platform, bearer_token(request))
+    caller = await run_in_threadpool(_authenticate, request, platform)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/csv"):
         raise UnsupportedMediaTypeError(

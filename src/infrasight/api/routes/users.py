@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import (
+    CallerDep,
+    LimiterDep,
+    PlatformDep,
+    SessionDep,
+    client_address,
+    too_many_attempts,
+)
 from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
 from infrasight.core.domain import Action, Role
-from infrasight.core.errors import InvalidInputError
-from infrasight.services.accounts import create_user
+from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.services.accounts import create_user, revoke_tokens, update_user
 from infrasight.services.audit import record_audit
-from infrasight.services.auth import issue_user_token
+from infrasight.services.auth import Principal, issue_token
+from infrasight.services.login import change_password
+from infrasight.services.passwords import MAX_PASSWORD_LENGTH
+from infrasight.services.throttle import TooManyAttemptsError
 from infrasight.storage.models import ApiToken, AuditEvent, Organization, User
 
 router = APIRouter(tags=["users"])
@@ -25,6 +35,11 @@ class UserCreate(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     role: Role
     name: str = Field(default="", max_length=200)
+    password: str | None = Field(
+        default=None,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Optional; lets the user log in with e-mail and password",
+    )
 
 
 class UserUpdate(BaseModel):
@@ -39,6 +54,7 @@ class UserRead(ReadModel):
     name: str
     role: Role
     is_active: bool
+    has_password: bool = Field(description="Whether the user can log in with a password")
     created_at: datetime
 
 
@@ -51,8 +67,37 @@ class UserWithToken(UserRead):
     token: str = Field(description="A new API token; shown only once")
 
 
+class PasswordChange(BaseModel):
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    old_password: str | None = Field(
+        default=None,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Your current password (needed when changing your own, once set)",
+    )
+
+
+class TokenCreate(BaseModel):
+    label: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, description="Lifetime in days (default and maximum are settings)"
+    )
+
+
 class TokenCreated(BaseModel):
-    token: str
+    id: int
+    token: str = Field(description="The secret; shown only once")
+    label: str
+    expires_at: datetime
+
+
+class TokenRead(ReadModel):
+    id: int
+    kind: str = Field(description="'api' or 'session'")
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(description="Last use, to the minute")
+    revoked_at: datetime | None
 
 
 class AuditRead(ReadModel):
@@ -80,12 +125,30 @@ def me(session: SessionDep, caller: CallerDep) -> Me:
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-def add_user(body: UserCreate, session: SessionDep, caller: CallerDep) -> UserWithToken:
+def add_user(
+    body: UserCreate, session: SessionDep, caller: CallerDep, platform: PlatformDep
+) -> UserWithToken:
+    """Create a user of the caller's organisation with a first API token (and a password).
+
+    E-mail addresses are unique per organisation: an address used in another organisation
+    is accepted like a new one, so nothing is revealed about other organisations.
+    """
     caller.require(Action.ADMINISTER)
     org = session.get(Organization, caller.organization_id)
     assert org is not None
-    user, token = create_user(session, org, body.email, body.role, body.name)
-    record_audit(session, caller, "create", "user", user.id, {"role": body.role.value})
+    settings = platform.settings
+    user, token = create_user(
+        session,
+        org,
+        body.email,
+        body.role,
+        body.name,
+        password=body.password,
+        min_password_length=settings.password_min_length,
+        token_days=settings.token_days,
+    )
+    details = {"role": body.role.value, "password": body.password is not None}
+    record_audit(session, caller, "create", "user", user.id, details)
     session.commit()
     return UserWithToken(**UserRead.model_validate(user).model_dump(), token=token)
 
@@ -100,48 +163,131 @@ def list_users(
 
 
 @router.patch("/users/{user_id}")
-def update_user(user_id: int, body: UserUpdate, session: SessionDep, caller: CallerDep) -> UserRead:
+def patch_user(user_id: int, body: UserUpdate, session: SessionDep, caller: CallerDep) -> UserRead:
+    """Change a user's role, name or active state.
+
+    Deactivating revokes every token of the user (reactivation revives none). The last active
+    admin of the organisation cannot be demoted or deactivated (409).
+    """
     caller.require(Action.ADMINISTER)
     user = get_owned(session, User, user_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
-    if user.id == caller.user_id and (
-        changes.get("role") not in (None, Role.ADMIN) or changes.get("is_active") is False
-    ):
-        raise InvalidInputError("admins cannot demote or deactivate themselves", field="role")
-    for name, value in changes.items():
-        if value is None:
-            raise InvalidInputError("may not be null", field=name)
-        setattr(user, name, value.value if isinstance(value, Role) else value)
-    record_audit(session, caller, "update", "user", user.id, {"changed": sorted(changes)})
+    changed = update_user(session, caller, user, changes)
+    details: dict[str, Any] = {"changed": changed}
+    if "is_active" in changed:
+        details["is_active"] = user.is_active
+    if "role" in changed:
+        details["role"] = user.role
+    record_audit(session, caller, "update", "user", user.id, details)
     session.commit()
     return UserRead.model_validate(user)
 
 
-@router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)
-def new_token(user_id: int, session: SessionDep, caller: CallerDep) -> TokenCreated:
-    """Issue another API token (users may issue their own; admins anyone's)."""
+def _self_or_admin(caller: Principal, user_id: int) -> None:
     if caller.user_id != user_id:
         caller.require(Action.ADMINISTER)
     else:
         caller.require(Action.READ)
+
+
+@router.put("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
+def put_password(
+    user_id: int,
+    body: PasswordChange,
+    request: Request,
+    session: SessionDep,
+    caller: CallerDep,
+    platform: PlatformDep,
+    limiter: LimiterDep,
+) -> None:
+    """Set a password: your own (with ``old_password`` once you have one), or as an admin
+    anyone's in your organisation. The user's other login sessions end."""
+    _self_or_admin(caller, user_id)
     user = get_owned(session, User, user_id, caller.organization_id)
-    token = issue_user_token(session, user, label=f"issued by {caller.name}")
-    record_audit(session, caller, "issue_token", "user", user.id)
+    try:
+        change_password(
+            session,
+            caller,
+            user,
+            new_password=body.new_password,
+            old_password=body.old_password,
+            min_length=platform.settings.password_min_length,
+            limiter=limiter,
+            client=client_address(request),
+        )
+    except TooManyAttemptsError as error:
+        raise too_many_attempts(error) from error
     session.commit()
-    return TokenCreated(token=token)
+
+
+@router.post("/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED)
+def new_token(
+    user_id: int,
+    session: SessionDep,
+    caller: CallerDep,
+    platform: PlatformDep,
+    body: TokenCreate | None = None,
+) -> TokenCreated:
+    """Issue another API token (users may issue their own; admins anyone's).
+
+    It expires after ``expires_in_days`` (default and maximum are deployment settings).
+    """
+    _self_or_admin(caller, user_id)
+    user = get_owned(session, User, user_id, caller.organization_id)
+    body = body or TokenCreate()
+    settings = platform.settings
+    days = settings.token_days if body.expires_in_days is None else body.expires_in_days
+    if days > settings.token_max_days:
+        raise InvalidInputError(
+            f"may be at most {settings.token_max_days} days", field="expires_in_days"
+        )
+    issued = issue_token(
+        session, user, lifetime=timedelta(days=days), label=body.label or f"issued by {caller.name}"
+    )
+    details = {"token_id": issued.id, "expires_at": issued.expires_at.isoformat()}
+    record_audit(session, caller, "issue_token", "user", user.id, details)
+    session.commit()
+    return TokenCreated(
+        id=issued.id, token=issued.token, label=issued.label, expires_at=issued.expires_at
+    )
+
+
+@router.get("/users/{user_id}/tokens")
+def list_tokens(
+    user_id: int, session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[TokenRead]:
+    """A user's API and session tokens, newest first, with expiry and last use (never the
+    secret)."""
+    _self_or_admin(caller, user_id)
+    get_owned(session, User, user_id, caller.organization_id)
+    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+    return page_of(session, query, limit, offset, TokenRead)
 
 
 @router.delete("/users/{user_id}/tokens", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_tokens(user_id: int, session: SessionDep, caller: CallerDep) -> None:
-    """Revoke every API token of a user."""
-    caller.require(Action.ADMINISTER)
-    get_owned(session, User, user_id, caller.organization_id)
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
-    record_audit(session, caller, "revoke_tokens", "user", user_id)
+def revoke_all_tokens(user_id: int, session: SessionDep, caller: CallerDep) -> None:
+    """Revoke every API and session token of a user (yourself, or anyone as an admin).
+
+    Refused (409) when it would leave no active admin able to sign in.
+    """
+    _self_or_admin(caller, user_id)
+    user = get_owned(session, User, user_id, caller.organization_id)
+    revoked = revoke_tokens(session, user)
+    record_audit(session, caller, "revoke_tokens", "user", user_id, {"revoked": revoked})
+    session.commit()
+
+
+@router.delete("/users/{user_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(user_id: int, token_id: int, session: SessionDep, caller: CallerDep) -> None:
+    """Revoke one token (its owner, or an admin); 409 when it is the last way in of the last
+    admin."""
+    _self_or_admin(caller, user_id)
+    user = get_owned(session, User, user_id, caller.organization_id)
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFoundError(f"token {token_id} not found")
+    revoke_tokens(session, user, token_id=token_id)
+    record_audit(session, caller, "revoke_token", "user", user_id, {"token_id": token_id})
     session.commit()
 
 
