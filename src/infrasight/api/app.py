@@ -90,4 +90,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    if wired.settings.web:
+        from infrasight.web import mount_web  # NiceGUI only when the pages are served
+
+        mount_web(app, wired, app.state.auth_limiter)
+
     return app
