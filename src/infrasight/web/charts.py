@@ -55,7 +55,10 @@ def chart_options(
         {
             "yAxis": level["value"],
             "name": level["name"],
-            "label": {"formatter": f"{level['name']} {level['value']:g}", "position": "insideEndTop"},
+            "label": {
+                "formatter": f"{level['name']} {level['value']:g}",
+                "position": "insideEndTop",
+            },
             "lineStyle": {"color": SEVERITY_COLOURS.get(level["severity"], "#64748b")},
         }
         for level in levels

@@ -43,7 +43,9 @@ def all_items(fetch: Callable[[int, int], Page[T]]) -> list[T]:
 
 def assets(session: Session, caller: Principal) -> list[AssetRead]:
     """The caller's assets (``GET /assets``)."""
-    return all_items(lambda limit, offset: list_assets(session, caller, kind=None, limit=limit, offset=offset))
+    return all_items(
+        lambda limit, offset: list_assets(session, caller, kind=None, limit=limit, offset=offset)
+    )
 
 
 def elements(session: Session, caller: Principal, asset_id: int) -> list[ElementRead]:
@@ -67,11 +69,11 @@ def _rules(session: Session, caller: Principal) -> list[RuleRead]:
 def _open_alarms(session: Session, caller: Principal) -> list[AlarmRead]:
     found: list[AlarmRead] = []
     for status in (AlarmStatus.ACTIVE, AlarmStatus.ACKNOWLEDGED):
-        found += all_items(
-            lambda limit, offset, s=status.value: list_alarms(
-                session, caller, status=s, limit=limit, offset=offset
-            )
-        )
+
+        def fetch(limit: int, offset: int, status: str = status.value) -> Page[AlarmRead]:
+            return list_alarms(session, caller, status=status, limit=limit, offset=offset)
+
+        found += all_items(fetch)
     return found
 
 
@@ -80,7 +82,8 @@ def active_alarms_by_asset(
 ) -> dict[int, int]:
     """Open (active or acknowledged) alarms per asset, through the rules' channels."""
     rule_channels = {
-        rule.id: set(map(str, rule.definition.get("channels", []))) for rule in _rules(session, caller)
+        rule.id: set(map(str, rule.definition.get("channels", [])))
+        for rule in _rules(session, caller)
     }
     alarms = _open_alarms(session, caller)
     counts: dict[int, int] = {}

@@ -32,7 +32,7 @@ DEFAULT_LOCALE = "en"
 DOMAIN = "messages"
 
 
-def N_(message: str) -> str:
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
     """Mark ``message`` for extraction where it is translated later (e.g. in a table of names)."""
     return message
 

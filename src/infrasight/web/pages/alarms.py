@@ -25,38 +25,38 @@ SHOWN = 200
 def _row(ctx: WebContext, alarm: AlarmRead, scope: PageScope) -> None:
     t: Translator = scope.t
     bid = browser_id()
-    with ui.card().classes("w-full").mark(f"alarm-{alarm.id}"):
-        with ui.row().classes("w-full items-center gap-3 flex-wrap"):
-            colour = {1: "text-amber-600", 2: "text-red-600"}.get(alarm.severity, "text-red-900")
-            ui.label(alarm.level_name).classes(f"font-bold {colour}")
-            ui.label(alarm.key).classes("font-mono")
-            status = ui.label(t(STATUS_NAMES.get(alarm.status, alarm.status)))
-            status.mark(f"alarm-status-{alarm.id}")
-            ui.label(t("raised {when}", when=t.datetime(alarm.raised_at))).classes("text-sm")
-            ui.space()
-            if alarm.status == AlarmStatus.ACTIVE.value and scope.may(Action.FIELD_WORK):
-                note = ui.input(t("Note")).props("dense").classes("w-48")
+    card = ui.card().classes("w-full").mark(f"alarm-{alarm.id}")
+    with card, ui.row().classes("w-full items-center gap-3 flex-wrap"):
+        colour = {1: "text-amber-600", 2: "text-red-600"}.get(alarm.severity, "text-red-900")
+        ui.label(alarm.level_name).classes(f"font-bold {colour}")
+        ui.label(alarm.key).classes("font-mono")
+        status = ui.label(t(STATUS_NAMES.get(alarm.status, alarm.status)))
+        status.mark(f"alarm-status-{alarm.id}")
+        ui.label(t("raised {when}", when=t.datetime(alarm.raised_at))).classes("text-sm")
+        ui.space()
+        if alarm.status == AlarmStatus.ACTIVE.value and scope.may(Action.FIELD_WORK):
+            note = ui.input(t("Note")).props("dense").classes("w-48")
 
-                def ack() -> None:
-                    with ctx.session() as session:
-                        caller = ctx.principal(session, bid)
-                        if caller is None:
-                            ui.navigate.to("/login")
-                            return
-                        try:
-                            acknowledge(
-                                alarm.id, AlarmAction(note=str(note.value or "")), session, caller
-                            )
-                        except InfraSightError as error:
-                            ui.notify(t("Not acknowledged: {reason}", reason=str(error)))
-                            return
-                    status.text = t(STATUS_NAMES[AlarmStatus.ACKNOWLEDGED.value])
-                    button.delete()
-                    note.delete()
-                    ui.notify(t("Alarm acknowledged."))
+            def ack() -> None:
+                with ctx.session() as session:
+                    caller = ctx.principal(session, bid)
+                    if caller is None:
+                        ui.navigate.to("/login")
+                        return
+                    try:
+                        acknowledge(
+                            alarm.id, AlarmAction(note=str(note.value or "")), session, caller
+                        )
+                    except InfraSightError as error:
+                        ui.notify(t("Not acknowledged: {reason}", reason=str(error)))
+                        return
+                status.text = t(STATUS_NAMES[AlarmStatus.ACKNOWLEDGED.value])
+                button.delete()
+                note.delete()
+                ui.notify(t("Alarm acknowledged."))
 
-                button = ui.button(t("Acknowledge"), on_click=ack).props("dense")
-                button.mark(f"ack-{alarm.id}")
+            button = ui.button(t("Acknowledge"), on_click=ack).props("dense")
+            button.mark(f"ack-{alarm.id}")
 
 
 def register(ctx: WebContext) -> None:

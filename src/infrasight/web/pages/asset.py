@@ -41,8 +41,9 @@ def _zoom_percent(args: Any) -> tuple[float, float] | None:
     return None
 
 
-def _chart(ctx: WebContext, channel: ChannelRead, series: ReadingSeries, levels: list[Any],
-           t: Translator) -> None:
+def _chart(
+    ctx: WebContext, channel: ChannelRead, series: ReadingSeries, levels: list[Any], t: Translator
+) -> None:
     names = {"mean": t("mean"), "min": t("min"), "max": t("max")}
     chart = ui.echart(chart_options(series, levels, names=names)).classes("w-full h-72")
     chart.mark(f"chart-{channel.key}")
@@ -120,9 +121,7 @@ def register(ctx: WebContext) -> None:
                         {c.key: f"{c.key} ({c.quantity}, {c.unit})" for c in channels},
                         value=chosen.key,
                         label=t("Channel"),
-                        on_change=lambda e: ui.navigate.to(
-                            f"/assets/{asset.id}?channel={e.value}"
-                        ),
+                        on_change=lambda e: ui.navigate.to(f"/assets/{asset.id}?channel={e.value}"),
                     ).classes("w-full sm:w-96").mark("channel")
                     series = channel_readings(
                         chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
@@ -131,9 +130,11 @@ def register(ctx: WebContext) -> None:
                     _chart(ctx, chosen, series, levels, t)
                     if levels:
                         ui.label(
-                            t("Alarm levels: {levels}", levels=", ".join(
-                                f"{lv['name']} {t.number(lv['value'])} {chosen.unit}"
-                                for lv in levels
-                            ))
+                            t(
+                                "Alarm levels: {levels}",
+                                levels=", ".join(
+                                    f"{lv['name']} {t.number(lv['value'])} {chosen.unit}"
+                                    for lv in levels
+                                ),
+                            )
                         ).classes("text-sm").mark("levels")
-

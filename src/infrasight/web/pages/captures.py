@@ -116,9 +116,9 @@ def register(ctx: WebContext) -> None:
             source = "overlay" if analysed else "image"
             if not analysed:
                 ui.label(t("Not analysed yet: showing the image without cracks."))
-            ui.image(f"/web/captures/{capture.id}/{source}").classes(
-                "w-full max-w-4xl"
-            ).props(f'alt="{source}" no-spinner').mark("capture-image")
+            ui.image(f"/web/captures/{capture.id}/{source}").classes("w-full max-w-4xl").props(
+                f'alt="{source}" no-spinner'
+            ).mark("capture-image")
             defects = capture_defects(capture.id, session, caller, model_version=None)
             ui.label(t("Defects")).classes("text-lg")
             columns = [

@@ -31,13 +31,11 @@ def register(ctx: WebContext) -> None:
             language_switch(ctx, t)
         with ui.card().classes("w-full max-w-sm mx-auto mt-8"):
             ui.label(t("Log in")).classes("text-xl")
-            email = ui.input(t("E-mail")).props("type=email autocomplete=username").classes(
-                "w-full"
+            email = (
+                ui.input(t("E-mail")).props("type=email autocomplete=username").classes("w-full")
             )
             email.mark("email")
-            password = ui.input(t("Password"), password=True).props(
-                "autocomplete=current-password"
-            )
+            password = ui.input(t("Password"), password=True).props("autocomplete=current-password")
             password.classes("w-full").mark("password")
             organization = ui.input(t("Organisation (only if asked)")).classes("w-full")
             organization.mark("organization")
