@@ -29,6 +29,7 @@ dev-install: $(VENV)/.dev-installed
 demo: install
 	$(BIN)/infrasight db upgrade
 	$(BIN)/infrasight demo
+	@$(BIN)/python -c "from infrasight.demo.seed import DEMO_ADMIN_EMAIL as e, DEMO_PASSWORD as p; print(f'Web app: http://$(HOST):$(PORT)/ - log in as {e} with password {p}')"
 	$(BIN)/infrasight serve --host $(HOST) --port $(PORT)
 
 serve: install
