@@ -8,7 +8,7 @@ CRACK_PRESET ?= cpu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-peers eval train-cracks clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval train-cracks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench: install
 	$(BIN)/python benchmarks/crack_speed.py
 	$(BIN)/python benchmarks/measurement.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
+
+bench-web: dev-install  # page loads in Debian's Chromium (apt-get install chromium); Playwright is a dev extra
+	$(BIN)/python benchmarks/web.py
 
 bench-peers: install  # the peer libraries the benchmarks compare with (koma-python for SSI-COV)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
