@@ -47,11 +47,21 @@ async def test_every_page_renders_translated(
     assert web_context.missing.get(locale, set()) == set(), "untranslated strings"
 
 
-async def test_login_rejects_a_wrong_password(web: User, web_site: WebSite) -> None:
-    await log_in(web, web_site.email(Role.ADMIN), password="not the password")
-    await web.should_see("Wrong e-mail or password.")
+@pytest.mark.parametrize("locale", list(LOCALES))
+async def test_login_rejects_a_wrong_password(
+    web: User, web_site: WebSite, web_context: WebContext, locale: str
+) -> None:
+    t = translator(locale)
+    await web.open("/login")
+    web.find(marker="language").elements.pop().set_value(locale)  # the switch on the login page
+    await web.should_see(t("Password"))
+    web.find(marker="email").type(web_site.email(Role.ADMIN))
+    web.find(marker="password").type("not the password")
+    web.find(marker="submit").click()
+    await web.should_see(t("Wrong e-mail or password."))
     await web.open("/")
     await web.should_see(marker="submit")  # still on the login page
+    assert web_context.missing.get(locale, set()) == set()
 
 
 async def test_pages_need_a_login(web: User, web_site: WebSite) -> None:

@@ -12,6 +12,33 @@ __all__ = ["SEVERITY_COLOURS", "chart_options", "series_data", "zoom_window"]
 SEVERITY_COLOURS = {1: "#d97706", 2: "#dc2626", 3: "#7f1d1d"}
 #: Buckets asked of the readings endpoint per chart (and again per zoom).
 MAX_POINTS = 500
+#: ECharts time-axis label templates per web locale (ECharts itself ships English month names).
+TIME_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "year": "{yyyy}",
+        "month": "{MMM} {yyyy}",
+        "day": "{d} {MMM}",
+        "hour": "{HH}:{mm}",
+        "minute": "{HH}:{mm}",
+        "second": "{HH}:{mm}:{ss}",
+    },
+    "zh-Hant": {
+        "year": "{yyyy}年",
+        "month": "{yyyy}年{M}月",
+        "day": "{M}月{d}日",
+        "hour": "{HH}:{mm}",
+        "minute": "{HH}:{mm}",
+        "second": "{HH}:{mm}:{ss}",
+    },
+    "zh-Hans": {
+        "year": "{yyyy}年",
+        "month": "{yyyy}年{M}月",
+        "day": "{M}月{d}日",
+        "hour": "{HH}:{mm}",
+        "minute": "{HH}:{mm}",
+        "second": "{HH}:{mm}:{ss}",
+    },
+}
 
 
 def zoom_window(
@@ -42,6 +69,7 @@ def chart_options(
     levels: list[dict[str, Any]],
     *,
     names: dict[str, str],
+    locale: str = "en",
 ) -> dict[str, Any]:
     """Options of one channel's chart: mean line, min/max lines, alarm thresholds drawn.
 
@@ -69,7 +97,12 @@ def chart_options(
         "grid": {"left": 56, "right": 16, "top": 32, "bottom": 64},
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
-        "xAxis": {"type": "time", "min": start, "max": end},
+        "xAxis": {
+            "type": "time",
+            "min": start,
+            "max": end,
+            "axisLabel": {"formatter": TIME_LABELS.get(locale, TIME_LABELS["en"])},
+        },
         "yAxis": {"type": "value", "name": series.unit, "scale": True},
         "dataZoom": [{"type": "inside"}, {"type": "slider", "height": 20, "bottom": 8}],
         "series": [

@@ -45,7 +45,9 @@ def _chart(
     ctx: WebContext, channel: ChannelRead, series: ReadingSeries, levels: list[Any], t: Translator
 ) -> None:
     names = {"mean": t("mean"), "min": t("min"), "max": t("max")}
-    chart = ui.echart(chart_options(series, levels, names=names)).classes("w-full h-72")
+    chart = ui.echart(chart_options(series, levels, names=names, locale=t.locale)).classes(
+        "w-full h-72"
+    )
     chart.mark(f"chart-{channel.key}")
     caption = ui.label(_caption(series, t)).classes("text-xs text-slate-600")
     caption.mark(f"chart-caption-{channel.key}")
