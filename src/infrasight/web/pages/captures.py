@@ -55,11 +55,12 @@ def defect_rows(defects: list[DefectRead], t: Translator) -> list[dict[str, Any]
 
 
 def _thumbnail(capture: CaptureRead, t: Translator) -> None:
-    with ui.card().classes("w-40").mark(f"capture-{capture.id}"):
+    with ui.card().classes("w-44 p-2 gap-1").mark(f"capture-{capture.id}"):
         with ui.link(target=f"/captures/{capture.id}"):
-            ui.image(f"/web/captures/{capture.id}/image").classes("w-36 h-28").props(
+            ui.image(f"/web/captures/{capture.id}/image").classes("w-40 h-28").props(
                 f'fit=cover alt="{capture.filename}" no-spinner'
             )
+        ui.label(capture.filename).classes("text-xs font-bold truncate w-40")
         ui.label(t.datetime(capture.time)).classes("text-xs")
 
 
