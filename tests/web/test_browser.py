@@ -90,6 +90,10 @@ def test_serve_mounts_the_pages_beside_the_api(server: str) -> None:
     assert "/_nicegui/" in login.text  # NiceGUI's scripts, served by this server
     assert "cdn" not in login.text.lower()
     assert httpx.get(f"{server}/api/v1/assets").status_code == 401
+    unknown = httpx.get(f"{server}/api/v1/no-such-route")  # not the pages' HTML 404
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not Found"})
+    wrong_method = httpx.put(f"{server}/api/v1/alarms")
+    assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "GET")
     unauthenticated = httpx.get(f"{server}/web/captures/1/overlay")
     assert unauthenticated.status_code == 401
 

@@ -11,8 +11,10 @@ import logging
 import secrets
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from nicegui import app as nicegui_app
 from nicegui import ui
+from starlette.routing import Match, Mount
 
 from infrasight.api.routes.captures import capture_image, capture_overlay
 from infrasight.core.errors import AuthenticationError, NotFoundError, PermissionDeniedError
@@ -25,6 +27,7 @@ __all__ = ["WebContext", "mount_web", "register_pages"]
 
 _LOGGER = logging.getLogger(__name__)
 _PAGES = (login, overview, asset, alarms, captures)
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _mounted: list[FastAPI] = []  # NiceGUI keeps global state: one web app per process
 
 
@@ -71,6 +74,36 @@ def mount_web(app: FastAPI, platform: Platform, limiter: FailureLimiter) -> bool
         _LOGGER.warning("web pages already mounted on another app in this process; not mounting")
         return False
     ctx = WebContext(platform=platform, limiter=limiter)
+
+    @app.api_route(
+        "/api/{path:path}",
+        methods=list(_METHODS),
+        include_in_schema=False,
+    )
+    def unknown_api_path(request: Request, path: str) -> Response:
+        """An unknown API path stays a JSON 404 (the pages' catch-all would answer HTML), a
+        known path with another method a 405."""
+        api_routes = [
+            route
+            for route in app.router.routes
+            if not isinstance(route, Mount) and getattr(route, "name", "") != "unknown_api_path"
+        ]
+        allowed = [
+            method
+            for method in _METHODS
+            if any(
+                route.matches({**request.scope, "method": method})[0] is Match.FULL
+                for route in api_routes
+            )
+        ]
+        if allowed:
+            return JSONResponse(
+                {"detail": "Method Not Allowed"},
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+
     register_pages(ctx)
     secret = platform.settings.web_secret or secrets.token_urlsafe(32)
     ui.run_with(
