@@ -8,7 +8,7 @@ CRACK_PRESET ?= cpu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-peers eval fuzz train-cracks clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz train-cracks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ dev-install: $(VENV)/.dev-installed
 demo: install
 	$(BIN)/infrasight db upgrade
 	$(BIN)/infrasight demo
+	@$(BIN)/python -c "from infrasight.demo.seed import DEMO_ADMIN_EMAIL as e, DEMO_PASSWORD as p; print(f'Web app: http://$(HOST):$(PORT)/ - log in as {e} with password {p}')"
 	$(BIN)/infrasight serve --host $(HOST) --port $(PORT)
 
 serve: install
@@ -57,6 +58,9 @@ bench: install  # the load test's async HTTP client comes from the loadtest extr
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/crash.py
 	$(BIN)/python benchmarks/large_capture.py
+
+bench-web: dev-install  # page loads in Debian's Chromium (apt-get install chromium); Playwright is a dev extra
+	$(BIN)/python benchmarks/web.py
 
 bench-peers: install  # the peer libraries the benchmarks compare with (koma-python for SSI-COV)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

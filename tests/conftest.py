@@ -23,6 +23,9 @@ from infrasight.storage.migrate import upgrade
 from infrasight.storage.models import Base
 
 POSTGRES_URL = os.environ.get("INFRASIGHT_TEST_POSTGRES_URL", "")
+# NiceGUI keeps global state, so only one app per process can have the web pages: API tests
+# build many apps and run without them; tests/web mounts the pages itself.
+os.environ.setdefault("INFRASIGHT_WEB", "false")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 
 

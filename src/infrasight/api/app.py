@@ -109,4 +109,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodyGuard, platform=wired)
     app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX)
+    if wired.settings.web:
+        from infrasight.web import mount_web  # NiceGUI only when the pages are served
+
+        mount_web(app, wired, app.state.auth_limiter)
+
     return app

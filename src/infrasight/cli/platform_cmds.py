@@ -36,13 +36,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs) and the web pages (at /)."""
     import uvicorn
 
     from infrasight.api.app import create_app
 
     settings = load_settings()
-    console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] (API docs: /docs)")
+    pages = f"web app: http://{host}:{port}/, " if settings.web else ""
+    console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] ({pages}API docs: /docs)")
     uvicorn.run(
         create_app(settings),
         host=host,

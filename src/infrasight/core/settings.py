@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         Lifetime of a login session token, in hours.
     session_cookie_secure
         Mark the session cookie ``Secure`` (set it when served over HTTPS).
+    web
+        Serve the web pages (NiceGUI) at ``/`` beside the API; false serves the API only.
+    web_secret
+        Key that signs the web pages' browser cookie; empty makes a random one per start
+        (web logins then end at a restart). Set it when several processes serve the pages.
     token_days
         Default lifetime of a new API token, in days.
     token_max_days
@@ -69,6 +74,8 @@ class Settings(BaseSettings):
     anomaly_scoring: bool = True
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     session_cookie_secure: bool = False
+    web: bool = True
+    web_secret: str = Field(default="", repr=False)
     token_days: int = Field(default=90, ge=1)
     token_max_days: int = Field(default=365, ge=1)
     device_token_days: int = Field(default=0, ge=0)

@@ -1,0 +1,282 @@
+"""Web page benchmark: page loads and chart zooms in Debian's Chromium, beside plain HTTP.
+
+Serves ``infrasight serve`` (one uvicorn process) on a seeded database, logs in through the login
+page with Playwright driving ``/usr/bin/chromium``, then times, over ``--runs`` loads each, the
+overview and an asset page with its chart until the network is idle, and a chart zoom (ECharts
+dataZoom to the last tenth) until the re-queried data is drawn. Baselines in the same run: the
+same pages' HTML over plain HTTP (server render only) and the readings endpoint's JSON.
+
+Data: ``--data-dir`` names a seeded data folder (e.g. ``./data`` after ``make demo``); without it
+the demo is seeded into a temporary folder (90 days; about a minute, not timed). ``--smoke``
+seeds a one-asset site with a week of 10-minute data instead and loads each page 3 times
+(seconds). ``INFRASIGHT_DATABASE_URL`` of the environment is ignored (SQLite in the data folder)
+unless ``--database-url`` is given. ``--datasets`` is accepted for uniformity; no dataset is used.
+
+Usage: python benchmarks/web.py [--smoke] [--runs 20] [--data-dir DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
+from infrasight.platform import Platform
+from infrasight.services.accounts import create_user, ensure_organization
+from infrasight.services.auth import Principal
+from infrasight.services.ingest import ReadingColumns, ingest_readings
+from infrasight.storage.migrate import upgrade
+from infrasight.storage.models import Asset, Channel, Element
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SMOKE_EMAIL = "bench@bench.example"
+SMOKE_PASSWORD = "viaduct-load-test-7"
+ZOOM_JS = """() => new Promise((resolve) => {
+  const host = document.querySelector('.nicegui-echart');
+  const chart = getElement(host.id.slice(1)).chart;
+  const caption = document.querySelector('[data-zoom-caption]') || host.nextElementSibling;
+  const before = caption.textContent;
+  const t0 = performance.now();
+  const observer = new MutationObserver(() => {
+    if (caption.textContent !== before) {
+      observer.disconnect();
+      requestAnimationFrame(() => resolve(performance.now() - t0));
+    }
+  });
+  observer.observe(caption, {childList: true, subtree: true, characterData: true});
+  chart.dispatchAction({type: 'dataZoom', start: 90 + Math.random(), end: 100});
+})"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _seed_smoke(settings: Settings) -> tuple[str, str]:
+    """One asset with one channel and a week of 10-minute readings; returns the login."""
+    platform = Platform.create(settings, workers=0)
+    try:
+        with platform.database.transaction() as session:
+            org, _ = ensure_organization(session, "Bench")
+            user, _ = create_user(session, org, SMOKE_EMAIL, Role.ENGINEER, password=SMOKE_PASSWORD)
+            asset = Asset(
+                organization_id=org.id,
+                name="Bench bridge",
+                kind="bridge",
+                latitude=22.3,
+                longitude=114.2,
+            )
+            session.add(asset)
+            session.flush()
+            element = Element(asset_id=asset.id, name="Span", kind="span")
+            session.add(element)
+            session.flush()
+            session.add(
+                Channel(
+                    organization_id=org.id,
+                    key="BENCH-STRAIN",
+                    quantity="strain",
+                    unit="µε",
+                    element_id=element.id,
+                )
+            )
+            session.flush()
+            caller = Principal(
+                organization_id=org.id, name=user.email, role=Role.ENGINEER, user_id=user.id
+            )
+            start = datetime.now(UTC) - timedelta(days=7)
+            count = 7 * 144
+            batch = ReadingColumns(
+                channels=["BENCH-STRAIN"] * count,
+                times=[(start + timedelta(minutes=10 * i)).isoformat() for i in range(count)],
+                values=[100.0 + (i % 144) * 0.1 for i in range(count)],
+                units=[None] * count,
+            )
+            ingest_readings(session, caller, batch, future_tolerance_s=600)
+    finally:
+        platform.close()
+    return SMOKE_EMAIL, SMOKE_PASSWORD
+
+
+def _seed_demo(settings: Settings) -> tuple[str, str]:
+    from infrasight.demo.seed import DEMO_ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
+
+    platform = Platform.create(settings, workers=0)
+    try:
+        seed_demo(platform, days=90, seed=7, console=Console(stderr=True))
+        platform.jobs.run_pending()
+    finally:
+        platform.close()
+    return DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(statistics.median(values), 1),
+        "p95_ms": round(_p(values, 0.95), 1),
+        "n": len(values),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="small site, 3 loads per page")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--data-dir", type=Path, default=None, help="a seeded data folder")
+    parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--email", default=None)
+    parser.add_argument("--password", default=None)
+    parser.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium chromium-driver", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    runs = 3 if args.smoke else args.runs
+    with tempfile.TemporaryDirectory(prefix="infrasight-web-bench-") as tmp:
+        data_dir = args.data_dir or Path(tmp) / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = Settings(data_dir=data_dir, database_url=args.database_url, worker_threads=0)
+        if args.data_dir is None:
+            upgrade(settings)
+            email, password = _seed_smoke(settings) if args.smoke else _seed_demo(settings)
+        else:
+            from infrasight.demo.seed import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+            email, password = DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+        email, password = args.email or email, args.password or password
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "INFRASIGHT_DATA_DIR": str(data_dir),
+            "INFRASIGHT_DATABASE_URL": args.database_url,
+            "INFRASIGHT_WEB": "true",
+            "INFRASIGHT_WORKER_THREADS": "0",
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from infrasight.cli.app import main; main()",
+                "serve",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            results = _measure(sync_playwright, base, email, password, runs)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    results["data"] = (
+        "smoke site (1 channel, 7 days)" if args.smoke else str(args.data_dir or "demo, 90 days")
+    )
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"web pages on {results['data']}, {runs} loads each (Chromium)")
+    print(f"{'what':<52}{'p50 ms':>10}{'p95 ms':>10}")
+    for name, figures in results["timings"].items():
+        print(f"{name:<52}{figures['p50_ms']:>10}{figures['p95_ms']:>10}")
+    return 0
+
+
+def _measure(
+    sync_playwright: Any, base: str, email: str, password: str, runs: int
+) -> dict[str, Any]:
+    timings: dict[str, list[float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(f"{base}/login")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{base}/")
+        asset_link = page.locator("a[href^='/assets/']").first.get_attribute("href")
+        pages = {"overview /": f"{base}/", f"asset {asset_link}": f"{base}{asset_link}"}
+        for name, url in pages.items():
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                page.goto(url, wait_until="domcontentloaded")
+                marker = "canvas" if name.startswith("asset") else "a[href^='/assets/']"
+                page.locator(marker).first.wait_for()
+                rendered = time.perf_counter()
+                page.wait_for_load_state("networkidle")  # no request for 500 ms (included)
+                idle = time.perf_counter()
+                timings.setdefault(f"page {name}: rendered", []).append((rendered - t0) * 1e3)
+                timings.setdefault(f"page {name}: network idle", []).append((idle - t0) * 1e3)
+        page.goto(pages[f"asset {asset_link}"], wait_until="networkidle")
+        for _ in range(runs):
+            timings.setdefault("chart zoom: re-query and redraw", []).append(
+                float(page.evaluate(ZOOM_JS))
+            )
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        browser.close()
+    with httpx.Client(base_url=base, cookies=cookies) as http:
+        login = http.post("/api/v1/auth/login", json={"email": email, "password": password})
+        token = login.json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        asset_id = int(str(asset_link).split("/")[2].split("?")[0])
+        channels = http.get(f"/api/v1/channels?asset_id={asset_id}", headers=headers).json()
+        channel_id = channels["items"][0]["id"]
+        for name, url in pages.items():
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                http.get(url)
+                timings.setdefault(f"baseline: HTML of {name} (plain HTTP)", []).append(
+                    (time.perf_counter() - t0) * 1e3
+                )
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            http.get(f"/api/v1/channels/{channel_id}/readings?max_points=500", headers=headers)
+            timings.setdefault("baseline: readings JSON, 500 buckets", []).append(
+                (time.perf_counter() - t0) * 1e3
+            )
+    return {"timings": {k: _summary(v) for k, v in timings.items()}}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Asset: element tree, channel charts (downsampled, zoom re-queries), alarm thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import events, ui
+
+from infrasight.api.routes.assets import ElementRead, get_asset
+from infrasight.api.routes.channels import ChannelRead, ReadingSeries, channel_readings
+from infrasight.core.errors import NotFoundError
+from infrasight.web import data
+from infrasight.web.charts import MAX_POINTS, chart_options, series_data, zoom_window
+from infrasight.web.context import WebContext
+from infrasight.web.i18n import N_, Translator
+from infrasight.web.layout import browser_id, open_page
+
+__all__ = ["element_tree", "register"]
+
+
+def element_tree(elements: list[ElementRead]) -> list[dict[str, Any]]:
+    """Nodes for ``ui.tree``: each element under its parent (roots first, by id)."""
+    nodes: dict[int, dict[str, Any]] = {
+        e.id: {"id": str(e.id), "label": f"{e.name} ({e.kind})", "children": []} for e in elements
+    }
+    roots: list[dict[str, Any]] = []
+    for element in sorted(elements, key=lambda e: e.id):
+        node = nodes[element.id]
+        parent = nodes.get(element.parent_id) if element.parent_id is not None else None
+        (parent["children"] if parent is not None else roots).append(node)
+    return roots
+
+
+def _zoom_percent(args: Any) -> tuple[float, float] | None:
+    """The start/end percentages of an ECharts ``datazoom`` event (slider or inside zoom)."""
+    if not isinstance(args, dict):
+        return None
+    item = args["batch"][0] if isinstance(args.get("batch"), list) and args["batch"] else args
+    if "start" in item and "end" in item:
+        return float(item["start"]), float(item["end"])
+    return None
+
+
+def _chart(
+    ctx: WebContext, channel: ChannelRead, series: ReadingSeries, levels: list[Any], t: Translator
+) -> None:
+    names = {"mean": t("mean"), "min": t("min"), "max": t("max")}
+    chart = ui.echart(chart_options(series, levels, names=names, locale=t.locale)).classes(
+        "w-full h-72"
+    )
+    chart.mark(f"chart-{channel.key}")
+    caption = ui.label(_caption(series, t)).classes("text-xs text-slate-600")
+    caption.mark(f"chart-caption-{channel.key}")
+    full = (series.start, series.end)
+    bid = browser_id()
+
+    def requery(event: events.GenericEventArguments) -> None:
+        window = _zoom_percent(event.args)
+        if window is None or full[0] is None or full[1] is None:
+            return
+        first, last = zoom_window(full[0], full[1], *window)
+        with ctx.session() as session:
+            caller = ctx.principal(session, bid)
+            if caller is None:
+                ui.navigate.to("/login")
+                return
+            zoomed = channel_readings(
+                channel.id, session, caller, start=first, end=last, max_points=MAX_POINTS
+            )
+        points = series_data(zoomed)
+        for index, key in enumerate(("mean", "min", "max")):
+            chart.options["series"][index]["data"] = points[key]
+        chart.update()
+        caption.text = _caption(zoomed, t)
+
+    chart.on("chart:datazoom", requery, throttle=0.3)
+
+
+def _caption(series: ReadingSeries, t: Translator) -> str:
+    if not series.points:
+        return t("No readings.")
+    return t(
+        "{count} buckets of {seconds} s, {start} to {end}",
+        count=t.number(len(series.points), 0),
+        seconds=t.number(series.bucket_seconds, 0),
+        start=t.datetime(series.start),
+        end=t.datetime(series.end),
+    )
+
+
+def register(ctx: WebContext) -> None:
+    """Add ``/assets/{asset_id}``."""
+
+    @ui.page("/assets/{asset_id}")
+    def asset_page(asset_id: int, channel: str | None = None) -> None:
+        with open_page(ctx, N_("Asset")) as scope:
+            if scope is None:
+                return
+            t, session, caller = scope.t, scope.session, scope.caller
+            try:
+                asset = get_asset(asset_id, session, caller)
+            except NotFoundError:
+                ui.label(t("Asset not found.")).mark("not-found")
+                return
+            ui.label(asset.name).classes("text-2xl").mark("asset-name")
+            ui.label(asset.description).classes("text-slate-700")
+            ui.link(t("Captures"), f"/assets/{asset.id}/captures")
+            channels = data.asset_channels(session, caller, asset.id)
+            with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap"):
+                with ui.card().classes("w-full md:w-72 shrink-0"):
+                    ui.label(t("Elements")).classes("text-lg")
+                    ui.tree(
+                        element_tree(data.elements(session, caller, asset.id)),
+                        label_key="label",
+                    ).expand().mark("elements")
+                with ui.column().classes("w-full grow gap-2"):
+                    ui.label(t("Channels")).classes("text-lg")
+                    if not channels:
+                        ui.label(t("No channels."))
+                        return
+                    chosen = next((c for c in channels if c.key == channel), channels[0])
+                    ui.select(
+                        {c.key: f"{c.key} ({c.quantity}, {c.unit})" for c in channels},
+                        value=chosen.key,
+                        label=t("Channel"),
+                        on_change=lambda e: ui.navigate.to(f"/assets/{asset.id}?channel={e.value}"),
+                    ).classes("w-full sm:w-96").mark("channel")
+                    series = channel_readings(
+                        chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
+                    )
+                    levels = data.rule_levels(session, caller, chosen.key)
+                    _chart(ctx, chosen, series, levels, t)
+                    if levels:
+                        ui.label(
+                            t(
+                                "Alarm levels: {levels}",
+                                levels=", ".join(
+                                    f"{lv['name']} {t.number(lv['value'])} {chosen.unit}"
+                                    for lv in levels
+                                ),
+                            )
+                        ).classes("text-sm").mark("levels")

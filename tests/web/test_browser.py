@@ -1,0 +1,178 @@
+"""The real thing: ``infrasight serve`` driven by Debian's Chromium through Playwright.
+
+Logs in, opens the overview, an asset's chart and a capture with its overlay; fails when a page
+requests any address other than the server's own, or any request fails. Saves a screenshot of
+each page to ``docs/screenshots/`` (the README shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
+from tests.web.conftest import PASSWORD, WebSite
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings, web_site: WebSite, tmp_path: Path) -> Iterator[str]:
+    """``infrasight serve`` on the test database, in its own process."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "INFRASIGHT_DATA_DIR": str(settings.data_dir),
+        "INFRASIGHT_DATABASE_URL": settings.database_url,
+        "INFRASIGHT_WEB": "true",
+        "INFRASIGHT_WORKER_THREADS": "0",
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from infrasight.cli.app import main; main()",
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError((tmp_path / "serve.log").read_text())
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_serve_mounts_the_pages_beside_the_api(server: str) -> None:
+    login = httpx.get(f"{server}/login")
+    assert login.status_code == 200
+    assert "/_nicegui/" in login.text  # NiceGUI's scripts, served by this server
+    assert "cdn" not in login.text.lower()
+    assert httpx.get(f"{server}/api/v1/assets").status_code == 401
+    unknown = httpx.get(f"{server}/api/v1/no-such-route")  # not the pages' HTML 404
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not Found"})
+    wrong_method = httpx.put(f"{server}/api/v1/alarms")
+    assert (wrong_method.status_code, wrong_method.headers["allow"]) == (405, "GET")
+    unauthenticated = httpx.get(f"{server}/web/captures/1/overlay")
+    assert unauthenticated.status_code == 401
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium "
+    "(apt-get install chromium chromium-driver; .ci/run installs it)",
+)
+def test_browser_walk_through(server: str, web_site: WebSite, settings: Settings) -> None:
+    from playwright.sync_api import sync_playwright
+
+    origin = urlsplit(server).netloc
+    foreign: list[str] = []
+    failed: list[str] = []
+    shots = SCREENSHOTS if settings.database_url == "" else None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.on(
+                "request",
+                lambda r: (
+                    None
+                    if r.url.startswith(("data:", "blob:")) or urlsplit(r.url).netloc == origin
+                    else foreign.append(r.url)
+                ),
+            )
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on(
+                "response",
+                lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+            )
+
+            def shot(name: str) -> None:
+                page.wait_for_load_state("networkidle")
+                if shots is not None:
+                    shots.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+            page.goto(f"{server}/login")
+            page.get_by_label("E-mail").fill(web_site.email(Role.ADMIN))
+            page.get_by_label("Password").fill(PASSWORD)
+            shot("login")
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{server}/")
+            page.get_by_text("VD viaduct").first.wait_for()
+            shot("overview")
+
+            asset = web_site.site.asset_id
+            page.goto(f"{server}/assets/{asset}?channel=VD-SETTLE")
+            page.locator("canvas").first.wait_for()
+            page.get_by_text("buckets of").wait_for()
+            shot("asset")
+
+            page.goto(f"{server}/alarms")
+            page.get_by_text("P2-settlement").wait_for()
+            shot("alarms")
+
+            page.goto(f"{server}/assets/{asset}/captures")
+            page.locator("img").first.wait_for()
+            shot("captures")
+
+            page.goto(f"{server}/captures/{web_site.capture_id}")
+            overlay = page.locator(f'img[src="/web/captures/{web_site.capture_id}/overlay"]')
+            overlay.wait_for()
+            page.wait_for_load_state("networkidle")
+            assert overlay.evaluate("img => img.naturalWidth") == 640
+            page.get_by_text("crack").first.wait_for()
+            shot("capture")
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.context.add_cookies(page.context.cookies())
+            phone.goto(f"{server}/")
+            phone.get_by_text("VD viaduct").first.wait_for()
+            phone.wait_for_load_state("networkidle")
+            if shots is not None:
+                phone.screenshot(path=str(shots / "overview-phone.png"), full_page=True)
+        finally:
+            browser.close()
+    assert foreign == [], f"requests to other addresses: {foreign}"
+    assert failed == [], f"failed requests: {failed}"

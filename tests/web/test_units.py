@@ -1,0 +1,112 @@
+"""Focused checks of the pages' pure helpers: zoom arithmetic, chart options, tree, positions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from infrasight.api.routes.assets import AssetRead, ElementRead
+from infrasight.api.routes.channels import ReadingPoint, ReadingSeries
+from infrasight.core.domain import AssetKind
+from infrasight.web.charts import chart_options, zoom_window
+from infrasight.web.pages.asset import _zoom_percent, element_tree
+from infrasight.web.pages.overview import coordinate_svg
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_zoom_window_maps_percentages_to_times() -> None:
+    first, last = zoom_window(T0, T0 + timedelta(days=10), 90.0, 100.0)
+    assert first == T0 + timedelta(days=9)
+    assert last == T0 + timedelta(days=10)
+    first, last = zoom_window(T0, T0 + timedelta(days=10), 120.0, -5.0)  # clipped and sorted
+    assert (first, last) == (T0, T0 + timedelta(days=10))
+    first, last = zoom_window(T0, T0 + timedelta(days=10), 50.0, 50.0)  # never empty
+    assert last - first == timedelta(seconds=1)
+
+
+def test_zoom_event_percentages_from_slider_and_inside_zoom() -> None:
+    assert _zoom_percent({"start": 10, "end": 20}) == (10.0, 20.0)
+    assert _zoom_percent({"batch": [{"start": 5.5, "end": 7}]}) == (5.5, 7.0)
+    assert _zoom_percent({"startValue": 1}) is None
+    assert _zoom_percent(None) is None
+
+
+def test_chart_draws_thresholds_and_fixes_the_axis() -> None:
+    series = ReadingSeries(
+        channel_id=1,
+        unit="mm",
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        bucket_seconds=600.0,
+        points=[
+            ReadingPoint(time=T0, min=1.0, mean=1.5, max=2.0, count=1),
+            ReadingPoint(time=T0 + timedelta(minutes=10), min=2.0, mean=2.5, max=3.0, count=1),
+        ],
+    )
+    levels = [{"name": "red", "severity": 2, "value": 5.0, "rule": "r"}]
+    options = chart_options(series, levels, names={"mean": "m", "min": "lo", "max": "hi"})
+    assert options["xAxis"]["min"] == T0.timestamp() * 1000
+    assert options["xAxis"]["max"] == (T0 + timedelta(hours=1)).timestamp() * 1000
+    mean = options["series"][0]
+    assert mean["name"] == "m"
+    assert mean["data"][1] == [(T0 + timedelta(minutes=10)).timestamp() * 1000, 2.5]
+    (line,) = mean["markLine"]["data"]
+    assert line["yAxis"] == 5.0
+    assert line["lineStyle"]["color"] == "#dc2626"
+    zh = chart_options(series, [], names={"mean": "", "min": "", "max": ""}, locale="zh-Hant")
+    assert zh["xAxis"]["axisLabel"]["formatter"]["day"] == "{M}月{d}日"
+
+
+def _element(id_: int, parent: int | None, name: str) -> ElementRead:
+    return ElementRead(
+        id=id_,
+        asset_id=1,
+        parent_id=parent,
+        name=name,
+        kind="span",
+        material="",
+        exposure_class="",
+        axis_deg=0.0,
+        created_at=T0,
+    )
+
+
+def test_element_tree_nests_children_under_parents() -> None:
+    tree = element_tree(
+        [_element(3, 1, "Girder"), _element(1, None, "Span"), _element(2, None, "Pier")]
+    )
+    assert [n["label"] for n in tree] == ["Span (span)", "Pier (span)"]
+    assert [c["label"] for c in tree[0]["children"]] == ["Girder (span)"]
+
+
+def _asset(id_: int, lat: float | None, lon: float | None) -> AssetRead:
+    return AssetRead(
+        id=id_,
+        name=f"A<{id_}>",
+        kind=AssetKind.BRIDGE,
+        description="",
+        latitude=lat,
+        longitude=lon,
+        governing_standard="",
+        design_data={},
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def test_coordinate_view_places_assets_and_escapes_names() -> None:
+    svg = coordinate_svg([_asset(1, 22.0, 114.0), _asset(2, 22.1, 114.1), _asset(3, None, None)])
+    assert svg.count("<circle") == 2
+    assert 'cx="24.0" cy="296.0"' in svg  # south-west corner
+    assert 'cx="296.0" cy="24.0"' in svg  # north-east corner, label to its left
+    assert "A&lt;1&gt;" in svg and "<1>" not in svg
+    assert coordinate_svg([_asset(3, None, None)]) == ""
+
+
+@pytest.mark.parametrize("digits", [0, 2])
+def test_number_formatting_has_no_trailing_separator(digits: int) -> None:
+    from infrasight.web.i18n import translator
+
+    assert translator("en").number(3.0, digits) == "3"
