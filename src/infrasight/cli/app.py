@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infrasight.cli import alarm_cmds, calibrate, cracks, measure, platform_cmds, signals
+from infrasight.cli import alarm_cmds, calibrate, cracks, field, measure, platform_cmds, signals
 
 app = typer.Typer(
     help="InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines.",
@@ -22,6 +22,8 @@ app.add_typer(cracks.app, name="cracks")
 app.add_typer(measure.app, name="measure")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(signals.app, name="signals")
+app.add_typer(field.mqtt_app, name="mqtt")
+app.add_typer(field.edge_app, name="edge")
 
 
 def main() -> None:

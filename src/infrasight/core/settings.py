@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         rules inline.
     anomaly_scoring
         Score every channel's readings online into a derived ``<key>.anomaly`` channel.
+    mqtt_url
+        ``mqtt://[user:password@]host[:port]`` of a broker; when set, ``infrasight serve``
+        also runs the MQTT ingest bridge (see docs/field.md). Empty: MQTT off.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -44,6 +47,7 @@ class Settings(BaseSettings):
     future_tolerance_s: float = Field(default=300.0, ge=0)
     worker_threads: int = Field(default=2, ge=0)
     anomaly_scoring: bool = True
+    mqtt_url: str = ""
 
     @field_validator("database_url")
     @classmethod

@@ -45,10 +45,12 @@ __all__ = [
     "ChannelCompensation",
     "Defect",
     "Device",
+    "DeviceStatus",
     "Element",
     "Inspection",
     "Job",
     "ModalReference",
+    "MqttMessage",
     "Organization",
     "Reading",
     "Record",
@@ -435,3 +437,28 @@ class ChannelCompensation(Base):
     max_lag_s: Mapped[float] = mapped_column(Float)
     model: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MqttMessage(Base):
+    """An MQTT message already stored: redelivery of the same id is a no-op."""
+
+    __tablename__ = "mqtt_messages"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeviceStatus(Base):
+    """The last heartbeat of a field terminal (queue depth, disk free, clock offset...)."""
+
+    __tablename__ = "device_status"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    clock_offset_s: Mapped[float | None] = mapped_column(Float, default=None)
+    health: Mapped[dict[str, Any]] = mapped_column(default=dict)
