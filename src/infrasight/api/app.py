@@ -17,6 +17,7 @@ from infrasight.api.routes import (
     assets,
     captures,
     channels,
+    device_status,
     devices,
     forecasts,
     ingest,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     install_error_handlers(app)
     routers = (
         assets,
+        device_status,
         devices,
         channels,
         forecasts,

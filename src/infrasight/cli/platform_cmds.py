@@ -36,7 +36,13 @@ def serve(
 
     settings = load_settings()
     console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] (API docs: /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    app = create_app(settings)
+    from infrasight.cli.field import start_bridge
+
+    bridge = start_bridge(app.state.platform)  # INFRASIGHT_MQTT_URL set: MQTT ingest too
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    if bridge is not None:
+        bridge.stop()
 
 
 @db_app.command("upgrade")
