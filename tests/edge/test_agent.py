@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import urllib.error
-import urllib.request
 import orjson
 import pytest
 from fastapi.testclient import TestClient
