@@ -179,8 +179,9 @@ class EdgeQueue:
         """Forget items the server acknowledged."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            before = self._db.total_changes
             self._db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
-            self._bump("sent", len(ids))
+            self._bump("sent", self._db.total_changes - before)
             self._db.execute("COMMIT")
 
     def bury(self, item: QueuedItem, error: str) -> None:
