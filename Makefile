@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python benchmarks/crack_speed.py
 	$(BIN)/python benchmarks/measurement.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/edge_faults.py --smoke
 
 bench-peers: install  # the peer libraries the benchmarks compare with (koma-python for SSI-COV)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -66,6 +66,14 @@ def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _has_paho() -> bool:
+    try:
+        import paho.mqtt.client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -424,7 +432,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                     root, site, stored, proxy, server_port, backlog_n, outage_s, flap_total_s, args
                 )
             )
-            if broker_port is not None:
+            if broker_port is not None and not _has_paho():
+                results["mqtt"] = "skipped: paho-mqtt is not installed (pip install -e '.[mqtt]')"
+            elif broker_port is not None:
                 _say("scenario: mqtt")
                 results["mqtt"] = _mqtt(site, stored, broker_port, server_port, smoke)
             else:

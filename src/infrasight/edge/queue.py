@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS items (
     unit TEXT,
     enqueued_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS items_drop ON items (priority, id);
+CREATE INDEX IF NOT EXISTS items_send ON items (priority DESC, id);
+CREATE INDEX IF NOT EXISTS items_enqueued ON items (enqueued_at);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY, key TEXT, channel TEXT, ts_us INTEGER, value REAL, unit TEXT,
     error TEXT, failed_at REAL
@@ -125,10 +126,14 @@ class EdgeQueue:
 
     def _enforce_bounds(self, now: float) -> None:
         aged = self._db.execute(
-            "DELETE FROM items WHERE priority = ? AND enqueued_at < ?",
-            (int(Priority.ROUTINE), now - self.max_age_s),
+            "DELETE FROM items INDEXED BY items_enqueued WHERE enqueued_at < ? AND priority = ?",
+            (now - self.max_age_s, int(Priority.ROUTINE)),
         ).rowcount
         self._bump("dropped_routine", aged)
+        low = self._db.execute("SELECT min(id) FROM items").fetchone()[0]
+        high = self._db.execute("SELECT max(id) FROM items").fetchone()[0]
+        if low is None or high - low + 1 <= self.max_items:
+            return  # ids only grow: the span bounds the depth without counting
         depth = int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
         excess = depth - self.max_items
         for priority in (Priority.ROUTINE, Priority.ALARM):
@@ -162,8 +167,8 @@ class EdgeQueue:
     def live(self, limit: int, window_s: float) -> list[QueuedItem]:
         """The newest items queued within ``window_s`` seconds (at most ``limit``)."""
         return self._select(
-            "SELECT id, channel, ts_us, value, unit, priority FROM items WHERE enqueued_at >= ? "
-            "ORDER BY id DESC LIMIT ?",
+            "SELECT id, channel, ts_us, value, unit, priority FROM items INDEXED BY items_enqueued"
+            " WHERE enqueued_at >= ? ORDER BY id DESC LIMIT ?",
             (self._now() - window_s, limit),
         )
 
@@ -200,9 +205,11 @@ class EdgeQueue:
     def stats(self) -> QueueStats:
         """Depth, oldest age and counters."""
         with self._lock:
-            depth, alarm_depth, oldest = self._db.execute(
-                "SELECT count(*), coalesce(sum(priority > 0), 0), min(enqueued_at) FROM items"
-            ).fetchone()
+            depth = self._db.execute("SELECT count(*) FROM items").fetchone()[0]
+            alarm_depth = self._db.execute(
+                "SELECT count(*) FROM items WHERE priority > 0"
+            ).fetchone()[0]
+            oldest = self._db.execute("SELECT min(enqueued_at) FROM items").fetchone()[0]
             counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
             dead = self._db.execute("SELECT count(*) FROM dead").fetchone()[0]
         return QueueStats(
