@@ -66,6 +66,25 @@ def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _usage(pid: int, seconds: float) -> dict[str, float]:
+    """Resident memory (MB) and CPU use (% of one core) of process ``pid`` over ``seconds``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    before, began = cpu_s(), time.monotonic()
+    time.sleep(seconds)
+    used, elapsed = cpu_s() - before, time.monotonic() - began
+    rss_kb = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return {"rss_mb": round(rss_kb / 1024, 1), "cpu_percent": round(100 * used / elapsed, 1)}
+
+
 def _has_paho() -> bool:
     try:
         import paho.mqtt.client  # noqa: F401
@@ -336,7 +355,7 @@ def _verify(stored: Stored, site: Site, ledger: Ledger) -> dict[str, object]:
         stored_order = [value for ts, value in rows if ts in expected]
         order_kept &= stored_order == [expected[ts] for ts in sorted(expected)]
     return {
-        "acked": len(ledger.acked),
+        "acked_cumulative": len(ledger.acked),
         "lost": lost,
         "duplicates": duplicates,
         "order_kept": order_kept,
@@ -463,10 +482,14 @@ def _scenarios(
     ledger = Ledger()
     agent = Agent(root / "agent", proxy.port, site.token)
     agent.start()
+    assert agent.process is not None
+    idle = _usage(agent.process.pid, 3.0)
     watcher = LiveWatcher(stored, site.channels["LIVE"])
     watcher.start()
     live = LiveProducer(agent, ledger)
     live.start()
+    time.sleep(1.0)
+    out["agent_footprint"] = {"idle": idle, "live_100_per_s": _usage(agent.process.pid, 3.0)}
     try:
         # 1. outage, then backfill while live data flows
         _say("scenario: outage")

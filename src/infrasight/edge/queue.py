@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +70,7 @@ class EdgeQueue:
         *,
         max_items: int = 5_000_000,
         max_age_s: float = 90 * 86400.0,
-        clock: object = time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
@@ -84,7 +84,7 @@ class EdgeQueue:
         self._db.executescript(_SCHEMA)
 
     def _now(self) -> float:
-        return float(self._clock())  # type: ignore[operator]
+        return float(self._clock())
 
     def close(self) -> None:
         with self._lock:
