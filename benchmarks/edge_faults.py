@@ -248,7 +248,7 @@ class Agent:
     def start(self) -> None:
         log = (self.folder / "agent.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", CLI, "edge", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "infrasight.edge", "run", "--config", str(self.config)],
             stdout=log,
             stderr=log,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from infrasight.cli.app import app
@@ -54,3 +55,13 @@ def test_mqtt_run_needs_a_broker_url() -> None:
     result = runner.invoke(app, ["mqtt", "run"], env={"INFRASIGHT_MQTT_URL": ""})
     assert result.exit_code == 2
     assert "INFRASIGHT_MQTT_URL" in result.output
+
+
+def test_light_entry_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from infrasight.edge.__main__ import main
+
+    config = _write_config(tmp_path)
+    assert main(["status", "--config", str(config)]) == 2  # no queue yet
+    EdgeQueue(tmp_path / "queue.db").close()
+    assert main(["status", "--config", str(config)]) == 0
+    assert orjson.loads(capsys.readouterr().out)["depth"] == 0

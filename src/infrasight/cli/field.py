@@ -81,45 +81,16 @@ ConfigOption = Annotated[
 @exits_cleanly
 def edge_run(config: ConfigOption) -> None:
     """Run the store-and-forward agent of a terminal until SIGTERM/SIGINT."""
-    from infrasight.edge.agent import EdgeAgent
-    from infrasight.edge.config import load_config
-    from infrasight.edge.local_http import LocalEndpoint
+    from infrasight.edge.runner import run_agent
 
-    settings = load_config(config)
-    agent = EdgeAgent(settings)
-    endpoint = None
-    if settings.listen_port is not None:
-        endpoint = LocalEndpoint(agent, settings.listen_host, settings.listen_port)
-        endpoint.start()
-        console.print(f"local endpoint on http://{settings.listen_host}:{endpoint.port}")
-    agent.start()
-    console.print(f"edge agent forwarding {settings.queue_path} to {settings.server_url}")
-    typer.echo(orjson.dumps({"local_port": endpoint.port if endpoint else None}).decode())
-    try:
-        _wait_for_signal()
-    finally:
-        if endpoint is not None:
-            endpoint.stop()
-        agent.stop()
+    console.print(f"edge agent of {config} running (stop: Ctrl-C or SIGTERM)")
+    run_agent(config)
 
 
 @edge_app.command("status")
 @exits_cleanly
 def edge_status(config: ConfigOption) -> None:
     """Queue depth, oldest item, drops and disk free, read from the queue file (JSON)."""
-    import shutil
-    from dataclasses import asdict
+    from infrasight.edge.runner import queue_status
 
-    from infrasight.edge.config import load_config
-    from infrasight.edge.queue import EdgeQueue
-
-    settings = load_config(config)
-    if not settings.queue_path.exists():
-        raise InvalidInputError(f"no queue at {settings.queue_path}", field="queue_path")
-    queue = EdgeQueue(settings.queue_path)
-    try:
-        stats = asdict(queue.stats())
-    finally:
-        queue.close()
-    stats["disk_free_bytes"] = shutil.disk_usage(settings.queue_path.resolve().parent).free
-    typer.echo(orjson.dumps(stats).decode())
+    typer.echo(orjson.dumps(queue_status(config)).decode())
