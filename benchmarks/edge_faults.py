@@ -335,7 +335,7 @@ def _put_backlog(agent: Agent, ledger: Ledger, readings: list[dict[str, object]]
         agent.put(ledger, readings[start : start + 5000])
 
 
-def _verify(stored: Stored, site: Site, ledger: Ledger) -> dict[str, object]:
+def _verify(stored: Stored, site: Site, acked: dict[tuple[str, int], float]) -> dict[str, object]:
     """Acknowledged readings lost, duplicate rows, and whether each channel's order was kept.
 
     Order kept: per channel, the stored readings of acknowledged keys, ordered by time, carry
@@ -344,9 +344,8 @@ def _verify(stored: Stored, site: Site, ledger: Ledger) -> dict[str, object]:
     lost = duplicates = 0
     order_kept = True
     by_channel: dict[str, dict[int, float]] = {}
-    with ledger.lock:
-        for (key, ts), value in ledger.acked.items():
-            by_channel.setdefault(key, {})[ts] = value
+    for (key, ts), value in acked.items():
+        by_channel.setdefault(key, {})[ts] = value
     for key, expected in by_channel.items():
         rows = stored.rows(site.channels[key])
         have = dict(rows)
@@ -355,18 +354,27 @@ def _verify(stored: Stored, site: Site, ledger: Ledger) -> dict[str, object]:
         stored_order = [value for ts, value in rows if ts in expected]
         order_kept &= stored_order == [expected[ts] for ts in sorted(expected)]
     return {
-        "acked_cumulative": len(ledger.acked),
+        "acked_cumulative": len(acked),
         "lost": lost,
         "duplicates": duplicates,
         "order_kept": order_kept,
     }
 
 
-def _wait_drained(agent: Agent, timeout: float) -> float:
+def _wait_drained(
+    agent: Agent, ledger: Ledger, timeout: float
+) -> tuple[float, dict[tuple[str, int], float]]:
+    """Seconds until the queue is empty, and what had been acknowledged before that moment.
+
+    The snapshot is taken before each status call: a queue found empty means every reading in
+    it was delivered (readings acknowledged later may still be on their way).
+    """
     start = time.monotonic()
     while time.monotonic() - start < timeout:
+        with ledger.lock:
+            snapshot = dict(ledger.acked)
         if agent.status()["queue_depth"] == 0:
-            return time.monotonic() - start
+            return time.monotonic() - start, snapshot
         time.sleep(0.02)
     raise RuntimeError(f"agent queue not drained in {timeout} s: {agent.status()}")
 
@@ -502,7 +510,7 @@ def _scenarios(
         _say(f"backlog queued ({depth}); reconnecting")
         proxy.set_up(True)
         t0 = time.monotonic()
-        drained = _wait_drained(agent, timeout=600)
+        drained, acked = _wait_drained(agent, ledger, timeout=600)
         t1 = time.monotonic()
         time.sleep(0.5)
         latencies = watcher.latencies(ledger, (t0, t1))
@@ -513,7 +521,7 @@ def _scenarios(
             "live_latency_p50_s": round(_percentile(latencies, 0.5), 3),
             "live_latency_p99_s": round(_percentile(latencies, 0.99), 3),
             "live_readings_during_backfill": len(latencies),
-            **_verify(stored, site, ledger),
+            **_verify(stored, site, acked),
         }
         # baseline: the same volume posted straight to the server, no agent, no proxy
         base_us = start_us - int(backlog_n / LIVE_RATE * 1e6) - 10_000_000
@@ -547,12 +555,12 @@ def _scenarios(
             sent += 500
             time.sleep(args.flap_s)
         proxy.set_up(True)
-        _wait_drained(agent, timeout=300)
+        _, acked = _wait_drained(agent, ledger, timeout=300)
         time.sleep(0.3)
         out["flapping"] = {
             "produced": sent,
             "flap_period_s": args.flap_s,
-            **_verify(stored, site, ledger),
+            **_verify(stored, site, acked),
         }
 
         # 3. kill -9 of the agent mid-backfill, then restart
@@ -564,9 +572,9 @@ def _scenarios(
         time.sleep(0.15)  # mid-send
         agent.kill9()
         agent.start()
-        _wait_drained(agent, timeout=600)
+        _, acked = _wait_drained(agent, ledger, timeout=600)
         time.sleep(0.3)
-        out["kill9"] = {"produced": backlog_n // 2, **_verify(stored, site, ledger)}
+        out["kill9"] = {"produced": backlog_n // 2, **_verify(stored, site, acked)}
     finally:
         live.stop()
         watcher.stop()
@@ -595,7 +603,7 @@ def _scenarios(
             small.put(limit_ledger, routine[s : s + 500])
         status = small.status()
         proxy.set_up(True)
-        _wait_drained(small, timeout=120)
+        _wait_drained(small, limit_ledger, timeout=120)
         time.sleep(0.3)
         alarm_rows = stored.rows(site.channels["ALARM"])
         back_ids = [site.channels[f"BACK-{i}"] for i in range(BACKLOG_CHANNELS)]
