@@ -60,6 +60,7 @@ from infrasight.storage.models import Asset, Channel, Device, Element
 CLI = "from infrasight.cli.app import main; main()"
 LIVE_RATE = 100  # readings/s, the issue's terminal
 BACKLOG_CHANNELS = 4
+ALARM_PROBES = 50  # channels, one alarm rule each, for the publish -> alarm row latency
 
 
 def _say(message: str) -> None:
@@ -132,6 +133,7 @@ class Site:
     device_id: int
     token: str
     channels: dict[str, int]
+    user_token: str = ""
 
 
 def _prepare(settings: Settings) -> Site:
@@ -139,7 +141,7 @@ def _prepare(settings: Settings) -> Site:
     platform = Platform.create(settings, workers=0)
     with platform.database.transaction() as session:
         org, _ = ensure_organization(session, "Field bench")
-        create_user(session, org, "bench@field.example", Role.ENGINEER)
+        _, user_token = create_user(session, org, "bench@field.example", Role.ENGINEER)
         asset = Asset(organization_id=org.id, name="Viaduct", kind="bridge")
         session.add(asset)
         session.flush()
@@ -154,7 +156,13 @@ def _prepare(settings: Settings) -> Site:
         )
         session.add_all([element, device])
         session.flush()
-        keys = ["LIVE", "ALARM", "MQTT", *(f"BACK-{i}" for i in range(BACKLOG_CHANNELS))]
+        keys = [
+            "LIVE",
+            "ALARM",
+            "MQTT",
+            *(f"MQTT-ALARM-{k}" for k in range(ALARM_PROBES)),
+            *(f"BACK-{i}" for i in range(BACKLOG_CHANNELS)),
+        ]
         rows = [
             Channel(
                 organization_id=org.id,
@@ -169,7 +177,11 @@ def _prepare(settings: Settings) -> Site:
         session.add_all(rows)
         session.flush()
         site = Site(
-            org_id=org.id, device_id=device.id, token=token, channels={c.key: c.id for c in rows}
+            org_id=org.id,
+            device_id=device.id,
+            token=token,
+            channels={c.key: c.id for c in rows},
+            user_token=user_token,
         )
     platform.close()
     return site
@@ -195,6 +207,14 @@ class Stored:
             return int(
                 self._db.execute(
                     f"SELECT count(*) FROM readings WHERE channel_id IN ({marks})", channel_ids
+                ).fetchone()[0]
+            )
+
+    def raised(self) -> int:
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT count(*) FROM alarm_events WHERE kind = 'raised'"
                 ).fetchone()[0]
             )
 
@@ -736,6 +756,7 @@ def _mqtt(
         time.sleep(0.05)
     done.wait(30)
     latencies = [acks[m] - at for m, at in sent_at.items() if m in acks]
+    alarm_latencies = _alarm_latencies(site, stored, server_port, publish, 10 if smoke else 50)
     client.disconnect()
     client.loop_stop()
     return {
@@ -745,9 +766,59 @@ def _mqtt(
         "publish_to_stored_p50_s": round(_percentile(latencies, 0.5), 4),
         "publish_to_stored_p99_s": round(_percentile(latencies, 0.99), 4),
         "acks": len(latencies),
+        "publish_to_alarm_row_p50_s": round(_percentile(alarm_latencies, 0.5), 4),
+        "publish_to_alarm_row_p99_s": round(_percentile(alarm_latencies, 0.99), 4),
+        "alarms_raised": len(alarm_latencies),
         "errors": len(errors),
         "stored_rows": stored.count([site.channels["MQTT"]]),
     }
+
+
+def _alarm_latencies(
+    site: Site, stored: Stored, server_port: int, publish: object, count: int
+) -> list[float]:
+    """Seconds from publishing a reading over a rule's limit to its ``raised`` alarm event row.
+
+    One channel and one rule per probe, so each high reading raises exactly one new alarm.
+    """
+    for k in range(count):
+        rule = {
+            "id": f"bench-mqtt-alarm-{k}",
+            "channels": [f"MQTT-ALARM-{k}"],
+            "levels": [
+                {"name": "red", "severity": 2, "limits": [{"quantity": "value", "upper": 100.0}]}
+            ],
+            "persistence_count": 1,
+        }
+        status, answer = _post(
+            f"http://127.0.0.1:{server_port}/api/v1/rules",
+            orjson.dumps({"definition": rule}),
+            site.user_token,
+        )
+        if status != 201:
+            raise RuntimeError(f"rule not created: {answer}")
+    latencies = []
+    for k in range(count):
+        before = stored.raised()
+        body = orjson.dumps(
+            {
+                "readings": [
+                    {
+                        "channel": f"MQTT-ALARM-{k}",
+                        "time": _iso(int(time.time() * 1e6)),
+                        "value": 200.0,
+                    }
+                ]
+            }
+        )
+        _, at = publish(body)  # type: ignore[operator]
+        deadline = time.perf_counter() + 10
+        while stored.raised() == before and time.perf_counter() < deadline:
+            time.sleep(0.002)
+        if stored.raised() > before:
+            latencies.append(time.perf_counter() - at)
+        time.sleep(0.05)
+    return latencies
 
 
 def main() -> None:
