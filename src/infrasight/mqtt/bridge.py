@@ -117,6 +117,7 @@ class MqttBridge:
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
         self._bouncing = threading.Event()
+        self._stopping = False
         self.handled = 0
 
     def start(self, *, wait_s: float = 10.0) -> bool:
@@ -138,6 +139,7 @@ class MqttBridge:
 
     def stop(self) -> None:
         """Disconnect and stop the network thread (the broker keeps the session)."""
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -189,7 +191,8 @@ class MqttBridge:
         _properties: Properties | None,
     ) -> None:
         self._subscribed.clear()
-        _LOGGER.warning("MQTT bridge disconnected (%s); reconnecting", reason_code)
+        if not self._stopping:
+            _LOGGER.warning("MQTT bridge disconnected (%s); reconnecting", reason_code)
 
     def _on_message(
         self, client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
