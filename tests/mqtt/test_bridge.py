@@ -221,3 +221,41 @@ def test_topic_and_url_parsing() -> None:
     assert parse_broker_url("mqtts://b").port == 8883
     with pytest.raises(InvalidInputError):
         parse_broker_url("http://broker")
+
+
+def test_storage_failure_is_not_acknowledged_and_the_broker_redelivers(
+    platform: Platform,
+    broker_port: int,
+    device: DeviceClient,
+    site: Site,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import infrasight.mqtt.bridge as bridge_module
+
+    calls = {"n": 0}
+    real = bridge_module.store_message
+
+    def failing_once(platform: Platform, message: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError("database unavailable")
+        return real(platform, message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bridge_module, "store_message", failing_once)
+    monkeypatch.setattr(MqttBridge, "BOUNCE_DELAY_S", 0.2)
+    running = MqttBridge(platform, f"mqtt://127.0.0.1:{broker_port}", client_id="bridge-bounce")
+    assert running.start(wait_s=10)
+    try:
+        device.publish(_json_body(site, [4.0]), message_id="r-1", token=site.device_token)
+        kind, body = device.reply()
+        assert (kind, body["status"]) == ("error", 503)
+        # the broker redelivers the message once the bridge reconnected (the 503 itself is QoS 1
+        # too, so the device may see it again: at least once)
+        while kind == "error":
+            assert body["status"] == 503
+            kind, body = device.reply()
+        assert (kind, body["message_id"], body["accepted"]) == ("ack", "r-1", 1)
+    finally:
+        running.stop()
+    assert calls["n"] == 2
+    assert _values(platform, site.settlement_channel_id) == [(1714564800000000, 4.0)]
