@@ -53,7 +53,7 @@ def _stored(platform: Platform, channel_id: int) -> list[tuple[int, float]]:
     return [(int(ts), float(value)) for ts, value in rows]
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+def _wait(condition: Callable[[], bool], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -120,7 +120,8 @@ def test_server_outage_loses_nothing_and_stores_once(
 ) -> None:
     agent, local = running
     _produce(local, 0, 100)
-    _wait(lambda: len(_stored(platform, site.settlement_channel_id)) == 100)
+    _wait(lambda: agent.queue.stats().depth == 0)  # stored and acknowledged to the agent
+    assert len(_stored(platform, site.settlement_channel_id)) == 100
     link.set_up(False)  # the server is unreachable while the terminal keeps producing
     for block in range(1, 6):
         _produce(local, block * 100, 100)
