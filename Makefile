@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -58,6 +58,7 @@ bench: install  # the load test's async HTTP client comes from the loadtest extr
 	$(BIN)/python benchmarks/signals.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/crash.py
 	$(BIN)/python benchmarks/large_capture.py
+	$(BIN)/python benchmarks/edge_faults.py --smoke
 
 bench-web: dev-install  # page loads in Debian's Chromium (apt-get install chromium); Playwright is a dev extra
 	$(BIN)/python benchmarks/web.py

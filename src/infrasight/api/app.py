@@ -22,6 +22,7 @@ from infrasight.api.routes import (
     channels,
     condition,
     defects,
+    device_status,
     devices,
     forecasts,
     hazards,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     install_error_handlers(app)
     routers = (
         assets,
+        device_status,
         devices,
         channels,
         forecasts,

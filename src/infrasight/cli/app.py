@@ -9,6 +9,7 @@ from infrasight.cli import (
     calibrate,
     condition_cmd,
     cracks,
+    field,
     hazard_cmds,
     measure,
     platform_cmds,
@@ -33,6 +34,8 @@ app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(signals.app, name="signals")
 app.command("condition")(condition_cmd.condition)
 app.add_typer(hazard_cmds.app, name="hazards")
+app.add_typer(field.mqtt_app, name="mqtt")
+app.add_typer(field.edge_app, name="edge")
 
 
 def main() -> None:

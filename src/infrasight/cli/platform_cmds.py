@@ -44,13 +44,13 @@ def serve(
     settings = load_settings()
     pages = f"web app: http://{host}:{port}/, " if settings.web else ""
     console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] ({pages}API docs: /docs)")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        server_header=False,
-    )
+    app = create_app(settings)
+    from infrasight.cli.field import start_bridge
+
+    bridge = start_bridge(app.state.platform)  # INFRASIGHT_MQTT_URL set: MQTT ingest too
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    if bridge is not None:
+        bridge.stop()
 
 
 @db_app.command("upgrade")

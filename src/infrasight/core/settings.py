@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_queued_analysis_jobs
         Most capture and record analyses an organisation may have waiting or running; one
         more upload is refused with HTTP 429 and ``Retry-After``.
+    mqtt_url
+        ``mqtt://[user:password@]host[:port]`` of a broker; when set, ``infrasight serve``
+        also runs the MQTT ingest bridge (see docs/field.md). Empty: MQTT off.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -84,6 +87,7 @@ class Settings(BaseSettings):
     auth_window_s: float = Field(default=60.0, gt=0)
     auth_limiter: Literal["database", "memory"] = "database"
     max_queued_analysis_jobs: int = Field(default=200, ge=1)
+    mqtt_url: str = ""
 
     @field_validator("database_url")
     @classmethod

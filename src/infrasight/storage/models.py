@@ -46,10 +46,12 @@ __all__ = [
     "ChannelCompensation",
     "Defect",
     "Device",
+    "DeviceStatus",
     "Element",
     "Inspection",
     "Job",
     "ModalReference",
+    "MqttMessage",
     "Organization",
     "Reading",
     "Record",
@@ -557,3 +559,28 @@ class ConditionRatingRecord(Base):
     inspector: Mapped[str] = mapped_column(String(200), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MqttMessage(Base):
+    """An MQTT message already stored: redelivery of the same id is a no-op."""
+
+    __tablename__ = "mqtt_messages"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeviceStatus(Base):
+    """The last heartbeat of a field terminal (queue depth, disk free, clock offset...)."""
+
+    __tablename__ = "device_status"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    clock_offset_s: Mapped[float | None] = mapped_column(Float, default=None)
+    health: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,70 @@
+"""Heartbeats from field terminals and the device status they give (online/degraded/offline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.routes.common import get_owned
+from infrasight.core.domain import Action
+from infrasight.services.device_health import Heartbeat, classify, record_heartbeat
+from infrasight.storage.models import Device, DeviceStatus
+
+router = APIRouter(tags=["devices"])
+
+
+class HeartbeatBody(BaseModel):
+    device_time: datetime = Field(description="The terminal's own clock when it sent this")
+    interval_s: float = Field(default=60.0, gt=0, le=86400)
+    health: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"queue_depth": 0, "oldest_age_s": None, "disk_free_bytes": 12_000_000_000}],
+    )
+
+
+class HeartbeatAnswer(BaseModel):
+    clock_offset_s: float = Field(description="Terminal clock minus server clock, seconds")
+
+
+class DeviceStatusRead(BaseModel):
+    device_id: int
+    state: str
+    reasons: list[str]
+    last_seen_at: datetime | None
+    reported_at: datetime | None
+    clock_offset_s: float | None
+    health: dict[str, Any]
+
+
+@router.post("/devices/heartbeat")
+def heartbeat(body: HeartbeatBody, caller: CallerDep, session: SessionDep) -> HeartbeatAnswer:
+    """A terminal's agent reports its health (device token)."""
+    offset = record_heartbeat(
+        session,
+        caller,
+        Heartbeat(device_time=body.device_time, interval_s=body.interval_s, health=body.health),
+    )
+    session.commit()
+    return HeartbeatAnswer(clock_offset_s=offset)
+
+
+@router.get("/devices/{device_id}/status")
+def device_status(device_id: int, caller: CallerDep, session: SessionDep) -> DeviceStatusRead:
+    """Online, degraded or offline, with the last heartbeat's health figures."""
+    caller.require(Action.READ)
+    device = get_owned(session, Device, device_id, caller.organization_id)
+    status = session.get(DeviceStatus, device_id)
+    state = classify(device, status)
+    return DeviceStatusRead(
+        device_id=device_id,
+        state=state.state,
+        reasons=state.reasons,
+        last_seen_at=device.last_seen_at,
+        reported_at=None if status is None else status.reported_at,
+        clock_offset_s=None if status is None else status.clock_offset_s,
+        health={} if status is None else status.health,
+    )

@@ -1,0 +1,214 @@
+"""The agent: producers fill the durable queue; one sender drains it upstream.
+
+Sending order: live items (queued in the last ``live_window_s``) first, then backfill, oldest
+first with alarm readings ahead of routine ones. A failed send is retried with exponential
+back-off and full jitter; a batch the server rejects is split until the bad readings are found
+and moved to the dead-letter table, so one bad reading never blocks the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from infrasight.core.errors import InvalidInputError
+from infrasight.edge.config import EdgeConfig
+from infrasight.edge.items import parse_csv
+from infrasight.edge.queue import EdgeQueue, QueuedItem
+from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
+
+__all__ = ["EdgeAgent"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class EdgeAgent:
+    """Store-and-forward for one terminal.
+
+    Parameters
+    ----------
+    config
+        The validated configuration.
+    upstream
+        Where batches go (defaults to the server's HTTP ingest API).
+    clock
+        The terminal's clock (epoch seconds); injectable to test a clock that is off.
+    seed
+        Seed of the back-off jitter.
+    """
+
+    def __init__(
+        self,
+        config: EdgeConfig,
+        *,
+        upstream: HttpUpstream | None = None,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.queue = EdgeQueue(
+            config.queue_path, max_items=config.max_items, max_age_s=config.max_age_s, clock=clock
+        )
+        self.upstream = upstream or HttpUpstream(
+            config.server_url, config.token, timeout_s=config.request_timeout_s
+        )
+        self._rng = random.Random(seed)
+        self._stop = threading.Event()
+        self.wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.failures = 0
+        self.clock_offset_s: float | None = None
+        self.connected = False
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the sender, the heartbeat and the folder watcher threads."""
+        targets: list[tuple[str, Callable[[], None]]] = [
+            ("edge-sender", self._send_loop),
+            ("edge-heartbeat", self._heartbeat_loop),
+        ]
+        if self.config.watch_dir is not None:
+            targets.append(("edge-folder", self._watch_loop))
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the threads and close the queue (nothing queued is lost)."""
+        self._stop.set()
+        self.wake.set()
+        for thread in self._threads:
+            thread.join(timeout=self.config.request_timeout_s + 5)
+        self.queue.close()
+
+    def backoff_s(self, failures: int) -> float:
+        """Delay after ``failures`` consecutive failed sends: exponential, full jitter."""
+        ceiling = min(self.config.backoff_max_s, self.config.backoff_min_s * 2 ** (failures - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.send_once()
+            except UpstreamUnavailableError as err:
+                self.failures += 1
+                self.connected = False
+                delay = self.backoff_s(self.failures)
+                _LOGGER.info("upstream unavailable (%s); retry in %.1f s", err, delay)
+                self._stop.wait(delay)
+                continue
+            except Exception:
+                _LOGGER.exception("edge sender failed; retrying")
+                self._stop.wait(self.config.backoff_max_s)
+                continue
+            self.failures = 0
+            self.connected = True
+            if sent == 0:
+                self.wake.wait(self.config.poll_s)
+                self.wake.clear()
+
+    def send_once(self) -> int:
+        """Send one live batch, then one backfill batch; return how many readings left."""
+        size = self.config.batch_size
+        sent = 0
+        live = self.queue.live(size, self.config.live_window_s)
+        if live:
+            sent += self._deliver(live)
+        backfill = self.queue.backfill(size)
+        if backfill:
+            sent += self._deliver(backfill)
+        return sent
+
+    def _deliver(self, items: list[QueuedItem]) -> int:
+        ordered = sorted(items, key=lambda item: (item.reading.channel, item.reading.ts_us))
+        try:
+            self.upstream.send([item.reading for item in ordered])
+        except UpstreamRejectedError as err:
+            if len(ordered) == 1:
+                _LOGGER.warning("reading %s rejected: %s", ordered[0].reading.key, err.detail)
+                self.queue.bury(ordered[0], err.detail)
+                return 1
+            half = len(ordered) // 2
+            return self._deliver(ordered[:half]) + self._deliver(ordered[half:])
+        self.queue.ack([item.id for item in ordered])
+        return len(ordered)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, object]:
+        """Queue figures, disk free and link state, as sent in heartbeats and shown by status."""
+        stats = asdict(self.queue.stats())
+        try:
+            disk_free = shutil.disk_usage(self.config.queue_path.resolve().parent).free
+        except OSError:
+            disk_free = None
+        return {
+            **stats,
+            "queue_depth": stats.pop("depth"),
+            "disk_free_bytes": disk_free,
+            "connected": self.connected,
+            "consecutive_failures": self.failures,
+            "clock_offset_s": self.clock_offset_s,
+        }
+
+    def beat(self) -> None:
+        """Send one heartbeat (:class:`UpstreamUnavailableError` when the server is down)."""
+        self.clock_offset_s = self.upstream.heartbeat(
+            self.config.heartbeat_s, self.health(), device_time=self.clock()
+        )
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.beat()
+            except (UpstreamUnavailableError, UpstreamRejectedError) as err:
+                _LOGGER.info("heartbeat not delivered: %s", err)
+            self._stop.wait(self.config.heartbeat_s)
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def scan_folder(self) -> int:
+        """Queue every settled CSV file of ``watch_dir``; move it to done/ (or rejected/)."""
+        folder = self.config.watch_dir
+        if folder is None:
+            return 0
+        queued = 0
+        for path in sorted(folder.glob("*.csv")):
+            try:
+                if time.time() - path.stat().st_mtime < self.config.poll_s:
+                    continue  # still being written
+                readings = parse_csv(path.read_text(encoding="utf-8-sig"))
+            except (OSError, UnicodeDecodeError, InvalidInputError) as err:
+                self._set_aside(path, "rejected", str(err))
+                continue
+            queued += self.queue.put(readings)
+            self._set_aside(path, "done", None)
+        if queued:
+            self.wake.set()
+        return queued
+
+    @staticmethod
+    def _set_aside(path: Path, where: str, error: str | None) -> None:
+        target = path.parent / where
+        target.mkdir(exist_ok=True)
+        if error is not None:
+            _LOGGER.warning("datalogger file %s rejected: %s", path.name, error)
+            (target / (path.name + ".error")).write_text(error + "\n")
+        path.replace(target / path.name)
+
+    def _watch_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.scan_folder()
+            except Exception:
+                _LOGGER.exception("scanning %s failed", self.config.watch_dir)
+            self._stop.wait(self.config.poll_s)

@@ -1,0 +1,80 @@
+"""The agent's configuration file (TOML), validated at start."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from infrasight.core.errors import InvalidInputError
+
+__all__ = ["EdgeConfig", "load_config"]
+
+
+class EdgeConfig(BaseModel):
+    """Everything the agent needs; see docs/field.md for an example file.
+
+    Attributes
+    ----------
+    server_url
+        Base URL of the InfraSight server, e.g. ``https://infrasight.example.org``.
+    token
+        The device's ingest token (``isd_...``).
+    queue_path
+        The SQLite queue file; put it on persistent storage.
+    max_items
+        Most items held; beyond it the oldest routine readings are dropped first.
+    max_age_s
+        Routine readings older than this (seconds in the queue) are dropped.
+    watch_dir
+        Folder of datalogger CSV files (``channel,time,value[,unit]``); None: no folder input.
+    listen_port
+        Port of the local HTTP endpoint on ``listen_host`` (0: any free port; None: off).
+    batch_size
+        Most readings per upstream request.
+    live_window_s
+        Items queued in the last ``live_window_s`` seconds are live: sent before backfill.
+    heartbeat_s
+        Seconds between heartbeats.
+    backoff_min_s, backoff_max_s
+        Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server_url: str = Field(min_length=1)
+    token: str = Field(min_length=1)
+    queue_path: Path = Path("edge-queue.db")
+    max_items: int = Field(default=5_000_000, ge=1)
+    max_age_s: float = Field(default=90 * 86400.0, gt=0)
+    watch_dir: Path | None = None
+    poll_s: float = Field(default=1.0, gt=0)
+    listen_host: str = "127.0.0.1"
+    listen_port: int | None = Field(default=8787, ge=0, le=65535)
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    live_window_s: float = Field(default=10.0, ge=0)
+    heartbeat_s: float = Field(default=60.0, gt=0)
+    backoff_min_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+
+def load_config(path: Path) -> EdgeConfig:
+    """Read and validate a TOML configuration file.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the file and the bad key.
+    """
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInputError(f"cannot read {path}: {err}", field="config") from err
+    try:
+        return EdgeConfig.model_validate(document)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise InvalidInputError(f"{path}: {first['msg']}", field=key) from err

@@ -1,0 +1,223 @@
+"""The durable queue: SQLite in WAL mode with ``synchronous=FULL`` (every commit is fsync'd).
+
+A producer is acknowledged only after its commit returns, so a ``kill -9`` or a power cut
+loses nothing that was acknowledged. Items leave the queue only when the server acknowledged
+them. Bounds: ``max_items`` (dropping the oldest routine readings first, alarm readings last)
+and ``max_age_s`` for routine readings.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from infrasight.edge.items import EdgeReading, Priority
+
+__all__ = ["EdgeQueue", "QueueStats", "QueuedItem"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    priority INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    ts_us INTEGER NOT NULL,
+    value REAL NOT NULL,
+    unit TEXT,
+    enqueued_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_send ON items (priority DESC, id);
+CREATE INDEX IF NOT EXISTS items_enqueued ON items (enqueued_at);
+CREATE TABLE IF NOT EXISTS dead (
+    id INTEGER PRIMARY KEY, key TEXT, channel TEXT, ts_us INTEGER, value REAL, unit TEXT,
+    error TEXT, failed_at REAL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedItem:
+    """A queued reading with its row id (what :meth:`EdgeQueue.ack` takes)."""
+
+    id: int
+    reading: EdgeReading
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueStats:
+    """Depth, age of the oldest item (s), drops and dead letters, for status and heartbeats."""
+
+    depth: int
+    alarm_depth: int
+    oldest_age_s: float | None
+    dropped_routine: int
+    dropped_alarm: int
+    dead: int
+    sent: int
+
+
+class EdgeQueue:
+    """Thread-safe store-and-forward queue in one SQLite file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_items: int = 5_000_000,
+        max_age_s: float = 90 * 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self.max_items = max_items
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+
+    def _now(self) -> float:
+        return float(self._clock())
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def put(self, readings: Sequence[EdgeReading]) -> int:
+        """Queue ``readings`` durably (one fsync'd transaction); return how many were new.
+
+        A reading already queued (same channel and time) is ignored.
+        """
+        now = self._now()
+        rows = [
+            (r.key, int(r.priority), r.channel, r.ts_us, r.value, r.unit, now) for r in readings
+        ]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO items (key, priority, channel, ts_us, value, unit,"
+                    " enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                added = self._db.total_changes - before
+                self._enforce_bounds(now)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return added
+
+    def _bump(self, name: str, amount: int) -> None:
+        if amount:
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (name, amount),
+            )
+
+    def _enforce_bounds(self, now: float) -> None:
+        aged = self._db.execute(
+            "DELETE FROM items INDEXED BY items_enqueued WHERE enqueued_at < ? AND priority = ?",
+            (now - self.max_age_s, int(Priority.ROUTINE)),
+        ).rowcount
+        self._bump("dropped_routine", aged)
+        low = self._db.execute("SELECT min(id) FROM items").fetchone()[0]
+        high = self._db.execute("SELECT max(id) FROM items").fetchone()[0]
+        if low is None or high - low + 1 <= self.max_items:
+            return  # ids only grow: the span bounds the depth without counting
+        depth = int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
+        excess = depth - self.max_items
+        for priority in (Priority.ROUTINE, Priority.ALARM):
+            if excess <= 0:
+                break
+            dropped = self._db.execute(
+                "DELETE FROM items WHERE id IN (SELECT id FROM items WHERE priority = ? "
+                "ORDER BY id LIMIT ?)",
+                (int(priority), excess),
+            ).rowcount
+            self._bump(f"dropped_{priority.name.lower()}", dropped)
+            excess -= dropped
+
+    def _select(self, sql: str, params: tuple[object, ...]) -> list[QueuedItem]:
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [
+            QueuedItem(
+                id=row[0],
+                reading=EdgeReading(
+                    channel=row[1],
+                    ts_us=row[2],
+                    value=row[3],
+                    unit=row[4],
+                    priority=Priority(row[5]),
+                ),
+            )
+            for row in rows
+        ]
+
+    def live(self, limit: int, window_s: float) -> list[QueuedItem]:
+        """The newest items queued within ``window_s`` seconds (at most ``limit``)."""
+        return self._select(
+            "SELECT id, channel, ts_us, value, unit, priority FROM items INDEXED BY items_enqueued"
+            " WHERE enqueued_at >= ? ORDER BY id DESC LIMIT ?",
+            (self._now() - window_s, limit),
+        )
+
+    def backfill(self, limit: int) -> list[QueuedItem]:
+        """The oldest items, alarm readings first (at most ``limit``)."""
+        return self._select(
+            "SELECT id, channel, ts_us, value, unit, priority FROM items "
+            "ORDER BY priority DESC, id LIMIT ?",
+            (limit,),
+        )
+
+    def ack(self, ids: Sequence[int]) -> None:
+        """Forget items the server acknowledged."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            before = self._db.total_changes
+            self._db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+            self._bump("sent", self._db.total_changes - before)
+            self._db.execute("COMMIT")
+
+    def bury(self, item: QueuedItem, error: str) -> None:
+        """Move an item the server rejected for good into the dead-letter table."""
+        r = item.reading
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR REPLACE INTO dead (id, key, channel, ts_us, value, unit, error,"
+                " failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (item.id, r.key, r.channel, r.ts_us, r.value, r.unit, error, self._now()),
+            )
+            self._db.execute("DELETE FROM items WHERE id = ?", (item.id,))
+            self._db.execute("COMMIT")
+
+    def stats(self) -> QueueStats:
+        """Depth, oldest age and counters."""
+        with self._lock:
+            depth = self._db.execute("SELECT count(*) FROM items").fetchone()[0]
+            alarm_depth = self._db.execute(
+                "SELECT count(*) FROM items WHERE priority > 0"
+            ).fetchone()[0]
+            oldest = self._db.execute("SELECT min(enqueued_at) FROM items").fetchone()[0]
+            counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+            dead = self._db.execute("SELECT count(*) FROM dead").fetchone()[0]
+        return QueueStats(
+            depth=int(depth),
+            alarm_depth=int(alarm_depth),
+            oldest_age_s=None if oldest is None else max(0.0, self._now() - float(oldest)),
+            dropped_routine=int(counters.get("dropped_routine", 0)),
+            dropped_alarm=int(counters.get("dropped_alarm", 0)),
+            dead=int(dead),
+            sent=int(counters.get("sent", 0)),
+        )
