@@ -4,13 +4,17 @@ updates, comments, roles, tenancy, and nothing written on a rejected request."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from infrasight.cli.app import app as cli
 from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
 from infrasight.platform import Platform
 from infrasight.storage.models import (
     AuditEvent,
@@ -355,3 +359,44 @@ def test_reading_is_open_to_every_role(
     ).json()["id"]
     assert client.get(f"{API}/work-orders/{wid}", headers=tenant.headers(role)).status_code == 200
     assert client.get(f"{API}/work-orders/999", headers=tenant.headers(role)).status_code == 404
+
+
+def test_cli_list_show_move(
+    client: TestClient,
+    platform: Platform,
+    tenant: Tenant,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hid = _hazard(client, platform, tenant)
+    wid = client.post(
+        f"{API}/work-orders", json={"hazard_id": hid}, headers=tenant.headers(Role.ENGINEER)
+    ).json()["id"]
+    monkeypatch.setenv("INFRASIGHT_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("INFRASIGHT_DATABASE_URL", settings.database_url)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["workorders", "list", "--status", "open"])
+    assert listed.exit_code == 0, listed.output
+    assert "patch_repair" in listed.output
+    bad = runner.invoke(cli, ["workorders", "move", str(wid), "completed"])
+    assert bad.exit_code == 1 and "allowed: assigned, cancelled" in " ".join(bad.output.split())
+    no_reason = runner.invoke(cli, ["workorders", "move", str(wid), "cancelled"])
+    assert no_reason.exit_code == 2 and "needs a reason" in " ".join(no_reason.output.split())
+    ok = runner.invoke(
+        cli, ["workorders", "move", str(wid), "cancelled", "--note", "duplicate", "--actor", "ana"]
+    )
+    assert ok.exit_code == 0, ok.output
+    shown = runner.invoke(cli, ["workorders", "show", str(wid)])
+    assert shown.exit_code == 0, shown.output
+    doc = json.loads(shown.output)
+    assert doc["status"] == "cancelled" and doc["allowed_transitions"] == []
+    assert doc["events"][-1] == {
+        **doc["events"][-1],
+        "from": "open",
+        "to": "cancelled",
+        "note": "duplicate",
+        "actor": "cli:ana",
+    }
+    missing = runner.invoke(cli, ["workorders", "show", "999"])
+    assert missing.exit_code == 1 and "not found" in missing.output

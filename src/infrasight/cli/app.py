@@ -13,6 +13,7 @@ from infrasight.cli import (
     measure,
     platform_cmds,
     signals,
+    workorder_cmds,
 )
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(signals.app, name="signals")
 app.command("condition")(condition_cmd.condition)
 app.add_typer(hazard_cmds.app, name="hazards")
+app.add_typer(workorder_cmds.app, name="workorders")
 
 
 def main() -> None:
