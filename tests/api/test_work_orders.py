@@ -400,3 +400,62 @@ def test_cli_list_show_move(
     }
     missing = runner.invoke(cli, ["workorders", "show", "999"])
     assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_crew_sees_and_updates_only_their_own_work_orders(
+    client: TestClient, platform: Platform, tenant: Tenant
+) -> None:
+    eng, crew = tenant.headers(Role.ENGINEER), tenant.headers(Role.CREW)
+    crew_id = _user_id(platform, "crew@alpha-rail.example")
+    h1 = _hazard(client, platform, tenant)
+    h2 = _hazard(client, platform, tenant, mechanism="settlement")
+    mine = client.post(
+        f"{API}/work-orders", json={"hazard_id": h1, "assignee_id": crew_id}, headers=eng
+    ).json()["id"]
+    theirs = client.post(f"{API}/work-orders", json={"hazard_id": h2}, headers=eng).json()["id"]
+    ok = client.post(f"{API}/work-orders/{mine}/transitions", json={"to": "assigned"}, headers=eng)
+    assert ok.status_code == 200
+
+    # their own: listed, readable, movable through field states, commentable
+    assert [w["id"] for w in client.get(f"{API}/work-orders", headers=crew).json()] == [mine]
+    assert client.get(f"{API}/work-orders/{mine}", headers=crew).status_code == 200
+    for to in ("in_progress", "completed"):
+        r = client.post(
+            f"{API}/work-orders/{mine}/transitions", json={"to": to, "note": "done"}, headers=crew
+        )
+        assert r.status_code == 200 and r.json()["status"] == to, r.text
+    r = client.post(f"{API}/work-orders/{mine}/comments", json={"body": "sealed"}, headers=crew)
+    assert r.status_code == 201
+    # but not sign-off, re-planning or anything else
+    r = client.post(
+        f"{API}/work-orders/{mine}/transitions", json={"to": "reopened", "note": "x"}, headers=crew
+    )
+    assert r.status_code == 403
+    assert (
+        client.patch(
+            f"{API}/work-orders/{mine}", json={"due_at": "2027-01-01T00:00:00Z"}, headers=crew
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"{API}/work-orders", json={"hazard_id": h1}, headers=crew).status_code == 403
+    )
+    assert client.get(f"{API}/hazards", headers=crew).status_code == 403
+    assert client.get(f"{API}/assets", headers=crew).status_code == 403
+    assert client.get(f"{API}/hazards/{h1}/recommendations", headers=crew).status_code == 403
+
+    # someone else's: 404 everywhere, nothing written
+    n_events = _count(platform, WorkOrderEvent)
+    assert client.get(f"{API}/work-orders/{theirs}", headers=crew).status_code == 404
+    r = client.post(
+        f"{API}/work-orders/{theirs}/transitions",
+        json={"to": "cancelled", "note": "x"},
+        headers=crew,
+    )
+    assert r.status_code == 404
+    r = client.post(f"{API}/work-orders/{theirs}/comments", json={"body": "x"}, headers=crew)
+    assert r.status_code == 404
+    assert _count(platform, WorkOrderEvent) == n_events
+    # unassigning it hides it again
+    client.patch(f"{API}/work-orders/{mine}", json={"assignee_id": None}, headers=eng)
+    assert client.get(f"{API}/work-orders", headers=crew).json() == []

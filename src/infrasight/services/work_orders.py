@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from infrasight.core.domain import Action
+from infrasight.core.domain import Action, Role
 from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
@@ -36,14 +36,37 @@ from infrasight.storage.models import (
 )
 
 __all__ = [
+    "CREW_ACTIONS",
     "add_comment",
     "create_work_order",
     "get_work_order",
+    "require",
     "transition_work_order",
     "update_work_order",
 ]
 
 _log = logging.getLogger(__name__)
+
+CREW_ACTIONS: frozenset[Action] = frozenset({Action.READ, Action.FIELD_WORK})
+"""What a crew member may do, and only on the work orders assigned to them."""
+
+
+def is_crew(principal: Principal) -> bool:
+    """Whether the caller is field maintenance (sees only their own work orders)."""
+    return principal.role is Role.CREW
+
+
+def require(principal: Principal, action: Action) -> None:
+    """Check ``action`` on work orders: the role table, plus read and field work for crew.
+
+    Raises
+    ------
+    PermissionDeniedError
+        The caller may not.
+    """
+    if is_crew(principal) and action in CREW_ACTIONS:
+        return
+    principal.require(action)
 
 
 def get_work_order(session: Session, principal: Principal, work_order_id: int) -> WorkOrder:
@@ -52,10 +75,11 @@ def get_work_order(session: Session, principal: Principal, work_order_id: int) -
     Raises
     ------
     NotFoundError
-        None there.
+        None there, or (for crew) not assigned to the caller.
     """
     wo = session.get(WorkOrder, work_order_id)
-    if wo is None or wo.organization_id != principal.organization_id:
+    hidden = is_crew(principal) and (wo is None or wo.assignee_id != principal.user_id)
+    if wo is None or wo.organization_id != principal.organization_id or hidden:
         raise NotFoundError(f"work order {work_order_id} not found")
     return wo
 
@@ -230,6 +254,7 @@ def transition_work_order(
         A supervisory move (assign, close, cancel, reopen, submit) by less than an engineer.
     """
     wo = get_work_order(session, principal, work_order_id)
+    require(principal, Action.FIELD_WORK)
     try:
         target = WorkOrderStatus(to)
     except ValueError:
@@ -238,7 +263,7 @@ def transition_work_order(
             field="to",
         ) from None
     action = action_to(WorkOrderStatus(wo.status), target)
-    principal.require(Action.CONFIGURE if action in SUPERVISORY else Action.FIELD_WORK)
+    require(principal, Action.CONFIGURE if action in SUPERVISORY else Action.FIELD_WORK)
     tr = apply_action(WorkOrderStatus(wo.status), action, note)
     if action is WorkOrderAction.ASSIGN and wo.assignee_id is None:
         raise InvalidInputError(
@@ -267,11 +292,14 @@ def add_comment(
     Raises
     ------
     NotFoundError
-        No such work order in the caller's organisation.
+        No such work order in the caller's organisation (for crew: assigned to them).
+    PermissionDeniedError
+        A viewer.
     InvalidInputError
         An empty comment (field ``body``).
     """
     wo = get_work_order(session, principal, work_order_id)
+    require(principal, Action.FIELD_WORK)
     if not body.strip():
         raise InvalidInputError("a comment needs text", field="body")
     comment = WorkOrderComment(work_order_id=wo.id, author=principal.name, body=body.strip())

@@ -20,6 +20,8 @@ from infrasight.services.work_orders import (
     add_comment,
     create_work_order,
     get_work_order,
+    is_crew,
+    require,
     transition_work_order,
     update_work_order,
 )
@@ -163,9 +165,11 @@ def list_work_orders(
     asset_id: int | None = None,
     hazard_id: int | None = None,
 ) -> list[WorkOrderRead]:
-    """Work orders of the organisation, soonest due first."""
-    caller.require(Action.READ)
+    """Work orders of the organisation (a crew member's own only), soonest due first."""
+    require(caller, Action.READ)
     q = select(WorkOrder).where(WorkOrder.organization_id == caller.organization_id)
+    if is_crew(caller):
+        q = q.where(WorkOrder.assignee_id == caller.user_id)
     if status is not None:
         q = q.where(WorkOrder.status == str(status))
     if asset_id is not None:
@@ -179,7 +183,7 @@ def list_work_orders(
 @router.get("/work-orders/{work_order_id}")
 def get_one(work_order_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
     """A work order with its events (every transition: who, when, note) and comments."""
-    caller.require(Action.READ)
+    require(caller, Action.READ)
     return _detail(session, get_work_order(session, caller, work_order_id))
 
 
@@ -204,7 +208,6 @@ def post_transition(
 ) -> dict[str, Any]:
     """Move a work order (409 naming the allowed states when the lifecycle table forbids it;
     cancelling or reopening needs a reason in ``note``)."""
-    caller.require(Action.FIELD_WORK)
     wo = transition_work_order(session, caller, work_order_id, str(body.to), body.note)
     out = _detail(session, wo)
     session.commit()
@@ -215,8 +218,7 @@ def post_transition(
 def post_comment(
     work_order_id: int, body: CommentIn, session: SessionDep, caller: CallerDep
 ) -> dict[str, Any]:
-    """Comment on a work order (inspector and above)."""
-    caller.require(Action.FIELD_WORK)
+    """Comment on a work order (inspector and above; crew on their own)."""
     c = add_comment(session, caller, work_order_id, body.body)
     out = {"id": c.id, "author": c.author, "body": c.body, "at": c.created_at.isoformat()}
     session.commit()
