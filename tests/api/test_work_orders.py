@@ -112,7 +112,15 @@ def test_recommendations_rank_for_the_hazard(
     # overrides: dormant and no chlorides leave only the patch repair
     r = client.get(
         f"{API}/hazards/{hid}/recommendations",
-        params={"activity": "dormant", "exposure": []},
+        params={"activity": "dormant", "exposure": "none"},
+        headers=tenant.headers(Role.VIEWER),
+    )
+    assert [x["action"] for x in r.json()["recommendations"]] == ["patch_repair"]
+    assert r.json()["activity_inferred"] is False and r.json()["exposure"] == []
+    # dormant with the element's chlorides: the impregnation applies again
+    r = client.get(
+        f"{API}/hazards/{hid}/recommendations",
+        params={"activity": "dormant"},
         headers=tenant.headers(Role.VIEWER),
     )
     assert [x["action"] for x in r.json()["recommendations"]] == [

@@ -113,7 +113,8 @@ def get_recommendations(
     exposure: list[str] | None = Query(default=None),
 ) -> dict[str, Any]:
     """Remediation actions for the hazard's top cause, ranked, with urgency and sources.
-    ``activity`` and ``exposure`` override what is read from its evidence and element."""
+    ``activity`` and ``exposure`` (repeatable; ``none`` for none) override what is read from
+    its evidence and element."""
     caller.require(Action.READ)
     recs = hazard_recommendations(
         session,
@@ -121,7 +122,7 @@ def get_recommendations(
         hazard_id,
         load_catalogue(),
         activity=activity,
-        exposure=frozenset(exposure) if exposure is not None else None,
+        exposure=None if exposure is None else frozenset(exposure) - {"none"},
     )
     return {
         "hazard_id": hazard_id,
