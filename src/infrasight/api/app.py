@@ -32,6 +32,7 @@ from infrasight.api.routes import (
     ratings,
     records,
     users,
+    work_orders,
 )
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         condition,
         hazards,
         ratings,
+        work_orders,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -14,6 +14,7 @@ from infrasight.cli import (
     measure,
     platform_cmds,
     signals,
+    workorder_cmds,
 )
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("condition")(condition_cmd.condition)
 app.add_typer(hazard_cmds.app, name="hazards")
 app.add_typer(field.mqtt_app, name="mqtt")
 app.add_typer(field.edge_app, name="edge")
+app.add_typer(workorder_cmds.app, name="workorders")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ class Role(StrEnum):
     ENGINEER = "engineer"
     INSPECTOR = "inspector"
     VIEWER = "viewer"
+    CREW = "crew"  # field maintenance: only the work orders assigned to them
 
 
 class AssetKind(StrEnum):
@@ -78,7 +79,13 @@ _LEAST_ROLE: dict[Action, Role] = {
     Action.DELETE: Role.ADMIN,
     Action.ADMINISTER: Role.ADMIN,
 }
-_RANK: dict[Role, int] = {Role.VIEWER: 0, Role.INSPECTOR: 1, Role.ENGINEER: 2, Role.ADMIN: 3}
+_RANK: dict[Role, int] = {
+    Role.CREW: -1,  # below viewer: no action anywhere, except on their own work orders
+    Role.VIEWER: 0,
+    Role.INSPECTOR: 1,
+    Role.ENGINEER: 2,
+    Role.ADMIN: 3,
+}
 
 
 def role_allows(role: Role, action: Action) -> bool:

@@ -584,3 +584,55 @@ class DeviceStatus(Base):
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
     clock_offset_s: Mapped[float | None] = mapped_column(Float, default=None)
     health: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class WorkOrder(Base):
+    """A repair job for a hazard, with the chosen remediation action (reasoning/work_orders)."""
+
+    __tablename__ = "work_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    action_id: Mapped[str] = mapped_column(String(60))
+    action_rank: Mapped[int] = mapped_column(SmallInteger)
+    choice_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    urgency_days: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkOrderEvent(Base):
+    """An audited change of a work order: creation, transition or field update."""
+
+    __tablename__ = "work_order_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str] = mapped_column(String(20), default="")
+    action: Mapped[str] = mapped_column(String(20), default="")
+    to_status: Mapped[str] = mapped_column(String(20), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkOrderComment(Base):
+    """A comment on a work order."""
+
+    __tablename__ = "work_order_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(320))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
