@@ -69,6 +69,7 @@ def _element(id_: int, parent: int | None, name: str) -> ElementRead:
         material="",
         exposure_class="",
         axis_deg=0.0,
+        criticality=3,
         created_at=T0,
     )
 
@@ -91,6 +92,7 @@ def _asset(id_: int, lat: float | None, lon: float | None) -> AssetRead:
         longitude=lon,
         governing_standard="",
         design_data={},
+        criticality=3,
         created_at=T0,
         updated_at=T0,
     )
