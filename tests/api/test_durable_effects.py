@@ -318,7 +318,7 @@ def test_kill_9_right_after_an_acknowledged_ingest_keeps_its_alarm(tmp_path: Pat
         answer = _http(
             "POST", f"{api}/ingest/readings", token, {"readings": _readings([500.0] * 100)}
         )
-        assert answer == {"accepted": 100, "duplicates": 0}
+        assert answer == {"accepted": 100, "duplicates": 0, "conflicts": 0}
         os.kill(process.pid, signal.SIGKILL)  # at once: the effects had no time to run
         process.wait()
         process, base = _serve(data_dir, log)
