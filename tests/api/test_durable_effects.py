@@ -50,6 +50,11 @@ RULE = {
 }
 
 
+# Above the rule's limit and moving like a live gauge (a flat line would also be, rightly, a
+# stuck-sensor maintenance alarm).
+MOVING_500 = [500.0 + 0.3 * (i % 7) for i in range(100)]
+
+
 def _readings(values: list[float], start: int = 0) -> list[dict[str, Any]]:
     return [
         {
@@ -315,9 +320,7 @@ def test_kill_9_right_after_an_acknowledged_ingest_keeps_its_alarm(tmp_path: Pat
         channel = {"key": "VD-SETTLE", "quantity": "settlement", "unit": "mm"}
         _http("POST", f"{api}/channels", token, {**channel, "element_id": element["id"]})
         _http("POST", f"{api}/rules", token, {"definition": RULE})
-        answer = _http(
-            "POST", f"{api}/ingest/readings", token, {"readings": _readings([500.0] * 100)}
-        )
+        answer = _http("POST", f"{api}/ingest/readings", token, {"readings": _readings(MOVING_500)})
         assert answer == {"accepted": 100, "duplicates": 0, "conflicts": 0}
         os.kill(process.pid, signal.SIGKILL)  # at once: the effects had no time to run
         process.wait()
