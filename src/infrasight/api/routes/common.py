@@ -10,7 +10,7 @@ from annotated_types import Ge, Le
 from fastapi import Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
@@ -77,8 +77,16 @@ class Page(BaseModel, Generic[T]):
 
 
 def get_owned(session: Session, model: type[M], object_id: int, organization_id: int) -> M:
-    """The object of ``model`` with this id in the caller's organisation, else 404."""
-    obj = session.get(model, object_id)
+    """The object of ``model`` with this id in the caller's organisation, else 404.
+
+    An id beyond what the id column holds (PostgreSQL ``integer`` is 32-bit) names no object:
+    404, as on SQLite, not the database's out-of-range error.
+    """
+    try:
+        obj = session.get(model, object_id)
+    except DataError as err:
+        session.rollback()
+        raise NotFoundError(f"{model.__name__.lower()} {object_id} not found") from err
     owner = getattr(obj, "organization_id", None) if obj is not None else None
     if obj is None or owner != organization_id:
         raise NotFoundError(f"{model.__name__.lower()} {object_id} not found")
