@@ -157,8 +157,8 @@ def test_create_choose_and_reject(
     # rejected requests write nothing: inspector, unknown/other hazard, other action w/o reason
     rejected = [
         (tenant.headers(Role.INSPECTOR), {"hazard_id": hid}, 403, None),
-        (eng, {"hazard_id": 9999}, 404, None),
-        (other_tenant.headers(Role.ENGINEER), {"hazard_id": hid}, 404, None),
+        (eng, {"hazard_id": 9999}, 422, "hazard_id"),
+        (other_tenant.headers(Role.ENGINEER), {"hazard_id": hid}, 422, "hazard_id"),
         (eng, {"hazard_id": hid, "action": "cathodic_protection"}, 422, "reason"),
         (eng, {"hazard_id": hid, "action": "epoxy_injection", "reason": "x"}, 422, "action"),
         (eng, {"hazard_id": hid, "assignee_id": 9999}, 422, "assignee_id"),

@@ -52,7 +52,7 @@ def heartbeat(body: HeartbeatBody, caller: CallerDep, session: SessionDep) -> He
     return HeartbeatAnswer(clock_offset_s=offset)
 
 
-@router.get("/devices/{device_id}/status")
+@router.get("/devices/{device_id:int}/status")
 def device_status(device_id: int, caller: CallerDep, session: SessionDep) -> DeviceStatusRead:
     """Online, degraded or offline, with the last heartbeat's health figures."""
     caller.require(Action.READ)

@@ -127,14 +127,14 @@ def list_devices(
     return page_of(session, query, limit, offset, DeviceRead)
 
 
-@router.get("/devices/{device_id}")
+@router.get("/devices/{device_id:int}")
 def get_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> DeviceRead:
     """One device of the caller's organisation (never its token)."""
     caller.require(Action.READ)
     return DeviceRead.model_validate(get_owned(session, Device, device_id, caller.organization_id))
 
 
-@router.patch("/devices/{device_id}")
+@router.patch("/devices/{device_id:int}")
 def update_device(
     device_id: DbId, body: DeviceUpdate, session: SessionDep, caller: CallerDep
 ) -> DeviceRead:
@@ -157,7 +157,7 @@ def update_device(
     return DeviceRead.model_validate(device)
 
 
-@router.post("/devices/{device_id}/token")
+@router.post("/devices/{device_id:int}/token")
 def rotate_device_token(
     device_id: DbId, session: SessionDep, caller: CallerDep, platform: PlatformDep
 ) -> DeviceWithToken:
@@ -172,7 +172,7 @@ def rotate_device_token(
     return DeviceWithToken(**DeviceRead.model_validate(device).model_dump(), token=token)
 
 
-@router.delete("/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/devices/{device_id:int}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> None:
     """Delete a device and its calibrations; refused (409) while other objects refer to it."""
     caller.require(Action.DELETE)
@@ -191,7 +191,7 @@ def delete_device(device_id: DbId, session: SessionDep, caller: CallerDep) -> No
     session.commit()
 
 
-@router.post("/devices/{device_id}/calibrations", status_code=status.HTTP_201_CREATED)
+@router.post("/devices/{device_id:int}/calibrations", status_code=status.HTTP_201_CREATED)
 def create_calibration(
     device_id: DbId, body: CalibrationCreate, session: SessionDep, caller: CallerDep
 ) -> CalibrationRead:
@@ -208,7 +208,7 @@ def create_calibration(
     return CalibrationRead.model_validate(calibration)
 
 
-@router.get("/devices/{device_id}/calibrations")
+@router.get("/devices/{device_id:int}/calibrations")
 def list_calibrations(
     device_id: DbId, session: SessionDep, caller: CallerDep
 ) -> list[CalibrationRead]:

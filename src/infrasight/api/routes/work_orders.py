@@ -13,6 +13,7 @@ from sqlalchemy import select
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import ReadModel
 from infrasight.core.domain import Action
+from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.reasoning.remediation import Activity, load_catalogue
 from infrasight.reasoning.work_orders import WorkOrderStatus, allowed_targets
 from infrasight.services.remediation import hazard_recommendations
@@ -142,17 +143,20 @@ def post_work_order(
     """Create a work order for a hazard (the top recommendation unless ``action`` names another,
     which needs a ``reason``); the hazard moves to mitigating when its lifecycle allows it."""
     caller.require(Action.CONFIGURE)
-    wo = create_work_order(
-        session,
-        caller,
-        load_catalogue(),
-        hazard_id=body.hazard_id,
-        action=body.action,
-        reason=body.reason,
-        title=body.title,
-        draft=body.draft,
-        assignee_id=body.assignee_id,
-    )
+    try:
+        wo = create_work_order(
+            session,
+            caller,
+            load_catalogue(),
+            hazard_id=body.hazard_id,
+            action=body.action,
+            reason=body.reason,
+            title=body.title,
+            draft=body.draft,
+            assignee_id=body.assignee_id,
+        )
+    except NotFoundError as err:  # a reference in the body: bad input naming the field
+        raise InvalidInputError(f"hazard_id: {err}", field="hazard_id") from err
     out = _detail(session, wo)
     session.commit()
     return out
