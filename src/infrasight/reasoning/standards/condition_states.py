@@ -16,6 +16,7 @@ from infrasight.reasoning.standards.types import (
     DefectObservation,
     ElementObservation,
 )
+from infrasight.reasoning.standards.worst import rate_by_worst_element
 
 if TYPE_CHECKING:
     from infrasight.reasoning.standards.loader import Standard, StandardRegistry
@@ -192,24 +193,10 @@ def rate(
 ) -> AssetCondition:
     """Rate every element; the summary is the worst element's state."""
     del registry
-    if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
-    rated = tuple(rate_element(std, el) for el in elements)
-    worst = max(rated, key=lambda r: r.rating)
-    summary = ConditionRating(
-        standard=std.id,
-        subject="asset",
-        rating=worst.rating,
-        label=worst.label,
+    return rate_by_worst_element(
+        std,
+        elements,
+        rate_element,
         clause=f"{std.name}: element states are reported per element; summary = worst element",
-        evidence=(
-            Evidence(
-                kind=EvidenceKind.RATING,
-                ref=worst.subject,
-                test="worst element",
-                detail=f"{worst.subject} in {worst.label}",
-                value=worst.rating,
-            ),
-        ),
+        detail=lambda worst: f"{worst.subject} in {worst.label}",
     )
-    return AssetCondition(standard=std.id, elements=rated, groups=(), summary=summary)

@@ -15,6 +15,7 @@ from infrasight.reasoning.standards.types import (
     ConditionRating,
     ElementObservation,
 )
+from infrasight.reasoning.standards.worst import rate_by_worst_element
 
 if TYPE_CHECKING:
     from infrasight.reasoning.standards.loader import Standard, StandardRegistry
@@ -117,24 +118,10 @@ def rate(
 ) -> AssetCondition:
     """Grade every element; the summary is the worst."""
     del registry
-    if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
-    rated = tuple(_grade_element(std, el) for el in elements)
-    worst = max(rated, key=lambda r: r.rating)
-    summary = ConditionRating(
-        standard=std.id,
-        subject="asset",
-        rating=worst.rating,
-        label=worst.label,
+    return rate_by_worst_element(
+        std,
+        elements,
+        _grade_element,
         clause=f"{std.name}: the asset takes its worst element's grade",
-        evidence=(
-            Evidence(
-                kind=EvidenceKind.RATING,
-                ref=worst.subject,
-                test="worst element",
-                detail=worst.label,
-                value=worst.rating,
-            ),
-        ),
+        detail=lambda worst: worst.label,
     )
-    return AssetCondition(standard=std.id, elements=rated, groups=(), summary=summary)
