@@ -500,3 +500,24 @@ def test_device_tokens_expire_when_configured(settings: Settings, platform: Plat
             assert again.status_code == 200
     finally:
         wired.close()
+
+
+def test_a_boolean_is_not_a_number_in_any_request_body(client: TestClient, tenant: Tenant) -> None:
+    """Regression (fuzzing, ST201): ``{"expires_in_days": true}`` issued a one-day token."""
+    me = _me(client, tenant, Role.VIEWER)
+    url = f"/api/v1/users/{me['id']}/tokens"
+    before = client.get(url, headers=tenant.headers(Role.VIEWER)).json()["total"]
+    answer = client.post(url, json={"expires_in_days": True}, headers=tenant.headers(Role.VIEWER))
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "detail": "expires_in_days: expected a number, not a boolean",
+        "field": "expires_in_days",
+    }
+    listing = client.get(url, headers=tenant.headers(Role.VIEWER)).json()
+    assert listing["total"] == before  # nothing was issued
+    asset = client.post(
+        "/api/v1/assets",
+        json={"name": "B", "kind": "bridge", "criticality": False},
+        headers=tenant.headers(Role.ADMIN),
+    )
+    assert asset.status_code == 422 and asset.json()["field"] == "criticality"

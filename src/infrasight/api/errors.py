@@ -114,8 +114,14 @@ async def _handle_validation(_request: Request, error: Exception) -> JSONRespons
         return error_response(422, "invalid request")
     first = problems[0]
     location = first.get("loc", ())
+    cause = (first.get("ctx") or {}).get("error")
+    # a model-level check that names its field (InvalidInputError) reports that field
+    if isinstance(cause, InvalidInputError) and cause.field:
+        location = (*location, *cause.field.split("."))
     field = validation_field(location)
     message = str(first.get("msg", "invalid value"))
+    if isinstance(cause, InvalidInputError):
+        message = cause.detail
     if first.get("type") == "missing" and field is None and location[:1] == ("body",):
         message = "a request body is required"
     elif field is not None:

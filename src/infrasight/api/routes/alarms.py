@@ -18,6 +18,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     flush_or_conflict,
     get_owned,
     page_of,
@@ -53,7 +54,7 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
-class RuleCreate(BaseModel):
+class RuleCreate(RequestModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"definition": _EXAMPLE, "escalate_after_s": 1800}]}
     )
@@ -65,7 +66,7 @@ class RuleCreate(BaseModel):
     escalate_after_s: StrictFloat | None = Field(default=None, gt=0)
 
 
-class RuleUpdate(BaseModel):
+class RuleUpdate(RequestModel):
     definition: dict[str, Any] | SkipJsonSchema[None] = None
     enabled: StrictBool | SkipJsonSchema[None] = None
     escalate_after_s: StrictFloat | None = Field(default=None, gt=0)
@@ -81,7 +82,7 @@ class RuleRead(ReadModel):
     updated_at: datetime
 
 
-class EvaluateRequest(BaseModel):
+class EvaluateRequest(RequestModel):
     since: IsoTime | None = Field(default=None, description="Re-evaluate from this time")
 
 
@@ -120,7 +121,7 @@ class AlarmDetail(AlarmRead):
     events: list[AlarmEventRead]
 
 
-class AlarmAction(BaseModel):
+class AlarmAction(RequestModel):
     note: str = Field(default="", max_length=2000)
 
 

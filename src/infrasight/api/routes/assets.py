@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
@@ -17,6 +17,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     commit_or_conflict,
     flush_or_conflict,
     get_owned,
@@ -40,7 +41,7 @@ from infrasight.storage.models import (
 router = APIRouter(tags=["assets"])
 
 
-class AssetCreate(BaseModel):
+class AssetCreate(RequestModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -67,7 +68,7 @@ class AssetCreate(BaseModel):
     criticality: StrictInt = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
 
 
-class AssetUpdate(BaseModel):
+class AssetUpdate(RequestModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     kind: AssetKind | SkipJsonSchema[None] = None
     description: str | SkipJsonSchema[None] = None
@@ -98,7 +99,7 @@ class AssetRead(ReadModel):
         return {} if value is None else value
 
 
-class ElementCreate(BaseModel):
+class ElementCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field(min_length=1, max_length=60, examples=["span", "pier", "lining_ring"])
     parent_id: DbId | None = None
@@ -110,7 +111,7 @@ class ElementCreate(BaseModel):
     criticality: StrictInt = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
 
 
-class ElementUpdate(BaseModel):
+class ElementUpdate(RequestModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     kind: Annotated[str, Field(min_length=1, max_length=60)] | SkipJsonSchema[None] = None
     parent_id: DbId | None = None

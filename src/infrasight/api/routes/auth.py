@@ -16,6 +16,7 @@ from infrasight.api.deps import (
     client_address,
     too_many_attempts,
 )
+from infrasight.api.routes.common import RequestModel
 from infrasight.core.domain import Role
 from infrasight.core.errors import PermissionDeniedError
 from infrasight.services.accounts import revoke_tokens
@@ -28,7 +29,7 @@ from infrasight.storage.models import User
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestModel):
     email: str = Field(min_length=1, max_length=320, examples=["admin@demo.infrasight.example"])
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     organization: str | None = Field(

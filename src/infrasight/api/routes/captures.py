@@ -17,6 +17,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     check_references,
     get_owned,
     page_of,
@@ -61,7 +62,7 @@ class CaptureCreated(CaptureRead):
     job_id: DbId | None = None
 
 
-class CaptureUpdate(BaseModel):
+class CaptureUpdate(RequestModel):
     element_id: DbId | None = None
     inspection_id: DbId | None = None
     mm_per_px: StrictFloat | None = Field(default=None, gt=0)

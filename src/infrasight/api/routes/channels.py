@@ -19,6 +19,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     commit_or_conflict,
     flush_or_conflict,
     get_owned,
@@ -45,7 +46,7 @@ router = APIRouter(tags=["channels"])
 KEY_PATTERN = r"^[A-Za-z0-9_.:/\-]+$"
 
 
-class ChannelCreate(BaseModel):
+class ChannelCreate(RequestModel):
     key: str = Field(min_length=1, max_length=200, pattern=KEY_PATTERN)
     quantity: str = Field(min_length=1, max_length=60, examples=["strain", "crack_width"])
     unit: str = Field(min_length=1, max_length=60, examples=["µε", "mm"])
@@ -54,7 +55,7 @@ class ChannelCreate(BaseModel):
     description: str = ""
 
 
-class ChannelUpdate(BaseModel):
+class ChannelUpdate(RequestModel):
     description: str | SkipJsonSchema[None] = None
     device_id: DbId | None = None
     unit: Annotated[str, Field(min_length=1, max_length=60)] | SkipJsonSchema[None] = None
@@ -243,7 +244,7 @@ def channel_readings(
     )
 
 
-class CompensationSet(BaseModel):
+class CompensationSet(RequestModel):
     driver_channel_id: DbId = Field(description="The driver, e.g. a temperature channel")
     reference_start: IsoTime
     reference_end: IsoTime

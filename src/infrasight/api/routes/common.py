@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import types
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from annotated_types import Ge, Le
 from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ __all__ = [
     "Offset",
     "Page",
     "ReadModel",
+    "RequestModel",
     "check_references",
     "commit_or_conflict",
     "flush_or_conflict",
@@ -59,6 +61,51 @@ IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")]
+
+
+def _numeric_shape(annotation: object) -> str | None:
+    """``"scalar"`` or ``"list"`` where ``annotation`` is a number (or a list of numbers)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _numeric_shape(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        shapes = {_numeric_shape(arg) for arg in get_args(annotation)} - {None}
+        return shapes.pop() if len(shapes) == 1 else None
+    if origin in (list, tuple, set, frozenset):
+        numeric = any(_numeric_shape(arg) == "scalar" for arg in get_args(annotation))
+        return "list" if numeric else None
+    if annotation in (int, float):
+        return "scalar"
+    return None
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: a JSON ``true``/``false`` is not a number.
+
+    Pydantic's lax mode reads ``true`` as ``1``; the schema says ``integer``/``number``, so a
+    boolean given for a number (or inside a list of numbers) is a 422 naming the field.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if key not in data:
+                continue
+            value = data[key]
+            shape = _numeric_shape(field.annotation)
+            if shape == "scalar" and isinstance(value, bool):
+                raise InvalidInputError("expected a number, not a boolean", field=key)
+            if (
+                shape == "list"
+                and isinstance(value, list)
+                and any(isinstance(item, bool) for item in value)
+            ):
+                raise InvalidInputError("expected numbers, not booleans", field=key)
+        return data
 
 
 class ReadModel(BaseModel):

@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import ReadModel, get_owned
+from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.services.defect_reviews import MAX_NOTE, review_defect
 from infrasight.storage.models import Defect, DefectReview
@@ -18,15 +18,15 @@ from infrasight.storage.models import Defect, DefectReview
 router = APIRouter(tags=["defects"])
 
 
-class DefectReviewCreate(BaseModel):
+class DefectReviewCreate(RequestModel):
     verdict: Literal["confirmed", "rejected"] = Field(
         description="confirmed: a real defect; rejected: not a defect (e.g. a formwork joint)"
     )
     note: str = Field(default="", max_length=MAX_NOTE)
 
-    model_config = {
-        "json_schema_extra": {"examples": [{"verdict": "rejected", "note": "formwork joint"}]}
-    }
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"verdict": "rejected", "note": "formwork joint"}]}
+    )
 
 
 class DefectReviewRead(ReadModel):

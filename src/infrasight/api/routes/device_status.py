@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import get_owned
+from infrasight.api.routes.common import RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.services.device_health import Heartbeat, classify, record_heartbeat
 from infrasight.storage.models import Device, DeviceStatus
@@ -17,7 +17,7 @@ from infrasight.storage.models import Device, DeviceStatus
 router = APIRouter(tags=["devices"])
 
 
-class HeartbeatBody(BaseModel):
+class HeartbeatBody(RequestModel):
     device_time: datetime = Field(description="The terminal's own clock when it sent this")
     interval_s: float = Field(default=60.0, gt=0, le=86400)
     health: dict[str, Any] = Field(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exists, select
 
@@ -18,6 +18,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     commit_or_conflict,
     flush_or_conflict,
     get_owned,
@@ -34,7 +35,7 @@ from infrasight.storage.models import Asset, Calibration, Capture, Channel, Devi
 router = APIRouter(tags=["devices"])
 
 
-class DeviceCreate(BaseModel):
+class DeviceCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     kind: DeviceKind
     asset_id: DbId
@@ -42,7 +43,7 @@ class DeviceCreate(BaseModel):
     serial_number: str = Field(default="", max_length=200)
 
 
-class DeviceUpdate(BaseModel):
+class DeviceUpdate(RequestModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     asset_id: DbId | SkipJsonSchema[None] = None
     model: Annotated[str, Field(max_length=200)] | SkipJsonSchema[None] = None
@@ -67,7 +68,7 @@ class DeviceWithToken(DeviceRead):
     token: str = Field(description="The device's ingest token; shown only once")
 
 
-class CalibrationCreate(BaseModel):
+class CalibrationCreate(RequestModel):
     kind: str = Field(
         min_length=1, max_length=60, examples=["camera_intrinsics", "scale", "sensor_gain"]
     )

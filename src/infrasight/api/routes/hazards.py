@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import ReadModel, get_owned
+from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.reasoning.hazards import HazardStatus, allowed_targets
 from infrasight.services.hazards import transition_hazard, update_hazards
@@ -35,7 +35,7 @@ class HazardRead(ReadModel):
     updated_at: datetime
 
 
-class HazardTransitionIn(BaseModel):
+class HazardTransitionIn(RequestModel):
     to: HazardStatus
     note: str = Field(default="", max_length=2000)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     get_owned,
     page_of,
     reject_nulls,
@@ -30,7 +31,7 @@ from infrasight.storage.models import Asset, Inspection
 router = APIRouter(tags=["inspections"])
 
 
-class InspectionCreate(BaseModel):
+class InspectionCreate(RequestModel):
     asset_id: DbId
     kind: str = Field(default="visual", max_length=60)
     status: InspectionStatus = InspectionStatus.PLANNED
@@ -40,7 +41,7 @@ class InspectionCreate(BaseModel):
     notes: str = ""
 
 
-class InspectionUpdate(BaseModel):
+class InspectionUpdate(RequestModel):
     status: InspectionStatus | SkipJsonSchema[None] = None
     started_at: IsoTime | None = None
     ended_at: IsoTime | None = None

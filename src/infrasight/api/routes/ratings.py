@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import ReadModel, get_owned
+from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.services.ratings import deterioration_forecast, record_rating
 from infrasight.storage.models import Asset, ConditionRatingRecord
@@ -18,7 +18,7 @@ from infrasight.storage.models import Asset, ConditionRatingRecord
 router = APIRouter(tags=["condition"])
 
 
-class RatingCreate(BaseModel):
+class RatingCreate(RequestModel):
     element_id: int
     standard: str = Field(min_length=1, max_length=60, examples=["aashto-mbei", "nbi"])
     rating: int = Field(description="in the standard's recorded range (CS 1-4, NBI 0-9, ...)")

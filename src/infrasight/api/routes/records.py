@@ -16,6 +16,7 @@ from infrasight.api.routes.common import (
     Offset,
     Page,
     ReadModel,
+    RequestModel,
     check_references,
     get_owned,
     page_of,
@@ -215,7 +216,7 @@ def record_modes(record_id: DbId, session: SessionDep, caller: CallerDep) -> Mod
     return _modes_read(record_id, _latest_analysis(session, caller.organization_id, record_id))
 
 
-class ModalReferenceSet(BaseModel):
+class ModalReferenceSet(RequestModel):
     record_id: DbId
 
 

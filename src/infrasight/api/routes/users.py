@@ -17,7 +17,15 @@ from infrasight.api.deps import (
     client_address,
     too_many_attempts,
 )
-from infrasight.api.routes.common import Limit, Offset, Page, ReadModel, get_owned, page_of
+from infrasight.api.routes.common import (
+    Limit,
+    Offset,
+    Page,
+    ReadModel,
+    RequestModel,
+    get_owned,
+    page_of,
+)
 from infrasight.core.domain import Action, Role
 from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.services.accounts import create_user, revoke_tokens, update_user
@@ -31,7 +39,7 @@ from infrasight.storage.models import ApiToken, AuditEvent, Organization, User
 router = APIRouter(tags=["users"])
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestModel):
     email: str = Field(min_length=3, max_length=320)
     role: Role
     name: str = Field(default="", max_length=200)
@@ -42,7 +50,7 @@ class UserCreate(BaseModel):
     )
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestModel):
     role: Role | None = None
     name: str | None = Field(default=None, max_length=200)
     is_active: bool | None = None
@@ -67,7 +75,7 @@ class UserWithToken(UserRead):
     token: str = Field(description="A new API token; shown only once")
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestModel):
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
     old_password: str | None = Field(
         default=None,
@@ -76,7 +84,7 @@ class PasswordChange(BaseModel):
     )
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(RequestModel):
     label: str = Field(default="", max_length=200)
     expires_in_days: int | None = Field(
         default=None, ge=1, description="Lifetime in days (default and maximum are settings)"

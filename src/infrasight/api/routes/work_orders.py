@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import ReadModel
+from infrasight.api.routes.common import ReadModel, RequestModel
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.reasoning.remediation import Activity, load_catalogue
@@ -48,7 +48,7 @@ class WorkOrderRead(ReadModel):
     updated_at: datetime
 
 
-class WorkOrderCreate(BaseModel):
+class WorkOrderCreate(RequestModel):
     hazard_id: int
     action: str | None = Field(default=None, max_length=60)
     reason: str = Field(default="", max_length=2000)
@@ -57,17 +57,17 @@ class WorkOrderCreate(BaseModel):
     assignee_id: int | None = None
 
 
-class WorkOrderPatch(BaseModel):
+class WorkOrderPatch(RequestModel):
     assignee_id: int | None = None
     due_at: datetime | None = None
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(RequestModel):
     to: WorkOrderStatus
     note: str = Field(default="", max_length=2000)
 
 
-class CommentIn(BaseModel):
+class CommentIn(RequestModel):
     body: str = Field(min_length=1, max_length=10000)
 
 
