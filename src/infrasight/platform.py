@@ -48,9 +48,11 @@ class Platform:
         )
         from infrasight.services.analysis import register_analysis
         from infrasight.services.reading_effects import register_reading_effects
+        from infrasight.services.reports import register_reports
 
         register_reading_effects(platform)
         register_analysis(platform)
+        register_reports(platform)
         return platform
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ from infrasight.api.routes import (
     jobs,
     ratings,
     records,
+    reports,
     users,
     work_orders,
 )
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         hazards,
         ratings,
         work_orders,
+        reports,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -13,6 +13,7 @@ from infrasight.cli import (
     hazard_cmds,
     measure,
     platform_cmds,
+    report_cmd,
     signals,
     workorder_cmds,
 )
@@ -34,6 +35,7 @@ app.add_typer(measure.app, name="measure")
 app.add_typer(calibrate.app, name="calibrate")
 app.add_typer(signals.app, name="signals")
 app.command("condition")(condition_cmd.condition)
+app.command("report")(report_cmd.report)
 app.add_typer(hazard_cmds.app, name="hazards")
 app.add_typer(field.mqtt_app, name="mqtt")
 app.add_typer(field.edge_app, name="edge")

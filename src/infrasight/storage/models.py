@@ -636,3 +636,23 @@ class WorkOrderComment(Base):
     author: Mapped[str] = mapped_column(String(320))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    """A PDF report of an asset and period, rendered by a job into the blob store."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    language: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), default=None)
+    size_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    pages: Mapped[int | None] = mapped_column(Integer, default=None)
+    missing_glyphs: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
