@@ -252,11 +252,12 @@ def _defects(
         .where(Capture.asset_id == asset_id, Capture.time >= start, Capture.time < end)
         .order_by(Capture.time, Capture.id)
     ).all()
-    names = dict(
-        session.execute(select(Element.id, Element.name).where(Element.asset_id == asset_id))
-        .tuples()
-        .all()
-    )
+    names = {
+        int(i): str(n)
+        for i, n in session.execute(
+            select(Element.id, Element.name).where(Element.asset_id == asset_id)
+        ).all()
+    }
     rows: list[DefectRow] = []
     images = 0
     for capture in captures:
@@ -437,11 +438,12 @@ def _hazards(session: Session, organization_id: int, asset_id: int) -> tuple[Haz
         .order_by(Hazard.risk.desc(), Hazard.id)
     ).all()
     catalogue = load_catalogue()
-    names = dict(
-        session.execute(select(Element.id, Element.name).where(Element.asset_id == asset_id))
-        .tuples()
-        .all()
-    )
+    names = {
+        int(i): str(n)
+        for i, n in session.execute(
+            select(Element.id, Element.name).where(Element.asset_id == asset_id)
+        ).all()
+    }
     out = []
     for h in rows:
         if h.status not in _OPEN_HAZARDS:
