@@ -21,12 +21,12 @@ from infrasight.core.errors import AuthenticationError, NotFoundError, Permissio
 from infrasight.platform import Platform
 from infrasight.services.throttle import FailureLimiter
 from infrasight.web.context import WebContext
-from infrasight.web.pages import alarms, asset, captures, login, overview
+from infrasight.web.pages import alarms, asset, captures, login, overview, reports
 
 __all__ = ["WebContext", "mount_web", "register_pages"]
 
 _LOGGER = logging.getLogger(__name__)
-_PAGES = (login, overview, asset, alarms, captures)
+_PAGES = (login, overview, asset, alarms, captures, reports)
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _mounted: list[FastAPI] = []  # NiceGUI keeps global state: one web app per process
 
