@@ -386,7 +386,7 @@ def _charts(
         ),
     )
     start_us, end_us = _us(start), _us(end)
-    charts = []
+    charts: list[ChartContent] = []
     for channel in ranked:
         if len(charts) >= max_charts:
             break

@@ -8,9 +8,10 @@ recorded in :attr:`ReportTranslator.missing`; the tests fail on it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC
 from functools import cache
 from importlib import resources
 
@@ -88,7 +89,7 @@ class ReportTranslator:
         pattern = "#,##0." + "0" * digits if digits > 0 else "#,##0"
         return str(format_decimal(value, format=pattern, locale=self.babel_locale))
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: dt.datetime | None) -> str:
         """A UTC date and time in the locale's medium format ("–" when unknown)."""
         if value is None:
             return "–"
@@ -96,13 +97,13 @@ class ReportTranslator:
             value = value.replace(tzinfo=UTC)
         return str(format_datetime(value, "medium", tzinfo=UTC, locale=self.babel_locale))
 
-    def date(self, value: date | datetime | None) -> str:
+    def date(self, value: dt.date | dt.datetime | None) -> str:
         """A date in the locale's medium format ("–" when unknown)."""
         if value is None:
             return "–"
         return str(format_date(value, "medium", locale=self.babel_locale))
 
-    def short_date(self, value: date | datetime) -> str:
+    def short_date(self, value: dt.date | dt.datetime) -> str:
         """A compact date for chart axes (``12 Mar`` / ``3月12日``)."""
         return str(format_skeleton("MMMd", value, locale=self.babel_locale))
 

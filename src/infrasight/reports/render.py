@@ -213,12 +213,12 @@ def _chart(t: ReportTranslator, c: ChartContent, start: datetime, end: datetime)
     unit = c.unit
     days = (x1 - x0) / 86400.0
     step_days = max(1, math.ceil(days / 6))
-    xticks = []
+    xticks: list[list[Any]] = []
     day = math.ceil(x0 / 86400.0) * 86400.0
     while day < x1:
-        xticks.append([sx(day), t.short_date(datetime.fromtimestamp(day, UTC))])
+        if sx(day) <= 0.93:
+            xticks.append([sx(day), t.short_date(datetime.fromtimestamp(day, UTC))])
         day += step_days * 86400.0
-    xticks = [tick for tick in xticks if tick[0] <= 0.93]
     forecast_note = ""
     if c.forecast_times_s:
         forecast_note = t(

@@ -44,8 +44,9 @@ def _rows(scope: PageScope, reports: list[ReportRead]) -> None:
         ui.label(rt("No reports yet."))
         return
     for r in reports:
-        with ui.card().classes("w-full").mark(f"report-{r.id}"), ui.row().classes(
-            "w-full items-center gap-3 flex-wrap"
+        with (
+            ui.card().classes("w-full").mark(f"report-{r.id}"),
+            ui.row().classes("w-full items-center gap-3 flex-wrap"),
         ):
             ui.label(f"#{r.id}").classes("font-mono")
             ui.label(
@@ -54,7 +55,9 @@ def _rows(scope: PageScope, reports: list[ReportRead]) -> None:
             ui.label(LOCALE_NAMES.get(r.language, r.language))
             ui.label(rt(STATUS.get(r.status, r.status))).mark(f"report-status-{r.id}")
             if r.pages:
-                ui.label(rt("{pages} pages, {size} kB", pages=r.pages, size=(r.size_bytes or 0) // 1024))
+                ui.label(
+                    rt("{pages} pages, {size} kB", pages=r.pages, size=(r.size_bytes or 0) // 1024)
+                )
             ui.space()
             if r.sha256:
                 ui.link(rt("Download PDF"), f"/web/reports/{r.id}/pdf").mark(f"download-{r.id}")
@@ -117,7 +120,9 @@ def register(ctx: WebContext) -> None:
                                         "language": language.value,
                                     }
                                 )
-                                created = create_report(asset_id, body, session, caller, ctx.platform)
+                                created = create_report(
+                                    asset_id, body, session, caller, ctx.platform
+                                )
                             except (InfraSightError, ValueError) as error:
                                 ui.notify(rt("Not generated: {reason}", reason=str(error)))
                                 return
