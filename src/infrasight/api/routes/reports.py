@@ -10,6 +10,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
+from infrasight.api.errors import ErrorBody
 from infrasight.api.routes.common import (
     DbId,
     IsoTime,
@@ -119,7 +120,10 @@ def get_report(report_id: DbId, session: SessionDep, caller: CallerDep) -> Repor
 @router.get(
     "/reports/{report_id}/pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, 409: {"description": "Not rendered yet"}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        409: {"model": ErrorBody, "description": "Not rendered yet, or rendering failed"},
+    },
 )
 def download_report(
     report_id: DbId, session: SessionDep, caller: CallerDep, platform: PlatformDep
