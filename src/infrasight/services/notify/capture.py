@@ -50,8 +50,11 @@ def _facts_of(session: Session) -> list[tuple[int, dict[str, Any]]]:
             org = _org(session, AlarmRecord, obj.alarm_id)
             fact = {"t": "alarm_event", "id": obj.id}
         elif isinstance(obj, HazardTransitionRecord):
-            org = _org(session, Hazard, obj.hazard_id)
-            fact = {"t": "hazard_transition", "id": obj.id}
+            with session.no_autoflush:
+                hazard = session.get(Hazard, obj.hazard_id)
+            if hazard is not None:  # the band as it is now, not when the fact is fanned out
+                org = hazard.organization_id
+                fact = {"t": "hazard_transition", "id": obj.id, "band": hazard.risk_band}
         elif isinstance(obj, WorkOrderEvent) and obj.kind == "transition":
             org = _org(session, WorkOrder, obj.work_order_id)
             fact = {"t": "work_order_event", "id": obj.id}

@@ -164,12 +164,11 @@ def _event(
         hazard = session.get(Hazard, tr.hazard_id) if tr is not None else None
         if tr is None or kind is None or hazard is None:
             return None
-        return (
-            kind,
-            "hazard",
-            hazard.id,
-            _hazard_snapshot(context, session, hazard) | {"note": tr.note},
-        )
+        payload = _hazard_snapshot(context, session, hazard) | {"note": tr.note}
+        if "band" in fact:  # as it was when the transition was written
+            payload["risk_band"] = fact["band"]
+            payload["severity"] = BAND_SEVERITY.get(fact["band"], 0)
+        return kind, "hazard", hazard.id, payload
     if kind_of == "hazard_band":
         hazard = session.get(Hazard, int(fact["id"]))
         rise = BAND_SEVERITY.get(fact["to"], 0) > BAND_SEVERITY.get(fact["from"], 0)
@@ -177,6 +176,7 @@ def _event(
             return None
         payload = _hazard_snapshot(context, session, hazard)
         payload["note"] = f"risk {fact['from']} -> {fact['to']}"
+        payload["risk_band"] = fact["to"]
         payload["severity"] = BAND_SEVERITY.get(fact["to"], 0)
         return "hazard.escalated", "hazard", hazard.id, payload
     if kind_of == "work_order_event":
