@@ -658,3 +658,17 @@ def test_cli_subscribe_send_list_and_bad_input(
     gone = runner.invoke(cli, ["notify", "unsubscribe", str(created["id"])])
     assert gone.exit_code == 0
     assert _count(platform, NotificationDelivery) == 0
+
+
+def test_a_rising_risk_band_is_an_escalation_a_falling_one_is_not(
+    client: TestClient, platform: Platform, tenant: Tenant, site: Site, receiver: WebhookReceiver
+) -> None:
+    _subscribe(client, tenant, receiver.url, event_kinds=["hazard.escalated"])
+    hazard_id = _hazard(platform, tenant, site, band="medium")
+    for band in ("high", "medium", "very high"):
+        with platform.database.transaction() as s:
+            s.get_one(Hazard, hazard_id).risk_band = band
+    platform.notifier.run_once()
+    got = [(r.document["data"]["risk_band"], r.document["severity"]) for r in receiver.received]
+    assert got == [("high", 3), ("very high", 4)]
+    assert receiver.received[0].document["data"]["note"] == "risk medium -> high"
