@@ -247,7 +247,9 @@ class Notifier:
                 timeout_s=settings.notify_timeout_s,
             )
         with self.database.transaction() as session:
-            row = session.get_one(NotificationDelivery, delivery_id)
+            row = session.get(NotificationDelivery, delivery_id)
+            if row is None:  # its subscription was deleted meanwhile
+                return None
             row.attempts += 1
             row.last_status_code = outcome.status_code
             row.last_error = outcome.error[:2000]
