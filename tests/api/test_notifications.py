@@ -634,8 +634,11 @@ def test_cli_subscribe_send_list_and_bad_input(
     assert made.exit_code == 0, made.output
     created = json.loads(made.stdout)
     assert created["secret"].startswith("whsec_")
-    listed = runner.invoke(cli, ["notify", "subscriptions"], env={"COLUMNS": "250"})
-    assert listed.exit_code == 0 and "hazard.opened" in listed.output
+    listed = runner.invoke(cli, ["notify", "subscriptions"])
+    assert listed.exit_code == 0, listed.output
+    with platform.database.session() as session:
+        stored = session.get_one(NotificationSubscription, created["id"])
+        assert (stored.target, stored.event_kinds) == (receiver.url, ["hazard.opened"])
     assert created["secret"] not in listed.output
     _hazard(platform, tenant, site)
     sent = runner.invoke(cli, ["notify", "send"])
@@ -648,7 +651,10 @@ def test_cli_subscribe_send_list_and_bad_input(
         now=time.time(),
     )
     log = runner.invoke(cli, ["notify", "deliveries", "--status", "delivered"])
-    assert log.exit_code == 0 and "delivered" in log.output
+    assert log.exit_code == 0, log.output
+    with platform.database.session() as session:
+        statuses = session.scalars(select(NotificationDelivery.status)).all()
+    assert statuses == ["delivered"]
     rotated = runner.invoke(cli, ["notify", "rotate", str(created["id"]), "--grace-hours", "900"])
     assert rotated.exit_code == 2 and "grace_hours" in rotated.output
     retry = runner.invoke(cli, ["notify", "retry", "999"])
