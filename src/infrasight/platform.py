@@ -14,6 +14,7 @@ from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.jobs.runner import JobContext, JobRunner
 from infrasight.services.alarms import AlarmEngine
+from infrasight.services.notify.notifier import Notifier
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
 
@@ -30,6 +31,7 @@ class Platform:
     bus: EventBus
     jobs: JobRunner
     alarms: AlarmEngine
+    notifier: Notifier
 
     @classmethod
     def create(cls, settings: Settings, *, workers: int | None = None) -> Platform:
@@ -43,19 +45,29 @@ class Platform:
             context, workers=worker_count, queue_limit=settings.max_queued_analysis_jobs
         )
         alarms = AlarmEngine(database, lock=runner.effect_lock)
+        notifier = Notifier(database, runner, settings, background=worker_count > 0)
         platform = cls(
-            settings=settings, database=database, blobs=blobs, bus=bus, jobs=runner, alarms=alarms
+            settings=settings,
+            database=database,
+            blobs=blobs,
+            bus=bus,
+            jobs=runner,
+            alarms=alarms,
+            notifier=notifier,
         )
         from infrasight.services.analysis import register_analysis
+        from infrasight.services.notify import register_notifications
         from infrasight.services.reading_effects import register_reading_effects
         from infrasight.services.reports import register_reports
 
         register_reading_effects(platform)
         register_analysis(platform)
         register_reports(platform)
+        register_notifications(platform)
         return platform
 
     def close(self) -> None:
         """Stop the workers and close the database connections."""
+        self.notifier.stop()
         self.jobs.shutdown()
         self.database.dispose()

@@ -29,6 +29,7 @@ from infrasight.api.routes import (
     ingest,
     inspections,
     jobs,
+    notifications,
     ratings,
     records,
     reports,
@@ -46,13 +47,14 @@ _LOGGER = logging.getLogger(__name__)
 
 
 async def _sweep_alarms(platform: Platform, period_s: float = 60.0) -> None:
-    """No-data checks and escalations, once a minute, off the event loop."""
+    """No-data checks, escalations and the SLA sweep, once a minute, off the event loop."""
     while True:
         await asyncio.sleep(period_s)
-        try:
-            await run_in_threadpool(platform.alarms.sweep)
-        except Exception:
-            _LOGGER.exception("alarm sweep failed")
+        for name, sweep in (("alarm", platform.alarms.sweep), ("SLA", platform.notifier.sweep)):
+            try:
+                await run_in_threadpool(sweep)
+            except Exception:
+                _LOGGER.exception("%s sweep failed", name)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -63,9 +65,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         wired.jobs.resume_queued()
+        wired.notifier.start()
         sweeper = asyncio.create_task(_sweep_alarms(wired))
         yield
         sweeper.cancel()
+        wired.notifier.stop()
         if owned:
             wired.close()
 
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         ratings,
         work_orders,
         reports,
+        notifications,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -12,6 +12,7 @@ from infrasight.cli import (
     field,
     hazard_cmds,
     measure,
+    notify_cmds,
     platform_cmds,
     report_cmd,
     signals,
@@ -40,6 +41,7 @@ app.add_typer(hazard_cmds.app, name="hazards")
 app.add_typer(field.mqtt_app, name="mqtt")
 app.add_typer(field.edge_app, name="edge")
 app.add_typer(workorder_cmds.app, name="workorders")
+app.add_typer(notify_cmds.app, name="notify")
 
 
 def main() -> None:

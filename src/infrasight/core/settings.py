@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     mqtt_url
         ``mqtt://[user:password@]host[:port]`` of a broker; when set, ``infrasight serve``
         also runs the MQTT ingest bridge (see docs/field.md). Empty: MQTT off.
+    public_url
+        The address users reach this server at (e.g. ``https://infrasight.example``); it starts
+        the links in notifications, and a webhook may not point at it.
+    smtp_url
+        ``smtp://[user:password@]host[:port][?starttls=true]`` or ``smtps://...`` of the mail
+        server that sends e-mail notifications. Empty: e-mail deliveries wait (and retry).
+    notify_email_from
+        The ``From`` address of e-mail notifications.
+    notify_backoff_s, notify_backoff_max_s
+        A failed delivery is retried after ``notify_backoff_s * 2**(attempts-1)`` seconds, at
+        most ``notify_backoff_max_s``.
+    notify_max_attempts
+        Attempts before a delivery is dead-lettered (listed, retried only by hand).
+    notify_timeout_s
+        Timeout of one webhook request or SMTP session, in seconds.
+    notify_poll_s
+        How often the notifier looks for due deliveries when nothing woke it, in seconds.
+    notify_sla_file
+        A TOML file of escalation rules replacing the packaged ``notify/sla.toml``.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -88,6 +107,15 @@ class Settings(BaseSettings):
     auth_limiter: Literal["database", "memory"] = "database"
     max_queued_analysis_jobs: int = Field(default=200, ge=1)
     mqtt_url: str = ""
+    public_url: str = ""
+    smtp_url: str = Field(default="", repr=False)
+    notify_email_from: str = "infrasight@localhost"
+    notify_backoff_s: float = Field(default=5.0, gt=0, le=3600)
+    notify_backoff_max_s: float = Field(default=600.0, gt=0, le=86400)
+    notify_max_attempts: int = Field(default=15, ge=1, le=100)
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    notify_poll_s: float = Field(default=1.0, gt=0, le=60)
+    notify_sla_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -42,6 +42,11 @@ class Database:
         self.url = url
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def listen(self, name: str, handler: Any) -> None:
+        """Register a session event handler (``after_flush``, ``after_commit``...) on this
+        database's sessions only."""
+        event.listen(self._sessions, name, handler)
+
     def session(self) -> Session:
         """A new session; the caller commits or rolls back and closes it."""
         return self._sessions()

@@ -52,9 +52,13 @@ __all__ = [
     "Job",
     "ModalReference",
     "MqttMessage",
+    "NotificationDelivery",
+    "NotificationEvent",
+    "NotificationSubscription",
     "Organization",
     "Reading",
     "Record",
+    "SlaEscalation",
     "User",
     "utcnow",
 ]
@@ -656,3 +660,91 @@ class Report(Base):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class NotificationSubscription(Base):
+    """Where an organisation's notifications go: a webhook or an e-mail address, with filters.
+
+    ``secret`` signs webhook requests (HMAC-SHA256); it is never returned after creation. While
+    a secret is rotated the previous one keeps signing beside it until ``previous_secret_until``.
+    Empty ``event_kinds`` / ``asset_ids`` mean every kind / asset.
+    """
+
+    __tablename__ = "notification_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(200), default="")
+    previous_secret: Mapped[str] = mapped_column(String(200), default="")
+    previous_secret_until: Mapped[datetime | None] = mapped_column(default=None)
+    event_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    asset_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    min_severity: Mapped[int] = mapped_column(SmallInteger, default=0)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class NotificationEvent(Base):
+    """Something subscribers may hear about (an alarm raised, a work order overdue...)."""
+
+    __tablename__ = "notification_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[int] = mapped_column(SmallInteger, default=0)
+    asset_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    subject_type: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One event to one subscription: pending (with its next attempt), delivered or dead."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "subscription_id"),
+        Index("ix_notification_deliveries_status_subscription_id", "status", "subscription_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_events.id", ondelete="CASCADE"), index=True
+    )
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaEscalation(Base):
+    """One escalation step of one unattended item, recorded once (the sweep is idempotent)."""
+
+    __tablename__ = "sla_escalations"
+    __table_args__ = (
+        UniqueConstraint(
+            "organization_id", "subject_type", "subject_id", "rule", "anchor_s", "step"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    subject_type: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(60))
+    anchor_s: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
