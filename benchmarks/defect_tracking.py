@@ -69,7 +69,10 @@ def _identity(polyline: list[list[float]], visit_truth: Any, tol_px: float = 8.0
     pts = np.asarray(polyline, np.float64).reshape(-1, 2)
     best, best_d = None, tol_px
     for crack in visit_truth:
-        d = np.min(np.hypot(*(pts[:, None, :] - crack.centreline_px[None, ::2, :]).transpose(2, 0, 1)), axis=1)
+        d = np.min(
+            np.hypot(*(pts[:, None, :] - crack.centreline_px[None, ::2, :]).transpose(2, 0, 1)),
+            axis=1,
+        )
         med = float(np.median(d))
         if med < best_d:
             best, best_d = crack.identity, med
@@ -120,7 +123,9 @@ def run_series(platform: Platform, index: int, series: CrackSeries) -> dict[str,
                         "defect_id": d.id,
                         "kind": d.kind,
                         "polyline": d.geometry.get("polyline_px") or [],
-                        "truth": _identity(d.geometry.get("polyline_px") or [], series.visits[k].cracks),
+                        "truth": _identity(
+                            d.geometry.get("polyline_px") or [], series.visits[k].cracks
+                        ),
                         "track": track,
                         "length": d.measurements.get("length"),
                         "width_max": d.measurements.get("width_max"),
@@ -151,7 +156,10 @@ def baseline_tracks(run: dict[str, Any]) -> None:
         else:
             size = run["series"].visits[k].image.shape[1::-1]
             m = match_defects(
-                [DefectShape(kind=p["kind"], polyline_px=np.asarray(p["polyline"])) for p in previous],
+                [
+                    DefectShape(kind=p["kind"], polyline_px=np.asarray(p["polyline"]))
+                    for p in previous
+                ],
                 [DefectShape(kind=d["kind"], polyline_px=np.asarray(d["polyline"])) for d in dets],
                 homography=None,
                 new_size=(int(size[0]), int(size[1])),
@@ -202,14 +210,14 @@ def score(runs: list[dict[str, Any]], key: str, nd_key: str) -> dict[str, float 
                     prev_track_of.setdefault(d[key], d["truth"])
             sealed = series.visits[k].sealed
             for ident in sealed:
-                if ident in owner and all(
-                    series.visits[j].sealed == () for j in range(k)
-                ):
+                if ident in owner and all(series.visits[j].sealed == () for j in range(k)):
                     sealed_total += 1
                     sealed_found += int(owner[ident] in visit[nd_key])
         for ident, tr in owner.items():
             points = [(day, d) for day, d in per_track[tr] if d["truth"] == ident]
-            truth_days = [v.day for v in series.visits if any(c.identity == ident for c in v.cracks)]
+            truth_days = [
+                v.day for v in series.visits if any(c.identity == ident for c in v.cracks)
+            ]
             if len(points) < 3 or len(truth_days) < 3:
                 continue
             for name in ("length", "width_max"):
@@ -271,7 +279,9 @@ def main() -> None:
         "--database-url", default="", help="database to use (default: a temporary SQLite)"
     )
     args = parser.parse_args()
-    n_grow, n_sealed, n_visits = (1, 1, 3) if args.smoke else (args.series, max(args.series // 3, 1), 4)
+    n_grow, n_sealed, n_visits = (
+        (1, 1, 3) if args.smoke else (args.series, max(args.series // 3, 1), 4)
+    )
     began = time.perf_counter()
     runs = []
     with tempfile.TemporaryDirectory() as tmp:

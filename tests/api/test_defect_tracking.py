@@ -85,14 +85,19 @@ def test_cracks_are_tracked_across_inspections(
         ) / series.visits[-1].day
         growth = body["growth"]["length"]
         assert growth["n"] == 3 and growth["unit"] == "mm"
-        assert growth["rate_per_day"] == pytest.approx(true_rate, abs=3 * growth["rate_std_per_day"] + 0.01)
+        assert growth["rate_per_day"] == pytest.approx(
+            true_rate, abs=3 * growth["rate_std_per_day"] + 0.01
+        )
         assert body["growth"]["width_max"]["rate_per_day"] > 0
     assert len(tracks) == 2 and None not in tracks
     # the same history from the newest sighting
     last = per_capture[-1][0]["id"]
     assert client.get(f"{API}/defects/{last}/history", headers=h).json()["track_id"] in tracks
     # tenancy and unknown ids
-    assert client.get(f"{API}/defects/{last}/history", headers=other_tenant.headers()).status_code == 404
+    assert (
+        client.get(f"{API}/defects/{last}/history", headers=other_tenant.headers()).status_code
+        == 404
+    )
     assert client.get(f"{API}/defects/999999/history", headers=h).status_code == 404
 
 

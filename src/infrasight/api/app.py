@@ -32,6 +32,7 @@ from infrasight.api.routes import (
     ratings,
     records,
     users,
+    work_order_evidence,
     work_orders,
 )
 from infrasight.core.settings import Settings
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         hazards,
         ratings,
         work_orders,
+        work_order_evidence,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

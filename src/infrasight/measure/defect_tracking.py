@@ -156,7 +156,8 @@ def match_defects(
     matched_e = {i for i, _, _ in pairs}
     matched_n = {j for _, j, _ in pairs}
     w, hgt = new_size
-    not_detected, out_of_view = [], []
+    not_detected: list[int] = []
+    out_of_view: list[int] = []
     for i, pts in enumerate(mapped):
         if i in matched_e:
             continue

@@ -120,7 +120,7 @@ def register_images(
 
     ref, f_ref = _grey_u8(reference, max_side)
     mov, f_mov = _grey_u8(moving, max_side)
-    sift = cv2.SIFT_create(nfeatures=4000)
+    sift = cv2.SIFT_create(nfeatures=4000)  # type: ignore[attr-defined]
     kp_r, des_r = sift.detectAndCompute(ref, None)
     kp_m, des_m = sift.detectAndCompute(mov, None)
     if des_r is None or des_m is None or len(kp_r) < 4 or len(kp_m) < 4:
@@ -141,8 +141,8 @@ def register_images(
         raise RegistrationError(
             f"only {int(keep.sum())} consistent feature matches (need {min_inliers})"
         )
-    h = np.asarray(h / h[2, 2], np.float64)
-    reg = Registration(homography=h, matches=len(good), inliers=int(keep.sum()), rmse_px=0.0)
+    hom = np.asarray(h / h[2, 2], np.float64)
+    reg = Registration(homography=hom, matches=len(good), inliers=int(keep.sum()), rmse_px=0.0)
     err = reg.map_points(src[keep]) - dst[keep]
     rmse = float(np.sqrt(np.mean(np.sum(err**2, axis=1))))
-    return Registration(homography=h, matches=len(good), inliers=int(keep.sum()), rmse_px=rmse)
+    return Registration(homography=hom, matches=len(good), inliers=int(keep.sum()), rmse_px=rmse)

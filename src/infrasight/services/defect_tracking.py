@@ -241,9 +241,7 @@ def defect_history(session: Session, organization_id: int, defect_id: int) -> di
     if track is None:
         defect = session.get_one(Defect, defect_id)
         capture = session.get_one(Capture, defect.capture_id)
-        rows: list[tuple[DefectSighting | None, Defect | None, Capture]] = [
-            (None, defect, capture)
-        ]
+        rows: list[tuple[DefectSighting | None, Defect | None, Capture]] = [(None, defect, capture)]
     else:
         rows = [
             (s, session.get(Defect, s.defect_id) if s.defect_id else None, c)

@@ -6,13 +6,13 @@ was drawn from.
 
 from __future__ import annotations
 
+from infrasight.synthetic.crack_scene import CrackTruth, RenderedCrackScene, render_crack_scene
 from infrasight.synthetic.crack_series import (
     CrackSeries,
     SeriesCrack,
     SeriesVisit,
     render_crack_series,
 )
-from infrasight.synthetic.crack_scene import CrackTruth, RenderedCrackScene, render_crack_scene
 from infrasight.synthetic.markers import (
     CharucoViews,
     MarkerScene,
@@ -28,9 +28,9 @@ __all__ = [
     "CrackSeries",
     "CrackTruth",
     "MarkerScene",
+    "RenderedCrackScene",
     "SeriesCrack",
     "SeriesVisit",
-    "RenderedCrackScene",
     "concrete_texture",
     "illumination_field",
     "paste_marker",

@@ -211,7 +211,7 @@ def render_crack_series(
         frac = min(1.0, start_fraction + length_growth * k)
         for identity, (line, widths) in enumerate(full):
             n = len(line)
-            keep = max(4, int(round(frac * n)))
+            keep = max(4, round(frac * n))
             a = (n - keep) // 2
             part, w_part = line[a : a + keep], widths[a : a + keep] * (1 + width_growth * k)
             if not sealed:
