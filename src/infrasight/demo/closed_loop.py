@@ -119,7 +119,7 @@ def _gauges(
     rng = np.random.default_rng(seed)
     d_t = deck_temp - deck_temp.mean()
     days = (times_s - times_s[0]) / 86_400.0
-    stamps = [datetime.fromtimestamp(t, tz=UTC).isoformat() for t in times_s]
+    stamps: list[object] = [datetime.fromtimestamp(t, tz=UTC).isoformat() for t in times_s]
     for k, key in enumerate(GAUGES):
         growth = (0.09, 0.06)[k] * (1 - np.exp(-days / 25.0))
         values = 0.12 + 0.03 * k - 0.004 * d_t + growth + rng.normal(0, 0.002, times_s.size)
