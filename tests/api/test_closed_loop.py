@@ -163,7 +163,7 @@ def test_settlement_closed_loop(
     client: TestClient, tenant: Tenant, platform: Platform, settles: bool
 ) -> None:
     done = NOW - timedelta(days=20)
-    site = _instrumented(client, tenant, "settlement", 7, end=done - timedelta(days=1))
+    site = _instrumented(client, tenant, "settlement", 7, end=done)
     hid = _hazard(client, tenant, site["asset"], "settlement")
     wid, action = _work_order_done(client, tenant, platform, hid)
     rule = load_verification_rules().for_work(action, "settlement")
@@ -180,14 +180,14 @@ def test_settlement_closed_loop(
     values: dict[str, np.ndarray] = site["values"]  # type: ignore[assignment]
     hours = np.arange(19 * 24, dtype=np.float64)
     times = [done + timedelta(hours=float(x) + 1) for x in hours]
-    series = {}
+    series: dict[str, tuple[list[datetime], list[float]]] = {}
     for key, v in values.items():
         level = float(np.median(v[-24:]))
         after = level + 0.005 * rng.standard_normal(hours.size)
         if key == "SET-P2" and not settles:
             after = after + 0.25 * hours / 24.0  # 0.25 mm a day more
         series[f"settlement-{key}"] = (times, list(after))
-    _ingest(client, site["auth"], series)  # type: ignore[arg-type]
+    _ingest(client, site["auth"], series)
     r = client.post(
         f"{API}/work-orders/{wid}/verify", json={"note": "checked the plots"}, headers=eng
     )
@@ -205,6 +205,19 @@ def test_settlement_closed_loop(
         assert "signed off by engineer@alpha-rail.example" in wo["events"][-1]["note"]
         assert any(e["ref"] == f"verification:{v['id']}" for e in hz["evidence"])
         assert abs(trend[0]["value"]) < 0.01
+        # the settlement comes back: the hazard reopens and so does its closed work order
+        later = [times[-1] + timedelta(hours=float(x)) for x in range(1, 21)]
+        back = {k: (later, [float(np.median(v[1][-24:]))] * 20) for k, v in series.items()}
+        level = float(np.median(values["SET-P2"][-24:]))
+        back["settlement-SET-P2"] = (later, [level + 3.0 + 0.2 * i for i in range(20)])
+        _ingest(client, site["auth"], back)
+        r = client.post(f"{API}/assets/{site['asset']}/hazards/update", headers=eng)
+        assert r.status_code == 200 and hid in r.json()["hazards"]
+        hz = client.get(f"{API}/hazards/{hid}", headers=eng).json()
+        assert hz["status"] == "open"
+        wo = client.get(f"{API}/work-orders/{wid}", headers=eng).json()
+        assert wo["status"] == "reopened"
+        assert wo["events"][-1]["actor"] == "system" and "recurred" in wo["events"][-1]["note"]
     else:
         assert v["outcome"] == "failed"
         assert trend[0]["outcome"] == "failed" and trend[0]["value"] == pytest.approx(0.25, rel=0.1)

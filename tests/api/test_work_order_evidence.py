@@ -4,13 +4,18 @@ order, 403, 409, 422) writes nothing; downloads keep the bytes and the file name
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from infrasight.cli.app import app as cli
 from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
 from infrasight.platform import Platform
 from infrasight.storage.models import (
     AuditEvent,
@@ -168,3 +173,38 @@ def test_verification_bad_input(client: TestClient, platform: Platform, tenant: 
     assert wo["status"] == "verifying"
     r = client.post(move, json={"to": "closed", "note": "looks fine"}, headers=eng)
     assert r.status_code == 409 and "passed verification" in r.json()["detail"]
+
+
+def test_verify_from_the_cli(
+    client: TestClient,
+    platform: Platform,
+    tenant: Tenant,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wid = _work_order(client, platform, tenant, crew=True)
+    monkeypatch.setenv("INFRASIGHT_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("INFRASIGHT_DATABASE_URL", settings.database_url)
+    runner = CliRunner()
+    early = runner.invoke(cli, ["workorders", "verify", str(wid), "--org", "Alpha Rail"])
+    assert early.exit_code == 1 and "completed or verifying" in " ".join(early.output.split())
+    move = f"{API}/work-orders/{wid}/transitions"
+    eng, crew = tenant.headers(Role.ENGINEER), tenant.headers(Role.CREW)
+    for to, who in (("assigned", eng), ("in_progress", crew), ("completed", crew)):
+        assert client.post(move, json={"to": to}, headers=who).status_code == 200
+    bad = runner.invoke(
+        cli, ["workorders", "verify", str(wid), "--org", "Alpha Rail", "--period-days", "0.5"]
+    )
+    assert bad.exit_code == 2 and "period_days" in bad.output
+    ok = runner.invoke(
+        cli, ["workorders", "verify", str(wid), "--org", "Alpha Rail", "--actor", "ana"]
+    )
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.output)
+    assert (doc["method"], doc["outcome"], doc["period_days"]) == ("reinspection", "pending", 90)
+    assert doc["checks"][0]["test"] == "tracked defects"
+    shown = client.get(f"{API}/work-orders/{wid}", headers=eng).json()
+    assert shown["status"] == "verifying"
+    assert shown["events"][-1]["kind"] == "verification"
+    assert shown["events"][-1]["actor"] == "cli:ana"

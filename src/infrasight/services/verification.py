@@ -54,7 +54,12 @@ from infrasight.storage.models import (
 )
 from infrasight.storage.readings import fetch_series
 
-__all__ = ["completion_time", "has_passed_verification", "verify_work_order"]
+__all__ = [
+    "completion_time",
+    "has_passed_verification",
+    "reopen_on_recurrence",
+    "verify_work_order",
+]
 
 _log = logging.getLogger(__name__)
 _CHANNEL_REF = re.compile(r"^channel:([^\[]+)")
@@ -459,3 +464,21 @@ def verify_work_order(
     session.flush()
     _log.info("work order %s verification %s: %s", wo.id, record.id, outcome)
     return record
+
+
+def reopen_on_recurrence(session: Session, hazard: Hazard, note: str) -> list[int]:
+    """Reopen the hazard's closed work orders because the hazard came back (new evidence after
+    it was resolved); returns their ids. Each reopening is a work-order event and an audit row
+    by ``system``."""
+    system = Principal(organization_id=hazard.organization_id, name="system")
+    reopened = []
+    rows = session.scalars(
+        select(WorkOrder).where(
+            WorkOrder.hazard_id == hazard.id, WorkOrder.status == str(WorkOrderStatus.CLOSED)
+        )
+    ).all()
+    for wo in rows:
+        _move(session, system, wo, WorkOrderAction.REOPEN, note)
+        reopened.append(wo.id)
+        _log.info("work order %s reopened: hazard %s recurred", wo.id, hazard.id)
+    return reopened
