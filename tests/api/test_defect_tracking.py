@@ -132,8 +132,19 @@ def test_other_element_starts_its_own_tracks(
     v = series.visits[1]
     b = upload(client, tenant, site, v.image, v.mm_per_px, T0 + timedelta(days=9), other)
     platform.jobs.run_pending()
+    # a capture of no element is not tracked: its history is itself
+    r = client.post(
+        f"{API}/captures",
+        files={"file": ("wall.png", _png(v.image))},
+        data={"asset_id": str(site.asset_id), "mm_per_px": str(v.mm_per_px)},
+        headers=tenant.headers(Role.INSPECTOR),
+    )
+    c = int(r.json()["id"])
+    platform.jobs.run_pending()
     h = tenant.headers(Role.VIEWER)
-    for cid in (a, b):
+    for cid in (a, b, c):
         for d in client.get(f"{API}/captures/{cid}/defects", headers=h).json():
             body = client.get(f"{API}/defects/{d['id']}/history", headers=h).json()
             assert [s["capture_id"] for s in body["sightings"]] == [cid]
+            assert (body["track_id"] is None) == (cid == c)
+            assert body["growth"] == {"length": None, "width_max": None}

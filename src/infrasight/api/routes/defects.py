@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
+from infrasight.api.routes.common import DbId, ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.services.defect_reviews import MAX_NOTE, review_defect
 from infrasight.services.defect_tracking import defect_history
@@ -65,7 +65,7 @@ def list_reviews(defect_id: int, session: SessionDep, caller: CallerDep) -> list
 
 
 @router.get("/defects/{defect_id}/history")
-def get_history(defect_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+def get_history(defect_id: DbId, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
     """The physical defect across captures of its element: every sighting (matched defect,
     length and width with uncertainty, overlap and registration, or not detected), its status
     and growth rates (mm per day)."""

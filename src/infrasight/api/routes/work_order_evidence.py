@@ -12,7 +12,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
-from infrasight.api.routes.common import ReadModel, RequestModel
+from infrasight.api.routes.common import DbId, ReadModel, RequestModel
 from infrasight.core.domain import Action
 from infrasight.core.errors import PayloadTooLargeError
 from infrasight.services.verification import verify_work_order
@@ -60,7 +60,7 @@ class VerifyIn(RequestModel):
 
 @router.post("/work-orders/{work_order_id}/attachments", status_code=status.HTTP_201_CREATED)
 def post_attachment(
-    work_order_id: int,
+    work_order_id: DbId,
     platform: PlatformDep,
     session: SessionDep,
     caller: CallerDep,
@@ -89,7 +89,7 @@ def post_attachment(
 
 @router.get("/work-orders/{work_order_id}/attachments")
 def get_attachments(
-    work_order_id: int, session: SessionDep, caller: CallerDep
+    work_order_id: DbId, session: SessionDep, caller: CallerDep
 ) -> list[AttachmentRead]:
     """The work order's attachments, oldest first."""
     return [
@@ -103,8 +103,8 @@ def get_attachments(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_attachment(
-    work_order_id: int,
-    attachment_id: int,
+    work_order_id: DbId,
+    attachment_id: DbId,
     platform: PlatformDep,
     session: SessionDep,
     caller: CallerDep,
@@ -121,7 +121,7 @@ def download_attachment(
 
 @router.post("/work-orders/{work_order_id}/verify")
 def post_verify(
-    work_order_id: int, body: VerifyIn, session: SessionDep, caller: CallerDep
+    work_order_id: DbId, body: VerifyIn, session: SessionDep, caller: CallerDep
 ) -> VerificationRead:
     """Verify the repair from the measurements after completion (an engineer's sign-off).
 
@@ -138,7 +138,7 @@ def post_verify(
 
 @router.get("/work-orders/{work_order_id}/verifications")
 def get_verifications(
-    work_order_id: int, session: SessionDep, caller: CallerDep
+    work_order_id: DbId, session: SessionDep, caller: CallerDep
 ) -> list[VerificationRead]:
     """Every verification of the work order with its checks, oldest first."""
     require(caller, Action.READ)
