@@ -73,6 +73,7 @@ eval: install
 	$(BIN)/python benchmarks/rca_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/forecast_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/defect_tracking.py --datasets $(DATASETS)
 
 fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it
 	.ci/fuzz

@@ -24,6 +24,7 @@ from infrasight.storage.models import (
     User,
     WorkOrder,
     WorkOrderEvent,
+    WorkOrderVerification,
 )
 from tests.conftest import Tenant
 
@@ -293,6 +294,19 @@ def test_lifecycle_over_http(
     assert status == 403
     status, body = move("reopened", eng, "")
     assert status == 422
+    # closing needs a passed verification from measurements (tests/api/test_closed_loop.py)
+    status, body = move("closed", eng, "verified by re-inspection")
+    assert status == 409 and "passed verification" in str(body["detail"])
+    with platform.database.transaction() as s:
+        s.add(
+            WorkOrderVerification(
+                work_order_id=wid,
+                method="reinspection",
+                outcome="passed",
+                period_days=30.0,
+                decided_by="engineer@alpha-rail.example",
+            )
+        )
     status, body = move("closed", eng, "verified by re-inspection")
     assert status == 200 and body["allowed_transitions"] == ["reopened"]
     events = [e for e in body["events"] if e["kind"] == "transition"]  # type: ignore[union-attr]

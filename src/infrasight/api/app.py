@@ -34,6 +34,7 @@ from infrasight.api.routes import (
     records,
     reports,
     users,
+    work_order_evidence,
     work_orders,
 )
 from infrasight.core.settings import Settings
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         work_orders,
         reports,
         notifications,
+        work_order_evidence,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -1,4 +1,4 @@
-"""``infrasight workorders list|show|move``."""
+"""``infrasight workorders list|show|move|verify``."""
 
 from __future__ import annotations
 
@@ -111,3 +111,32 @@ def move(
         w = transition_work_order(session, caller, work_order_id, to, note)
         status = w.status
     console.print(f"work order {work_order_id}: {status}")
+
+
+@app.command("verify")
+@exits_cleanly
+def verify(
+    work_order_id: Annotated[int, typer.Argument()],
+    period_days: Annotated[
+        float | None, typer.Option(help="Observation period after completion, days")
+    ] = None,
+    note: Annotated[str, typer.Option(help="Sign-off note")] = "",
+    actor: Annotated[str, typer.Option(help="Who signs off (recorded)")] = "cli",
+    org: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Verify a completed repair from the measurements after it: passed closes the work order
+    and resolves its hazard, failed reopens both, pending waits (prints the checks as JSON)."""
+    from infrasight.services.verification import verify_work_order
+
+    with open_platform() as platform, platform.database.transaction() as session:
+        caller = replace(organization_principal(session, org), name=f"cli:{actor}")
+        v = verify_work_order(session, caller, work_order_id, period_days=period_days, note=note)
+        doc = {
+            "work_order_id": work_order_id,
+            "verification_id": v.id,
+            "method": v.method,
+            "outcome": v.outcome,
+            "period_days": v.period_days,
+            "checks": v.evidence,
+        }
+    typer.echo(json.dumps(doc, indent=1))

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     max_queued_analysis_jobs
         Most capture and record analyses an organisation may have waiting or running; one
         more upload is refused with HTTP 429 and ``Retry-After``.
+    max_attachment_bytes
+        Largest work-order attachment (repair photo, document), bytes; larger is HTTP 413.
     mqtt_url
         ``mqtt://[user:password@]host[:port]`` of a broker; when set, ``infrasight serve``
         also runs the MQTT ingest bridge (see docs/field.md). Empty: MQTT off.
@@ -91,6 +93,7 @@ class Settings(BaseSettings):
     max_batch_readings: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
+    max_attachment_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     future_tolerance_s: float = Field(default=300.0, ge=0)
     worker_threads: int = Field(default=2, ge=0)
     anomaly_scoring: bool = True

@@ -295,6 +295,19 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
     for event in events:
         platform.bus.publish(event)
     platform.jobs.run_pending()
+    from infrasight.demo.closed_loop import LOOP_MIN_DAYS, LoopOutcome, seed_closed_loop
+
+    loop = (
+        seed_closed_loop(
+            platform,
+            org_id,
+            times_s=series.times_s,
+            deck_temp=series.values["VD-DECK-TEMP"],
+            seed=seed,
+        )
+        if days >= LOOP_MIN_DAYS
+        else LoopOutcome(work_orders={}, hazards=0, captures=0)
+    )
     with platform.database.session() as session:
         alarms = session.scalar(
             select(func.count())
@@ -302,9 +315,11 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
             .where(AlarmRecord.organization_id == org_id)
         )
     summary = (
-        f"seeded {DEMO_ORGANIZATION!r}: 2 assets, {len(DEMO_CHANNELS)} channels, "
-        f"{readings:,} readings over {days} days, {len(_CAPTURES)} captures, "
-        f"{len(_RULES)} alarm rules ({alarms} alarms raised); "
+        f"seeded {DEMO_ORGANIZATION!r}: 2 assets, "
+        f"{len(DEMO_CHANNELS) + (2 if loop.captures else 0)} channels, "
+        f"{readings:,} readings over {days} days, {len(_CAPTURES) + loop.captures} captures, "
+        f"{len(_RULES)} alarm rules ({alarms} alarms raised), {loop.hazards} hazards; work "
+        f"orders: {', '.join(f'{n} {what}' for what, n in loop.work_orders.items()) or 'none'}; "
         f"log in as {DEMO_ADMIN_EMAIL} with password {DEMO_PASSWORD!r}"
     )
     return SeedOutcome(

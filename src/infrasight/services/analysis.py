@@ -10,6 +10,7 @@ from sqlalchemy import select
 from infrasight.jobs.runner import JobContext
 from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.crack_analysis import analyse_cracks
+from infrasight.services.defect_tracking import TrackingSettings, track_analysis
 from infrasight.services.displacement import track_capture
 from infrasight.storage.models import Capture, CaptureAnalysis, Record
 from infrasight.vision.cracks import default_segmenter
@@ -91,6 +92,17 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
         else:
             quality = dict(stored.summary)
         cracks = analyse_cracks(session, context.blobs, capture, pixels)
+        tracked = None
+        if cracks is not None:
+            session.flush()
+            tracked = track_analysis(
+                session,
+                context.blobs,
+                capture,
+                cracks,
+                pixels,
+                settings=TrackingSettings(max_pixels=context.settings.max_image_pixels),
+            )
         del pixels
         event = track_capture(
             session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
@@ -108,6 +120,8 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
         if cracks is not None:
             result["analysis_ids"].append(cracks.id)
             result["cracks"] = cracks.summary["cracks"]
+        if tracked is not None:
+            result["tracking"] = tracked
         if event is not None:
             result["displacement_readings"] = event.accepted
     if event is not None:

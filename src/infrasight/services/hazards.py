@@ -319,7 +319,14 @@ def update_hazards(
                 hazard.risk, hazard.risk_band = risk.score, risk.band
                 hazard.causes = causes
                 if plan.transition is not None:
+                    was = hazard.status
                     hazard.status = str(plan.transition.to_status)
+                    if was == HazardStatus.RESOLVED and hazard.status == HazardStatus.OPEN:
+                        from infrasight.services.verification import reopen_on_recurrence
+
+                        reopen_on_recurrence(
+                            session, hazard, f"hazard {hazard.id} recurred: {plan.transition.note}"
+                        )
                     session.add(
                         HazardTransitionRecord(
                             hazard_id=hazard.id,

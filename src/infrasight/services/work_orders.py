@@ -8,10 +8,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Action, Role
-from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
 from infrasight.reasoning.hazards import apply_action as apply_hazard_action
@@ -32,6 +33,7 @@ from infrasight.storage.models import (
     WorkOrder,
     WorkOrderComment,
     WorkOrderEvent,
+    WorkOrderVerification,
     utcnow,
 )
 
@@ -252,6 +254,8 @@ def transition_work_order(
         The table forbids it (HTTP 409, naming the allowed states).
     PermissionDeniedError
         A supervisory move (assign, close, cancel, reopen, submit) by less than an engineer.
+    ConflictError
+        Closing without a passed verification (``services/verification``).
     """
     wo = get_work_order(session, principal, work_order_id)
     require(principal, Action.FIELD_WORK)
@@ -265,6 +269,18 @@ def transition_work_order(
     action = action_to(WorkOrderStatus(wo.status), target)
     require(principal, Action.CONFIGURE if action in SUPERVISORY else Action.FIELD_WORK)
     tr = apply_action(WorkOrderStatus(wo.status), action, note)
+    if action is WorkOrderAction.CLOSE:
+        newest = session.scalar(
+            select(WorkOrderVerification.outcome)
+            .where(WorkOrderVerification.work_order_id == wo.id)
+            .order_by(WorkOrderVerification.id.desc())
+            .limit(1)
+        )
+        if newest != "passed":
+            raise ConflictError(
+                f"work order {wo.id} closes only after a passed verification "
+                f"(POST /work-orders/{wo.id}/verify); newest: {newest or 'none'}"
+            )
     if action is WorkOrderAction.ASSIGN and wo.assignee_id is None:
         raise InvalidInputError(
             "set an assignee (PATCH assignee_id) before assigning", field="assignee_id"

@@ -45,6 +45,8 @@ __all__ = [
     "ChannelAnalytics",
     "ChannelCompensation",
     "Defect",
+    "DefectSighting",
+    "DefectTrack",
     "Device",
     "DeviceStatus",
     "Element",
@@ -60,6 +62,8 @@ __all__ = [
     "Record",
     "SlaEscalation",
     "User",
+    "WorkOrderAttachment",
+    "WorkOrderVerification",
     "utcnow",
 ]
 
@@ -747,4 +751,69 @@ class SlaEscalation(Base):
     step: Mapped[int] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(60))
     severity: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class DefectTrack(Base):
+    """One physical defect followed across the captures of its element (measure/defect_tracking)."""
+
+    __tablename__ = "defect_tracks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    element_id: Mapped[int] = mapped_column(ForeignKey("elements.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="detected")  # or "not_detected"
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DefectSighting(Base):
+    """A track in one capture: its matched defect, or ``defect_id`` None (not detected there)."""
+
+    __tablename__ = "defect_sightings"
+    __table_args__ = (UniqueConstraint("track_id", "capture_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("defect_tracks.id", ondelete="CASCADE"), index=True
+    )
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"), index=True)
+    defect_id: Mapped[int | None] = mapped_column(
+        ForeignKey("defects.id", ondelete="CASCADE"), index=True, default=None
+    )
+    time: Mapped[datetime]
+    overlap: Mapped[float | None] = mapped_column(Float, default=None)
+    registration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class WorkOrderVerification(Base):
+    """A verification of a work order's repair from the measurements after it."""
+
+    __tablename__ = "work_order_verifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), default=None)
+    method: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(20))  # passed, failed, pending
+    period_days: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkOrderAttachment(Base):
+    """A repair photo or document of a work order, stored as a blob."""
+
+    __tablename__ = "work_order_attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    work_order_id: Mapped[int] = mapped_column(
+        ForeignKey("work_orders.id", ondelete="CASCADE"), index=True
+    )
+    blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    filename: Mapped[str] = mapped_column(String(400), default="")
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

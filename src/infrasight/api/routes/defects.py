@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, status
 from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from infrasight.api.deps import CallerDep, SessionDep
-from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
+from infrasight.api.routes.common import DbId, ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.services.defect_reviews import MAX_NOTE, review_defect
+from infrasight.services.defect_tracking import defect_history
 from infrasight.storage.models import Defect, DefectReview
 
 router = APIRouter(tags=["defects"])
@@ -61,3 +62,12 @@ def list_reviews(defect_id: int, session: SessionDep, caller: CallerDep) -> list
         select(DefectReview).where(DefectReview.defect_id == defect_id).order_by(DefectReview.id)
     )
     return [DefectReviewRead.model_validate(r) for r in rows]
+
+
+@router.get("/defects/{defect_id}/history")
+def get_history(defect_id: DbId, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+    """The physical defect across captures of its element: every sighting (matched defect,
+    length and width with uncertainty, overlap and registration, or not detected), its status
+    and growth rates (mm per day)."""
+    caller.require(Action.READ)
+    return defect_history(session, caller.organization_id, defect_id)

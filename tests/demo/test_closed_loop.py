@@ -1,0 +1,52 @@
+"""The demo seeds the closed loop: a crack sealed and verified (closed, hazard resolved), a gauge
+repair that failed verification (reopened), a settlement work order in progress."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from rich.console import Console
+
+from infrasight.demo.closed_loop import CREW_EMAIL
+from infrasight.demo.seed import DEMO_PASSWORD, seed_demo
+from infrasight.platform import Platform
+
+API = "/api/v1"
+
+
+def test_demo_closes_the_loop(platform: Platform, client: TestClient) -> None:
+    outcome = seed_demo(platform, days=30, seed=7, console=Console(quiet=True))
+    assert "1 closed after a passed verification" in outcome.summary
+    assert "1 reopened after a failed verification, 1 in progress" in outcome.summary
+    h = {"Authorization": f"Bearer {outcome.token}"}
+    orders = client.get(f"{API}/work-orders", headers=h).json()
+    by_status = {w["status"]: w for w in orders}
+    assert set(by_status) == {"closed", "reopened", "in_progress"}
+    closed = by_status["closed"]
+    assert closed["action_id"] in {"routing_sealing", "epoxy_injection", "surface_sealing"}
+    (verification,) = client.get(
+        f"{API}/work-orders/{closed['id']}/verifications", headers=h
+    ).json()
+    assert (verification["method"], verification["outcome"]) == ("reinspection", "passed")
+    assert verification["decided_by"] == "engineer@demo.infrasight.example"
+    hazard = client.get(f"{API}/hazards/{closed['hazard_id']}", headers=h).json()
+    assert (hazard["mechanism"], hazard["status"]) == ("shrinkage", "resolved")
+    track = int(verification["evidence"][0]["ref"].split(":")[1])
+    # the crack's history: found before the repair, not detected at the re-inspection
+    captures = client.get(f"{API}/captures", headers=h).json()["items"]
+    before = next(c for c in captures if c["filename"] == "demo-span3-girder-before.png")
+    defect = client.get(f"{API}/captures/{before['id']}/defects", headers=h).json()[0]
+    history = client.get(f"{API}/defects/{defect['id']}/history", headers=h).json()
+    assert history["track_id"] == track and history["status"] == "not_detected"
+    assert [s["detected"] for s in history["sightings"]] == [True, False]
+    reopened = by_status["reopened"]
+    (failed,) = client.get(f"{API}/work-orders/{reopened['id']}/verifications", headers=h).json()
+    assert (failed["method"], failed["outcome"]) == ("sensor_health", "failed")
+    assert "stuck" in failed["evidence"][0]["detail"]
+    # the crew logs in and sees the work orders assigned to them, with the repair photo
+    login = client.post(f"{API}/auth/login", json={"email": CREW_EMAIL, "password": DEMO_PASSWORD})
+    assert login.status_code == 200 and login.json()["role"] == "crew"
+    crew = {"Authorization": f"Bearer {login.json()['token']}"}
+    mine = client.get(f"{API}/work-orders", headers=crew).json()
+    assert {w["id"] for w in mine} == {w["id"] for w in orders}
+    photos = client.get(f"{API}/work-orders/{closed['id']}/attachments", headers=crew).json()
+    assert [p["media_type"] for p in photos] == ["image/jpeg"]
