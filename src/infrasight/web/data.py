@@ -25,6 +25,7 @@ __all__ = [
     "assets",
     "elements",
     "rule_levels",
+    "rules",
 ]
 
 T = TypeVar("T")
@@ -62,7 +63,8 @@ def asset_channels(session: Session, caller: Principal, asset_id: int) -> list[C
     )
 
 
-def _rules(session: Session, caller: Principal) -> list[RuleRead]:
+def rules(session: Session, caller: Principal) -> list[RuleRead]:
+    """The organisation's alarm rules (``GET /rules``)."""
     return all_items(lambda limit, offset: list_rules(session, caller, limit=limit, offset=offset))
 
 
@@ -83,7 +85,7 @@ def active_alarms_by_asset(
     """Open (active or acknowledged) alarms per asset, through the rules' channels."""
     rule_channels = {
         rule.id: set(map(str, rule.definition.get("channels", [])))
-        for rule in _rules(session, caller)
+        for rule in rules(session, caller)
     }
     alarms = _open_alarms(session, caller)
     counts: dict[int, int] = {}
@@ -100,7 +102,7 @@ def active_alarms_by_asset(
 def rule_levels(session: Session, caller: Principal, channel_key: str) -> list[dict[str, Any]]:
     """The value thresholds of the rules watching a channel: name, severity, upper/lower."""
     levels: list[dict[str, Any]] = []
-    for rule in _rules(session, caller):
+    for rule in rules(session, caller):
         if not rule.enabled or channel_key not in rule.definition.get("channels", []):
             continue
         for level in rule.definition.get("levels", []):
