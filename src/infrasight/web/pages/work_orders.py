@@ -92,13 +92,15 @@ def _overdue(wo: WorkOrderRead) -> bool:
     return wo.status not in finished and due < datetime.now(UTC)
 
 
-def _card(wo: WorkOrderRead, people: dict[int, tuple[str, str]], t: Translator) -> None:
-    with ui.card().classes("w-full p-2 gap-1").mark(f"wo-{wo.id}"):
+def _card(wo: WorkOrderRead, people: dict[int, tuple[str, str]], t: Translator) -> ui.card:
+    card = ui.card().classes("w-full p-2 gap-1").mark(f"wo-{wo.id}")
+    with card:
         ui.link(f"#{wo.id} {wo.title}", f"/work-orders/{wo.id}").classes("font-bold text-sm")
         due = t("due {when}", when=t.datetime(wo.due_at))
         ui.label(due).classes("text-xs " + ("text-red-700 font-bold" if _overdue(wo) else ""))
         who = people.get(wo.assignee_id, ("–", ""))[0] if wo.assignee_id else t("unassigned")
         ui.label(who).classes("text-xs text-slate-600")
+    return card
 
 
 def _move(ctx: WebContext, bid: str, t: Translator, work_order_id: int, to: str, note: str) -> bool:
@@ -195,6 +197,72 @@ def _events(wo: dict[str, Any], t: Translator) -> None:
     )
 
 
+#: States shown as columns even when empty (the others appear when something is in them).
+ALWAYS_SHOWN = frozenset({"open", "assigned", "in_progress", "on_hold", "completed", "verifying"})
+
+
+def _board(
+    ctx: WebContext,
+    scope: PageScope,
+    shown: dict[str, list[WorkOrderRead]],
+    people: dict[int, tuple[str, str]],
+) -> None:
+    """Columns by state; a card dragged onto a column moves the work order when the lifecycle
+    and the role allow it (the allowed columns light up while dragging)."""
+    t = scope.t
+    bid = browser_id()
+    columns: dict[str, ui.column] = {}
+    dragged: dict[str, WorkOrderRead] = {}
+    lit = "ring-2 ring-green-600"
+
+    def start(wo: WorkOrderRead) -> None:
+        dragged["wo"] = wo
+        for target in movable_targets(scope, wo.status):
+            if target in columns:
+                columns[target].classes(add=lit)
+
+    def end() -> None:
+        for column in columns.values():
+            column.classes(remove=lit)
+
+    def drop(status: str) -> None:
+        end()
+        wo = dragged.pop("wo", None)
+        if wo is None or wo.status == status:
+            return
+        allowed = movable_targets(scope, wo.status)
+        if status not in allowed:
+            names = ", ".join(_status(s, t) for s in allowed) or "–"
+            ui.notify(
+                t(
+                    "From {state} you may move to: {allowed}",
+                    state=_status(wo.status, t),
+                    allowed=names,
+                ),
+                type="warning",
+            )
+            return
+        if _move(ctx, bid, t, wo.id, status, ""):
+            ui.navigate.reload()
+
+    with ui.row().classes("w-full gap-2 flex-nowrap overflow-x-auto items-start"):
+        for status, items in shown.items():
+            if not items and status not in ALWAYS_SHOWN:
+                continue
+            column = ui.column().classes("w-56 shrink-0 bg-slate-100 rounded p-2 gap-2 min-h-32")
+            columns[status] = column
+            column.on("dragover.prevent", lambda: None)
+            column.on("drop", lambda _e, s=status: drop(s))
+            with column.mark(f"column-{status}"):
+                ui.label(f"{_status(status, t)} ({len(items)})").classes("font-bold")
+                for wo in items:
+                    card = _card(wo, people, t)
+                    if movable_targets(scope, wo.status):
+                        card.props("draggable").classes("cursor-grab")
+                        card.on("dragstart", lambda _e, w=wo: start(w))
+                        card.on("dragend", end)
+
+
 def register(ctx: WebContext) -> None:
     """Add ``/work-orders`` and ``/work-orders/{work_order_id}``."""
 
@@ -211,16 +279,7 @@ def register(ctx: WebContext) -> None:
             if not orders:
                 ui.label(t("No work orders."))
             people = colleagues(scope.session, scope.caller)
-            shown = board_columns(orders)
-            with ui.row().classes("w-full gap-2 flex-nowrap overflow-x-auto items-start"):
-                for status, items in shown.items():
-                    if not items and status in ("draft", "cancelled", "reopened", "on_hold"):
-                        continue  # rarely used states appear when something is in them
-                    column = ui.column().classes("w-56 shrink-0 bg-slate-100 rounded p-2 gap-2")
-                    with column.mark(f"column-{status}"):
-                        ui.label(f"{_status(status, t)} ({len(items)})").classes("font-bold")
-                        for wo in items:
-                            _card(wo, people, t)
+            _board(ctx, scope, board_columns(orders), people)
 
     @ui.page("/work-orders/{work_order_id}")
     def work_order_page(work_order_id: int) -> None:
