@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from nicegui import ui
@@ -364,3 +365,28 @@ async def test_admin_deletes_a_rule_and_a_viewer_only_reads(
         assert session.scalars(
             select(AuditEvent).where(AuditEvent.action == "delete", AuditEvent.entity == "rule")
         ).all()
+
+
+@pytest.mark.parametrize("locale", list(LOCALES))
+async def test_overview_counts_hazards_and_overdue_work(
+    web: User, web_site: WebSite, web_context: WebContext, locale: str
+) -> None:
+    t = translator(locale)
+    await _as(web, web_site, Role.ENGINEER, web_context, locale)
+    await web.open(f"/hazards/{web_site.hazard_id}")
+    web.find(marker="create-jacking_underpinning").click()
+    await web.should_see(marker="wo-title")
+    await web.open("/")
+    one, none = t.number(1, 0), t.number(0, 0)
+    await web.should_see(t("Open hazards: {count}, highest risk {risk}", count=one, risk=16))
+    await web.should_see(t("Work orders overdue: {count}", count=none))
+    await web.should_see(t("Condition: no rating yet"))
+    with web_context.session() as session:
+        wo = session.scalars(select(WorkOrder)).one()
+        wo.due_at = datetime(2024, 1, 1, tzinfo=UTC)
+        session.get_one(Hazard, web_site.hazard_id).status = "resolved"
+        session.commit()
+    await web.open("/")
+    await web.should_see(t("Work orders overdue: {count}", count=one))
+    await web.should_see(t("Open hazards: {count}", count=none))
+    assert web_context.missing.get(locale, set()) == set()
