@@ -69,6 +69,19 @@ async def test_hazard_list_and_detail(
         "Red level raised",
     ]
     assert evidence.rows[0]["value"] == f"{t.number(4.5, 3)} mm"
+    matrix = web.find(marker="risk-matrix").elements.pop()
+    assert isinstance(matrix, ui.html)
+    assert matrix.content.count("data-here") == 1
+    assert '<td data-here="true"' in matrix.content and "<b>● 16</b>" in matrix.content
+    timeline = web.find(marker="timeline").elements.pop()
+    assert isinstance(timeline, ui.echart)
+    window, raised = timeline.options["series"]  # the readings' window, then the alarm
+    assert [p[0] for p in window["data"]] == [
+        "2024-05-01T00:00:00+00:00",
+        "2024-05-15T00:00:00+00:00",
+    ]
+    assert raised["type"] == "scatter" and raised["data"][0][1] == t("alarm")
+    assert raised["data"][0][0] > "2024-05-14"  # raised by the last readings of the two weeks
     trail = web.find(marker="trail").elements.pop()
     assert isinstance(trail, ui.table)
     assert [(r["actor"], r["note"]) for r in trail.rows] == [("system", "opened from evidence")]

@@ -5,12 +5,15 @@ recommendations (create a work order), the lifecycle buttons the role allows and
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from nicegui import ui
 from sqlalchemy.orm import Session
 
+from infrasight.api.routes.alarms import get_alarm
 from infrasight.api.routes.assets import AssetRead, get_asset
 from infrasight.api.routes.condition import get_condition
 from infrasight.api.routes.hazards import (
@@ -23,14 +26,21 @@ from infrasight.api.routes.hazards import (
 from infrasight.api.routes.work_orders import WorkOrderCreate, get_recommendations, post_work_order
 from infrasight.core.domain import Action
 from infrasight.core.errors import InfraSightError, NotFoundError
-from infrasight.reasoning.hazards import HazardStatus
+from infrasight.reasoning.hazards import HazardStatus, RiskMatrix, load_risk_matrix
 from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, act, browser_id, error_text, open_page
 
-__all__ = ["MECHANISM_NAMES", "STATUS_NAMES", "hazard_rows", "register"]
+__all__ = [
+    "MECHANISM_NAMES",
+    "STATUS_NAMES",
+    "evidence_timeline",
+    "hazard_rows",
+    "register",
+    "risk_matrix_html",
+]
 
 STATUS_NAMES = {
     HazardStatus.OPEN.value: N_("open"),
@@ -63,6 +73,41 @@ BAND_NAMES = {
     "very high": N_("very high"),
 }
 BAND_COLOURS = {"low": "green-7", "medium": "amber-8", "high": "red-7"}
+_CELL_COLOURS = {"low": "#bbf7d0", "medium": "#fde68a", "high": "#fca5a5"}
+
+
+def _band(matrix: RiskMatrix, score: int) -> str:
+    return next((label for label, top in matrix.bands if score <= top), matrix.bands[-1][0])
+
+
+def risk_matrix_html(matrix: RiskMatrix, likelihood: int, consequence: int, t: Translator) -> str:
+    """The 5 x 5 matrix (likelihood up, consequence across) coloured by band, with the hazard's
+    cell outlined and marked."""
+    rows = []
+    for lk in range(5, 0, -1):
+        cells = [f'<th style="padding:0 6px;font-weight:normal">{lk}</th>']
+        for cq in range(1, 6):
+            score = lk * cq
+            here = (lk, cq) == (likelihood, consequence)
+            colour = _CELL_COLOURS.get(_band(matrix, score), "#f87171")
+            border = "3px solid #0f172a" if here else "1px solid #fff"
+            text = f"<b>● {score}</b>" if here else str(score)
+            mark = ' data-here="true"' if here else ""
+            cells.append(
+                f'<td{mark} style="background:{colour};border:{border};width:34px;height:28px;'
+                f'text-align:center;font-size:12px">{text}</td>'
+            )
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    caption = escape(t("likelihood (up) × consequence (across)"))
+    axis = "".join(f'<th style="font-weight:normal">{cq}</th>' for cq in range(1, 6))
+    return (
+        '<table style="border-collapse:collapse">'
+        + "".join(rows)
+        + f"<tr><th></th>{axis}</tr></table>"
+        + f'<div style="font-size:11px">{caption}</div>'
+    )
+
+
 EVIDENCE_NAMES = {
     "reading_window": N_("readings"),
     "alarm": N_("alarm"),
@@ -72,6 +117,89 @@ EVIDENCE_NAMES = {
     "rating": N_("rating"),
     "element": N_("element"),
 }
+
+
+PREDICTION_NAMES = {"risk_basis": N_("Basis of the risk")}
+_WINDOW = re.compile(r"\[([^/\]]+)/([^\]]+)\]")
+_ALARM = re.compile(r"^alarm:(\d+)")
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def evidence_timeline(
+    evidence: list[dict[str, Any]], alarm_times: dict[int, datetime]
+) -> list[dict[str, Any]]:
+    """The evidence that has a time, for one time axis: ``kind``, ``start``, ``end`` (equal for an
+    instant), ``detail``. Windows come from the reference (``channel:K[start/end]``), alarms from
+    their raise time; items without either are left out (they stay in the evidence table)."""
+    items = []
+    for e in evidence:
+        ref = str(e.get("ref", ""))
+        window = _WINDOW.search(ref)
+        alarm = _ALARM.match(ref)
+        start = end = None
+        if window is not None:
+            start, end = _time(window.group(1)), _time(window.group(2))
+        elif alarm is not None and int(alarm.group(1)) in alarm_times:
+            start = end = alarm_times[int(alarm.group(1))]
+        if start is None or end is None:
+            continue
+        items.append(
+            {
+                "kind": str(e.get("kind", "")),
+                "start": start,
+                "end": end,
+                "detail": str(e.get("detail", "") or e.get("test", "")),
+            }
+        )
+    return sorted(items, key=lambda item: item["start"])
+
+
+def _timeline_chart(
+    session: Session, caller: Principal, evidence: list[dict[str, Any]], t: Translator
+) -> None:
+    alarm_times: dict[int, datetime] = {}
+    for e in evidence:
+        found = _ALARM.match(str(e.get("ref", "")))
+        if found is not None:
+            alarm_id = int(found.group(1))
+            try:
+                alarm_times[alarm_id] = get_alarm(alarm_id, session, caller).raised_at
+            except InfraSightError:
+                continue
+    items = evidence_timeline(evidence, alarm_times)
+    if not items:
+        return
+    kinds = list(dict.fromkeys(_name(EVIDENCE_NAMES, i["kind"], t) for i in items))
+    series = []
+    for item in items:
+        kind = _name(EVIDENCE_NAMES, item["kind"], t)
+        points = [[item["start"].isoformat(), kind], [item["end"].isoformat(), kind]]
+        instant = item["start"] == item["end"]
+        series.append(
+            {
+                "type": "scatter" if instant else "line",
+                "name": item["detail"],
+                "data": points[:1] if instant else points,
+                "symbolSize": 12 if instant else 6,
+                "lineStyle": {"width": 8},
+            }
+        )
+    options = {
+        "animation": False,
+        "grid": {"left": 90, "right": 20, "top": 10, "bottom": 30},
+        "tooltip": {"trigger": "item"},
+        "xAxis": {"type": "time"},
+        "yAxis": {"type": "category", "data": kinds},
+        "series": series,
+    }
+    ui.echart(options).classes("w-full").style(f"height:{70 + 36 * len(kinds)}px").mark("timeline")
 
 
 def _name(table: dict[str, str], key: str, t: Translator) -> str:
@@ -407,7 +535,30 @@ def register(ctx: WebContext) -> None:
             asset = get_asset(int(hazard["asset_id"]), session, caller)
             ui.link(asset.name, f"/assets/{asset.id}")
             _transitions(ctx, scope, hazard)
+            matrix = load_risk_matrix()
+            with ui.row().classes("items-start gap-6 flex-wrap"):
+                with ui.column().classes("gap-1"):
+                    ui.label(t("Risk matrix")).classes("text-lg")
+                    ui.html(
+                        risk_matrix_html(
+                            matrix, int(hazard["likelihood"]), int(hazard["consequence"]), t
+                        ),
+                        sanitize=False,
+                    ).mark("risk-matrix")
+                    ui.label(t("Source: {citation}", citation=matrix.citation)).classes(
+                        "text-xs text-slate-600 max-w-xs"
+                    )
+                with ui.column().classes("gap-1"):
+                    ui.label(t("Prediction")).classes("text-lg")
+                    prediction = dict(hazard.get("prediction") or {})
+                    if not prediction:
+                        ui.label(t("No prediction yet."))
+                    for key, value in prediction.items():
+                        ui.label(f"{_name(PREDICTION_NAMES, key, t)}: {value}").classes(
+                            "text-sm max-w-xl"
+                        ).mark(f"prediction-{key}")
             ui.label(t("Evidence")).classes("text-lg")
+            _timeline_chart(session, caller, list(hazard["evidence"]), t)
             _evidence_table(list(hazard["evidence"]), t, "evidence")
             _causes(list(hazard["causes"] or []), t)
             _condition(session, caller, hazard, t)
