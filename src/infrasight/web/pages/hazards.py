@@ -29,6 +29,7 @@ from infrasight.core.errors import InfraSightError, NotFoundError
 from infrasight.reasoning.hazards import HazardStatus, RiskMatrix, load_risk_matrix
 from infrasight.services.auth import Principal
 from infrasight.web import data
+from infrasight.web.charts import TIME_LABELS
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, act, browser_id, error_text, open_page
@@ -195,7 +196,10 @@ def _timeline_chart(
         "animation": False,
         "grid": {"left": 90, "right": 20, "top": 10, "bottom": 30},
         "tooltip": {"trigger": "item"},
-        "xAxis": {"type": "time"},
+        "xAxis": {
+            "type": "time",
+            "axisLabel": {"formatter": TIME_LABELS.get(t.locale, TIME_LABELS["en"])},
+        },
         "yAxis": {"type": "category", "data": kinds},
         "series": series,
     }
