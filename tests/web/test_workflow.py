@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from nicegui import ui
 from nicegui.testing import User
 from sqlalchemy import select
@@ -402,4 +403,38 @@ async def test_overview_counts_hazards_and_overdue_work(
     await web.open("/")
     await web.should_see(t("Work orders overdue: {count}", count=one))
     await web.should_see(t("Open hazards: {count}", count=none))
+    assert web_context.missing.get(locale, set()) == set()
+
+
+@pytest.mark.parametrize("locale", list(LOCALES))
+async def test_asset_page_lists_hazards_alarms_and_condition_history(
+    web: User, web_site: WebSite, web_context: WebContext, client: TestClient, locale: str
+) -> None:
+    t = translator(locale)
+    rating = client.post(
+        f"/api/v1/assets/{web_site.site.asset_id}/ratings",
+        json={
+            "element_id": web_site.site.element_id,
+            "standard": "nbi",
+            "rating": 6,
+            "inspected_at": "2024-04-02T09:00:00Z",
+            "inspector": "K. Chan",
+        },
+        headers=web_site.tenant.headers(Role.INSPECTOR),
+    )
+    assert rating.status_code == 201, rating.text
+    await _as(web, web_site, Role.VIEWER, web_context, locale)
+    await web.open(f"/assets/{web_site.site.asset_id}")
+    await web.should_see(
+        t(
+            "#{id} {mechanism}: risk {risk}, {state}",
+            id=web_site.hazard_id,
+            mechanism=t("Settlement / support movement"),
+            risk=16,
+            state=t("open"),
+        )
+    )
+    await web.should_see("red · P2-settlement", marker="asset-alarms")
+    when = t.datetime(datetime(2024, 4, 2, 9, tzinfo=UTC))
+    await web.should_see(f"{when} · Pier 2 · nbi 6")
     assert web_context.missing.get(locale, set()) == set()

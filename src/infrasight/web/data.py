@@ -24,6 +24,7 @@ __all__ = [
     "asset_channels",
     "assets",
     "elements",
+    "open_alarms_on",
     "rule_levels",
     "rules",
 ]
@@ -77,6 +78,20 @@ def _open_alarms(session: Session, caller: Principal) -> list[AlarmRead]:
 
         found += all_items(fetch)
     return found
+
+
+def open_alarms_on(session: Session, caller: Principal, channel_keys: set[str]) -> list[AlarmRead]:
+    """Open alarms of the rules watching any of ``channel_keys``, most severe first."""
+    rule_channels = {
+        rule.id: set(map(str, rule.definition.get("channels", [])))
+        for rule in rules(session, caller)
+    }
+    found = [
+        alarm
+        for alarm in _open_alarms(session, caller)
+        if alarm.rule_id is not None and rule_channels.get(alarm.rule_id, set()) & channel_keys
+    ]
+    return sorted(found, key=lambda a: (-a.severity, a.raised_at))
 
 
 def active_alarms_by_asset(

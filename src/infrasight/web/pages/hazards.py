@@ -39,6 +39,7 @@ __all__ = [
     "STATUS_NAMES",
     "evidence_timeline",
     "hazard_rows",
+    "name_of",
     "register",
     "risk_matrix_html",
 ]
@@ -177,10 +178,10 @@ def _timeline_chart(
     items = evidence_timeline(evidence, alarm_times)
     if not items:
         return
-    kinds = list(dict.fromkeys(_name(EVIDENCE_NAMES, i["kind"], t) for i in items))
+    kinds = list(dict.fromkeys(name_of(EVIDENCE_NAMES, i["kind"], t) for i in items))
     series = []
     for item in items:
-        kind = _name(EVIDENCE_NAMES, item["kind"], t)
+        kind = name_of(EVIDENCE_NAMES, item["kind"], t)
         points = [[item["start"].isoformat(), kind], [item["end"].isoformat(), kind]]
         instant = item["start"] == item["end"]
         series.append(
@@ -206,7 +207,8 @@ def _timeline_chart(
     ui.echart(options).classes("w-full").style(f"height:{70 + 36 * len(kinds)}px").mark("timeline")
 
 
-def _name(table: dict[str, str], key: str, t: Translator) -> str:
+def name_of(table: dict[str, str], key: str, t: Translator) -> str:
+    """``key``'s translated name from ``table``, or ``key`` itself when the table lacks it."""
     return t(table[key]) if key in table else key
 
 
@@ -218,10 +220,10 @@ def hazard_rows(
         {
             "id": h.id,
             "risk": h.risk,
-            "band": _name(BAND_NAMES, h.risk_band, t),
-            "status": _name(STATUS_NAMES, h.status, t),
+            "band": name_of(BAND_NAMES, h.risk_band, t),
+            "status": name_of(STATUS_NAMES, h.status, t),
             "element": element_names.get(h.element_id, "–") if h.element_id is not None else "–",
-            "mechanism": _name(MECHANISM_NAMES, h.mechanism, t),
+            "mechanism": name_of(MECHANISM_NAMES, h.mechanism, t),
             "confidence": t.number(h.confidence, 2),
         }
         for h in hazards
@@ -277,7 +279,7 @@ def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> 
     rows = [
         {
             "i": i,
-            "kind": _name(EVIDENCE_NAMES, str(e.get("kind", "")), t),
+            "kind": name_of(EVIDENCE_NAMES, str(e.get("kind", "")), t),
             "detail": e.get("detail", "") or e.get("test", ""),
             "value": (
                 f"{t.number(e['value'], 3)} {e.get('unit') or ''}".strip()
@@ -302,7 +304,7 @@ def _causes(causes: list[dict[str, Any]], t: Translator) -> None:
         with ui.card().classes("w-full").mark(f"cause-{rank}"):
             with ui.row().classes("items-center gap-3"):
                 ui.label(f"{rank}.").classes("font-bold")
-                ui.label(_name(MECHANISM_NAMES, mechanism, t)).classes("font-bold")
+                ui.label(name_of(MECHANISM_NAMES, mechanism, t)).classes("font-bold")
                 ui.label(
                     t("confidence {value}", value=t.number(float(cause.get("confidence", 0)), 2))
                 )
@@ -423,7 +425,7 @@ def _transitions(ctx: WebContext, scope: PageScope, hazard: dict[str, Any]) -> N
                     ui.navigate.reload()
 
             ui.button(
-                t("Move to {state}", state=_name(STATUS_NAMES, target, t)), on_click=move
+                t("Move to {state}", state=name_of(STATUS_NAMES, target, t)), on_click=move
             ).props("dense outline").mark(f"to-{target}")
 
 
@@ -440,8 +442,8 @@ def _trail(hazard: dict[str, Any], t: Translator) -> None:
             "i": i,
             "at": t.datetime(datetime.fromisoformat(str(tr["at"]))),
             "actor": tr["actor"],
-            "move": (f"{_name(STATUS_NAMES, str(tr['from']), t)} → " if tr["from"] else "")
-            + _name(STATUS_NAMES, str(tr["to"]), t),
+            "move": (f"{name_of(STATUS_NAMES, str(tr['from']), t)} → " if tr["from"] else "")
+            + name_of(STATUS_NAMES, str(tr["to"]), t),
             "note": tr["note"],
         }
         for i, tr in enumerate(hazard["transitions"])
@@ -497,7 +499,7 @@ def register(ctx: WebContext) -> None:
             table.mark("hazards")
             for h in hazards:  # plain links too (keyboard, simulated user)
                 ui.link(
-                    f"#{h.id} {_name(MECHANISM_NAMES, h.mechanism, t)}", f"/hazards/{h.id}"
+                    f"#{h.id} {name_of(MECHANISM_NAMES, h.mechanism, t)}", f"/hazards/{h.id}"
                 ).classes("hidden").mark(f"hazard-link-{h.id}")
 
     @ui.page("/hazards/{hazard_id}")
@@ -512,7 +514,7 @@ def register(ctx: WebContext) -> None:
                 ui.label(t("Hazard not found.")).mark("not-found")
                 return
             ui.link(t("All hazards"), "/hazards")
-            mechanism = _name(MECHANISM_NAMES, str(hazard["mechanism"]), t)
+            mechanism = name_of(MECHANISM_NAMES, str(hazard["mechanism"]), t)
             ui.label(t("Hazard {id}: {mechanism}", id=hazard_id, mechanism=mechanism)).classes(
                 "text-2xl"
             ).mark("hazard-title")
@@ -522,7 +524,7 @@ def register(ctx: WebContext) -> None:
                     t(
                         "risk {score} ({band})",
                         score=hazard["risk"],
-                        band=_name(BAND_NAMES, band, t),
+                        band=name_of(BAND_NAMES, band, t),
                     ),
                     color=BAND_COLOURS.get(band, "red-9"),
                 ).classes("text-base").mark("risk")
@@ -534,7 +536,7 @@ def register(ctx: WebContext) -> None:
                     )
                 )
                 ui.label(
-                    t("State: {state}", state=_name(STATUS_NAMES, str(hazard["status"]), t))
+                    t("State: {state}", state=name_of(STATUS_NAMES, str(hazard["status"]), t))
                 ).classes("font-bold").mark("hazard-status")
             asset = get_asset(int(hazard["asset_id"]), session, caller)
             ui.link(asset.name, f"/assets/{asset.id}")
@@ -558,7 +560,7 @@ def register(ctx: WebContext) -> None:
                     if not prediction:
                         ui.label(t("No prediction yet."))
                     for key, value in prediction.items():
-                        ui.label(f"{_name(PREDICTION_NAMES, key, t)}: {value}").classes(
+                        ui.label(f"{name_of(PREDICTION_NAMES, key, t)}: {value}").classes(
                             "text-sm max-w-xl"
                         ).mark(f"prediction-{key}")
             ui.label(t("Evidence")).classes("text-lg")
