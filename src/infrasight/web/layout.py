@@ -20,7 +20,16 @@ from infrasight.storage.models import User
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import LOCALE_NAMES, N_, Translator
 
-__all__ = ["PageScope", "act", "browser_id", "error_text", "language_switch", "open_page"]
+__all__ = [
+    "ROLE_NAMES",
+    "PageScope",
+    "act",
+    "browser_id",
+    "error_text",
+    "language_switch",
+    "may",
+    "open_page",
+]
 
 T = TypeVar("T")
 

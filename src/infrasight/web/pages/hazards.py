@@ -497,10 +497,6 @@ def register(ctx: WebContext) -> None:
                 'class="text-blue-700 underline">#{{ props.value }}</a></q-td>',
             )
             table.mark("hazards")
-            for h in hazards:  # plain links too (keyboard, simulated user)
-                ui.link(
-                    f"#{h.id} {name_of(MECHANISM_NAMES, h.mechanism, t)}", f"/hazards/{h.id}"
-                ).classes("hidden").mark(f"hazard-link-{h.id}")
 
     @ui.page("/hazards/{hazard_id}")
     def hazard_page(hazard_id: int) -> None:

@@ -33,7 +33,7 @@ from infrasight.services.auth import Principal
 from infrasight.services.work_orders import colleagues
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
-from infrasight.web.layout import PageScope, act, browser_id, open_page
+from infrasight.web.layout import ROLE_NAMES, PageScope, act, browser_id, open_page
 
 __all__ = ["STATUS_NAMES", "board_columns", "movable_targets", "register"]
 
@@ -117,7 +117,10 @@ def _assign(ctx: WebContext, scope: PageScope, wo: dict[str, Any]) -> None:
         return
     people = colleagues(scope.session, scope.caller)
     bid = browser_id()
-    options = {uid: f"{name} ({role})" for uid, (name, role) in people.items()}
+    options = {
+        uid: f"{name} ({t(ROLE_NAMES[role]) if role in ROLE_NAMES else role})"
+        for uid, (name, role) in people.items()
+    }
     with ui.row().classes("items-end gap-2"):
         who = ui.select(options, value=wo["assignee_id"], label=t("Assignee")).classes("w-64")
         who.mark("assignee")
