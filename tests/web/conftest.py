@@ -20,6 +20,7 @@ from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from infrasight.services.passwords import hash_password
 from infrasight.services.throttle import failure_limiter
+from infrasight.storage.models import Hazard, HazardEvidenceLink, HazardTransitionRecord
 from infrasight.storage.models import User as UserRow
 from infrasight.synthetic import render_crack_scene
 from infrasight.web import WebContext, register_pages
@@ -49,6 +50,7 @@ class WebSite:
     capture_id: int
     alarm_id: int
     other_asset_id: int
+    hazard_id: int
 
     def email(self, role: Role, tenant: Tenant | None = None) -> str:
         name = "beta-tunnels" if tenant is self.other else "alpha-rail"
@@ -118,6 +120,7 @@ def web_site(
         json={"name": "Beta secret tunnel", "kind": "tunnel"},
         headers=other_tenant.headers(Role.ENGINEER),
     )
+    hazard_id = _hazard(platform, tenant, site, alarms[0]["id"])
     return WebSite(
         tenant=tenant,
         other=other_tenant,
@@ -125,7 +128,81 @@ def web_site(
         capture_id=capture.json()["id"],
         alarm_id=alarms[0]["id"],
         other_asset_id=other_asset.json()["id"],
+        hazard_id=hazard_id,
     )
+
+
+SETTLEMENT_EVIDENCE = {
+    "kind": "reading_window",
+    "ref": "channel:VD-SETTLE[2024-05-01T00:00Z/2024-05-15T00:00Z]",
+    "test": "trend",
+    "detail": "Settlement grew 4.5 mm in two weeks",
+    "value": 4.5,
+    "unit": "mm",
+}
+
+
+def _hazard(platform: Platform, tenant: Tenant, site: Site, alarm_id: int) -> int:
+    """A settlement hazard on Pier 2 as ``update_hazards`` writes one (causes, evidence, trail)."""
+    with platform.database.transaction() as session:
+        hazard = Hazard(
+            organization_id=tenant.organization_id,
+            asset_id=site.asset_id,
+            element_id=site.element_id,
+            mechanism="settlement",
+            hazard_kind="structural",
+            status="open",
+            confidence=0.82,
+            likelihood=4,
+            consequence=4,
+            risk=16,
+            risk_band="high",
+            causes=[
+                {
+                    "mechanism": "settlement",
+                    "name": "Settlement / support movement",
+                    "confidence": 0.82,
+                    "citation": "FHWA-NHI-12-049 §10.1",
+                    "evidence_for": [SETTLEMENT_EVIDENCE],
+                    "evidence_against": [],
+                },
+                {
+                    "mechanism": "thermal",
+                    "name": "Thermal response (no damage)",
+                    "confidence": 0.11,
+                    "citation": "EN 1991-1-5",
+                    "evidence_for": [],
+                    "evidence_against": [
+                        {**SETTLEMENT_EVIDENCE, "detail": "No daily cycle in the settlement"}
+                    ],
+                },
+            ],
+            prediction={},
+        )
+        session.add(hazard)
+        session.flush()
+        session.add(HazardEvidenceLink(hazard_id=hazard.id, **SETTLEMENT_EVIDENCE))
+        session.add(
+            HazardEvidenceLink(
+                hazard_id=hazard.id,
+                kind="alarm",
+                ref=f"alarm:{alarm_id}",
+                test="P2-settlement",
+                detail="Red level raised",
+            )
+        )
+        session.add(
+            HazardTransitionRecord(
+                hazard_id=hazard.id,
+                from_status="",
+                action="open",
+                to_status="open",
+                note="opened from evidence",
+                actor="system",
+            )
+        )
+        session.flush()
+        return int(hazard.id)
 
 
 @pytest.fixture

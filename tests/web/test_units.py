@@ -112,3 +112,40 @@ def test_number_formatting_has_no_trailing_separator(digits: int) -> None:
     from infrasight.web.i18n import translator
 
     assert translator("en").number(3.0, digits) == "3"
+
+
+def test_evidence_timeline_reads_windows_and_alarm_times() -> None:
+    from infrasight.web.pages.hazards import evidence_timeline
+
+    raised = datetime(2026, 2, 3, 4, 5, tzinfo=UTC)
+    items = evidence_timeline(
+        [
+            {"kind": "alarm", "ref": "alarm:9", "detail": "red"},
+            {"kind": "alarm", "ref": "alarm:10", "detail": "unknown alarm"},  # not looked up
+            {"kind": "modal_shift", "ref": "channel:F1[2026-01-10T00:00Z/2026-02-01T12:00Z]"},
+            {"kind": "defect", "ref": "defect:5#region=1,2,3,4", "detail": "no time"},
+            {"kind": "reading_window", "ref": "channel:X[not a time/2026-01-01T00:00Z]"},
+        ],
+        {9: raised},
+    )
+    assert [(i["kind"], i["start"], i["end"]) for i in items] == [
+        (
+            "modal_shift",
+            datetime(2026, 1, 10, tzinfo=UTC),
+            datetime(2026, 2, 1, 12, tzinfo=UTC),
+        ),
+        ("alarm", raised, raised),
+    ]
+
+
+def test_risk_matrix_marks_one_cell_coloured_by_band() -> None:
+    from infrasight.reasoning.hazards import load_risk_matrix
+    from infrasight.web.i18n import translator
+    from infrasight.web.pages.hazards import risk_matrix_html
+
+    html = risk_matrix_html(load_risk_matrix(), 2, 5, translator("en"))
+    assert html.count("data-here") == 1
+    here = html.split("data-here")[1]
+    assert here.split("</td>")[0].endswith("<b>● 10</b>")
+    assert "#fca5a5" in here.split("</td>")[0]  # 10 is in the high band (10-16)
+    assert html.count("<td") == 25

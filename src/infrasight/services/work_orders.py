@@ -40,6 +40,7 @@ from infrasight.storage.models import (
 __all__ = [
     "CREW_ACTIONS",
     "add_comment",
+    "colleagues",
     "create_work_order",
     "get_work_order",
     "require",
@@ -84,6 +85,24 @@ def get_work_order(session: Session, principal: Principal, work_order_id: int) -
     if wo is None or wo.organization_id != principal.organization_id or hidden:
         raise NotFoundError(f"work order {work_order_id} not found")
     return wo
+
+
+def colleagues(session: Session, principal: Principal) -> dict[int, tuple[str, str]]:
+    """The active users of the caller's organisation who may be assigned work orders, as
+    ``{id: (name, role)}`` (to show assignees by name and to choose one).
+
+    Raises
+    ------
+    PermissionDeniedError
+        A caller who may not read work orders.
+    """
+    require(principal, Action.READ)
+    rows = session.scalars(
+        select(User)
+        .where(User.organization_id == principal.organization_id, User.is_active.is_(True))
+        .order_by(User.id)
+    ).all()
+    return {int(u.id): (u.name or u.email, u.role) for u in rows}
 
 
 def _assignee(session: Session, principal: Principal, user_id: int) -> User:

@@ -21,12 +21,22 @@ from infrasight.core.errors import AuthenticationError, NotFoundError, Permissio
 from infrasight.platform import Platform
 from infrasight.services.throttle import FailureLimiter
 from infrasight.web.context import WebContext
-from infrasight.web.pages import alarms, asset, captures, login, overview, reports
+from infrasight.web.pages import (
+    alarms,
+    asset,
+    captures,
+    hazards,
+    login,
+    overview,
+    reports,
+    rules,
+    work_orders,
+)
 
 __all__ = ["WebContext", "mount_web", "register_pages"]
 
 _LOGGER = logging.getLogger(__name__)
-_PAGES = (login, overview, asset, alarms, captures, reports)
+_PAGES = (login, overview, asset, alarms, captures, hazards, work_orders, rules, reports)
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _mounted: list[FastAPI] = []  # NiceGUI keeps global state: one web app per process
 
@@ -73,7 +83,11 @@ def mount_web(app: FastAPI, platform: Platform, limiter: FailureLimiter) -> bool
     if _mounted:
         _LOGGER.warning("web pages already mounted on another app in this process; not mounting")
         return False
-    ctx = WebContext(platform=platform, limiter=limiter)
+    ctx = WebContext(
+        platform=platform,
+        limiter=limiter,
+        api_paths=frozenset(str(getattr(route, "path", "")) for route in app.router.routes),
+    )
 
     @app.api_route(
         "/api/{path:path}",

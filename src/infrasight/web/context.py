@@ -43,9 +43,15 @@ class WebContext:
     platform: Platform
     limiter: FailureLimiter
     browsers: dict[str, BrowserState] = field(default_factory=dict)
+    #: The API's route paths (to link to optional endpoints only where they exist).
+    api_paths: frozenset[str] = frozenset()
     #: Messages a page asked for that a catalogue lacks (checked by the tests).
     missing: dict[str, set[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def has_api(self, path: str) -> bool:
+        """Whether the API serves ``path`` (a route template such as ``/api/v1/x/{id}``)."""
+        return path in self.api_paths
 
     def state(self, browser_id: str) -> BrowserState:
         """The state of a browser (created empty on first sight)."""

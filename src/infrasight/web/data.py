@@ -24,7 +24,9 @@ __all__ = [
     "asset_channels",
     "assets",
     "elements",
+    "open_alarms_on",
     "rule_levels",
+    "rules",
 ]
 
 T = TypeVar("T")
@@ -62,7 +64,8 @@ def asset_channels(session: Session, caller: Principal, asset_id: int) -> list[C
     )
 
 
-def _rules(session: Session, caller: Principal) -> list[RuleRead]:
+def rules(session: Session, caller: Principal) -> list[RuleRead]:
+    """The organisation's alarm rules (``GET /rules``)."""
     return all_items(lambda limit, offset: list_rules(session, caller, limit=limit, offset=offset))
 
 
@@ -77,13 +80,27 @@ def _open_alarms(session: Session, caller: Principal) -> list[AlarmRead]:
     return found
 
 
+def open_alarms_on(session: Session, caller: Principal, channel_keys: set[str]) -> list[AlarmRead]:
+    """Open alarms of the rules watching any of ``channel_keys``, most severe first."""
+    rule_channels = {
+        rule.id: set(map(str, rule.definition.get("channels", [])))
+        for rule in rules(session, caller)
+    }
+    found = [
+        alarm
+        for alarm in _open_alarms(session, caller)
+        if alarm.rule_id is not None and rule_channels.get(alarm.rule_id, set()) & channel_keys
+    ]
+    return sorted(found, key=lambda a: (-a.severity, a.raised_at))
+
+
 def active_alarms_by_asset(
     session: Session, caller: Principal, asset_list: list[AssetRead]
 ) -> dict[int, int]:
     """Open (active or acknowledged) alarms per asset, through the rules' channels."""
     rule_channels = {
         rule.id: set(map(str, rule.definition.get("channels", [])))
-        for rule in _rules(session, caller)
+        for rule in rules(session, caller)
     }
     alarms = _open_alarms(session, caller)
     counts: dict[int, int] = {}
@@ -100,7 +117,7 @@ def active_alarms_by_asset(
 def rule_levels(session: Session, caller: Principal, channel_key: str) -> list[dict[str, Any]]:
     """The value thresholds of the rules watching a channel: name, severity, upper/lower."""
     levels: list[dict[str, Any]] = []
-    for rule in _rules(session, caller):
+    for rule in rules(session, caller):
         if not rule.enabled or channel_key not in rule.definition.get("channels", []):
             continue
         for level in rule.definition.get("levels", []):

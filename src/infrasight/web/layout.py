@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from nicegui import app, ui
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from infrasight.core.domain import Action, role_allows
+from infrasight.core.domain import Action, Role, role_allows
+from infrasight.core.errors import InfraSightError
 from infrasight.services.accounts import revoke_tokens
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
@@ -17,7 +20,18 @@ from infrasight.storage.models import User
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import LOCALE_NAMES, N_, Translator
 
-__all__ = ["PageScope", "browser_id", "language_switch", "open_page"]
+__all__ = [
+    "ROLE_NAMES",
+    "PageScope",
+    "act",
+    "browser_id",
+    "error_text",
+    "language_switch",
+    "may",
+    "open_page",
+]
+
+T = TypeVar("T")
 
 
 ROLE_NAMES = {
@@ -25,6 +39,7 @@ ROLE_NAMES = {
     "inspector": N_("inspector"),
     "engineer": N_("engineer"),
     "admin": N_("admin"),
+    "crew": N_("crew"),
 }
 
 
@@ -43,7 +58,57 @@ class PageScope:
 
     def may(self, action: Action) -> bool:
         """Whether the caller's role allows ``action`` (to show or hide an action)."""
-        return self.caller.role is not None and role_allows(self.caller.role, action)
+        return may(self.caller, action)
+
+    @property
+    def crew(self) -> bool:
+        """Whether the caller is field maintenance (their own work orders only)."""
+        return self.caller.role is Role.CREW
+
+
+def may(caller: Principal, action: Action) -> bool:
+    """Whether ``caller``'s role allows ``action``."""
+    return caller.role is not None and role_allows(caller.role, action)
+
+
+def error_text(error: Exception) -> str:
+    """What a person reads of a refused action: the service's message, or pydantic's first
+    error with its field (the API's 422 says the same)."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+    return str(error)
+
+
+def act(
+    ctx: WebContext,
+    bid: str,
+    t: Translator,
+    work: Callable[[Session, Principal], T],
+    *,
+    on_error: Callable[[str], None] | None = None,
+) -> T | None:
+    """Run one action for the browser's user in its own session; None when refused.
+
+    A refusal (bad input, conflict, permission, a request body that does not validate) is shown
+    as a notification (and given to ``on_error``) and returned as None; nothing is written
+    then. ``work`` commits (through the route functions it calls).
+    """
+    with ctx.session() as session:
+        caller = ctx.principal(session, bid)
+        if caller is None:
+            ui.navigate.to("/login")
+            return None
+        try:
+            return work(session, caller)
+        except (InfraSightError, ValidationError) as error:
+            session.rollback()
+            reason = error_text(error)
+            ui.notify(t("Not done: {reason}", reason=reason), type="negative")
+            if on_error is not None:
+                on_error(reason)
+            return None
 
 
 def language_switch(ctx: WebContext, t: Translator) -> None:
@@ -81,8 +146,15 @@ def _header(ctx: WebContext, scope: PageScope, title: str) -> None:
     bid = browser_id()
     with ui.header().classes("items-center gap-2 flex-wrap bg-slate-800 px-3 py-1"):
         ui.link("InfraSight", "/").classes("text-white text-lg font-bold no-underline")
-        ui.link(t("Overview"), "/").classes("text-white no-underline").mark("nav-overview")
-        ui.link(t("Alarms"), "/alarms").classes("text-white no-underline").mark("nav-alarms")
+        if scope.may(Action.READ):
+            ui.link(t("Overview"), "/").classes("text-white no-underline").mark("nav-overview")
+            ui.link(t("Alarms"), "/alarms").classes("text-white no-underline").mark("nav-alarms")
+            ui.link(t("Hazards"), "/hazards").classes("text-white no-underline").mark("nav-hazards")
+        ui.link(t("Work orders"), "/work-orders").classes("text-white no-underline").mark(
+            "nav-work-orders"
+        )
+        if scope.may(Action.READ):
+            ui.link(t("Rules"), "/rules").classes("text-white no-underline").mark("nav-rules")
         ui.space()
         role = ROLE_NAMES[scope.caller.role.value] if scope.caller.role else ""
         ui.label(f"{scope.caller.name} · {t(role)}").classes("text-white text-xs")
@@ -94,10 +166,13 @@ def _header(ctx: WebContext, scope: PageScope, title: str) -> None:
 
 
 @contextmanager
-def open_page(ctx: WebContext, title: str) -> Iterator[PageScope | None]:
+def open_page(
+    ctx: WebContext, title: str, need: Action | None = Action.READ
+) -> Iterator[PageScope | None]:
     """The scope of a logged-in page, or None after sending the browser to the login page.
 
-    ``title`` is an English message id, translated here.
+    ``title`` is an English message id, translated here. A caller whose role lacks ``need``
+    sees the frame and a refusal (a crew member is sent to their work orders instead).
     """
     bid = browser_id()
     t = ctx.translator(bid)
@@ -110,4 +185,10 @@ def open_page(ctx: WebContext, title: str) -> Iterator[PageScope | None]:
         scope = PageScope(session=session, caller=caller, t=t)
         _header(ctx, scope, t(title))
         with ui.column().classes("w-full max-w-6xl mx-auto p-2 sm:p-4 gap-3"):
+            if need is not None and not scope.may(need):
+                if scope.crew:
+                    ui.navigate.to("/work-orders")
+                ui.label(t("Your role may not see this page.")).mark("forbidden")
+                yield None
+                return
             yield scope

@@ -1,4 +1,5 @@
-"""Asset: element tree, channel charts (downsampled, zoom re-queries), alarm thresholds."""
+"""Asset: element tree, channel charts (downsampled, zoom re-queries), alarm thresholds, the
+asset's hazards, open alarms and condition history."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ from nicegui import events, ui
 
 from infrasight.api.routes.assets import ElementRead, get_asset
 from infrasight.api.routes.channels import ChannelRead, ReadingSeries, channel_readings
+from infrasight.api.routes.hazards import list_hazards
+from infrasight.api.routes.ratings import list_ratings
 from infrasight.core.errors import NotFoundError
 from infrasight.web import data
 from infrasight.web.charts import MAX_POINTS, chart_options, series_data, zoom_window
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
-from infrasight.web.layout import browser_id, open_page
+from infrasight.web.layout import PageScope, browser_id, open_page
+from infrasight.web.pages.hazards import MECHANISM_NAMES
+from infrasight.web.pages.hazards import STATUS_NAMES as HAZARD_STATUS
+from infrasight.web.pages.hazards import name_of as _name
 
 __all__ = ["element_tree", "register"]
 
@@ -117,26 +123,81 @@ def register(ctx: WebContext) -> None:
                     ui.label(t("Channels")).classes("text-lg")
                     if not channels:
                         ui.label(t("No channels."))
-                        return
-                    chosen = next((c for c in channels if c.key == channel), channels[0])
-                    ui.select(
-                        {c.key: f"{c.key} ({c.quantity}, {c.unit})" for c in channels},
-                        value=chosen.key,
-                        label=t("Channel"),
-                        on_change=lambda e: ui.navigate.to(f"/assets/{asset.id}?channel={e.value}"),
-                    ).classes("w-full sm:w-96").mark("channel")
-                    series = channel_readings(
-                        chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
-                    )
-                    levels = data.rule_levels(session, caller, chosen.key)
-                    _chart(ctx, chosen, series, levels, t)
-                    if levels:
-                        ui.label(
-                            t(
-                                "Alarm levels: {levels}",
-                                levels=", ".join(
-                                    f"{lv['name']} {t.number(lv['value'])} {chosen.unit}"
-                                    for lv in levels
-                                ),
-                            )
-                        ).classes("text-sm").mark("levels")
+                    else:
+                        _channel_view(ctx, scope, channels, channel, asset.id)
+            _sections(scope, asset.id, {c.key for c in channels})
+
+
+def _channel_view(
+    ctx: WebContext,
+    scope: PageScope,
+    channels: list[ChannelRead],
+    channel: str | None,
+    asset_id: int,
+) -> None:
+    """The chosen channel's chart with its alarm levels and a select of the asset's channels."""
+    t, session, caller = scope.t, scope.session, scope.caller
+    chosen = next((c for c in channels if c.key == channel), channels[0])
+    ui.select(
+        {c.key: f"{c.key} ({c.quantity}, {c.unit})" for c in channels},
+        value=chosen.key,
+        label=t("Channel"),
+        on_change=lambda e: ui.navigate.to(f"/assets/{asset_id}?channel={e.value}"),
+    ).classes("w-full sm:w-96").mark("channel")
+    series = channel_readings(
+        chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
+    )
+    levels = data.rule_levels(session, caller, chosen.key)
+    _chart(ctx, chosen, series, levels, t)
+    if levels:
+        ui.label(
+            t(
+                "Alarm levels: {levels}",
+                levels=", ".join(
+                    f"{lv['name']} {t.number(lv['value'])} {chosen.unit}" for lv in levels
+                ),
+            )
+        ).classes("text-sm").mark("levels")
+
+
+def _sections(scope: PageScope, asset_id: int, channel_keys: set[str]) -> None:
+    """The asset's hazards, its open alarms and its recorded condition ratings."""
+    t, session, caller = scope.t, scope.session, scope.caller
+    with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap items-start"):
+        with ui.card().classes("w-full md:w-1/3").mark("asset-hazards"):
+            ui.label(t("Hazards")).classes("text-lg")
+            hazards = list_hazards(session, caller, asset_id=asset_id, status=None, min_risk=None)
+            if not hazards:
+                ui.label(t("No hazards."))
+            for h in hazards:
+                ui.link(
+                    t(
+                        "#{id} {mechanism}: risk {risk}, {state}",
+                        id=h.id,
+                        mechanism=_name(MECHANISM_NAMES, h.mechanism, t),
+                        risk=h.risk,
+                        state=_name(HAZARD_STATUS, h.status, t),
+                    ),
+                    f"/hazards/{h.id}",
+                ).classes("text-sm")
+        with ui.card().classes("w-full md:w-1/3").mark("asset-alarms"):
+            ui.label(t("Open alarms")).classes("text-lg")
+            alarms = data.open_alarms_on(session, caller, channel_keys)
+            if not alarms:
+                ui.label(t("No alarms."))
+            for alarm in alarms:
+                ui.link(
+                    f"{alarm.level_name} · {alarm.key} · {t.datetime(alarm.raised_at)}",
+                    f"/alarms?status={alarm.status}",
+                ).classes("text-sm")
+        with ui.card().classes("w-full md:w-1/3").mark("asset-ratings"):
+            ui.label(t("Condition history")).classes("text-lg")
+            ratings = list_ratings(asset_id, session, caller)
+            if not ratings:
+                ui.label(t("No ratings recorded."))
+            names = {e.id: e.name for e in data.elements(session, caller, asset_id)}
+            for r in ratings[-20:]:
+                ui.label(
+                    f"{t.datetime(r.inspected_at)} · {names.get(r.element_id, r.element_id)} · "
+                    f"{r.standard} {r.rating}"
+                ).classes("text-sm")

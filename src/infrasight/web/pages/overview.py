@@ -1,16 +1,24 @@
-"""Overview: the organisation's assets, their open alarms and a plain coordinate view."""
+"""Overview: the organisation's assets with their condition, open alarms and open hazards, the
+overdue work orders, and a plain coordinate view."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 
 from nicegui import ui
+from sqlalchemy.orm import Session
 
 from infrasight.api.routes.assets import AssetRead
+from infrasight.api.routes.condition import get_condition
+from infrasight.api.routes.hazards import HazardRead, list_hazards
+from infrasight.api.routes.work_orders import list_work_orders
+from infrasight.core.errors import InfraSightError
+from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
-from infrasight.web.layout import open_page
+from infrasight.web.layout import PageScope, open_page
 
 __all__ = ["coordinate_svg", "register"]
 
@@ -52,13 +60,48 @@ def coordinate_svg(assets: list[AssetRead], *, size: int = 320, margin: int = 24
     )
 
 
-def _asset_card(asset: AssetRead, open_alarms: int, t: Translator) -> None:
+CLOSED_HAZARDS = frozenset({"resolved", "closed", "merged"})
+
+
+def _condition(session: Session, caller: Principal, asset: AssetRead, t: Translator) -> str:
+    """The asset's summary rating under its governing standard, or why there is none."""
+    if not asset.governing_standard:
+        return t("Condition: no rating yet")
+    try:
+        rated = get_condition(asset.id, session, caller, standard=asset.governing_standard)
+    except InfraSightError:
+        return t("Condition: no rating yet")
+    summary = rated["summary"]
+    return t(
+        "Condition: {label} ({rating})",
+        label=summary["label"],
+        rating=t.number(float(summary["rating"]), 1),
+    )
+
+
+def _asset_card(
+    scope: PageScope, asset: AssetRead, open_alarms: int, hazards: list[HazardRead]
+) -> None:
+    t = scope.t
     with ui.card().classes("w-full sm:w-80").mark(f"asset-{asset.id}"):
         ui.link(asset.name, f"/assets/{asset.id}").classes("text-lg font-bold")
         ui.label(t(KIND_NAMES.get(asset.kind.value, asset.kind.value)))
         badge = "text-red-700 font-bold" if open_alarms else "text-green-700"
         ui.label(t("Open alarms: {count}", count=t.number(open_alarms, 0))).classes(badge)
-        ui.label(t("Condition: no rating yet")).classes("text-slate-600")
+        if hazards:
+            ui.link(
+                t(
+                    "Open hazards: {count}, highest risk {risk}",
+                    count=t.number(len(hazards), 0),
+                    risk=max(h.risk for h in hazards),
+                ),
+                f"/hazards?asset={asset.id}",
+            ).classes("text-red-700").mark(f"asset-hazards-{asset.id}")
+        else:
+            ui.label(t("Open hazards: {count}", count=t.number(0, 0))).classes("text-green-700")
+        ui.label(_condition(scope.session, scope.caller, asset, t)).classes("text-slate-600").mark(
+            f"asset-condition-{asset.id}"
+        )
         if asset.governing_standard:
             ui.label(t("Standard: {name}", name=asset.governing_standard)).classes("text-xs")
         with ui.row().classes("gap-3"):
@@ -80,9 +123,31 @@ def register(ctx: WebContext) -> None:
             ui.label(t("Assets")).classes("text-2xl")
             if not listed:
                 ui.label(t("No assets yet."))
+            hazards = [
+                h
+                for h in list_hazards(
+                    scope.session, scope.caller, asset_id=None, status=None, min_risk=None
+                )
+                if h.status not in CLOSED_HAZARDS
+            ]
+            orders = list_work_orders(
+                scope.session, scope.caller, status=None, asset_id=None, hazard_id=None
+            )
+            now = datetime.now(UTC)
+            overdue = [
+                w
+                for w in orders
+                if w.status not in ("completed", "verifying", "closed", "cancelled")
+                and (w.due_at if w.due_at.tzinfo else w.due_at.replace(tzinfo=UTC)) < now
+            ]
+            ui.link(
+                t("Work orders overdue: {count}", count=t.number(len(overdue), 0)),
+                "/work-orders",
+            ).classes("text-red-700 font-bold" if overdue else "text-green-700").mark("overdue")
             with ui.row().classes("w-full gap-3"):
                 for asset in listed:
-                    _asset_card(asset, counts.get(asset.id, 0), t)
+                    own = [h for h in hazards if h.asset_id == asset.id]
+                    _asset_card(scope, asset, counts.get(asset.id, 0), own)
             svg = coordinate_svg(listed)
             if svg:
                 ui.label(t("Positions (WGS 84, no map tiles)")).classes("text-lg")
