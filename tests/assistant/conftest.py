@@ -83,9 +83,7 @@ def _asset(client: TestClient, tenant: Tenant, name: str, element: str) -> tuple
 
 
 @pytest.fixture
-def world(
-    client: TestClient, platform: Platform, tenant: Tenant, other_tenant: Tenant
-) -> World:
+def world(client: TestClient, platform: Platform, tenant: Tenant, other_tenant: Tenant) -> World:
     aid, eid = _asset(client, tenant, "Demo viaduct", "Pier 2")
     h = tenant.headers(Role.ENGINEER)
     cid = client.post(
@@ -97,7 +95,10 @@ def world(
         {"channel": "VD-P2-SETTLE", "time": f"2026-11-{day:02d}T00:00:00Z", "value": 0.25 * day}
         for day in range(1, 21)
     ]
-    assert client.post(f"{API}/ingest/readings", json={"readings": readings}, headers=h).status_code == 200
+    assert (
+        client.post(f"{API}/ingest/readings", json={"readings": readings}, headers=h).status_code
+        == 200
+    )
     hid = _hazard(platform, tenant.organization_id, aid, eid, mechanism="settlement")
     oaid, oeid = _asset(client, other_tenant, SECRET, "Ring 7")
     ohid = _hazard(platform, other_tenant.organization_id, oaid, oeid, mechanism="water_ingress")

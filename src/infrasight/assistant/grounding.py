@@ -2,7 +2,8 @@
 
 Pure: works on the answer text and the tool results as JSON values. A number in the answer is
 *grounded* when some number in a tool result rounds to it at the precision the answer wrote
-(``4.2`` is grounded by ``4.2317``; ``85 %`` by ``0.85``), or when it is in the question; a date
+(``4.2`` is grounded by ``4.2317``; ``85 %`` by ``0.85``), in the arguments the tool was called
+with ("the last 30 days"), or in the question; a date
 ``2026-11-30`` is grounded by a tool result's time on that day. Each grounded number gets a
 citation (tool, arguments, where in the result, the value); the others are *unsupported*.
 """
@@ -153,7 +154,8 @@ class _Known:
 def _known_values(evidence: Sequence[ToolEvidence], question: str) -> list[_Known]:
     known: list[_Known] = []
     for item in evidence:
-        for path, leaf in _leaves(item.result):
+        leaves = [*_leaves(item.result), *_leaves(item.arguments, "arguments")]
+        for path, leaf in leaves:
             if isinstance(leaf, bool) or leaf is None:
                 continue
             if isinstance(leaf, int | float):

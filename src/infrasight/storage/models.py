@@ -30,13 +30,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "AlarmEventRecord",
-    "AssistantConversation",
-    "AssistantMessage",
-    "AssistantToolCall",
     "AlarmRecord",
     "AlarmRule",
     "ApiToken",
     "Asset",
+    "AssistantConversation",
+    "AssistantMessage",
+    "AssistantToolCall",
     "AuditEvent",
     "AuthFailureCount",
     "Base",
