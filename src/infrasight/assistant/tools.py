@@ -171,7 +171,7 @@ def _readings(ctx: ToolContext, a: ReadingsArgs) -> Any:
     if not points:
         return {"channel_id": channel.id, "key": channel.key, "readings": 0}
     count = sum(p.count for p in points)
-    return {
+    summary = {
         "channel_id": channel.id,
         "key": channel.key,
         "quantity": channel.quantity,
@@ -186,6 +186,7 @@ def _readings(ctx: ToolContext, a: ReadingsArgs) -> Any:
         "latest_mean": points[-1].mean,
         "change": points[-1].mean - points[0].mean,
     }
+    return _json(summary)
 
 
 class TrendArgs(_Args):
