@@ -3,8 +3,8 @@
     python benchmarks/assistant_eval.py [--smoke] [--days 30] [--json]
 
 Seeds the demo into a temporary database (it ignores ``INFRASIGHT_DATABASE_URL``), derives its
-hazards, opens a work order for the top one, and adds a second organisation whose objects must
-never leak. The questions (``benchmarks/assistant_questions.toml``, 16 topics x 3 languages = 48)
+hazards, opens a work order for the top one, adds an inspection note and a work-order comment
+(for the document search), and adds a second organisation whose objects must never leak. The questions (``benchmarks/assistant_questions.toml``, 17 topics x 3 languages = 51)
 each name the tool calls a good answer needs and the facts it must state; the expected facts are
 read from those tools' results at run time.
 
@@ -54,7 +54,7 @@ from infrasight.reasoning.remediation import load_catalogue
 from infrasight.services.accounts import ensure_organization
 from infrasight.services.auth import Principal
 from infrasight.services.hazards import update_hazards
-from infrasight.services.work_orders import create_work_order
+from infrasight.services.work_orders import add_comment, create_work_order
 from infrasight.storage.migrate import upgrade
 from infrasight.storage.models import (
     AlarmRecord,
@@ -64,6 +64,7 @@ from infrasight.storage.models import (
     Element,
     Hazard,
     HazardEvidenceLink,
+    Inspection,
     Organization,
     WorkOrder,
 )
@@ -96,6 +97,7 @@ FACTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "work_order_action": lambda r: r["list_work_orders"][0]["action_id"],
     "defect_count": lambda r: len(r["list_defects"]),
     "draft_action": lambda r: r["draft_work_order"]["draft"]["body"]["action"],
+    "passage_number": lambda r: extract_numbers(r["search_documents"][0]["passage"])[0].value,
 }
 LEAD = {"en": "From the tools: ", "zh-Hans": "根据工具结果：", "zh-Hant": "根據工具結果："}
 
@@ -146,7 +148,17 @@ def build_world(platform: Platform, days: int, console: Console) -> dict[str, An
         top = hazards[0].id if hazards else None
         viaduct_hazard = next((h.id for h in hazards if h.asset_id == viaduct), top)
         if top is not None:
-            create_work_order(s, engineer, load_catalogue(), hazard_id=top)
+            wo = create_work_order(s, engineer, load_catalogue(), hazard_id=top)
+            add_comment(
+                s, engineer, wo.id, "Access platform booked; drainage at the abutment to check."
+            )
+        s.add(
+            Inspection(
+                organization_id=org.id, asset_id=viaduct, kind="visual", status="completed",
+                inspector="bench", notes="Bearing crack 0.35 mm wide at pier two, photographed. "
+                "Span 3 girder clean.\n\nDeck joints: debris, no leakage.",
+            )
+        )  # fmt: skip
         channels = {
             c.key: c.id for c in s.scalars(select(Channel).where(Channel.organization_id == org.id))
         }

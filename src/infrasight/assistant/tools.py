@@ -32,11 +32,13 @@ from infrasight.api.routes.inspections import list_inspections
 from infrasight.api.routes.ratings import get_deterioration, list_ratings
 from infrasight.api.routes.work_orders import get_one as get_work_order_detail
 from infrasight.api.routes.work_orders import get_recommendations, list_work_orders
+from infrasight.assistant.retrieval import Document, search_passages
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError
 from infrasight.reasoning.hazards import HazardStatus
 from infrasight.reasoning.work_orders import WorkOrderStatus
 from infrasight.services.auth import Principal
+from infrasight.services.work_orders import is_crew
 
 __all__ = ["TOOLS", "Tool", "ToolContext", "ToolRegistry", "default_registry"]
 
@@ -346,6 +348,29 @@ def _inspections(ctx: ToolContext, a: InspectionArgs) -> Any:
     return _json(page.items)
 
 
+class SearchArgs(_Args):
+    query: str = Field(min_length=1, max_length=500, description="words to look for")
+    asset_id: IdInt | None = None
+
+
+def _search(ctx: ToolContext, a: SearchArgs) -> Any:
+    """Passages of inspection notes and work-order comments the caller may read."""
+    documents: list[Document] = []
+    if not is_crew(ctx.caller):
+        page = list_inspections(ctx.session, ctx.caller, asset_id=a.asset_id, limit=1000, offset=0)
+        documents += [
+            Document(source=f"inspection:{i.id}", text=i.notes) for i in page.items if i.notes
+        ]
+    for wo in list_work_orders(ctx.session, ctx.caller, None, a.asset_id, None):
+        detail = get_work_order_detail(wo.id, ctx.session, ctx.caller)
+        documents += [
+            Document(source=f"work_order:{wo.id}#comment:{c['id']}", text=c["body"])
+            for c in detail["comments"]
+        ]
+    found = search_passages(a.query, documents)
+    return [{"source": p.source, "passage": p.text, "score": round(p.score, 3)} for p in found]
+
+
 class DraftArgs(_Args):
     hazard_id: IdInt
     action: str | None = Field(default=None, max_length=60, description="a recommended action id")
@@ -424,6 +449,9 @@ TOOLS: tuple[Tool, ...] = (
          arguments=WorkOrderArgs, run=_work_order),
     Tool(name="list_inspections", description="Inspections with their notes, newest first.",
          arguments=InspectionArgs, run=_inspections),
+    Tool(name="search_documents",
+         description="Search inspection notes and work-order comments; returns the passages "
+         "with their source.", arguments=SearchArgs, run=_search),
     Tool(name="draft_work_order",
          description="Propose a work order for a hazard. Returns a draft for the user to confirm "
          "in the app; nothing is created.", arguments=DraftArgs, run=draft_work_order),
