@@ -3,6 +3,7 @@ Chinese, and the ``search_documents`` tool scoped to the caller's organisation a
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -43,7 +44,7 @@ def test_tokens_cover_words_and_chinese_bigrams() -> None:
 def test_search_ranks_the_matching_passage_first(query: str, first: str) -> None:
     found = search_passages(query, DOCS)
     assert found[0].source == first
-    assert all(a.score >= b.score for a, b in zip(found, found[1:], strict=False))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(found))
 
 
 def test_nothing_matches_nothing_and_long_texts_are_split() -> None:
@@ -89,9 +90,8 @@ def test_search_documents_tool_is_scoped_and_its_numbers_are_cited(
             json={"question": "Any cracks at the bearing?", "stream": False},
             headers=tenant.headers(Role.VIEWER),
         ).json()
-        sent = json.loads(
-            [m for m in server.requests[1]["messages"] if m["role"] == "tool"][0]["content"]
-        )
+        tool_message = next(m for m in server.requests[1]["messages"] if m["role"] == "tool")
+        sent = json.loads(tool_message["content"])
     assert {p["source"] for p in sent} == {"inspection:1", f"work_order:{wo['id']}#comment:1"}
     assert SECRET not in json.dumps(sent) and SECRET not in answer["answer"]
     (cited,) = answer["citations"]
