@@ -5,8 +5,9 @@
 Seeds the demo into a temporary database (it ignores ``INFRASIGHT_DATABASE_URL``), derives its
 hazards, opens a work order for the top one, adds an inspection note and a work-order comment
 (for the document search), and adds a second organisation whose objects must never leak. The
-questions (``benchmarks/assistant_questions.toml``, 17 topics x 3 languages = 51) each name the tool calls a good answer needs and the facts it must state; the expected facts are
-read from those tools' results at run time.
+questions (``benchmarks/assistant_questions.toml``, 17 topics x 3 languages = 51) each name the
+tool calls a good answer needs and the facts it must state; the expected facts are read from
+those tools' results at run time.
 
 Models, in the same process, through the real API path (service, tools, answer check, storage):
 - ``recorded``: a scripted OpenAI-compatible endpoint (``infrasight.assistant.replay``) that
