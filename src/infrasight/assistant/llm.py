@@ -8,6 +8,7 @@ not JSON is kept as text for the agent to refuse (:class:`ToolCall.arguments_tex
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -94,16 +95,10 @@ def _parse_reply(body: object) -> ChatReply:
             ToolCall(
                 id=str(raw.get("id") or f"call_{index}"),
                 name=str(function.get("name") or ""),
-                arguments_text=arguments if isinstance(arguments, str) else _dump(arguments),
+                arguments_text=arguments if isinstance(arguments, str) else json.dumps(arguments),
             )
         )
     return ChatReply(content=text, tool_calls=tuple(calls), raw_message=message)
-
-
-def _dump(value: object) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 class OpenAIChatClient:

@@ -34,7 +34,7 @@ from infrasight.api.routes.work_orders import get_one as get_work_order_detail
 from infrasight.api.routes.work_orders import get_recommendations, list_work_orders
 from infrasight.assistant.retrieval import Document, search_passages
 from infrasight.core.domain import Action
-from infrasight.core.errors import InvalidInputError
+from infrasight.core.errors import InvalidInputError, PermissionDeniedError
 from infrasight.reasoning.hazards import HazardStatus
 from infrasight.reasoning.work_orders import WorkOrderStatus
 from infrasight.services.auth import Principal
@@ -387,7 +387,7 @@ def draft_work_order(ctx: ToolContext, a: DraftArgs) -> Any:
     try:
         ctx.caller.require(Action.CONFIGURE)
         allowed = True
-    except Exception:
+    except PermissionDeniedError:
         allowed = False
     body = {"hazard_id": a.hazard_id, "action": chosen["action"], "draft": True}
     if a.reason and chosen is not ranked[0]:
