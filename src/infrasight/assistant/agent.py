@@ -1,0 +1,299 @@
+"""The agent loop: the model plans and explains, the tools supply every fact.
+
+One question runs at most ``max_steps`` model calls. Each tool call the model asks for is
+parsed (arguments that are not JSON, an unknown tool or invalid arguments are answered to the
+model as an error and recorded as ``malformed``), run as the asking user (another
+organisation's object is ``not_found``, a role that may not read it ``denied``) and recorded.
+The final text goes through the answer check (:mod:`infrasight.assistant.grounding`): numbers no
+tool result holds are marked or the answer is rejected. Tools run in a session that is never
+committed; a tool that changed anything is rolled back and logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infrasight.assistant.grounding import (
+    Citation,
+    ToolEvidence,
+    check_grounding,
+    mark_unsupported,
+)
+from infrasight.assistant.language import texts, wants_write
+from infrasight.assistant.llm import ChatClient, ModelUnavailableError
+from infrasight.assistant.tools import ToolContext, ToolRegistry
+from infrasight.core.errors import (
+    InfraSightError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+__all__ = ["Agent", "Answer", "ToolOutcome"]
+
+_log = logging.getLogger(__name__)
+
+MAX_RESULT_CHARS = 8000
+HISTORY_MESSAGES = 6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolOutcome:
+    """One tool call: what was asked, how it ended, what it returned."""
+
+    tool: str
+    arguments: dict[str, Any]
+    outcome: str  # ok, not_found, denied, error, malformed
+    result: Any
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (the stream's ``tool_call`` event)."""
+        return {
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "outcome": self.outcome,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """The checked answer to one question."""
+
+    text: str
+    language: str
+    stopped: str  # answered, rejected, out_of_steps, model_failed
+    citations: tuple[Citation, ...]
+    unsupported: tuple[str, ...]
+    grounded_share: float
+    drafts: tuple[dict[str, Any], ...]
+    tool_calls: tuple[ToolOutcome, ...]
+    steps: int
+    write_refused: bool
+    model_text: str = ""
+    error: str = ""
+    evidence: tuple[ToolEvidence, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (the API's answer)."""
+        return {
+            "answer": self.text,
+            "language": self.language,
+            "stopped": self.stopped,
+            "citations": [c.as_dict() for c in self.citations],
+            "unsupported": list(self.unsupported),
+            "grounded_share": self.grounded_share,
+            "drafts": list(self.drafts),
+            "tool_calls": [t.as_dict() for t in self.tool_calls],
+            "steps": self.steps,
+            "write_refused": self.write_refused,
+            "error": self.error,
+        }
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    value = json.loads(text) if text.strip() else {}
+    if not isinstance(value, dict):
+        raise ValueError("arguments must be a JSON object")
+    return value
+
+
+class Agent:
+    """Runs questions against a model with a tool registry."""
+
+    def __init__(
+        self,
+        client: ChatClient,
+        registry: ToolRegistry,
+        *,
+        max_steps: int = 6,
+        grounding: str = "mark",
+    ) -> None:
+        self.client = client
+        self.registry = registry
+        self.max_steps = max_steps
+        self.grounding = grounding
+
+    def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
+        tool = self.registry.get(name)
+        if tool is None:
+            detail = f"no tool named {name!r}; tools: {', '.join(self.registry.names)}"
+            return ToolOutcome(tool=name, arguments={}, outcome="malformed", result=None,
+                               detail=detail)  # fmt: skip
+        try:
+            arguments = _arguments(arguments_text)
+        except ValueError as err:
+            return ToolOutcome(
+                tool=name,
+                arguments={"_raw": arguments_text[:500]},
+                outcome="malformed",
+                result=None,
+                detail=f"arguments are not a JSON object: {err}",
+            )
+        try:
+            parsed = tool.parse(arguments)
+        except InvalidInputError as err:
+            return ToolOutcome(tool=name, arguments=arguments, outcome="malformed", result=None,
+                               detail=str(err))  # fmt: skip
+        try:
+            result = tool.run(ctx, parsed)
+            outcome, detail = "ok", ""
+        except NotFoundError as err:
+            result, outcome, detail = None, "not_found", str(err)
+        except PermissionDeniedError as err:
+            result, outcome, detail = None, "denied", str(err)
+        except InfraSightError as err:
+            result, outcome, detail = None, "error", str(err)
+        except Exception:
+            _log.exception("assistant tool %s failed", name)
+            result, outcome, detail = None, "error", "the tool failed"
+        session = ctx.session
+        if session.new or session.dirty or session.deleted:
+            _log.error("assistant tool %s changed the session; rolled back", name)
+        session.rollback()  # tools only read: nothing of theirs is ever committed
+        if outcome in ("not_found", "denied"):
+            _log.info("assistant tool %s for %s: %s", name, ctx.caller.name, outcome)
+        return ToolOutcome(
+            tool=name, arguments=arguments, outcome=outcome, result=result, detail=detail
+        )
+
+    def run(
+        self,
+        ctx: ToolContext,
+        question: str,
+        *,
+        language: str,
+        asset_id: int | None = None,
+        history: Sequence[dict[str, str]] = (),
+    ) -> Iterator[ToolOutcome | Answer]:
+        """Answer ``question``: yields each :class:`ToolOutcome` as it happens, then the
+        :class:`Answer`."""
+        words = texts(language)
+        write_refused = wants_write(question)
+        if write_refused:
+            _log.warning("assistant: %s asked to write or to drop the rules", ctx.caller.name)
+        messages: list[dict[str, Any]] = [{"role": "system", "content": words.system}]
+        if asset_id is not None:
+            messages.append(
+                {"role": "system", "content": words.context_asset.format(asset_id=asset_id)}
+            )
+        messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
+        messages.append({"role": "user", "content": question})
+        specs = self.registry.specs()
+        calls: list[ToolOutcome] = []
+        step = 0
+        final: str | None = None
+        error = ""
+        while step < self.max_steps:
+            step += 1
+            try:
+                reply = self.client.complete(messages, specs)
+            except ModelUnavailableError as err:
+                error = str(err)
+                break
+            if not reply.tool_calls:
+                final = reply.content
+                break
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": reply.content or None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments_text},
+                        }
+                        for c in reply.tool_calls
+                    ],
+                }
+            )
+            for call in reply.tool_calls:
+                outcome = self._run_tool(ctx, call.name, call.arguments_text)
+                calls.append(outcome)
+                yield outcome
+                payload = (
+                    outcome.result
+                    if outcome.outcome == "ok"
+                    else {"error": outcome.outcome, "detail": outcome.detail}
+                )
+                content = json.dumps(payload, ensure_ascii=False, default=str)
+                messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.id,
+                        "name": call.name,
+                        "content": content[:MAX_RESULT_CHARS],
+                    }
+                )
+        yield self._finish(
+            question, words.language, final, error, calls, step, write_refused=write_refused
+        )
+
+    def _finish(
+        self,
+        question: str,
+        language: str,
+        final: str | None,
+        error: str,
+        calls: list[ToolOutcome],
+        steps: int,
+        *,
+        write_refused: bool,
+    ) -> Answer:
+        words = texts(language)
+        evidence = tuple(
+            ToolEvidence(tool=c.tool, arguments=c.arguments, result=c.result)
+            for c in calls
+            if c.outcome == "ok"
+        )
+        drafts = tuple(
+            c.result["draft"]
+            for c in calls
+            if c.tool == "draft_work_order"
+            and c.outcome == "ok"
+            and isinstance(c.result, dict)
+            and c.result.get("draft")
+        )
+        note = f"\n\n{words.read_only}" if write_refused else ""
+        common: dict[str, Any] = {
+            "language": language,
+            "drafts": drafts,
+            "tool_calls": tuple(calls),
+            "steps": steps,
+            "write_refused": write_refused,
+            "evidence": evidence,
+        }
+        if final is None:
+            stopped = "model_failed" if error else "out_of_steps"
+            text = (
+                words.model_failed.format(detail=error)
+                if error
+                else words.out_of_steps.format(steps=self.max_steps)
+            )
+            return Answer(text=text + note, stopped=stopped, citations=(), unsupported=(),
+                          grounded_share=1.0, error=error, **common)  # fmt: skip
+        verdict = check_grounding(final, evidence, question=question)
+        unsupported = tuple(m.text for m in verdict.unsupported)
+        if unsupported:
+            _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))
+        if unsupported and self.grounding == "reject":
+            text = words.rejected.format(numbers=", ".join(unsupported))
+            stopped = "rejected"
+        else:
+            text = mark_unsupported(final, verdict.unsupported, words.unverified)
+            stopped = "answered"
+        return Answer(
+            text=text + note,
+            stopped=stopped,
+            citations=verdict.citations,
+            unsupported=unsupported,
+            grounded_share=verdict.grounded_share,
+            model_text=final,
+            **common,
+        )

@@ -1,0 +1,487 @@
+"""The assistant's tools: read-only, JSON-schema described, each run as the asking user.
+
+Every tool calls the function that serves the matching API endpoint with the caller's
+:class:`Principal` (as the web pages do, ``web/data.py``), so organisation scoping (another
+organisation's object is "not found"), the role table and the queries are exactly the API's.
+Arguments are validated by a pydantic model per tool, whose JSON schema is what the model is
+offered; the API's own query limits are repeated there, since calling a route function directly
+skips FastAPI's validation. The only "write" is :func:`draft_work_order`, which returns the body
+the user may confirm in the app and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from infrasight.api.routes.alarms import get_alarm, list_alarms
+from infrasight.api.routes.assets import list_assets, list_elements
+from infrasight.api.routes.captures import capture_defects, list_captures
+from infrasight.api.routes.channels import channel_readings, get_channel, list_channels
+from infrasight.api.routes.condition import get_condition
+from infrasight.api.routes.defects import list_reviews
+from infrasight.api.routes.forecasts import forecast
+from infrasight.api.routes.hazards import get_hazard, list_hazards
+from infrasight.api.routes.inspections import list_inspections
+from infrasight.api.routes.ratings import get_deterioration, list_ratings
+from infrasight.api.routes.work_orders import get_one as get_work_order_detail
+from infrasight.api.routes.work_orders import get_recommendations, list_work_orders
+from infrasight.assistant.retrieval import Document, search_passages
+from infrasight.core.domain import Action
+from infrasight.core.errors import InvalidInputError, PermissionDeniedError
+from infrasight.reasoning.hazards import HazardStatus
+from infrasight.reasoning.work_orders import WorkOrderStatus
+from infrasight.services.auth import Principal
+from infrasight.services.work_orders import is_crew
+
+__all__ = ["TOOLS", "Tool", "ToolContext", "ToolRegistry", "default_registry"]
+
+MAX_ID = 2**63 - 1
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolContext:
+    """What a tool runs with: a read session and the asking user."""
+
+    session: Session
+    caller: Principal
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+IdInt = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tool:
+    """A named, described, read-only function of the caller's data."""
+
+    name: str
+    description: str
+    arguments: type[_Args]
+    run: Callable[[ToolContext, Any], Any]
+
+    def spec(self) -> dict[str, Any]:
+        """The OpenAI ``tools`` entry."""
+        schema = self.arguments.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": schema},
+        }
+
+    def parse(self, arguments: dict[str, Any]) -> _Args:
+        """Validated arguments; :class:`InvalidInputError` naming the field otherwise."""
+        try:
+            return self.arguments.model_validate(arguments)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or None
+            raise InvalidInputError(str(first.get("msg", "invalid")), field=where) from err
+
+
+def _json(value: Any) -> Any:
+    return jsonable_encoder(value)
+
+
+# --- assets, elements, channels -------------------------------------------------------------
+
+
+class NoArgs(_Args):
+    pass
+
+
+def _assets(ctx: ToolContext, _a: NoArgs) -> Any:
+    page = list_assets(ctx.session, ctx.caller, kind=None, limit=100, offset=0)
+    return [
+        {"id": a.id, "name": a.name, "kind": a.kind, "description": a.description}
+        for a in page.items
+    ]
+
+
+class AssetArgs(_Args):
+    asset_id: IdInt
+
+
+def _elements(ctx: ToolContext, a: AssetArgs) -> Any:
+    return [
+        {
+            "id": e.id,
+            "name": e.name,
+            "kind": e.kind,
+            "parent_id": e.parent_id,
+            "material": e.material,
+        }
+        for e in list_elements(a.asset_id, ctx.session, ctx.caller)
+    ]
+
+
+class ChannelSearchArgs(_Args):
+    asset_id: IdInt | None = None
+    search: str = Field(default="", max_length=100, description="part of a key or quantity")
+
+
+def _channels(ctx: ToolContext, a: ChannelSearchArgs) -> Any:
+    page = list_channels(
+        ctx.session,
+        ctx.caller,
+        element_id=None,
+        device_id=None,
+        asset_id=a.asset_id,
+        limit=1000,
+        offset=0,
+    )
+    needle = a.search.strip().lower()
+    return [
+        {
+            "id": c.id,
+            "key": c.key,
+            "quantity": c.quantity,
+            "unit": c.unit,
+            "element_id": c.element_id,
+            "description": c.description,
+        }
+        for c in page.items
+        if not needle or needle in f"{c.key} {c.quantity} {c.description}".lower()
+    ]
+
+
+class ReadingsArgs(_Args):
+    channel_id: IdInt
+    days: float = Field(default=7.0, gt=0, le=3650, description="the last N days of data")
+
+
+def _readings(ctx: ToolContext, a: ReadingsArgs) -> Any:
+    channel = get_channel(a.channel_id, ctx.session, ctx.caller)
+    whole = channel_readings(a.channel_id, ctx.session, ctx.caller, None, None, 1)
+    if whole.end is None:
+        return {"channel_id": channel.id, "key": channel.key, "readings": 0}
+    start = max(whole.end - a.days * DAY, whole.start or whole.end - a.days * DAY)
+    series = channel_readings(a.channel_id, ctx.session, ctx.caller, start, whole.end, 200)
+    points = [p for p in series.points if p.count > 0]
+    if not points:
+        return {"channel_id": channel.id, "key": channel.key, "readings": 0}
+    count = sum(p.count for p in points)
+    summary = {
+        "channel_id": channel.id,
+        "key": channel.key,
+        "quantity": channel.quantity,
+        "unit": channel.unit,
+        "from": series.start,
+        "to": series.end,
+        "readings": count,
+        "minimum": min(p.min for p in points),
+        "maximum": max(p.max for p in points),
+        "mean": sum(p.mean * p.count for p in points) / count,
+        "first_mean": points[0].mean,
+        "latest_mean": points[-1].mean,
+        "change": points[-1].mean - points[0].mean,
+    }
+    return _json(summary)
+
+
+class TrendArgs(_Args):
+    channel_id: IdInt
+    horizon_days: float = Field(default=30.0, gt=0, le=3650)
+    limit: float | None = Field(default=None, description="a limit in the channel's unit")
+
+
+def _trend(ctx: ToolContext, a: TrendArgs) -> Any:
+    result = forecast(
+        a.channel_id,
+        ctx.session,
+        ctx.caller,
+        kind="auto",
+        history_days=90.0,
+        horizon_days=a.horizon_days,
+        period_days=None,
+        limit=a.limit,
+        points=3,
+        level=0.95,
+    )
+    out = _json(result)
+    out["points"] = out["points"][-1:]  # the value at the horizon
+    return out
+
+
+# --- alarms, defects, hazards, condition ------------------------------------------------------
+
+
+class AlarmListArgs(_Args):
+    status: Literal["active", "acknowledged", "cleared"] | None = None
+    category: Literal["rule", "maintenance", "structural"] | None = None
+
+
+def _alarms(ctx: ToolContext, a: AlarmListArgs) -> Any:
+    page = list_alarms(
+        ctx.session,
+        ctx.caller,
+        status=a.status,
+        category=a.category,
+        rule_id=None,
+        limit=50,
+        offset=0,
+    )
+    return {"total": page.total, "alarms": _json(page.items)}
+
+
+class AlarmArgs(_Args):
+    alarm_id: IdInt
+
+
+def _alarm(ctx: ToolContext, a: AlarmArgs) -> Any:
+    detail = _json(get_alarm(a.alarm_id, ctx.session, ctx.caller))
+    detail["events"] = detail["events"][-10:]
+    return detail
+
+
+def _defects(ctx: ToolContext, a: AssetArgs) -> Any:
+    captures = list_captures(
+        ctx.session, ctx.caller, asset_id=a.asset_id, inspection_id=None, limit=100, offset=0
+    )
+    out = []
+    for capture in captures.items:
+        for d in capture_defects(capture.id, ctx.session, ctx.caller, None):
+            reviews = list_reviews(d.id, ctx.session, ctx.caller)
+            out.append(
+                {
+                    "id": d.id,
+                    "capture_id": d.capture_id,
+                    "captured_at": capture.time,
+                    "element_id": d.element_id,
+                    "kind": d.kind,
+                    "confidence": d.confidence,
+                    "measurements": d.measurements,
+                    "review": reviews[-1].verdict if reviews else None,
+                }
+            )
+    return _json(out)
+
+
+class HazardListArgs(_Args):
+    asset_id: IdInt | None = None
+    status: HazardStatus | None = None
+
+
+def _hazards(ctx: ToolContext, a: HazardListArgs) -> Any:
+    return _json(list_hazards(ctx.session, ctx.caller, a.asset_id, a.status, None))
+
+
+class HazardArgs(_Args):
+    hazard_id: IdInt
+
+
+def _hazard(ctx: ToolContext, a: HazardArgs) -> Any:
+    detail = get_hazard(a.hazard_id, ctx.session, ctx.caller)
+    detail["causes"] = detail.get("causes", [])[:3]
+    detail["evidence"] = detail.get("evidence", [])[:10]
+    detail.pop("transitions", None)
+    return _json(detail)
+
+
+class ConditionArgs(_Args):
+    asset_id: IdInt
+    standard: Literal["aashto-mbei", "nbi", "jtg-h21", "tunnel-lining"] = "aashto-mbei"
+
+
+def _condition(ctx: ToolContext, a: ConditionArgs) -> Any:
+    return _json(get_condition(a.asset_id, ctx.session, ctx.caller, a.standard))
+
+
+class DeteriorationArgs(_Args):
+    asset_id: IdInt
+    standard: Literal["aashto-mbei", "nbi", "jtg-h21", "tunnel-lining"] = "aashto-mbei"
+
+
+def _deterioration(ctx: ToolContext, a: DeteriorationArgs) -> Any:
+    ratings = list_ratings(a.asset_id, ctx.session, ctx.caller)
+    forecast_ = (
+        get_deterioration(a.asset_id, ctx.session, ctx.caller, a.standard) if ratings else None
+    )
+    return _json({"recorded_ratings": ratings[-20:], "deterioration": forecast_})
+
+
+# --- remediation and work orders --------------------------------------------------------------
+
+
+def _recommendations(ctx: ToolContext, a: HazardArgs) -> Any:
+    return _json(get_recommendations(a.hazard_id, ctx.session, ctx.caller, None, None))
+
+
+class WorkOrderListArgs(_Args):
+    status: WorkOrderStatus | None = None
+    asset_id: IdInt | None = None
+    hazard_id: IdInt | None = None
+
+
+def _work_orders(ctx: ToolContext, a: WorkOrderListArgs) -> Any:
+    return _json(list_work_orders(ctx.session, ctx.caller, a.status, a.asset_id, a.hazard_id))
+
+
+class WorkOrderArgs(_Args):
+    work_order_id: IdInt
+
+
+def _work_order(ctx: ToolContext, a: WorkOrderArgs) -> Any:
+    detail = get_work_order_detail(a.work_order_id, ctx.session, ctx.caller)
+    detail["events"] = detail.get("events", [])[-10:]
+    return _json(detail)
+
+
+class InspectionArgs(_Args):
+    asset_id: IdInt | None = None
+
+
+def _inspections(ctx: ToolContext, a: InspectionArgs) -> Any:
+    page = list_inspections(ctx.session, ctx.caller, asset_id=a.asset_id, limit=20, offset=0)
+    return _json(page.items)
+
+
+class SearchArgs(_Args):
+    query: str = Field(min_length=1, max_length=500, description="words to look for")
+    asset_id: IdInt | None = None
+
+
+def _search(ctx: ToolContext, a: SearchArgs) -> Any:
+    """Passages of inspection notes and work-order comments the caller may read."""
+    documents: list[Document] = []
+    if not is_crew(ctx.caller):
+        page = list_inspections(ctx.session, ctx.caller, asset_id=a.asset_id, limit=1000, offset=0)
+        documents += [
+            Document(source=f"inspection:{i.id}", text=i.notes) for i in page.items if i.notes
+        ]
+    for wo in list_work_orders(ctx.session, ctx.caller, None, a.asset_id, None):
+        detail = get_work_order_detail(wo.id, ctx.session, ctx.caller)
+        documents += [
+            Document(source=f"work_order:{wo.id}#comment:{c['id']}", text=c["body"])
+            for c in detail["comments"]
+        ]
+    found = search_passages(a.query, documents)
+    return [{"source": p.source, "passage": p.text, "score": round(p.score, 3)} for p in found]
+
+
+class DraftArgs(_Args):
+    hazard_id: IdInt
+    action: str | None = Field(default=None, max_length=60, description="a recommended action id")
+    reason: str = Field(default="", max_length=2000)
+
+
+def draft_work_order(ctx: ToolContext, a: DraftArgs) -> Any:
+    """A work order the user may create in the app (``POST /work-orders``): nothing is written."""
+    recs = get_recommendations(a.hazard_id, ctx.session, ctx.caller, None, None)
+    ranked = recs["recommendations"]
+    if not ranked:
+        return {"draft": None, "reason": "no remediation action applies to this hazard"}
+    chosen = next((r for r in ranked if r["action"] == a.action), ranked[0])
+    try:
+        ctx.caller.require(Action.CONFIGURE)
+        allowed = True
+    except PermissionDeniedError:
+        allowed = False
+    body = {"hazard_id": a.hazard_id, "action": chosen["action"], "draft": True}
+    if a.reason and chosen is not ranked[0]:
+        body["reason"] = a.reason
+    return _json(
+        {
+            "draft": {
+                "kind": "work_order",
+                "confirm_with": "POST /api/v1/work-orders",
+                "body": body,
+                "action_name": chosen.get("name", ""),
+                "urgency_days": chosen.get("urgency_days"),
+                "written": False,
+            },
+            "caller_may_create": allowed,
+        }
+    )
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(name="list_assets", description="The organisation's structures (id, name, kind).",
+         arguments=NoArgs, run=_assets),
+    Tool(name="list_elements", description="The elements of an asset (spans, piers, rings).",
+         arguments=AssetArgs, run=_elements),
+    Tool(name="list_channels",
+         description="Measured channels (id, key, quantity, unit), optionally of one asset or "
+         "matching a search text.", arguments=ChannelSearchArgs, run=_channels),
+    Tool(name="readings_summary",
+         description="Minimum, maximum, mean, latest value and change of a channel over the last "
+         "N days.", arguments=ReadingsArgs, run=_readings),
+    Tool(name="channel_trend",
+         description="Trend of a channel projected ahead: growth rate per year, the value at the "
+         "horizon and, with a limit, when it is expected to be crossed.",
+         arguments=TrendArgs, run=_trend),
+    Tool(name="list_alarms", description="Alarms, most severe first.",
+         arguments=AlarmListArgs, run=_alarms),
+    Tool(name="get_alarm", description="One alarm with its transitions.",
+         arguments=AlarmArgs, run=_alarm),
+    Tool(name="list_defects",
+         description="Defects found in an asset's captures with their measurements and review.",
+         arguments=AssetArgs, run=_defects),
+    Tool(name="list_hazards", description="Hazards (at-risk elements), highest risk first.",
+         arguments=HazardListArgs, run=_hazards),
+    Tool(name="get_hazard",
+         description="One hazard: ranked causes with evidence for and against, risk, evidence.",
+         arguments=HazardArgs, run=_hazard),
+    Tool(name="condition_rating",
+         description="Condition of an asset's elements under a standard, with clause and "
+         "evidence.", arguments=ConditionArgs, run=_condition),
+    Tool(name="deterioration_forecast",
+         description="Recorded ratings and the fitted deterioration forecast of an asset.",
+         arguments=DeteriorationArgs, run=_deterioration),
+    Tool(name="recommendations",
+         description="Remediation actions for a hazard, ranked, with urgency and source.",
+         arguments=HazardArgs, run=_recommendations),
+    Tool(name="list_work_orders", description="Work orders, soonest due first.",
+         arguments=WorkOrderListArgs, run=_work_orders),
+    Tool(name="get_work_order", description="One work order with its events and comments.",
+         arguments=WorkOrderArgs, run=_work_order),
+    Tool(name="list_inspections", description="Inspections with their notes, newest first.",
+         arguments=InspectionArgs, run=_inspections),
+    Tool(name="search_documents",
+         description="Search inspection notes and work-order comments; returns the passages "
+         "with their source.", arguments=SearchArgs, run=_search),
+    Tool(name="draft_work_order",
+         description="Propose a work order for a hazard. Returns a draft for the user to confirm "
+         "in the app; nothing is created.", arguments=DraftArgs, run=draft_work_order),
+)  # fmt: skip
+
+
+class ToolRegistry:
+    """Tools by name; runs one as the caller."""
+
+    def __init__(self, tools: tuple[Tool, ...]) -> None:
+        self._tools = {t.name: t for t in tools}
+
+    @property
+    def names(self) -> list[str]:
+        """The tools' names."""
+        return list(self._tools)
+
+    def specs(self) -> list[dict[str, Any]]:
+        """The OpenAI ``tools`` list."""
+        return [t.spec() for t in self._tools.values()]
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called ``name``, or None."""
+        return self._tools.get(name)
+
+    def add(self, tool: Tool) -> None:
+        """Register one more tool (e.g. document search)."""
+        self._tools[tool.name] = tool
+
+
+def default_registry() -> ToolRegistry:
+    """The read-only tools of the platform."""
+    return ToolRegistry(TOOLS)

@@ -1,0 +1,317 @@
+"""The assistant over HTTP against recorded tool-call transcripts, replayed by a small
+OpenAI-compatible server: tool calls, permissions, grounding, cross-organisation refusal,
+prompt injection (nothing written), timeouts, malformed tool calls, languages, conversations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from infrasight.assistant.replay import RawReply, ReplayServer, replay, text_reply, tool_reply
+from infrasight.core.domain import Role
+from infrasight.platform import Platform
+from infrasight.storage.models import (
+    AssistantConversation,
+    AssistantMessage,
+    AssistantToolCall,
+    AuditEvent,
+    Hazard,
+    HazardTransitionRecord,
+    WorkOrder,
+)
+from tests.assistant.conftest import SECRET, World, transcript
+from tests.conftest import Tenant, make_tenant
+
+ASK = "/api/v1/assistant/ask"
+
+
+def _configure(platform: Platform, server: ReplayServer, **extra: Any) -> None:
+    platform.settings.llm_base_url = server.url
+    platform.settings.llm_model = "recorded"
+    for key, value in extra.items():
+        setattr(platform.settings, key, value)
+
+
+def _events(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+
+def _counts(platform: Platform) -> dict[str, int]:
+    with platform.database.session() as s:
+        return {
+            model.__tablename__: int(s.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (Hazard, HazardTransitionRecord, WorkOrder, AuditEvent)
+        }
+
+
+@pytest.fixture
+def recorded(platform: Platform) -> Iterator[Any]:
+    """Start a replay server for a list of responses and point the platform at it."""
+    servers: list[ReplayServer] = []
+
+    def start(responses: list[Any], **extra: Any) -> ReplayServer:
+        server = ReplayServer(replay(responses)).__enter__()
+        servers.append(server)
+        _configure(platform, server, **extra)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def test_without_a_model_the_assistant_is_503_and_the_rest_works(
+    client: TestClient, tenant: Tenant
+) -> None:
+    r = client.post(ASK, json={"question": "What is open?"}, headers=tenant.headers(Role.VIEWER))
+    assert r.status_code == 503
+    body = r.json()
+    assert set(body) == {"detail", "field"}
+    assert "INFRASIGHT_LLM_BASE_URL" in body["detail"]
+    assert client.get("/api/v1/assets", headers=tenant.headers(Role.VIEWER)).status_code == 200
+
+
+def test_recorded_transcript_tool_calls_citations_and_audit(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    t = transcript("hazard_why", world)
+    server = recorded(t["responses"])
+    before = _counts(platform)
+    events = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER))
+    )
+    assert [e["type"] for e in events] == ["tool_call"] * 3 + ["answer"]
+    assert [(e["tool"], e["arguments"], e["outcome"]) for e in events[:3]] == [
+        ("list_hazards", {"asset_id": world.asset_id}, "ok"),
+        ("get_hazard", {"hazard_id": world.hazard_id}, "ok"),
+        ("recommendations", {"hazard_id": world.hazard_id}, "ok"),
+    ]
+    answer = events[-1]
+    assert answer["stopped"] == "answered"
+    assert answer["unsupported"] == []
+    assert answer["grounded_share"] == 1.0
+    cited = {c["text"]: c for c in answer["citations"]}
+    assert cited["16"]["value"] == 16 and cited["16"]["tool"] in {"list_hazards", "get_hazard"}
+    assert cited["80%"]["value"] == pytest.approx(0.8)
+    assert cited["16"]["arguments"] in (
+        {"asset_id": world.asset_id},
+        {"hazard_id": world.hazard_id},
+    )
+    # the model was offered JSON-schema tools and got the tool results back
+    first = server.requests[0]
+    names = {t["function"]["name"] for t in first["tools"]}
+    assert {"list_hazards", "get_hazard", "condition_rating", "draft_work_order"} <= names
+    assert not any(n.startswith(("delete", "create", "update")) for n in names)
+    tool_messages = [m for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == 3
+    assert json.loads(tool_messages[1]["content"])["risk"] == 16
+    # stored: the conversation, both messages, one audit row per tool call; nothing else
+    assert _counts(platform) == before
+    with platform.database.session() as s:
+        conv = s.scalars(select(AssistantConversation)).one()
+        assert conv.organization_id == tenant.organization_id
+        roles = s.scalars(select(AssistantMessage.role).order_by(AssistantMessage.id)).all()
+        assert roles == ["user", "assistant"]
+        calls = s.scalars(select(AssistantToolCall).order_by(AssistantToolCall.id)).all()
+        assert [(c.tool, c.outcome) for c in calls] == [
+            ("list_hazards", "ok"),
+            ("get_hazard", "ok"),
+            ("recommendations", "ok"),
+        ]
+
+
+def test_unsupported_number_is_marked_or_the_answer_rejected(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    t = transcript("readings_zh", world)
+    recorded(t["responses"])
+    answer = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER))
+    )[-1]
+    assert answer["language"] == "zh-Hans"
+    assert answer["unsupported"] == ["12.5"]
+    assert "12.5［未经核实］" in answer["answer"]
+    texts = {c["text"]: c for c in answer["citations"]}
+    assert texts["20"]["path"] == "readings" and texts["20"]["value"] == 20
+    assert texts["5"]["value"] == pytest.approx(5.0)
+    assert texts["30"]["path"] == "arguments.days"
+    assert answer["grounded_share"] == pytest.approx(1 - 1 / len(answer["citations"] + ["x"]))
+    # the same transcript, with the check set to reject
+    recorded(t["responses"], assistant_grounding="reject")
+    answer = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER))
+    )[-1]
+    assert answer["stopped"] == "rejected"
+    assert "12.5" in answer["answer"] and "5毫米" not in answer["answer"]
+
+
+def test_another_organisations_objects_are_not_found_and_never_reach_the_model(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    t = transcript("cross_org", world)
+    server = recorded(t["responses"])
+    answer = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.ENGINEER))
+    )[-1]
+    assert [c["outcome"] for c in answer["tool_calls"]] == ["not_found"] * 4
+    assert answer["drafts"] == []
+    sent = json.dumps(server.requests, ensure_ascii=False)
+    assert SECRET not in sent and "Ring 7" not in sent and "water_ingress" not in sent
+    assert SECRET not in json.dumps(answer, ensure_ascii=False)
+    # asking about the other asset directly is a 404 before any model call
+    calls = len(server.requests)
+    r = client.post(
+        ASK,
+        json={"question": "status?", "asset_id": world.other_asset_id},
+        headers=tenant.headers(Role.ENGINEER),
+    )
+    assert r.status_code == 404 and r.json()["field"] is None
+    assert len(server.requests) == calls
+
+
+def test_prompt_injection_writes_nothing(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    t = transcript("injection", world)
+    server = recorded(t["responses"])
+    before = _counts(platform)
+    answer = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.ADMIN))
+    )[-1]
+    assert _counts(platform) == before
+    outcomes = [(c["tool"], c["outcome"]) for c in answer["tool_calls"]]
+    assert outcomes == [
+        ("delete_hazard", "malformed"),
+        ("list_hazards", "malformed"),
+        ("sql", "malformed"),
+        ("draft_work_order", "ok"),
+    ]
+    assert answer["write_refused"] is True
+    assert "did not change anything" in answer["answer"]
+    draft = answer["drafts"][0]
+    assert draft["written"] is False and draft["body"]["hazard_id"] == world.hazard_id
+    assert draft["confirm_with"] == "POST /api/v1/work-orders"
+    errors = [
+        json.loads(m["content"]) for m in server.requests[1]["messages"] if m["role"] == "tool"
+    ]
+    assert (
+        errors[0]["error"] == "malformed" and "no tool named 'delete_hazard'" in errors[0]["detail"]
+    )
+    assert "delete" in errors[1]["detail"]  # an argument the schema does not have
+    with platform.database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Hazard)) == 2
+
+
+def test_timeout_and_unreadable_answers_are_clear_and_write_nothing(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    before = _counts(platform)
+    recorded([RawReply(body=b"{}", delay_s=1.5)], llm_timeout_s=0.3)
+    answer = _events(client.post(ASK, json={"question": "hi"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "model_failed"
+    assert "did not answer within 0.3 s" in answer["error"]
+    assert answer["citations"] == [] and answer["tool_calls"] == []
+    for raw, words in (
+        (RawReply(body=b"<html>busy</html>"), "not JSON"),
+        (RawReply(status=500, body=b"{}"), "HTTP 500"),
+        (RawReply(body=b'{"choices": []}'), "no choices"),
+    ):
+        recorded([raw])
+        answer = _events(client.post(ASK, json={"question": "hi"}, headers=tenant.headers()))[-1]
+        assert answer["stopped"] == "model_failed" and words in answer["error"]
+    assert _counts(platform) == before
+
+
+def test_malformed_tool_calls_are_answered_to_the_model(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    server = recorded(
+        [
+            tool_reply(
+                ("get_hazard", "{not json"),
+                ("get_hazard", {"hazard_id": "x"}),
+                ("get_hazard", "[1, 2]"),
+                ("get_hazard", {"hazard_id": 0}),
+            ),
+            tool_reply(("get_hazard", {"hazard_id": world.hazard_id})),
+            text_reply("Risk 16."),
+        ]
+    )
+    answer = _events(client.post(ASK, json={"question": "risk?"}, headers=tenant.headers()))[-1]
+    assert [c["outcome"] for c in answer["tool_calls"]] == ["malformed"] * 4 + ["ok"]
+    assert answer["tool_calls"][0]["arguments"] == {"_raw": "{not json"}
+    assert "hazard_id" in answer["tool_calls"][1]["detail"]
+    assert answer["answer"] == "Risk 16." and answer["unsupported"] == []
+    assert len(server.requests) == 3
+
+
+def test_steps_are_bounded(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    loop = [tool_reply(("list_assets", {}))] * 10
+    server = recorded(loop, assistant_max_steps=3)
+    answer = _events(client.post(ASK, json={"question": "loop"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "out_of_steps" and answer["steps"] == 3
+    assert len(server.requests) == 3 and len(answer["tool_calls"]) == 3
+
+
+def test_roles_bad_input_and_languages(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    server = recorded([text_reply("好的。")] * 3)
+    for role in (Role.CREW,):
+        r = client.post(ASK, json={"question": "x"}, headers=tenant.headers(role))
+        assert r.status_code == 403 and "crew" in r.json()["detail"]
+    r = client.post(ASK, json={"question": "x", "language": "fr"}, headers=tenant.headers())
+    assert r.status_code == 422 and r.json()["field"] == "language"
+    r = client.post(ASK, json={"question": ""}, headers=tenant.headers())
+    assert r.status_code == 422 and r.json()["field"] == "question"
+    r = client.post(ASK, json={"question": "   "}, headers=tenant.headers())
+    assert r.status_code == 422 and r.json()["field"] == "question"
+    assert server.requests == []
+    r = client.post(ASK, json={"question": "這座橋墩的沉降怎樣？"}, headers=tenant.headers())
+    assert _events(r)[-1]["language"] == "zh-Hant"
+    assert "繁體中文" in server.requests[-1]["messages"][0]["content"]
+    r = client.post(
+        ASK,
+        json={"question": "How is pier 2?", "language": "zh-Hans", "stream": False},
+        headers=tenant.headers(),
+    )
+    assert r.status_code == 200 and r.json()["language"] == "zh-Hans"
+    assert "简体中文" in server.requests[-1]["messages"][0]["content"]
+
+
+def test_conversations_are_per_user(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    server = recorded([text_reply("First."), text_reply("Second.")])
+    first = client.post(
+        ASK, json={"question": "one", "stream": False}, headers=tenant.headers(Role.VIEWER)
+    ).json()
+    cid = first["conversation_id"]
+    second = client.post(
+        ASK,
+        json={"question": "two", "conversation_id": cid, "stream": False},
+        headers=tenant.headers(Role.VIEWER),
+    ).json()
+    assert second["conversation_id"] == cid
+    history = [m["content"] for m in server.requests[1]["messages"] if m["role"] != "system"]
+    assert history == ["one", "First.", "two"]
+    mine = client.get(f"/api/v1/assistant/conversations/{cid}", headers=tenant.headers(Role.VIEWER))
+    assert [m["role"] for m in mine.json()["messages"]] == ["user", "assistant"] * 2
+    for headers in (tenant.headers(Role.ENGINEER), make_tenant(platform, "Gamma").headers()):
+        assert (
+            client.get(f"/api/v1/assistant/conversations/{cid}", headers=headers).status_code == 404
+        )
+        r = client.post(ASK, json={"question": "x", "conversation_id": cid}, headers=headers)
+        assert r.status_code == 404
+        assert client.get("/api/v1/assistant/conversations", headers=headers).json() == []
+    listed = client.get("/api/v1/assistant/conversations", headers=tenant.headers(Role.VIEWER))
+    assert [c["id"] for c in listed.json()] == [cid]
