@@ -228,7 +228,18 @@ async def _probe(session: aiohttp.ClientSession, base: str, until: float, tally:
         await asyncio.sleep(0.1)
 
 
-async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, s) the process has used so far (Linux ``/proc``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_load(
+    base: str, fleet: Fleet, users: int, seconds: float, server_pid: int
+) -> dict[str, Any]:
     """Idle baseline, then the load; the figures as a dict."""
     rng = random.Random(0)
     idle = Tally()
@@ -259,6 +270,7 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
         connector=aiohttp.TCPConnector(limit=users + 1), timeout=timeout
     )
     began = time.perf_counter()
+    cpu_began = _cpu_seconds(server_pid)
     until = began + seconds
     try:
         device_tasks = [
@@ -277,6 +289,7 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
         for s in [*device_sessions, user_session]:
             await s.close()
     elapsed = time.perf_counter() - began
+    server_cpu_s = _cpu_seconds(server_pid) - cpu_began
     acknowledged = sum(r for r in results[: len(device_tasks)] if isinstance(r, int))
     stored: int | None = 0
     async with aiohttp.ClientSession(
@@ -294,6 +307,7 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
             stored = None  # the server is still overloaded: not counted
     errors = sum(t.errors for t in tallies.values())
     posted = len(tallies["device: post a reading"].latencies_ms)
+    answered = sum(len(t.latencies_ms) for t in tallies.values())
     return {
         "devices": len(fleet.device_tokens),
         "users": users,
@@ -302,6 +316,8 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
         "readings_acknowledged": acknowledged,
         "readings_stored": stored,
         "errors": errors,
+        "server_cpu_s": round(server_cpu_s, 1),
+        "server_cpu_ms_per_request": round(1000 * server_cpu_s / max(answered, 1), 2),
         "idle_baseline_healthz": idle.summary(),
         **{name: tally.summary() for name, tally in tallies.items()},
     }
@@ -333,7 +349,7 @@ def main() -> int:
         server: subprocess.Popen[bytes] = _serve(settings, port)
         try:
             report = asyncio.run(
-                run_load(f"http://127.0.0.1:{port}", fleet, args.users, args.seconds)
+                run_load(f"http://127.0.0.1:{port}", fleet, args.users, args.seconds, server.pid)
             )
         finally:
             server.terminate()
@@ -360,6 +376,10 @@ def main() -> int:
         f"device requests/s {report['device_requests_per_s']}; readings acknowledged "
         f"{report['readings_acknowledged']}, stored {report['readings_stored']}; "
         f"errors {report['errors']}"
+    )
+    print(
+        f"server CPU {report['server_cpu_s']} s during the load, "
+        f"{report['server_cpu_ms_per_request']} ms per request"
     )
     return 0 if report["errors"] == 0 else 1
 

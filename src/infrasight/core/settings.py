@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     mqtt_url
         ``mqtt://[user:password@]host[:port]`` of a broker; when set, ``infrasight serve``
         also runs the MQTT ingest bridge (see docs/field.md). Empty: MQTT off.
+    group_commit_max
+        Most ingest batches of concurrent requests stored in one transaction (group commit);
+        1 commits each batch on its own.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -88,6 +91,7 @@ class Settings(BaseSettings):
     auth_limiter: Literal["database", "memory"] = "database"
     max_queued_analysis_jobs: int = Field(default=200, ge=1)
     mqtt_url: str = ""
+    group_commit_max: int = Field(default=2000, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -306,7 +306,7 @@ class JobRunner:
                 try:
                     if effect.prepare is not None and not self._prepare(name, organization_id):
                         return applied
-                    with self.context.database.transaction() as session:
+                    with self.context.database.write_transaction() as session:
                         rows = session.execute(
                             select(Job.id, Job.arguments)
                             .where(

@@ -226,10 +226,12 @@ def evaluate_stored_readings(
     spans: Mapping[int, tuple[int, int]],
     *,
     score_anomalies: bool,
+    instants: Mapping[int, list[int]] | None = None,
 ) -> int:
     """The effects of stored readings, in the caller's transaction; return alarm transitions.
 
-    ``spans`` maps each channel id to the first and last time (µs) of its new readings.
+    ``spans`` maps each channel id to the first and last time (µs) of its new readings,
+    ``instants`` to the instants its sensor health is judged at (none by default).
     Scores the channels' new readings, assesses the health of their sensors, then evaluates
     every enabled rule of the organisation reading one of them (or their scores). Each step
     reads from its own watermark (the scorer's last scored time per channel, each rule's last
@@ -245,7 +247,7 @@ def evaluate_stored_readings(
     if score_anomalies:
         score_channels(session, channel_ids, start_us)  # what an earlier step left unscored
         keys |= score_channel_keys(session, channel_ids)
-        assess_sensor_health(session, organization_id, spans)
+        assess_sensor_health(session, organization_id, instants or {})
     rows = session.scalars(
         select(AlarmRule)
         .where(AlarmRule.organization_id == organization_id, AlarmRule.enabled)

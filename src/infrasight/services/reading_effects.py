@@ -21,6 +21,7 @@ from infrasight.core.events import ReadingBatchStored
 from infrasight.jobs.runner import JobContext, add_effect
 from infrasight.services.alarms import evaluate_stored_readings
 from infrasight.services.anomaly_scoring import score_channels
+from infrasight.services.sensor_health import judgement_instants
 
 if TYPE_CHECKING:
     from infrasight.platform import Platform
@@ -52,10 +53,12 @@ def readings_stored(
     """Write the effect row of a stored batch in ``session``; return the event to publish.
 
     ``start_us``/``end_us`` bound the batch's times (microseconds since the epoch, inclusive);
-    ``spans`` the times of each channel's readings (default: the batch's bounds for each).
+    ``spans`` the times of each channel's readings (default: the batch's bounds for each). The
+    row also keeps the instants the batch brings to the sensor-health judgement, fixed now.
     """
     channels = tuple(sorted(set(channel_ids)))
     spans = spans or dict.fromkeys(channels, (start_us, end_us))
+    instants = judgement_instants(session, spans)
     add_effect(
         session,
         READINGS_STORED,
@@ -65,6 +68,7 @@ def readings_stored(
             "start_us": start_us,
             "end_us": end_us,
             "spans": {str(c): [int(spans[c][0]), int(spans[c][1])] for c in channels},
+            "instants": {str(c): moments for c, moments in instants.items()},
         },
         organization_id,
     )
@@ -92,12 +96,17 @@ def merge_readings_stored(arguments: list[dict[str, Any]]) -> dict[str, Any]:
         for channel, (first, last) in _spans(row).items():
             was = spans.get(channel, (first, last))
             spans[channel] = (min(was[0], first), max(was[1], last))
+    instants: dict[int, set[int]] = {}
+    for row in arguments:  # rows written before instants existed bring none
+        for channel, moments in row.get("instants", {}).items():
+            instants.setdefault(int(channel), set()).update(int(m) for m in moments)
     return {
         "organization_id": int(arguments[0]["organization_id"]),
         "channel_ids": sorted(spans),
         "start_us": min(first for first, _ in spans.values()),
         "end_us": max(last for _, last in spans.values()),
         "spans": {str(c): [first, last] for c, (first, last) in sorted(spans.items())},
+        "instants": {str(c): sorted(m) for c, m in sorted(instants.items())},
     }
 
 
@@ -126,6 +135,7 @@ def apply_readings_stored(
         int(arguments["organization_id"]),
         _spans(arguments),
         score_anomalies=context.settings.anomaly_scoring,
+        instants={int(c): [int(m) for m in ms] for c, ms in arguments.get("instants", {}).items()},
     )
     return {"transitions": transitions}
 

@@ -38,14 +38,25 @@ from infrasight.signals.health import Verdict, judge_asset
 from infrasight.storage.models import Channel, ChannelAnalytics, Element, Reading
 from infrasight.storage.readings import fetch_series
 
-__all__ = ["ANOMALOUS_SCORE", "JUDGE_EVERY_S", "MAX_INSTANTS", "WINDOW_S", "assess_sensor_health"]
+__all__ = [
+    "ANOMALOUS_SCORE",
+    "CHANGE_WINDOW_S",
+    "JUDGE_EVERY_S",
+    "MAX_INSTANTS",
+    "WINDOW_S",
+    "assess_sensor_health",
+    "judgement_instants",
+]
 
 ANOMALOUS_SCORE = 0.6
 WINDOW_S = 21 * 86_400
 JUDGE_EVERY_S = 3600
 """Channels are judged at every whole hour of data time their readings pass."""
-MAX_INSTANTS = 48
-"""The most instants judged for one span of new readings (its latest)."""
+MAX_INSTANTS = 6
+"""The most instants one batch brings (its latest): a back-fill is judged on its last 6 hours."""
+CHANGE_WINDOW_S = MAX_INSTANTS * JUDGE_EVERY_S
+"""A channel changed at an instant when its anomaly score reached :data:`ANOMALOUS_SCORE` in
+this span before it."""
 ACTOR = "sensor-health"
 FAULT_LEVEL_NAME = "fault"
 
@@ -86,14 +97,17 @@ def _move(
     return len(events)
 
 
-def _instants(session: Session, spans: Mapping[int, tuple[int, int]]) -> dict[int, list[int]]:
-    """Channel id -> the instants (µs) its new readings ``spans[id] = (first, last)`` bring.
+def judgement_instants(
+    session: Session, spans: Mapping[int, tuple[int, int]]
+) -> dict[int, list[int]]:
+    """Channel id -> the instants (µs) a batch's readings ``spans[id] = (first, last)`` bring.
 
-    An instant is a whole hour (:data:`JUDGE_EVERY_S`) of data time after the channel's reading
-    before ``first`` and at or before ``last``: judged once the channel's data reaches it. The
-    instants of a span depend only on the stored readings, so batches merged or applied one by
-    one (after a crash) bring the same instants; at most :data:`MAX_INSTANTS` of a span (the
-    latest) are judged, which bounds the work of a long back-fill.
+    An instant is a multiple of :data:`JUDGE_EVERY_S` of data time after the channel's reading
+    before ``first`` and at or before ``last``: judged once the channel's data reaches it. Call
+    it when the batch is stored (its effect row keeps the instants): they depend only on the
+    batch and the readings before it, so batches merged or applied one by one (after a crash)
+    are judged at the same instants. A batch brings at most :data:`MAX_INSTANTS` (its latest),
+    which bounds the work of a long back-fill.
     """
     step = JUDGE_EVERY_S * 1_000_000
     out: dict[int, list[int]] = {}
@@ -135,23 +149,35 @@ def _windows_at(
     return windows, temps
 
 
-def _peak_score(session: Session, channel_id: int, instant_us: int) -> float:
-    """Highest stored anomaly score of the channel in the hour up to ``instant_us`` (0 if none)."""
-    derived = session.scalar(
-        select(ChannelAnalytics.anomaly_channel_id).where(
-            ChannelAnalytics.channel_id == channel_id
-        )
+def _score_series(
+    session: Session, channels: list[Channel], from_us: int, to_us: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Stored anomaly scores of ``[from_us, to_us]`` of the channels (by source channel id)."""
+    derived = dict(
+        session.execute(
+            select(ChannelAnalytics.channel_id, ChannelAnalytics.anomaly_channel_id).where(
+                ChannelAnalytics.channel_id.in_([c.id for c in channels])
+            )
+        ).all()
     )
-    if derived is None:
+    out = {}
+    for source, score_channel in derived.items():
+        stamps, values = fetch_series(session, score_channel, from_us=from_us)
+        keep = stamps <= to_us
+        out[source] = (stamps[keep], values[keep])
+    return out
+
+
+def _peak_score(
+    scores: dict[int, tuple[np.ndarray, np.ndarray]], channel_id: int, instant_us: int
+) -> float:
+    """Highest anomaly score of the channel in the change window up to ``instant_us``."""
+    if channel_id not in scores:
         return 0.0
-    peak = session.scalar(
-        select(func.max(Reading.value)).where(
-            Reading.channel_id == derived,
-            Reading.ts > instant_us - JUDGE_EVERY_S * 1_000_000,
-            Reading.ts <= instant_us,
-        )
-    )
-    return 0.0 if peak is None else float(peak)
+    stamps, values = scores[channel_id]
+    lo = int(np.searchsorted(stamps, instant_us - CHANGE_WINDOW_S * 1_000_000, "right"))
+    hi = int(np.searchsorted(stamps, instant_us, "right"))
+    return float(values[lo:hi].max()) if hi > lo else 0.0
 
 
 def _by_asset(session: Session, channels: list[Channel]) -> dict[int, list[Channel]]:
@@ -177,18 +203,17 @@ def _by_asset(session: Session, channels: list[Channel]) -> dict[int, list[Chann
 
 
 def assess_sensor_health(
-    session: Session, organization_id: int, spans: Mapping[int, tuple[int, int]]
+    session: Session, organization_id: int, instants: Mapping[int, list[int]]
 ) -> int:
     """Judge and route the channels of stored readings; return the alarm transitions stored.
 
-    ``spans`` maps a channel id to the first and last time (µs) of its new readings. Each
-    channel is judged at the instants its readings reach (:func:`_instants`), each time on the
+    ``instants`` maps a channel id to the instants (µs) its new readings reached
+    (:func:`judgement_instants`). Each channel is judged at each of them, each time on the
     21 days ending there, with the other channels of its asset as drivers and peers; the
-    anomaly scores of the hour up to the instant (at least :data:`ANOMALOUS_SCORE`) spot a
+    anomaly scores of the 6 hours up to the instant (at least :data:`ANOMALOUS_SCORE`) spot a
     coherent structural change. The same stored readings give the same alarms, however the
     batches were merged or replayed.
     """
-    instants = _instants(session, spans)
     if not instants:
         return 0
     channels = list(session.scalars(select(Channel).where(Channel.id.in_(instants))).all())
@@ -202,20 +227,32 @@ def assess_sensor_health(
             continue
         first, last = min(due), max(due)
         series = _asset_series(session, members, first - WINDOW_S * 1_000_000, last)
+        judged = sorted({c.id: c for group in due.values() for c in group}.values(), key=_id)
+        scores = _score_series(session, judged, first - CHANGE_WINDOW_S * 1_000_000, last)
         for instant in sorted(due):
-            count += _judge(session, organization_id, members, series, instant, due[instant])
+            count += _judge(
+                session, organization_id, members, (series, scores), instant, due[instant]
+            )
     return count
+
+
+def _id(channel: Channel) -> int:
+    return channel.id
 
 
 def _judge(
     session: Session,
     organization_id: int,
     members: list[Channel],
-    series: dict[int, tuple[np.ndarray, np.ndarray]],
+    data: tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, tuple[np.ndarray, np.ndarray]]],
     instant_us: int,
     judged_channels: list[Channel],
 ) -> int:
-    """One judgement of an asset at ``instant_us``; the alarm transitions stored."""
+    """One judgement of an asset at ``instant_us``; the alarm transitions stored.
+
+    ``data`` holds the readings of every member and the anomaly scores of the judged channels.
+    """
+    series, scores = data
     windows, temps = _windows_at(members, series, instant_us)
     judged = judge_asset(windows, drivers=temps, only=[c.key for c in judged_channels])
     verdicts: dict[str, Verdict] = {}
@@ -224,7 +261,7 @@ def _judge(
     for channel in judged_channels:
         if channel.key in judged:
             verdicts[channel.key] = judged[channel.key]
-            changed[channel.key] = _peak_score(session, channel.id, instant_us) >= ANOMALOUS_SCORE
+            changed[channel.key] = _peak_score(scores, channel.id, instant_us) >= ANOMALOUS_SCORE
             by_key[channel.key] = channel
     if not verdicts:
         return 0

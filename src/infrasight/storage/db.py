@@ -64,7 +64,11 @@ class Database:
             )
         self.url = url
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.group_commit = GroupCommit(self.transaction, writer_lock=threading.Lock())
+        self.group_commit = GroupCommit(
+            self.transaction,
+            writer_lock=threading.Lock(),
+            max_units=settings.group_commit_max,
+        )
         """Shared transactions for the small writes of concurrent requests (ingest)."""
 
     def session(self) -> Session:
