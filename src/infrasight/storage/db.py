@@ -1,8 +1,10 @@
 """Engine and session factory: SQLite in WAL mode by default, PostgreSQL by URL.
 
-The connection pool holds as many connections as the server has threads that use one (the
-request threads plus the workers), so under load no thread waits for a connection while the
-database is idle. Writes of concurrent requests go through :attr:`Database.group_commit`.
+The connection pool keeps as many connections as the server has threads that use one (the
+request threads plus the workers). A request may also hold its session while it waits for a
+thread, so SQLite (whose connections are file handles) opens more when needed rather than make
+a request wait; PostgreSQL opens up to :data:`POOL_SIZE`. Writes of concurrent requests go
+through :attr:`Database.group_commit`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ __all__ = ["POOL_SIZE", "Database"]
 
 T = TypeVar("T")
 
-POOL_SIZE = 48
-"""Connections per process: the 40 request threads of the server (AnyIO's default) and the
-workers. Idle PostgreSQL connections above :data:`PG_IDLE_CONNECTIONS` are closed again."""
+POOL_SIZE = 64
+"""Connections kept per process: the 40 request threads of the server (AnyIO's default), the
+workers and requests waiting for a thread. Idle PostgreSQL connections above
+:data:`PG_IDLE_CONNECTIONS` are closed again, and PostgreSQL opens no more than this."""
 
 PG_IDLE_CONNECTIONS = 10
 
@@ -52,7 +55,7 @@ class Database:
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30},
                 pool_size=POOL_SIZE,
-                max_overflow=0,
+                max_overflow=-1,
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
