@@ -190,7 +190,7 @@ def _serve(
         ],
         env=env,
     )
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # a busy machine imports slowly
     while time.time() < deadline:
         try:
             with Client(f"http://127.0.0.1:{port}", {}, timeout=1) as client:

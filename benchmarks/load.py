@@ -11,9 +11,14 @@ database with N devices, each bound to one channel. Then, for the duration:
   alone under the same load (also measured on the idle server before the load).
 
 Prints p50 / p99 latency (ms) per kind of request, request counts and errors (non-2xx answers
-and failed connections; the target is 0), and the readings stored against those acknowledged.
+and failed connections; the target is 0), the readings stored against those acknowledged and
+the server's CPU time per request. The load runs twice, each on a fresh database: first with
+every request's batch committed alone (``INFRASIGHT_GROUP_COMMIT_MAX=1``, as before group
+commit), then as shipped (concurrent batches share a transaction); ``--only-after`` skips the
+first. The exit status is 1 when the second run has errors.
 
-Usage: python benchmarks/load.py [--devices 1000] [--users 20] [--seconds 60] [--smoke] [--json]
+Usage: python benchmarks/load.py [--devices 1000] [--users 20] [--seconds 60] [--smoke]
+       [--only-after] [--json]
 
 Needs the ``loadtest`` extra (aiohttp), which ``make bench`` installs. A deployment's
 ``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its own database.
@@ -228,7 +233,18 @@ async def _probe(session: aiohttp.ClientSession, base: str, until: float, tally:
         await asyncio.sleep(0.1)
 
 
-async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, s) the process has used so far (Linux ``/proc``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_load(
+    base: str, fleet: Fleet, users: int, seconds: float, server_pid: int
+) -> dict[str, Any]:
     """Idle baseline, then the load; the figures as a dict."""
     rng = random.Random(0)
     idle = Tally()
@@ -259,6 +275,7 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
         connector=aiohttp.TCPConnector(limit=users + 1), timeout=timeout
     )
     began = time.perf_counter()
+    cpu_began = _cpu_seconds(server_pid)
     until = began + seconds
     try:
         device_tasks = [
@@ -277,6 +294,7 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
         for s in [*device_sessions, user_session]:
             await s.close()
     elapsed = time.perf_counter() - began
+    server_cpu_s = _cpu_seconds(server_pid) - cpu_began
     acknowledged = sum(r for r in results[: len(device_tasks)] if isinstance(r, int))
     stored: int | None = 0
     async with aiohttp.ClientSession(
@@ -294,6 +312,7 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
             stored = None  # the server is still overloaded: not counted
     errors = sum(t.errors for t in tallies.values())
     posted = len(tallies["device: post a reading"].latencies_ms)
+    answered = sum(len(t.latencies_ms) for t in tallies.values())
     return {
         "devices": len(fleet.device_tokens),
         "users": users,
@@ -302,6 +321,8 @@ async def run_load(base: str, fleet: Fleet, users: int, seconds: float) -> dict[
         "readings_acknowledged": acknowledged,
         "readings_stored": stored,
         "errors": errors,
+        "server_cpu_s": round(server_cpu_s, 1),
+        "server_cpu_ms_per_request": round(1000 * server_cpu_s / max(answered, 1), 2),
         "idle_baseline_healthz": idle.summary(),
         **{name: tally.summary() for name, tally in tallies.items()},
     }
@@ -314,54 +335,78 @@ def _raise_open_files_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+RUNS = {
+    "before: one commit per batch": {"INFRASIGHT_GROUP_COMMIT_MAX": "1"},
+    "after: group commit": {},
+}
+"""The same load on the server as it was (each request's batch committed alone) and as it is."""
+
+
+def _one_run(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data")
+        fleet = prepare(settings, args.devices)
+        port = _free_port()
+        server: subprocess.Popen[bytes] = _serve(settings, port, extra_env)
+        try:
+            return asyncio.run(
+                run_load(f"http://127.0.0.1:{port}", fleet, args.users, args.seconds, server.pid)
+            )
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def _print(label: str, report: dict[str, Any]) -> None:
+    print(f"{label}:")
+    print(f"  {'request':34s}{'count':>8s}{'errors':>8s}{'p50 ms':>10s}{'p99 ms':>10s}")
+    rows = ["idle_baseline_healthz", "baseline: /healthz under load", "device: post a reading"]
+    rows += ["dashboard: channel readings", "dashboard: alarms", "dashboard: assets"]
+    for name in rows:
+        s = report[name]
+        row_label = "baseline: /healthz, idle" if name == "idle_baseline_healthz" else name
+        p50 = f"{s['p50_ms']:10.1f}" if "p50_ms" in s else f"{'-':>10s}"
+        p99 = f"{s['p99_ms']:10.1f}" if "p99_ms" in s else f"{'-':>10s}"
+        print(f"  {row_label:34s}{s['requests']:>8d}{s['errors']:>8d}{p50}{p99}")
+        for example in s.get("error_examples", []):
+            print(f"      e.g. {example}")
+    print(
+        f"  device requests/s {report['device_requests_per_s']} "
+        f"(offered {report['devices']}); readings acknowledged "
+        f"{report['readings_acknowledged']}, stored {report['readings_stored']}; "
+        f"errors {report['errors']}; server CPU {report['server_cpu_s']} s, "
+        f"{report['server_cpu_ms_per_request']} ms a request"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--smoke", action="store_true", help="50 devices, 3 users, 5 s")
+    parser.add_argument(
+        "--only-after", action="store_true", help="skip the run without group commit"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if args.smoke:
         args.devices, args.users, args.seconds = 50, 3, 5.0
     os.environ.pop("INFRASIGHT_DATABASE_URL", None)
     _raise_open_files_limit(2 * args.devices + 256)  # client and server (which inherits it)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data")
-        fleet = prepare(settings, args.devices)
-        port = _free_port()
-        server: subprocess.Popen[bytes] = _serve(settings, port)
-        try:
-            report = asyncio.run(
-                run_load(f"http://127.0.0.1:{port}", fleet, args.users, args.seconds)
-            )
-        finally:
-            server.terminate()
-            server.wait(10)
+    runs = {k: v for k, v in RUNS.items() if not args.only_after or k.startswith("after")}
+    reports = {label: _one_run(args, env) for label, env in runs.items()}
+    after = reports["after: group commit"]
     if args.json:
-        print(json.dumps(report, indent=2))
-        return 0 if report["errors"] == 0 else 1
+        print(json.dumps(reports, indent=2))
+        return 0 if after["errors"] == 0 else 1
     print(
-        f"load: {report['devices']} devices x 1 reading/s, {report['users']} dashboard users, "
-        f"{report['seconds']} s on loopback (one uvicorn process, SQLite)"
+        f"load: {args.devices} devices x 1 reading/s, {args.users} dashboard users, "
+        f"{args.seconds:g} s on loopback (one uvicorn process, SQLite, {os.cpu_count()} CPUs)"
     )
-    print(f"{'request':34s}{'count':>8s}{'errors':>8s}{'p50 ms':>10s}{'p99 ms':>10s}")
-    rows = ["idle_baseline_healthz", "baseline: /healthz under load", "device: post a reading"]
-    rows += ["dashboard: channel readings", "dashboard: alarms", "dashboard: assets"]
-    for name in rows:
-        s = report[name]
-        label = "baseline: /healthz, idle" if name == "idle_baseline_healthz" else name
-        p50 = f"{s['p50_ms']:10.1f}" if "p50_ms" in s else f"{'-':>10s}"
-        p99 = f"{s['p99_ms']:10.1f}" if "p99_ms" in s else f"{'-':>10s}"
-        print(f"{label:34s}{s['requests']:>8d}{s['errors']:>8d}{p50}{p99}")
-        for example in s.get("error_examples", []):
-            print(f"    e.g. {example}")
-    print(
-        f"device requests/s {report['device_requests_per_s']}; readings acknowledged "
-        f"{report['readings_acknowledged']}, stored {report['readings_stored']}; "
-        f"errors {report['errors']}"
-    )
-    return 0 if report["errors"] == 0 else 1
+    for label, report in reports.items():
+        _print(label, report)
+    return 0 if after["errors"] == 0 else 1
 
 
 if __name__ == "__main__":

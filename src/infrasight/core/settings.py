@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     assistant_grounding
         What the answer check does with a number that no tool result holds: ``mark`` it
         unverified, or ``reject`` the answer.
+    group_commit_max
+        Most ingest batches of concurrent requests stored in one transaction (group commit);
+        1 commits each batch on its own.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -135,6 +138,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
     assistant_grounding: Literal["mark", "reject"] = "mark"
+    group_commit_max: int = Field(default=2000, ge=1)
 
     @field_validator("database_url")
     @classmethod

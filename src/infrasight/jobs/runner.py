@@ -58,6 +58,7 @@ class JobContext:
 JobHandler = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 EffectHandler = Callable[[JobContext, Session, dict[str, Any]], dict[str, Any]]
 Merge = Callable[[list[dict[str, Any]]], dict[str, Any]]
+Prepare = Callable[[JobContext, dict[str, Any]], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +68,7 @@ class _Effect:
     quiet_s: float
     max_delay_s: float
     max_rows: int
+    prepare: Prepare | None
 
 
 def add_effect(session: Session, name: str, arguments: dict[str, Any], organization_id: int) -> int:
@@ -133,6 +135,7 @@ class JobRunner:
         quiet_s: float = 0.25,
         max_delay_s: float = 5.0,
         max_rows: int = 5000,
+        prepare: Prepare | None = None,
     ) -> None:
         """Make ``handler`` apply effect rows called ``name``.
 
@@ -140,6 +143,9 @@ class JobRunner:
         applied with ``handler(context, session, arguments)`` in the transaction that deletes
         them. In the background a burst is merged: it runs once dispatching pauses for
         ``quiet_s`` seconds, at the latest ``max_delay_s`` after the first dispatch.
+        ``prepare(context, arguments)``, when given, runs first in transactions of its own: the
+        idempotent bulk of the work (it must store its progress), so the transaction of the
+        handler stays short.
         """
         self._effects[name] = _Effect(
             handler=handler,
@@ -147,6 +153,7 @@ class JobRunner:
             quiet_s=quiet_s,
             max_delay_s=max_delay_s,
             max_rows=max_rows,
+            prepare=prepare,
         )
 
     # -- writing rows -------------------------------------------------------------------------
@@ -297,7 +304,9 @@ class JobRunner:
             with self.effect_lock:
                 ids: list[int] = []
                 try:
-                    with self.context.database.transaction() as session:
+                    if effect.prepare is not None and not self._prepare(name, organization_id):
+                        return applied
+                    with self.context.database.write_transaction() as session:
                         rows = session.execute(
                             select(Job.id, Job.arguments)
                             .where(
@@ -322,6 +331,26 @@ class JobRunner:
             applied += len(ids)
             if len(ids) < effect.max_rows:
                 return applied
+
+    def _prepare(self, name: str, organization_id: int) -> bool:
+        """Run the effect's ``prepare`` on the queued rows; False when there are none."""
+        effect = self._effects[name]
+        assert effect.prepare is not None
+        with self.context.database.session() as session:
+            rows = session.execute(
+                select(Job.arguments)
+                .where(
+                    Job.name == name,
+                    Job.organization_id == organization_id,
+                    Job.status == JobStatus.QUEUED,
+                )
+                .order_by(Job.id)
+                .limit(effect.max_rows)
+            ).all()
+        if not rows:
+            return False
+        effect.prepare(self.context, effect.merge([dict(row[0]) for row in rows]))
+        return True
 
     def _count_failure(self, ids: list[int], err: Exception) -> None:
         if not ids:

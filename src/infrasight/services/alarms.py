@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import ConflictError, InvalidInputError
-from infrasight.services.anomaly_scoring import score_channels
+from infrasight.services.anomaly_scoring import score_channel_keys, score_channels
 from infrasight.signals import (
     Alarm,
     AlarmEvent,
@@ -223,31 +223,31 @@ def _seconds(moment: datetime) -> float:
 def evaluate_stored_readings(
     session: Session,
     organization_id: int,
-    channel_ids: Iterable[int],
-    start_us: int,
+    spans: Mapping[int, tuple[int, int]],
     *,
     score_anomalies: bool,
+    instants: Mapping[int, list[int]] | None = None,
 ) -> int:
     """The effects of stored readings, in the caller's transaction; return alarm transitions.
 
+    ``spans`` maps each channel id to the first and last time (µs) of its new readings,
+    ``instants`` to the instants its sensor health is judged at (none by default).
     Scores the channels' new readings, assesses the health of their sensors, then evaluates
     every enabled rule of the organisation reading one of them (or their scores). Each step
     reads from its own watermark (the scorer's last scored time per channel, each rule's last
-    evaluated time per channel) stored in the same transaction as its results, so running it
-    again changes nothing and a merged burst gives the same alarms as its batches one by one.
+    evaluated time per channel) or at instants defined by the stored readings (sensor health),
+    and stores its results in the same transaction, so running it again changes nothing and a
+    merged burst gives the same alarms as its batches one by one.
     """
     from infrasight.services.sensor_health import assess_sensor_health
 
-    channel_ids = tuple(sorted(set(channel_ids)))
+    channel_ids = tuple(sorted(spans))
+    start_us = min(first for first, _last in spans.values())
     keys = set(session.scalars(select(Channel.key).where(Channel.id.in_(channel_ids))))
     if score_anomalies:
-        scored = score_channels(session, channel_ids, start_us)
-        keys |= {derived for derived, _peak in scored.values()}
-        assess_sensor_health(
-            session,
-            organization_id,
-            {channel_id: peak for channel_id, (_key, peak) in scored.items()},
-        )
+        score_channels(session, channel_ids, start_us)  # what an earlier step left unscored
+        keys |= score_channel_keys(session, channel_ids)
+        assess_sensor_health(session, organization_id, instants or {})
     rows = session.scalars(
         select(AlarmRule)
         .where(AlarmRule.organization_id == organization_id, AlarmRule.enabled)

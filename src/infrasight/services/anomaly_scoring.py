@@ -17,7 +17,7 @@ from infrasight.signals import AnomalyState, score_online
 from infrasight.storage.models import Channel, ChannelAnalytics
 from infrasight.storage.readings import fetch_series, insert_readings
 
-__all__ = ["ANOMALY_SUFFIX", "score_channels"]
+__all__ = ["ANOMALY_SUFFIX", "score_channel_keys", "score_channels"]
 
 ANOMALY_SUFFIX = ".anomaly"
 
@@ -88,3 +88,14 @@ def score_channels(
         analytics.anomaly_state = new_state.to_dict()
         written[channel.id] = (derived.key, float(scores.max()))
     return written
+
+
+def score_channel_keys(session: Session, channel_ids: tuple[int, ...]) -> set[str]:
+    """Keys of the score channels of ``channel_ids`` (those scored at least once)."""
+    return set(
+        session.scalars(
+            select(Channel.key)
+            .join(ChannelAnalytics, ChannelAnalytics.anomaly_channel_id == Channel.id)
+            .where(ChannelAnalytics.channel_id.in_(channel_ids))
+        )
+    )

@@ -29,9 +29,12 @@ from infrasight.storage.readings import count_conflicts, insert_readings
 __all__ = [
     "IngestResult",
     "ReadingColumns",
+    "ValidatedReadings",
     "ingest_readings",
     "parse_csv_readings",
     "parse_json_readings",
+    "store_readings",
+    "validate_readings",
 ]
 
 
@@ -275,6 +278,110 @@ def _convert_units(
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidatedReadings:
+    """A batch checked against the database and converted, ready to store.
+
+    ``rows`` are ``(channel_id, time_us, value)`` in the channel's unit.
+    """
+
+    organization_id: int
+    device_id: int | None
+    rows: list[tuple[int, int, float]]
+    spans: dict[int, tuple[int, int]]  # channel id -> first and last time (µs) of its readings
+
+
+def validate_readings(
+    session: Session,
+    principal: Principal,
+    batch: ReadingColumns,
+    *,
+    future_tolerance_s: float,
+    now_us: int | None = None,
+) -> ValidatedReadings:
+    """Check the whole batch (reading only) and convert it to the channels' units.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the first bad reading (unknown channel, non-finite value, bad or incompatible
+        unit, malformed time, time too far in the future).
+    """
+    if len(batch) == 0:
+        return ValidatedReadings(
+            organization_id=principal.organization_id,
+            device_id=principal.device_id,
+            rows=[],
+            spans={},
+        )
+    channel_ids, units = _resolve_channels(session, principal, batch)
+    values = _values_array(batch)
+    times = _parse_times(batch)
+    limit = (utc_now_us() if now_us is None else now_us) + int(future_tolerance_s * 1e6)
+    latest = max(times)
+    if latest > limit:
+        index = times.index(latest)
+        raise InvalidInputError(
+            f"time {batch.times[index]!r} is in the future (more than "
+            f"{future_tolerance_s:g} s ahead of the server clock)",
+            field=f"{batch.label(index)}.time",
+        )
+    _convert_units(batch, channel_ids, units, values)
+    return ValidatedReadings(
+        organization_id=principal.organization_id,
+        device_id=principal.device_id,
+        rows=list(zip(channel_ids, times, values.tolist(), strict=True)),
+        spans=_spans(channel_ids, times),
+    )
+
+
+def _spans(channel_ids: list[int], times: list[int]) -> dict[int, tuple[int, int]]:
+    """Channel id -> first and last time of its readings in the batch."""
+    channels = np.asarray(channel_ids, dtype=np.int64)
+    stamps = np.asarray(times, dtype=np.int64)
+    order = np.lexsort((stamps, channels))
+    channels, stamps = channels[order], stamps[order]
+    unique, starts = np.unique(channels, return_index=True)
+    ends = np.append(starts[1:], channels.size) - 1
+    return {
+        int(c): (int(stamps[a]), int(stamps[b]))
+        for c, a, b in zip(unique, starts, ends, strict=True)
+    }
+
+
+def store_readings(session: Session, batch: ValidatedReadings) -> IngestResult:
+    """Store a validated batch in the session's transaction, with its durable effect row.
+
+    Writes only through ``session`` and may run again in a new transaction, so it is a unit
+    of :meth:`infrasight.storage.db.Database.write` (group commit).
+    """
+    rows = batch.rows
+    if not rows:
+        return IngestResult(accepted=0, duplicates=0, event=None)
+    accepted = insert_readings(session, rows)
+    if batch.device_id is not None:
+        session.execute(
+            update(Device)
+            .where(Device.id == batch.device_id)
+            .values(last_seen_at=datetime.now(UTC))
+        )
+    event = None
+    if accepted:  # the effects (scores, rules) are a durable row of the same transaction
+        spans = batch.spans
+        event = readings_stored(
+            session,
+            organization_id=batch.organization_id,
+            channel_ids=tuple(sorted(spans)),
+            start_us=min(first for first, _ in spans.values()),
+            end_us=max(last for _, last in spans.values()),
+            accepted=accepted,
+            spans=spans,
+        )
+    duplicates = len(rows) - accepted
+    conflicts = count_conflicts(session, rows) if duplicates else 0
+    return IngestResult(accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event)
+
+
 def ingest_readings(
     session: Session,
     principal: Principal,
@@ -291,39 +398,7 @@ def ingest_readings(
         Naming the first bad reading (unknown channel, non-finite value, bad or incompatible
         unit, malformed time, time too far in the future); nothing is written.
     """
-    if len(batch) == 0:
-        return IngestResult(accepted=0, duplicates=0, event=None)
-    channel_ids, units = _resolve_channels(session, principal, batch)
-    values = _values_array(batch)
-    times = _parse_times(batch)
-    limit = (utc_now_us() if now_us is None else now_us) + int(future_tolerance_s * 1e6)
-    latest = max(times)
-    if latest > limit:
-        index = times.index(latest)
-        raise InvalidInputError(
-            f"time {batch.times[index]!r} is in the future (more than "
-            f"{future_tolerance_s:g} s ahead of the server clock)",
-            field=f"{batch.label(index)}.time",
-        )
-    _convert_units(batch, channel_ids, units, values)
-    rows = list(zip(channel_ids, times, values.tolist(), strict=True))
-    accepted = insert_readings(session, rows)
-    if principal.device_id is not None:
-        session.execute(
-            update(Device)
-            .where(Device.id == principal.device_id)
-            .values(last_seen_at=datetime.now(UTC))
-        )
-    event = None
-    if accepted:  # the effects (scores, rules) are a durable row of the same transaction
-        event = readings_stored(
-            session,
-            organization_id=principal.organization_id,
-            channel_ids=tuple(sorted(set(channel_ids))),
-            start_us=min(times),
-            end_us=latest,
-            accepted=accepted,
-        )
-    duplicates = len(rows) - accepted
-    conflicts = count_conflicts(session, rows) if duplicates else 0
-    return IngestResult(accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event)
+    validated = validate_readings(
+        session, principal, batch, future_tolerance_s=future_tolerance_s, now_us=now_us
+    )
+    return store_readings(session, validated)

@@ -1,16 +1,18 @@
 """Tell a broken gauge from a changing structure, and route each to the right people.
 
-After each scored batch, every channel of the batch is judged with the other channels of its
-asset on the last 21 days of readings (:func:`infrasight.signals.health.judge_asset`: the
-recent 7 days against the earlier 14, after the channel's own level, slope and daily cycle and
-what the asset's thermometers explain, with persistence). A sensor-fault class
+When a channel's stored readings pass a whole hour of data time, the channel is judged at that
+instant with the other channels of its asset on the 21 days of readings ending there
+(:func:`infrasight.signals.health.judge_asset`: the recent 7 days against the earlier 14, after
+the channel's own level, slope and daily cycle and what the asset's thermometers explain, with
+persistence). A sensor-fault class
 (missing, minor, outlier, square) raises a ``maintenance`` alarm for the device (key
 ``sensor-fault/<channel>``, level name ``fault``, the note says the class, since when and the
 evidence window); a slow class (trend, drift) does so only when no other channel of the same
 asset shows a slow departure at the same time, since a shared one is the structure moving. The
 alarm clears once the channel is judged normal again. A coherent change on several channels
 (anomaly score at least :data:`ANOMALOUS_SCORE`, not a faulty gauge) raises a ``structural``
-alarm for the engineers (key ``structural-change/asset-<id>``).
+alarm for the engineers (key ``structural-change/asset-<id>``). The instants and windows are
+defined by the stored readings alone, so a replay after a crash raises the same alarms.
 
 The anomaly score is used only for that structural routing: sensor health itself reads the
 readings, so it does not depend on the score's scale.
@@ -18,10 +20,11 @@ readings, so it does not depend on the score's scale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.services.alarms import current_alarm, persist_alarm
@@ -32,13 +35,28 @@ from infrasight.signals import (
     route_anomalies,
 )
 from infrasight.signals.health import Verdict, judge_asset
-from infrasight.storage.models import Channel, Element
-from infrasight.storage.readings import fetch_last, fetch_series
+from infrasight.storage.models import Channel, ChannelAnalytics, Element, Reading
+from infrasight.storage.readings import fetch_series
 
-__all__ = ["ANOMALOUS_SCORE", "WINDOW_S", "assess_sensor_health"]
+__all__ = [
+    "ANOMALOUS_SCORE",
+    "CHANGE_WINDOW_S",
+    "JUDGE_EVERY_S",
+    "MAX_INSTANTS",
+    "WINDOW_S",
+    "assess_sensor_health",
+    "judgement_instants",
+]
 
 ANOMALOUS_SCORE = 0.6
 WINDOW_S = 21 * 86_400
+JUDGE_EVERY_S = 3600
+"""Channels are judged at every whole hour of data time their readings pass."""
+MAX_INSTANTS = 6
+"""The most instants one batch brings (its latest): a back-fill is judged on its last 6 hours."""
+CHANGE_WINDOW_S = MAX_INSTANTS * JUDGE_EVERY_S
+"""A channel changed at an instant when its anomaly score reached :data:`ANOMALOUS_SCORE` in
+this span before it."""
 ACTOR = "sensor-health"
 FAULT_LEVEL_NAME = "fault"
 
@@ -79,26 +97,87 @@ def _move(
     return len(events)
 
 
-def _asset_windows(
-    session: Session, channels: list[Channel]
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
-    """The last 21 days of every channel of one asset (up to its newest reading); temperatures."""
-    ends = []
+def judgement_instants(
+    session: Session, spans: Mapping[int, tuple[int, int]]
+) -> dict[int, list[int]]:
+    """Channel id -> the instants (µs) a batch's readings ``spans[id] = (first, last)`` bring.
+
+    An instant is a multiple of :data:`JUDGE_EVERY_S` of data time after the channel's reading
+    before ``first`` and at or before ``last``: judged once the channel's data reaches it. Call
+    it when the batch is stored (its effect row keeps the instants): they depend only on the
+    batch and the readings before it, so batches merged or applied one by one (after a crash)
+    are judged at the same instants. A batch brings at most :data:`MAX_INSTANTS` (its latest),
+    which bounds the work of a long back-fill.
+    """
+    step = JUDGE_EVERY_S * 1_000_000
+    out: dict[int, list[int]] = {}
+    for channel_id, (first, last) in sorted(spans.items()):
+        before = session.scalar(
+            select(func.max(Reading.ts)).where(Reading.channel_id == channel_id, Reading.ts < first)
+        )
+        low = (first - 1 if before is None else int(before)) // step + 1
+        high = last // step
+        if high >= low:
+            out[channel_id] = [k * step for k in range(max(low, high - MAX_INSTANTS + 1), high + 1)]
+    return out
+
+
+def _asset_series(
+    session: Session, channels: list[Channel], from_us: int, to_us: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Readings of ``[from_us, to_us]`` of every channel of one asset (times in µs)."""
+    out = {}
     for channel in channels:
-        last, _ = fetch_last(session, channel.id, 1)
-        if last.size:
-            ends.append(int(last[-1]))
-    if not ends:
-        return {}, []
-    end_us = max(ends)
+        stamps, values = fetch_series(session, channel.id, from_us=from_us)
+        keep = stamps <= to_us
+        out[channel.id] = (stamps[keep], values[keep])
+    return out
+
+
+def _windows_at(
+    channels: list[Channel], series: dict[int, tuple[np.ndarray, np.ndarray]], instant_us: int
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
+    """The 21 days ending at ``instant_us`` of every channel (times in s); temperatures."""
     windows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for channel in channels:
-        stamps, values = fetch_series(session, channel.id, from_us=end_us - WINDOW_S * 1_000_000)
-        keep = stamps <= end_us
-        if np.count_nonzero(keep) >= 2:
-            windows[channel.key] = (stamps[keep] / 1e6, values[keep])
+        stamps, values = series[channel.id]
+        lo = int(np.searchsorted(stamps, instant_us - WINDOW_S * 1_000_000, "left"))
+        hi = int(np.searchsorted(stamps, instant_us, "right"))
+        if hi - lo >= 2:
+            windows[channel.key] = (stamps[lo:hi] / 1e6, values[lo:hi])
     temps = [c.key for c in channels if c.quantity == "temperature" and c.key in windows]
     return windows, temps
+
+
+def _score_series(
+    session: Session, channels: list[Channel], from_us: int, to_us: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Stored anomaly scores of ``[from_us, to_us]`` of the channels (by source channel id)."""
+    derived = dict(
+        session.execute(
+            select(ChannelAnalytics.channel_id, ChannelAnalytics.anomaly_channel_id).where(
+                ChannelAnalytics.channel_id.in_([c.id for c in channels])
+            )
+        ).all()
+    )
+    out = {}
+    for source, score_channel in derived.items():
+        stamps, values = fetch_series(session, score_channel, from_us=from_us)
+        keep = stamps <= to_us
+        out[source] = (stamps[keep], values[keep])
+    return out
+
+
+def _peak_score(
+    scores: dict[int, tuple[np.ndarray, np.ndarray]], channel_id: int, instant_us: int
+) -> float:
+    """Highest anomaly score of the channel in the change window up to ``instant_us``."""
+    if channel_id not in scores:
+        return 0.0
+    stamps, values = scores[channel_id]
+    lo = int(np.searchsorted(stamps, instant_us - CHANGE_WINDOW_S * 1_000_000, "right"))
+    hi = int(np.searchsorted(stamps, instant_us, "right"))
+    return float(values[lo:hi].max()) if hi > lo else 0.0
 
 
 def _by_asset(session: Session, channels: list[Channel]) -> dict[int, list[Channel]]:
@@ -124,28 +203,66 @@ def _by_asset(session: Session, channels: list[Channel]) -> dict[int, list[Chann
 
 
 def assess_sensor_health(
-    session: Session, organization_id: int, peak_scores: dict[int, float]
+    session: Session, organization_id: int, instants: Mapping[int, list[int]]
 ) -> int:
-    """Judge and route the channels of a scored batch; return the alarm transitions stored.
+    """Judge and route the channels of stored readings; return the alarm transitions stored.
 
-    ``peak_scores`` maps channel id to the highest anomaly score of its new readings (used only
-    to spot a coherent structural change).
+    ``instants`` maps a channel id to the instants (µs) its new readings reached
+    (:func:`judgement_instants`). Each channel is judged at each of them, each time on the
+    21 days ending there, with the other channels of its asset as drivers and peers; the
+    anomaly scores of the 6 hours up to the instant (at least :data:`ANOMALOUS_SCORE`) spot a
+    coherent structural change. The same stored readings give the same alarms, however the
+    batches were merged or replayed.
     """
-    channels = list(session.scalars(select(Channel).where(Channel.id.in_(peak_scores))).all())
-    batch = {c.key for c in channels}
+    if not instants:
+        return 0
+    channels = list(session.scalars(select(Channel).where(Channel.id.in_(instants))).all())
+    count = 0
+    for members in _by_asset(session, channels).values():
+        due: dict[int, list[Channel]] = {}
+        for channel in members:
+            for instant in instants.get(channel.id, []):
+                due.setdefault(instant, []).append(channel)
+        if not due:
+            continue
+        first, last = min(due), max(due)
+        series = _asset_series(session, members, first - WINDOW_S * 1_000_000, last)
+        judged = sorted({c.id: c for group in due.values() for c in group}.values(), key=_id)
+        scores = _score_series(session, judged, first - CHANGE_WINDOW_S * 1_000_000, last)
+        for instant in sorted(due):
+            count += _judge(
+                session, organization_id, members, (series, scores), instant, due[instant]
+            )
+    return count
+
+
+def _id(channel: Channel) -> int:
+    return channel.id
+
+
+def _judge(
+    session: Session,
+    organization_id: int,
+    members: list[Channel],
+    data: tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, tuple[np.ndarray, np.ndarray]]],
+    instant_us: int,
+    judged_channels: list[Channel],
+) -> int:
+    """One judgement of an asset at ``instant_us``; the alarm transitions stored.
+
+    ``data`` holds the readings of every member and the anomaly scores of the judged channels.
+    """
+    series, scores = data
+    windows, temps = _windows_at(members, series, instant_us)
+    judged = judge_asset(windows, drivers=temps, only=[c.key for c in judged_channels])
     verdicts: dict[str, Verdict] = {}
     changed: dict[str, bool] = {}
     by_key: dict[str, Channel] = {}
-    for members in _by_asset(session, channels).values():
-        windows, temps = _asset_windows(session, members)
-        judged = judge_asset(
-            windows, drivers=temps, only=[c.key for c in members if c.key in batch]
-        )
-        for channel in members:
-            if channel.key in judged:
-                verdicts[channel.key] = judged[channel.key]
-                changed[channel.key] = peak_scores[channel.id] >= ANOMALOUS_SCORE
-                by_key[channel.key] = channel
+    for channel in judged_channels:
+        if channel.key in judged:
+            verdicts[channel.key] = judged[channel.key]
+            changed[channel.key] = _peak_score(scores, channel.id, instant_us) >= ANOMALOUS_SCORE
+            by_key[channel.key] = channel
     if not verdicts:
         return 0
     routing = route_anomalies(verdicts, changed)

@@ -1,18 +1,36 @@
-"""Engine and session factory: SQLite in WAL mode by default, PostgreSQL by URL."""
+"""Engine and session factory: SQLite in WAL mode by default, PostgreSQL by URL.
+
+The connection pool keeps as many connections as the server has threads that use one (the
+request threads plus the workers). A request may also hold its session while it waits for a
+thread, so SQLite (whose connections are file handles) opens more when needed rather than make
+a request wait; PostgreSQL opens up to :data:`POOL_SIZE`. Writes of concurrent requests go
+through :attr:`Database.group_commit`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from infrasight.core.settings import Settings
+from infrasight.storage.group_commit import GroupCommit
 
-__all__ = ["Database"]
+__all__ = ["POOL_SIZE", "Database"]
+
+T = TypeVar("T")
+
+POOL_SIZE = 64
+"""Connections kept per process: the 40 request threads of the server (AnyIO's default), the
+workers and requests waiting for a thread. Idle PostgreSQL connections above
+:data:`PG_IDLE_CONNECTIONS` are closed again, and PostgreSQL opens no more than this."""
+
+PG_IDLE_CONNECTIONS = 10
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,13 +52,27 @@ class Database:
         if self.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=POOL_SIZE,
+                max_overflow=-1,
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.engine = create_engine(
+                url,
+                pool_size=PG_IDLE_CONNECTIONS,
+                max_overflow=POOL_SIZE - PG_IDLE_CONNECTIONS,
+                pool_pre_ping=True,
+            )
         self.url = url
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.group_commit = GroupCommit(
+            self.transaction,
+            writer_lock=threading.Lock(),
+            max_units=settings.group_commit_max,
+        )
+        """Shared transactions for the small writes of concurrent requests (ingest)."""
 
     def listen(self, name: str, handler: Any) -> None:
         """Register a session event handler (``after_flush``, ``after_commit``...) on this
@@ -56,6 +88,29 @@ class Database:
         """A session committed on success and rolled back on any error."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Session]:
+        """A transaction of background writing that takes turns with the group commits.
+
+        On SQLite (one writer at a time) it holds the group commit's writer lock, so requests
+        wait on that lock, woken at once, rather than polling SQLite's busy timeout; on
+        PostgreSQL it is a plain transaction.
+        """
+        if not self.is_sqlite:
+            with self.transaction() as session:
+                yield session
+            return
+        with self.group_commit.writer_lock, self.transaction() as session:
+            yield session
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` committed, possibly in one transaction with concurrent callers.
+
+        See :class:`~infrasight.storage.group_commit.GroupCommit`: ``work`` must only write
+        through the session and may run twice (alone, when its group's transaction fails).
+        """
+        return self.group_commit.run(work)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

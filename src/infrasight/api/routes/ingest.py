@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -13,9 +15,10 @@ from infrasight.platform import Platform
 from infrasight.services.auth import Principal
 from infrasight.services.ingest import (
     ReadingColumns,
-    ingest_readings,
     parse_csv_readings,
     parse_json_readings,
+    store_readings,
+    validate_readings,
 )
 
 router = APIRouter(tags=["ingest"])
@@ -46,16 +49,18 @@ def _authenticate(request: Request, platform: Platform) -> Principal:
 
 def _store(platform: Platform, caller: Principal, body: bytes, content_type: str) -> IngestResponse:
     settings = platform.settings
+    batch: ReadingColumns
+    if content_type == "text/csv":
+        batch = parse_csv_readings(body, max_readings=settings.max_batch_readings)
+    else:
+        batch = parse_json_readings(body, max_readings=settings.max_batch_readings)
     with platform.database.session() as session:
-        batch: ReadingColumns
-        if content_type == "text/csv":
-            batch = parse_csv_readings(body, max_readings=settings.max_batch_readings)
-        else:
-            batch = parse_json_readings(body, max_readings=settings.max_batch_readings)
-        result = ingest_readings(
+        validated = validate_readings(
             session, caller, batch, future_tolerance_s=settings.future_tolerance_s
         )
-        session.commit()
+    # Stored with the batches of concurrent requests in one transaction (group commit); the
+    # answer goes out after that commit.
+    result = platform.database.write(partial(store_readings, batch=validated))
     if result.event is not None and result.accepted:
         platform.bus.publish(result.event)
     return IngestResponse(
