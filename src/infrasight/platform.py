@@ -47,9 +47,11 @@ class Platform:
             settings=settings, database=database, blobs=blobs, bus=bus, jobs=runner, alarms=alarms
         )
         from infrasight.services.analysis import register_analysis
+        from infrasight.services.hazard_effects import register_hazard_effects
         from infrasight.services.reading_effects import register_reading_effects
 
         register_reading_effects(platform)
+        register_hazard_effects(platform)
         register_analysis(platform)
         return platform
 

@@ -1,4 +1,5 @@
-"""The effects of stored readings, as durable rows: scores, sensor health and alarm rules.
+"""The effects of stored readings, as durable rows: scores, sensor health, alarm rules, and
+the hazard update of the touched elements (a ``hazards_due`` row, ``services/hazard_effects.py``).
 
 Whoever stores readings calls :func:`readings_stored` in the same transaction: it writes an effect
 row (``jobs`` table, name ``readings_stored``) and returns the event to publish after the commit.
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from infrasight.core.events import ReadingBatchStored
 from infrasight.jobs.runner import JobContext, add_effect
 from infrasight.services.alarms import evaluate_stored_readings
+from infrasight.services.hazard_effects import hazards_due, scope_of_channels
 
 if TYPE_CHECKING:
     from infrasight.platform import Platform
@@ -79,14 +81,18 @@ def merge_readings_stored(arguments: list[dict[str, Any]]) -> dict[str, Any]:
 def apply_readings_stored(
     context: JobContext, session: Session, arguments: dict[str, Any]
 ) -> dict[str, Any]:
-    """Effect handler: scores, sensor health and alarm rules of the (merged) batch."""
+    """Effect handler: scores, sensor health and alarm rules of the (merged) batch; then a
+    ``hazards_due`` row for the elements it touched (applied after this commit)."""
+    organization_id = int(arguments["organization_id"])
+    channel_ids = [int(c) for c in arguments["channel_ids"]]
     transitions = evaluate_stored_readings(
         session,
-        int(arguments["organization_id"]),
-        [int(c) for c in arguments["channel_ids"]],
+        organization_id,
+        channel_ids,
         int(arguments["start_us"]),
         score_anomalies=context.settings.anomaly_scoring,
     )
+    hazards_due(session, organization_id, scope_of_channels(session, channel_ids))
     return {"transitions": transitions}
 
 
