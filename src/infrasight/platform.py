@@ -56,11 +56,13 @@ class Platform:
             notifier=notifier,
         )
         from infrasight.services.analysis import register_analysis
+        from infrasight.services.hazard_effects import register_hazard_effects
         from infrasight.services.notify import register_notifications
         from infrasight.services.reading_effects import register_reading_effects
         from infrasight.services.reports import register_reports
 
         register_reading_effects(platform)
+        register_hazard_effects(platform)
         register_analysis(platform)
         register_reports(platform)
         register_notifications(platform)

@@ -16,6 +16,7 @@ from infrasight.reasoning.hazards import (
     allowed_targets,
     apply_action,
     assess_risk,
+    evidence_identity,
     group_evidence,
     load_risk_matrix,
 )
@@ -175,3 +176,79 @@ def test_grouping_one_hazard_per_element_and_mechanism() -> None:
         )
     ]
     assert group_evidence(items[:3], held) == []
+
+
+def _win(ref: str, test: str = "lasting change (+0.85)", value: float = 1.0) -> Evidence:
+    return Evidence(
+        kind=EvidenceKind.READING_WINDOW, ref=ref, test=test, detail=f"moved {value}", value=value
+    )
+
+
+def test_evidence_identity_ignores_window_and_contribution() -> None:
+    a = _win("channel:SET[2026-01-03T04:00Z/..]", "lasting change (+0.85)")
+    b = _win("channel:SET[2026-01-03T05:00Z/2026-02-01T00:00Z]", "lasting change (-0.10)")
+    assert (
+        evidence_identity(a)
+        == evidence_identity(b)
+        == (
+            "reading_window",
+            "channel:SET",
+            "lasting change",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("incoming", "new", "updated", "reopened"),
+    [
+        # the same ongoing change, its value grown: refreshed in place, no reopening
+        ("channel:SET[2026-01-03T04:00Z/..]", 0, 1, False),
+        # its onset re-estimated a day later: the same change
+        ("channel:SET[2026-01-04T04:00Z/..]", 0, 1, False),
+        # a whole-period window (no start): the same item
+        ("channel:SET[../..]", 0, 1, False),
+        # a change ten days later on the same channel: new evidence reopens
+        ("channel:SET[2026-01-13T04:00Z/..]", 1, 0, True),
+        # another channel: new evidence
+        ("channel:TILT[2026-01-03T04:00Z/..]", 1, 0, True),
+    ],
+)
+def test_held_evidence_is_refreshed_not_added(
+    incoming: str, new: int, updated: int, reopened: bool
+) -> None:
+    held = _win("channel:SET[2026-01-03T04:00Z/..]", value=1.0)
+    hazard = ExistingHazard(
+        hazard_id="7",
+        element_id="P2",
+        mechanism="settlement",
+        status=S.RESOLVED,
+        refs=frozenset({held.ref}),
+        evidence=(held,),
+    )
+    item = HazardEvidence(
+        element_id="P2",
+        mechanism="settlement",
+        evidence=_win(incoming, "lasting change (+0.9)", 2.0),
+    )
+    [plan] = group_evidence([item], [hazard])
+    assert (len(plan.new_evidence), len(plan.updated_evidence)) == (new, updated)
+    assert (plan.transition is not None) is reopened
+    if updated:
+        assert plan.updated_evidence[0][0] == held.ref
+        assert plan.updated_evidence[0][1].value == 2.0
+    # applied, the same item again is nothing to do (idempotent)
+    now = plan.updated_evidence[0][1] if updated else plan.new_evidence[0]
+    after = ExistingHazard(
+        hazard_id="7",
+        element_id="P2",
+        mechanism="settlement",
+        status=S.OPEN,
+        refs=frozenset({now.ref} | ({held.ref} if new else set())),
+        evidence=(now,) + ((held,) if new else ()),
+    )
+    assert (
+        group_evidence(
+            [HazardEvidence(element_id="P2", mechanism="settlement", evidence=now)], [after]
+        )
+        == []
+    )

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 __all__ = [
     "CaptureStored",
+    "DefectsStored",
     "Event",
     "EventBus",
     "ReadingBatchStored",
@@ -52,6 +53,14 @@ class CaptureStored(Event):
 
     capture_id: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DefectsStored(Event):
+    """The analysis of a capture stored its defects (and the hazard update they call for)."""
+
+    capture_id: int
+    defect_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,6 +8,8 @@ Two kinds of work share the table and the one entry point :meth:`JobRunner.execu
 * **Effects** (``register_effect``): the consequences of stored readings (anomaly scores, sensor
   health, alarm rules). The rows of one organisation are merged and applied in *one* transaction
   that also deletes them, so an effect is applied exactly once, however often a worker crashes.
+  A handler may write further effect rows (:func:`add_effect`) in that transaction, e.g. stored
+  readings -> hazard update; they are dispatched after its commit.
 
 A handler is addressed by name and its arguments are JSON, so ``execute(job_id)`` can run on any
 worker that reaches the database and the blob store: the in-process threads are the default and a
@@ -80,7 +82,13 @@ def add_effect(session: Session, name: str, arguments: dict[str, Any], organizat
     job = Job(name=name, arguments=arguments, organization_id=organization_id)
     session.add(job)
     session.flush()
+    session.info.setdefault(_ADDED_EFFECTS, set()).add((name, organization_id))
     return job.id
+
+
+_ADDED_EFFECTS = "infrasight.effects_added"
+"""``session.info`` key: the effect rows added in the session, dispatched after an effect
+handler's commit (an effect may cause another, e.g. stored readings -> hazard update)."""
 
 
 class _Debouncer:
@@ -301,6 +309,7 @@ class JobRunner:
         effect = self._effects[name]
         applied = 0
         while True:
+            follow_ups: set[tuple[str, int]] = set()
             with self.effect_lock:
                 ids: list[int] = []
                 try:
@@ -324,11 +333,15 @@ class JobRunner:
                         merged = effect.merge([dict(row[1]) for row in rows])
                         effect.handler(self.context, session, merged)
                         session.execute(delete(Job).where(Job.id.in_(ids)))
+                        follow_ups = set(session.info.get(_ADDED_EFFECTS, ()))
                 except Exception as err:
                     _LOGGER.exception("effect %s failed on %d rows", name, len(ids))
                     self._count_failure(ids, err)
                     return applied
             applied += len(ids)
+            for follow_name, follow_org in sorted(follow_ups):
+                if follow_name in self._effects:
+                    self.dispatch(follow_name, follow_org)
             if len(ids) < effect.max_rows:
                 return applied
 

@@ -12,6 +12,7 @@ class EvidenceKind(StrEnum):
     """What an evidence item points at."""
 
     READING_WINDOW = "reading_window"
+    ANOMALY_WINDOW = "anomaly_window"
     ALARM = "alarm"
     DEFECT = "defect"
     MODAL_SHIFT = "modal_shift"
@@ -30,7 +31,9 @@ class Evidence:
         What ``ref`` points at.
     ref : str
         The source: ``"channel:CRK-1[2026-01-01T00:00Z/2026-02-01T00:00Z]"``,
-        ``"alarm:17"``, ``"defect:5#region=10,20,40,8"``, ``"element:P2"``.
+        ``"alarm:17"``, ``"defect:5#region=10,20,40,8"``, ``"element:P2"``,
+        ``"anomaly:CRK-1[...]"``, ``"forecast:CRK-1@red"``. A window's end (or start) ``..`` is
+        open: up to the latest reading (from the start of the observed period).
     test : str
         The test or rule that used it (``"temperature_correlation"``, ``"1130 width"``).
     detail : str

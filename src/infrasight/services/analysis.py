@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from infrasight.core.events import DefectsStored
 from infrasight.jobs.runner import JobContext
 from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.crack_analysis import analyse_cracks
 from infrasight.services.defect_tracking import TrackingSettings, track_analysis
 from infrasight.services.displacement import track_capture
-from infrasight.storage.models import Capture, CaptureAnalysis, Record
+from infrasight.storage.models import Capture, CaptureAnalysis, Defect, Record
 from infrasight.vision.cracks import default_segmenter
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
                 settings=TrackingSettings(max_pixels=context.settings.max_image_pixels),
             )
         del pixels
+        defects_event = _hazards_due_for_defects(session, capture, cracks)
         event = track_capture(
             session, context.blobs, capture, max_pixels=context.settings.max_image_pixels
         )
@@ -126,7 +129,27 @@ def analyse_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str,
             result["displacement_readings"] = event.accepted
     if event is not None:
         context.bus.publish(event)
+    if defects_event is not None:
+        context.bus.publish(defects_event)
     return result
+
+
+def _hazards_due_for_defects(
+    session: Session, capture: Capture, cracks: CaptureAnalysis | None
+) -> DefectsStored | None:
+    """Newly stored defects on an element: the hazard update of that element, as a durable
+    effect row in this transaction; the event to publish after the commit."""
+    from infrasight.services.hazard_effects import hazards_due
+
+    if cracks is None or capture.element_id is None:
+        return None
+    ids = tuple(session.scalars(select(Defect.id).where(Defect.analysis_id == cracks.id)).all())
+    if not ids:
+        return None
+    hazards_due(session, capture.organization_id, {capture.asset_id: [capture.element_id]})
+    return DefectsStored(
+        organization_id=capture.organization_id, capture_id=capture.id, defect_ids=ids
+    )
 
 
 def analyse_record(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,19 @@
-"""Hazards: derive them from stored readings and defects, list them, move them through their
-lifecycle. ``update_hazards`` is idempotent: run twice on the same data it changes nothing, so it
-can be registered as the handler of a durable effect."""
+"""Hazards: derive them from stored readings, alarms, anomaly scores and defects, list them, move
+them through their lifecycle. ``update_hazards`` is idempotent: run twice on the same data it
+changes nothing; it runs as the durable effect ``hazards_due`` (``services/hazard_effects.py``)
+after stored readings, capture analysis and modal identification."""
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
@@ -24,7 +27,7 @@ from infrasight.reasoning.causes import (
     infer_causes,
     load_mechanisms,
 )
-from infrasight.reasoning.evidence import Evidence
+from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.hazards import (
     ExistingHazard,
     HazardEvidence,
@@ -38,6 +41,19 @@ from infrasight.reasoning.hazards import (
 )
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
+from infrasight.services.defect_reviews import latest_reviews
+from infrasight.services.hazard_evidence import (
+    HORIZONS_DAYS,
+    Forecast,
+    alarm_evidence,
+    anomaly_evidence,
+    channel_limits,
+    defect_evidence,
+    defect_region,
+    forecast_channel,
+    forecast_evidence,
+    iso_hour,
+)
 from infrasight.storage.models import (
     Asset,
     Channel,
@@ -48,9 +64,14 @@ from infrasight.storage.models import (
     HazardTransitionRecord,
     Reading,
 )
-from infrasight.storage.readings import fetch_series
 
-__all__ = ["element_observations", "transition_hazard", "update_hazards"]
+__all__ = [
+    "AssetView",
+    "ElementView",
+    "element_observations",
+    "transition_hazard",
+    "update_hazards",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -86,17 +107,28 @@ DRIVERS = {
 _MATERIALS = {"steel": "steel", "prestressed concrete": "psc"}
 
 
+MIN_POINTS = 48
+"""Hourly values a gauge needs at the element to be read (two days)."""
+MIN_FREQUENCY_POINTS = 8
+"""Identified frequencies a frequency channel needs (one per analysed record)."""
+
+
 def _hourly(session: Session, channel_id: int, start_us: int, n: int) -> np.ndarray:
-    t, v = fetch_series(session, channel_id, from_us=start_us)
+    """Hourly means of a channel on ``n`` hours from ``start_us`` (NaN where empty); the
+    grouping runs in the database, only the hours cross the wire."""
     out = np.full(n, np.nan)
-    if t.size == 0:
-        return out
-    idx = (t - start_us) // HOUR_US
-    ok = (idx >= 0) & (idx < n)
-    sums = np.bincount(idx[ok], weights=v[ok], minlength=n)
-    counts = np.bincount(idx[ok], minlength=n)
-    has = counts > 0
-    out[has] = sums[has] / counts[has]
+    rows = session.execute(
+        text(
+            "SELECT (ts - :start) / :width AS b, AVG(value) FROM readings "
+            "WHERE channel_id = :c AND ts >= :start AND ts < :end GROUP BY b"
+        ),
+        {"c": channel_id, "start": start_us, "end": start_us + n * HOUR_US, "width": HOUR_US},
+    ).all()
+    if rows:
+        table = np.array(rows, dtype=np.float64)
+        idx = table[:, 0].astype(np.int64)
+        ok = (idx >= 0) & (idx < n)
+        out[idx[ok]] = table[ok, 1]
     return out
 
 
@@ -109,49 +141,108 @@ def _orientation(measurements: dict[str, Any]) -> str:
     return "longitudinal" if angle < 30 else "transverse" if angle > 60 else "diagonal"
 
 
+def _width_mm(measurements: dict[str, Any]) -> float | None:
+    width = measurements.get("width_max")
+    if measurements.get("unit") == "mm" and isinstance(width, dict):
+        value = width.get("value")
+        return float(value) if isinstance(value, int | float) else None
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElementView:
+    """One element as the hazard update reads it."""
+
+    element: Element
+    observations: Observations
+    channels: tuple[Channel, ...]
+    defects: tuple[Defect, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetView:
+    """The asset's elements on one hourly grid of ``hours`` hours from ``start_us``."""
+
+    start_us: int
+    hours: int
+    elements: tuple[ElementView, ...]
+
+
 def element_observations(
-    session: Session, asset: Asset, *, window_days: int = 90
-) -> tuple[list[tuple[Element, Observations]], int]:
-    """Observations per instrumented element of ``asset`` on an hourly grid ending at its
-    latest reading, and the grid's start (µs)."""
-    rows = session.execute(
+    session: Session,
+    asset: Asset,
+    *,
+    window_days: int = 90,
+    element_ids: Collection[int] | None = None,
+) -> AssetView:
+    """Observations per element of ``asset`` that has readable channels or defects, on an
+    hourly grid ending at the asset's latest reading (at most ``window_days`` long, and no
+    earlier than its first reading).
+
+    ``element_ids`` restricts the elements read (the drivers come from the whole asset). Defects
+    an inspector rejected are left out.
+    """
+    q = (
         select(Channel, Element)
         .join(Element, Channel.element_id == Element.id)
         .where(Element.asset_id == asset.id)
         .order_by(Channel.id)
-    ).all()
-    latest = session.scalar(
-        select(func.max(Reading.ts)).where(Reading.channel_id.in_([c.id for c, _ in rows]))
     )
-    if latest is None:
-        return [], 0
-    n = window_days * 24
-    start = (int(latest) // HOUR_US + 1) * HOUR_US - n * HOUR_US
+    rows = session.execute(q).all()
+    read = [c.id for c, _ in rows if c.quantity.strip().lower() in ROLES.keys() | DRIVERS.keys()]
+    first, latest = (
+        session.execute(
+            select(func.min(Reading.ts), func.max(Reading.ts)).where(Reading.channel_id.in_(read))
+        ).one()
+        if read
+        else (None, None)
+    )
+    n, start = 0, 0
+    if first is not None and latest is not None:
+        end = (int(latest) // HOUR_US + 1) * HOUR_US
+        n = min(window_days * 24, (end - int(first) // HOUR_US * HOUR_US) // HOUR_US)
+        start = end - n * HOUR_US
     times_h = np.arange(n, dtype=np.float64)
     drivers: dict[str, np.ndarray] = {}
-    per_element: dict[int, tuple[Element, list[ChannelData]]] = {}
-    for ch, el in rows:
-        q = ch.quantity.strip().lower()
-        if q in DRIVERS and DRIVERS[q] not in drivers:
+    per_element: dict[int, list[tuple[Channel, ChannelData]]] = {}
+    wanted = None if element_ids is None else set(element_ids)
+    for ch, el in rows if n else ():
+        q_name = ch.quantity.strip().lower()
+        if q_name in DRIVERS and DRIVERS[q_name] not in drivers:
             v = _hourly(session, ch.id, start, n)
             ok = np.isfinite(v)
             if ok.sum() >= 2:
-                drivers[DRIVERS[q]] = np.interp(times_h, times_h[ok], v[ok])
-        elif q in ROLES:
+                drivers[DRIVERS[q_name]] = np.interp(times_h, times_h[ok], v[ok])
+        elif q_name in ROLES and (wanted is None or el.id in wanted):
             v = _hourly(session, ch.id, start, n)
             ok = np.isfinite(v)
-            if ok.sum() < 48:
+            role = ROLES[q_name]
+            frequency = role is ChannelRole.FREQUENCY
+            if ok.sum() < (MIN_FREQUENCY_POINTS if frequency else MIN_POINTS):
                 continue
-            role = ROLES[q]
-            th, vv = (times_h[ok], v[ok]) if role is ChannelRole.FREQUENCY else (times_h, v)
-            per_element.setdefault(el.id, (el, []))[1].append(
-                ChannelData(key=ch.key, role=role, times_h=th, values=vv, unit=ch.unit)
+            th, vv = (times_h[ok], v[ok]) if frequency else (times_h, v)
+            per_element.setdefault(el.id, []).append(
+                (ch, ChannelData(key=ch.key, role=role, times_h=th, values=vv, unit=ch.unit))
             )
+    dq = (
+        select(Defect)
+        .join(Element, Defect.element_id == Element.id)
+        .where(Element.asset_id == asset.id)
+    )
+    if wanted is not None:
+        dq = dq.where(Element.id.in_(wanted))
+    all_defects = session.scalars(dq.order_by(Defect.id)).all()
+    reviews = latest_reviews(session, [d.id for d in all_defects])
+    defects_of: dict[int, list[Defect]] = {}
+    for d in all_defects:
+        review = reviews.get(d.id)
+        if d.element_id is not None and (review is None or review.verdict != "rejected"):
+            defects_of.setdefault(d.element_id, []).append(d)
+    ids = sorted(set(per_element) | set(defects_of))
+    elements = {e.id: e for e in session.scalars(select(Element).where(Element.id.in_(ids))).all()}
     out = []
-    for el, chans in per_element.values():
-        defects = session.scalars(
-            select(Defect).where(Defect.element_id == el.id).order_by(Defect.id)
-        ).all()
+    for eid in ids:
+        el = elements[eid]
         exposure = set()
         if el.exposure_class.upper().startswith(("XD", "XS")):
             exposure.add("chloride")
@@ -162,52 +253,93 @@ def element_observations(
             material=_MATERIALS.get(el.material.strip().lower(), "rc"),
             exposure=frozenset(exposure),
         )
+        defects = tuple(defects_of.get(eid, ()))
         devs = tuple(
             DefectEvidence(
                 defect_id=str(d.id),
                 kind=d.kind,
                 orientation=_orientation(d.measurements),
-                region=f"capture:{d.capture_id}",
+                width_mm=_width_mm(d.measurements),
+                region=defect_region(d),
             )
             for d in defects
         )
+        chans = per_element.get(eid, [])
         out.append(
-            (
-                el,
-                Observations(
+            ElementView(
+                element=el,
+                observations=Observations(
                     context=ctx,
                     times_h=times_h,
                     drivers=drivers,
-                    channels=tuple(chans),
+                    channels=tuple(c for _, c in chans),
                     defects=devs,
                 ),
+                channels=tuple(c for c, _ in chans),
+                defects=defects,
             )
         )
-    return out, start
+    return AssetView(start_us=start, hours=n, elements=tuple(out))
 
 
 _WINDOW = re.compile(r"\[(-?\d+)h/(-?\d+)h\]")
+_CHANNEL_REF = re.compile(r"^(?:channel|anomaly):(.+?)\[")
 
 
-def _absolute(ref: str, start_us: int) -> str:
-    """``channel:K[120h/240h]`` (hours from the grid start) -> ISO times."""
+def _absolute(ref: str, start_us: int, hours: int) -> str:
+    """``channel:K[120h/2159h]`` (hours on the grid) -> ISO times; a window that starts at the
+    grid's start or ends at its last hour is open there (``..``), so the ref of an ongoing
+    change stays the same as data arrives."""
 
-    def iso(h: str) -> str:
-        t = datetime.fromtimestamp(start_us / 1e6, tz=UTC) + timedelta(hours=int(h))
-        return t.strftime("%Y-%m-%dT%H:%MZ")
+    def iso(h: str, open_at: int) -> str:
+        return ".." if int(h) == open_at else iso_hour(start_us + int(h) * HOUR_US)
 
-    return _WINDOW.sub(lambda m: f"[{iso(m.group(1))}/{iso(m.group(2))}]", ref)
+    return _WINDOW.sub(
+        lambda m: f"[{iso(m.group(1), 0)}/{iso(m.group(2), hours - 1)}]",
+        ref,
+    )
 
 
-def _ev_absolute(e: Evidence, start_us: int) -> Evidence:
+def _ev_absolute(e: Evidence, start_us: int, hours: int) -> Evidence:
     return Evidence(
         kind=e.kind,
-        ref=_absolute(e.ref, start_us),
+        ref=_absolute(e.ref, start_us, hours),
         test=e.test,
         detail=e.detail,
-        value=e.value,
+        value=None if e.value is None else round(e.value, 4),
         unit=e.unit,
     )
+
+
+def _held(session: Session, hazard_id: int) -> tuple[Evidence, ...]:
+    links = session.scalars(
+        select(HazardEvidenceLink).where(HazardEvidenceLink.hazard_id == hazard_id)
+    ).all()
+    return tuple(
+        Evidence(
+            kind=EvidenceKind(h.kind),
+            ref=h.ref,
+            test=h.test,
+            detail=h.detail,
+            value=h.value,
+            unit=h.unit,
+        )
+        for h in links
+    )
+
+
+def _forecasts(
+    view: ElementView, keys: Collection[str], start_us: int, limits: dict[str, Any]
+) -> list[Forecast]:
+    times_s = start_us / 1e6 + view.observations.times_h * 3600.0
+    out = []
+    for ch, data in zip(view.channels, view.observations.channels, strict=True):
+        if ch.key not in keys or ch.key not in limits or data.role is ChannelRole.FREQUENCY:
+            continue
+        f = forecast_channel(ch.key, ch.unit, times_s, data.values, limits[ch.key])
+        if f is not None:
+            out.append(f)
+    return out
 
 
 def update_hazards(
@@ -216,15 +348,19 @@ def update_hazards(
     asset_id: int,
     *,
     window_days: int = 90,
+    element_ids: Collection[int] | None = None,
     library: MechanismLibrary | None = None,
     matrix: RiskMatrix | None = None,
 ) -> list[int]:
-    """Derive the asset's hazards from its stored readings and defects (idempotent).
+    """Derive the asset's hazards from its stored evidence (idempotent).
 
-    For each instrumented element the mechanism library ranks causes; when the top cause is a
-    damage mechanism or a sensor fault, its evidence is grouped into the element's hazard for
-    that mechanism (new, updated, or a resolved one reopened). Evidence already held changes
-    nothing, so a retry or a second run writes nothing new.
+    For each element with readable channels or defects (only ``element_ids`` when given) the
+    mechanism library ranks causes; when the top cause is a damage mechanism or a sensor fault,
+    its evidence is grouped into the element's hazard for that mechanism (new, updated, or a
+    resolved one reopened), with the alarms, anomaly windows and defects that concern it and,
+    for damage, the forecast of its channels to their next alarm limit, whose probability of
+    being reached within a year enters the likelihood. Evidence already held is refreshed in
+    place, never added twice, so a retry or a second run writes nothing new.
 
     Returns
     -------
@@ -236,18 +372,39 @@ def update_hazards(
         raise NotFoundError(f"asset {asset_id} not found")
     lib = library if library is not None else load_mechanisms()
     mtx = matrix if matrix is not None else load_risk_matrix()
-    observed, start = element_observations(session, asset, window_days=window_days)
+    view = element_observations(session, asset, window_days=window_days, element_ids=element_ids)
+    start, hours = view.start_us, view.hours
+    since = (
+        datetime.fromtimestamp(start / 1e6, tz=UTC) if hours else datetime(1970, 1, 1, tzinfo=UTC)
+    )
+    limits: dict[str, Any] | None = None
     touched: list[int] = []
-    for el, obs in observed:
+    for ev in view.elements:
+        el, obs = ev.element, ev.observations
         inf = infer_causes(obs, lib)
         top = inf.top
         if top.hazard_kind == "none":
             continue
+        found = [_ev_absolute(e, start, hours) for e in top.evidence_for]
+        keys = {m.group(1) for e in found if (m := _CHANNEL_REF.match(e.ref))}
+        if not keys:
+            keys = {c.key for c in ev.channels}
+        cited = [c for c in ev.channels if c.key in keys]
+        found += alarm_evidence(
+            session, organization_id, asset.id, keys, hazard_kind=top.hazard_kind, since=since
+        )
+        found += anomaly_evidence(session, cited, start, hours)
+        forecasts: list[Forecast] = []
+        if top.damage:
+            found += defect_evidence(ev.defects)
+            if limits is None:
+                limits = dict(channel_limits(session, organization_id))
+            forecasts = _forecasts(ev, keys, start, limits)
+            found += forecast_evidence(forecasts)
+        progress = max((f.probability[HORIZONS_DAYS[-1]] for f in forecasts), default=None)
         items = [
-            HazardEvidence(
-                element_id=str(el.id), mechanism=top.mechanism, evidence=_ev_absolute(e, start)
-            )
-            for e in top.evidence_for
+            HazardEvidence(element_id=str(el.id), mechanism=top.mechanism, evidence=e)
+            for e in found
         ]
         existing_rows = session.scalars(
             select(Hazard).where(Hazard.element_id == el.id, Hazard.mechanism == top.mechanism)
@@ -258,18 +415,16 @@ def update_hazards(
                 element_id=str(el.id),
                 mechanism=h.mechanism,
                 status=HazardStatus(h.status),
-                refs=frozenset(
-                    session.scalars(
-                        select(HazardEvidenceLink.ref).where(HazardEvidenceLink.hazard_id == h.id)
-                    ).all()
-                ),
+                refs=frozenset(e.ref for e in held),
+                evidence=held,
             )
             for h in existing_rows
+            for held in (_held(session, h.id),)
         ]
         risk = assess_risk(
             mtx,
             cause_confidence=top.confidence,
-            progression_probability=None,
+            progression_probability=progress,
             asset_criticality=asset.criticality,
             element_criticality=el.criticality,
             hazard_kind=top.hazard_kind,
@@ -277,11 +432,18 @@ def update_hazards(
         causes = [
             {
                 **c.as_dict(),
-                "evidence_for": [_ev_absolute(e, start).as_dict() for e in c.evidence_for],
-                "evidence_against": [_ev_absolute(e, start).as_dict() for e in c.evidence_against],
+                "evidence_for": [_ev_absolute(e, start, hours).as_dict() for e in c.evidence_for],
+                "evidence_against": [
+                    _ev_absolute(e, start, hours).as_dict() for e in c.evidence_against
+                ],
             }
             for c in inf.causes[:5]
         ]
+        prediction: dict[str, Any] = {
+            "risk_basis": risk.basis,
+            "forecasts": [f.as_dict() for f in forecasts],
+            "progression_probability_1y": progress,
+        }
         for plan in group_evidence(items, existing):
             if plan.hazard_id is None:
                 hazard = Hazard(
@@ -297,7 +459,7 @@ def update_hazards(
                     risk=risk.score,
                     risk_band=risk.band,
                     causes=causes,
-                    prediction={"risk_basis": risk.basis},
+                    prediction=prediction,
                 )
                 session.add(hazard)
                 session.flush()
@@ -318,6 +480,7 @@ def update_hazards(
                 hazard.likelihood, hazard.consequence = risk.likelihood, risk.consequence
                 hazard.risk, hazard.risk_band = risk.score, risk.band
                 hazard.causes = causes
+                hazard.prediction = prediction
                 if plan.transition is not None:
                     was = hazard.status
                     hazard.status = str(plan.transition.to_status)
@@ -337,6 +500,15 @@ def update_hazards(
                             actor="system",
                         )
                     )
+                    _log.info("hazard %s reopened by new evidence", hazard.id)
+            for old_ref, e in plan.updated_evidence:
+                link = session.scalars(
+                    select(HazardEvidenceLink).where(
+                        HazardEvidenceLink.hazard_id == hazard.id, HazardEvidenceLink.ref == old_ref
+                    )
+                ).one()
+                link.ref, link.test, link.detail = e.ref[:400], e.test[:200], e.detail
+                link.value, link.unit = e.value, e.unit[:30]
             for e in plan.new_evidence:
                 session.add(
                     HazardEvidenceLink(
@@ -346,7 +518,7 @@ def update_hazards(
                         test=e.test[:200],
                         detail=e.detail,
                         value=e.value,
-                        unit=e.unit,
+                        unit=e.unit[:30],
                     )
                 )
             session.flush()

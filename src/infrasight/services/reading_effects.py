@@ -1,4 +1,5 @@
-"""The effects of stored readings, as durable rows: scores, sensor health and alarm rules.
+"""The effects of stored readings, as durable rows: scores, sensor health, alarm rules, and
+the hazard update of the touched elements (a ``hazards_due`` row, ``services/hazard_effects.py``).
 
 Whoever stores readings calls :func:`readings_stored` in the same transaction: it writes an effect
 row (``jobs`` table, name ``readings_stored``) and returns the event to publish after the commit.
@@ -21,6 +22,7 @@ from infrasight.core.events import ReadingBatchStored
 from infrasight.jobs.runner import JobContext, add_effect
 from infrasight.services.alarms import evaluate_stored_readings
 from infrasight.services.anomaly_scoring import score_channels
+from infrasight.services.hazard_effects import hazards_due, scope_of_channels
 from infrasight.services.sensor_health import judgement_instants
 
 if TYPE_CHECKING:
@@ -129,14 +131,18 @@ def score_readings_stored(context: JobContext, arguments: dict[str, Any]) -> Non
 def apply_readings_stored(
     context: JobContext, session: Session, arguments: dict[str, Any]
 ) -> dict[str, Any]:
-    """Effect handler: scores, sensor health and alarm rules of the (merged) batch."""
+    """Effect handler: scores, sensor health and alarm rules of the (merged) batch; then a
+    ``hazards_due`` row for the elements it touched (applied after this commit)."""
+    organization_id = int(arguments["organization_id"])
+    spans = _spans(arguments)
     transitions = evaluate_stored_readings(
         session,
-        int(arguments["organization_id"]),
-        _spans(arguments),
+        organization_id,
+        spans,
         score_anomalies=context.settings.anomaly_scoring,
         instants={int(c): [int(m) for m in ms] for c, ms in arguments.get("instants", {}).items()},
     )
+    hazards_due(session, organization_id, scope_of_channels(session, sorted(spans)))
     return {"transitions": transitions}
 
 

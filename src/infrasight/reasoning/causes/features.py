@@ -10,6 +10,7 @@ value, a noise burst or a change that no co-located channel confirms.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -86,7 +87,9 @@ def _moving_median(x: FloatArray, w: int) -> FloatArray:
     pad = w // 2
     xp = np.pad(x, pad, mode="edge")
     view = np.lib.stride_tricks.sliding_window_view(xp, w)
-    return np.asarray(np.nanmedian(view, axis=1)[: x.size], dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # a gap stays NaN
+        return np.asarray(np.nanmedian(view, axis=1)[: x.size], dtype=np.float64)
 
 
 def _robust_std(x: FloatArray) -> float:
@@ -160,7 +163,19 @@ def damage_signal(ch: ChannelData, obs: Observations) -> FloatArray:
         best = (0.0, y - tt * beta[1])
     d = y.copy() if best is None else best[1]
     n0 = max(int(0.15 * d.size), 1)
-    return np.asarray(d - np.nanmedian(d[:n0]), dtype=np.float64)
+    return np.asarray(d - _edge_median(d, n0, head=True), dtype=np.float64)
+
+
+def _edge_median(x: FloatArray, n0: int, *, head: bool) -> float:
+    """Median of the first (``head``) or last ``n0`` samples; when they are all missing (a
+    channel that started late or stopped early), of its first or last ``n0`` readings."""
+    part = x[:n0] if head else x[-n0:]
+    if not np.isfinite(part).any():
+        finite = x[np.isfinite(x)]
+        if finite.size == 0:
+            return 0.0
+        part = finite[:n0] if head else finite[-n0:]
+    return float(np.nanmedian(part))
 
 
 def _change(ch: ChannelData, obs: Observations) -> ChannelChange:
@@ -174,8 +189,8 @@ def _change(ch: ChannelData, obs: Observations) -> ChannelChange:
     # a frequency's own environmental wander is its noise; gauges use their short-term noise
     share = 1.0 if ch.role is ChannelRole.FREQUENCY else 0.25
     noise = max(_robust_std(hp), share * spread, 1e-12)
-    m0 = float(np.nanmedian(s[:n0]))
-    m1 = float(np.nanmedian(s[-n0:]))
+    m0 = _edge_median(s, n0, head=True)
+    m1 = _edge_median(s, n0, head=False)
     delta = m1 - m0
     z = delta / noise
     sign = 1.0 if delta >= 0 else -1.0

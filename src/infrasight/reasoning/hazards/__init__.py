@@ -4,6 +4,7 @@ from infrasight.reasoning.hazards.grouping import (
     ExistingHazard,
     HazardEvidence,
     HazardPlan,
+    evidence_identity,
     group_evidence,
 )
 from infrasight.reasoning.hazards.lifecycle import (
@@ -33,6 +34,7 @@ __all__ = [
     "allowed_targets",
     "apply_action",
     "assess_risk",
+    "evidence_identity",
     "group_evidence",
     "load_risk_matrix",
 ]

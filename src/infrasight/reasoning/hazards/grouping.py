@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from infrasight.reasoning.evidence import Evidence
 from infrasight.reasoning.hazards.lifecycle import (
@@ -13,7 +15,13 @@ from infrasight.reasoning.hazards.lifecycle import (
     apply_action,
 )
 
-__all__ = ["ExistingHazard", "HazardEvidence", "HazardPlan", "group_evidence"]
+__all__ = [
+    "ExistingHazard",
+    "HazardEvidence",
+    "HazardPlan",
+    "evidence_identity",
+    "group_evidence",
+]
 
 _LIVE = frozenset(
     {HazardStatus.OPEN, HazardStatus.ACKNOWLEDGED, HazardStatus.MITIGATING, HazardStatus.RESOLVED}
@@ -31,13 +39,20 @@ class HazardEvidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExistingHazard:
-    """A hazard already recorded, with the evidence refs it holds."""
+    """A hazard already recorded, with the evidence refs it holds.
+
+    ``evidence`` (optional) are the held items themselves: with them, an incoming item about the
+    same source, test and onset as a held one (see :func:`evidence_identity`) updates it in
+    place instead of being new evidence, so a window that grows with the data or a forecast
+    that is refitted never reopens a resolved hazard nor piles up rows.
+    """
 
     hazard_id: str
     element_id: str
     mechanism: str
     status: HazardStatus
     refs: frozenset[str]
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,17 +69,90 @@ class HazardPlan:
     hazard_id: str | None
     new_evidence: tuple[Evidence, ...]
     transition: Transition | None = None
+    updated_evidence: tuple[tuple[str, Evidence], ...] = ()
+    """(held ref, its new version) for held items whose window, value or detail changed."""
+
+
+_WINDOW = re.compile(r"\[([^\[\]/]*)/([^\[\]/]*)\]$")
+_CONTRIBUTION = re.compile(r"\s*\([+-]\d+(\.\d+)?\)$")
+
+
+def evidence_identity(e: Evidence) -> tuple[str, str, str]:
+    """What an item is about, whatever its current window and numbers: ``(kind, source,
+    test)``, with the ref's time window and the test's score contribution left out."""
+    return (str(e.kind), _WINDOW.sub("", e.ref), _CONTRIBUTION.sub("", e.test))
+
+
+def _onset_h(ref: str) -> float | None:
+    """Start of a ref's time window in hours (``120h`` or an ISO time); None when open."""
+    m = _WINDOW.search(ref)
+    if m is None:
+        return None
+    start = m.group(1).strip()
+    if start in ("", ".."):
+        return None
+    if start.endswith("h"):
+        try:
+            return float(start[:-1])
+        except ValueError:
+            return None
+    try:
+        return datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp() / 3600.0
+    except ValueError:
+        return None
+
+
+def _same_item(new: Evidence, held: Evidence, same_onset_h: float) -> bool:
+    if evidence_identity(new) != evidence_identity(held):
+        return False
+    a, b = _onset_h(new.ref), _onset_h(held.ref)
+    return a is None or b is None or abs(a - b) <= same_onset_h
+
+
+def _split(
+    unique: list[Evidence], h: ExistingHazard, same_onset_h: float
+) -> tuple[tuple[Evidence, ...], tuple[tuple[str, Evidence], ...]]:
+    """Incoming items of a live hazard -> (new ones, updates of held ones)."""
+    held = {e.ref: e for e in h.evidence}
+    fresh: list[Evidence] = []
+    updates: list[tuple[str, Evidence]] = []
+    used: set[str] = set()
+    for e in unique:
+        match: str | None = e.ref if e.ref in held else None
+        if match is None and e.ref in h.refs:
+            continue  # held, but only its ref is known: nothing to compare
+        if match is None:
+            match = next(
+                (
+                    r
+                    for r, old in held.items()
+                    if r not in used and _same_item(e, old, same_onset_h)
+                ),
+                None,
+            )
+        if match is None:
+            fresh.append(e)
+            continue
+        used.add(match)
+        if held[match] != e:
+            updates.append((match, e))
+    return tuple(fresh), tuple(updates)
 
 
 def group_evidence(
-    items: Iterable[HazardEvidence], existing: Sequence[ExistingHazard] = ()
+    items: Iterable[HazardEvidence],
+    existing: Sequence[ExistingHazard] = (),
+    *,
+    same_onset_h: float = 48.0,
 ) -> list[HazardPlan]:
     """Group evidence by (element, mechanism) and match it to live hazards.
 
     A live hazard (open, acknowledged, mitigating, resolved) of the same element and mechanism
     receives the evidence; a resolved one is reopened by new evidence. Closed and merged hazards
-    are final, so evidence about them opens a new hazard. Plans with no new evidence are
-    dropped.
+    are final, so evidence about them opens a new hazard. An item about the same source and
+    test as a held one whose window starts within ``same_onset_h`` hours of it (or whose window
+    has no start) is that item, updated; it is not new evidence. Plans with nothing new or
+    changed are dropped.
     """
     groups: dict[tuple[str, str], list[Evidence]] = {}
     for it in items:
@@ -86,8 +174,8 @@ def group_evidence(
                 )
             )
             continue
-        fresh = tuple(e for e in unique if e.ref not in h.refs)
-        if not fresh:
+        fresh, updates = _split(unique, h, same_onset_h)
+        if not fresh and not updates:
             continue
         plans.append(
             HazardPlan(
@@ -96,8 +184,9 @@ def group_evidence(
                 hazard_id=h.hazard_id,
                 new_evidence=fresh,
                 transition=apply_action(h.status, HazardAction.NEW_EVIDENCE, "new evidence")
-                if h.status is HazardStatus.RESOLVED
+                if fresh and h.status is HazardStatus.RESOLVED
                 else None,
+                updated_evidence=updates,
             )
         )
     return plans
