@@ -32,6 +32,7 @@ from infrasight.storage.models import (
     NotificationSubscription,
     SlaEscalation,
     User,
+    WorkOrderVerification,
 )
 from tests.api.test_durable_effects import MOVING_500, _add_rule, _readings
 from tests.conftest import Site, Tenant
@@ -274,6 +275,17 @@ def test_work_order_lifecycle_notifies_assigned_and_verified_in_order(
         == 200
     )
     for to in ("assigned", "in_progress", "completed", "verifying", "closed"):
+        if to == "closed":  # a work order closes after a passed verification (tested elsewhere)
+            with platform.database.transaction() as s:
+                s.add(
+                    WorkOrderVerification(
+                        work_order_id=wid,
+                        method="readings",
+                        outcome="passed",
+                        period_days=14.0,
+                        decided_by="engineer",
+                    )
+                )
         moved = client.post(f"{API}/work-orders/{wid}/transitions", json={"to": to}, headers=h)
         assert moved.status_code == 200, moved.text
     platform.notifier.run_once()

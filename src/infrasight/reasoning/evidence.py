@@ -19,6 +19,7 @@ class EvidenceKind(StrEnum):
     FORECAST = "forecast"
     RATING = "rating"
     ELEMENT = "element"
+    VERIFICATION = "verification"  # a work order's repair verified (or not) from the data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

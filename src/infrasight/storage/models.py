@@ -692,18 +692,6 @@ class NotificationSubscription(Base):
     language: Mapped[str] = mapped_column(String(10), default="en")
     enabled: Mapped[bool] = mapped_column(default=True)
     created_by: Mapped[str] = mapped_column(String(320))
-
-
-class AssistantConversation(Base):
-    """A user's conversation with the assistant (infrasight.assistant); seen only by its user."""
-
-    __tablename__ = "assistant_conversations"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, default=None)
-    actor: Mapped[str] = mapped_column(String(320))
-    language: Mapped[str] = mapped_column(String(10))
-    title: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -766,6 +754,7 @@ class SlaEscalation(Base):
     step: Mapped[int] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(60))
     severity: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DefectTrack(Base):
@@ -832,6 +821,20 @@ class WorkOrderAttachment(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssistantConversation(Base):
+    """A user's conversation with the assistant (infrasight.assistant); seen only by its user."""
+
+    __tablename__ = "assistant_conversations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, default=None)
+    actor: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class AssistantMessage(Base):
