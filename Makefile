@@ -71,6 +71,7 @@ eval: install
 	$(BIN)/python benchmarks/crack_field_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/shm_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/rca_eval.py --datasets $(DATASETS)
+	$(BIN)/python benchmarks/hazard_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/forecast_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/defect_tracking.py --datasets $(DATASETS)
