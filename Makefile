@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt,scale]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

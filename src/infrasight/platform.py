@@ -14,7 +14,7 @@ from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.jobs.runner import JobContext, JobRunner
 from infrasight.services.alarms import AlarmEngine
-from infrasight.storage.blobs import BlobStore
+from infrasight.storage.blobs import BlobStore, open_blob_store
 from infrasight.storage.db import Database
 
 __all__ = ["Platform"]
@@ -35,7 +35,7 @@ class Platform:
     def create(cls, settings: Settings, *, workers: int | None = None) -> Platform:
         """Wire the adapters for ``settings`` and register the background job handlers."""
         database = Database(settings)
-        blobs = BlobStore(settings.blob_dir)
+        blobs = open_blob_store(settings)
         bus = EventBus()
         context = JobContext(database=database, blobs=blobs, settings=settings, bus=bus)
         worker_count = settings.worker_threads if workers is None else workers

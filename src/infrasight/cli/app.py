@@ -6,6 +6,7 @@ import typer
 
 from infrasight.cli import (
     alarm_cmds,
+    blob_cmds,
     calibrate,
     condition_cmd,
     cracks,
@@ -38,6 +39,7 @@ app.add_typer(hazard_cmds.app, name="hazards")
 app.add_typer(field.mqtt_app, name="mqtt")
 app.add_typer(field.edge_app, name="edge")
 app.add_typer(workorder_cmds.app, name="workorders")
+app.add_typer(blob_cmds.app, name="blobs")
 
 
 def main() -> None:
