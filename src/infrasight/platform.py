@@ -39,8 +39,16 @@ class Platform:
         bus = EventBus()
         context = JobContext(database=database, blobs=blobs, settings=settings, bus=bus)
         worker_count = settings.worker_threads if workers is None else workers
+        remote = None
+        if settings.job_engine == "celery":  # rows run in `infrasight worker` processes
+            from infrasight.workers.celery_app import CeleryDispatch
+
+            remote = CeleryDispatch(settings)
         runner = JobRunner(
-            context, workers=worker_count, queue_limit=settings.max_queued_analysis_jobs
+            context,
+            workers=worker_count,
+            queue_limit=settings.max_queued_analysis_jobs,
+            remote=remote,
         )
         alarms = AlarmEngine(database, lock=runner.effect_lock)
         platform = cls(

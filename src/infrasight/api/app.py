@@ -61,10 +61,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        wired.jobs.resume_queued()
-        sweeper = asyncio.create_task(_sweep_alarms(wired))
+        sweeper = None
+        if wired.settings.job_engine == "threads":  # with Celery: workers and one scheduler
+            wired.jobs.resume_queued()
+            sweeper = asyncio.create_task(_sweep_alarms(wired))
         yield
-        sweeper.cancel()
+        if sweeper is not None:
+            sweeper.cancel()
         if owned:
             wired.close()
 

@@ -15,6 +15,7 @@ from infrasight.cli import (
     measure,
     platform_cmds,
     signals,
+    worker_cmds,
     workorder_cmds,
 )
 
@@ -40,6 +41,8 @@ app.add_typer(field.mqtt_app, name="mqtt")
 app.add_typer(field.edge_app, name="edge")
 app.add_typer(workorder_cmds.app, name="workorders")
 app.add_typer(blob_cmds.app, name="blobs")
+app.command("worker")(worker_cmds.worker)
+app.command("scheduler")(worker_cmds.scheduler)
 
 
 def main() -> None:

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         ``celery`` (``infrasight worker`` processes behind ``broker_url``).
     broker_url
         The Celery broker, ``redis://host:6379/0``; required with ``job_engine=celery``.
+    job_lease_s
+        With Celery: a job running longer than this is presumed to have lost its worker and
+        is taken over by another (also the broker's visibility timeout). Keep it above the
+        longest analysis.
+    sweep_interval_s
+        With Celery: how often the one scheduler (``infrasight scheduler``) runs the periodic
+        work (alarm no-data checks and escalations, resending what the broker lost).
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -115,6 +122,8 @@ class Settings(BaseSettings):
     s3_secret_key: str = Field(default="", repr=False)
     job_engine: Literal["threads", "celery"] = "threads"
     broker_url: str = Field(default="", repr=False)
+    job_lease_s: float = Field(default=900.0, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
