@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from infrasight.api.app import create_app
 from infrasight.core.domain import JobStatus, Role
@@ -133,8 +133,9 @@ def _stored(platform: Platform, capture_id: int) -> tuple[int, int, int]:
     stored once has as many analyses as distinct models and every defect on one of them."""
     with platform.database.session() as session:
         analyses = session.execute(
-            select(CaptureAnalysis.id, CaptureAnalysis.model_name, CaptureAnalysis.model_version)
-            .where(CaptureAnalysis.capture_id == capture_id)
+            select(
+                CaptureAnalysis.id, CaptureAnalysis.model_name, CaptureAnalysis.model_version
+            ).where(CaptureAnalysis.capture_id == capture_id)
         ).all()
         defects = session.scalars(
             select(Defect.analysis_id).where(Defect.capture_id == capture_id)

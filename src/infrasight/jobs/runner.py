@@ -23,8 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import delete, func, select, text, update
@@ -340,7 +339,7 @@ class JobRunner:
                     return "busy"
                 if job.attempts >= MAX_ATTEMPTS:
                     job.status = JobStatus.FAILED
-                    job.error = f"interrupted {MAX_ATTEMPTS} times (its worker stopped while running)"
+                    job.error = f"interrupted {MAX_ATTEMPTS} times (its worker stopped)"
                     job.finished_at = datetime.now(UTC)
                     _LOGGER.warning("job %s (%s) failed: interrupted too often", job_id, job.name)
                     return "done"
@@ -421,9 +420,7 @@ class JobRunner:
             rows = session.execute(
                 select(Job.id, Job.name, Job.organization_id, Job.status, Job.created_at)
                 .where(
-                    (
-                        (Job.status == JobStatus.QUEUED) & (Job.created_at < queued_before)
-                    )
+                    ((Job.status == JobStatus.QUEUED) & (Job.created_at < queued_before))
                     | ((Job.status == JobStatus.RUNNING) & (Job.started_at < running_before))
                 )
                 .order_by(Job.id)
