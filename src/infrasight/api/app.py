@@ -45,13 +45,20 @@ _LOGGER = logging.getLogger(__name__)
 
 
 async def _sweep_alarms(platform: Platform, period_s: float = 60.0) -> None:
-    """No-data checks and escalations, once a minute, off the event loop."""
+    """No-data checks and escalations, once a minute, off the event loop; the readings store's
+    partitions and retention once an hour."""
+    from infrasight.services.readings_maintenance import maintain_readings
+
+    sweeps = 0
     while True:
         await asyncio.sleep(period_s)
         try:
             await run_in_threadpool(platform.alarms.sweep)
+            if sweeps % 60 == 0:
+                await run_in_threadpool(maintain_readings, platform.database)
         except Exception:
             _LOGGER.exception("alarm sweep failed")
+        sweeps += 1
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:

@@ -30,6 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 EXECUTE = "infrasight.execute"
 EFFECTS = "infrasight.effects"
 SWEEP = "infrasight.sweep"
+MAINTAIN = "infrasight.maintain"
 QUEUE = "infrasight"
 
 
@@ -75,7 +76,10 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": settings.job_lease_s},
-        beat_schedule={"sweep": {"task": SWEEP, "schedule": settings.sweep_interval_s}},
+        beat_schedule={
+            "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_s},
+            "maintain": {"task": MAINTAIN, "schedule": 3600.0},  # partitions, retention
+        },
         timezone="UTC",
     )
     platforms = _ProcessPlatform(settings)
@@ -100,6 +104,16 @@ def create_celery(settings: Settings) -> Celery:
             queued_after_s=max(30.0, settings.sweep_interval_s), reclaim_after_s=lease_s
         )
         return {"alarm_events": alarms, "resent": resent}
+
+    @app.task(name=MAINTAIN)  # type: ignore[untyped-decorator]
+    def maintain() -> dict[str, int]:
+        from infrasight.services.readings_maintenance import maintain_readings
+
+        done = maintain_readings(platforms.get().database)
+        return {
+            "partitions_created": len(done.partitions_created),
+            "readings_deleted": done.readings_deleted,
+        }
 
     app.infrasight_platforms = platforms
     return app
