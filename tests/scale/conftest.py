@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -28,7 +29,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         if url is None:
             pytest.skip("no Redis: set INFRASIGHT_TEST_REDIS_URL or apt-get install redis-server")
-        yield url
+        # one database per xdist worker, so parallel tests never share a queue
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+        index = 1 + int(worker[2:]) if worker[2:].isdigit() else 1
+        yield f"{url.rsplit('/', 1)[0]}/{index}" if url.count("/") >= 3 else f"{url}/{index}"
 
 
 @pytest.fixture

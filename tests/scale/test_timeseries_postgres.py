@@ -5,6 +5,7 @@ and the migration down and up again with every reading kept."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,15 +22,23 @@ from infrasight.services.readings_maintenance import maintain_readings
 from infrasight.storage.migrate import alembic_config, upgrade
 from infrasight.storage.readings import downsample, insert_readings
 from infrasight.storage.timeseries import DAY_US, HOUR_US, ensure_partitions, month_bounds_us
-from tests.conftest import Site, Tenant
+from tests.conftest import Site, Tenant, _truncate_postgres
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
+def settings(tmp_path: Path, postgres_database: str) -> Settings:
+    """PostgreSQL only (SQLite keeps one plain readings table): overrides the two-backend
+    fixture of tests/conftest.py for this module."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _truncate_postgres(postgres_database)
+    return Settings(data_dir=data_dir, database_url=postgres_database, worker_threads=0)
+
+
+@pytest.fixture
 def pg(platform: Platform) -> Platform:
-    if not platform.settings.database_url:
-        pytest.skip("PostgreSQL only (SQLite keeps one plain readings table)")
     return platform
 
 
