@@ -4,6 +4,8 @@ and the migration down and up again with every reading kept."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -225,3 +227,62 @@ def test_migration_down_and_up_keeps_every_reading(pg: Platform, site: Site) -> 
         daily = connection.execute(text("SELECT sum(count) FROM readings_daily")).scalar()
         assert daily == 12
     engine.dispose()
+
+
+def _pg_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not candidates:
+        pytest.skip(f"{name} is not installed")
+    return str(candidates[-1])
+
+
+def test_backup_and_restore_finds_every_reading(pg: Platform, site: Site, tmp_path: Path) -> None:
+    """docs/deployment.md's recipe: pg_dump -Fc, pg_restore into an empty database."""
+    channel = site.strain_channel_id
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.choice(np.arange(0, 400 * 24) * HOUR_US, 3000, replace=False))
+    start = _us(2023, 6, 1)
+    rows = [
+        (channel, start + int(t), float(v))
+        for t, v in zip(times, rng.normal(size=3000), strict=True)
+    ]
+    with pg.database.transaction() as session:
+        insert_readings(session, rows)
+    url = pg.settings.database_url
+    dump = tmp_path / "infrasight.dump"
+    subprocess.run([_pg_tool("pg_dump"), "-Fc", "-f", str(dump), url], check=True)
+    base, _, name = url.rpartition("/")
+    restored = f"{name}_restored"
+    admin = create_engine(
+        f"{base}/postgres".replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{restored}"'))
+        connection.execute(text(f'CREATE DATABASE "{restored}"'))
+    try:
+        subprocess.run(
+            [_pg_tool("pg_restore"), "--no-owner", "-d", f"{base}/{restored}", str(dump)],
+            check=True,
+        )
+        engine = create_engine(
+            f"{base}/{restored}".replace("postgresql://", "postgresql+psycopg://", 1)
+        )
+        with engine.connect() as connection:
+            back = connection.execute(
+                text("SELECT ts, value FROM readings WHERE channel_id = :c ORDER BY ts"),
+                {"c": channel},
+            ).all()
+            daily = connection.execute(
+                text("SELECT sum(count) FROM readings_daily WHERE channel_id = :c"), {"c": channel}
+            ).scalar()
+        engine.dispose()
+        assert [(int(t), float(v)) for t, v in back] == [(t, v) for _c, t, v in rows]
+        assert daily == len(rows)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)'))
+        admin.dispose()
