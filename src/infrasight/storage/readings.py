@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from infrasight.storage.timeseries import DAY_US, ROLLUPS, is_partitioned, rollup_merge_sql
+from infrasight.storage.timeseries import ROLLUPS, is_partitioned, rollup_merge_sql
 
 __all__ = [
     "Bucket",
@@ -233,14 +233,15 @@ def plan_buckets(
     """The bucket grid for ``[start_us, end_us)``.
 
     Without roll-ups: buckets of :func:`bucket_width_us` from ``start_us``. With roll-ups
-    (PostgreSQL), when a bucket spans at least 24 periods of a roll-up (hours, or days for
-    buckets of a week or more), the grid starts at the period boundary before ``start_us`` and
-    the width is a whole number of periods, so every roll-up row falls in exactly one bucket.
+    (PostgreSQL), when a bucket spans at least 4 periods of a roll-up (4 hours, or 4 days for
+    the daily one), the grid starts at the period boundary before ``start_us`` and the width is
+    rounded up to whole periods (so at most a quarter fewer buckets), and every roll-up row
+    falls in exactly one bucket.
     """
     width = bucket_width_us(start_us, end_us, max_points)
     if rollups:
         for rollup in reversed(ROLLUPS):
-            if width >= (7 if rollup.period_us == DAY_US else 24) * rollup.period_us:
+            if width >= 4 * rollup.period_us:
                 p = rollup.period_us
                 origin = start_us - (((start_us % p) + p) % p)
                 span = -(-(end_us - origin) // max_points)
