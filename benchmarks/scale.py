@@ -319,6 +319,12 @@ def bench_jobs(redis_url: str | None, count: int, size: tuple[int, int]) -> dict
         platform.jobs.wait_idle(timeout=3600)
         results["in_process_images_per_s"] = count / (time.perf_counter() - t0)
         platform.close()
+        try:
+            import celery  # noqa: F401
+            import redis  # noqa: F401
+        except ImportError:
+            results["celery"] = "skipped: Celery is not installed (pip install 'infrasight[scale]')"
+            return results
         with _redis(redis_url, folder) as url:
             if url is None:
                 results["celery"] = "skipped: no Redis (give --redis-url or install redis-server)"
