@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt,scale]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -49,8 +49,8 @@ pytest: dev-install
 
 test: lint typecheck pytest
 
-bench: install  # the load test's async HTTP client comes from the loadtest extra
-	$(BIN)/python -m pip install --quiet -e ".[loadtest]"
+bench: install  # the load test's async HTTP client comes from the loadtest extra, Celery from scale
+	$(BIN)/python -m pip install --quiet -e ".[loadtest,scale]"
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/crack_speed.py
@@ -59,6 +59,7 @@ bench: install  # the load test's async HTTP client comes from the loadtest extr
 	$(BIN)/python benchmarks/crash.py
 	$(BIN)/python benchmarks/large_capture.py
 	$(BIN)/python benchmarks/edge_faults.py --smoke
+	$(BIN)/python benchmarks/scale.py --smoke  # PostgreSQL figures need --postgres-url
 
 bench-web: dev-install  # page loads in Debian's Chromium (apt-get install chromium); Playwright is a dev extra
 	$(BIN)/python benchmarks/web.py

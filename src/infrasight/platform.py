@@ -15,7 +15,7 @@ from infrasight.core.settings import Settings
 from infrasight.jobs.runner import JobContext, JobRunner
 from infrasight.services.alarms import AlarmEngine
 from infrasight.services.notify.notifier import Notifier
-from infrasight.storage.blobs import BlobStore
+from infrasight.storage.blobs import BlobStore, open_blob_store
 from infrasight.storage.db import Database
 
 __all__ = ["Platform"]
@@ -37,12 +37,20 @@ class Platform:
     def create(cls, settings: Settings, *, workers: int | None = None) -> Platform:
         """Wire the adapters for ``settings`` and register the background job handlers."""
         database = Database(settings)
-        blobs = BlobStore(settings.blob_dir)
+        blobs = open_blob_store(settings)
         bus = EventBus()
         context = JobContext(database=database, blobs=blobs, settings=settings, bus=bus)
         worker_count = settings.worker_threads if workers is None else workers
+        remote = None
+        if settings.job_engine == "celery":  # rows run in `infrasight worker` processes
+            from infrasight.workers.celery_app import CeleryDispatch
+
+            remote = CeleryDispatch(settings)
         runner = JobRunner(
-            context, workers=worker_count, queue_limit=settings.max_queued_analysis_jobs
+            context,
+            workers=worker_count,
+            queue_limit=settings.max_queued_analysis_jobs,
+            remote=remote,
         )
         alarms = AlarmEngine(database, lock=runner.effect_lock)
         notifier = Notifier(database, runner, settings, background=worker_count > 0)

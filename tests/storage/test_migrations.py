@@ -12,13 +12,17 @@ from sqlalchemy import create_engine, inspect
 from infrasight.core.settings import Settings
 from infrasight.storage.migrate import upgrade
 from infrasight.storage.models import Base
+from infrasight.storage.timeseries import include_in_schema_compare
 from tests.conftest import POSTGRES_URL
 
 
 def _assert_matches_models(url: str) -> None:
     engine = create_engine(url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": False, "include_name": include_in_schema_compare},
+        )
         assert compare_metadata(context, Base.metadata) == []
         tables = set(inspect(connection).get_table_names())
     engine.dispose()

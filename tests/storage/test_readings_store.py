@@ -8,7 +8,13 @@ from fastapi.testclient import TestClient
 
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
-from infrasight.storage.readings import bucket_width_us, downsample, insert_readings, time_bounds
+from infrasight.storage.readings import (
+    bucket_width_us,
+    downsample,
+    insert_readings,
+    session_plan,
+    time_bounds,
+)
 from tests.conftest import Site, Tenant
 
 MINUTE = 60_000_000
@@ -56,12 +62,15 @@ def test_downsample_matches_reference(platform: Platform, site: Site, max_points
     start, end = int(times[0]) + 3 * MINUTE, int(times[-1]) - 7 * MINUTE
     with platform.database.session() as session:
         buckets = downsample(session, site.strain_channel_id, start, end, max_points)
+        plan = session_plan(session, start, end, max_points)  # PostgreSQL: roll-ups, long ranges
     assert 0 < len(buckets) <= max_points
-    width = bucket_width_us(start, end, max_points)
+    if plan.rollup is None:
+        assert plan.width_us == bucket_width_us(start, end, max_points)
+    width, origin = plan.width_us, plan.origin_us
     inside = (times >= start) & (times < end)
-    index = (times[inside] - start) // width
+    index = (times[inside] - origin) // width
     for bucket in buckets:
-        chosen = values[inside][index == (bucket.start_us - start) // width]
+        chosen = values[inside][index == (bucket.start_us - origin) // width]
         assert bucket.count == chosen.size
         assert bucket.minimum == pytest.approx(chosen.min())
         assert bucket.maximum == pytest.approx(chosen.max())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -49,14 +49,28 @@ _LOGGER = logging.getLogger(__name__)
 
 
 async def _sweep_alarms(platform: Platform, period_s: float = 60.0) -> None:
-    """No-data checks, escalations and the SLA sweep, once a minute, off the event loop."""
+    """No-data checks, escalations and the SLA sweep, once a minute, off the event loop; the
+    readings store's partitions and retention once an hour."""
+    from infrasight.services.readings_maintenance import maintain_readings
+
+    def maintenance() -> None:
+        maintain_readings(platform.database)
+
+    sweeps = 0
     while True:
         await asyncio.sleep(period_s)
-        for name, sweep in (("alarm", platform.alarms.sweep), ("SLA", platform.notifier.sweep)):
+        jobs: list[tuple[str, Callable[[], object]]] = [
+            ("alarm", platform.alarms.sweep),
+            ("SLA", platform.notifier.sweep),
+        ]
+        if sweeps % 60 == 0:
+            jobs.append(("readings maintenance", maintenance))
+        for name, sweep in jobs:
             try:
                 await run_in_threadpool(sweep)
             except Exception:
                 _LOGGER.exception("%s sweep failed", name)
+        sweeps += 1
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -66,11 +80,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        wired.jobs.resume_queued()
+        sweeper = None
+        if wired.settings.job_engine == "threads":  # with Celery: workers and one scheduler
+            wired.jobs.resume_queued()
+            sweeper = asyncio.create_task(_sweep_alarms(wired))
         wired.notifier.start()
-        sweeper = asyncio.create_task(_sweep_alarms(wired))
         yield
-        sweeper.cancel()
+        if sweeper is not None:
+            sweeper.cancel()
         wired.notifier.stop()
         if owned:
             wired.close()

@@ -7,6 +7,7 @@ import typer
 from infrasight.cli import (
     alarm_cmds,
     ask_cmd,
+    blob_cmds,
     calibrate,
     condition_cmd,
     cracks,
@@ -17,6 +18,7 @@ from infrasight.cli import (
     platform_cmds,
     report_cmd,
     signals,
+    worker_cmds,
     workorder_cmds,
 )
 
@@ -44,6 +46,9 @@ app.add_typer(field.edge_app, name="edge")
 app.add_typer(workorder_cmds.app, name="workorders")
 app.add_typer(notify_cmds.app, name="notify")
 app.command("ask")(ask_cmd.ask)
+app.add_typer(blob_cmds.app, name="blobs")
+app.command("worker")(worker_cmds.worker)
+app.command("scheduler")(worker_cmds.scheduler)
 
 
 def main() -> None:

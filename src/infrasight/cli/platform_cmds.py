@@ -211,3 +211,27 @@ def demo(
         outcome = seed_demo(platform, days=days, seed=seed, console=console)
     console.print(outcome.summary)
     typer.echo(outcome.token)
+
+
+@admin_app.command("retention")
+@exits_cleanly
+def admin_retention(
+    org: Annotated[str, typer.Option(help="The organisation")],
+    days: Annotated[
+        int, typer.Option(help="Keep raw readings this many days; 0 keeps them for ever")
+    ],
+) -> None:
+    """Set how long raw readings are kept (PostgreSQL keeps the hourly/daily roll-ups)."""
+    from infrasight.services.readings_maintenance import set_retention
+
+    with open_platform() as platform, platform.database.transaction() as session:
+        organization = set_retention(session, org, days or None)
+        actor = Principal(organization_id=organization.id, name="cli:admin", role=Role.ADMIN)
+        record_audit(
+            session, actor, "update", "organization", organization.id, {"raw_retention_days": days}
+        )
+        dialect = session.get_bind().dialect.name
+    kept = f"{days} days" if days else "for ever"
+    console.print(f"raw readings of {org!r} kept {kept}")
+    if days and dialect != "postgresql":
+        console.print("note: retention applies on PostgreSQL only (where roll-ups keep summaries)")

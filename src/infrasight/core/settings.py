@@ -97,6 +97,31 @@ class Settings(BaseSettings):
     group_commit_max
         Most ingest batches of concurrent requests stored in one transaction (group commit);
         1 commits each batch on its own.
+    blob_backend
+        Where blobs live: ``local`` (files under ``data_dir/blobs``) or ``s3`` (an
+        S3-compatible object store named by the ``s3_*`` settings; docs/deployment.md).
+    s3_endpoint_url
+        The object store's URL (``http://host:8333`` for SeaweedFS); empty means AWS S3.
+    s3_bucket
+        The bucket holding the blobs (created on the first write when missing).
+    s3_prefix
+        Prefix of every object key, so deployments may share a bucket.
+    s3_region
+        Region name given to the S3 client.
+    s3_access_key, s3_secret_key
+        Credentials; empty uses boto3's usual chain (``AWS_*`` variables, files, roles).
+    job_engine
+        Who runs the durable job rows: ``threads`` (the in-process pool, the default) or
+        ``celery`` (``infrasight worker`` processes behind ``broker_url``).
+    broker_url
+        The Celery broker, ``redis://host:6379/0``; required with ``job_engine=celery``.
+    job_lease_s
+        With Celery: a job running longer than this is presumed to have lost its worker and
+        is taken over by another (also the broker's visibility timeout). Keep it above the
+        longest analysis.
+    sweep_interval_s
+        With Celery: how often the one scheduler (``infrasight scheduler``) runs the periodic
+        work (alarm no-data checks and escalations, resending what the broker lost).
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -139,6 +164,17 @@ class Settings(BaseSettings):
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
     assistant_grounding: Literal["mark", "reject"] = "mark"
     group_commit_max: int = Field(default=2000, ge=1)
+    blob_backend: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "infrasight"
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = Field(default="", repr=False)
+    s3_secret_key: str = Field(default="", repr=False)
+    job_engine: Literal["threads", "celery"] = "threads"
+    broker_url: str = Field(default="", repr=False)
+    job_lease_s: float = Field(default=900.0, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -151,6 +187,19 @@ class Settings(BaseSettings):
     def _token_days_within_max(self) -> Settings:
         if self.token_days > self.token_max_days:
             raise ValueError("INFRASIGHT_TOKEN_DAYS may not exceed INFRASIGHT_TOKEN_MAX_DAYS")
+        return self
+
+    @model_validator(mode="after")
+    def _scale_out_complete(self) -> Settings:
+        if self.blob_backend == "s3" and not self.s3_bucket:
+            raise ValueError("INFRASIGHT_S3_BUCKET is required with INFRASIGHT_BLOB_BACKEND=s3")
+        if self.job_engine == "celery" and not self.broker_url.startswith(
+            ("redis://", "rediss://")
+        ):
+            raise ValueError(
+                "INFRASIGHT_BROKER_URL (redis://host:port/db) is required with "
+                "INFRASIGHT_JOB_ENGINE=celery"
+            )
         return self
 
     @property

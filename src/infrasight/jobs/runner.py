@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import JobStatus
@@ -39,7 +39,16 @@ from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
 from infrasight.storage.models import Job
 
-__all__ = ["MAX_ATTEMPTS", "EffectHandler", "JobContext", "JobHandler", "JobRunner", "add_effect"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "EffectHandler",
+    "JobContext",
+    "JobHandler",
+    "JobRunner",
+    "Outcome",
+    "RemoteDispatch",
+    "add_effect",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +70,21 @@ JobHandler = Callable[[JobContext, dict[str, Any]], dict[str, Any]]
 EffectHandler = Callable[[JobContext, Session, dict[str, Any]], dict[str, Any]]
 Merge = Callable[[list[dict[str, Any]]], dict[str, Any]]
 Prepare = Callable[[JobContext, dict[str, Any]], None]
+Outcome = Literal["ran", "done", "busy"]
+"""What :meth:`JobRunner.execute` did: ran the row, found nothing to do, or found it running
+elsewhere (within its lease)."""
+
+
+class RemoteDispatch(Protocol):
+    """A distributed engine that runs rows in other processes (``workers/celery_app.py``)."""
+
+    def send_job(self, job_id: int) -> None:
+        """Have some worker call ``execute(job_id)``."""
+        ...
+
+    def send_effects(self, name: str, organization_id: int) -> None:
+        """Have some worker call ``run_effects(name, organization_id)``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +95,20 @@ class _Effect:
     max_delay_s: float
     max_rows: int
     prepare: Prepare | None
+
+
+def _serialise_effects(session: Session, name: str, organization_id: int) -> None:
+    """One applier per (effect, organisation) at a time across processes.
+
+    On PostgreSQL a transaction-scoped advisory lock (released at commit or when the holder's
+    connection dies); SQLite's single writer already serialises processes.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"infrasight-effects:{name}:{organization_id}"},
+    )
 
 
 def add_effect(session: Session, name: str, arguments: dict[str, Any], organization_id: int) -> int:
@@ -110,9 +148,19 @@ class JobRunner:
     own, so a long image analysis never delays an alarm.
     """
 
-    def __init__(self, context: JobContext, *, workers: int, queue_limit: int | None = None):
+    def __init__(
+        self,
+        context: JobContext,
+        *,
+        workers: int,
+        queue_limit: int | None = None,
+        remote: RemoteDispatch | None = None,
+    ):
         self.context = context
         self.queue_limit = queue_limit
+        self.remote = remote
+        if remote is not None:
+            workers = 0
         self._handlers: dict[str, JobHandler] = {}
         self._limited: set[str] = set()
         self._effects: dict[str, _Effect] = {}
@@ -201,7 +249,10 @@ class JobRunner:
     # -- dispatching --------------------------------------------------------------------------
 
     def enqueue(self, job_id: int) -> None:
-        """Hand a committed job to the worker pool (no-op without workers)."""
+        """Hand a committed job to the worker pool or the distributed engine (no-op without)."""
+        if self.remote is not None:
+            self.remote.send_job(job_id)
+            return
         if self._pool is None:
             return
         self._track(self._pool.submit(self.execute, job_id))
@@ -209,8 +260,12 @@ class JobRunner:
     def dispatch(self, name: str, organization_id: int) -> None:
         """Effect rows ``name`` of the organisation were committed: apply them.
 
-        Inline without workers; in the background after the burst otherwise.
+        Inline without workers; in the background after the burst otherwise; on a distributed
+        engine by whichever worker takes the message.
         """
+        if self.remote is not None:
+            self.remote.send_effects(name, organization_id)
+            return
         if self._effect_pool is None:
             self.run_effects(name, organization_id)
             return
@@ -265,21 +320,45 @@ class JobRunner:
 
     # -- running ------------------------------------------------------------------------------
 
-    def execute(self, job_id: int) -> None:
-        """Run one row: a job to completion, or the effects it belongs to (merged)."""
+    def execute(self, job_id: int, *, reclaim_after_s: float | None = None) -> Outcome:
+        """Run one row: a job to completion, or the effects it belongs to (merged).
+
+        With ``reclaim_after_s`` (a distributed worker's lease), a row another worker started
+        longer ago than that is taken over: that worker is presumed dead (killed, machine
+        lost). A row running for less is ``"busy"``; the caller tries again later. A row
+        interrupted :data:`MAX_ATTEMPTS` times is marked failed instead of run again.
+        """
         database = self.context.database
         with database.session() as session:
             row = session.get(Job, job_id)
-            if row is None or row.status != JobStatus.QUEUED:
-                return
+            if row is None or row.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+                return "done"
             name, organization_id = row.name, row.organization_id
         if name in self._effects and organization_id is not None:
             self.run_effects(name, organization_id)
-            return
+            return "ran"
         with database.transaction() as session:
             job = session.get(Job, job_id, with_for_update=True)
-            if job is None or job.status != JobStatus.QUEUED:
-                return
+            if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+                return "done"
+            if job.status == JobStatus.RUNNING:
+                started = job.started_at
+                if started is not None and started.tzinfo is None:
+                    started = started.replace(tzinfo=UTC)
+                lease_over = (
+                    reclaim_after_s is not None
+                    and started is not None
+                    and datetime.now(UTC) - started > timedelta(seconds=reclaim_after_s)
+                )
+                if not lease_over:
+                    return "busy"
+                if job.attempts >= MAX_ATTEMPTS:
+                    job.status = JobStatus.FAILED
+                    job.error = f"interrupted {MAX_ATTEMPTS} times (its worker stopped)"
+                    job.finished_at = datetime.now(UTC)
+                    _LOGGER.warning("job %s (%s) failed: interrupted too often", job_id, job.name)
+                    return "done"
+                _LOGGER.warning("job %s (%s): its worker's lease ran out; taken over", job_id, name)
             job.status = JobStatus.RUNNING
             job.started_at = datetime.now(UTC)
             job.attempts += 1
@@ -299,6 +378,7 @@ class JobRunner:
             job.status, job.result, job.error = status, result, error
             job.finished_at = datetime.now(UTC)
         _LOGGER.info("job %s (%s) %s", job_id, name, status.value)
+        return "ran"
 
     def run_effects(self, name: str, organization_id: int) -> int:
         """Apply the organisation's queued effect rows ``name``; return how many were applied.
@@ -316,6 +396,7 @@ class JobRunner:
                     if effect.prepare is not None and not self._prepare(name, organization_id):
                         return applied
                     with self.context.database.write_transaction() as session:
+                        _serialise_effects(session, name, organization_id)
                         rows = session.execute(
                             select(Job.id, Job.arguments)
                             .where(
@@ -365,6 +446,40 @@ class JobRunner:
         effect.prepare(self.context, effect.merge([dict(row[0]) for row in rows]))
         return True
 
+    def resend_stale(self, *, queued_after_s: float, reclaim_after_s: float) -> int:
+        """Send again what a distributed engine may have lost; return how many rows.
+
+        Jobs queued longer than ``queued_after_s`` (the API process stopped between its commit
+        and the send, or the broker lost the message) and jobs running longer than
+        ``reclaim_after_s`` (their worker died) are sent again; :meth:`execute` makes a
+        duplicate message harmless. Effects still queued are dispatched once per organisation.
+        The periodic scheduler calls this (``infrasight.sweep``).
+        """
+        now = datetime.now(UTC)
+        queued_before = now - timedelta(seconds=queued_after_s)
+        running_before = now - timedelta(seconds=reclaim_after_s)
+        with self.context.database.session() as session:
+            rows = session.execute(
+                select(Job.id, Job.name, Job.organization_id, Job.status, Job.created_at)
+                .where(
+                    ((Job.status == JobStatus.QUEUED) & (Job.created_at < queued_before))
+                    | ((Job.status == JobStatus.RUNNING) & (Job.started_at < running_before))
+                )
+                .order_by(Job.id)
+            ).all()
+        effects: set[tuple[str, int]] = set()
+        sent = 0
+        for job_id, name, organization_id, _status, _created in rows:
+            if name in self._effects:
+                if organization_id is not None:
+                    effects.add((name, organization_id))
+                continue
+            self.enqueue(job_id)
+            sent += 1
+        for name, organization_id in sorted(effects):
+            self.dispatch(name, organization_id)
+        return sent + len(effects)
+
     def _count_failure(self, ids: list[int], err: Exception) -> None:
         if not ids:
             return
@@ -403,8 +518,11 @@ class JobRunner:
 
         A job interrupted ``MAX_ATTEMPTS`` times is marked failed instead (an image that kills
         the process must not kill it at every start). One process runs the in-process workers
-        of a database; with a distributed engine its own delivery guarantees take this role.
+        of a database; with a distributed engine this does nothing: the broker's redelivery,
+        the workers' leases and the scheduler's :meth:`resend_stale` take this role.
         """
+        if self.remote is not None:
+            return
         database = self.context.database
         with database.transaction() as session:
             session.execute(

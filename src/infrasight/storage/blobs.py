@@ -1,11 +1,19 @@
-"""Content-addressed blob store: files named by their sha256, each stored once."""
+"""Content-addressed blob store: blobs named by their sha256, each stored once.
+
+Two backends share one interface (:class:`BlobStore`): files under the data directory
+(:class:`LocalBlobStore`, the embedded default) and any S3-compatible object store
+(:class:`~infrasight.storage.s3_blobs.S3BlobStore`). :func:`open_blob_store` picks the one the
+settings name.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -13,7 +21,19 @@ from sqlalchemy.orm import Session
 
 from infrasight.storage.models import Blob
 
-__all__ = ["BlobStore", "register_blob", "sha256_hex"]
+if TYPE_CHECKING:
+    from infrasight.core.settings import Settings
+
+__all__ = [
+    "BlobStore",
+    "LocalBlobStore",
+    "check_digest",
+    "open_blob_store",
+    "register_blob",
+    "sha256_hex",
+]
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -21,7 +41,40 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class BlobStore:
+def check_digest(sha256: str) -> str:
+    """``sha256`` if it is a lower-case hex sha256 digest; ``ValueError`` otherwise."""
+    if len(sha256) != 64 or any(c not in _HEX for c in sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return sha256
+
+
+def blob_key(sha256: str) -> str:
+    """Relative name of a blob in either backend: ``ab/cd/<sha256>``."""
+    check_digest(sha256)
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class BlobStore(Protocol):
+    """What the services need of a blob store."""
+
+    def put(self, data: bytes) -> tuple[str, bool]:
+        """Store ``data``; return its digest and whether it was new."""
+        ...
+
+    def get(self, sha256: str) -> bytes:
+        """The blob's bytes; ``FileNotFoundError`` if absent."""
+        ...
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the blob is stored."""
+        ...
+
+    def digests(self) -> Iterator[str]:
+        """Every stored digest (for migrations and audits; order unspecified)."""
+        ...
+
+
+class LocalBlobStore:
     """Files under ``root/ab/cd/<sha256>``; writes are atomic (temp file + rename)."""
 
     def __init__(self, root: Path) -> None:
@@ -29,9 +82,7 @@ class BlobStore:
 
     def path(self, sha256: str) -> Path:
         """Where the blob with this digest lives (it may not exist)."""
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / blob_key(sha256)
 
     def put(self, data: bytes) -> tuple[str, bool]:
         """Store ``data``; return its digest and whether it was new."""
@@ -59,6 +110,27 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""
         return self.path(sha256).exists()
+
+    def digests(self) -> Iterator[str]:
+        """Every stored digest (temporary files of unfinished writes are skipped)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob("??/??/*"):
+            name = path.name
+            if len(name) == 64 and not (set(name) - _HEX) and path.is_file():
+                yield name
+
+
+def open_blob_store(settings: Settings, backend: str | None = None) -> BlobStore:
+    """The blob store the settings name (``INFRASIGHT_BLOB_BACKEND``), or ``backend``."""
+    chosen = backend or settings.blob_backend
+    if chosen == "s3":
+        from infrasight.storage.s3_blobs import S3BlobStore
+
+        return S3BlobStore.from_settings(settings)
+    if chosen == "local":
+        return LocalBlobStore(settings.blob_dir)
+    raise ValueError(f"unknown blob backend {chosen!r}: 'local' or 's3'")
 
 
 def register_blob(session: Session, sha256: str, size_bytes: int, media_type: str) -> None:

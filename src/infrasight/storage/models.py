@@ -120,6 +120,8 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # raw readings older than this many days are deleted (PostgreSQL: roll-ups are kept)
+    raw_retention_days: Mapped[int | None] = mapped_column(default=None)
 
 
 class User(Base):

@@ -14,14 +14,19 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from infrasight.storage.timeseries import ROLLUPS, is_partitioned, rollup_merge_sql
+
 __all__ = [
     "Bucket",
+    "BucketPlan",
     "bucket_width_us",
     "count_conflicts",
     "downsample",
     "fetch_last",
     "fetch_series",
     "insert_readings",
+    "plan_buckets",
+    "session_plan",
     "time_bounds",
 ]
 
@@ -37,6 +42,17 @@ _PG_MERGE = (
     "INSERT INTO readings (channel_id, ts, value, quality) "
     "SELECT channel_id, ts, value, 0 FROM readings_stage ON CONFLICT DO NOTHING"
 )
+
+
+def _has_rollups(session: Session) -> bool:
+    """Whether the database keeps roll-ups (PostgreSQL after migration 0016); cached per
+    pooled connection."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    info = session.connection().info
+    if "infrasight_rollups" not in info:
+        info["infrasight_rollups"] = is_partitioned(session)
+    return bool(info["infrasight_rollups"])
 
 
 def _dbapi_connection(session: Session) -> Any:
@@ -63,8 +79,12 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) ->
             with cursor.copy("COPY readings_stage (channel_id, ts, value) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(_PG_MERGE)
-            inserted = int(cursor.rowcount)
+            if _has_rollups(session):
+                cursor.execute(rollup_merge_sql())
+                inserted = int(cursor.fetchone()[0])
+            else:
+                cursor.execute(_PG_MERGE)
+                inserted = int(cursor.rowcount)
             cursor.execute("TRUNCATE readings_stage")
         else:
             cursor.executemany(_SQLITE_INSERT, rows)
@@ -196,31 +216,135 @@ def bucket_width_us(start_us: int, end_us: int, max_points: int) -> int:
     return width
 
 
-def downsample(
-    session: Session, channel_id: int, start_us: int, end_us: int, max_points: int
-) -> list[Bucket]:
-    """Aggregate readings of ``[start_us, end_us)`` into at most ``max_points`` equal buckets.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BucketPlan:
+    """How a range is bucketed: buckets start at ``origin_us + k * width_us``; ``rollup`` is
+    the roll-up table read for the whole periods inside the range (None: raw rows only)."""
 
-    The grouping runs in the database; only the buckets cross the wire.
+    origin_us: int
+    width_us: int
+    rollup: str | None
+    period_us: int
+
+
+def plan_buckets(
+    start_us: int, end_us: int, max_points: int, *, rollups: bool = False
+) -> BucketPlan:
+    """The bucket grid for ``[start_us, end_us)``.
+
+    Without roll-ups: buckets of :func:`bucket_width_us` from ``start_us``. With roll-ups
+    (PostgreSQL), when a bucket spans at least 4 periods of a roll-up (4 hours, or 4 days for
+    the daily one), the grid starts at the period boundary before ``start_us`` and the width is
+    rounded up to whole periods (so at most a quarter fewer buckets), and every roll-up row
+    falls in exactly one bucket.
+    """
+    width = bucket_width_us(start_us, end_us, max_points)
+    if rollups:
+        for rollup in reversed(ROLLUPS):
+            if width >= 4 * rollup.period_us:
+                p = rollup.period_us
+                origin = start_us - (((start_us % p) + p) % p)
+                span = -(-(end_us - origin) // max_points)
+                return BucketPlan(
+                    origin_us=origin, width_us=-(-span // p) * p, rollup=rollup.table, period_us=p
+                )
+    return BucketPlan(origin_us=start_us, width_us=width, rollup=None, period_us=0)
+
+
+def session_plan(session: Session, start_us: int, end_us: int, max_points: int) -> BucketPlan:
+    """The grid :func:`downsample` uses for this session's database."""
+    return plan_buckets(start_us, end_us, max_points, rollups=_has_rollups(session))
+
+
+def downsample(
+    session: Session,
+    channel_id: int,
+    start_us: int,
+    end_us: int,
+    max_points: int,
+    *,
+    use_rollups: bool | None = None,
+) -> list[Bucket]:
+    """Aggregate readings of ``[start_us, end_us)`` into at most ``max_points`` buckets.
+
+    The grouping runs in the database; only the buckets cross the wire. On PostgreSQL long
+    ranges read the hourly or daily roll-ups for the whole periods inside the range and raw
+    rows only for the partial periods at its ends (``use_rollups=False`` forces raw rows; the
+    answer is the same up to floating-point summation order). A bucket's ``start_us`` is its
+    grid start, clipped to ``start_us``.
     """
     if end_us <= start_us:
         return []
-    width = bucket_width_us(start_us, end_us, max_points)
-    result = session.execute(
-        text(
-            "SELECT (ts - :start) / :width AS b, MIN(value), AVG(value), MAX(value), COUNT(*) "
-            "FROM readings WHERE channel_id = :c AND ts >= :start AND ts < :end "
-            "GROUP BY b ORDER BY b"
-        ),
-        {"c": channel_id, "start": start_us, "end": end_us, "width": width},
-    )
+    rollups = _has_rollups(session) if use_rollups is None else use_rollups
+    plan = plan_buckets(start_us, end_us, max_points, rollups=rollups)
+    if plan.rollup is None:
+        parts = [_raw_buckets(session, channel_id, start_us, end_us, plan)]
+    else:
+        p = plan.period_us
+        inner_lo = start_us + (-start_us) % p
+        inner_hi = end_us - (((end_us % p) + p) % p)
+        if inner_hi <= inner_lo:
+            parts = [_raw_buckets(session, channel_id, start_us, end_us, plan)]
+        else:
+            parts = [
+                _raw_buckets(session, channel_id, start_us, inner_lo, plan),
+                _rollup_buckets(session, channel_id, inner_lo, inner_hi, plan),
+                _raw_buckets(session, channel_id, inner_hi, end_us, plan),
+            ]
+    merged: dict[int, list[float]] = {}
+    for part in parts:
+        for b, lo, hi, total, n in part:
+            have = merged.get(b)
+            if have is None:
+                merged[b] = [lo, hi, total, n]
+            else:
+                have[0], have[1] = min(have[0], lo), max(have[1], hi)
+                have[2] += total
+                have[3] += n
     return [
         Bucket(
-            start_us=start_us + int(b) * width,
-            minimum=float(lo),
-            mean=float(mean),
-            maximum=float(hi),
+            start_us=max(start_us, plan.origin_us + b * plan.width_us),
+            minimum=lo,
+            mean=total / n,
+            maximum=hi,
             count=int(n),
         )
-        for b, lo, mean, hi, n in result
+        for b, (lo, hi, total, n) in sorted(merged.items())
     ]
+
+
+_Row = tuple[int, float, float, float, float]
+
+
+def _raw_buckets(
+    session: Session, channel_id: int, lo_us: int, hi_us: int, plan: BucketPlan
+) -> list[_Row]:
+    if hi_us <= lo_us:
+        return []
+    result = session.execute(
+        text(
+            "SELECT (ts - :origin) / :width AS b, MIN(value), MAX(value), SUM(value), COUNT(*) "
+            "FROM readings WHERE channel_id = :c AND ts >= :lo AND ts < :hi "
+            "GROUP BY b ORDER BY b"
+        ),
+        {"c": channel_id, "origin": plan.origin_us, "width": plan.width_us, "lo": lo_us,
+         "hi": hi_us},
+    )  # fmt: skip
+    return [(int(b), float(lo), float(hi), float(t), float(n)) for b, lo, hi, t, n in result]
+
+
+def _rollup_buckets(
+    session: Session, channel_id: int, lo_us: int, hi_us: int, plan: BucketPlan
+) -> list[_Row]:
+    assert plan.rollup in {r.table for r in ROLLUPS}
+    result = session.execute(
+        text(
+            "SELECT (bucket_us - :origin) / :width AS b, MIN(minimum), MAX(maximum), "
+            f"SUM(total), SUM(count) FROM {plan.rollup} "
+            "WHERE channel_id = :c AND bucket_us >= :lo AND bucket_us < :hi "
+            "GROUP BY b ORDER BY b"
+        ),
+        {"c": channel_id, "origin": plan.origin_us, "width": plan.width_us, "lo": lo_us,
+         "hi": hi_us},
+    )  # fmt: skip
+    return [(int(b), float(lo), float(hi), float(t), float(n)) for b, lo, hi, t, n in result]

@@ -39,7 +39,7 @@ from infrasight.storage.models import (
     Element,
     Reading,
 )
-from infrasight.storage.readings import bucket_width_us, downsample, time_bounds
+from infrasight.storage.readings import downsample, session_plan, time_bounds
 
 router = APIRouter(tags=["channels"])
 
@@ -224,7 +224,7 @@ def channel_readings(
     if end_us <= start_us:
         raise InvalidInputError("end must be after start", field="end")
     buckets = downsample(session, channel_id, start_us, end_us, max_points)
-    width = bucket_width_us(start_us, end_us, max_points)
+    width = session_plan(session, start_us, end_us, max_points).width_us
     return ReadingSeries(
         channel_id=channel_id,
         unit=channel.unit,

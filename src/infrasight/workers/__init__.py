@@ -1,0 +1,1 @@
+"""Distributed workers: the durable job rows executed by Celery on a Redis broker."""
