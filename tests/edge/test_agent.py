@@ -21,7 +21,7 @@ from infrasight.edge.local_http import LocalEndpoint
 from infrasight.platform import Platform
 from infrasight.storage.models import Reading
 from tests.conftest import Site, Tenant
-from tests.edge.netfaults import LiveServer, TcpProxy
+from tests.edge.netfaults import TcpProxy
 
 BASE_S = 1_714_564_800  # 2024-05-01T12:00:00Z
 
@@ -59,16 +59,6 @@ def _wait(condition: Callable[[], bool], timeout: float = 90.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def link(platform: Platform) -> Iterator[TcpProxy]:
-    server = LiveServer(platform)
-    server.start()
-    proxy = TcpProxy(server.port)
-    yield proxy
-    proxy.close()
-    server.stop()
 
 
 def _config(tmp_path: Path, proxy: TcpProxy, site: Site, **overrides: object) -> EdgeConfig:

@@ -37,6 +37,8 @@ class EdgeConfig(BaseModel):
         Items queued in the last ``live_window_s`` seconds are live: sent before backfill.
     heartbeat_s
         Seconds between heartbeats.
+    config_poll_s
+        Seconds between two pulls of the configuration the server holds for this device.
     backoff_min_s, backoff_max_s
         Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
     """
@@ -55,6 +57,7 @@ class EdgeConfig(BaseModel):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     live_window_s: float = Field(default=10.0, ge=0)
     heartbeat_s: float = Field(default=60.0, gt=0)
+    config_poll_s: float = Field(default=60.0, gt=0)
     backoff_min_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     request_timeout_s: float = Field(default=30.0, gt=0)

@@ -86,6 +86,5 @@ class _Handler(BaseHTTPRequestHandler):
         except InvalidInputError as err:
             self._answer(HTTPStatus.BAD_REQUEST, {"detail": err.detail, "field": err.field})
             return
-        added = self.agent.queue.put(readings)
-        self.agent.wake.set()
+        added = self.agent.accept(readings)
         self._answer(HTTPStatus.ACCEPTED, {"queued": added, "duplicates": len(readings) - added})
