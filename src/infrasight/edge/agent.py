@@ -29,7 +29,7 @@ import orjson
 from infrasight.core.errors import InvalidInputError
 from infrasight.edge.config import EdgeConfig
 from infrasight.edge.items import EdgeReading, Priority, parse_csv
-from infrasight.edge.queue import EdgeQueue, QueuedItem
+from infrasight.edge.queue import EdgeQueue, QueuedItem, QueueFullError
 from infrasight.edge.remote import RemoteConfig, parse_remote_config
 from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
 
@@ -67,7 +67,11 @@ class EdgeAgent:
         self.config_version = 0
         self.clock = clock
         self.queue = EdgeQueue(
-            config.queue_path, max_items=config.max_items, max_age_s=config.max_age_s, clock=clock
+            config.queue_path,
+            max_items=config.max_items,
+            max_age_s=config.max_age_s,
+            max_bytes=config.max_bytes,
+            clock=clock,
         )
         self.upstream = upstream or HttpUpstream(
             config.server_url, config.token, timeout_s=config.request_timeout_s
@@ -223,6 +227,8 @@ class EdgeAgent:
         self.config = self.local_config.model_copy(update=remote.local_overrides())
         self.queue.max_items = self.config.max_items
         self.queue.max_age_s = self.config.max_age_s
+        if self.queue.max_bytes != self.config.max_bytes:
+            self.queue.max_bytes = self.config.max_bytes
         self.remote = remote
         self.config_version = version
         if persist:
@@ -281,7 +287,11 @@ class EdgeAgent:
             except (OSError, UnicodeDecodeError, InvalidInputError) as err:
                 self._set_aside(path, "rejected", str(err))
                 continue
-            queued += self.accept(readings)
+            try:
+                queued += self.accept(readings)
+            except QueueFullError as err:
+                _LOGGER.warning("datalogger file %s kept for later: %s", path.name, err)
+                break
             self._set_aside(path, "done", None)
         return queued
 

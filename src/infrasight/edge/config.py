@@ -27,6 +27,9 @@ class EdgeConfig(BaseModel):
         Most items held; beyond it the oldest routine readings are dropped first.
     max_age_s
         Routine readings older than this (seconds in the queue) are dropped.
+    max_bytes
+        Most bytes of the queue file (None: up to the disk); when reached, or when the disk is
+        full, the oldest routine readings are dropped first, alarm readings last.
     watch_dir
         Folder of datalogger CSV files (``channel,time,value[,unit]``); None: no folder input.
     listen_port
@@ -50,6 +53,7 @@ class EdgeConfig(BaseModel):
     queue_path: Path = Path("edge-queue.db")
     max_items: int = Field(default=5_000_000, ge=1)
     max_age_s: float = Field(default=90 * 86400.0, gt=0)
+    max_bytes: int | None = Field(default=None, ge=65536)
     watch_dir: Path | None = None
     poll_s: float = Field(default=1.0, gt=0)
     listen_host: str = "127.0.0.1"

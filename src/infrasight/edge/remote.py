@@ -80,6 +80,7 @@ class RemoteConfig(BaseModel):
     live_window_s: float | None = Field(default=None, ge=0, le=86400)
     max_items: int | None = Field(default=None, ge=1)
     max_age_s: float | None = Field(default=None, gt=0)
+    max_bytes: int | None = Field(default=None, ge=65536)
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     cameras: list[CameraSource] = Field(default_factory=list)
 
@@ -94,6 +95,7 @@ class RemoteConfig(BaseModel):
     def local_overrides(self) -> dict[str, Any]:
         """The scalar settings this configuration sets (what replaces the local file's values)."""
         keys = ("poll_s", "heartbeat_s", "batch_size", "live_window_s", "max_items", "max_age_s")
+        keys += ("max_bytes",)
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
 
