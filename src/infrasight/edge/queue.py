@@ -153,7 +153,7 @@ class EdgeQueue:
                         break
             raise QueueFullError("the queue file or the disk is full and nothing is left to drop")
 
-    def _insert(self, rows: list[tuple[object, ...]], now: float) -> int:
+    def _insert(self, rows: Sequence[tuple[object, ...]], now: float) -> int:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             before = self._db.total_changes

@@ -94,8 +94,15 @@ class RemoteConfig(BaseModel):
 
     def local_overrides(self) -> dict[str, Any]:
         """The scalar settings this configuration sets (what replaces the local file's values)."""
-        keys = ("poll_s", "heartbeat_s", "batch_size", "live_window_s", "max_items", "max_age_s")
-        keys += ("max_bytes",)
+        keys = (
+            "poll_s",
+            "heartbeat_s",
+            "batch_size",
+            "live_window_s",
+            "max_items",
+            "max_age_s",
+            "max_bytes",
+        )
         return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
 
