@@ -31,6 +31,7 @@ from infrasight.edge.config import EdgeConfig
 from infrasight.edge.items import EdgeReading, Priority, parse_csv
 from infrasight.edge.queue import EdgeQueue, QueuedItem, QueueFullError
 from infrasight.edge.remote import RemoteConfig, parse_remote_config
+from infrasight.edge.thermal import cpu_temperature_c
 from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
 
 __all__ = ["EdgeAgent"]
@@ -180,6 +181,7 @@ class EdgeAgent:
             "consecutive_failures": self.failures,
             "clock_offset_s": self.clock_offset_s,
             "config_version": self.config_version,
+            "cpu_temp_c": cpu_temperature_c(),
         }
 
     def beat(self) -> None:
