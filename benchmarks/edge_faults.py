@@ -12,11 +12,14 @@ scenario counts acknowledged readings lost, duplicate rows stored and readings o
 - kill -9: the agent killed mid-backfill and restarted;
 - queue limit: more readings than ``max_items`` while offline: routine readings dropped oldest
   first, alarm readings kept;
+- disk limit: more readings than the queue file may hold (``max_bytes``, the same path as a full
+  disk) while offline: routine readings dropped oldest first, alarm readings kept;
+- clock skew: an agent whose clock is minutes ahead: the terminal's timestamps stored as they
+  are, the offset measured by the server and shown in the device status;
 - MQTT: readings/s through Mosquitto beside HTTP in the same run, and publish -> stored
   latency (the bridge acknowledges after the commit).
 
-The clock-skew scenario (terminal clock minutes off: timestamps kept, offset reported) is in
-tests/edge/test_agent.py, since it needs the agent's clock injected.
+The agent publishes over HTTP only, so "broker down" concerns the MQTT bridge, not the agent.
 
 Usage: python benchmarks/edge_faults.py [--smoke] [--json]
 """
@@ -51,6 +54,9 @@ from tests.mqtt.broker import find_mosquitto, mosquitto
 
 from infrasight.core.domain import Role
 from infrasight.core.settings import Settings
+from infrasight.edge.agent import EdgeAgent
+from infrasight.edge.config import EdgeConfig
+from infrasight.edge.items import parse_items
 from infrasight.platform import Platform
 from infrasight.services.accounts import create_user, ensure_organization
 from infrasight.services.auth import new_device_token
@@ -445,7 +451,7 @@ class LiveWatcher:
 def run(args: argparse.Namespace) -> dict[str, object]:
     smoke = args.smoke
     backlog_n = 20_000 if smoke else 360_000  # smoke: 200 s of 100/s; full: one hour
-    outage_s = 2.0 if smoke else 10.0
+    outage_s = args.outage_s if args.outage_s is not None else (2.0 if smoke else 180.0)
     flap_total_s = 4.0 if smoke else 30.0
     results: dict[str, object] = {"mode": "smoke" if smoke else "full"}
     with tempfile.TemporaryDirectory(prefix="edge-faults-") as tmp:
@@ -535,6 +541,7 @@ def _scenarios(
         time.sleep(0.5)
         latencies = watcher.latencies(ledger, (t0, t1))
         out["outage"] = {
+            "server_down_s": outage_s,
             "queued_at_reconnect": depth,
             "backfill_s": round(drained, 2),
             "backfill_readings_per_s": round(depth / drained),
@@ -648,7 +655,118 @@ def _scenarios(
         }
     finally:
         small.stop()
+
+    out["disk_limit"] = _disk_limit(root, site, stored, proxy, limit_us - 3_600_000_000)
+    out["clock_skew"] = _clock_skew(root, site, stored, proxy, server_port)
     return out
+
+
+def _in_range(rows: list[tuple[int, float]], low_us: int, high_us: int) -> list[tuple[int, float]]:
+    return [(ts, value) for ts, value in rows if low_us <= ts < high_us]
+
+
+def _disk_limit(
+    root: Path, site: Site, stored: Stored, proxy: TcpProxy, start_us: int
+) -> dict[str, object]:
+    """Offline with a queue file bound of 512 KiB: routine dropped oldest first, alarms kept."""
+    _say("scenario: disk limit")
+    max_bytes = 512 * 1024
+    routine_n, alarm_n = 30_000, 100
+    agent = Agent(root / "agent-disk", proxy.port, site.token, max_bytes=max_bytes)
+    agent.start()
+    ledger = Ledger()
+    end_us = start_us + routine_n * (1_000_000 // LIVE_RATE)
+    try:
+        proxy.set_up(False)
+        alarms = [
+            {
+                "channel": "ALARM",
+                "time": _iso(start_us + i * 1_000_000),  # within the routine span
+                "value": float(i),
+                "priority": "alarm",
+            }
+            for i in range(alarm_n)
+        ]
+        agent.put(ledger, alarms)
+        routine = _backlog(routine_n, start_us)
+        for s in range(0, routine_n, 500):
+            agent.put(ledger, routine[s : s + 500])
+        status = agent.status()
+        file_bytes = (root / "agent-disk" / "queue.db").stat().st_size
+        proxy.set_up(True)
+        _wait_drained(agent, ledger, timeout=300)
+        time.sleep(0.3)
+    finally:
+        agent.stop()
+    alarm_rows = _in_range(stored.rows(site.channels["ALARM"]), start_us, end_us)
+    routine_rows: list[tuple[int, float]] = []
+    duplicates = 0
+    order_kept = True
+    for i in range(BACKLOG_CHANNELS):
+        rows = _in_range(stored.rows(site.channels[f"BACK-{i}"]), start_us, end_us)
+        duplicates += len(rows) - len({ts for ts, _ in rows})
+        order_kept &= [v for _, v in rows] == sorted(v for _, v in rows)
+        routine_rows.extend(rows)
+    kept = sorted(value for _, value in routine_rows)
+    dropped = int(status["dropped_routine"])  # type: ignore[call-overload]
+    return {
+        "max_bytes": max_bytes,
+        "queue_file_bytes_when_full": file_bytes,
+        "produced_routine": routine_n,
+        "produced_alarm": alarm_n,
+        "dropped_routine": dropped,
+        "dropped_alarm": status["dropped_alarm"],
+        "alarm_stored": len(alarm_rows),
+        "routine_stored": len(kept),
+        # acknowledged and neither stored nor dropped by the bound
+        "lost": alarm_n - len(alarm_rows) + routine_n - dropped - len(kept),
+        "duplicates": duplicates + len(alarm_rows) - len({ts for ts, _ in alarm_rows}),
+        "order_kept": order_kept,
+        "kept_are_newest": kept == [float(v) for v in range(routine_n - len(kept), routine_n)],
+    }
+
+
+def _clock_skew(
+    root: Path, site: Site, stored: Stored, proxy: TcpProxy, server_port: int
+) -> dict[str, object]:
+    """An agent whose clock runs 3 minutes ahead: timestamps kept, offset reported."""
+    _say("scenario: clock skew")
+    skew_s = 180.0
+    config = EdgeConfig(
+        server_url=f"http://127.0.0.1:{proxy.port}",
+        token=site.token,
+        queue_path=root / "agent-skew" / "queue.db",
+        listen_port=None,
+    )
+    agent = EdgeAgent(config, clock=lambda: time.time() + skew_s, seed=1)
+    terminal_now = int(time.time() + skew_s - 20)
+    acked: dict[tuple[str, int], float] = {}
+    readings = []
+    for i in range(100):  # the last 10 s of the terminal's clock, 10/s
+        ts_us = terminal_now * 1_000_000 + i * 100_000
+        readings.append({"channel": "LIVE", "time": _iso(ts_us), "value": float(i) + 0.5})
+        acked[("LIVE", ts_us)] = float(i) + 0.5
+    try:
+        proxy.set_up(True)
+        agent.queue.put(parse_items({"readings": readings}))
+        while agent.queue.stats().depth:
+            agent.send_once()
+        agent.beat()
+    finally:
+        agent.stop()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server_port}/api/v1/devices/{site.device_id}/status",
+        headers={"Authorization": f"Bearer {site.user_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        device = orjson.loads(response.read())
+    return {
+        "terminal_clock_ahead_s": skew_s,
+        "offset_reported_s": round(float(device["clock_offset_s"]), 2),
+        "device_state": device["state"],
+        "reasons": device["reasons"],
+        **_verify(stored, site, acked),
+    }
 
 
 def _mqtt(
@@ -826,6 +944,12 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="seconds, not minutes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     parser.add_argument("--flap-s", type=float, default=0.5, help="link flap period (s)")
+    parser.add_argument(
+        "--outage-s",
+        type=float,
+        default=None,
+        help="how long the server stays unreachable (default 180 s, smoke 2 s)",
+    )
     parser.add_argument(
         "--datasets", default="../shared/datasets", help="unused: the benchmark generates its data"
     )

@@ -21,7 +21,7 @@ from infrasight.edge.local_http import LocalEndpoint
 from infrasight.platform import Platform
 from infrasight.storage.models import Reading
 from tests.conftest import Site, Tenant
-from tests.edge.netfaults import LiveServer, TcpProxy
+from tests.edge.netfaults import TcpProxy
 
 BASE_S = 1_714_564_800  # 2024-05-01T12:00:00Z
 
@@ -59,16 +59,6 @@ def _wait(condition: Callable[[], bool], timeout: float = 90.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def link(platform: Platform) -> Iterator[TcpProxy]:
-    server = LiveServer(platform)
-    server.start()
-    proxy = TcpProxy(server.port)
-    yield proxy
-    proxy.close()
-    server.stop()
 
 
 def _config(tmp_path: Path, proxy: TcpProxy, site: Site, **overrides: object) -> EdgeConfig:
@@ -232,3 +222,27 @@ def test_heartbeat_needs_a_device_token(client: TestClient, tenant: Tenant) -> N
     )
     assert answer.status_code == 403
     assert orjson.loads(answer.content)["detail"]
+
+
+def test_full_queue_answers_507_and_acknowledges_nothing(
+    tmp_path: Path, link: TcpProxy, site: Site
+) -> None:
+    agent = EdgeAgent(_config(tmp_path, link, site, max_bytes=65536), seed=1)
+    endpoint = LocalEndpoint(agent, "127.0.0.1", 0)
+    endpoint.start()
+    try:
+        readings = [
+            {
+                "channel": "VD-SETTLE",
+                "time": f"2024-05-01T12:{i // 60:02d}:{i % 60:02d}Z",
+                "value": 1.0,
+            }
+            for i in range(3000)
+        ]
+        status, answer = _post(f"http://127.0.0.1:{endpoint.port}/readings", {"readings": readings})
+        assert status == 507, answer
+        assert "full" in str(answer["detail"])
+        assert agent.queue.stats().depth == 0
+    finally:
+        endpoint.stop()
+        agent.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from infrasight.core.errors import InvalidInputError
 from infrasight.edge.items import EdgeReading, Priority, iso_time, parse_csv, parse_items
-from infrasight.edge.queue import EdgeQueue
+from infrasight.edge.queue import EdgeQueue, QueueFullError
 
 
 class FakeClock:
@@ -99,7 +99,7 @@ _PRODUCER = """
 import sys
 from pathlib import Path
 from infrasight.edge.items import EdgeReading
-from infrasight.edge.queue import EdgeQueue
+from infrasight.edge.queue import EdgeQueue, QueueFullError
 queue = EdgeQueue(Path(sys.argv[1]))
 i = 0
 while True:
@@ -152,3 +152,42 @@ def test_parsing_names_the_bad_field() -> None:
         parse_csv("channel,time,value\nA,2024-05-01T00:00:00Z,x\n")
     assert caught.value.field == "CSV row 1"
     assert parse_csv("A,2024-05-01T00:00:00Z,0.5,mm\n")[0].unit == "mm"
+
+
+def test_byte_limit_drops_oldest_routine_first_and_keeps_alarms(tmp_path: Path) -> None:
+    queue = EdgeQueue(tmp_path / "q.db", max_bytes=256 * 1024)
+    queue.put(_readings("ALARM", 0, 200, Priority.ALARM))
+    for start in range(0, 20_000, 500):  # far more than 256 KiB of routine readings
+        queue.put(_readings("A", start, 500))
+    stats = queue.stats()
+    assert queue.used_bytes() <= 256 * 1024
+    assert (tmp_path / "q.db").stat().st_size <= 256 * 1024
+    assert stats.dropped_alarm == 0
+    assert stats.alarm_depth == 200
+    assert stats.dropped_routine > 10_000
+    routine = [
+        item.reading.ts_us for item in queue.backfill(100_000) if item.reading.channel == "A"
+    ]
+    kept = len(routine)
+    assert kept + stats.dropped_routine == 20_000
+    # the kept routine readings are the newest, in order
+    assert routine == [(20_000 - kept + i) * 1_000_000 for i in range(kept)]
+
+
+def test_byte_limit_reached_by_alarms_only_drops_the_oldest_alarms(tmp_path: Path) -> None:
+    queue = EdgeQueue(tmp_path / "q.db", max_bytes=128 * 1024)
+    for start in range(0, 10_000, 500):
+        queue.put(_readings("ALARM", start, 500, Priority.ALARM))
+    stats = queue.stats()
+    assert stats.dropped_alarm > 0
+    assert stats.depth + stats.dropped_alarm == 10_000
+    newest = queue.backfill(100_000)[-1].reading.ts_us
+    assert newest == 9_999 * 1_000_000
+
+
+def test_a_batch_larger_than_the_limit_is_refused_and_not_queued(tmp_path: Path) -> None:
+    queue = EdgeQueue(tmp_path / "q.db", max_bytes=64 * 1024)
+    with pytest.raises(QueueFullError):
+        queue.put(_readings("A", 0, 20_000))
+    assert queue.stats().depth == 0
+    assert queue.put(_readings("A", 0, 10)) == 10  # still usable

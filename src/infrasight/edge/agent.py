@@ -4,23 +4,34 @@ Sending order: live items (queued in the last ``live_window_s``) first, then bac
 first with alarm readings ahead of routine ones. A failed send is retried with exponential
 back-off and full jitter; a batch the server rejects is split until the bad readings are found
 and moved to the dead-letter table, so one bad reading never blocks the queue.
+
+The server's part of the configuration (intervals, alarm thresholds, cameras:
+:mod:`infrasight.edge.remote`) is pulled every ``config_poll_s`` and applied without a restart;
+the last version applied is cached beside the queue, so a terminal that restarts while the
+server is unreachable keeps running it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import random
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import orjson
+
 from infrasight.core.errors import InvalidInputError
 from infrasight.edge.config import EdgeConfig
-from infrasight.edge.items import parse_csv
-from infrasight.edge.queue import EdgeQueue, QueuedItem
+from infrasight.edge.items import EdgeReading, Priority, parse_csv
+from infrasight.edge.queue import EdgeQueue, QueuedItem, QueueFullError
+from infrasight.edge.remote import RemoteConfig, parse_remote_config
+from infrasight.edge.thermal import cpu_temperature_c
 from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
 
 __all__ = ["EdgeAgent"]
@@ -51,10 +62,17 @@ class EdgeAgent:
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
+        self.local_config = config
         self.config = config
+        self.remote = RemoteConfig()
+        self.config_version = 0
         self.clock = clock
         self.queue = EdgeQueue(
-            config.queue_path, max_items=config.max_items, max_age_s=config.max_age_s, clock=clock
+            config.queue_path,
+            max_items=config.max_items,
+            max_age_s=config.max_age_s,
+            max_bytes=config.max_bytes,
+            clock=clock,
         )
         self.upstream = upstream or HttpUpstream(
             config.server_url, config.token, timeout_s=config.request_timeout_s
@@ -66,6 +84,8 @@ class EdgeAgent:
         self.failures = 0
         self.clock_offset_s: float | None = None
         self.connected = False
+        self._reconfigured = threading.Event()
+        self._load_cached_config()
 
     # -- running ----------------------------------------------------------------------------
 
@@ -74,6 +94,7 @@ class EdgeAgent:
         targets: list[tuple[str, Callable[[], None]]] = [
             ("edge-sender", self._send_loop),
             ("edge-heartbeat", self._heartbeat_loop),
+            ("edge-config", self._config_loop),
         ]
         if self.config.watch_dir is not None:
             targets.append(("edge-folder", self._watch_loop))
@@ -86,6 +107,7 @@ class EdgeAgent:
         """Stop the threads and close the queue (nothing queued is lost)."""
         self._stop.set()
         self.wake.set()
+        self._reconfigured.set()
         for thread in self._threads:
             thread.join(timeout=self.config.request_timeout_s + 5)
         self.queue.close()
@@ -158,6 +180,8 @@ class EdgeAgent:
             "connected": self.connected,
             "consecutive_failures": self.failures,
             "clock_offset_s": self.clock_offset_s,
+            "config_version": self.config_version,
+            "cpu_temp_c": cpu_temperature_c(),
         }
 
     def beat(self) -> None:
@@ -172,9 +196,84 @@ class EdgeAgent:
                 self.beat()
             except (UpstreamUnavailableError, UpstreamRejectedError) as err:
                 _LOGGER.info("heartbeat not delivered: %s", err)
-            self._stop.wait(self.config.heartbeat_s)
+            self._reconfigured.wait(self.config.heartbeat_s)
+            self._reconfigured.clear()
+
+    # -- configuration pulled from the server ----------------------------------------------
+
+    @property
+    def _config_cache(self) -> Path:
+        path = self.local_config.queue_path
+        return path.with_name(path.name + ".config.json")
+
+    def _load_cached_config(self) -> None:
+        try:
+            cached = orjson.loads(self._config_cache.read_bytes())
+            self.apply_config(int(cached["version"]), cached["config"], persist=False)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, InvalidInputError) as err:
+            _LOGGER.warning("cached configuration %s ignored: %s", self._config_cache, err)
+
+    def apply_config(self, version: int, document: object, *, persist: bool = True) -> bool:
+        """Run configuration ``version`` from now on; return whether it changed anything.
+
+        Raises
+        ------
+        InvalidInputError
+            When the document is not a valid :class:`RemoteConfig` (the running one is kept).
+        """
+        if version == self.config_version:
+            return False
+        remote = parse_remote_config(document, field="config")
+        self.config = self.local_config.model_copy(update=remote.local_overrides())
+        self.queue.max_items = self.config.max_items
+        self.queue.max_age_s = self.config.max_age_s
+        if self.queue.max_bytes != self.config.max_bytes:
+            self.queue.max_bytes = self.config.max_bytes
+        self.remote = remote
+        self.config_version = version
+        if persist:
+            partial = self._config_cache.with_suffix(".tmp")
+            partial.write_bytes(orjson.dumps({"version": version, "config": document}))
+            os.replace(partial, self._config_cache)
+        self._reconfigured.set()
+        self.wake.set()
+        _LOGGER.info("configuration version %d applied", version)
+        return True
+
+    def pull_config(self) -> bool:
+        """Fetch the server's configuration and apply it when its version is new."""
+        version, document = self.upstream.fetch_config()
+        return self.apply_config(version, document)
+
+    def _config_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.pull_config()
+            except (UpstreamUnavailableError, UpstreamRejectedError) as err:
+                _LOGGER.info("configuration not pulled: %s", err)
+            except InvalidInputError as err:
+                _LOGGER.warning("configuration refused, the running one kept: %s", err)
+            self._stop.wait(self.config.config_poll_s)
 
     # -- inputs -----------------------------------------------------------------------------
+
+    def accept(self, readings: Sequence[EdgeReading]) -> int:
+        """Queue producers' readings durably, marking those beyond a threshold as alarms."""
+        thresholds = self.remote.thresholds
+        if thresholds:
+            readings = [
+                dataclasses.replace(reading, priority=Priority.ALARM)
+                if reading.channel in thresholds
+                and thresholds[reading.channel].breached(reading.value)
+                else reading
+                for reading in readings
+            ]
+        added = self.queue.put(readings)
+        if added:
+            self.wake.set()
+        return added
 
     def scan_folder(self) -> int:
         """Queue every settled CSV file of ``watch_dir``; move it to done/ (or rejected/)."""
@@ -190,10 +289,12 @@ class EdgeAgent:
             except (OSError, UnicodeDecodeError, InvalidInputError) as err:
                 self._set_aside(path, "rejected", str(err))
                 continue
-            queued += self.queue.put(readings)
+            try:
+                queued += self.accept(readings)
+            except QueueFullError as err:
+                _LOGGER.warning("datalogger file %s kept for later: %s", path.name, err)
+                break
             self._set_aside(path, "done", None)
-        if queued:
-            self.wake.set()
         return queued
 
     @staticmethod

@@ -27,6 +27,9 @@ class EdgeConfig(BaseModel):
         Most items held; beyond it the oldest routine readings are dropped first.
     max_age_s
         Routine readings older than this (seconds in the queue) are dropped.
+    max_bytes
+        Most bytes of the queue file (None: up to the disk); when reached, or when the disk is
+        full, the oldest routine readings are dropped first, alarm readings last.
     watch_dir
         Folder of datalogger CSV files (``channel,time,value[,unit]``); None: no folder input.
     listen_port
@@ -37,6 +40,8 @@ class EdgeConfig(BaseModel):
         Items queued in the last ``live_window_s`` seconds are live: sent before backfill.
     heartbeat_s
         Seconds between heartbeats.
+    config_poll_s
+        Seconds between two pulls of the configuration the server holds for this device.
     backoff_min_s, backoff_max_s
         Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
     """
@@ -48,6 +53,7 @@ class EdgeConfig(BaseModel):
     queue_path: Path = Path("edge-queue.db")
     max_items: int = Field(default=5_000_000, ge=1)
     max_age_s: float = Field(default=90 * 86400.0, gt=0)
+    max_bytes: int | None = Field(default=None, ge=65536)
     watch_dir: Path | None = None
     poll_s: float = Field(default=1.0, gt=0)
     listen_host: str = "127.0.0.1"
@@ -55,6 +61,7 @@ class EdgeConfig(BaseModel):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     live_window_s: float = Field(default=10.0, ge=0)
     heartbeat_s: float = Field(default=60.0, gt=0)
+    config_poll_s: float = Field(default=60.0, gt=0)
     backoff_min_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     request_timeout_s: float = Field(default=30.0, gt=0)

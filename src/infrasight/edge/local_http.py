@@ -17,6 +17,7 @@ import orjson
 from infrasight.core.errors import InvalidInputError
 from infrasight.edge.agent import EdgeAgent
 from infrasight.edge.items import parse_items
+from infrasight.edge.queue import QueueFullError
 
 __all__ = ["LocalEndpoint"]
 
@@ -86,6 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
         except InvalidInputError as err:
             self._answer(HTTPStatus.BAD_REQUEST, {"detail": err.detail, "field": err.field})
             return
-        added = self.agent.queue.put(readings)
-        self.agent.wake.set()
+        try:
+            added = self.agent.accept(readings)
+        except QueueFullError as err:
+            self._answer(HTTPStatus.INSUFFICIENT_STORAGE, {"detail": str(err), "field": None})
+            return
         self._answer(HTTPStatus.ACCEPTED, {"queued": added, "duplicates": len(readings) - added})

@@ -2,12 +2,18 @@
 
 A producer is acknowledged only after its commit returns, so a ``kill -9`` or a power cut
 loses nothing that was acknowledged. Items leave the queue only when the server acknowledged
-them. Bounds: ``max_items`` (dropping the oldest routine readings first, alarm readings last)
-and ``max_age_s`` for routine readings.
+them. Bounds: ``max_items`` and ``max_bytes`` (dropping the oldest routine readings first, alarm
+readings last) and ``max_age_s`` for routine readings.
+
+``max_bytes`` is SQLite's ``max_page_count``: an insert that would grow the file past it fails
+with ``SQLITE_FULL``, as it does when the disk itself is full; either way the queue drops the
+oldest routine readings (then alarm readings) in chunks and retries, so the newest readings are
+kept and a producer is acknowledged only once its readings are on disk.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -17,7 +23,19 @@ from pathlib import Path
 
 from infrasight.edge.items import EdgeReading, Priority
 
-__all__ = ["EdgeQueue", "QueueStats", "QueuedItem"]
+__all__ = ["EdgeQueue", "QueueFullError", "QueueStats", "QueuedItem"]
+
+#: Share of the queue dropped per attempt when the file or the disk is full.
+_FULL_DROP_SHARE = 0.05
+#: Attempts (each after a drop) before a put gives up on a full disk.
+_FULL_ATTEMPTS = 40
+
+
+class QueueFullError(Exception):
+    """Nothing is left to drop and the readings still do not fit: not queued, not acknowledged."""
+
+
+_LOGGER = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -70,6 +88,7 @@ class EdgeQueue:
         *,
         max_items: int = 5_000_000,
         max_age_s: float = 90 * 86400.0,
+        max_bytes: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +101,30 @@ class EdgeQueue:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        self.max_bytes = max_bytes
+
+    @property
+    def max_bytes(self) -> int | None:
+        """Most bytes of the queue file (its write-ahead log adds up to about 4 MB)."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int | None) -> None:
+        with self._lock:
+            page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            pages = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+            # never below the current size: SQLite would ignore it; drops bring it down later
+            limit = (1 << 31) - 2 if value is None else max(value // page, pages, 8)
+            self._db.execute(f"PRAGMA max_page_count = {int(limit)}")
+            self._max_bytes = value
+
+    def used_bytes(self) -> int:
+        """Bytes of the queue file in use (free pages excluded)."""
+        with self._lock:
+            page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            pages = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+            free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        return (pages - free) * page
 
     def _now(self) -> float:
         return float(self._clock())
@@ -100,21 +143,49 @@ class EdgeQueue:
             (r.key, int(r.priority), r.channel, r.ts_us, r.value, r.unit, now) for r in readings
         ]
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                before = self._db.total_changes
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO items (key, priority, channel, ts_us, value, unit,"
-                    " enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                added = self._db.total_changes - before
-                self._enforce_bounds(now)
-                self._db.execute("COMMIT")
-            except BaseException:
+            for _ in range(_FULL_ATTEMPTS):
+                try:
+                    return self._insert(rows, now)
+                except sqlite3.OperationalError as err:
+                    if "full" not in str(err):
+                        raise
+                    if not self._drop_for_space():
+                        break
+            raise QueueFullError("the queue file or the disk is full and nothing is left to drop")
+
+    def _insert(self, rows: Sequence[tuple[object, ...]], now: float) -> int:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO items (key, priority, channel, ts_us, value, unit,"
+                " enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            added = self._db.total_changes - before
+            self._enforce_bounds(now)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-                raise
+            raise
         return added
+
+    def _drop_for_space(self) -> bool:
+        """Drop a chunk of the oldest items (routine first); False when the queue is empty."""
+        depth = int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
+        if depth == 0:
+            return False
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._drop(max(1, round(depth * _FULL_DROP_SHARE)))
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        _LOGGER.warning("queue file or disk full: oldest items dropped")
+        return True
 
     def _bump(self, name: str, amount: int) -> None:
         if amount:
@@ -135,7 +206,10 @@ class EdgeQueue:
         if low is None or high - low + 1 <= self.max_items:
             return  # ids only grow: the span bounds the depth without counting
         depth = int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
-        excess = depth - self.max_items
+        self._drop(depth - self.max_items)
+
+    def _drop(self, excess: int) -> None:
+        """Drop ``excess`` items: the oldest routine readings, then the oldest alarm readings."""
         for priority in (Priority.ROUTINE, Priority.ALARM):
             if excess <= 0:
                 break

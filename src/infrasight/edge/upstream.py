@@ -57,11 +57,11 @@ class HttpUpstream:
         self._token = token
         self._timeout_s = timeout_s
 
-    def _post(self, path: str, body: bytes) -> dict[str, object]:
+    def _post(self, path: str, body: bytes | None) -> dict[str, object]:
         request = urllib.request.Request(
             self._base + path,
             data=body,
-            method="POST",
+            method="GET" if body is None else "POST",
             headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"},
         )
         try:
@@ -97,3 +97,9 @@ class HttpUpstream:
         )
         answer = self._post("/devices/heartbeat", body)
         return float(answer.get("clock_offset_s", 0.0))  # type: ignore[arg-type]
+
+    def fetch_config(self) -> tuple[int, dict[str, object]]:
+        """The device's configuration on the server: ``(version, document)``."""
+        answer = self._post("/devices/config", None)
+        config = answer.get("config")
+        return int(answer.get("version", 0)), config if isinstance(config, dict) else {}  # type: ignore[call-overload]

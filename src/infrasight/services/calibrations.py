@@ -16,6 +16,9 @@ Known kinds (others are stored as given):
     [{"roi": [x, y, w, h], "channel_dx": KEY, "channel_dy": KEY}], "reference_regions":
     [[x, y, w, h], ...]}``. Each new capture of the camera is tracked against the reference and
     the target displacements (mm when the camera has a scale, else px) become readings.
+``edge_config``
+    The configuration a terminal's agent pulls (:class:`infrasight.edge.remote.RemoteConfig`:
+    intervals, alarm thresholds per channel, cameras); the newest record is the live version.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.edge.remote import EDGE_CONFIG_KIND, parse_remote_config
 from infrasight.measure import (
     CameraCalibration,
     MeasurementInputError,
@@ -133,6 +137,8 @@ def validate_calibration(
             CameraCalibration.from_dict(parameters)
         elif kind == DISPLACEMENT_TRACKING:
             _validate_tracking(session, organization_id, device_id, parameters)
+        elif kind == EDGE_CONFIG_KIND:
+            parse_remote_config(parameters)
     except MeasurementInputError as err:
         raise InvalidInputError(str(err), field="parameters") from err
     except (KeyError, TypeError, ValueError) as err:

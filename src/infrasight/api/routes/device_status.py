@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from infrasight.api.deps import CallerDep, SessionDep
 from infrasight.api.routes.common import RequestModel, get_owned
 from infrasight.core.domain import Action
+from infrasight.services.device_config import device_config
 from infrasight.services.device_health import Heartbeat, classify, record_heartbeat
 from infrasight.storage.models import Device, DeviceStatus
 
@@ -28,6 +29,14 @@ class HeartbeatBody(RequestModel):
 
 class HeartbeatAnswer(BaseModel):
     clock_offset_s: float = Field(description="Terminal clock minus server clock, seconds")
+
+
+class DeviceConfigRead(BaseModel):
+    version: int = Field(description="Grows with each change; 0: nothing set by the server")
+    config: dict[str, Any] = Field(
+        description="Intervals, thresholds per channel and cameras (docs/field.md)",
+        examples=[{"heartbeat_s": 30, "thresholds": {"VD-SETTLE": {"high": 12.0}}}],
+    )
 
 
 class DeviceStatusRead(BaseModel):
@@ -50,6 +59,15 @@ def heartbeat(body: HeartbeatBody, caller: CallerDep, session: SessionDep) -> He
     )
     session.commit()
     return HeartbeatAnswer(clock_offset_s=offset)
+
+
+@router.get("/devices/config")
+def pull_config(caller: CallerDep, session: SessionDep) -> DeviceConfigRead:
+    """A terminal's agent pulls its configuration (device token); set it as the device's
+    ``edge_config`` calibration.
+    """
+    current = device_config(session, caller)
+    return DeviceConfigRead(version=current.version, config=current.config)
 
 
 @router.get("/devices/{device_id:int}/status")
