@@ -51,7 +51,8 @@ async def test_viewer_lists_but_cannot_generate(
     web: User, web_site: WebSite, web_context: WebContext
 ) -> None:
     await _as(web, web_site, Role.VIEWER, "en", web_context)
-    await web.open(f"/assets/{web_site.site.asset_id}/reports")
+    await web.open(f"/assets/{web_site.site.asset_id}")
+    web.find(marker="asset-reports").click()  # the asset page links its reports
     await web.should_see("No reports yet.")
     await web.should_not_see(marker="report-generate")
     await web.open(f"/assets/{web_site.other_asset_id}/reports")

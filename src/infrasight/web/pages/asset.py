@@ -110,7 +110,9 @@ def register(ctx: WebContext) -> None:
                 return
             ui.label(asset.name).classes("text-2xl").mark("asset-name")
             ui.label(asset.description).classes("text-slate-700")
-            ui.link(t("Captures"), f"/assets/{asset.id}/captures")
+            with ui.row().classes("gap-4"):
+                ui.link(t("Captures"), f"/assets/{asset.id}/captures")
+                ui.link(t("Reports"), f"/assets/{asset.id}/reports").mark("asset-reports")
             channels = data.asset_channels(session, caller, asset.id)
             with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap"):
                 with ui.card().classes("w-full md:w-72 shrink-0"):
