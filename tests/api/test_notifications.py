@@ -690,3 +690,55 @@ def test_a_rising_risk_band_is_an_escalation_a_falling_one_is_not(
     got = [(r.document["data"]["risk_band"], r.document["severity"]) for r in receiver.received]
     assert got == [("high", 3), ("very high", 4)]
     assert receiver.received[0].document["data"]["note"] == "risk medium -> high"
+
+
+def test_every_user_may_subscribe_their_own_e_mail_only(
+    client: TestClient, platform: Platform, tenant: Tenant
+) -> None:
+    """Personal subscriptions: a viewer or an inspector subscribes their own address, sees and
+    changes only that; another address or a webhook needs an engineer; crew members act only on
+    their work orders (nothing written on a refusal)."""
+    url = f"{API}/notifications/subscriptions"
+    engineers = _subscribe(client, tenant, "http://x.example/")[0]
+    mine: dict[Role, int] = {}
+    for role in (Role.VIEWER, Role.INSPECTOR):
+        h = tenant.headers(role)
+        me = client.get(f"{API}/users/me", headers=h)
+        assert me.status_code == 200, me.text
+        email = me.json()["email"]
+        other = client.post(
+            url, json={"channel": "email", "target": "someone@else.example"}, headers=h
+        )
+        assert other.status_code == 403 and "own e-mail address" in other.json()["detail"]
+        made = client.post(
+            url,
+            json={"channel": "email", "target": email.upper(), "event_kinds": ["hazard.opened"]},
+            headers=h,
+        )
+        assert made.status_code == 201, made.text
+        mine[role] = int(made.json()["id"])
+        listed = client.get(url, headers=h).json()
+        assert [s["id"] for s in listed] == [mine[role]]
+        assert client.get(f"{url}/{engineers}", headers=h).status_code == 404
+        moved = client.patch(
+            f"{url}/{mine[role]}", json={"target": "someone@else.example"}, headers=h
+        )
+        assert moved.status_code == 403
+        quiet = client.patch(f"{url}/{mine[role]}", json={"min_severity": 3}, headers=h)
+        assert quiet.status_code == 200 and quiet.json()["min_severity"] == 3
+    crew = tenant.headers(Role.CREW)
+    crew_email = platform_email(platform, "crew@%")
+    refused = client.post(url, json={"channel": "email", "target": crew_email}, headers=crew)
+    assert refused.status_code == 403
+    assert _count(platform, NotificationSubscription) == 3
+    everyone = client.get(url, headers=tenant.headers(Role.ENGINEER)).json()
+    assert sorted(s["id"] for s in everyone) == sorted([engineers, *mine.values()])
+    viewer, inspector = tenant.headers(Role.VIEWER), tenant.headers(Role.INSPECTOR)
+    assert client.delete(f"{url}/{mine[Role.VIEWER]}", headers=inspector).status_code == 404
+    assert client.delete(f"{url}/{mine[Role.VIEWER]}", headers=viewer).status_code == 204
+    assert _count(platform, NotificationSubscription) == 2
+
+
+def platform_email(platform: Platform, pattern: str) -> str:
+    with platform.database.session() as s:
+        return str(s.scalars(select(User.email).where(User.email.like(pattern))).one())

@@ -14,9 +14,10 @@ from sqlalchemy.exc import DataError
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import DbId, Limit, Offset, Page, ReadModel, RequestModel, page_of
-from infrasight.core.domain import Action
-from infrasight.core.errors import ConflictError, NotFoundError
+from infrasight.core.domain import Action, role_allows
+from infrasight.core.errors import ConflictError, NotFoundError, PermissionDeniedError
 from infrasight.services.audit import record_audit
+from infrasight.services.auth import Principal
 from infrasight.services.notify.subscriptions import (
     create_subscription,
     delete_subscription,
@@ -109,6 +110,32 @@ def _own_urls(request: Request, platform: PlatformDep) -> list[str]:
     return urls
 
 
+def _configures(caller: Principal) -> bool:
+    """Engineers and admins manage every subscription of the organisation."""
+    return caller.role is not None and role_allows(caller.role, Action.CONFIGURE)
+
+
+def _check_personal(caller: Principal, channel: str, target: str) -> None:
+    """Any other user may subscribe only their own e-mail address (a personal subscription)."""
+    caller.require(Action.READ)
+    if _configures(caller):
+        return
+    if channel != "email" or target.strip().lower() != caller.name.lower():
+        raise PermissionDeniedError(
+            f"role {caller.role.value if caller.role else 'device'!r} may subscribe only its "
+            f"own e-mail address ({caller.name}); webhooks and other addresses need an engineer"
+        )
+
+
+def _owned_subscription(session: SessionDep, caller: Principal, subscription_id: int) -> Any:
+    """The subscription, if the caller manages it (engineers: all; others: their own)."""
+    caller.require(Action.READ)
+    sub = get_subscription(session, caller, subscription_id)
+    if not _configures(caller) and sub.created_by != caller.name:
+        raise NotFoundError(f"subscription {subscription_id} not found")
+    return sub
+
+
 def _created(sub: Any, secret: str) -> SubscriptionCreated:
     return SubscriptionCreated.model_validate(
         {**SubscriptionRead.model_validate(sub).model_dump(), "secret": secret}
@@ -126,8 +153,10 @@ def post_subscription(
     """Subscribe a webhook URL or an e-mail address to the organisation's notifications.
 
     Empty ``event_kinds``/``asset_ids`` mean all. A webhook gets a signing secret, returned in
-    this answer only (see docs/notifications.md for verifying the signature)."""
-    caller.require(Action.CONFIGURE)
+    this answer only (see docs/notifications.md for verifying the signature). Engineers and
+    admins subscribe any target; every other user may subscribe their own e-mail address (a
+    personal subscription, listed and changed by them)."""
+    _check_personal(caller, body.channel, body.target)
     sub, secret = create_subscription(
         session,
         caller,
@@ -147,23 +176,24 @@ def post_subscription(
 
 @router.get("/notifications/subscriptions")
 def list_subscriptions(session: SessionDep, caller: CallerDep) -> list[SubscriptionRead]:
-    """The organisation's subscriptions (never their secrets)."""
-    caller.require(Action.CONFIGURE)
+    """The organisation's subscriptions (never their secrets); for a user who is not an
+    engineer or admin, their own personal subscriptions."""
+    caller.require(Action.READ)
     from infrasight.storage.models import NotificationSubscription
 
-    rows = session.scalars(
-        select(NotificationSubscription)
-        .where(NotificationSubscription.organization_id == caller.organization_id)
-        .order_by(NotificationSubscription.id)
+    query = select(NotificationSubscription).where(
+        NotificationSubscription.organization_id == caller.organization_id
     )
+    if not _configures(caller):
+        query = query.where(NotificationSubscription.created_by == caller.name)
+    rows = session.scalars(query.order_by(NotificationSubscription.id))
     return [SubscriptionRead.model_validate(r) for r in rows]
 
 
 @router.get("/notifications/subscriptions/{subscription_id}")
 def get_one(subscription_id: DbId, session: SessionDep, caller: CallerDep) -> SubscriptionRead:
     """One subscription (never its secret)."""
-    caller.require(Action.CONFIGURE)
-    return SubscriptionRead.model_validate(get_subscription(session, caller, subscription_id))
+    return SubscriptionRead.model_validate(_owned_subscription(session, caller, subscription_id))
 
 
 @router.patch("/notifications/subscriptions/{subscription_id}")
@@ -176,7 +206,9 @@ def patch_subscription(
     platform: PlatformDep,
 ) -> SubscriptionRead:
     """Change a subscription's name, target, filters, language or ``enabled`` (audited)."""
-    caller.require(Action.CONFIGURE)
+    sub = _owned_subscription(session, caller, subscription_id)
+    if body.target is not None:
+        _check_personal(caller, sub.channel, body.target)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     sub = update_subscription(
         session, caller, subscription_id, changes, own_urls=_own_urls(request, platform)
@@ -201,7 +233,7 @@ def post_rotate(
 @router.delete("/notifications/subscriptions/{subscription_id}", status_code=204)
 def delete_one(subscription_id: DbId, session: SessionDep, caller: CallerDep) -> Response:
     """Delete a subscription and its delivery log (audited)."""
-    caller.require(Action.CONFIGURE)
+    _owned_subscription(session, caller, subscription_id)
     delete_subscription(session, caller, subscription_id)
     session.commit()
     return Response(status_code=204)
