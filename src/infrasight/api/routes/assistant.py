@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 
 from infrasight.api.deps import CallerDep, PlatformDep
+from infrasight.api.errors import ErrorBody
 from infrasight.api.routes.common import DbId, RequestModel
 from infrasight.assistant.llm import ModelNotConfiguredError
 from infrasight.assistant.service import (
@@ -64,7 +65,8 @@ def _lines(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
             "description": "NDJSON events (tool_call..., answer), or one JSON object",
             "content": {"application/x-ndjson": {}},
         },
-        503: {"description": "No language model is configured"},
+        404: {"model": ErrorBody, "description": "The asset or the conversation is not found"},
+        503: {"model": ErrorBody, "description": "No language model is configured"},
     },
 )
 def ask(body: AskIn, platform: PlatformDep, caller: CallerDep) -> StreamingResponse | JSONResponse:
