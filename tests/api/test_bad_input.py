@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from infrasight.core.domain import Role
+from infrasight.core.errors import NotFoundError
 from infrasight.platform import Platform
 from infrasight.storage.models import Asset
 from tests.conftest import Site, Tenant
@@ -282,3 +283,30 @@ def test_assets_list_survives_a_null_design_data_row(
     listing = client.get("/api/v1/assets", headers=h)
     assert listing.status_code == 200, listing.text
     assert listing.json()["items"][0]["design_data"] == {}
+
+
+def test_an_update_of_an_object_deleted_meanwhile_is_a_404(
+    client: TestClient, tenant: Tenant, platform: Platform
+) -> None:
+    """Regression (fuzzing, two workers): a PATCH that read a device, then found it deleted by a
+    concurrent DELETE before its commit, answered 500 (StaleDataError)."""
+    from sqlalchemy.orm import Session
+
+    from infrasight.api.routes.common import commit_or_conflict
+    from infrasight.storage.models import Device
+
+    h = tenant.headers(Role.ADMIN)
+    asset = client.post("/api/v1/assets", json={"name": "A", "kind": "bridge"}, headers=h)
+    made = client.post(
+        "/api/v1/devices",
+        json={"name": "D", "kind": "datalogger", "asset_id": asset.json()["id"]},
+        headers=h,
+    )
+    device_id = made.json()["id"]
+    with Session(platform.database.engine) as reader:
+        device = reader.get(Device, device_id)
+        assert device is not None
+        assert client.delete(f"/api/v1/devices/{device_id}", headers=h).status_code == 204
+        device.serial_number = "SN-1"
+        with pytest.raises(NotFoundError, match="deleted meanwhile"):
+            commit_or_conflict(reader, "device 'D'")

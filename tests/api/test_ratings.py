@@ -116,7 +116,7 @@ def test_rating_bad_input(client: TestClient, tenant: Tenant) -> None:
         ({"rating": 5}, 422, "rating"),
         ({"standard": "nbi", "rating": 10}, 422, "rating"),
         ({"standard": "eurocode"}, 422, "unknown standard"),
-        ({"element_id": 99999}, 404, "not found"),
+        ({"element_id": 99999}, 422, "element_id: element 99999 not found"),
     ]
     for change, code, text in cases:
         r = client.post(f"/api/v1/assets/{aid}/ratings", json={**base, **change}, headers=eng)

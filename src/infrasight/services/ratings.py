@@ -54,14 +54,18 @@ def record_rating(
     Raises
     ------
     NotFoundError
-        Asset or element unknown (or the element belongs to another asset).
+        Asset unknown.
+    InvalidInputError
+        Element unknown or on another asset (``element_id`` names the body field).
     UnknownStandardError, OutOfRangeError
         Standard unknown, rating outside the standard's recorded range.
     """
     _owned_asset(session, principal.organization_id, asset_id)
     element = session.get(Element, element_id)
     if element is None or element.asset_id != asset_id:
-        raise NotFoundError(f"element {element_id} not found on asset {asset_id}")
+        raise InvalidInputError(
+            f"element {element_id} not found on asset {asset_id}", field="element_id"
+        )
     std = (registry or load_standards()).get(standard)
     lo, hi, _ = _recorded_range(std)
     if not lo <= rating <= hi:

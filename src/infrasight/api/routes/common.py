@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
 from infrasight.services.auth import Principal
@@ -160,12 +161,16 @@ def flush_or_conflict(session: Session, what: str) -> None:
 
 
 def commit_or_conflict(session: Session, what: str) -> None:
-    """Commit; a uniqueness clash becomes a 409 naming ``what``."""
+    """Commit; a uniqueness clash becomes a 409 naming ``what``; an object that another
+    request deleted meanwhile (the update matched no row) is a 404."""
     try:
         session.commit()
     except IntegrityError as err:
         session.rollback()
         raise ConflictError(f"{what} already exists or is still referenced") from err
+    except StaleDataError as err:
+        session.rollback()
+        raise NotFoundError(f"{what} was deleted meanwhile") from err
 
 
 def parse_form_time(value: str, field: str) -> datetime:
