@@ -521,3 +521,17 @@ def test_a_boolean_is_not_a_number_in_any_request_body(client: TestClient, tenan
         headers=tenant.headers(Role.ADMIN),
     )
     assert asset.status_code == 422 and asset.json()["field"] == "criticality"
+
+
+def test_a_number_is_not_a_date_time_in_a_request_body(client: TestClient, tenant: Tenant) -> None:
+    """Regression (fuzzing, ST201): ``{"due_at": 2923846140}`` moved a work order's due date."""
+    from infrasight.api.routes.common import RequestModel
+
+    class Body(RequestModel):
+        due_at: datetime | None = None
+
+    with pytest.raises(ValueError, match="ISO-8601"):
+        Body.model_validate({"due_at": 2923846140})
+    assert Body.model_validate({"due_at": "2026-12-01T00:00:00Z"}).due_at == datetime(
+        2026, 12, 1, tzinfo=UTC
+    )

@@ -80,11 +80,22 @@ def _numeric_shape(annotation: object) -> str | None:
     return None
 
 
+def _is_time(annotation: object) -> bool:
+    """Whether ``annotation`` is a date-time (possibly optional or annotated)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_time(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_is_time(arg) for arg in get_args(annotation))
+    return annotation is datetime
+
+
 class RequestModel(BaseModel):
     """Base of request bodies: a JSON ``true``/``false`` is not a number.
 
-    Pydantic's lax mode reads ``true`` as ``1``; the schema says ``integer``/``number``, so a
-    boolean given for a number (or inside a list of numbers) is a 422 naming the field.
+    Pydantic's lax mode reads ``true`` as ``1`` and a number as a Unix time; the schema says
+    ``integer``/``number`` and ``date-time`` text, so a boolean given for a number (or inside a
+    list of numbers) or a number given for a date-time is a 422 naming the field.
     """
 
     @model_validator(mode="before")
@@ -97,6 +108,10 @@ class RequestModel(BaseModel):
             if key not in data:
                 continue
             value = data[key]
+            if _is_time(field.annotation) and isinstance(value, int | float):
+                raise InvalidInputError(
+                    "expected an ISO-8601 date-time string, not a number", field=key
+                )
             shape = _numeric_shape(field.annotation)
             if shape == "scalar" and isinstance(value, bool):
                 raise InvalidInputError("expected a number, not a boolean", field=key)
