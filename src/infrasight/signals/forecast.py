@@ -837,13 +837,19 @@ def time_to_limit(
     def rel(x: float | None) -> float | None:
         return None if x is None else x - start
 
+    probability = model.exceedance_probability(start + horizon_s, limit, upper=upper)
+    if not np.isfinite(probability):  # the trend overflows over this horizon
+        raise InputDataError(
+            f"the forecast is not finite within {horizon_s / 86400.0:.0f} days "
+            "(the fitted trend overflows); shorten the horizon or the history"
+        )
     return TimeToLimit(
         limit=float(limit),
         now=start,
         eta_s=rel(_first_cross(tt, fc.mean, limit, upper)),
         eta_early_s=rel(_first_cross(tt, near, limit, upper)),
         eta_late_s=rel(_first_cross(tt, far, limit, upper)),
-        probability=model.exceedance_probability(start + horizon_s, limit, upper=upper),
+        probability=float(probability),
         horizon_s=float(horizon_s),
     )
 
