@@ -1,30 +1,20 @@
 """Notification texts in the subscriber's language, through the message catalogues.
 
-The catalogues are ``infrasight/locales/<locale>/LC_MESSAGES/notify.po`` (their own domain, read
-at run time like the web pages' ``messages.po``). A text names the asset, the element, the
-evidence and a link. A message missing from a catalogue falls back to English.
+The catalogues are ``infrasight/locales/<locale>/LC_MESSAGES/notify.po`` (their own domain,
+loaded by :mod:`infrasight.locales`). A text names the asset, the element, the evidence and a
+link. A message missing from a catalogue falls back to English.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from babel import Locale
-from babel.messages.pofile import read_po
-
+from infrasight.locales import messages
 from infrasight.notify.kinds import LANGUAGES
 
 __all__ = ["TITLES", "Text", "notify_catalogue", "render"]
-
-_FOLDERS: Mapping[str, tuple[str, str]] = {
-    "en": ("en", "en_GB"),
-    "zh-Hant": ("zh_Hant", "zh_Hant_HK"),
-    "zh-Hans": ("zh_Hans", "zh_Hans_CN"),
-}
 
 TITLES: Mapping[str, str] = {
     "alarm.raised": "Alarm raised: {subject} on {asset}",
@@ -53,16 +43,9 @@ _LINES = (
 )
 
 
-@cache
 def notify_catalogue(language: str) -> Mapping[str, str]:
     """The ``notify`` domain's translations of ``language`` (msgid -> msgstr)."""
-    folder, babel_locale = _FOLDERS[language]
-    path = resources.files("infrasight") / "locales" / folder / "LC_MESSAGES" / "notify.po"
-    with path.open("rb") as handle:
-        parsed = read_po(handle, locale=Locale.parse(babel_locale))
-    return {
-        str(m.id): str(m.string) for m in parsed if m.id and isinstance(m.string, str) and m.string
-    }
+    return messages("notify", language)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

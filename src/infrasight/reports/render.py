@@ -25,7 +25,7 @@ from typing import Any
 
 from infrasight.core.errors import InvalidInputError
 from infrasight.reports.assemble import ChartContent, DefectRow, HazardContent, ReportContent
-from infrasight.reports.i18n import LANGUAGES, N_, ReportTranslator, report_translator
+from infrasight.reports.i18n import LANGUAGES, N_, Translator, report_translator
 
 __all__ = ["DEBIAN_NOTO_CJK", "RenderedReport", "font_paths", "render_report"]
 
@@ -167,7 +167,7 @@ def missing_glyphs(document: dict[str, Any], paths: Sequence[Path]) -> str:
 # -- formatting helpers -------------------------------------------------------------------------
 
 
-def _measure(t: ReportTranslator, value: float | None, std: float | None, unit: str) -> str:
+def _measure(t: Translator, value: float | None, std: float | None, unit: str) -> str:
     if value is None:
         return "–"
     digits = 2 if unit == "mm" else 1
@@ -192,7 +192,7 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _chart(t: ReportTranslator, c: ChartContent, start: datetime, end: datetime) -> dict[str, Any]:
+def _chart(t: Translator, c: ChartContent, start: datetime, end: datetime) -> dict[str, Any]:
     x0 = start.timestamp()
     x1 = max(end.timestamp(), c.forecast_times_s[-1] if c.forecast_times_s else 0.0)
     values = [*c.minimum, *c.maximum, *c.forecast_lower, *c.forecast_upper]
@@ -280,7 +280,7 @@ def _chart(t: ReportTranslator, c: ChartContent, start: datetime, end: datetime)
     }
 
 
-def _defect_table(t: ReportTranslator, rows: Sequence[DefectRow]) -> list[list[str]]:
+def _defect_table(t: Translator, rows: Sequence[DefectRow]) -> list[list[str]]:
     return [
         [
             f"D{d.id}",
@@ -311,7 +311,7 @@ def _scale_bar(mm_per_px: float | None, width_px: int) -> tuple[float, float]:
     return bar, bar / (width_px * mm_per_px)
 
 
-def _hazard(t: ReportTranslator, h: HazardContent) -> dict[str, Any]:
+def _hazard(t: Translator, h: HazardContent) -> dict[str, Any]:
     return {
         "title": t(
             "H{id}: {mechanism} on {element}",
@@ -353,9 +353,9 @@ def _hazard(t: ReportTranslator, h: HazardContent) -> dict[str, Any]:
 
 
 def _document(
-    t: ReportTranslator, content: ReportContent, generated_at: datetime, images: dict[int, str]
+    t: Translator, content: ReportContent, generated_at: datetime, images: dict[int, str]
 ) -> dict[str, Any]:
-    _folder, _babel, lang, region = LANGUAGES[t.language]
+    _folder, _babel, lang, region = LANGUAGES[t.locale]
     measured = [d.width_max for d in content.defects if d.unit == "mm" and d.width_max is not None]
     worst = max(content.hazards, key=lambda h: h.risk, default=None)
     open_orders = [w for w in content.work_orders if w.status not in ("closed", "cancelled")]
@@ -386,7 +386,7 @@ def _document(
     return {
         "lang": lang,
         "region": region,
-        "fonts": list(_FAMILIES[t.language]),
+        "fonts": list(_FAMILIES[t.locale]),
         "title": t("Inspection report"),
         "header": f"{content.asset_name} · {content.organization}",
         "period": period,
@@ -431,7 +431,13 @@ def _document(
                     t("Elements rated"),
                 ],
                 "rows": [
-                    [c.standard, t.number(c.rating, 1), c.label, c.clause, str(c.elements)]
+                    [
+                        c.standard,
+                        t.number(c.rating, 1),
+                        t.optional(c.label),
+                        t.optional(c.clause),
+                        str(c.elements),
+                    ]
                     for c in content.condition
                 ],
                 "empty": t("No standard could rate this asset's elements."),

@@ -209,7 +209,7 @@ def _timeline_chart(
 
 def name_of(table: dict[str, str], key: str, t: Translator) -> str:
     """``key``'s translated name from ``table``, or ``key`` itself when the table lacks it."""
-    return t(table[key]) if key in table else key
+    return t(table[key]) if key in table else t.optional(key)
 
 
 def hazard_rows(
@@ -345,18 +345,18 @@ def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: T
             ui.label(
                 t(
                     "Element: {label} ({rating}), {clause}",
-                    label=element["label"],
+                    label=t.optional(element["label"]),
                     rating=t.number(float(element["rating"]), 1),
-                    clause=element["clause"],
+                    clause=t.optional(element["clause"]),
                 )
             )
         ui.label(
             t(
                 "Asset under {standard}: {label} ({rating}), {clause}",
                 standard=standard,
-                label=summary["label"],
+                label=t.optional(summary["label"]),
                 rating=t.number(float(summary["rating"]), 1),
-                clause=summary["clause"],
+                clause=t.optional(summary["clause"]),
             )
         )
 
@@ -378,7 +378,7 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
         with ui.card().classes("w-full").mark(f"recommendation-{item['action']}"):
             with ui.row().classes("items-center gap-3 w-full flex-wrap"):
                 ui.label(f"{item['rank']}.").classes("font-bold")
-                ui.label(str(item["name"])).classes("font-bold")
+                ui.label(t.optional(str(item["name"]))).classes("font-bold")
                 ui.label(t("within {days} days", days=t.number(int(item["urgency_days"]), 0)))
                 ui.space()
                 if scope.may(Action.CONFIGURE):
@@ -400,7 +400,7 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
                     ui.button(t("Create work order"), on_click=create).props("dense").mark(
                         f"create-{item['action']}"
                     )
-            ui.label(str(item.get("effect", ""))).classes("text-sm")
+            ui.label(t.optional(str(item.get("effect", "")))).classes("text-sm")
             ui.label(t("Source: {citation}", citation=str(item.get("source", "")))).classes(
                 "text-xs text-slate-600"
             )
