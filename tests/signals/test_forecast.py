@@ -14,7 +14,7 @@ from infrasight.signals import (
     fit_trend,
     time_to_limit,
 )
-from infrasight.signals.forecast import variance_inflation
+from infrasight.signals.forecast import TrendModel, variance_inflation
 
 DAY = 86400.0
 
@@ -52,6 +52,28 @@ def test_time_to_limit_and_probability() -> None:
     assert at.probability == pytest.approx(0.5, abs=0.2)
     down = time_to_limit(m, 0.0, horizon_s=100 * DAY)
     assert down.eta_s is None and down.probability < 1e-6
+
+
+def test_a_trend_that_overflows_within_the_horizon_is_refused() -> None:
+    # 1e10 * exp(days) reaches the float limit (1.8e308) after about 687 days
+    model = TrendModel(
+        kind="exponential",
+        params=np.array([0.0, 1e10, 1.0]),
+        cov=np.eye(3) * 1e-6,
+        residual_scale=0.1,
+        dof=10,
+        t0=0.0,
+        time_scale_s=DAY,
+        period_s=None,
+        n=12,
+        n_eff=12.0,
+        aicc=0.0,
+    )
+    near = time_to_limit(model, 1e12, horizon_s=10 * DAY)  # finite: 1e10 e^10 = 2.2e14
+    assert near.eta_s is not None and near.eta_s / DAY == pytest.approx(np.log(100.0), abs=0.01)
+    with pytest.raises(InputDataError, match="not finite within 800 days") as err:
+        time_to_limit(model, 1e12, horizon_s=800 * DAY)
+    assert "shorten the horizon" in str(err.value)
 
 
 def test_exponential_and_seasonal() -> None:

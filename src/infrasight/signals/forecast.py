@@ -824,11 +824,30 @@ def time_to_limit(
         Prediction-interval level for the early/late crossing times.
     steps : int
         Resolution of the search grid.
+
+    Raises
+    ------
+    InputDataError
+        When ``horizon_s`` is not positive, or the forecast is not finite within the horizon
+        (the fitted trend overflows; the API answers 422).
     """
     if not horizon_s > 0:
         raise InputDataError("horizon_s must be > 0")
     start = model.t0 if now is None else float(now)
     tt = np.linspace(start, start + horizon_s, steps)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing trend is refused below
+        return _time_to_limit(model, limit, tt, start, horizon_s, upper, level)
+
+
+def _time_to_limit(
+    model: TrendModel | TrendSelection,
+    limit: float,
+    tt: FloatArray,
+    start: float,
+    horizon_s: float,
+    upper: bool | None,
+    level: float,
+) -> TimeToLimit:
     fc = model.predict(tt, level=level)
     if upper is None:
         upper = bool(limit >= fc.mean[0])
