@@ -14,34 +14,13 @@ from infrasight.platform import Platform
 from infrasight.synthetic import render_crack_scene
 from infrasight.vision.cracks import CrackSegmenter
 from tests.conftest import Site, Tenant
-
-
-def png(array: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
+from tests.helpers import png, upload_crack_capture
 
 
 @pytest.fixture
 def scene_capture(client: TestClient, tenant: Tenant, site: Site) -> dict[str, object]:
-    scene = render_crack_scene(
-        branch_probability=0.0,
-        width=640,
-        height=480,
-        seed=21,
-        n_cracks=1,
-        width_range_px=(3.0, 6.0),
-        mm_per_px=0.1,
-    )
-    response = client.post(
-        "/api/v1/captures",
-        files={"file": ("wall.png", png(scene.image))},
-        data={
-            "asset_id": str(site.asset_id),
-            "element_id": str(site.element_id),
-            "mm_per_px": "0.1",
-        },
-        headers=tenant.headers(Role.INSPECTOR),
+    response, scene = upload_crack_capture(
+        client, tenant.headers(Role.INSPECTOR), site.asset_id, element_id=site.element_id
     )
     assert response.status_code == 201
     return {"capture": response.json(), "scene": scene}

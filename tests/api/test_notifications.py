@@ -26,7 +26,6 @@ from infrasight.platform import Platform
 from infrasight.storage.models import (
     AuditEvent,
     Hazard,
-    HazardEvidenceLink,
     HazardTransitionRecord,
     NotificationDelivery,
     NotificationSubscription,
@@ -36,6 +35,7 @@ from infrasight.storage.models import (
 )
 from tests.api.test_durable_effects import MOVING_500, _add_rule, _readings
 from tests.conftest import Site, Tenant
+from tests.helpers import insert_hazard
 from tests.notify.receiver import WebhookReceiver
 
 API = "/api/v1"
@@ -60,35 +60,15 @@ def _subscribe(client: TestClient, tenant: Tenant, target: str, **fields: Any) -
 
 def _hazard(platform: Platform, tenant: Tenant, site: Site, band: str = "high") -> int:
     """A hazard opened by the engine (an ``open`` transition in the same transaction)."""
-    with platform.database.transaction() as s:
-        hz = Hazard(
-            organization_id=tenant.organization_id,
-            asset_id=site.asset_id,
-            element_id=site.element_id,
-            mechanism="settlement",
-            hazard_kind="structural",
-            status="open",
-            confidence=0.8,
-            likelihood=4,
-            consequence=4,
-            risk=16,
-            risk_band=band,
-            causes=[{"mechanism": "settlement", "confidence": 0.8}],
-            prediction={},
-        )
-        s.add(hz)
-        s.flush()
-        s.add(
-            HazardEvidenceLink(
-                hazard_id=hz.id, kind="reading_window", ref="channel:VD-SETTLE[x]", test="t"
-            )
-        )
-        s.add(
-            HazardTransitionRecord(
-                hazard_id=hz.id, from_status="", action="open", to_status="open", actor="system"
-            )
-        )
-        return int(hz.id)
+    return insert_hazard(
+        platform,
+        tenant.organization_id,
+        site.asset_id,
+        site.element_id,
+        band=band,
+        causes=[{"mechanism": "settlement", "confidence": 0.8}],
+        evidence=[{"kind": "reading_window", "ref": "channel:VD-SETTLE[x]", "test": "t"}],
+    )
 
 
 def _count(platform: Platform, model: type[object]) -> int:

@@ -9,23 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from infrasight.cli.app import app
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
-from infrasight.synthetic import render_crack_scene
 from tests.conftest import Site, Tenant
+from tests.helpers import upload_crack_capture
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
-
-
-def png(array: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -43,25 +36,12 @@ def observed(
         "/api/v1/ingest/readings", json={"readings": items}, headers=site.device_headers
     )
     assert response.status_code == 200, response.text
-    scene = render_crack_scene(
-        branch_probability=0.0,
-        width=640,
-        height=480,
-        seed=21,
-        n_cracks=1,
-        width_range_px=(3.0, 6.0),
-        mm_per_px=0.1,
-    )
-    capture = client.post(
-        "/api/v1/captures",
-        files={"file": ("wall.png", png(scene.image))},
-        data={
-            "asset_id": str(site.asset_id),
-            "element_id": str(site.element_id),
-            "mm_per_px": "0.1",
-            "time": (T0 + timedelta(days=5)).isoformat(),
-        },
-        headers=tenant.headers(Role.INSPECTOR),
+    capture, _scene = upload_crack_capture(
+        client,
+        tenant.headers(Role.INSPECTOR),
+        site.asset_id,
+        element_id=site.element_id,
+        time=T0 + timedelta(days=5),
     )
     assert capture.status_code == 201, capture.text
     platform.jobs.run_pending()

@@ -3,7 +3,6 @@ with passwords; the web pages registered on NiceGUI's simulated app (the ``user`
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,18 +12,16 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from nicegui.testing import User
-from PIL import Image
 from sqlalchemy import select
 
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from infrasight.services.passwords import hash_password
 from infrasight.services.throttle import failure_limiter
-from infrasight.storage.models import Hazard, HazardEvidenceLink, HazardTransitionRecord
 from infrasight.storage.models import User as UserRow
-from infrasight.synthetic import render_crack_scene
 from infrasight.web import WebContext, register_pages
 from tests.conftest import Site, Tenant
+from tests.helpers import insert_hazard, upload_crack_capture
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -62,12 +59,6 @@ def _password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-def _png(array: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
-
-
 @pytest.fixture
 def web_site(
     client: TestClient, platform: Platform, tenant: Tenant, other_tenant: Tenant, site: Site
@@ -98,21 +89,7 @@ def web_site(
     assert sent.status_code == 200, sent.text
     alarms = client.get("/api/v1/alarms", headers=h).json()["items"]
     assert len(alarms) == 1
-    scene = render_crack_scene(
-        branch_probability=0.0,
-        width=640,
-        height=480,
-        seed=21,
-        n_cracks=1,
-        width_range_px=(3.0, 6.0),
-        mm_per_px=0.1,
-    )
-    capture = client.post(
-        "/api/v1/captures",
-        files={"file": ("wall.png", _png(scene.image))},
-        data={"asset_id": str(site.asset_id), "mm_per_px": "0.1"},
-        headers=tenant.headers(Role.INSPECTOR),
-    )
+    capture, _scene = upload_crack_capture(client, tenant.headers(Role.INSPECTOR), site.asset_id)
     assert capture.status_code == 201, capture.text
     assert platform.jobs.run_pending() == 1
     other_asset = client.post(
@@ -144,65 +121,43 @@ SETTLEMENT_EVIDENCE = {
 
 def _hazard(platform: Platform, tenant: Tenant, site: Site, alarm_id: int) -> int:
     """A settlement hazard on Pier 2 as ``update_hazards`` writes one (causes, evidence, trail)."""
-    with platform.database.transaction() as session:
-        hazard = Hazard(
-            organization_id=tenant.organization_id,
-            asset_id=site.asset_id,
-            element_id=site.element_id,
-            mechanism="settlement",
-            hazard_kind="structural",
-            status="open",
-            confidence=0.82,
-            likelihood=4,
-            consequence=4,
-            risk=16,
-            risk_band="high",
-            causes=[
-                {
-                    "mechanism": "settlement",
-                    "name": "Settlement / support movement",
-                    "confidence": 0.82,
-                    "citation": "FHWA-NHI-12-049 §10.1",
-                    "evidence_for": [SETTLEMENT_EVIDENCE],
-                    "evidence_against": [],
-                },
-                {
-                    "mechanism": "thermal",
-                    "name": "Thermal response (no damage)",
-                    "confidence": 0.11,
-                    "citation": "EN 1991-1-5",
-                    "evidence_for": [],
-                    "evidence_against": [
-                        {**SETTLEMENT_EVIDENCE, "detail": "No daily cycle in the settlement"}
-                    ],
-                },
-            ],
-            prediction={},
-        )
-        session.add(hazard)
-        session.flush()
-        session.add(HazardEvidenceLink(hazard_id=hazard.id, **SETTLEMENT_EVIDENCE))
-        session.add(
-            HazardEvidenceLink(
-                hazard_id=hazard.id,
-                kind="alarm",
-                ref=f"alarm:{alarm_id}",
-                test="P2-settlement",
-                detail="Red level raised",
-            )
-        )
-        session.add(
-            HazardTransitionRecord(
-                hazard_id=hazard.id,
-                from_status="",
-                action="open",
-                to_status="open",
-                note="opened from evidence",
-                actor="system",
-            )
-        )
-        session.flush()
-        return int(hazard.id)
+    return insert_hazard(
+        platform,
+        tenant.organization_id,
+        site.asset_id,
+        site.element_id,
+        confidence=0.82,
+        note="opened from evidence",
+        causes=[
+            {
+                "mechanism": "settlement",
+                "name": "Settlement / support movement",
+                "confidence": 0.82,
+                "citation": "FHWA-NHI-12-049 §10.1",
+                "evidence_for": [SETTLEMENT_EVIDENCE],
+                "evidence_against": [],
+            },
+            {
+                "mechanism": "thermal",
+                "name": "Thermal response (no damage)",
+                "confidence": 0.11,
+                "citation": "EN 1991-1-5",
+                "evidence_for": [],
+                "evidence_against": [
+                    {**SETTLEMENT_EVIDENCE, "detail": "No daily cycle in the settlement"}
+                ],
+            },
+        ],
+        evidence=[
+            SETTLEMENT_EVIDENCE,
+            {
+                "kind": "alarm",
+                "ref": f"alarm:{alarm_id}",
+                "test": "P2-settlement",
+                "detail": "Red level raised",
+            },
+        ],
+    )
 
 
 @pytest.fixture

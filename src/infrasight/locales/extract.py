@@ -92,7 +92,7 @@ def _catalogue(texts: Sequence[DataText], locale: str | None) -> Catalog:
     )
     for item in texts:
         existing = catalog.get(item.text)
-        where = (f"{item.file}:{item.key}", None)
+        where = (f"{item.file}:{item.key}", 0)  # no line number
         if existing is None:
             catalog.add(item.text, "", locations=[where])
         else:

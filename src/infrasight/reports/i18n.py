@@ -25,7 +25,6 @@ LANGUAGES: Mapping[str, tuple[str, str, str, str]] = {
 DOMAIN = "reports"
 
 
-
 def report_translator(language: str) -> Translator:
     """A translator for ``language``; ``KeyError`` for an unknown one (callers validate)."""
     if language not in LANGUAGES:

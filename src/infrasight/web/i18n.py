@@ -18,7 +18,6 @@ LOCALE_NAMES: Mapping[str, str] = {"en": "English", "zh-Hant": "繁體中文", "
 DOMAIN = "messages"
 
 
-
 def catalogue(locale: str) -> Mapping[str, str]:
     """The pages' translations of ``locale`` (msgid -> msgstr; untranslated entries left out)."""
     return messages(DOMAIN, locale)
