@@ -2,8 +2,8 @@
 
 Generates the content of one asset in memory (no database): ``--defects`` defects (default 50),
 each with a 480 x 360 JPEG crop of a rendered concrete surface with cracks (the size the report
-assembler writes), measurements with their uncertainty, twelve channel charts of 90 days with
-alarm levels and a forecast band, 16 hazards with ranked causes and recommended actions, and 60 work
+assembler writes), measurements with their uncertainty, 16 channel charts of 90 days with
+alarm levels and a forecast band, 24 hazards with ranked causes and recommended actions, and 80 work
 orders. It then renders the report (Typst through the ``typst`` wheel, the bundled or Debian's
 Noto CJK fonts) in English and Traditional Chinese, ``--runs`` times each, and prints the time,
 the page count and the PDF size. The first render of the process (which loads Typst and the CJK
@@ -196,7 +196,7 @@ def main() -> None:
     n_defects = 10 if args.smoke else args.defects
     built = time.perf_counter()
     baseline = make_content(1, 1, 1, 1)
-    large = make_content(n_defects, 12, 16, 60)
+    large = make_content(n_defects, 16, 24, 80)
     console.print(
         f"content generated in {time.perf_counter() - built:.1f} s (not timed); "
         f"no dataset used ({args.datasets} not read)"

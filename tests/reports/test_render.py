@@ -103,7 +103,7 @@ def content(n_defects: int = 3) -> ReportContent:
                 band="high",
                 confidence=0.81,
                 causes=(("Settlement / support movement", 0.81, 3, 0), ("Sensor fault", 0.1, 1, 2)),
-                recommendations=((1, "Underpin the pier", 30, "FHWA-NHI-10-016"),),
+                recommendations=((1, "Sensor recalibration", 30, "FHWA-NHI-10-016"),),
             ),
         ),
         work_orders=(
@@ -134,6 +134,8 @@ HEADINGS = {
         "主要監測通道",
         "危害、成因及建議",
         "沉降／支座位移",
+        "CS3 欠佳",  # texts of the data catalogues: a condition state, an action
+        "傳感器重新校準",
     ),
     "zh-Hans": (
         "巡检报告",
@@ -141,6 +143,8 @@ HEADINGS = {
         "主要监测通道",
         "隐患、成因及建议",
         "沉降／支座位移",
+        "CS3 较差",
+        "传感器重新校准",
     ),
 }
 
