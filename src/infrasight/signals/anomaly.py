@@ -17,8 +17,10 @@ How a reading is scored
    distance between the mean of the last 20 values and the mean of the 200 before them (level
    shifts, trend changes, slow drifts).
 3. **Record ratio.** Each feature is divided by its own largest value over the previous
-   ``HISTORY`` (1000) readings; the larger ratio ``q`` says how far this reading beats the
-   most surprising reading of the recent past (capped at 1.5 times the record of the last
+   ``HISTORY`` (1000) readings, and the spike feature's ratio further by ``SPIKE_MARGIN``
+   (1.1: a one-reading surprise breaks its record more often on noise than the smoothed level
+   distance does, so it must beat it by 10 % more); the larger ratio ``q`` says how far this
+   reading beats the most surprising reading of the recent past (capped at 1.5 times the record of the last
    ``RECENT`` (400) readings, so that one huge glitch does not blind the scorer for long; over a
    shorter history the record is scaled up
    by ``sqrt(ln HISTORY / ln k)``, the growth of a Gaussian maximum). It is scale-free, needs no
@@ -56,6 +58,7 @@ __all__ = [
     "FLAT",
     "HISTORY",
     "RECOMMENDED_THRESHOLD",
+    "SPIKE_MARGIN",
     "STATE_VERSION",
     "AnomalyState",
     "anomaly_scores",
@@ -85,6 +88,9 @@ PERIOD_MAX = 2016  # longest period tried (readings): a week at 5 min
 SEASON_RATIO = 0.5
 REPLACE_RATIO = 0.8  # a longer period must vary this much less than the one in use
 RECOMMENDED_THRESHOLD = 0.55  # NAB standard-profile optimum on the 35 shared series (q ~ 1.05)
+# the spike ratio is divided by this; chosen by leave-one-NAB-category-out cross-validation over
+# (1.0, 1.1, 1.2, 1.35, 1.5) in benchmarks/anomaly_eval.py (3 of 4 folds pick 1.1)
+SPIKE_MARGIN = 1.1
 _HORIZON = SUPPRESS + HISTORY + LEVEL_SHORT + LEVEL_LONG + MEDIAN_K + FLAT + 2
 
 
@@ -202,12 +208,15 @@ def _trailing_mean(cs: FloatArray, hi: NDArray[np.intp], lo: NDArray[np.intp]) -
     return out
 
 
-def _segment_q(x: FloatArray, lag: int, warm_end: int, k0: int) -> FloatArray:
+def _segment_q(
+    x: FloatArray, lag: int, warm_end: int, k0: int, spike_margin: float = SPIKE_MARGIN
+) -> FloatArray:
     """Record ratio of the readings ``x[lag:]`` with seasonal lag ``lag`` (local indices).
 
     ``x[:lag]`` only serves as the previous season; readings before ``warm_end`` get 0.
     ``k0`` readings of feature history precede ``x[lag]`` (the record of a shorter history than
     ``HISTORY`` is scaled up to the one expected over ``HISTORY`` readings of Gaussian noise).
+    The spike feature's ratio is divided by ``spike_margin``.
     """
     n = x.size
     q = np.zeros(n)
@@ -231,12 +240,12 @@ def _segment_q(x: FloatArray, lag: int, warm_end: int, k0: int) -> FloatArray:
     qq = np.zeros(m)
     k = np.clip(k0 + i, 2, HISTORY).astype(np.float64)
     short_history = np.sqrt(np.log(HISTORY) / np.log(k))
-    for f in (f_spike, f_level):
+    for f, margin in ((f_spike, spike_margin), (f_level, 1.0)):
         # the record of the last HISTORY readings, but at most RECENT_M times the one of the
         # last RECENT: a single huge glitch does not blind the scorer for HISTORY readings
         record = np.minimum(_prev_max(f, HISTORY), RECENT_M * _prev_max(f, RECENT))
         rec = np.maximum(record * short_history, tiny)
-        qq = np.maximum(qq, np.where(f > tiny, f / rec, 0.0))
+        qq = np.maximum(qq, np.where(f > tiny, f / (rec * margin), 0.0))
     # stuck: the FLAT-th identical reading in a row on a channel that normally moves
     xs = x[c0:]
     same = np.concatenate([[False], np.diff(xs) == 0.0]).astype(np.float64)
@@ -285,7 +294,11 @@ def _interval(times: FloatArray) -> float | None:
 
 
 def score_online(
-    values: ArrayLike, state: AnomalyState | None = None, *, times: ArrayLike | None = None
+    values: ArrayLike,
+    state: AnomalyState | None = None,
+    *,
+    times: ArrayLike | None = None,
+    spike_margin: float = SPIKE_MARGIN,
 ) -> tuple[FloatArray, AnomalyState]:
     """Score a new batch of readings of one channel, continuing from ``state``.
 
@@ -299,6 +312,10 @@ def score_online(
         Reading times in seconds; the first batch with two distinct times fixes the sampling
         interval, which lets the scorer try daily and weekly periods. Without times no period
         is learned.
+    spike_margin : float, optional
+        Factor (dimensionless, > 0) by which a reading's spike surprise must beat its record
+        to score like an equal level surprise (default :data:`SPIKE_MARGIN`; pass the same
+        value with every batch of a channel).
 
     Returns
     -------
@@ -310,8 +327,10 @@ def score_online(
     Raises
     ------
     InputDataError
-        ``times`` of another length than ``values``.
+        ``times`` of another length than ``values``, or ``spike_margin`` not a positive number.
     """
+    if not (np.isfinite(spike_margin) and spike_margin > 0):
+        raise InputDataError(f"spike_margin: must be a positive number, got {spike_margin!r}")
     x_new = as_float_vector(values, name="values")
     st = state if state is not None else AnomalyState()
     n_new = x_new.size
@@ -354,7 +373,9 @@ def score_online(
         # the model is adopted, so that it starts with a history
         first = max(lag, lo - _HORIZON)
         base = first - lag  # the local array starts one season earlier
-        q = _segment_q(x_all[base - g0 : hi - g0], lag, lag + WARM_UP - base, first - lag)
+        q = _segment_q(
+            x_all[base - g0 : hi - g0], lag, lag + WARM_UP - base, first - lag, spike_margin
+        )
         pm = _prev_max(q, SUPPRESS)
         muted = (pm >= SUPPRESS_Q) & (q <= OVERRIDE * pm)
         q = np.where(muted, 0.0, q)[lo - base :]
@@ -374,9 +395,11 @@ def score_online(
     )
 
 
-def anomaly_scores(values: ArrayLike, *, times: ArrayLike | None = None) -> FloatArray:
+def anomaly_scores(
+    values: ArrayLike, *, times: ArrayLike | None = None, spike_margin: float = SPIKE_MARGIN
+) -> FloatArray:
     """Online anomaly score of a whole series in one call (see :func:`score_online`)."""
-    return score_online(values, times=times)[0]
+    return score_online(values, times=times, spike_margin=spike_margin)[0]
 
 
 def score_series(times: ArrayLike, values: ArrayLike, *, name: str = "series") -> FloatArray:
