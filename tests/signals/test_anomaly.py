@@ -41,6 +41,21 @@ def test_score_map_and_threshold() -> None:
     assert 0.5 < RECOMMENDED_THRESHOLD < 0.9
 
 
+def test_spike_margin_divides_the_spike_record_ratio() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, 3000)
+    x[2500] += 12.0  # a lone spike: its surprise is a spike surprise
+    q = {}
+    for m in (1.0, 2.0):
+        s = anomaly_scores(x, spike_margin=m)[2500]
+        q[m] = (s / (1.0 - s)) ** 0.25  # inverse of q_to_score
+    assert q[1.0] == pytest.approx(2.93, abs=0.01)
+    assert q[1.0] / q[2.0] == pytest.approx(2.0, rel=1e-9)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(InputDataError, match="spike_margin"):
+            score_online(x, spike_margin=bad)
+
+
 def test_clean_periodic_signal_is_not_flagged() -> None:
     t, x = _daily()
     s = anomaly_scores(x, times=t)
