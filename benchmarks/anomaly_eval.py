@@ -17,8 +17,8 @@ Also: the share of ``art_daily_no_noise`` rows scoring above 0.9, and the recomm
 
 Cross-validation (``... (CV)`` rows): leave one NAB category out (4 folds). On the other three
 categories the threshold is swept per profile and, for the project's detector, its one free
-constant (the spike margin, from ``SPIKE_GRID``) is chosen by the standard-profile total; the held-out
-category is then scored at that margin and threshold. The folds' raw totals are summed and
+constant (the spike margin, from ``SPIKE_GRID``) is chosen by the standard-profile total; the
+held-out category is then scored at that margin and threshold. The folds' raw totals are summed and
 normalised over all windows. The reference detectors get the same treatment for the threshold.
 
 Usage: python benchmarks/anomaly_eval.py [--datasets PATH] [--smoke] [--json]

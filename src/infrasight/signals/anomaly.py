@@ -20,13 +20,13 @@ How a reading is scored
    ``HISTORY`` (1000) readings, and the spike feature's ratio further by ``SPIKE_MARGIN``
    (1.1: a one-reading surprise breaks its record more often on noise than the smoothed level
    distance does, so it must beat it by 10 % more); the larger ratio ``q`` says how far this
-   reading beats the most surprising reading of the recent past (capped at 1.5 times the record of the last
-   ``RECENT`` (400) readings, so that one huge glitch does not blind the scorer for long; over a
-   shorter history the record is scaled up
-   by ``sqrt(ln HISTORY / ln k)``, the growth of a Gaussian maximum). It is scale-free, needs no
-   distribution assumption, and adapts: once a level shift is absorbed, later readings beat
-   nothing. The price of that sensitivity: on stationary noise about one reading in 1000-1500
-   beats the record by 5 % (score 0.55); a score above 0.9 (1.7 times the record) is rare.
+   reading beats the most surprising reading of the recent past (capped at 1.5 times the record
+   of the last ``RECENT`` (400) readings, so that one huge glitch does not blind the scorer for
+   long; over a shorter history the record is scaled up by ``sqrt(ln HISTORY / ln k)``, the
+   growth of a Gaussian maximum). It is scale-free, needs no distribution assumption, and
+   adapts: once a level shift is absorbed, later readings beat nothing. The price of that
+   sensitivity: on stationary noise about one reading in 1000-1500 beats the record by 5 %
+   (score 0.55); a score above 0.9 (1.7 times the record) is rare.
 4. **Stuck sensor.** A channel that normally moves (fewer than 10 % repeated values over the
    history) and repeats one value ``FLAT`` (16) times gets ``q = 3`` at that reading.
 5. **Suppression.** After a reading with ``q >= SUPPRESS_Q``, the next ``SUPPRESS`` (100)
