@@ -16,9 +16,10 @@ Also: the share of ``art_daily_no_noise`` rows scoring above 0.9, and the recomm
 (the standard-profile optimum) of the project's detector.
 
 Cross-validation (``... (CV)`` rows): leave one NAB category out (4 folds). On the other three
-categories the threshold is swept per profile and, for the project's detector, its one free
-constant (the spike margin, from ``SPIKE_GRID``) is chosen by the standard-profile total; the
-held-out category is then scored at that margin and threshold. The folds' raw totals are summed and
+categories the threshold is swept per profile and, for the project's detector, its two free
+constants (seasons averaged into the profile and the spike margin, from ``GRID``) are chosen by
+the standard-profile total; the held-out category is then scored at those constants and that
+threshold. The folds' raw totals are summed and
 normalised over all windows. The reference detectors get the same treatment for the threshold.
 
 Usage: python benchmarks/anomaly_eval.py [--datasets PATH] [--smoke] [--json]
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from infrasight.signals.anomaly import SPIKE_MARGIN, anomaly_scores
+from infrasight.signals.anomaly import SEASONS, SPIKE_MARGIN, anomaly_scores
 from infrasight.signals.nab import (
     PROFILES,
     ScoredSeries,
@@ -58,7 +59,8 @@ SMOKE_FILES = (
     "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
     "realKnownCause/ec2_request_latency_system_failure.csv",
 )
-SPIKE_GRID = (1.0, 1.1, 1.2, 1.35, 1.5)  # candidate spike margins for the cross-validation
+# candidate (seasons, spike margin) for the cross-validation; --smoke tries the first and last
+GRID = tuple((k, m) for k in (1, 2, 3, 5, 8) for m in (1.0, 1.1, 1.2))
 Detector = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
 Prepared = dict[str, ScoredSeries]
 
@@ -136,7 +138,7 @@ def prepare(data: list[dict[str, Any]], scores: dict[str, NDArray[np.float64]]) 
     return {d["rel"]: prepare_series(d["stamps"], scores[d["rel"]], d["windows"]) for d in data}
 
 
-def cross_validate(variants: dict[float, Prepared]) -> tuple[list[float], list[float]]:
+def cross_validate(variants: dict[Any, Prepared]) -> tuple[list[float], list[Any]]:
     """Leave-one-category-out NAB score per profile, and the constant each fold chose.
 
     ``variants`` maps a value of the free constant to the prepared series of every file.
@@ -205,18 +207,23 @@ def main() -> int:
         sc, pps = run_detector(data, fn)
         results["detectors"][name] = {"nab": evaluate(data, sc), "points_per_s": round(pps)}
         if name == "infrasight":
-            variants = {SPIKE_MARGIN: prepare(data, sc)}
-            for m in SPIKE_GRID:
-                if m not in variants:
-                    variants[m] = prepare(
+            variants = {(SEASONS, SPIKE_MARGIN): prepare(data, sc)}
+            for k, m in (GRID[0], GRID[-1]) if a.smoke else GRID:
+                if (k, m) not in variants:
+                    variants[k, m] = prepare(
                         data,
                         {
-                            d["rel"]: anomaly_scores(d["v"], times=d["t"], spike_margin=m)
+                            d["rel"]: anomaly_scores(
+                                d["v"], times=d["t"], seasons=k, spike_margin=m
+                            )
                             for d in data
                         },
                     )
             cv, picks = cross_validate(variants)
-            results["cross_validated"]["infrasight"] = {"nab": cv, "spike_margin_per_fold": picks}
+            results["cross_validated"]["infrasight"] = {
+                "nab": cv,
+                "seasons_spike_margin_per_fold": [list(p) for p in picks],
+            }
             for d in data:
                 if d["rel"].endswith("art_daily_no_noise.csv"):
                     results["no_noise_rows_above_0.9"] = int(np.sum(sc[d["rel"]] > 0.9))
@@ -233,10 +240,11 @@ def main() -> int:
     for name, r in results["cross_validated"].items():
         s = r["nab"]
         print(f"{name + ' (CV)':24s} {s[0]:9.1f} {s[1]:8.1f} {s[2]:8.1f} {'-':>12s}")
-    picks = results["cross_validated"]["infrasight"]["spike_margin_per_fold"]
+    picks = results["cross_validated"]["infrasight"]["seasons_spike_margin_per_fold"]
     print(
-        "CV: leave one NAB category out; threshold (and for infrasight the spike margin, "
-        f"chosen per fold: {picks}; in use {SPIKE_MARGIN}) picked on the other categories"
+        "CV: leave one NAB category out; the threshold, and for infrasight (seasons, spike "
+        f"margin) (per fold: {', '.join(f'({k}, {m})' for k, m in picks)}; in use "
+        f"({SEASONS}, {SPIKE_MARGIN})), picked on the other categories"
     )
     std = results["detectors"]["infrasight"]["nab"][0]
     print(

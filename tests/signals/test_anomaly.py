@@ -15,7 +15,13 @@ from infrasight.signals import (
     score_online,
     score_series,
 )
-from infrasight.signals.anomaly import RECOMMENDED_THRESHOLD, SUPPRESS, q_to_score
+from infrasight.signals.anomaly import (
+    RECOMMENDED_THRESHOLD,
+    SEASONS,
+    SUPPRESS,
+    _profile_residual,
+    q_to_score,
+)
 
 THR = RECOMMENDED_THRESHOLD
 DT = 600.0  # 10-minute readings: a day is 144 readings
@@ -54,6 +60,40 @@ def test_spike_margin_divides_the_spike_record_ratio() -> None:
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(InputDataError, match="spike_margin"):
             score_online(x, spike_margin=bad)
+
+
+def test_seasonal_profile_is_the_mean_of_earlier_seasons() -> None:
+    # x = 0, 1, 2, ...; lag 2, 3 seasons: x[p] - mean(x[p-2], x[p-4], x[p-6]) = 4 once three
+    # earlier seasons exist, fewer before (x[2] - x[0] = 2, x[4] - mean(x[2], x[0]) = 3)
+    x = np.arange(10.0)
+    assert _profile_residual(x, 2, np.zeros(0), 3) == pytest.approx([2, 2, 3, 3, 4, 4, 4, 4])
+    # older seasons may come from the readings before the array
+    assert _profile_residual(x[4:], 2, x[:4], 3) == pytest.approx([4, 4, 4, 4])
+    # on white noise the residual's spread is sqrt(1 + 1/K) of the noise: sqrt(2) for one
+    # season, sqrt(1.2) for five
+    e = np.random.default_rng(0).normal(0.0, 1.0, 144 * 40)
+    assert np.std(_profile_residual(e, 144, np.zeros(0), 1)[1000:]) == pytest.approx(
+        np.sqrt(2.0), rel=0.03
+    )
+    assert np.std(_profile_residual(e, 144, np.zeros(0), SEASONS)[1000:]) == pytest.approx(
+        np.sqrt(1.2), rel=0.03
+    )
+
+
+def test_averaged_seasons_see_a_smaller_spike_on_a_noisy_cycle() -> None:
+    # a 6.7-sigma spike on a noisy daily cycle, six seeds
+    hits = {1: 0, SEASONS: 0}
+    for seed in range(6):
+        t, x = _daily(8000, seed=seed)
+        x[6000] += 2.0
+        one, many = (anomaly_scores(x, times=t, seasons=k)[6000] for k in (1, SEASONS))
+        assert many >= one
+        hits[1] += int(one >= THR)
+        hits[SEASONS] += int(many >= THR)
+    assert hits[SEASONS] >= 3 and hits[1] <= 1
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(InputDataError, match="seasons"):
+            score_online([1.0, 2.0], seasons=bad)  # type: ignore[arg-type]
 
 
 def test_clean_periodic_signal_is_not_flagged() -> None:
@@ -134,7 +174,7 @@ def test_batches_equal_one_call_through_json_state() -> None:
     for ti, xi in zip(np.array_split(t, 23), np.array_split(x, 23), strict=True):
         s, st = score_online(xi, state, times=ti)
         doc = json.loads(json.dumps(st.to_dict()))
-        assert doc["version"] == 2
+        assert doc["version"] == 3
         state = AnomalyState.from_dict(doc)
         parts.append(s)
     assert np.allclose(np.concatenate(parts), whole, atol=1e-9)

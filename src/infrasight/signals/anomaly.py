@@ -9,10 +9,13 @@ How a reading is scored
    daily period ``P_d`` and the weekly one ``7 P_d`` in readings. After ``3 P`` readings the
    period is adopted if the seasonal difference ``x[i] - x[i - P]`` varies less than half as much
    as the readings themselves (mean absolute deviations), and less than the period in use.
-   From then on the scorer works on the seasonal difference (whose features were computed from
-   the first full season on), so a daily cycle is not an anomaly but a missing or changed
-   cycle is. A weekly period replaces a daily one only when it varies 20 % less.
-2. **Two surprise features** of the (seasonally differenced) series ``u``: the deviation of
+   From then on the scorer works on the residual from the seasonal profile, the mean of the
+   readings one, two, ... ``SEASONS`` (5) periods earlier (fewer while fewer exist; the features
+   are computed from the first full season on), so a daily cycle is not an anomaly but a
+   missing or changed cycle is. Averaging several seasons keeps the profile's own noise small:
+   a residual from the last season alone carries the noise of two readings. A weekly period
+   replaces a daily one only when it varies 20 % less.
+2. **Two surprise features** of the (seasonal residual) series ``u``: the deviation of
    ``u[i]`` from the median of the previous 5 values (spikes, steps, variance bursts), and the
    distance between the mean of the last 20 values and the mean of the 200 before them (level
    shifts, trend changes, slow drifts).
@@ -58,6 +61,7 @@ __all__ = [
     "FLAT",
     "HISTORY",
     "RECOMMENDED_THRESHOLD",
+    "SEASONS",
     "SPIKE_MARGIN",
     "STATE_VERSION",
     "AnomalyState",
@@ -70,7 +74,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 HISTORY = 1000  # readings over which a feature's record is kept
 MEDIAN_K = 5  # one-step predictor: median of the previous 5 readings (fixed: _median5)
 LEVEL_SHORT = 20
@@ -87,6 +91,9 @@ WARM_UP = 50  # readings of a feature's own history before it may score
 PERIOD_MAX = 2016  # longest period tried (readings): a week at 5 min
 SEASON_RATIO = 0.5
 REPLACE_RATIO = 0.8  # a longer period must vary this much less than the one in use
+# previous seasons averaged into the seasonal profile; chosen by leave-one-NAB-category-out
+# cross-validation over (1, 2, 3, 5, 8) in benchmarks/anomaly_eval.py
+SEASONS = 5
 RECOMMENDED_THRESHOLD = 0.55  # NAB standard-profile optimum on the 35 shared series (q ~ 1.05)
 # the spike ratio is divided by this; chosen by leave-one-NAB-category-out cross-validation over
 # (1.0, 1.1, 1.2, 1.35, 1.5) in benchmarks/anomaly_eval.py (3 of 4 folds pick 1.1)
@@ -208,12 +215,41 @@ def _trailing_mean(cs: FloatArray, hi: NDArray[np.intp], lo: NDArray[np.intp]) -
     return out
 
 
+def _profile_residual(x: FloatArray, lag: int, pre: FloatArray, seasons: int) -> FloatArray:
+    """``x[lag:]`` minus the mean of the readings 1..``seasons`` periods earlier.
+
+    ``pre`` are the readings just before ``x`` (older seasons); a reading with fewer earlier
+    seasons uses those it has.
+    """
+    xe = np.concatenate([pre, x])
+    off = pre.size
+    pos = np.arange(lag, x.size) + off
+    acc = np.zeros(pos.size)
+    cnt = np.zeros(pos.size)
+    for k in range(1, seasons + 1):
+        src = pos - k * lag
+        ok = src >= 0
+        if not ok.any():
+            break
+        acc[ok] += xe[src[ok]]
+        cnt[ok] += 1.0
+    out: FloatArray = x[lag:] - acc / np.maximum(cnt, 1.0)
+    return out
+
+
 def _segment_q(
-    x: FloatArray, lag: int, warm_end: int, k0: int, spike_margin: float = SPIKE_MARGIN
+    x: FloatArray,
+    lag: int,
+    warm_end: int,
+    k0: int,
+    spike_margin: float = SPIKE_MARGIN,
+    pre: FloatArray | None = None,
+    seasons: int = SEASONS,
 ) -> FloatArray:
     """Record ratio of the readings ``x[lag:]`` with seasonal lag ``lag`` (local indices).
 
-    ``x[:lag]`` only serves as the previous season; readings before ``warm_end`` get 0.
+    ``x[:lag]`` and ``pre`` (the readings before ``x``) only serve as previous seasons;
+    readings before ``warm_end`` get 0.
     ``k0`` readings of feature history precede ``x[lag]`` (the record of a shorter history than
     ``HISTORY`` is scaled up to the one expected over ``HISTORY`` readings of Gaussian noise).
     The spike feature's ratio is divided by ``spike_margin``.
@@ -223,7 +259,8 @@ def _segment_q(
     c0 = lag
     if c0 >= n:
         return q
-    u = x[c0:] - x[: n - lag] if lag else x[c0:]
+    older = np.zeros(0) if pre is None else pre
+    u = _profile_residual(x, lag, older, seasons) if lag else x[c0:]
     m = u.size
     pad = np.concatenate([np.full(MEDIAN_K, u[0]), u])
     pred = _median5(*(pad[j : j + m] for j in range(MEDIAN_K)))
@@ -299,6 +336,7 @@ def score_online(
     *,
     times: ArrayLike | None = None,
     spike_margin: float = SPIKE_MARGIN,
+    seasons: int = SEASONS,
 ) -> tuple[FloatArray, AnomalyState]:
     """Score a new batch of readings of one channel, continuing from ``state``.
 
@@ -316,6 +354,9 @@ def score_online(
         Factor (dimensionless, > 0) by which a reading's spike surprise must beat its record
         to score like an equal level surprise (default :data:`SPIKE_MARGIN`; pass the same
         value with every batch of a channel).
+    seasons : int, optional
+        Previous seasons averaged into the seasonal profile (>= 1, default :data:`SEASONS`;
+        pass the same value with every batch of a channel).
 
     Returns
     -------
@@ -327,10 +368,13 @@ def score_online(
     Raises
     ------
     InputDataError
-        ``times`` of another length than ``values``, or ``spike_margin`` not a positive number.
+        ``times`` of another length than ``values``, ``spike_margin`` not a positive number or
+        ``seasons`` not a positive integer.
     """
     if not (np.isfinite(spike_margin) and spike_margin > 0):
         raise InputDataError(f"spike_margin: must be a positive number, got {spike_margin!r}")
+    if isinstance(seasons, bool) or not isinstance(seasons, int) or seasons < 1:
+        raise InputDataError(f"seasons: must be a positive integer, got {seasons!r}")
     x_new = as_float_vector(values, name="values")
     st = state if state is not None else AnomalyState()
     n_new = x_new.size
@@ -372,9 +416,16 @@ def score_online(
         # a seasonal model's features are computed from its first full season on, also before
         # the model is adopted, so that it starts with a history
         first = max(lag, lo - _HORIZON)
-        base = first - lag  # the local array starts one season earlier
+        base = first - lag  # the local array starts one season earlier ...
+        pre = x_all[max(base - (seasons - 1) * lag, g0) - g0 : base - g0]  # ... and older ones
         q = _segment_q(
-            x_all[base - g0 : hi - g0], lag, lag + WARM_UP - base, first - lag, spike_margin
+            x_all[base - g0 : hi - g0],
+            lag,
+            lag + WARM_UP - base,
+            first - lag,
+            spike_margin,
+            pre if lag else None,
+            seasons,
         )
         pm = _prev_max(q, SUPPRESS)
         muted = (pm >= SUPPRESS_Q) & (q <= OVERRIDE * pm)
@@ -383,7 +434,7 @@ def score_online(
     scores[missing] = 1.0
     fin = np.flatnonzero(~missing)
     last_finite = float(x_new[fin[-1]]) if fin.size else st.last_finite
-    keep = _HORIZON + max(lag for _, lag in segments) + 1
+    keep = _HORIZON + seasons * max(lag for _, lag in segments) + 1
     tail = x_all if pending else x_all[-keep:]
     return scores, AnomalyState(
         n_seen=n_total,
@@ -396,10 +447,14 @@ def score_online(
 
 
 def anomaly_scores(
-    values: ArrayLike, *, times: ArrayLike | None = None, spike_margin: float = SPIKE_MARGIN
+    values: ArrayLike,
+    *,
+    times: ArrayLike | None = None,
+    spike_margin: float = SPIKE_MARGIN,
+    seasons: int = SEASONS,
 ) -> FloatArray:
     """Online anomaly score of a whole series in one call (see :func:`score_online`)."""
-    return score_online(values, times=times, spike_margin=spike_margin)[0]
+    return score_online(values, times=times, spike_margin=spike_margin, seasons=seasons)[0]
 
 
 def score_series(times: ArrayLike, values: ArrayLike, *, name: str = "series") -> FloatArray:
