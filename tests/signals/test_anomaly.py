@@ -183,6 +183,27 @@ def test_batches_equal_one_call_through_json_state() -> None:
     assert len(json.dumps(state.to_dict())) < 40_000  # compact once the periods are decided
 
 
+def test_batches_equal_one_call_with_a_weekly_profile() -> None:
+    # weekdays and weekends: the weekly period (1008 readings) replaces the daily one, and its
+    # profile reaches back 5 weeks, which the state's tail must carry between batches
+    rng = np.random.default_rng(7)
+    t = np.arange(12_000) * DT
+    day = np.floor(t / 86400.0)
+    x = np.sin(2 * np.pi * t / 86400.0) * np.where(day % 7 < 5, 3.0, 0.5)
+    x += rng.normal(0.0, 0.1, t.size)
+    x[10_500] += 2.0
+    whole = anomaly_scores(x, times=t)
+    state: AnomalyState | None = None
+    parts = []
+    for ti, xi in zip(np.array_split(t, 17), np.array_split(x, 17), strict=True):
+        s, state = score_online(xi, state, times=ti)
+        parts.append(s)
+    assert np.allclose(np.concatenate(parts), whole, atol=1e-9)
+    assert state is not None and state.segments[-1][1] == 1008
+    assert state.tail.size >= SEASONS * 1008
+    assert whole[10_500] >= THR
+
+
 def test_old_state_format_starts_afresh_and_bad_state_is_refused() -> None:
     old = {"n_seen": 3, "tail": [1.0, 2.0, 3.0], "last_finite": 3.0}
     st = AnomalyState.from_dict(old)
