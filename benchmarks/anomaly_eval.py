@@ -15,6 +15,13 @@ profiles, and prints in the same run:
 Also: the share of ``art_daily_no_noise`` rows scoring above 0.9, and the recommended threshold
 (the standard-profile optimum) of the project's detector.
 
+Cross-validation (``... (CV)`` rows): leave one NAB category out (4 folds). On the other three
+categories the threshold is swept per profile and, for the project's detector, its two free
+constants (seasons averaged into the profile and the spike margin, from ``GRID``) are chosen by
+the standard-profile total; the held-out category is then scored at those constants and that
+threshold. The folds' raw totals are summed and
+normalised over all windows. The reference detectors get the same treatment for the threshold.
+
 Usage: python benchmarks/anomaly_eval.py [--datasets PATH] [--smoke] [--json]
 """
 
@@ -33,8 +40,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from infrasight.signals.anomaly import anomaly_scores
-from infrasight.signals.nab import PROFILES, prepare_series, score_corpus
+from infrasight.signals.anomaly import SEASONS, SPIKE_MARGIN, anomaly_scores
+from infrasight.signals.nab import (
+    PROFILES,
+    ScoredSeries,
+    prepare_series,
+    score_corpus,
+    total_at_threshold,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _anomaly_v1 import anomaly_scores as v1_scores
@@ -46,7 +59,10 @@ SMOKE_FILES = (
     "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
     "realKnownCause/ec2_request_latency_system_failure.csv",
 )
+# candidate (seasons, spike margin) for the cross-validation; --smoke tries the first and last
+GRID = tuple((k, m) for k in (1, 2, 3, 5, 8) for m in (1.0, 1.1, 1.2))
 Detector = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
+Prepared = dict[str, ScoredSeries]
 
 
 def _ts(text: str) -> np.datetime64:
@@ -118,6 +134,36 @@ def evaluate(
     ]
 
 
+def prepare(data: list[dict[str, Any]], scores: dict[str, NDArray[np.float64]]) -> Prepared:
+    return {d["rel"]: prepare_series(d["stamps"], scores[d["rel"]], d["windows"]) for d in data}
+
+
+def cross_validate(variants: dict[Any, Prepared]) -> tuple[list[float], list[Any]]:
+    """Leave-one-category-out NAB score per profile, and the constant each fold chose.
+
+    ``variants`` maps a value of the free constant to the prepared series of every file.
+    """
+    any_variant = next(iter(variants.values()))
+    cats = sorted({rel.split("/")[0] for rel in any_variant})
+    out, picks = [], []
+    for prof in PROFILES:
+        raw, n_win = 0.0, 0
+        for cat in cats:
+            train = [r for r in any_variant if not r.startswith(cat + "/")]
+            test = [r for r in any_variant if r.startswith(cat + "/")]
+            best = max(
+                variants,
+                key=lambda v: score_corpus([variants[v][r] for r in train], PROFILES[0]).raw,
+            )
+            thr = score_corpus([variants[best][r] for r in train], prof).threshold
+            r_raw, r_win = total_at_threshold([variants[best][r] for r in test], prof, thr)
+            raw, n_win = raw + r_raw, n_win + r_win
+            if prof is PROFILES[0]:
+                picks.append(best)
+        out.append(100.0 * (raw + prof.a_fn * n_win) / ((prof.a_tp + prof.a_fn) * n_win))
+    return out, picks
+
+
 def run_detector(data: list[dict[str, Any]], fn: Detector) -> tuple[dict[str, Any], float]:
     out, total, n = {}, 0.0, 0
     for d in data:
@@ -146,10 +192,11 @@ def main() -> int:
         )
         return 2
     data = load(nab, a.smoke)
-    results: dict[str, Any] = {"files": len(data), "detectors": {}}
+    results: dict[str, Any] = {"files": len(data), "detectors": {}, "cross_validated": {}}
     for name in ("numenta", "ARTime"):
         ref = {d["rel"]: _reference(nab, name, d["rel"]) for d in data}
         results["detectors"][name] = {"nab": evaluate(data, ref), "points_per_s": None}
+        results["cross_validated"][name] = {"nab": cross_validate({0.0: prepare(data, ref)})[0]}
     detectors: dict[str, Detector] = {
         "infrasight": lambda t, v: anomaly_scores(v, times=t),
         "rolling z-score (100)": rolling_z,
@@ -160,6 +207,23 @@ def main() -> int:
         sc, pps = run_detector(data, fn)
         results["detectors"][name] = {"nab": evaluate(data, sc), "points_per_s": round(pps)}
         if name == "infrasight":
+            variants = {(SEASONS, SPIKE_MARGIN): prepare(data, sc)}
+            for k, m in (GRID[0], GRID[-1]) if a.smoke else GRID:
+                if (k, m) not in variants:
+                    variants[k, m] = prepare(
+                        data,
+                        {
+                            d["rel"]: anomaly_scores(
+                                d["v"], times=d["t"], seasons=k, spike_margin=m
+                            )
+                            for d in data
+                        },
+                    )
+            cv, picks = cross_validate(variants)
+            results["cross_validated"]["infrasight"] = {
+                "nab": cv,
+                "seasons_spike_margin_per_fold": [list(p) for p in picks],
+            }
             for d in data:
                 if d["rel"].endswith("art_daily_no_noise.csv"):
                     results["no_noise_rows_above_0.9"] = int(np.sum(sc[d["rel"]] > 0.9))
@@ -173,6 +237,15 @@ def main() -> int:
         s = [p["score"] for p in r["nab"]]
         pps = f"{r['points_per_s']:,}" if r["points_per_s"] else "-"
         print(f"{name:24s} {s[0]:9.1f} {s[1]:8.1f} {s[2]:8.1f} {pps:>12s}")
+    for name, r in results["cross_validated"].items():
+        s = r["nab"]
+        print(f"{name + ' (CV)':24s} {s[0]:9.1f} {s[1]:8.1f} {s[2]:8.1f} {'-':>12s}")
+    picks = results["cross_validated"]["infrasight"]["seasons_spike_margin_per_fold"]
+    print(
+        "CV: leave one NAB category out; the threshold, and for infrasight (seasons, spike "
+        f"margin) (per fold: {', '.join(f'({k}, {m})' for k, m in picks)}; in use "
+        f"({SEASONS}, {SPIKE_MARGIN})), picked on the other categories"
+    )
     std = results["detectors"]["infrasight"]["nab"][0]
     print(
         f"infrasight at the standard optimum: threshold {std['threshold']:.3f}, "

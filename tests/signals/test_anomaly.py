@@ -15,7 +15,13 @@ from infrasight.signals import (
     score_online,
     score_series,
 )
-from infrasight.signals.anomaly import RECOMMENDED_THRESHOLD, SUPPRESS, q_to_score
+from infrasight.signals.anomaly import (
+    RECOMMENDED_THRESHOLD,
+    SEASONS,
+    SUPPRESS,
+    _profile_residual,
+    q_to_score,
+)
 
 THR = RECOMMENDED_THRESHOLD
 DT = 600.0  # 10-minute readings: a day is 144 readings
@@ -39,6 +45,55 @@ def _alarms(s: np.ndarray) -> np.ndarray:
 def test_score_map_and_threshold() -> None:
     assert q_to_score(np.array([0.0, 1.0, 2.0])) == pytest.approx([0.0, 0.5, 16 / 17])
     assert 0.5 < RECOMMENDED_THRESHOLD < 0.9
+
+
+def test_spike_margin_divides_the_spike_record_ratio() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 1.0, 3000)
+    x[2500] += 12.0  # a lone spike: its surprise is a spike surprise
+    q = {}
+    for m in (1.0, 2.0):
+        s = anomaly_scores(x, spike_margin=m)[2500]
+        q[m] = (s / (1.0 - s)) ** 0.25  # inverse of q_to_score
+    assert q[1.0] == pytest.approx(2.93, abs=0.01)
+    assert q[1.0] / q[2.0] == pytest.approx(2.0, rel=1e-9)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(InputDataError, match="spike_margin"):
+            score_online(x, spike_margin=bad)
+
+
+def test_seasonal_profile_is_the_mean_of_earlier_seasons() -> None:
+    # x = 0, 1, 2, ...; lag 2, 3 seasons: x[p] - mean(x[p-2], x[p-4], x[p-6]) = 4 once three
+    # earlier seasons exist, fewer before (x[2] - x[0] = 2, x[4] - mean(x[2], x[0]) = 3)
+    x = np.arange(10.0)
+    assert _profile_residual(x, 2, np.zeros(0), 3) == pytest.approx([2, 2, 3, 3, 4, 4, 4, 4])
+    # older seasons may come from the readings before the array
+    assert _profile_residual(x[4:], 2, x[:4], 3) == pytest.approx([4, 4, 4, 4])
+    # on white noise the residual's spread is sqrt(1 + 1/K) of the noise: sqrt(2) for one
+    # season, sqrt(1.2) for five
+    e = np.random.default_rng(0).normal(0.0, 1.0, 144 * 40)
+    assert np.std(_profile_residual(e, 144, np.zeros(0), 1)[1000:]) == pytest.approx(
+        np.sqrt(2.0), rel=0.03
+    )
+    assert np.std(_profile_residual(e, 144, np.zeros(0), SEASONS)[1000:]) == pytest.approx(
+        np.sqrt(1.2), rel=0.03
+    )
+
+
+def test_averaged_seasons_see_a_smaller_spike_on_a_noisy_cycle() -> None:
+    # a 6.7-sigma spike on a noisy daily cycle, six seeds
+    hits = {1: 0, SEASONS: 0}
+    for seed in range(6):
+        t, x = _daily(8000, seed=seed)
+        x[6000] += 2.0
+        one, many = (anomaly_scores(x, times=t, seasons=k)[6000] for k in (1, SEASONS))
+        assert many >= one
+        hits[1] += int(one >= THR)
+        hits[SEASONS] += int(many >= THR)
+    assert hits[SEASONS] >= 3 and hits[1] <= 1
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(InputDataError, match="seasons"):
+            score_online([1.0, 2.0], seasons=bad)  # type: ignore[arg-type]
 
 
 def test_clean_periodic_signal_is_not_flagged() -> None:
@@ -119,13 +174,34 @@ def test_batches_equal_one_call_through_json_state() -> None:
     for ti, xi in zip(np.array_split(t, 23), np.array_split(x, 23), strict=True):
         s, st = score_online(xi, state, times=ti)
         doc = json.loads(json.dumps(st.to_dict()))
-        assert doc["version"] == 2
+        assert doc["version"] == 3
         state = AnomalyState.from_dict(doc)
         parts.append(s)
     assert np.allclose(np.concatenate(parts), whole, atol=1e-9)
     assert state is not None and state.n_seen == x.size
     assert state.segments[-1][1] == 144  # the daily period was learned
     assert len(json.dumps(state.to_dict())) < 40_000  # compact once the periods are decided
+
+
+def test_batches_equal_one_call_with_a_weekly_profile() -> None:
+    # weekdays and weekends: the weekly period (1008 readings) replaces the daily one, and its
+    # profile reaches back 5 weeks, which the state's tail must carry between batches
+    rng = np.random.default_rng(7)
+    t = np.arange(12_000) * DT
+    day = np.floor(t / 86400.0)
+    x = np.sin(2 * np.pi * t / 86400.0) * np.where(day % 7 < 5, 3.0, 0.5)
+    x += rng.normal(0.0, 0.1, t.size)
+    x[10_500] += 2.0
+    whole = anomaly_scores(x, times=t)
+    state: AnomalyState | None = None
+    parts = []
+    for ti, xi in zip(np.array_split(t, 17), np.array_split(x, 17), strict=True):
+        s, state = score_online(xi, state, times=ti)
+        parts.append(s)
+    assert np.allclose(np.concatenate(parts), whole, atol=1e-9)
+    assert state is not None and state.segments[-1][1] == 1008
+    assert state.tail.size >= SEASONS * 1008
+    assert whole[10_500] >= THR
 
 
 def test_old_state_format_starts_afresh_and_bad_state_is_refused() -> None:

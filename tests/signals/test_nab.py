@@ -14,6 +14,7 @@ from infrasight.signals.nab import (
     probationary_length,
     scaled_sigmoid,
     score_corpus,
+    total_at_threshold,
 )
 
 STANDARD, LOW_FP, LOW_FN = PROFILES
@@ -67,6 +68,19 @@ def test_false_positive_before_the_window_and_the_sweep() -> None:
     # score 0 at threshold inf
     none = score_corpus([_series({50: 0.9}, n=200, windows=((100, 103),))], STANDARD)
     assert none.score == 0.0 and none.threshold == math.inf
+
+
+def test_total_at_a_fixed_threshold() -> None:
+    # the threshold comes from elsewhere (cross-validation): no sweep on these series
+    series = [_series({5: 0.9, 11: 0.8}), _series({2: 0.3})]
+    tp = _s(-0.75) / _s(-1.0)
+    # 0.8: one FP and the first window found; the second series' window is missed (-1)
+    assert total_at_threshold(series, STANDARD, 0.8) == (pytest.approx(tp - 0.11 - 1.0), 2)
+    # 0.85: only the FP; both windows missed
+    assert total_at_threshold(series, LOW_FP, 0.85) == (pytest.approx(-0.22 - 2.0), 2)
+    # equal to the sweep's raw total at the sweep's own threshold
+    best = score_corpus(series, STANDARD)
+    assert total_at_threshold(series, STANDARD, best.threshold)[0] == pytest.approx(best.raw)
 
 
 def test_false_positive_after_a_window_costs_less() -> None:

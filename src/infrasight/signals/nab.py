@@ -39,6 +39,7 @@ __all__ = [
     "probationary_length",
     "scaled_sigmoid",
     "score_corpus",
+    "total_at_threshold",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -252,3 +253,26 @@ def score_corpus(series: Sequence[ScoredSeries], profile: NabProfile) -> CorpusS
         fn_windows=n_win - best_tp,
         fp_rows=best_fp,
     )
+
+
+def total_at_threshold(
+    series: Sequence[ScoredSeries], profile: NabProfile, threshold: float
+) -> tuple[float, int]:
+    """Raw NAB total of ``series`` at a fixed threshold (one chosen on other series).
+
+    Returns
+    -------
+    raw : float
+        Sum of the window rewards (``-A_FN`` for a missed window) and false-positive costs.
+    n_windows : int
+        Windows counted (normalise with ``100 (raw + A_FN n) / ((A_TP + A_FN) n)``).
+    """
+    raw, n_win = 0.0, 0
+    for s in series:
+        det = s.scores >= threshold
+        raw += profile.a_fp * float(np.sum(s.fp_value[det & (s.window < 0)]))
+        for k in range(s.n_windows):
+            hit = det & (s.window == k)
+            raw += profile.a_tp * float(s.tp_value[hit].max()) if hit.any() else -profile.a_fn
+        n_win += s.n_windows
+    return raw, n_win
