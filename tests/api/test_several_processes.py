@@ -16,11 +16,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from infrasight.cli.app import app as cli
+from infrasight.core.domain import JobStatus
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
 from infrasight.services.notify.notifier import claim_delivery, claim_s
 from infrasight.storage.exclusive import only_one
-from infrasight.storage.models import NotificationDelivery
+from infrasight.storage.models import Job, NotificationDelivery
 from tests.api.test_notifications import _hazard, _subscribe
 from tests.conftest import Site, Tenant
 from tests.notify.receiver import WebhookReceiver
@@ -126,3 +127,28 @@ def test_serve_workers_refuses_the_web_pages(monkeypatch: pytest.MonkeyPatch) ->
     assert "--workers" in result.output and "INFRASIGHT_WEB=false" in result.output
     result = CliRunner().invoke(cli, ["serve", "--workers", "0"])
     assert result.exit_code == 2 and "--workers" in result.output
+
+
+def test_a_process_starting_leaves_jobs_another_live_process_runs(
+    platform: Platform, second: Platform
+) -> None:
+    with platform.database.transaction() as s:
+        s.add_all(
+            [
+                Job(name="analyse_capture", arguments={}, status=JobStatus.RUNNING, attempts=1)
+                for _ in range(2)
+            ]
+        )
+    with platform.database.session() as s:
+        alive, abandoned = s.scalars(select(Job.id).order_by(Job.id)).all()
+    # the first process runs `alive` (it holds the job's lock while the handler runs)
+    with only_one(platform.database, f"job-{alive}", cleanup=True) as running:
+        assert running
+        second.jobs.resume_queued()  # the second process starts meanwhile
+        with second.database.session() as s:
+            statuses = {row[0]: row[1] for row in s.execute(select(Job.id, Job.status))}
+        assert statuses == {alive: JobStatus.RUNNING, abandoned: JobStatus.QUEUED}
+        assert second.jobs.execute(alive) == "busy"  # nor does it run it a second time
+    second.jobs.resume_queued()  # after the first process stopped: taken up again
+    with second.database.session() as s:
+        assert s.get_one(Job, alive).status == JobStatus.QUEUED

@@ -28,15 +28,18 @@ _NAME = re.compile(r"^[a-z0-9_-]+$")
 
 
 @contextmanager
-def only_one(database: Database, name: str) -> Iterator[bool]:
+def only_one(database: Database, name: str, *, cleanup: bool = False) -> Iterator[bool]:
     """Yield True to the one process that may do the work ``name`` now, False to the others.
 
-    ``name`` is lower-case letters, digits, ``-`` and ``_`` (it also names a lock file).
+    Held for the ``with`` block. Also a probe of liveness: a process that holds ``name``
+    while it works is alive exactly while another one gets False. ``name`` is lower-case
+    letters, digits, ``-`` and ``_`` (it also names a lock file). ``cleanup`` removes SQLite's
+    lock file afterwards (names used once, such as one job's).
     """
     if not _NAME.match(name):
         raise ValueError(f"name must match {_NAME.pattern}, not {name!r}")
     if database.is_sqlite:
-        with _file_lock(database, name) as got:
+        with _file_lock(database, name, cleanup=cleanup) as got:
             yield got
         return
     with database.engine.connect() as connection:
@@ -56,7 +59,7 @@ def only_one(database: Database, name: str) -> Iterator[bool]:
 
 
 @contextmanager
-def _file_lock(database: Database, name: str) -> Iterator[bool]:
+def _file_lock(database: Database, name: str, *, cleanup: bool) -> Iterator[bool]:
     path = _sqlite_folder(database.url) / f".infrasight-{name}.lock"
     with path.open("a") as handle:
         try:
@@ -68,6 +71,8 @@ def _file_lock(database: Database, name: str) -> Iterator[bool]:
         try:
             yield True
         finally:
+            if cleanup:  # before the unlock: a process that opens it later makes a new file
+                path.unlink(missing_ok=True)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
