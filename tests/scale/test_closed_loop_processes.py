@@ -429,3 +429,26 @@ def _closed_loop(
     assert sorted(got) == sorted(d["id"] for d in rows)
     assert all(d["attempts"] == 1 for d in rows)
     assert min(client.served.values()) >= 30  # both processes served a share of the loop
+
+
+def test_serve_workers_starts_api_processes_on_one_port(tmp_path: Path) -> None:
+    """``infrasight serve --workers 2``: two API processes under uvicorn's supervisor, one port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFRASIGHT_")}
+    env.update(INFRASIGHT_DATA_DIR=str(tmp_path), INFRASIGHT_WEB="false")
+    command = str(Path(sys.executable).with_name("infrasight"))
+    assert subprocess.run([command, "db", "upgrade"], env=env, capture_output=True).returncode == 0
+    port = free_port()
+    processes = Processes(env, tmp_path)
+    supervisor = processes.start("serve", "--port", str(port), "--workers", "2")
+    try:
+        wait_for(lambda: _healthy(f"http://127.0.0.1:{port}", supervisor), 240, "serve --workers")
+        children = Path(f"/proc/{supervisor.pid}/task/{supervisor.pid}/children").read_text()
+        servers = [
+            pid
+            for pid in children.split()
+            if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        ]
+        assert len(servers) == 2, processes.logs()
+        wait_for(lambda: processes.logs().count("Application startup complete") == 2, 240, "both")
+    finally:
+        processes.stop()

@@ -89,6 +89,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
         workers=workers,
         log_level="info",
         server_header=False,
+        timeout_worker_healthcheck=120,  # a process importing the platform on busy cores is slow
     )
 
 
