@@ -534,9 +534,10 @@ class JobRunner:
         """At start: requeue what a stopped process left running, then run every queued row.
 
         A job interrupted ``MAX_ATTEMPTS`` times is marked failed instead (an image that kills
-        the process must not kill it at every start). One process runs the in-process workers
-        of a database; with a distributed engine this does nothing: the broker's redelivery,
-        the workers' leases and the scheduler's :meth:`resend_stale` take this role.
+        the process must not kill it at every start). A running row whose process is alive
+        (another API process on the same database holds the job's lock while it runs it) is
+        left to that process. With a distributed engine this does nothing: the broker's
+        redelivery, the workers' leases and the scheduler's :meth:`resend_stale` take this role.
         """
         if self.remote is not None:
             return
