@@ -9,6 +9,13 @@ Printed side by side in one run:
   roll-ups) beside a raw ``COPY`` into a plain table; then the one-year query of one channel at
   500 buckets through the roll-ups beside the same query on raw rows (p50/p95 over 30 queries
   of random channels); disk per million readings (partitions + roll-ups + indexes).
+* **Ingest through API processes** (PostgreSQL): generated readings posted by concurrent
+  clients to 1 and then 2 ``infrasight serve`` processes (requests alternating), readings/s
+  acknowledged, beside a raw ``COPY`` of the same rows; then **kill -9 of one of the two API
+  processes** during ingest (clients resend what was not acknowledged to the other one).
+* **Kill -9 of Redis** while 2 Celery workers and the scheduler run capture analyses; Redis
+  restarts empty and more captures arrive while it is down; the scheduler's sweep resends what
+  the broker lost.
 * **Jobs** (Redis; ``--redis-url``, else a private ``redis-server`` when installed): capture
   analyses per second with the in-process pool and with 1 and 2 ``infrasight worker``
   processes; then a worker killed with SIGKILL in the middle of a run: lost and duplicated
@@ -18,7 +25,8 @@ A deployment's ``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its o
 Sections whose server is missing say so and are skipped. ``--smoke`` runs in seconds.
 
 Usage: python benchmarks/scale.py [--smoke] [--readings N] [--channels N] [--images N]
-       [--postgres-url URL] [--redis-url URL] [--json]
+       [--ingest-readings N] [--batch N] [--clients N]
+       [--postgres-url URL] [--redis-url URL] [--json] [--only SECTION]
 """
 
 from __future__ import annotations
@@ -42,6 +50,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _scale_processes import (  # beside this script
+    bench_ingest,
+    fault_kill_api,
+    fault_kill_redis,
+    pg_database,
+    redis_available,
+)
 from PIL import Image
 from sqlalchemy import create_engine, func, select, text
 
@@ -63,21 +78,6 @@ START_US = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 # -- time series ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def _pg_database(url: str) -> Any:
-    name = f"infrasight_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                          isolation_level="AUTOCOMMIT")  # fmt: skip
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _channels(platform: Platform, count: int) -> list[int]:
@@ -116,7 +116,7 @@ def _series_chunks(channel_ids: list[int], per_channel: int, chunk: int) -> Any:
 def bench_timeseries(url: str, readings: int, channel_count: int) -> dict[str, Any]:
     per_channel = max(10, readings // channel_count)
     total = per_channel * channel_count
-    with _pg_database(url) as db_url, tempfile.TemporaryDirectory() as tmp:
+    with pg_database(url) as db_url, tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=db_url, worker_threads=0)
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
@@ -221,11 +221,11 @@ def _png(seed: int, size: tuple[int, int]) -> bytes:
     return out.getvalue()
 
 
-def _store(platform: Platform, images: list[bytes]) -> list[int]:
-    """Store the captures (their analysis jobs queued); return the job ids."""
+def _store(platform: Platform, images: list[bytes], asset_name: str = "Tunnel") -> list[int]:
+    """Store the captures on a new asset (their analysis jobs queued); return the job ids."""
     with platform.database.transaction() as session:
         org, _ = ensure_organization(session, "Bench Tunnels")
-        asset = Asset(organization_id=org.id, name="Tunnel", kind="tunnel")
+        asset = Asset(organization_id=org.id, name=asset_name, kind="tunnel")
         session.add(asset)
         session.flush()
         asset_id, org_id = asset.id, org.id
@@ -381,12 +381,17 @@ def main() -> None:
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--datasets", default="../shared/datasets", help="unused: generated data")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--ingest-readings", type=int, default=300_000)
+    parser.add_argument("--batch", type=int, default=1000, help="readings per ingest request")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent ingest clients")
     parser.add_argument(
-        "--only", choices=("timeseries", "jobs"), default=None, help="run one section"
-    )
+        "--only", choices=("timeseries", "ingest", "faults", "jobs"), default=None,
+        help="run one section",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.smoke:
         args.readings, args.channels, args.images = 20_000, 2, 3
+        args.ingest_readings, args.batch = 6_000, 500
     size = (320, 240) if args.smoke else (1280, 960)
     pg_url = (
         args.postgres_url
@@ -394,13 +399,28 @@ def main() -> None:
         or os.environ.get("INFRASIGHT_TEST_POSTGRES_URL", "")
     )
     out: dict[str, Any] = {}
-    if args.only == "jobs":
-        out["timeseries"] = "skipped (--only jobs)"
+    if args.only not in (None, "timeseries"):
+        out["timeseries"] = "skipped (--only)"
     elif pg_url:
         out["timeseries"] = bench_timeseries(pg_url, args.readings, args.channels)
     else:
         out["timeseries"] = "skipped: no PostgreSQL (give --postgres-url)"
-    if args.only != "timeseries":
+    ingest_args = (args.ingest_readings, 20, args.batch, args.clients)
+    if args.only not in (None, "ingest"):
+        out["ingest"] = "skipped (--only)"
+    elif pg_url:
+        out["ingest"] = bench_ingest(pg_url, *ingest_args)
+    else:
+        out["ingest"] = "skipped: no PostgreSQL (give --postgres-url)"
+    if args.only in (None, "faults"):
+        out["faults"] = {
+            "kill_api": fault_kill_api(pg_url, *ingest_args) if pg_url
+            else "skipped: no PostgreSQL (give --postgres-url)",
+            "kill_redis": fault_kill_redis(pg_url or None, [_png(s, size) for s in range(
+                max(4, args.images))]) if redis_available()
+            else "skipped: no redis-server (apt-get install redis-server)",
+        }  # fmt: skip
+    if args.only in (None, "jobs"):
         out["jobs"] = bench_jobs(args.redis_url or None, args.images, size)
     if args.json:
         print(json.dumps(out, indent=2))
@@ -421,6 +441,9 @@ def main() -> None:
             f"same query on raw rows (baseline)     p50 {w['p50']:8.2f} ms  p95 {w['p95']:8.2f} ms"
         )
         print(f"disk per million readings             {ts['mb_per_million_readings']:12.1f} MB")
+    _print_ingest(out["ingest"])
+    if "faults" in out:
+        _print_faults(out["faults"])
     if "jobs" not in out:
         return
     jobs = out["jobs"]
@@ -435,6 +458,41 @@ def main() -> None:
     kill = jobs["kill_worker"]
     print(f"kill -9 of a worker mid-run: {kill['done']} done, lost {kill['lost']}, "
           f"duplicated {kill['duplicated']}")  # fmt: skip
+
+
+def _print_ingest(ingest: Any) -> None:
+    print("== ingest through API processes into partitioned PostgreSQL")
+    if isinstance(ingest, str):
+        print(ingest)
+        return
+    print(f"{ingest['readings']:,} readings, {ingest['channels']} channels, batches of "
+          f"{ingest['batch']}, {ingest['clients']} concurrent clients")  # fmt: skip
+    for count in (1, 2):
+        print(f"{count} API process(es)                    "
+              f"{ingest[f'api_{count}_readings_per_s']:>12,.0f} /s  "
+              f"(lost {ingest[f'api_{count}_lost']})")  # fmt: skip
+    print(f"raw COPY, plain table (baseline)      {ingest['raw_copy_readings_per_s']:>12,.0f} /s")
+
+
+def _print_faults(faults: dict[str, Any]) -> None:
+    print("== faults")
+    api = faults["kill_api"]
+    if isinstance(api, str):
+        print(f"kill -9 of an API process: {api}")
+    else:
+        print(f"kill -9 of 1 of 2 API processes after {api['killed_after_batches']} of "
+              f"{api['batches']} batches: {api['acknowledged']:,} acknowledged, "
+              f"{api['stored']:,} stored, lost {api['lost']}, duplicated {api['duplicated']} "
+              f"({api['failed_requests_retried']} failed requests resent)")  # fmt: skip
+    red = faults["kill_redis"]
+    if isinstance(red, str):
+        print(f"kill -9 of Redis: {red}")
+    else:
+        after = red["all_done_s_after_kill"]
+        print(f"kill -9 of Redis mid-run ({red['jobs']} jobs, {red['queued_while_down']} queued "
+              f"while it was down): {red['done']} done, lost {red['lost']}, duplicated "
+              f"{red['duplicated']}, all done {after:.0f} s after the kill"
+              if after is not None else f"kill -9 of Redis: NOT all done ({red})")  # fmt: skip
 
 
 if __name__ == "__main__":

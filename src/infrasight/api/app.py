@@ -56,20 +56,27 @@ async def _sweep_alarms(platform: Platform, period_s: float = 60.0) -> None:
     def maintenance() -> None:
         maintain_readings(platform.database)
 
+    from infrasight.storage.exclusive import only_one
+
+    def exclusively(name: str, sweep: Callable[[], object]) -> None:
+        with only_one(platform.database, name) as mine:  # one API process of several does it
+            if mine:
+                sweep()
+
     sweeps = 0
     while True:
         await asyncio.sleep(period_s)
         jobs: list[tuple[str, Callable[[], object]]] = [
-            ("alarm", platform.alarms.sweep),
-            ("SLA", platform.notifier.sweep),
+            ("alarm-sweep", platform.alarms.sweep),
+            ("sla-sweep", platform.notifier.sweep),
         ]
         if sweeps % 60 == 0:
-            jobs.append(("readings maintenance", maintenance))
+            jobs.append(("readings-maintenance", maintenance))
         for name, sweep in jobs:
             try:
-                await run_in_threadpool(sweep)
+                await run_in_threadpool(exclusively, name, sweep)
             except Exception:
-                _LOGGER.exception("%s sweep failed", name)
+                _LOGGER.exception("%s failed", name)
         sweeps += 1
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from infrasight.cli.common import console, exits_cleanly, load_settings, open_platform
 from infrasight.core.domain import Role
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.settings import Settings
 from infrasight.services.accounts import (
     create_user,
     ensure_organization,
@@ -35,6 +36,9 @@ IMPORT_CHUNK = 10_000
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes sharing the port (needs INFRASIGHT_WEB=false)")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the web pages (at /)."""
     import uvicorn
@@ -42,6 +46,9 @@ def serve(
     from infrasight.api.app import create_app
 
     settings = load_settings()
+    if workers > 1:
+        _serve_workers(settings, host, port, workers)
+        return
     pages = f"web app: http://{host}:{port}/, " if settings.web else ""
     console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] ({pages}API docs: /docs)")
     app = create_app(settings)
@@ -51,6 +58,39 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
     if bridge is not None:
         bridge.stop()
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """``workers`` API processes on one port (uvicorn's supervisor); no state is per process."""
+    import uvicorn
+
+    if settings.web:
+        console.print(
+            "[red]error:[/red] --workers: the web pages keep a page's live state in the process "
+            "that served it, and processes sharing one port cannot route a browser back to it; "
+            "set INFRASIGHT_WEB=false, or run separate `infrasight serve` processes behind a "
+            "proxy with sticky sessions (docs/deployment.md)"
+        )
+        raise typer.Exit(2)
+    if settings.mqtt_url:
+        console.print(
+            "[yellow]INFRASIGHT_MQTT_URL is set: run the MQTT bridge once, as its own process "
+            "(`infrasight mqtt run`), not in each of the API processes[/yellow]"
+        )
+    console.print(
+        f"InfraSight API on [bold]http://{host}:{port}[/bold] in {workers} processes "
+        "(API docs: /docs)"
+    )
+    uvicorn.run(
+        "infrasight.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        server_header=False,
+        timeout_worker_healthcheck=120,  # a process importing the platform on busy cores is slow
+    )
 
 
 @db_app.command("upgrade")

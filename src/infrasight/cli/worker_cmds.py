@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -14,6 +15,7 @@ from infrasight.cli.common import console, load_settings
 from infrasight.core.settings import Settings
 
 SCHEDULER_LOCK = "infrasight:scheduler"
+_LOGGER = logging.getLogger(__name__)
 
 
 def _celery_settings() -> Settings:
@@ -74,10 +76,16 @@ def scheduler() -> None:
 
     def keep() -> None:
         while not stop.wait(ttl_s / 3):
-            if client.get(SCHEDULER_LOCK) != me.encode():
-                console.print("[red]error:[/red] scheduler lock lost; stopping")
-                os._exit(1)
-            client.expire(SCHEDULER_LOCK, ttl_s)
+            try:
+                holder = client.get(SCHEDULER_LOCK)
+                if holder is None and client.set(SCHEDULER_LOCK, me, nx=True, ex=ttl_s):
+                    continue  # Redis restarted without its data: the lock is taken again
+                if (holder or client.get(SCHEDULER_LOCK)) != me.encode():
+                    console.print("[red]error:[/red] scheduler lock lost; stopping")
+                    os._exit(1)
+                client.expire(SCHEDULER_LOCK, ttl_s)
+            except redis.RedisError as err:  # Redis down: keep going, nobody can take it meanwhile
+                _LOGGER.warning("scheduler lock not renewed (Redis unreachable): %s", err)
 
     threading.Thread(target=keep, name="scheduler-lock", daemon=True).start()
     app = create_celery(settings)

@@ -37,6 +37,7 @@ from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
+from infrasight.storage.exclusive import only_one
 from infrasight.storage.models import Job
 
 __all__ = [
@@ -122,6 +123,11 @@ def add_effect(session: Session, name: str, arguments: dict[str, Any], organizat
     session.flush()
     session.info.setdefault(_ADDED_EFFECTS, set()).add((name, organization_id))
     return job.id
+
+
+def _job_lock(job_id: int) -> str:
+    """The name of the lock a process holds while it runs job ``job_id``."""
+    return f"job-{job_id}"
 
 
 _ADDED_EFFECTS = "infrasight.effects_added"
@@ -337,6 +343,15 @@ class JobRunner:
         if name in self._effects and organization_id is not None:
             self.run_effects(name, organization_id)
             return "ran"
+        # held while the job runs: another process' resume_queued sees it is alive
+        with only_one(database, _job_lock(job_id), cleanup=True) as mine:
+            if not mine:
+                return "busy"
+            return self._run(job_id, reclaim_after_s)
+
+    def _run(self, job_id: int, reclaim_after_s: float | None) -> Outcome:
+        """Claim the row (queued -> running, or a running one whose lease ran out), run it."""
+        database = self.context.database
         with database.transaction() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
@@ -358,7 +373,9 @@ class JobRunner:
                     job.finished_at = datetime.now(UTC)
                     _LOGGER.warning("job %s (%s) failed: interrupted too often", job_id, job.name)
                     return "done"
-                _LOGGER.warning("job %s (%s): its worker's lease ran out; taken over", job_id, name)
+                _LOGGER.warning(
+                    "job %s (%s): its worker's lease ran out; taken over", job_id, job.name
+                )
             job.status = JobStatus.RUNNING
             job.started_at = datetime.now(UTC)
             job.attempts += 1
@@ -517,26 +534,21 @@ class JobRunner:
         """At start: requeue what a stopped process left running, then run every queued row.
 
         A job interrupted ``MAX_ATTEMPTS`` times is marked failed instead (an image that kills
-        the process must not kill it at every start). One process runs the in-process workers
-        of a database; with a distributed engine this does nothing: the broker's redelivery,
-        the workers' leases and the scheduler's :meth:`resend_stale` take this role.
+        the process must not kill it at every start). A running row whose process is alive
+        (another API process on the same database holds the job's lock while it runs it) is
+        left to that process. With a distributed engine this does nothing: the broker's
+        redelivery, the workers' leases and the scheduler's :meth:`resend_stale` take this role.
         """
         if self.remote is not None:
             return
         database = self.context.database
-        with database.transaction() as session:
-            session.execute(
-                update(Job)
-                .where(Job.status == JobStatus.RUNNING, Job.attempts >= MAX_ATTEMPTS)
-                .values(
-                    status=JobStatus.FAILED,
-                    error=f"interrupted {MAX_ATTEMPTS} times (the process stopped while running)",
-                    finished_at=datetime.now(UTC),
-                )
-            )
-            session.execute(
-                update(Job).where(Job.status == JobStatus.RUNNING).values(status=JobStatus.QUEUED)
-            )
+        with database.session() as session:
+            running = session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING)).all()
+        for job_id in running:
+            # a row another live process runs (several API processes) keeps running there
+            with only_one(database, _job_lock(job_id), cleanup=True) as abandoned:
+                if abandoned:
+                    self._requeue_abandoned(job_id)
         with database.session() as session:
             rows = session.execute(
                 select(Job.id, Job.name, Job.organization_id)
@@ -549,6 +561,21 @@ class JobRunner:
         for job_id, name, _org in rows:
             if name not in self._effects:
                 self.enqueue(job_id)
+
+    def _requeue_abandoned(self, job_id: int) -> None:
+        """Queue a running row whose process stopped (failed after ``MAX_ATTEMPTS``)."""
+        running = (Job.id == job_id) & (Job.status == JobStatus.RUNNING)
+        with self.context.database.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(running, Job.attempts >= MAX_ATTEMPTS)
+                .values(
+                    status=JobStatus.FAILED,
+                    error=f"interrupted {MAX_ATTEMPTS} times (the process stopped while running)",
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            session.execute(update(Job).where(running).values(status=JobStatus.QUEUED))
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every enqueued job and dispatched effect finished; False on timeout."""

@@ -278,7 +278,10 @@ class AlarmEngine:
         now = datetime.now(UTC).timestamp() if now is None else now
         count = 0
         with self._lock, self.database.transaction() as session:
-            for row in session.scalars(select(AlarmRule).where(AlarmRule.enabled)).all():
+            rules = select(AlarmRule).where(AlarmRule.enabled).order_by(AlarmRule.id)
+            # locked as the evaluation of stored readings locks them, which may run in another
+            # process (Celery workers, several API processes)
+            for row in session.scalars(rules.with_for_update()).all():
                 if row.definition.get("no_data_s") is not None and row.state:
                     count += evaluate_rule_row(session, row, now=now)
                 if row.escalate_after_s:

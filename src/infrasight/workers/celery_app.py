@@ -18,6 +18,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from infrasight.core.settings import Settings
+from infrasight.storage.exclusive import only_one
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -99,17 +100,25 @@ def create_celery(settings: Settings) -> Celery:
     @app.task(name=SWEEP)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:
         platform = platforms.get()
-        alarms = platform.alarms.sweep()
-        resent = platform.jobs.resend_stale(
-            queued_after_s=max(30.0, settings.sweep_interval_s), reclaim_after_s=lease_s
-        )
-        return {"alarm_events": alarms, "resent": resent}
+        with only_one(platform.database, "celery-sweep") as mine:
+            if not mine:  # a slow sweep still runs on another worker
+                return {"alarm_events": 0, "escalations": 0, "resent": 0}
+            alarms = platform.alarms.sweep()
+            escalations = len(platform.notifier.sweep())
+            resent = platform.jobs.resend_stale(
+                queued_after_s=max(30.0, settings.sweep_interval_s), reclaim_after_s=lease_s
+            )
+        return {"alarm_events": alarms, "escalations": escalations, "resent": resent}
 
     @app.task(name=MAINTAIN)  # type: ignore[untyped-decorator]
     def maintain() -> dict[str, int]:
         from infrasight.services.readings_maintenance import maintain_readings
 
-        done = maintain_readings(platforms.get().database)
+        database = platforms.get().database
+        with only_one(database, "readings-maintenance") as mine:
+            if not mine:
+                return {"partitions_created": 0, "readings_deleted": 0}
+            done = maintain_readings(database)
         return {
             "partitions_created": len(done.partitions_created),
             "readings_deleted": done.readings_deleted,
@@ -119,16 +128,32 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
+_SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.4, "interval_max": 1.0}
+"""A broker that is down costs a request about a second, not Celery's default minutes."""
+
+
 class CeleryDispatch:
-    """The :class:`~infrasight.jobs.runner.RemoteDispatch` of an API process or a worker."""
+    """The :class:`~infrasight.jobs.runner.RemoteDispatch` of an API process or a worker.
+
+    A message that cannot be sent (the broker is down or restarting) is logged and dropped:
+    its row is already committed, and the scheduler's sweep resends rows left queued
+    (:meth:`~infrasight.jobs.runner.JobRunner.resend_stale`), so the caller's request succeeds
+    and nothing is lost.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._app = create_celery(settings)
 
+    def _send(self, task: str, args: list[Any]) -> None:
+        try:
+            self._app.send_task(task, args=args, queue=QUEUE, retry=True, retry_policy=_SEND_RETRY)
+        except Exception as err:  # kombu raises several kinds for an unreachable broker
+            _LOGGER.warning("broker unreachable, %s%s left to the sweep: %s", task, args, err)
+
     def send_job(self, job_id: int) -> None:
         """Queue ``execute(job_id)`` on the broker."""
-        self._app.send_task(EXECUTE, args=[job_id], queue=QUEUE)
+        self._send(EXECUTE, [job_id])
 
     def send_effects(self, name: str, organization_id: int) -> None:
         """Queue ``run_effects(name, organization_id)`` on the broker."""
-        self._app.send_task(EFFECTS, args=[name, organization_id], queue=QUEUE)
+        self._send(EFFECTS, [name, organization_id])

@@ -7,6 +7,12 @@ once it is back. A failed attempt is retried after ``backoff_s * 2**(attempts-1)
 lives in the database, so a restart resumes where the last process stopped (at least once: a
 crash between a receiver's answer and its record repeats that one delivery, with the same
 ``X-InfraSight-Delivery`` id for the receiver to drop).
+
+Several processes may run notifiers on one database (several API processes): before sending, a
+notifier claims the delivery with one conditional ``UPDATE`` that moves its ``next_attempt_at``
+past the send's time limit (:func:`claim_s`), so the other notifiers no longer find it due and
+only one of them sends it. A notifier that dies after its claim leaves the delivery to be sent
+again once the claim has run out.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from infrasight.core.settings import Settings
 from infrasight.jobs.runner import JobRunner
@@ -36,7 +43,7 @@ from infrasight.storage.models import (
     NotificationSubscription,
 )
 
-__all__ = ["Attempt", "Notifier", "backoff_s", "webhook_document"]
+__all__ = ["Attempt", "Notifier", "backoff_s", "claim_s", "webhook_document"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +73,32 @@ def webhook_document(
         "data": payload,
         "text": {"language": text.language, "title": text.title, "body": text.body},
     }
+
+
+def claim_s(timeout_s: float) -> float:
+    """Seconds a claimed delivery is withheld from other notifiers: well past the longest send
+    (an SMTP exchange may spend ``timeout_s`` on each of a few steps)."""
+    return max(60.0, 6.0 * timeout_s)
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime, claim_for_s: float) -> bool:
+    """Take a due pending delivery for this notifier; False when another one has it.
+
+    One conditional ``UPDATE`` (atomic on PostgreSQL and SQLite): it succeeds for one notifier
+    only, and moves ``next_attempt_at`` to ``now + claim_for_s``, so the others no longer see
+    the delivery as due.
+    """
+    claimed = session.execute(
+        update(NotificationDelivery)
+        .where(
+            NotificationDelivery.id == delivery_id,
+            NotificationDelivery.status == "pending",
+            NotificationDelivery.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + timedelta(seconds=claim_for_s))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(claimed, "rowcount", 0) == 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,6 +244,9 @@ class Notifier:
 
     def _attempt(self, delivery_id: int, now: datetime) -> Attempt | None:
         settings = self.settings
+        with self.database.transaction() as session:
+            if not claim_delivery(session, delivery_id, now, claim_s(settings.notify_timeout_s)):
+                return None  # sent or being sent by another notifier
         with self.database.session() as session:
             delivery = session.get(NotificationDelivery, delivery_id)
             if delivery is None or delivery.status != "pending":
