@@ -19,6 +19,7 @@ from typing import Any
 
 from infrasight.assistant.grounding import (
     Citation,
+    consulted_passages,
     ToolEvidence,
     check_grounding,
     mark_unsupported,
@@ -86,6 +87,7 @@ class Answer:
             "language": self.language,
             "stopped": self.stopped,
             "citations": [c.as_dict() for c in self.citations],
+            "passages": consulted_passages(self.evidence),
             "unsupported": list(self.unsupported),
             "grounded_share": self.grounded_share,
             "drafts": list(self.drafts),
