@@ -14,7 +14,7 @@ from sqlalchemy import select
 from infrasight.assistant.documents import document_pages, pdf_pages
 from infrasight.assistant.grounding import ToolEvidence, check_grounding, passage_of
 from infrasight.assistant.replay import ReplayServer, replay, text_reply, tool_reply
-from infrasight.assistant.retrieval import Document, search_passages
+from infrasight.assistant.retrieval import search_passages
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from infrasight.storage.blobs import register_blob
@@ -53,14 +53,23 @@ def test_document_pages_keep_page_numbers_and_skip_photos() -> None:
 
 def test_a_cited_number_points_to_its_passage() -> None:
     result = [
-        {"source": "report:4", "passage": "Jacking load 850 kN.", "document": "r", "page": 2,
-         "link": "/web/reports/4/pdf#page=2", "score": 1.5},
-    ]  # fmt: skip
+        {
+            "source": "report:4",
+            "passage": "Jacking load 850 kN.",
+            "document": "r",
+            "page": 2,
+            "link": "/web/reports/4/pdf#page=2",
+            "score": 1.5,
+        },
+    ]
     evidence = [ToolEvidence(tool="search_documents", arguments={"query": "load"}, result=result)]
     (cited,) = check_grounding("The jacking load is 850 kN.", evidence).citations
     assert cited.passage == {
-        "source": "report:4", "document": "r", "page": 2, "link": "/web/reports/4/pdf#page=2"
-    }  # fmt: skip
+        "source": "report:4",
+        "document": "r",
+        "page": 2,
+        "link": "/web/reports/4/pdf#page=2",
+    }
     assert passage_of(result, "[0].score") == cited.passage
     assert passage_of({"value": 3}, "value") is None
 
@@ -89,18 +98,24 @@ def _report(platform: Platform, org_id: int, asset_id: int, pages: list[str]) ->
     with platform.database.transaction() as s:
         register_blob(s, sha, len(data), "application/pdf")
         row = Report(
-            organization_id=org_id, asset_id=asset_id, language="en",
+            organization_id=org_id,
+            asset_id=asset_id,
+            language="en",
             period_start=datetime(2026, 11, 1, tzinfo=UTC),
             period_end=datetime(2026, 11, 30, tzinfo=UTC),
-            blob_sha256=sha, size_bytes=1, pages=len(pages), created_by="test",
-        )  # fmt: skip
+            blob_sha256=sha,
+            size_bytes=1,
+            pages=len(pages),
+            created_by="test",
+        )
         s.add(row)
         s.flush()
         return int(row.id)
 
 
-def _ask(client: TestClient, platform: Platform, tenant: Tenant, role: Role, query: str,
-         answer: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:  # fmt: skip
+def _ask(
+    client: TestClient, platform: Platform, tenant: Tenant, role: Role, query: str, answer: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     responses: list[Any] = [tool_reply(("search_documents", {"query": query})), text_reply(answer)]
     with ReplayServer(replay(responses)) as server:
         platform.settings.llm_base_url, platform.settings.llm_model = server.url, "recorded"
@@ -116,16 +131,32 @@ def test_pdf_attachments_and_reports_are_searched_and_cited_by_page(
     client: TestClient, platform: Platform, tenant: Tenant, other_tenant: Tenant, world: World
 ) -> None:
     wo = _work_order_with_pdf(client, platform, tenant, world)
-    rid = _report(platform, tenant.organization_id, world.asset_id,
-                  ["Monthly report", "Pier 2 settlement 5.0 mm, bearing load checked."])  # fmt: skip
-    _report(platform, other_tenant.organization_id, world.other_asset_id,
-            [f"{SECRET}: bearing load 999 kN"])  # fmt: skip
-    answer, sent = _ask(client, platform, tenant, Role.VIEWER, "bearing jacking load",
-                        "The method statement gives a jacking load of 850 kN per bearing.")  # fmt: skip
+    rid = _report(
+        platform,
+        tenant.organization_id,
+        world.asset_id,
+        ["Monthly report", "Pier 2 settlement 5.0 mm, bearing load checked."],
+    )
+    _report(
+        platform,
+        other_tenant.organization_id,
+        world.other_asset_id,
+        [f"{SECRET}: bearing load 999 kN"],
+    )
+    answer, sent = _ask(
+        client,
+        platform,
+        tenant,
+        Role.VIEWER,
+        "bearing jacking load",
+        "The method statement gives a jacking load of 850 kN per bearing.",
+    )
     first = sent[0]
     assert first["source"].startswith(f"work_order:{wo}#attachment:")
     assert (first["document"], first["page"], first["link"]) == (
-        "method-statement.pdf", 2, f"/work-orders/{wo}"
+        "method-statement.pdf",
+        2,
+        f"/work-orders/{wo}",
     )
     report_hits = [p for p in sent if p["source"] == f"report:{rid}"]
     assert [(p["page"], p["link"]) for p in report_hits] == [(2, f"/web/reports/{rid}/pdf#page=2")]
@@ -134,8 +165,10 @@ def test_pdf_attachments_and_reports_are_searched_and_cited_by_page(
     assert cited["text"] == "850" and cited["passage"]["page"] == 2
     assert cited["passage"]["document"] == "method-statement.pdf"
     assert {(p["source"], p.get("page")) for p in answer["passages"]} == {
-        (first["source"], 2), (first["source"], 1), (f"report:{rid}", 2)
-    }  # fmt: skip
+        (first["source"], 2),
+        (first["source"], 1),
+        (f"report:{rid}", 2),
+    }
 
 
 def test_crew_ask_with_their_own_permissions(
@@ -152,8 +185,11 @@ def test_crew_ask_with_their_own_permissions(
     responses: list[Any] = [tool_reply(("list_hazards", {})), text_reply("No access.")]
     with ReplayServer(replay(responses)) as server:
         platform.settings.llm_base_url, platform.settings.llm_model = server.url, "recorded"
-        r = client.post(ASK, json={"question": "open hazards?", "stream": False},
-                        headers=tenant.headers(Role.CREW))  # fmt: skip
+        r = client.post(
+            ASK,
+            json={"question": "open hazards?", "stream": False},
+            headers=tenant.headers(Role.CREW),
+        )
     (call,) = r.json()["tool_calls"]
     assert call["outcome"] == "denied"
     assert client.get(f"{API}/hazards", headers=tenant.headers(Role.CREW)).status_code == 403

@@ -19,9 +19,9 @@ from typing import Any
 
 from infrasight.assistant.grounding import (
     Citation,
-    consulted_passages,
     ToolEvidence,
     check_grounding,
+    consulted_passages,
     mark_unsupported,
 )
 from infrasight.assistant.language import texts, wants_write

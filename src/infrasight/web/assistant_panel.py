@@ -72,9 +72,9 @@ def citation_line(citation: dict[str, Any], t: Translator) -> tuple[str, str]:
 def _show_answer(answer: dict[str, Any], t: Translator) -> None:
     stopped = str(answer.get("stopped", ""))
     if stopped in STOPPED:
-        ui.label(t(STOPPED[stopped], error=answer.get("error", ""))).classes(
-            "text-red-8"
-        ).mark("assistant-stopped")
+        ui.label(t(STOPPED[stopped], error=answer.get("error", ""))).classes("text-red-8").mark(
+            "assistant-stopped"
+        )
     if answer.get("answer"):
         ui.label(str(answer["answer"])).classes("whitespace-pre-wrap").mark("assistant-answer")
     if answer.get("unsupported"):
