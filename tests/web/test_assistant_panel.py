@@ -18,6 +18,7 @@ from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from infrasight.storage.models import AssistantConversation, Hazard, WorkOrder
 from infrasight.web import WebContext
+from infrasight.web.assistant_panel import citation_line
 from infrasight.web.i18n import translator
 from tests.web.conftest import WebSite, log_in
 
@@ -128,3 +129,18 @@ async def test_a_document_citation_links_to_its_work_order_and_empty_questions_a
     assert isinstance(link, ui.link) and link.props["href"] == f"/work-orders/{wid}"
     (consulted,) = web.find(marker="assistant-passage").elements
     assert isinstance(consulted, ui.link) and consulted.props["href"] == f"/work-orders/{wid}"
+
+
+def test_citation_lines_name_the_passage_or_the_tool_value() -> None:
+    t = translator("zh-Hant")
+    passage = {"source": "report:3", "document": "report 3 (en)", "page": 2,
+               "link": "/web/reports/3/pdf#page=2"}  # fmt: skip
+    line, link = citation_line({"text": "850", "tool": "search_documents", "passage": passage}, t)
+    assert (line, link) == ("850: report 3 (en)，第 2 頁", "/web/reports/3/pdf#page=2")
+    long = {"text": "30", "tool": "get_hazard", "arguments": {"hazard_id": 2},
+            "path": "causes[2].citation", "value": "Doebling S.W. " * 20}  # fmt: skip
+    line, link = citation_line(long, translator("en"))
+    assert link == "" and line.startswith('30: get_hazard {"hazard_id": 2}, causes[2].citation = ')
+    assert line.endswith("…") and len(line.split(" = ", 1)[1]) == 80
+    line, _ = citation_line({"text": "2", "tool": "question"}, translator("en"))
+    assert line == "2: from the question"

@@ -26,6 +26,7 @@ from infrasight.web.layout import PageScope, browser_id
 __all__ = ["STOPPED", "assistant_panel", "citation_line"]
 
 _log = logging.getLogger(__name__)
+MAX_VALUE = 80  # characters of a cited value shown
 
 #: Why an answer ended, other than answered.
 STOPPED = {
@@ -58,13 +59,16 @@ def citation_line(citation: dict[str, Any], t: Translator) -> tuple[str, str]:
     if citation.get("tool") == "question":
         return t("{text}: from the question", text=citation["text"]), ""
     arguments = json.dumps(citation.get("arguments", {}), ensure_ascii=False, sort_keys=True)
+    value = str(citation.get("value"))
+    if len(value) > MAX_VALUE:  # a long text the number was found in: its start is enough
+        value = value[: MAX_VALUE - 1] + "…"
     line = t(
         "{text}: {tool} {arguments}, {path} = {value}",
         text=citation["text"],
         tool=citation["tool"],
         arguments=arguments,
         path=citation.get("path", ""),
-        value=citation.get("value"),
+        value=value,
     )
     return line, ""
 
