@@ -53,7 +53,7 @@ def _free_port() -> int:
 
 @contextmanager
 def serve_smollm2(
-    *, n_ctx: int = 8192, threads: int = 2, start_timeout_s: float = 120.0, log: Path | None = None
+    *, n_ctx: int = 8192, threads: int = 1, start_timeout_s: float = 120.0, log: Path | None = None
 ) -> Iterator[tuple[str, str]]:
     """Serve SmolLM2 on a free local port; yields (base URL, model name) and stops it after.
 
@@ -62,7 +62,9 @@ def serve_smollm2(
     n_ctx
         Context length, tokens (the tools' schemas alone take about 3,000).
     threads
-        CPU threads for inference.
+        CPU threads for inference. One by default: llama.cpp's OpenMP threads wait for each
+        other at every operation, and on cores shared with other work (tests, builds) two
+        threads stalled a 100-token answer past 300 s where one thread took 18-32 s.
     start_timeout_s
         How long loading may take, seconds.
     log
