@@ -409,7 +409,9 @@ def main() -> int:
                                                 timeout_s=args.llm_timeout,
                                                 max_tokens=args.llm_max_tokens or 256)  # fmt: skip
 
-                    report["smollm2-135m (local)"] = evaluate(platform, world, questions, truths,
+                    # --smoke: the first 5 questions only (about 20 s a model call on 2 cores)
+                    asked = questions[:5] if args.smoke else questions
+                    report["smollm2-135m (local)"] = evaluate(platform, world, asked, truths,
                                                               smol)  # fmt: skip
             elif args.llm_url and args.llm_model:
 
@@ -439,6 +441,8 @@ def main() -> int:
         if not isinstance(r, dict):
             continue
         inv = "-" if r["invented_flagged"] is None else f"{100 * r['invented_flagged']:.0f} %"
+        if r["questions"] != report["questions"]:
+            name = f"{name} [{r['questions']} q]"
         print(f"{name:<22}{100 * r['right_facts']:>7.0f}%{100 * r['expected_tools']:>7.0f}%"
               f"{100 * r['numbers_grounded']:>9.1f}%{inv:>10}{r['leaks']:>7}{r['writes']:>8}"
               f"{1000 * r['p50_s']:>9.0f}{1000 * r['p95_s']:>9.0f}")  # fmt: skip
