@@ -125,6 +125,9 @@ def _ask(
         assert r.status_code == 200, r.text
         tool_message = next(m for m in server.requests[1]["messages"] if m["role"] == "tool")
         assert server.requests[0]["max_tokens"] == platform.settings.llm_max_tokens == 1024
+        # a tool-calling turn is sent back with "" content: llama-cpp-python refuses null
+        (turn,) = [m for m in server.requests[1]["messages"] if m.get("tool_calls")]
+        assert turn["content"] == ""
     return r.json(), json.loads(tool_message["content"])
 
 

@@ -204,7 +204,9 @@ class Agent:
             messages.append(
                 {
                     "role": "assistant",
-                    "content": reply.content or None,
+                    # "" rather than null: llama-cpp-python's server refuses a null content
+                    # (HTTP 500) where OpenAI's API accepts either beside tool calls
+                    "content": reply.content or "",
                     "tool_calls": [
                         {
                             "id": c.id,
