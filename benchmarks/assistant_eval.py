@@ -425,7 +425,7 @@ def main() -> int:
             else:
                 console.print(
                     "no model configured (INFRASIGHT_LLM_BASE_URL/_MODEL) and no local model "
-                    "installed (make assistant-model): recorded model only"
+                    "(make assistant-model; --local-model): recorded model only"
                 )
         finally:
             platform.close()
