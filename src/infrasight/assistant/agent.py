@@ -21,6 +21,7 @@ from infrasight.assistant.grounding import (
     Citation,
     ToolEvidence,
     check_grounding,
+    consulted_passages,
     mark_unsupported,
 )
 from infrasight.assistant.language import texts, wants_write
@@ -86,6 +87,7 @@ class Answer:
             "language": self.language,
             "stopped": self.stopped,
             "citations": [c.as_dict() for c in self.citations],
+            "passages": consulted_passages(self.evidence),
             "unsupported": list(self.unsupported),
             "grounded_share": self.grounded_share,
             "drafts": list(self.drafts),
@@ -202,7 +204,9 @@ class Agent:
             messages.append(
                 {
                     "role": "assistant",
-                    "content": reply.content or None,
+                    # "" rather than null: llama-cpp-python's server refuses a null content
+                    # (HTTP 500) where OpenAI's API accepts either beside tool calls
+                    "content": reply.content or "",
                     "tool_calls": [
                         {
                             "id": c.id,

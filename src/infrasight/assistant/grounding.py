@@ -22,8 +22,10 @@ __all__ = [
     "NumberMention",
     "ToolEvidence",
     "check_grounding",
+    "consulted_passages",
     "extract_numbers",
     "mark_unsupported",
+    "passage_of",
 ]
 
 # a date first (kept whole), then a number not glued to a letter, digit or dot on its left
@@ -66,16 +68,57 @@ class Citation:
     arguments: dict[str, Any]
     path: str
     value: Any
+    #: The document passage the value is in (``source``, ``document``, ``page``, ``link``), when
+    #: the tool result is a passage of a document search.
+    passage: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
+        out = {
             "text": self.text,
             "tool": self.tool,
             "arguments": self.arguments,
             "path": self.path,
             "value": self.value,
         }
+        if self.passage is not None:
+            out["passage"] = self.passage
+        return out
+
+
+PASSAGE_KEYS = ("source", "document", "page", "link")
+_STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def consulted_passages(evidence: Sequence[ToolEvidence]) -> list[dict[str, Any]]:
+    """The document passages the tools returned (location only), each once, in call order."""
+    out: list[dict[str, Any]] = []
+    for item in evidence:
+        records = item.result if isinstance(item.result, list) else []
+        for record in records:
+            if isinstance(record, dict) and "source" in record and "passage" in record:
+                where = {k: record[k] for k in PASSAGE_KEYS if k in record}
+                if where not in out:
+                    out.append(where)
+    return out
+
+
+def passage_of(result: Any, path: str) -> dict[str, Any] | None:
+    """Where the leaf at ``path`` of ``result`` comes from: the innermost record on the path that
+    names a ``source`` and a ``passage`` (a document search hit), reduced to its location."""
+    found: dict[str, Any] | None = None
+    node = result
+    for match in _STEP.finditer(path):
+        if isinstance(node, dict) and "source" in node and "passage" in node:
+            found = {k: node[k] for k in PASSAGE_KEYS if k in node}
+        index, key = match.groups()
+        if index is not None and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        elif key is not None and isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            break
+    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,6 +272,7 @@ def check_grounding(
                     arguments=hit.evidence.arguments,
                     path=hit.path,
                     value=hit.original,
+                    passage=passage_of(hit.evidence.result, hit.path),
                 )
             )
     return Grounding(

@@ -111,9 +111,11 @@ class OpenAIChatClient:
         model: str,
         api_key: str = "",
         timeout_s: float = 60.0,
+        max_tokens: int = 1024,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.model = model
+        self.max_tokens = max_tokens
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -140,6 +142,7 @@ class OpenAIChatClient:
             "model": self.model,
             "messages": messages,
             "temperature": 0,
+            "max_tokens": self.max_tokens,  # a small model may otherwise ramble to its context
             "stream": False,
         }
         if tools:
@@ -184,4 +187,5 @@ def client_from_settings(settings: Settings) -> OpenAIChatClient:
         model=settings.llm_model,
         api_key=settings.llm_api_key,
         timeout_s=settings.llm_timeout_s,
+        max_tokens=settings.llm_max_tokens,
     )

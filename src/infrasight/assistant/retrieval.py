@@ -1,4 +1,5 @@
-"""Passage search over the organisation's texts (inspection notes, work-order comments).
+"""Passage search over the organisation's texts (inspection notes, work-order comments, the pages
+of uploaded PDFs and of the generated reports).
 
 Pure: documents are split into passages (paragraphs, then sentences, at most ``MAX_PASSAGE``
 characters) and ranked by Okapi BM25 (k1 = 1.2, b = 0.75) on words for Latin script and on
@@ -25,10 +26,13 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Document:
-    """A text and where it comes from (e.g. ``inspection:4``, ``work_order:2#comment:7``)."""
+    """A text and where it comes from (e.g. ``inspection:4``, ``work_order:2#comment:7``,
+    ``report:3``), with its title and 1-based page for paged documents (PDFs)."""
 
     source: str
     text: str
+    title: str = ""
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +42,8 @@ class Passage:
     source: str
     text: str
     score: float
+    title: str = ""
+    page: int | None = None
 
 
 def tokens(text: str) -> list[str]:
@@ -51,17 +57,24 @@ def tokens(text: str) -> list[str]:
 
 
 def split_passages(document: Document) -> list[Document]:
-    """The document's passages: paragraphs, cut at sentence ends to at most ``MAX_PASSAGE``."""
+    """The document's passages: paragraphs, cut at sentence ends to at most ``MAX_PASSAGE``
+    characters; each keeps the document's source, title and page."""
     out: list[Document] = []
+
+    def add(text: str) -> None:
+        out.append(
+            Document(source=document.source, text=text, title=document.title, page=document.page)
+        )
+
     for paragraph in re.split(r"\n\s*\n", document.text):
         current = ""
-        for sentence in _SENTENCE.split(paragraph.strip()):
+        for sentence in _SENTENCE.split(" ".join(paragraph.split())):
             if current and len(current) + len(sentence) + 1 > MAX_PASSAGE:
-                out.append(Document(source=document.source, text=current))
+                add(current)
                 current = ""
             current = f"{current} {sentence}".strip() if current else sentence.strip()
         if current:
-            out.append(Document(source=document.source, text=current[: 4 * MAX_PASSAGE]))
+            add(current[: 4 * MAX_PASSAGE])
     return out
 
 
@@ -90,6 +103,14 @@ def search_passages(
             idf = math.log(1.0 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
             score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / mean_length))
         if score > 0:
-            ranked.append(Passage(source=passage.source, text=passage.text, score=score))
-    ranked.sort(key=lambda p: (-p.score, p.source))
+            ranked.append(
+                Passage(
+                    source=passage.source,
+                    text=passage.text,
+                    score=score,
+                    title=passage.title,
+                    page=passage.page,
+                )
+            )
+    ranked.sort(key=lambda p: (-p.score, p.source, p.page or 0))
     return ranked[:limit]

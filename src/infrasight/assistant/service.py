@@ -22,7 +22,7 @@ from infrasight.assistant.agent import Agent, Answer, ToolOutcome
 from infrasight.assistant.language import choose_language
 from infrasight.assistant.llm import ChatClient, client_from_settings
 from infrasight.assistant.tools import ToolContext, ToolRegistry, default_registry
-from infrasight.core.domain import Action
+from infrasight.core.domain import Action, Role
 from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal
@@ -55,6 +55,23 @@ class PreparedAsk:
     client: ChatClient
 
 
+def require_asker(caller: Principal) -> None:
+    """Users of every role may ask; crew too. A device token may not.
+
+    The assistant itself reads nothing: its tools call the API's route functions as the caller,
+    so crew (no organisation-wide read) get their own work orders, their comments and
+    attachments, and a "permission denied" from every other tool, as the API answers them.
+
+    Raises
+    ------
+    PermissionDeniedError
+        A device token.
+    """
+    if caller.role is Role.CREW:
+        return
+    caller.require(Action.READ)
+
+
 def _owned_conversation(
     session: Session, caller: Principal, conversation_id: int
 ) -> AssistantConversation:
@@ -84,7 +101,7 @@ def prepare(
     Raises
     ------
     PermissionDeniedError
-        A device token or a role that may not read.
+        A device token (crew may ask: their tools answer with crew's own API permissions).
     InvalidInputError
         An empty or over-long question, or an unknown language (each names its field).
     NotFoundError
@@ -92,7 +109,7 @@ def prepare(
     ModelNotConfiguredError
         No model is configured.
     """
-    caller.require(Action.READ)
+    require_asker(caller)
     text = question.strip()
     if not text:
         raise InvalidInputError("a question is required", field="question")
@@ -193,7 +210,7 @@ def run_ask(
     answer: Answer | None = None
     try:
         with platform.database.session() as session:
-            ctx = ToolContext(session=session, caller=ask.caller)
+            ctx = ToolContext(session=session, caller=ask.caller, blobs=platform.blobs)
             for item in agent.run(
                 ctx,
                 ask.question,
@@ -226,7 +243,7 @@ def conversation_detail(
     platform: Platform, caller: Principal, conversation_id: int
 ) -> dict[str, Any]:
     """A conversation of the caller with its messages and tool calls (others: not found)."""
-    caller.require(Action.READ)
+    require_asker(caller)
     with platform.database.session() as session:
         row = _owned_conversation(session, caller, conversation_id)
         messages = session.scalars(
@@ -269,7 +286,7 @@ def conversation_detail(
 
 def list_conversations(platform: Platform, caller: Principal) -> list[dict[str, Any]]:
     """The caller's conversations, newest first."""
-    caller.require(Action.READ)
+    require_asker(caller)
     with platform.database.session() as session:
         rows = session.scalars(
             select(AssistantConversation)

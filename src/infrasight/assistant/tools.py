@@ -30,28 +30,35 @@ from infrasight.api.routes.forecasts import forecast
 from infrasight.api.routes.hazards import get_hazard, list_hazards
 from infrasight.api.routes.inspections import list_inspections
 from infrasight.api.routes.ratings import get_deterioration, list_ratings
+from infrasight.api.routes.reports import list_reports
 from infrasight.api.routes.work_orders import get_one as get_work_order_detail
 from infrasight.api.routes.work_orders import get_recommendations, list_work_orders
-from infrasight.assistant.retrieval import Document, search_passages
+from infrasight.assistant.documents import document_pages
+from infrasight.assistant.retrieval import Document, Passage, search_passages
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, PermissionDeniedError
 from infrasight.reasoning.hazards import HazardStatus
 from infrasight.reasoning.work_orders import WorkOrderStatus
 from infrasight.services.auth import Principal
+from infrasight.services.work_order_attachments import list_attachments
 from infrasight.services.work_orders import is_crew
+from infrasight.storage.blobs import BlobStore
 
 __all__ = ["TOOLS", "Tool", "ToolContext", "ToolRegistry", "default_registry"]
 
 MAX_ID = 2**63 - 1
+MAX_DOCUMENTS = 50  # files (attachments, reports) read by one document search
 DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolContext:
-    """What a tool runs with: a read session and the asking user."""
+    """What a tool runs with: a read session, the asking user and (for document search) the
+    blob store holding uploaded files and rendered reports."""
 
     session: Session
     caller: Principal
+    blobs: BlobStore | None = None
 
 
 class _Args(BaseModel):
@@ -353,22 +360,75 @@ class SearchArgs(_Args):
     asset_id: IdInt | None = None
 
 
+def _link(passage: Passage) -> str:
+    """Where the web app shows the passage's document (a report's PDF opened at the page)."""
+    kind, _, rest = passage.source.partition(":")
+    if kind == "report":
+        page = f"#page={passage.page}" if passage.page else ""
+        return f"/web/reports/{rest}/pdf{page}"
+    if kind == "work_order":
+        return f"/work-orders/{rest.partition('#')[0]}"
+    return ""
+
+
+def _report_documents(ctx: ToolContext, asset_id: int | None) -> list[Document]:
+    if ctx.blobs is None or is_crew(ctx.caller):
+        return []
+    page = list_reports(ctx.session, ctx.caller, asset_id, MAX_DOCUMENTS, 0)
+    documents: list[Document] = []
+    for report in page.items:
+        if report.sha256 is None:
+            continue
+        documents += document_pages(
+            ctx.blobs.get(report.sha256),
+            "application/pdf",
+            source=f"report:{report.id}",
+            title=f"report {report.id} ({report.language})",
+        )
+    return documents
+
+
 def _search(ctx: ToolContext, a: SearchArgs) -> Any:
-    """Passages of inspection notes and work-order comments the caller may read."""
+    """Passages of inspection notes, work-order comments and text or PDF attachments, and the
+    generated reports' pages, that the caller may read (crew: their own work orders only)."""
     documents: list[Document] = []
     if not is_crew(ctx.caller):
         page = list_inspections(ctx.session, ctx.caller, asset_id=a.asset_id, limit=1000, offset=0)
         documents += [
             Document(source=f"inspection:{i.id}", text=i.notes) for i in page.items if i.notes
         ]
+    files = 0
     for wo in list_work_orders(ctx.session, ctx.caller, None, a.asset_id, None):
         detail = get_work_order_detail(wo.id, ctx.session, ctx.caller)
         documents += [
             Document(source=f"work_order:{wo.id}#comment:{c['id']}", text=c["body"])
             for c in detail["comments"]
         ]
+        if ctx.blobs is None:
+            continue
+        for att in list_attachments(ctx.session, ctx.caller, wo.id):
+            if files >= MAX_DOCUMENTS:
+                break
+            files += 1
+            documents += document_pages(
+                ctx.blobs.get(att.blob_sha256),
+                att.media_type,
+                source=f"work_order:{wo.id}#attachment:{att.id}",
+                title=att.filename or f"attachment {att.id}",
+            )
+    documents += _report_documents(ctx, a.asset_id)
     found = search_passages(a.query, documents)
-    return [{"source": p.source, "passage": p.text, "score": round(p.score, 3)} for p in found]
+    out: list[dict[str, Any]] = []
+    for p in found:
+        item: dict[str, Any] = {"source": p.source, "passage": p.text, "score": round(p.score, 3)}
+        if p.title:
+            item["document"] = p.title
+        if p.page is not None:
+            item["page"] = p.page
+        if link := _link(p):
+            item["link"] = link
+        out.append(item)
+    return out
 
 
 class DraftArgs(_Args):
@@ -450,8 +510,9 @@ TOOLS: tuple[Tool, ...] = (
     Tool(name="list_inspections", description="Inspections with their notes, newest first.",
          arguments=InspectionArgs, run=_inspections),
     Tool(name="search_documents",
-         description="Search inspection notes and work-order comments; returns the passages "
-         "with their source.", arguments=SearchArgs, run=_search),
+         description="Search inspection notes, work-order comments and attachments (PDF, text) "
+         "and the generated PDF reports; returns passages with their source, document and "
+         "page.", arguments=SearchArgs, run=_search),
     Tool(name="draft_work_order",
          description="Propose a work order for a hazard. Returns a draft for the user to confirm "
          "in the app; nothing is created.", arguments=DraftArgs, run=draft_work_order),

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
         answers HTTP 503 and everything else works (docs/assistant.md).
     llm_timeout_s
         Longest wait for one answer of the model, in seconds.
+    llm_max_tokens
+        Most tokens the model may write in one answer (``max_tokens``).
     assistant_max_steps
         Most model calls (plans and tool rounds) for one question.
     assistant_grounding
@@ -161,6 +163,7 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = Field(default="", repr=False)
     llm_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    llm_max_tokens: int = Field(default=1024, ge=16, le=32768)
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
     assistant_grounding: Literal["mark", "reject"] = "mark"
     group_commit_max: int = Field(default=2000, ge=1)

@@ -13,6 +13,7 @@ from infrasight.api.routes.hazards import list_hazards
 from infrasight.api.routes.ratings import list_ratings
 from infrasight.core.errors import NotFoundError
 from infrasight.web import data
+from infrasight.web.assistant_panel import assistant_panel
 from infrasight.web.charts import MAX_POINTS, chart_options, series_data, zoom_window
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
@@ -128,6 +129,7 @@ def register(ctx: WebContext) -> None:
                     else:
                         _channel_view(ctx, scope, channels, channel, asset.id)
             _sections(scope, asset.id, {c.key for c in channels})
+            assistant_panel(ctx, scope, asset_id=asset.id)
 
 
 def _channel_view(

@@ -29,6 +29,7 @@ from infrasight.core.errors import InfraSightError, NotFoundError
 from infrasight.reasoning.hazards import HazardStatus, RiskMatrix, load_risk_matrix
 from infrasight.services.auth import Principal
 from infrasight.web import data
+from infrasight.web.assistant_panel import assistant_panel
 from infrasight.web.charts import TIME_LABELS
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
@@ -566,3 +567,4 @@ def register(ctx: WebContext) -> None:
             _condition(session, caller, hazard, t)
             _recommendations(ctx, scope, hazard_id)
             _trail(hazard, t)
+            assistant_panel(ctx, scope, asset_id=int(hazard["asset_id"]))
