@@ -3,17 +3,25 @@ asset's hazards, open alarms and condition history."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nicegui import events, ui
 
 from infrasight.api.routes.assets import ElementRead, get_asset
 from infrasight.api.routes.channels import ChannelRead, ReadingSeries, channel_readings
+from infrasight.api.routes.forecasts import ChannelForecast, forecast
 from infrasight.api.routes.hazards import list_hazards
 from infrasight.api.routes.ratings import list_ratings
-from infrasight.core.errors import NotFoundError
+from infrasight.core.errors import InfraSightError, NotFoundError
 from infrasight.web import data
-from infrasight.web.charts import MAX_POINTS, chart_options, series_data, zoom_window
+from infrasight.web.charts import (
+    MAX_POINTS,
+    chart_options,
+    forecast_horizon_days,
+    series_data,
+    zoom_window,
+)
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, browser_id, open_page
@@ -22,6 +30,17 @@ from infrasight.web.pages.hazards import STATUS_NAMES as HAZARD_STATUS
 from infrasight.web.pages.hazards import name_of as _name
 
 __all__ = ["element_tree", "register"]
+
+#: The forecast endpoint's trend models, as the caption names them.
+TREND_NAMES = {
+    "constant": N_("constant"),
+    "linear": N_("linear"),
+    "quadratic": N_("quadratic"),
+    "exponential": N_("exponential"),
+    "saturating": N_("saturating"),
+    "onset": N_("onset"),
+    "seasonal": N_("seasonal"),
+}
 
 
 def element_tree(elements: list[ElementRead]) -> list[dict[str, Any]]:
@@ -47,24 +66,81 @@ def _zoom_percent(args: Any) -> tuple[float, float] | None:
     return None
 
 
+def _forecast(
+    scope: PageScope, channel: ChannelRead, series: ReadingSeries
+) -> ChannelForecast | None:
+    """``GET /channels/{id}/forecast`` over the charted history, or None when it has no answer
+    (too few readings, a trend that overflows): the chart is then drawn without a band."""
+    if series.start is None or series.end is None or len(series.points) < 2:
+        return None
+    history_days = min(90.0, max(1e-3, (series.end - series.start).total_seconds() / 86_400.0))
+    try:
+        return forecast(
+            channel.id,
+            scope.session,
+            scope.caller,
+            kind="auto",
+            history_days=history_days,
+            horizon_days=forecast_horizon_days(series),
+            period_days=None,
+            limit=None,
+            points=60,
+            level=0.95,
+        )
+    except InfraSightError:
+        return None
+
+
 def _chart(
-    ctx: WebContext, channel: ChannelRead, series: ReadingSeries, levels: list[Any], t: Translator
+    ctx: WebContext,
+    channel: ChannelRead,
+    series: ReadingSeries,
+    levels: list[Any],
+    t: Translator,
+    projected: ChannelForecast | None,
 ) -> None:
-    names = {"mean": t("mean"), "min": t("min"), "max": t("max")}
-    chart = ui.echart(chart_options(series, levels, names=names, locale=t.locale)).classes(
-        "w-full h-72"
-    )
+    names = {
+        "mean": t("mean"),
+        "min": t("min"),
+        "max": t("max"),
+        "forecast": t("forecast"),
+        "band": t("95 % band"),
+    }
+    options = chart_options(series, levels, names=names, locale=t.locale, forecast=projected)
+    chart = ui.echart(options).classes("w-full h-72")
     chart.mark(f"chart-{channel.key}")
     caption = ui.label(_caption(series, t)).classes("text-xs text-slate-600")
     caption.mark(f"chart-caption-{channel.key}")
-    full = (series.start, series.end)
+    if projected is not None:
+        last = projected.points[-1]
+        ui.label(
+            t(
+                "Forecast ({model}) to {end}: {mean} {unit}, 95 % band {lower} to {upper}",
+                model=_name(TREND_NAMES, projected.selected_kind, t),
+                end=t.datetime(last.time),
+                mean=t.number(last.mean),
+                unit=projected.unit,
+                lower="-" if last.lower is None else t.number(last.lower),
+                upper="-" if last.upper is None else t.number(last.upper),
+            )
+        ).classes("text-xs text-violet-700").mark(f"forecast-caption-{channel.key}")
+    axis = options["xAxis"]
+    data_end = series.end
+    full = (
+        series.start,
+        None if axis["max"] is None else datetime.fromtimestamp(axis["max"] / 1000.0, UTC),
+    )
     bid = browser_id()
 
     def requery(event: events.GenericEventArguments) -> None:
         window = _zoom_percent(event.args)
-        if window is None or full[0] is None or full[1] is None:
+        if window is None or full[0] is None or full[1] is None or data_end is None:
             return
         first, last = zoom_window(full[0], full[1], *window)
+        # the readings stop at the last one; the rest of the axis is the forecast's
+        last = min(last, data_end)
+        if last <= first:
+            first = max(full[0], last - timedelta(seconds=1))
         with ctx.session() as session:
             caller = ctx.principal(session, bid)
             if caller is None:
@@ -150,7 +226,7 @@ def _channel_view(
         chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
     )
     levels = data.rule_levels(session, caller, chosen.key)
-    _chart(ctx, chosen, series, levels, t)
+    _chart(ctx, chosen, series, levels, t, _forecast(scope, chosen, series))
     if levels:
         ui.label(
             t(
