@@ -3,7 +3,8 @@ the last reading, beside the alarm levels; zooming still re-queries the readings
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,10 +13,12 @@ from nicegui.testing import User
 
 from infrasight.core.domain import Role
 from infrasight.web import WebContext
+from infrasight.web.forecast_cache import ForecastCache
 from infrasight.web.i18n import LOCALES, translator
 from tests.web.conftest import N_READINGS, T0, WebSite, log_in
 
 DAY_MS = 86_400_000.0
+FIT_RETRIES = 600  # 0.1 s each: the fit takes seconds on a loaded machine
 
 
 async def _chart(web: User, site: WebSite, ctx: WebContext, locale: str = "en") -> ui.echart:
@@ -24,6 +27,8 @@ async def _chart(web: User, site: WebSite, ctx: WebContext, locale: str = "en") 
     for state in ctx.browsers.values():
         state.locale = locale
     await web.open(f"/assets/{site.site.asset_id}?channel=VD-SETTLE")
+    # the readings are drawn at once, the forecast when its fit arrives (seconds)
+    await web.should_see(marker="forecast-caption-VD-SETTLE", retries=FIT_RETRIES)
     chart = next(iter(web.find(marker="chart-VD-SETTLE").elements))
     assert isinstance(chart, ui.echart)
     return chart
@@ -70,7 +75,6 @@ async def test_forecast_band_is_the_endpoints_answer(
     # the alarm levels are still drawn on the readings
     marks = chart.options["series"][0]["markLine"]["data"]
     assert [m["yAxis"] for m in marks] == [3.0, 5.0]
-    await web.should_see(marker="forecast-caption-VD-SETTLE")
     await web.should_see(marker="levels")
 
 
@@ -134,5 +138,36 @@ async def test_a_channel_too_short_to_forecast_is_drawn_without_a_band(
     await web.open(f"/assets/{web_site.site.asset_id}?channel=VD-ONE")
     chart = next(iter(web.find(marker="chart-VD-ONE").elements))
     assert isinstance(chart, ui.echart)
+    await web.should_see(marker="forecast-none-VD-ONE", retries=FIT_RETRIES)
     assert [s["name"] for s in chart.options["series"]] == ["mean", "min", "max"]
     await web.should_not_see(marker="forecast-caption-VD-ONE")
+
+
+async def test_a_second_load_draws_the_shared_fit_at_once(
+    web: User, web_site: WebSite, web_context: WebContext
+) -> None:
+    first = await _chart(web, web_site, web_context)
+    assert len(web_context.forecasts._done) == 1
+    await web.open(f"/assets/{web_site.site.asset_id}?channel=VD-SETTLE")
+    await web.should_see(marker="forecast-caption-VD-SETTLE", retries=1)
+    again = next(iter(web.find(marker="chart-VD-SETTLE").elements))
+    assert isinstance(again, ui.echart) and again is not first
+    assert _series(again, "forecast")[0]["data"] == _series(first, "forecast")[0]["data"]
+
+
+async def test_the_cache_fits_once_per_key_and_keeps_the_newest() -> None:
+    calls: list[int] = []
+
+    def compute(value: int) -> object:
+        calls.append(value)
+        return value
+
+    cache = ForecastCache(size=2)
+    key = (1, datetime(2024, 5, 1, tzinfo=UTC), 14.0, 3.5)
+    answers = await asyncio.gather(*(cache.get(key, lambda: compute(1)) for _ in range(5)))
+    assert answers == [1] * 5 and calls == [1]  # five pages, one fit
+    assert await cache.get(key, lambda: compute(2)) == 1 and calls == [1]
+    for n in (2, 3):
+        await cache.get((n, key[1], 14.0, 3.5), lambda n=n: compute(n))
+    assert cache.peek(key) == (False, None)  # the oldest went
+    assert cache.peek((3, key[1], 14.0, 3.5)) == (True, 3)

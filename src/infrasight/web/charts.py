@@ -14,6 +14,7 @@ __all__ = [
     "chart_options",
     "forecast_data",
     "forecast_horizon_days",
+    "forecast_series",
     "series_data",
     "zoom_window",
 ]
@@ -174,12 +175,12 @@ def chart_options(
                 "lineStyle": thin,
                 "data": data["max"],
             },
-            *(_forecast_series(forecast, names) if forecast is not None else []),
+            *(forecast_series(forecast, names) if forecast is not None else []),
         ],
     }
 
 
-def _forecast_series(forecast: ChannelForecast, names: dict[str, str]) -> list[dict[str, Any]]:
+def forecast_series(forecast: ChannelForecast, names: dict[str, str]) -> list[dict[str, Any]]:
     """The forecast's dashed central line and its band (lower bound + stacked width)."""
     data = forecast_data(forecast)
     return [

@@ -77,7 +77,9 @@ def register(ctx: WebContext) -> None:
                     session.commit()
                     stored = result.user.locale
                 ctx.state(bid).token = result.session.token
-                if stored in LOCALE_NAMES:  # the user's own language wins over the browser's
+                if (
+                    stored is not None and stored in LOCALE_NAMES
+                ):  # the user's own language wins over the browser's
                     ctx.set_locale(bid, stored)
                 ui.navigate.to("/")
 
