@@ -136,7 +136,7 @@ def _draw_forecast(
                 lower="-" if last.lower is None else t.number(last.lower),
                 upper="-" if last.upper is None else t.number(last.upper),
             )
-        ).classes("text-xs text-violet-700").mark(f"forecast-caption-{key}")
+        ).classes("text-xs text-violet-700").props("data-forecast").mark(f"forecast-caption-{key}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,7 +164,7 @@ class PendingForecast:
             with self.notes:
                 ui.label(self.t("No forecast: too few readings for a trend.")).classes(
                     "text-xs text-slate-600"
-                ).mark(f"forecast-none-{self.channel.key}")
+                ).props("data-forecast").mark(f"forecast-none-{self.channel.key}")
             return
         _draw_forecast(self.chart, self.notes, self.channel.key, projected, self.t)
 
