@@ -270,7 +270,9 @@ async def _user(
     out: dict[str, list[float]] = {}
     fetched: set[str] = set()
     limits = httpx.Limits(max_connections=6)  # a browser's connections per host
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=base, cookies=cookies, limits=limits, timeout=120.0
+    ) as http:
         await start.wait()
         for _ in range(rounds):
             for name, path in paths.items():
