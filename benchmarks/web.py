@@ -12,14 +12,28 @@ seeds a one-asset site with a week of 10-minute data instead and loads each page
 (seconds). ``INFRASIGHT_DATABASE_URL`` of the environment is ignored (SQLite in the data folder)
 unless ``--database-url`` is given. ``--datasets`` is accepted for uniformity; no dataset is used.
 
-Usage: python benchmarks/web.py [--smoke] [--runs 20] [--data-dir DIR] [--json]
+Concurrent users (``--users 50``, the issue's figure): that many browsers log in through the
+login page in Chromium (each its own browser context, so its own web session), then all start
+together, each as an HTTP client with its browser's cookies, ``--rounds`` times: load the
+overview, then the asset page. A page load is the page's HTML (NiceGUI renders on the server:
+the page's data, through the API's route functions, is in the HTML; the pages make no API
+calls of their own) and, on the user's first round, every ``/_nicegui/`` script and stylesheet
+the HTML names (a browser with a cold cache; later rounds use its cache). The socket.io
+connection a browser opens afterwards is not simulated, so the forecast fit (started only for a
+connected browser, then shared) is not repeated per user: Chromium loaded the asset page first,
+so its fit is done. The 1-user baseline is the same procedure with one user, in the same run.
+
+Usage: python benchmarks/web.py [--smoke] [--runs 20] [--users 50] [--rounds 5] [--data-dir DIR]
+[--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -67,7 +81,17 @@ ZOOM_JS = """() => new Promise((resolve) => {
     }
   });
   observer.observe(caption, {childList: true, subtree: true, characterData: true});
-  chart.dispatchAction({type: 'dataZoom', start: 90 + Math.random(), end: 100});
+  // the last tenth of the readings (the axis runs on to the forecast's horizon), as
+  // percentages of the whole axis; the first call remembers the readings' extent
+  const option = chart.getOption();
+  const data = option.series[0].data;
+  window.__readings = window.__readings || [data[0][0], data[data.length - 1][0]];
+  const [first, last] = window.__readings;
+  const lo = option.xAxis[0].min, hi = option.xAxis[0].max;
+  const from = first + (0.9 + 0.01 * Math.random()) * (last - first);
+  chart.dispatchAction({
+    type: 'dataZoom', start: 100 * (from - lo) / (hi - lo), end: 100 * (last - lo) / (hi - lo)
+  });
 })"""
 
 
@@ -152,6 +176,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small site, 3 loads per page")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--users", type=int, default=None, help="concurrent users (50; smoke 5)")
+    parser.add_argument("--rounds", type=int, default=None, help="page pairs per user (5; smoke 2)")
     parser.add_argument("--data-dir", type=Path, default=None, help="a seeded data folder")
     parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
     parser.add_argument("--email", default=None)
@@ -165,6 +191,8 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     runs = 3 if args.smoke else args.runs
+    users = args.users if args.users is not None else (5 if args.smoke else 50)
+    rounds = args.rounds if args.rounds is not None else (2 if args.smoke else 5)
     with tempfile.TemporaryDirectory(prefix="infrasight-web-bench-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -206,7 +234,7 @@ def main() -> int:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            results = _measure(sync_playwright, base, email, password, runs)
+            results = _measure(sync_playwright, base, email, password, runs, users, rounds)
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -217,24 +245,78 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"web pages on {results['data']}, {runs} loads each (Chromium)")
-    print(f"{'what':<52}{'p50 ms':>10}{'p95 ms':>10}")
+    print(f"{'what':<60}{'p50 ms':>10}{'p95 ms':>10}{'n':>6}")
     for name, figures in results["timings"].items():
-        print(f"{name:<52}{figures['p50_ms']:>10}{figures['p95_ms']:>10}")
+        print(f"{name:<60}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{figures['n']:>6}")
     return 0
 
 
+def _log_in(page: Any, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+
+
+_STATIC = re.compile(r'(?:src|href)="(/_nicegui/[^"]+\.(?:js|css|mjs))"')
+
+
+async def _user(
+    base: str, cookies: dict[str, str], paths: dict[str, str], rounds: int, start: asyncio.Event
+) -> dict[str, list[float]]:
+    """One simulated user: ``rounds`` times the overview then the asset page (see the module
+    docstring for what a load is); the milliseconds of each load by page."""
+    out: dict[str, list[float]] = {}
+    fetched: set[str] = set()
+    limits = httpx.Limits(max_connections=6)  # a browser's connections per host
+    async with httpx.AsyncClient(
+        base_url=base, cookies=cookies, limits=limits, timeout=120.0
+    ) as http:
+        await start.wait()
+        for _ in range(rounds):
+            for name, path in paths.items():
+                t0 = time.perf_counter()
+                answer = await http.get(path)
+                answer.raise_for_status()
+                named = dict.fromkeys(_STATIC.findall(answer.text))
+                assets = [a for a in named if a not in fetched]
+                for got in await asyncio.gather(*(http.get(a) for a in assets)):
+                    got.raise_for_status()
+                fetched.update(assets)
+                out.setdefault(name, []).append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+async def _crowd(
+    base: str, jars: list[dict[str, str]], paths: dict[str, str], rounds: int
+) -> dict[str, list[float]]:
+    start = asyncio.Event()
+    tasks = [asyncio.ensure_future(_user(base, jar, paths, rounds, start)) for jar in jars]
+    await asyncio.sleep(0.5)  # every client ready, then all at once
+    start.set()
+    merged: dict[str, list[float]] = {}
+    for result in await asyncio.gather(*tasks):
+        for name, values in result.items():
+            merged.setdefault(name, []).extend(values)
+    return merged
+
+
 def _measure(
-    sync_playwright: Any, base: str, email: str, password: str, runs: int
+    sync_playwright: Any,
+    base: str,
+    email: str,
+    password: str,
+    runs: int,
+    users: int = 0,
+    rounds: int = 0,
 ) -> dict[str, Any]:
     timings: dict[str, list[float]] = {}
+    jars: list[dict[str, str]] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
-        page.goto(f"{base}/login")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{base}/")
+        _log_in(page, base, email, password)
         asset_link = page.locator("a[href^='/assets/']").first.get_attribute("href")
         pages = {"overview /": f"{base}/", f"asset {asset_link}": f"{base}{asset_link}"}
         for name, url in pages.items():
@@ -249,12 +331,23 @@ def _measure(
                 timings.setdefault(f"page {name}: rendered", []).append((rendered - t0) * 1e3)
                 timings.setdefault(f"page {name}: network idle", []).append((idle - t0) * 1e3)
         page.goto(pages[f"asset {asset_link}"], wait_until="networkidle")
+        page.locator("[data-forecast]").first.wait_for(timeout=120_000)  # the fit has arrived
         for _ in range(runs):
             timings.setdefault("chart zoom: re-query and redraw", []).append(
                 float(page.evaluate(ZOOM_JS))
             )
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        for _ in range(users):  # each simulated user: a browser of its own, logged in
+            context = browser.new_context()
+            _log_in(context.new_page(), base, email, password)
+            jars.append({c["name"]: c["value"] for c in context.cookies()})
+            context.close()
         browser.close()
+    if users:
+        paths = {"overview /": "/", f"asset {asset_link}": str(asset_link)}
+        for label, crowd in (("1 user (baseline)", jars[:1]), (f"{users} users", jars)):
+            for name, values in asyncio.run(_crowd(base, crowd, paths, rounds)).items():
+                timings[f"{label}: {name} load (HTML + cold-cache assets)"] = values
     with httpx.Client(base_url=base, cookies=cookies) as http:
         login = http.post("/api/v1/auth/login", json={"email": email, "password": password})
         token = login.json()["token"]

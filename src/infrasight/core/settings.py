@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     web_secret
         Key that signs the web pages' browser cookie; empty makes a random one per start
         (web logins then end at a restart). Set it when several processes serve the pages.
+    map_tile_url
+        Leaflet tile URL template (``{z}``, ``{x}``, ``{y}``; e.g. a site's own tile server)
+        for the overview's map; empty (default) draws a plain coordinate view and fetches
+        nothing.
+    map_tile_attribution
+        Attribution shown on the map when ``map_tile_url`` is set (the tile source's terms).
     token_days
         Default lifetime of a new API token, in days.
     token_max_days
@@ -141,6 +147,8 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = False
     web: bool = True
     web_secret: str = Field(default="", repr=False)
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
     token_days: int = Field(default=90, ge=1)
     token_max_days: int = Field(default=365, ge=1)
     device_token_days: int = Field(default=0, ge=0)
@@ -184,6 +192,15 @@ class Settings(BaseSettings):
     def _known_backend(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("INFRASIGHT_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        if value and not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError(
+                "INFRASIGHT_MAP_TILE_URL must be a tile URL template with {z}, {x} and {y}"
+            )
         return value
 
     @model_validator(mode="after")

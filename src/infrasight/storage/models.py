@@ -139,6 +139,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: The user's language (en, zh-Hant, zh-Hans); None: the default (English).
+    locale: Mapped[str | None] = mapped_column(String(16), default=None)
 
     @property
     def has_password(self) -> bool:

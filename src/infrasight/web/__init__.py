@@ -25,6 +25,7 @@ from infrasight.web.pages import (
     alarms,
     asset,
     captures,
+    defects,
     hazards,
     login,
     overview,
@@ -36,7 +37,7 @@ from infrasight.web.pages import (
 __all__ = ["WebContext", "mount_web", "register_pages"]
 
 _LOGGER = logging.getLogger(__name__)
-_PAGES = (login, overview, asset, alarms, captures, hazards, work_orders, rules, reports)
+_PAGES = (login, overview, asset, alarms, captures, defects, hazards, work_orders, rules, reports)
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _mounted: list[FastAPI] = []  # NiceGUI keeps global state: one web app per process
 

@@ -6,8 +6,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from infrasight.api.routes.channels import ReadingSeries
+from infrasight.api.routes.forecasts import ChannelForecast
 
-__all__ = ["SEVERITY_COLOURS", "chart_options", "series_data", "zoom_window"]
+__all__ = [
+    "FORECAST_COLOUR",
+    "SEVERITY_COLOURS",
+    "chart_options",
+    "forecast_data",
+    "forecast_horizon_days",
+    "forecast_series",
+    "series_data",
+    "zoom_window",
+]
+
+FORECAST_COLOUR = "#7c3aed"
+#: Forecast horizon as a fraction of the charted history, and its bounds (days).
+FORECAST_FRACTION = 0.25
+FORECAST_MIN_DAYS = 1.0
+FORECAST_MAX_DAYS = 30.0
 
 SEVERITY_COLOURS = {1: "#d97706", 2: "#dc2626", 3: "#7f1d1d"}
 #: Buckets asked of the readings endpoint per chart (and again per zoom).
@@ -54,6 +70,33 @@ def zoom_window(
     return first, last
 
 
+def forecast_horizon_days(series: ReadingSeries) -> float:
+    """Days to forecast past the last reading: a quarter of the charted span, 1 to 30 days."""
+    if series.start is None or series.end is None:
+        return FORECAST_MIN_DAYS
+    span_days = (series.end - series.start).total_seconds() / 86_400.0
+    return min(FORECAST_MAX_DAYS, max(FORECAST_MIN_DAYS, FORECAST_FRACTION * span_days))
+
+
+def forecast_data(forecast: ChannelForecast) -> dict[str, list[list[Any]]]:
+    """The forecast's central line, its lower bound and the band's width as ``[epoch_ms, v]``.
+
+    ECharts fills between two lines by stacking: an invisible ``lower`` series and the band's
+    width (``upper - lower``) stacked on it with an area. Points without an interval are left
+    out of the band.
+    """
+    mean: list[list[Any]] = []
+    lower: list[list[Any]] = []
+    width: list[list[Any]] = []
+    for p in forecast.points:
+        ms = p.time.timestamp() * 1000.0
+        mean.append([ms, p.mean])
+        if p.lower is not None and p.upper is not None:
+            lower.append([ms, p.lower])
+            width.append([ms, p.upper - p.lower])
+    return {"mean": mean, "lower": lower, "width": width}
+
+
 def series_data(series: ReadingSeries) -> dict[str, list[list[Any]]]:
     """Mean, min and max as ``[epoch_ms, value]`` pairs for ECharts' time axis."""
     points = series.points
@@ -70,15 +113,20 @@ def chart_options(
     *,
     names: dict[str, str],
     locale: str = "en",
+    forecast: ChannelForecast | None = None,
 ) -> dict[str, Any]:
-    """Options of one channel's chart: mean line, min/max lines, alarm thresholds drawn.
+    """Options of one channel's chart: mean line, min/max lines, alarm thresholds drawn and,
+    with ``forecast``, its central line and prediction band past the last reading.
 
-    The x axis is fixed to the full range, so dataZoom percentages map to absolute times.
-    ``names`` holds the translated legend names (``mean``, ``min``, ``max``).
+    The x axis is fixed to the full range (readings, then the forecast horizon), so dataZoom
+    percentages map to absolute times. ``names`` holds the translated legend names (``mean``,
+    ``min``, ``max``, and ``forecast`` and ``band`` when a forecast is drawn).
     """
     data = series_data(series)
     start = series.start.timestamp() * 1000.0 if series.start else None
     end = series.end.timestamp() * 1000.0 if series.end else None
+    if forecast is not None and forecast.points and end is not None:
+        end = max(end, forecast.points[-1].time.timestamp() * 1000.0)
     thresholds = [
         {
             "yAxis": level["value"],
@@ -127,5 +175,44 @@ def chart_options(
                 "lineStyle": thin,
                 "data": data["max"],
             },
+            *(forecast_series(forecast, names) if forecast is not None else []),
         ],
     }
+
+
+def forecast_series(forecast: ChannelForecast, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The forecast's dashed central line and its band (lower bound + stacked width)."""
+    data = forecast_data(forecast)
+    return [
+        {
+            "name": names["forecast"],
+            "type": "line",
+            "showSymbol": False,
+            "lineStyle": {"type": "dashed", "color": FORECAST_COLOUR},
+            "itemStyle": {"color": FORECAST_COLOUR},
+            "data": data["mean"],
+        },
+        {
+            "name": names["band"],
+            "type": "line",
+            "stack": "forecast-band",
+            "showSymbol": False,
+            "silent": True,
+            "lineStyle": {"opacity": 0},
+            "itemStyle": {"color": FORECAST_COLOUR},
+            "tooltip": {"show": False},
+            "data": data["lower"],
+        },
+        {
+            "name": names["band"],
+            "type": "line",
+            "stack": "forecast-band",
+            "showSymbol": False,
+            "silent": True,
+            "lineStyle": {"opacity": 0},
+            "itemStyle": {"color": FORECAST_COLOUR},
+            "areaStyle": {"color": FORECAST_COLOUR, "opacity": 0.18},
+            "tooltip": {"show": False},
+            "data": data["width"],
+        },
+    ]

@@ -21,6 +21,7 @@ from infrasight.core.errors import AuthenticationError
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal, resolve_token
 from infrasight.services.throttle import FailureLimiter
+from infrasight.web.forecast_cache import ForecastCache
 from infrasight.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
 
 __all__ = ["BrowserState", "WebContext"]
@@ -47,6 +48,8 @@ class WebContext:
     api_paths: frozenset[str] = frozenset()
     #: Messages a page asked for that a catalogue lacks (checked by the tests).
     missing: dict[str, set[str]] = field(default_factory=dict)
+    #: Forecasts the asset page drew, shared by browsers (see :mod:`.forecast_cache`).
+    forecasts: ForecastCache = field(default_factory=ForecastCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def has_api(self, path: str) -> bool:

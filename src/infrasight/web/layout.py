@@ -11,6 +11,7 @@ from nicegui import app, ui
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from infrasight.api.routes.users import MeUpdate, patch_me
 from infrasight.core.domain import Action, Role, role_allows
 from infrasight.core.errors import InfraSightError
 from infrasight.services.accounts import revoke_tokens
@@ -112,11 +113,16 @@ def act(
 
 
 def language_switch(ctx: WebContext, t: Translator) -> None:
-    """A select of the three languages; the choice is kept for this browser."""
+    """A select of the three languages; the choice is kept for this browser and, when a user
+    is logged in, stored as the user's locale (``PATCH /users/me``)."""
     bid = browser_id()
 
     def change(locale: str) -> None:
         ctx.set_locale(bid, locale)
+        with ctx.session() as session:
+            caller = ctx.principal(session, bid)
+            if caller is not None and caller.user_id is not None:
+                patch_me(MeUpdate(locale=locale), session, caller)  # type: ignore[arg-type]
         ui.navigate.reload()
 
     ui.select(

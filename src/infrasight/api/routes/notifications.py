@@ -25,6 +25,7 @@ from infrasight.services.notify.subscriptions import (
     rotate_secret,
     update_subscription,
 )
+from infrasight.services.user_locale import recipient_locale
 from infrasight.storage.models import NotificationDelivery, NotificationEvent
 
 router = APIRouter(tags=["notifications"])
@@ -60,7 +61,13 @@ class SubscriptionCreate(RequestModel):
     event_kinds: list[str] = Field(default_factory=list, max_length=50)
     asset_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     min_severity: int = Field(default=0, ge=0, le=5)
-    language: Language = "en"
+    language: Language | None = Field(
+        default=None,
+        description=(
+            "Language of the texts; default: the locale of the user the e-mail address belongs "
+            "to, else the creator's locale"
+        ),
+    )
 
 
 class SubscriptionPatch(RequestModel):
@@ -166,7 +173,13 @@ def post_subscription(
         event_kinds=body.event_kinds,
         asset_ids=list(body.asset_ids),
         min_severity=body.min_severity,
-        language=body.language,
+        language=body.language
+        or recipient_locale(
+            session,
+            caller.organization_id,
+            body.target if body.channel == "email" else "",
+            fallback_user_id=caller.user_id,
+        ),
         own_urls=_own_urls(request, platform),
     )
     out = _created(sub, secret)

@@ -24,6 +24,7 @@ from infrasight.api.routes.common import (
 from infrasight.core.domain import Action, JobStatus
 from infrasight.core.errors import ConflictError
 from infrasight.services.reports import request_report
+from infrasight.services.user_locale import locale_of
 from infrasight.storage.models import Job, Report
 
 router = APIRouter(tags=["reports"])
@@ -34,7 +35,9 @@ Language = Literal["en", "zh-Hant", "zh-Hans"]
 class ReportCreate(RequestModel):
     start: IsoTime = Field(description="Start of the period (inclusive), ISO-8601")
     end: IsoTime = Field(description="End of the period (exclusive), ISO-8601")
-    language: Language = "en"
+    language: Language | None = Field(
+        default=None, description="Language of the report; default: the caller's locale"
+    )
 
 
 class ReportRead(ReadModel):
@@ -82,7 +85,7 @@ def create_report(
         asset_id=asset_id,
         start=body.start,
         end=body.end,
-        language=body.language,
+        language=body.language or locale_of(session, caller.user_id),
     )
     session.commit()
     assert report.job_id is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
@@ -34,6 +34,7 @@ from infrasight.services.auth import Principal, issue_token
 from infrasight.services.login import change_password
 from infrasight.services.passwords import MAX_PASSWORD_LENGTH
 from infrasight.services.throttle import TooManyAttemptsError
+from infrasight.services.user_locale import set_user_locale
 from infrasight.storage.models import ApiToken, AuditEvent, Organization, User
 
 router = APIRouter(tags=["users"])
@@ -56,12 +57,18 @@ class UserUpdate(RequestModel):
     is_active: bool | None = None
 
 
+UserLocale = Literal["en", "zh-Hant", "zh-Hans"]
+
+
 class UserRead(ReadModel):
     id: int
     email: str
     name: str
     role: Role
     is_active: bool
+    locale: UserLocale | None = Field(
+        default=None, description="The user's language; null: the default (English)"
+    )
     has_password: bool = Field(description="Whether the user can log in with a password")
     created_at: datetime
 
@@ -73,6 +80,12 @@ class Me(UserRead):
 
 class UserWithToken(UserRead):
     token: str = Field(description="A new API token; shown only once")
+
+
+class MeUpdate(RequestModel):
+    locale: UserLocale | None = Field(
+        description="Your language for the web app, reports and notifications; null: the default"
+    )
 
 
 class PasswordChange(RequestModel):
@@ -131,6 +144,20 @@ def me(session: SessionDep, caller: CallerDep) -> Me:
         organization_id=org.id,
         organization=org.name,
     )
+
+
+@router.patch("/users/me")
+def patch_me(body: MeUpdate, session: SessionDep, caller: CallerDep) -> Me:
+    """Change your own settings: ``locale`` (en, zh-Hant, zh-Hans, or null for the default)."""
+    caller.require(Action.READ)
+    if caller.user_id is None:
+        raise InvalidInputError("only a user has settings, not a device", field="locale")
+    user = session.get(User, caller.user_id)
+    assert user is not None
+    if set_user_locale(user, body.locale):
+        record_audit(session, caller, "update", "user", user.id, {"changed": ["locale"]})
+        session.commit()
+    return me(session, caller)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)

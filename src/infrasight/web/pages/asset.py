@@ -3,26 +3,54 @@ asset's hazards, open alarms and condition history."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nicegui import events, ui
+from nicegui.client import ClientConnectionTimeout
+from sqlalchemy.orm import Session
 
 from infrasight.api.routes.assets import ElementRead, get_asset
 from infrasight.api.routes.channels import ChannelRead, ReadingSeries, channel_readings
+from infrasight.api.routes.forecasts import ChannelForecast, forecast
 from infrasight.api.routes.hazards import list_hazards
 from infrasight.api.routes.ratings import list_ratings
-from infrasight.core.errors import NotFoundError
+from infrasight.core.errors import InfraSightError, NotFoundError
+from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.assistant_panel import assistant_panel
-from infrasight.web.charts import MAX_POINTS, chart_options, series_data, zoom_window
+from infrasight.web.charts import (
+    MAX_POINTS,
+    chart_options,
+    forecast_horizon_days,
+    forecast_series,
+    series_data,
+    zoom_window,
+)
 from infrasight.web.context import WebContext
+from infrasight.web.forecast_cache import ForecastKey
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, browser_id, open_page
 from infrasight.web.pages.hazards import MECHANISM_NAMES
 from infrasight.web.pages.hazards import STATUS_NAMES as HAZARD_STATUS
 from infrasight.web.pages.hazards import name_of as _name
 
-__all__ = ["element_tree", "register"]
+__all__ = ["PendingForecast", "element_tree", "forecast_window", "register"]
+
+#: How long a page waits for its browser's connection before fitting a forecast, seconds.
+FORECAST_CONNECT_S = 10.0
+
+#: The forecast endpoint's trend models, as the caption names them.
+TREND_NAMES = {
+    "constant": N_("constant"),
+    "linear": N_("linear"),
+    "quadratic": N_("quadratic"),
+    "exponential": N_("exponential"),
+    "saturating": N_("saturating"),
+    "onset": N_("onset"),
+    "seasonal": N_("seasonal"),
+}
 
 
 def element_tree(elements: list[ElementRead]) -> list[dict[str, Any]]:
@@ -48,24 +76,143 @@ def _zoom_percent(args: Any) -> tuple[float, float] | None:
     return None
 
 
-def _chart(
-    ctx: WebContext, channel: ChannelRead, series: ReadingSeries, levels: list[Any], t: Translator
+def forecast_window(series: ReadingSeries) -> tuple[float, float] | None:
+    """(history days, horizon days) of the forecast drawn with ``series``; None when there is
+    too little to fit (fewer than two buckets)."""
+    if series.start is None or series.end is None or len(series.points) < 2:
+        return None
+    history = min(90.0, max(1e-3, (series.end - series.start).total_seconds() / 86_400.0))
+    return history, forecast_horizon_days(series)
+
+
+def _forecast(
+    session: Session, caller: Principal, channel_id: int, window: tuple[float, float]
+) -> ChannelForecast | None:
+    """``GET /channels/{id}/forecast`` over the charted history, or None when it has no answer
+    (too few readings, a trend that overflows): the chart then stays without a band."""
+    try:
+        return forecast(
+            channel_id,
+            session,
+            caller,
+            kind="auto",
+            history_days=window[0],
+            horizon_days=window[1],
+            period_days=None,
+            limit=None,
+            points=60,
+            level=0.95,
+        )
+    except InfraSightError:
+        return None
+
+
+def _chart_names(t: Translator) -> dict[str, str]:
+    return {
+        "mean": t("mean"),
+        "min": t("min"),
+        "max": t("max"),
+        "forecast": t("forecast"),
+        "band": t("95 % band"),
+    }
+
+
+def _draw_forecast(
+    chart: ui.echart, notes: ui.column, key: str, projected: ChannelForecast, t: Translator
 ) -> None:
-    names = {"mean": t("mean"), "min": t("min"), "max": t("max")}
-    chart = ui.echart(chart_options(series, levels, names=names, locale=t.locale)).classes(
-        "w-full h-72"
-    )
+    """Add the forecast's line and band to ``chart`` (the x axis grows to its horizon)."""
+    options = chart.options
+    options["series"][3:] = forecast_series(projected, _chart_names(t))
+    last = projected.points[-1]
+    options["xAxis"]["max"] = max(options["xAxis"]["max"] or 0.0, last.time.timestamp() * 1e3)
+    chart.update()
+    with notes:
+        ui.label(
+            t(
+                "Forecast ({model}) to {end}: {mean} {unit}, 95 % band {lower} to {upper}",
+                model=_name(TREND_NAMES, projected.selected_kind, t),
+                end=t.datetime(last.time),
+                mean=t.number(last.mean),
+                unit=projected.unit,
+                lower="-" if last.lower is None else t.number(last.lower),
+                upper="-" if last.upper is None else t.number(last.upper),
+            )
+        ).classes("text-xs text-violet-700").props("data-forecast").mark(f"forecast-caption-{key}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingForecast:
+    """What the page needs to add the forecast once it is fitted (after the HTML is sent)."""
+
+    chart: ui.echart
+    notes: ui.column
+    channel: ChannelRead
+    series: ReadingSeries
+    caller: Principal
+    t: Translator
+
+    async def draw(self, ctx: WebContext) -> None:
+        """Fit (or take the shared fit) and draw it; a browser that never connects (a plain
+        HTTP fetch) starts no fit."""
+        window = forecast_window(self.series)
+        projected: ChannelForecast | None = None
+        if window is not None and self.series.end is not None:
+            try:
+                projected = await self._fit(ctx, (self.channel.id, self.series.end, *window))
+            except ClientConnectionTimeout:
+                return  # nobody to show it to
+        if projected is None or not projected.points:
+            with self.notes:
+                ui.label(self.t("No forecast: too few readings for a trend.")).classes(
+                    "text-xs text-slate-600"
+                ).props("data-forecast").mark(f"forecast-none-{self.channel.key}")
+            return
+        _draw_forecast(self.chart, self.notes, self.channel.key, projected, self.t)
+
+    async def _fit(self, ctx: WebContext, key: ForecastKey) -> ChannelForecast | None:
+        stored, projected = ctx.forecasts.peek(key)
+        if not stored:
+            await ui.context.client.connected(timeout=FORECAST_CONNECT_S)
+
+            def compute() -> ChannelForecast | None:
+                with ctx.session() as session:
+                    return _forecast(session, self.caller, self.channel.id, key[2:])
+
+            projected = await ctx.forecasts.get(key, compute)
+        return projected
+
+
+def _chart(
+    ctx: WebContext,
+    channel: ChannelRead,
+    series: ReadingSeries,
+    levels: list[Any],
+    scope: PageScope,
+) -> PendingForecast:
+    t = scope.t
+    options = chart_options(series, levels, names=_chart_names(t), locale=t.locale)
+    chart = ui.echart(options).classes("w-full h-72")
     chart.mark(f"chart-{channel.key}")
     caption = ui.label(_caption(series, t)).classes("text-xs text-slate-600")
     caption.mark(f"chart-caption-{channel.key}")
-    full = (series.start, series.end)
+    notes = ui.column().classes("gap-0")
+    data_end = series.end
     bid = browser_id()
 
     def requery(event: events.GenericEventArguments) -> None:
         window = _zoom_percent(event.args)
-        if window is None or full[0] is None or full[1] is None:
+        axis = chart.options["xAxis"]
+        if window is None or axis["min"] is None or axis["max"] is None or data_end is None:
             return
+        full = (
+            datetime.fromtimestamp(axis["min"] / 1e3, UTC),
+            datetime.fromtimestamp(axis["max"] / 1e3, UTC),
+        )
         first, last = zoom_window(full[0], full[1], *window)
+        # the readings stop at the last one; the rest of the axis is the forecast's
+        last = min(last, data_end)
+        if last <= first:
+            first = max(full[0], last - timedelta(seconds=1))
         with ctx.session() as session:
             caller = ctx.principal(session, bid)
             if caller is None:
@@ -81,6 +228,9 @@ def _chart(
         caption.text = _caption(zoomed, t)
 
     chart.on("chart:datazoom", requery, throttle=0.3)
+    return PendingForecast(
+        chart=chart, notes=notes, channel=channel, series=series, caller=scope.caller, t=t
+    )
 
 
 def _caption(series: ReadingSeries, t: Translator) -> str:
@@ -99,7 +249,8 @@ def register(ctx: WebContext) -> None:
     """Add ``/assets/{asset_id}``."""
 
     @ui.page("/assets/{asset_id}")
-    def asset_page(asset_id: int, channel: str | None = None) -> None:
+    async def asset_page(asset_id: int, channel: str | None = None) -> None:
+        pending: PendingForecast | None = None
         with open_page(ctx, N_("Asset")) as scope:
             if scope is None:
                 return
@@ -127,9 +278,11 @@ def register(ctx: WebContext) -> None:
                     if not channels:
                         ui.label(t("No channels."))
                     else:
-                        _channel_view(ctx, scope, channels, channel, asset.id)
+                        pending = _channel_view(ctx, scope, channels, channel, asset.id)
             _sections(scope, asset.id, {c.key for c in channels})
             assistant_panel(ctx, scope, asset_id=asset.id)
+        if pending is not None:
+            await pending.draw(ctx)
 
 
 def _channel_view(
@@ -138,8 +291,9 @@ def _channel_view(
     channels: list[ChannelRead],
     channel: str | None,
     asset_id: int,
-) -> None:
-    """The chosen channel's chart with its alarm levels and a select of the asset's channels."""
+) -> PendingForecast:
+    """The chosen channel's chart with its alarm levels and a select of the asset's channels;
+    the forecast is added when fitted."""
     t, session, caller = scope.t, scope.session, scope.caller
     chosen = next((c for c in channels if c.key == channel), channels[0])
     ui.select(
@@ -152,7 +306,7 @@ def _channel_view(
         chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
     )
     levels = data.rule_levels(session, caller, chosen.key)
-    _chart(ctx, chosen, series, levels, t)
+    pending = _chart(ctx, chosen, series, levels, scope)
     if levels:
         ui.label(
             t(
@@ -162,6 +316,7 @@ def _channel_view(
                 ),
             )
         ).classes("text-sm").mark("levels")
+    return pending
 
 
 def _sections(scope: PageScope, asset_id: int, channel_keys: set[str]) -> None:

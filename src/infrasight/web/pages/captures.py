@@ -130,8 +130,6 @@ def _review_controls(ctx: WebContext, scope: PageScope, defects: list[DefectRead
                 ).props("dense outline color=negative").mark(
                     f"reject-{defect.id}-{reason.replace(' ', '-')}"
                 )
-            if ctx.has_api("/api/v1/defects/{defect_id}/history"):
-                ui.link(t("History"), f"/defects/{defect.id}/history").mark(f"history-{defect.id}")
 
 
 def _thumbnail(capture: CaptureRead, t: Translator) -> None:
@@ -217,4 +215,9 @@ def register(ctx: WebContext) -> None:
             ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").mark("defects")
             if not defects:
                 ui.label(t("No defects found."))
+            with ui.row().classes("gap-3 text-sm"):
+                for defect in defects:
+                    ui.link(
+                        t("Defect #{id}: history", id=defect.id), f"/defects/{defect.id}/history"
+                    ).mark(f"history-{defect.id}")
             _review_controls(ctx, scope, defects)

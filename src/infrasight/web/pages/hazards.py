@@ -296,6 +296,20 @@ def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> 
     ).mark(marker)
 
 
+_DEFECT = re.compile(r"^defect:(\d+)")
+
+
+def _defect_links(evidence: list[dict[str, Any]], t: Translator) -> None:
+    """A link to the history page of each defect the evidence cites."""
+    ids = sorted({int(m.group(1)) for e in evidence if (m := _DEFECT.match(str(e.get("ref", ""))))})
+    if ids:
+        with ui.row().classes("gap-3 text-sm"):
+            for defect_id in ids:
+                ui.link(
+                    t("Defect #{id}: history", id=defect_id), f"/defects/{defect_id}/history"
+                ).mark(f"defect-history-{defect_id}")
+
+
 def _causes(causes: list[dict[str, Any]], t: Translator) -> None:
     ui.label(t("Ranked causes")).classes("text-lg")
     if not causes:
@@ -563,6 +577,7 @@ def register(ctx: WebContext) -> None:
             ui.label(t("Evidence")).classes("text-lg")
             _timeline_chart(session, caller, list(hazard["evidence"]), t)
             _evidence_table(list(hazard["evidence"]), t, "evidence")
+            _defect_links(list(hazard["evidence"]), t)
             _causes(list(hazard["causes"] or []), t)
             _condition(session, caller, hazard, t)
             _recommendations(ctx, scope, hazard_id)

@@ -11,6 +11,7 @@ from infrasight.core.errors import AuthenticationError, InvalidInputError
 from infrasight.services.login import login
 from infrasight.services.throttle import TooManyAttemptsError
 from infrasight.web.context import WebContext
+from infrasight.web.i18n import LOCALE_NAMES
 from infrasight.web.layout import browser_id, language_switch
 
 __all__ = ["register"]
@@ -74,7 +75,12 @@ def register(ctx: WebContext) -> None:
                         message.text = t("Wrong e-mail or password.")
                         return
                     session.commit()
+                    stored = result.user.locale
                 ctx.state(bid).token = result.session.token
+                if (
+                    stored is not None and stored in LOCALE_NAMES
+                ):  # the user's own language wins over the browser's
+                    ctx.set_locale(bid, stored)
                 ui.navigate.to("/")
 
             password.on("keydown.enter", submit)

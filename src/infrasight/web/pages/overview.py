@@ -3,6 +3,7 @@ overdue work orders, and a plain coordinate view."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from html import escape
 
@@ -20,7 +21,7 @@ from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, open_page
 
-__all__ = ["coordinate_svg", "register"]
+__all__ = ["coordinate_svg", "map_view", "register"]
 
 KIND_NAMES = {
     "bridge": N_("bridge"),
@@ -58,6 +59,37 @@ def coordinate_svg(assets: list[AssetRead], *, size: int = 320, margin: int = 24
         + "".join(marks)
         + "</svg>"
     )
+
+
+def map_view(assets: list[AssetRead], tile_url: str, attribution: str) -> ui.leaflet | None:
+    """A Leaflet map of the placed assets on the configured tiles (None without coordinates).
+
+    NiceGUI's Leaflet comes with the package; its default OpenStreetMap layer is removed before
+    the map reaches the browser, so the only tiles fetched are ``tile_url``'s. Assets are
+    circle markers (no marker images to fetch).
+    """
+    placed = [
+        (a, float(a.latitude), float(a.longitude))
+        for a in assets
+        if a.latitude is not None and a.longitude is not None
+    ]
+    if not placed:
+        return None
+    lats = [lat for _, lat, _ in placed]
+    lons = [lon for _, _, lon in placed]
+    span = max(max(lats) - min(lats), max(lons) - min(lons), 0.01)
+    # the zoom at which the span fills about half of a 256-px-per-360-degree world tile
+    zoom = max(2, min(16, math.floor(math.log2(180.0 / span))))
+    center = ((max(lats) + min(lats)) / 2, (max(lons) + min(lons)) / 2)
+    leaflet = ui.leaflet(center=center, zoom=zoom)
+    leaflet.clear_layers()
+    leaflet.tile_layer(url_template=tile_url, options={"attribution": attribution, "maxZoom": 19})
+    for asset, lat, lon in placed:
+        leaflet.generic_layer(
+            name="circleMarker",
+            args=[[lat, lon], {"radius": 7, "color": "#b91c1c", "title": asset.name}],
+        )
+    return leaflet
 
 
 CLOSED_HAZARDS = frozenset({"resolved", "closed", "merged"})
@@ -148,7 +180,15 @@ def register(ctx: WebContext) -> None:
                 for asset in listed:
                     own = [h for h in hazards if h.asset_id == asset.id]
                     _asset_card(scope, asset, counts.get(asset.id, 0), own)
-            svg = coordinate_svg(listed)
+            settings = ctx.platform.settings
+            if settings.map_tile_url and any(
+                a.latitude is not None and a.longitude is not None for a in listed
+            ):
+                ui.label(t("Map")).classes("text-lg")
+                leaflet = map_view(listed, settings.map_tile_url, settings.map_tile_attribution)
+                if leaflet is not None:
+                    leaflet.classes("w-full h-80").mark("map")
+            svg = "" if settings.map_tile_url else coordinate_svg(listed)
             if svg:
                 ui.label(t("Positions (WGS 84, no map tiles)")).classes("text-lg")
                 ui.html(svg, sanitize=False).mark("coordinates")
