@@ -9,12 +9,12 @@ channel between batches (a state of an older format starts the scorer afresh).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.services.compensation import compensated
 from infrasight.signals import AnomalyState, score_online
-from infrasight.storage.models import Channel, ChannelAnalytics
+from infrasight.storage.models import Channel, ChannelAnalytics, ChannelCompensation, Reading
 from infrasight.storage.readings import fetch_series, insert_readings
 
 __all__ = ["ANOMALY_SUFFIX", "score_channel_keys", "score_channels"]
@@ -57,10 +57,39 @@ def score_channels(
     """
     written: dict[int, tuple[str, float]] = {}
     channels = session.scalars(select(Channel).where(Channel.id.in_(channel_ids))).all()
+    # A few queries for the whole chunk instead of a few per channel: the scorer states and
+    # their score channels (``session.get`` then finds them without a query), which channels
+    # have a compensation model, and each channel's newest reading (none new: nothing to do).
+    states = {
+        a.channel_id: a
+        for a in session.scalars(
+            select(ChannelAnalytics).where(ChannelAnalytics.channel_id.in_(channel_ids))
+        )
+    }
+    if states:
+        derived_ids = [a.anomaly_channel_id for a in states.values()]
+        session.scalars(select(Channel).where(Channel.id.in_(derived_ids))).all()
+    modelled = set(
+        session.scalars(
+            select(ChannelCompensation.channel_id).where(
+                ChannelCompensation.channel_id.in_(channel_ids)
+            )
+        )
+    )
+    newest: dict[int, int] = {
+        channel_id: int(ts)
+        for channel_id, ts in session.execute(
+            select(Reading.channel_id, func.max(Reading.ts))
+            .where(Reading.channel_id.in_(list(states)))
+            .group_by(Reading.channel_id)
+        )
+    }
     for channel in channels:
         if channel.key.endswith(ANOMALY_SUFFIX):
             continue
-        analytics = session.get(ChannelAnalytics, channel.id)
+        analytics = states.get(channel.id)
+        if analytics is not None and newest.get(channel.id, analytics.last_ts) <= analytics.last_ts:
+            continue  # nothing after the last scored reading
         if analytics is None:
             derived = _derived_channel(session, channel)
             state = None
@@ -74,7 +103,9 @@ def score_channels(
         if not stamps.size:
             continue
         times = stamps.tolist()
-        residual = compensated(session, channel.id, stamps, values)
+        residual = (
+            compensated(session, channel.id, stamps, values) if channel.id in modelled else values
+        )
         scores, new_state = score_online(residual, state, times=stamps / 1e6)  # learns cycles
         insert_readings(
             session, list(zip([derived.id] * len(times), times, scores.tolist(), strict=True))
