@@ -58,17 +58,21 @@ def score_channels(
     written: dict[int, tuple[str, float]] = {}
     channels = session.scalars(select(Channel).where(Channel.id.in_(channel_ids))).all()
     # A few queries for the whole chunk instead of a few per channel: the scorer states and
-    # their score channels (``session.get`` then finds them without a query), which channels
-    # have a compensation model, and each channel's newest reading (none new: nothing to do).
+    # their score channels, which channels have a compensation model, and each channel's newest
+    # reading (none new: nothing to do). No ORM query then runs per scored channel, so the
+    # changed states are not flushed one by one.
     states = {
         a.channel_id: a
         for a in session.scalars(
             select(ChannelAnalytics).where(ChannelAnalytics.channel_id.in_(channel_ids))
         )
     }
-    if states:
-        derived_ids = [a.anomaly_channel_id for a in states.values()]
-        session.scalars(select(Channel).where(Channel.id.in_(derived_ids))).all()
+    score_channels_of = {
+        c.id: c
+        for c in session.scalars(
+            select(Channel).where(Channel.id.in_([a.anomaly_channel_id for a in states.values()]))
+        )
+    }
     modelled = set(
         session.scalars(
             select(ChannelCompensation.channel_id).where(
@@ -95,9 +99,7 @@ def score_channels(
             state = None
             stamps, values = fetch_series(session, channel.id, from_us=from_us)
         else:
-            derived_or_none = session.get(Channel, analytics.anomaly_channel_id)
-            assert derived_or_none is not None
-            derived = derived_or_none
+            derived = score_channels_of[analytics.anomaly_channel_id]
             state = AnomalyState.from_dict(analytics.anomaly_state)
             stamps, values = fetch_series(session, channel.id, after_us=analytics.last_ts)
         if not stamps.size:
