@@ -10,9 +10,13 @@ database with N devices, each bound to one channel. Then, for the duration:
 * a probe asks ``/healthz`` ten times per second: the baseline, the cost of the HTTP stack
   alone under the same load (also measured on the idle server before the load).
 
-Prints p50 / p99 latency (ms) per kind of request, request counts and errors (non-2xx answers
-and failed connections; the target is 0), the readings stored against those acknowledged and
-the server's CPU time per request. The load runs twice, each on a fresh database: first with
+Prints p50 / p99 latency (ms) per kind of request, request counts and errors (non-2xx answers,
+failed connections and answers slower than 10 s; the target is 0), the readings stored against
+those acknowledged, the server's CPU time per request, the load generator's own CPU time per
+request and the machine's load average. The load generator is raw asyncio keep-alive HTTP/1.1
+connections (one per device and per user) on uvloop when installed: about 0.2 ms of CPU per
+request, so that it leaves the cores to the server. Where the server's CPU goes:
+``docs/performance.md``. The load runs twice, each on a fresh database: first with
 every request's batch committed alone (``INFRASIGHT_GROUP_COMMIT_MAX=1``, as before group
 commit), then as shipped (concurrent batches share a transaction); ``--only-after`` skips the
 first. The exit status is 1 when the second run has errors.
@@ -20,8 +24,8 @@ first. The exit status is 1 when the second run has errors.
 Usage: python benchmarks/load.py [--devices 1000] [--users 20] [--seconds 60] [--smoke]
        [--only-after] [--json]
 
-Needs the ``loadtest`` extra (aiohttp), which ``make bench`` installs. A deployment's
-``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its own database.
+Needs only the base install. A deployment's ``INFRASIGHT_DATABASE_URL`` is ignored: the
+benchmark makes its own database.
 """
 
 from __future__ import annotations
