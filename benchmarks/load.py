@@ -10,9 +10,13 @@ database with N devices, each bound to one channel. Then, for the duration:
 * a probe asks ``/healthz`` ten times per second: the baseline, the cost of the HTTP stack
   alone under the same load (also measured on the idle server before the load).
 
-Prints p50 / p99 latency (ms) per kind of request, request counts and errors (non-2xx answers
-and failed connections; the target is 0), the readings stored against those acknowledged and
-the server's CPU time per request. The load runs twice, each on a fresh database: first with
+Prints p50 / p99 latency (ms) per kind of request, request counts and errors (non-2xx answers,
+failed connections and answers slower than 10 s; the target is 0), the readings stored against
+those acknowledged, the server's CPU time per request, the load generator's own CPU time per
+request and the machine's load average. The load generator is raw asyncio keep-alive HTTP/1.1
+connections (one per device and per user) on uvloop when installed: about 0.2 ms of CPU per
+request, so that it leaves the cores to the server. Where the server's CPU goes:
+``docs/performance.md``. The load runs twice, each on a fresh database: first with
 every request's batch committed alone (``INFRASIGHT_GROUP_COMMIT_MAX=1``, as before group
 commit), then as shipped (concurrent batches share a transaction); ``--only-after`` skips the
 first. The exit status is 1 when the second run has errors.
@@ -20,8 +24,8 @@ first. The exit status is 1 when the second run has errors.
 Usage: python benchmarks/load.py [--devices 1000] [--users 20] [--seconds 60] [--smoke]
        [--only-after] [--json]
 
-Needs the ``loadtest`` extra (aiohttp), which ``make bench`` installs. A deployment's
-``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its own database.
+Needs only the base install. A deployment's ``INFRASIGHT_DATABASE_URL`` is ignored: the
+benchmark makes its own database.
 """
 
 from __future__ import annotations
@@ -37,12 +41,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import aiohttp
+from urllib.parse import urlencode, urlsplit
 
 from infrasight.core.domain import Role
 from infrasight.core.settings import Settings
@@ -54,6 +58,82 @@ from infrasight.storage.models import Asset, Channel, Device, Element
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import _free_port, _serve
+
+
+class HttpError(OSError):
+    """The server closed the connection or answered something that is not HTTP/1.1."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection on raw asyncio streams: the cheapest client.
+
+    A field unit keeps one connection open and sends its reading on it each second; this does
+    the same with a few bytes of parsing per answer (no client library), so that the load
+    generator, which shares the machine's cores with the server, costs little. A failed or
+    timed-out request closes the connection; the next one opens a new one.
+    """
+
+    def __init__(self, base: str, timeout_s: float = 10.0) -> None:
+        parts = urlsplit(base)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.timeout_s = timeout_s
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        params: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send one request; its status and body. Raises OSError or TimeoutError."""
+        target = path + (f"?{urlencode(params)}" if params else "")
+        head = [f"{method} {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        if body or method in ("POST", "PUT", "PATCH"):
+            head.append(f"Content-Length: {len(body)}")
+        wire = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        try:
+            return await asyncio.wait_for(self._exchange(wire), self.timeout_s)
+        except (OSError, TimeoutError) as err:
+            self.close()
+            raise err
+        except (EOFError, ValueError, asyncio.LimitOverrunError) as err:
+            self.close()
+            raise HttpError(f"not an HTTP/1.1 answer ({err!r})") from err
+
+    async def _exchange(self, wire: bytes) -> tuple[int, bytes]:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._streams
+        writer.write(wire)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip().lower()
+        if fields.get("transfer-encoding") == "chunked":
+            chunks = []
+            while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                chunks.append(await reader.readexactly(size + 2))
+            await reader.readuntil(b"\r\n")
+            payload = b"".join(c[:-2] for c in chunks)
+        else:
+            payload = await reader.readexactly(int(fields.get("content-length", "0")))
+        if fields.get("connection") == "close":
+            self.close()
+        return status, payload
+
+    def close(self) -> None:
+        """Drop the connection (the next request opens a new one)."""
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,41 +224,39 @@ def prepare(settings: Settings, devices: int) -> Fleet:
 
 
 async def _device(
-    session: aiohttp.ClientSession,
-    base: str,
-    token: str,
-    key: str,
-    until: float,
-    tally: Tally,
-    rng: random.Random,
+    base: str, token: str, key: str, until: float, tally: Tally, rng: random.Random
 ) -> int:
-    """Post one reading per second until ``until``; returns the readings acknowledged."""
+    """Post one reading per second on one keep-alive connection until ``until``; returns the
+    readings acknowledged."""
+    connection = Connection(base)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    url = f"{base}/api/v1/ingest/readings"
-    await asyncio.sleep(rng.random())
+    await asyncio.sleep(rng.random())  # devices spread over the second
     acknowledged = 0
     tick = time.perf_counter()
-    while tick < until:
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        body = json.dumps(
-            {"readings": [{"channel": key, "time": stamp, "value": 100 + rng.random()}]}
-        )
-        began = time.perf_counter()
-        try:
-            async with session.post(url, data=body, headers=headers) as response:
-                payload = await response.read()
-                ok = response.status == 200
-                tally.add(began, ok, f"{response.status} {payload[:120]!r}")
+    try:
+        while tick < until:
+            stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            body = json.dumps(
+                {"readings": [{"channel": key, "time": stamp, "value": 100 + rng.random()}]}
+            ).encode()
+            began = time.perf_counter()
+            try:
+                status, payload = await connection.request(
+                    "POST", "/api/v1/ingest/readings", headers=headers, body=body
+                )
+                ok = status == 200
+                tally.add(began, ok, f"{status} {payload[:120]!r}")
                 acknowledged += json.loads(payload)["accepted"] if ok else 0
-        except (aiohttp.ClientError, TimeoutError) as err:
-            tally.add(began, False, repr(err))
-        tick += 1.0
-        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+            except (OSError, TimeoutError) as err:
+                tally.add(began, False, repr(err))
+            tick += 1.0
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+    finally:
+        connection.close()
     return acknowledged
 
 
 async def _user(
-    session: aiohttp.ClientSession,
     base: str,
     token: str,
     channel_ids: list[int],
@@ -187,50 +265,56 @@ async def _user(
     rng: random.Random,
 ) -> None:
     """Load a dashboard (readings, alarms, assets) once per second until ``until``."""
+    connection = Connection(base)
     headers = {"Authorization": f"Bearer {token}"}
     await asyncio.sleep(rng.random())
     tick = time.perf_counter()
-    while tick < until:
-        now = datetime.now(UTC)
-        channel = rng.choice(channel_ids)
-        requests = [
-            (
-                "dashboard: channel readings",
-                f"{base}/api/v1/channels/{channel}/readings",
-                {
-                    "start": (now - timedelta(hours=1)).isoformat(),
-                    "end": now.isoformat(),
-                    "max_points": "500",
-                },
-            ),
-            ("dashboard: alarms", f"{base}/api/v1/alarms", {"limit": "100"}),
-            ("dashboard: assets", f"{base}/api/v1/assets", {}),
-        ]
-        for name, url, params in requests:
+    try:
+        while tick < until:
+            now = datetime.now(UTC)
+            channel = rng.choice(channel_ids)
+            requests = [
+                (
+                    "dashboard: channel readings",
+                    f"/api/v1/channels/{channel}/readings",
+                    {
+                        "start": (now - timedelta(hours=1)).isoformat(),
+                        "end": now.isoformat(),
+                        "max_points": "500",
+                    },
+                ),
+                ("dashboard: alarms", "/api/v1/alarms", {"limit": "100"}),
+                ("dashboard: assets", "/api/v1/assets", {}),
+            ]
+            for name, path, params in requests:
+                began = time.perf_counter()
+                try:
+                    status, payload = await connection.request(
+                        "GET", path, headers=headers, params=params
+                    )
+                    tallies[name].add(began, status == 200, f"{status} {payload[:120]!r}")
+                except (OSError, TimeoutError) as err:
+                    tallies[name].add(began, False, repr(err))
+            tick += 1.0
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+    finally:
+        connection.close()
+
+
+async def _probe(base: str, until: float, tally: Tally) -> None:
+    """``/healthz`` ten times per second: the HTTP stack's own latency."""
+    connection = Connection(base)
+    try:
+        while time.perf_counter() < until:
             began = time.perf_counter()
             try:
-                async with session.get(url, params=params, headers=headers) as response:
-                    payload = await response.read()
-                    tallies[name].add(
-                        began, response.status == 200, f"{response.status} {payload[:120]!r}"
-                    )
-            except (aiohttp.ClientError, TimeoutError) as err:
-                tallies[name].add(began, False, repr(err))
-        tick += 1.0
-        await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-
-
-async def _probe(session: aiohttp.ClientSession, base: str, until: float, tally: Tally) -> None:
-    """``/healthz`` ten times per second: the HTTP stack's own latency."""
-    while time.perf_counter() < until:
-        began = time.perf_counter()
-        try:
-            async with session.get(f"{base}/healthz") as response:
-                await response.read()
-                tally.add(began, response.status == 200, str(response.status))
-        except (aiohttp.ClientError, TimeoutError) as err:
-            tally.add(began, False, repr(err))
-        await asyncio.sleep(0.1)
+                status, _ = await connection.request("GET", "/healthz")
+                tally.add(began, status == 200, str(status))
+            except (OSError, TimeoutError) as err:
+                tally.add(began, False, repr(err))
+            await asyncio.sleep(0.1)
+    finally:
+        connection.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -242,18 +326,47 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _own_cpu_seconds() -> float:
+    """CPU time (user + system, s) this process (the load generator) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _stored(base: str, token: str, channel_ids: list[int]) -> int | None:
+    """Readings the server holds for ``channel_ids``; None when it cannot answer in time."""
+    connection = Connection(base, timeout_s=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    stored = 0
+    try:
+        for channel in channel_ids:
+            status, payload = await connection.request(
+                "GET",
+                f"/api/v1/channels/{channel}/readings",
+                headers=headers,
+                params={"max_points": "1"},
+            )
+            if status != 200:
+                return None
+            stored += sum(int(p["count"]) for p in json.loads(payload)["points"])
+    except (OSError, TimeoutError, KeyError):
+        return None  # the server is still overloaded: not counted
+    finally:
+        connection.close()
+    return stored
+
+
 async def run_load(
     base: str, fleet: Fleet, users: int, seconds: float, server_pid: int
 ) -> dict[str, Any]:
     """Idle baseline, then the load; the figures as a dict."""
     rng = random.Random(0)
     idle = Tally()
-    async with aiohttp.ClientSession() as probe_session:
-        for _ in range(200):
-            began = time.perf_counter()
-            async with probe_session.get(f"{base}/healthz") as response:
-                await response.read()
-                idle.add(began, response.status == 200)
+    connection = Connection(base)
+    for _ in range(200):
+        began = time.perf_counter()
+        status, _ = await connection.request("GET", "/healthz")
+        idle.add(began, status == 200)
+    connection.close()
     tallies = {
         name: Tally()
         for name in (
@@ -264,52 +377,24 @@ async def run_load(
             "baseline: /healthz under load",
         )
     }
-    # A device that waits longer than this gives up (and would send again later): an error here.
-    timeout = aiohttp.ClientTimeout(total=10)
-    # One connection per device (as separate field units have), users share a small pool.
-    device_sessions = [
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=timeout)
-        for _ in fleet.device_tokens
-    ]
-    user_session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=users + 1), timeout=timeout
-    )
     began = time.perf_counter()
-    cpu_began = _cpu_seconds(server_pid)
+    cpu_began, own_cpu_began = _cpu_seconds(server_pid), _own_cpu_seconds()
     until = began + seconds
-    try:
-        device_tasks = [
-            _device(s, base, token, key, until, tallies["device: post a reading"], rng)
-            for s, token, key in zip(
-                device_sessions, fleet.device_tokens, fleet.channel_keys, strict=True
-            )
-        ]
-        user_tasks = [
-            _user(s, base, fleet.user_token, fleet.channel_ids, until, tallies, rng)
-            for s in [user_session] * users
-        ]
-        probe = _probe(user_session, base, until, tallies["baseline: /healthz under load"])
-        results = await asyncio.gather(*device_tasks, *user_tasks, probe)
-    finally:
-        for s in [*device_sessions, user_session]:
-            await s.close()
+    # One connection per device (as separate field units have) and per user.
+    device_tasks: list[Coroutine[Any, Any, int | None]] = [
+        _device(base, token, key, until, tallies["device: post a reading"], rng)
+        for token, key in zip(fleet.device_tokens, fleet.channel_keys, strict=True)
+    ]
+    other_tasks: list[Coroutine[Any, Any, int | None]] = [
+        _user(base, fleet.user_token, fleet.channel_ids, until, tallies, rng) for _ in range(users)
+    ]
+    other_tasks.append(_probe(base, until, tallies["baseline: /healthz under load"]))
+    results = await asyncio.gather(*device_tasks, *other_tasks)
     elapsed = time.perf_counter() - began
     server_cpu_s = _cpu_seconds(server_pid) - cpu_began
+    client_cpu_s = _own_cpu_seconds() - own_cpu_began
     acknowledged = sum(r for r in results[: len(device_tasks)] if isinstance(r, int))
-    stored: int | None = 0
-    async with aiohttp.ClientSession(
-        headers={"Authorization": f"Bearer {fleet.user_token}"},
-        timeout=aiohttp.ClientTimeout(total=30),
-    ) as reader:
-        try:
-            for channel in fleet.channel_ids:
-                async with reader.get(
-                    f"{base}/api/v1/channels/{channel}/readings", params={"max_points": "1"}
-                ) as response:
-                    points = (await response.json())["points"]
-                    stored = (stored or 0) + sum(int(p["count"]) for p in points)
-        except (aiohttp.ClientError, TimeoutError, KeyError):
-            stored = None  # the server is still overloaded: not counted
+    stored = await _stored(base, fleet.user_token, fleet.channel_ids)
     errors = sum(t.errors for t in tallies.values())
     posted = len(tallies["device: post a reading"].latencies_ms)
     answered = sum(len(t.latencies_ms) for t in tallies.values())
@@ -323,6 +408,9 @@ async def run_load(
         "errors": errors,
         "server_cpu_s": round(server_cpu_s, 1),
         "server_cpu_ms_per_request": round(1000 * server_cpu_s / max(answered, 1), 2),
+        "client_cpu_s": round(client_cpu_s, 1),
+        "client_cpu_ms_per_request": round(1000 * client_cpu_s / max(answered, 1), 2),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "idle_baseline_healthz": idle.summary(),
         **{name: tally.summary() for name, tally in tallies.items()},
     }
@@ -342,6 +430,16 @@ RUNS = {
 """The same load on the server as it was (each request's batch committed alone) and as it is."""
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed (it comes with uvicorn's standard extra): a cheaper
+    client; else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _one_run(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data")
@@ -349,9 +447,12 @@ def _one_run(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, A
         port = _free_port()
         server: subprocess.Popen[bytes] = _serve(settings, port, extra_env)
         try:
-            return asyncio.run(
-                run_load(f"http://127.0.0.1:{port}", fleet, args.users, args.seconds, server.pid)
-            )
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                return runner.run(
+                    run_load(
+                        f"http://127.0.0.1:{port}", fleet, args.users, args.seconds, server.pid
+                    )
+                )
         finally:
             server.terminate()
             server.wait(10)
@@ -374,8 +475,13 @@ def _print(label: str, report: dict[str, Any]) -> None:
         f"  device requests/s {report['device_requests_per_s']} "
         f"(offered {report['devices']}); readings acknowledged "
         f"{report['readings_acknowledged']}, stored {report['readings_stored']}; "
-        f"errors {report['errors']}; server CPU {report['server_cpu_s']} s, "
-        f"{report['server_cpu_ms_per_request']} ms a request"
+        f"errors {report['errors']}"
+    )
+    print(
+        f"  server CPU {report['server_cpu_s']} s, {report['server_cpu_ms_per_request']} ms a "
+        f"request; load generator CPU {report['client_cpu_s']} s, "
+        f"{report['client_cpu_ms_per_request']} ms a request; load average (1 min) at the end "
+        f"{report['load_average_1min']}"
     )
 
 

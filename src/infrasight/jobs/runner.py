@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import JobStatus
@@ -118,11 +118,19 @@ def add_effect(session: Session, name: str, arguments: dict[str, Any], organizat
     After the commit, tell the runner with :meth:`JobRunner.dispatch` (the platform does this
     for published events); a row nobody dispatched is run when the next process starts.
     """
-    job = Job(name=name, arguments=arguments, organization_id=organization_id)
-    session.add(job)
-    session.flush()
+    # A Core insert on the session's connection, not an ORM object: every stored batch writes
+    # one, and the unit of work's flush was a good share of an ingest request's cost.
+    job_id: int = (
+        session.connection()
+        .execute(
+            insert(Job)
+            .values(name=name, arguments=arguments, organization_id=organization_id)
+            .returning(Job.id)
+        )
+        .scalar_one()
+    )
     session.info.setdefault(_ADDED_EFFECTS, set()).add((name, organization_id))
-    return job.id
+    return job_id
 
 
 def _job_lock(job_id: int) -> str:

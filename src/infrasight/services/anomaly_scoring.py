@@ -9,12 +9,12 @@ channel between batches (a state of an older format starts the scorer afresh).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.services.compensation import compensated
 from infrasight.signals import AnomalyState, score_online
-from infrasight.storage.models import Channel, ChannelAnalytics
+from infrasight.storage.models import Channel, ChannelAnalytics, ChannelCompensation, Reading
 from infrasight.storage.readings import fetch_series, insert_readings
 
 __all__ = ["ANOMALY_SUFFIX", "score_channel_keys", "score_channels"]
@@ -57,24 +57,57 @@ def score_channels(
     """
     written: dict[int, tuple[str, float]] = {}
     channels = session.scalars(select(Channel).where(Channel.id.in_(channel_ids))).all()
+    # A few queries for the whole chunk instead of a few per channel: the scorer states and
+    # their score channels, which channels have a compensation model, and each channel's newest
+    # reading (none new: nothing to do). No ORM query then runs per scored channel, so the
+    # changed states are not flushed one by one.
+    states = {
+        a.channel_id: a
+        for a in session.scalars(
+            select(ChannelAnalytics).where(ChannelAnalytics.channel_id.in_(channel_ids))
+        )
+    }
+    score_channels_of = {
+        c.id: c
+        for c in session.scalars(
+            select(Channel).where(Channel.id.in_([a.anomaly_channel_id for a in states.values()]))
+        )
+    }
+    modelled = set(
+        session.scalars(
+            select(ChannelCompensation.channel_id).where(
+                ChannelCompensation.channel_id.in_(channel_ids)
+            )
+        )
+    )
+    newest: dict[int, int] = {
+        channel_id: int(ts)
+        for channel_id, ts in session.execute(
+            select(Reading.channel_id, func.max(Reading.ts))
+            .where(Reading.channel_id.in_(list(states)))
+            .group_by(Reading.channel_id)
+        )
+    }
     for channel in channels:
         if channel.key.endswith(ANOMALY_SUFFIX):
             continue
-        analytics = session.get(ChannelAnalytics, channel.id)
+        analytics = states.get(channel.id)
+        if analytics is not None and newest.get(channel.id, analytics.last_ts) <= analytics.last_ts:
+            continue  # nothing after the last scored reading
         if analytics is None:
             derived = _derived_channel(session, channel)
             state = None
             stamps, values = fetch_series(session, channel.id, from_us=from_us)
         else:
-            derived_or_none = session.get(Channel, analytics.anomaly_channel_id)
-            assert derived_or_none is not None
-            derived = derived_or_none
+            derived = score_channels_of[analytics.anomaly_channel_id]
             state = AnomalyState.from_dict(analytics.anomaly_state)
             stamps, values = fetch_series(session, channel.id, after_us=analytics.last_ts)
         if not stamps.size:
             continue
         times = stamps.tolist()
-        residual = compensated(session, channel.id, stamps, values)
+        residual = (
+            compensated(session, channel.id, stamps, values) if channel.id in modelled else values
+        )
         scores, new_state = score_online(residual, state, times=stamps / 1e6)  # learns cycles
         insert_readings(
             session, list(zip([derived.id] * len(times), times, scores.tolist(), strict=True))

@@ -364,6 +364,7 @@ def store_readings(session: Session, batch: ValidatedReadings) -> IngestResult:
             update(Device)
             .where(Device.id == batch.device_id)
             .values(last_seen_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)  # no ORM objects to keep in step
         )
     event = None
     if accepted:  # the effects (scores, rules) are a durable row of the same transaction
