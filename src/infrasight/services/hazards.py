@@ -54,6 +54,12 @@ from infrasight.services.hazard_evidence import (
     forecast_evidence,
     iso_hour,
 )
+from infrasight.services.hazard_prediction import (
+    PredictionCache,
+    condition_prediction,
+    crack_growth_prediction,
+    summarise,
+)
 from infrasight.storage.models import (
     Asset,
     Channel,
@@ -74,6 +80,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+LIVE_STATUSES = frozenset({"open", "acknowledged", "mitigating", "resolved"})
+"""States whose hazard still follows its evidence."""
 
 HOUR_US = 3_600_000_000
 
@@ -342,6 +351,27 @@ def _forecasts(
     return out
 
 
+CRACK_QUANTITIES = frozenset({"crack_width", "crack_opening"})
+
+
+def _crack_growth(view: ElementView, keys: Collection[str], start_us: int) -> list[dict[str, Any]]:
+    """Growth forecasts of the hazard's crack-width gauges (mm) to the next MBEI boundary."""
+    times_s = start_us / 1e6 + view.observations.times_h * 3600.0
+    out = []
+    for ch, data in zip(view.channels, view.observations.channels, strict=True):
+        if (
+            ch.key in keys
+            and ch.quantity.strip().lower() in CRACK_QUANTITIES
+            and ch.unit.strip().lower() == "mm"
+        ):
+            p = crack_growth_prediction(
+                ch.key, times_s, data.values, view.observations.context.material
+            )
+            if p is not None:
+                out.append(p)
+    return out
+
+
 def update_hazards(
     session: Session,
     organization_id: int,
@@ -378,6 +408,7 @@ def update_hazards(
         datetime.fromtimestamp(start / 1e6, tz=UTC) if hours else datetime(1970, 1, 1, tzinfo=UTC)
     )
     limits: dict[str, Any] | None = None
+    cache = PredictionCache()
     touched: list[int] = []
     for ev in view.elements:
         el, obs = ev.element, ev.observations
@@ -401,7 +432,14 @@ def update_hazards(
                 limits = dict(channel_limits(session, organization_id))
             forecasts = _forecasts(ev, keys, start, limits)
             found += forecast_evidence(forecasts)
-        progress = max((f.probability[HORIZONS_DAYS[-1]] for f in forecasts), default=None)
+            condition = condition_prediction(session, organization_id, asset.id, el.id, cache)
+            cracks = _crack_growth(ev, keys, start)
+        else:
+            condition, cracks = None, []
+        outlook = summarise(condition, cracks, forecasts)
+        progress = (
+            None if outlook is None else outlook["probability_within"][f"{HORIZONS_DAYS[-1]}d"]
+        )
         items = [
             HazardEvidence(element_id=str(el.id), mechanism=top.mechanism, evidence=e)
             for e in found
@@ -443,8 +481,24 @@ def update_hazards(
             "risk_basis": risk.basis,
             "forecasts": [f.as_dict() for f in forecasts],
             "progression_probability_1y": progress,
+            "condition": condition,
+            "crack_growth": cracks,
+            "next": outlook,
         }
-        for plan in group_evidence(items, existing):
+        plans = group_evidence(items, existing)
+        planned = {p.hazard_id for p in plans}
+        for row in existing_rows:  # no new evidence, but the prediction or the risk moved
+            if (
+                str(row.id) not in planned
+                and row.status in LIVE_STATUSES
+                and (row.prediction != prediction or row.risk != risk.score)
+            ):
+                row.confidence = top.confidence
+                row.likelihood, row.consequence = risk.likelihood, risk.consequence
+                row.risk, row.risk_band = risk.score, risk.band
+                row.causes, row.prediction = causes, prediction
+                touched.append(row.id)
+        for plan in plans:
             if plan.hazard_id is None:
                 hazard = Hazard(
                     organization_id=organization_id,
