@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -183,13 +183,17 @@ def element_observations(
     *,
     window_days: int = 90,
     element_ids: Collection[int] | None = None,
+    fresh_spans: Mapping[int, tuple[int, int]] | None = None,
 ) -> AssetView:
     """Observations per element of ``asset`` that has readable channels or defects, on an
     hourly grid ending at the asset's latest reading (at most ``window_days`` long, and no
     earlier than its first reading).
 
     ``element_ids`` restricts the elements read (the drivers come from the whole asset). Defects
-    an inspector rejected are left out.
+    an inspector rejected are left out. ``fresh_spans`` (channel id -> first and last time, µs,
+    of the batch that triggers the update) marks the asset's other channels as not yet due from
+    the batch's first time on (``ChannelData.judged_until``): a backfill sent channel by channel
+    is data on its way, while a gauge missing from batch after batch falls ever further behind.
     """
     q = (
         select(Channel, Element)
@@ -212,6 +216,11 @@ def element_observations(
         n = min(window_days * 24, (end - int(first) // HOUR_US * HOUR_US) // HOUR_US)
         start = end - n * HOUR_US
     times_h = np.arange(n, dtype=np.float64)
+    fresh = {c for c, _ in rows if fresh_spans and c.id in fresh_spans}
+    pending: int | None = None
+    if fresh and fresh_spans:
+        first_new = min(fresh_spans[c.id][0] for c in fresh)
+        pending = int(np.clip((first_new - start) // HOUR_US, 0, n))
     drivers: dict[str, np.ndarray] = {}
     per_element: dict[int, list[tuple[Channel, ChannelData]]] = {}
     wanted = None if element_ids is None else set(element_ids)
@@ -231,7 +240,17 @@ def element_observations(
                 continue
             th, vv = (times_h[ok], v[ok]) if frequency else (times_h, v)
             per_element.setdefault(el.id, []).append(
-                (ch, ChannelData(key=ch.key, role=role, times_h=th, values=vv, unit=ch.unit))
+                (
+                    ch,
+                    ChannelData(
+                        key=ch.key,
+                        role=role,
+                        times_h=th,
+                        values=vv,
+                        unit=ch.unit,
+                        judged_until=None if frequency or ch in fresh else pending,
+                    ),
+                )
             )
     dq = (
         select(Defect)
@@ -381,6 +400,7 @@ def update_hazards(
     element_ids: Collection[int] | None = None,
     library: MechanismLibrary | None = None,
     matrix: RiskMatrix | None = None,
+    fresh_spans: Mapping[int, tuple[int, int]] | None = None,
 ) -> list[int]:
     """Derive the asset's hazards from its stored evidence (idempotent).
 
@@ -390,7 +410,8 @@ def update_hazards(
     resolved one reopened), with the alarms, anomaly windows and defects that concern it and,
     for damage, the forecast of its channels to their next alarm limit, whose probability of
     being reached within a year enters the likelihood. Evidence already held is refreshed in
-    place, never added twice, so a retry or a second run writes nothing new.
+    place, never added twice, so a retry or a second run writes nothing new. ``fresh_spans``:
+    see :func:`element_observations` (the ``hazards_due`` effect passes its batch's spans).
 
     Returns
     -------
@@ -402,7 +423,9 @@ def update_hazards(
         raise NotFoundError(f"asset {asset_id} not found")
     lib = library if library is not None else load_mechanisms()
     mtx = matrix if matrix is not None else load_risk_matrix()
-    view = element_observations(session, asset, window_days=window_days, element_ids=element_ids)
+    view = element_observations(
+        session, asset, window_days=window_days, element_ids=element_ids, fresh_spans=fresh_spans
+    )
     start, hours = view.start_us, view.hours
     since = (
         datetime.fromtimestamp(start / 1e6, tz=UTC) if hours else datetime(1970, 1, 1, tzinfo=UTC)

@@ -236,7 +236,8 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
     n = d.size
     if n < 48:
         return out
-    miss = float(np.mean(~np.isfinite(ch.values)))
+    due = ch.values if ch.judged_until is None else ch.values[: max(ch.judged_until, 0)]
+    miss = float(np.mean(~np.isfinite(due))) if due.size else 0.0
     if miss > 0.2:
         out.append(
             Evidence(
@@ -280,11 +281,13 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 value=float(spikes.size),
             )
         )
-    half = n // 2
-    s0 = _robust_std(hp[:half])
-    s1 = _robust_std(hp[half:])
+    # halves of the samples present: a gap (data not yet sent, a dropout) is no noise level
+    present = hp[np.isfinite(hp)]
+    half = present.size // 2
+    s0 = _robust_std(present[:half])
+    s1 = _robust_std(present[half:])
     ratio = max(s0, s1) / max(min(s0, s1), 1e-12)
-    if ratio > 3.0:
+    if half >= 24 and ratio > 3.0:
         out.append(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
