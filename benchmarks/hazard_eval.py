@@ -86,7 +86,11 @@ QUANTITY = {
     "rain": ("rainfall", "mm"),
     "water_level": ("water_level", "m"),
     "traffic": ("traffic", "kN"),
+    "DMS": ("strain", "um/m"),  # Munich: the girder's strain gauge
+    "FRC-01": ("support_force", "kN"),  # Munich: the two support reactions
+    "FRC-02": ("support_force", "kN"),
 }
+MUNICH_STATES = ("ref_support_load_01", "support_load_01", "support_load_02", "support_load_03")
 
 
 def _settings(folder: Path, name: str) -> Settings:
@@ -513,6 +517,74 @@ def yonghe(folder: Path, datasets: Path) -> dict[str, Any] | None:
         "hazards_by_day": by_day,
         "healthy_days_no_hazard": all(not by_day[d] for d in range(1, 9)),
         "damaged_day_structural": any(k == "structural" for k, _ in by_day[9]),
+    }
+
+
+def munich(folder: Path, datasets: Path, batch: int = 24) -> dict[str, Any] | None:
+    """Section 3c: Munich test bridge support lowerings streamed through the services."""
+    root = datasets / "shm" / "munich-bridge" / "Settlements"
+    if not root.exists():
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from shm_eval import _munich_series
+
+    data: dict[str, dict[str, np.ndarray]] = {}
+    for st in MUNICH_STATES:
+        series: dict[str, np.ndarray] = {}
+        for kind in ("DMS_CN", "Force"):
+            _, ch = _munich_series(root / f"UniBw_2022-04-11_{st}{kind}At100Hz.csv.zip")
+            for name, v in ch.items():
+                series["DMS" if kind == "DMS_CN" else name.split()[0]] = v
+        data[st] = series
+    settings = _settings(folder, "munich")
+    platform = Platform.create(settings, workers=0)
+    caller = _organisation(platform)
+    out: dict[str, Any] = {}
+    try:
+        for i in range(1, 4):
+            before, after = data[MUNICH_STATES[i - 1]], data[MUNICH_STATES[i]]
+            aid, eid = _asset(platform, caller, f"Munich lowering {i}", f"Support {i}")
+            prefix = f"M{i}-"
+            _channels(platform, caller, eid, prefix, list(before))
+            onset = min(v.size for v in before.values())
+            rows = sorted(
+                (
+                    (f"{prefix}{key}", float(h), float(x))
+                    for key in before
+                    for h, x in enumerate(np.concatenate([before[key], after[key]]))
+                    if np.isfinite(x)
+                ),
+                key=lambda r: r[1],
+            )
+            first_open: dict[str, float] = {}
+            end = max(r[1] for r in rows) + 1
+            for lo in np.arange(0.0, end, batch):
+                part = [r for r in rows if lo <= r[1] < lo + batch]
+                if part:
+                    _ingest(platform, caller, part)
+                with platform.database.session() as s:
+                    for h in _hazards(s, aid):
+                        first_open.setdefault(f"{h.hazard_kind}:{h.mechanism}", lo + batch)
+            with platform.database.session() as s:
+                final = sorted(
+                    ((h.risk, h.hazard_kind, h.mechanism, h.causes[0]["mechanism"]))
+                    for h in _hazards(s, aid)
+                )[::-1]
+            out[f"lowering {i}"] = {
+                "samples_before": onset,
+                "first_open": first_open,
+                "before_lowering": sorted(k for k, t in first_open.items() if t <= onset),
+                "final": final,
+            }
+    finally:
+        platform.close()
+    return {
+        "by_lowering": out,
+        "settlement_on_top": all(
+            r["final"] and r["final"][0][2] == "settlement" and r["final"][0][3] == "settlement"
+            for r in out.values()
+        ),
+        "none_before_lowering": all(not r["before_lowering"] for r in out.values()),
     }
 
 

@@ -97,6 +97,8 @@ ROLES = {
     "settlement": ChannelRole.SETTLEMENT,
     "tilt": ChannelRole.SETTLEMENT,
     "inclination": ChannelRole.SETTLEMENT,
+    "support_force": ChannelRole.SETTLEMENT,  # a support reaction shifts when a support moves
+    "support_reaction": ChannelRole.SETTLEMENT,
     "moisture": ChannelRole.MOISTURE,
     "wetness": ChannelRole.MOISTURE,
     "water_ingress": ChannelRole.MOISTURE,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from infrasight.reasoning.causes.types import ChannelData, ChannelRole, FloatArray, Observations
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
@@ -72,7 +73,7 @@ class ChannelChange:
 
 
 def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-x)))
+    return float(expit(x))  # no overflow warning for a very negative x
 
 
 def _window(ch: ChannelData, i0: int, i1: int) -> str:
