@@ -19,9 +19,9 @@ QUANTITIES = {"CRK-1": ("crack_width", "mm"), "CRK-2": ("crack_width", "mm")}
 
 def _setup(client: TestClient, tenant: Tenant, name: str) -> tuple[int, dict[str, str], Any]:
     h = tenant.headers(Role.ENGINEER)
-    aid = client.post(
-        "/api/v1/assets", json={"name": name, "kind": "bridge"}, headers=h
-    ).json()["id"]
+    aid = client.post("/api/v1/assets", json={"name": name, "kind": "bridge"}, headers=h).json()[
+        "id"
+    ]
     eid = client.post(
         f"/api/v1/assets/{aid}/elements", json={"name": "Pier 2", "kind": "pier"}, headers=h
     ).json()["id"]

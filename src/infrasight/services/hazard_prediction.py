@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ def width_boundaries_mm(material: str) -> list[tuple[float, int, str]]:
         if rule.get("measure") != "width_mm":
             continue
         bins = list(rule.get("bins", ()))
-        for b, following in zip(bins, bins[1:], strict=False):
+        for b, following in pairwise(bins):
             bound = b.get("lt", b.get("le"))
             if isinstance(bound, int | float):
                 out.append((float(bound), int(following["state"]), str(defect["clause"])))
