@@ -2,6 +2,7 @@
 
     python benchmarks/hazard_eval.py [--datasets PATH] [--n 48] [--first-seed 1000]
                                      [--batch-hours 24] [--latency-batches 40] [--smoke] [--json]
+                                     (--scenarios N is --n N)
 
 1. Streamed scenarios. Generated scenarios (``infrasight.synthetic.scenarios``, 12 mechanisms
    including thermal only and sensor faults as decoys; seeds from 1000, not used for tuning) are
@@ -247,6 +248,12 @@ def stream_scenarios(folder: Path, suite: list[Scenario], batch_hours: int) -> d
                 final = sorted(
                     ((h.risk, h.hazard_kind, h.mechanism) for h in _hazards(s, aid)), reverse=True
                 )
+            print(  # progress on stderr, so --json stays clean
+                f"  scenario {i + 1}/{len(suite)} ({sc.truth.mechanism}): "
+                f"{final[0][2] if final else 'no hazard'}",
+                file=sys.stderr,
+                flush=True,
+            )
             out.append(
                 {
                     "seed": sc.seed,
@@ -600,7 +607,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     default = os.environ.get("INFRASIGHT_DATASETS", str(REPO.parent / "shared" / "datasets"))
     ap.add_argument("--datasets", type=Path, default=Path(default))
-    ap.add_argument("--n", type=int, default=48, help="scenarios (a multiple of 12 is balanced)")
+    ap.add_argument(
+        "--n",
+        "--scenarios",
+        dest="n",
+        type=int,
+        default=48,
+        help="scenarios (a multiple of 12 is balanced)",
+    )
     ap.add_argument("--first-seed", type=int, default=1000)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--batch-hours", type=int, default=24)
@@ -638,7 +652,14 @@ def main() -> int:
         lat = latency(folder, settle, lat_batches, preload_days=min(60, max(days, 62) - 2))
         real_z24 = z24(folder, args.datasets)
         real_yonghe = None if args.smoke else yonghe(folder, args.datasets)
-    result = {"streamed": figures, "latency": lat, "z24": real_z24, "yonghe": real_yonghe}
+        real_munich = None if args.smoke else munich(folder, args.datasets)
+    result = {
+        "streamed": figures,
+        "latency": lat,
+        "z24": real_z24,
+        "yonghe": real_yonghe,
+        "munich": real_munich,
+    }
     if args.json:
         print(json.dumps(result, indent=1, default=str))
         return 0
@@ -707,6 +728,23 @@ def main() -> int:
             f"  Yonghe hazards by day: {real_yonghe['hazards_by_day']}; healthy days none "
             f"{real_yonghe['healthy_days_no_hazard']}; day 9 structural "
             f"{real_yonghe['damaged_day_structural']}"
+        )
+    if args.smoke:
+        print("  Munich: skipped in --smoke")
+    elif real_munich is None:
+        print(f"  Munich: dataset missing under {args.datasets}/shm/munich-bridge (skipped)")
+    else:
+        for name, r in real_munich["by_lowering"].items():
+            top = r["final"][0] if r["final"] else None
+            print(
+                f"  Munich {name}: top hazard "
+                f"{'none' if top is None else f'{top[1]} {top[2]} (top cause {top[3]})'}; "
+                f"all {[(k, m) for _, k, m, _ in r['final']]}; opened before the lowering "
+                f"{r['before_lowering'] or 'none'}"
+            )
+        print(
+            f"  Munich: settlement hazard with settlement on top {real_munich['settlement_on_top']}"
+            f"; none before the lowerings {real_munich['none_before_lowering']}"
         )
     return 0
 

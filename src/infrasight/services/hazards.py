@@ -39,6 +39,7 @@ from infrasight.reasoning.hazards import (
     group_evidence,
     load_risk_matrix,
 )
+from infrasight.reasoning.hazards.housekeeping import load_housekeeping
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.services.defect_reviews import latest_reviews
@@ -53,6 +54,11 @@ from infrasight.services.hazard_evidence import (
     forecast_channel,
     forecast_evidence,
     iso_hour,
+)
+from infrasight.services.hazard_housekeeping import (
+    SEEN_KEY,
+    merge_duplicates,
+    resolve_unsupported,
 )
 from infrasight.services.hazard_prediction import (
     PredictionCache,
@@ -434,11 +440,21 @@ def update_hazards(
     )
     limits: dict[str, Any] | None = None
     cache = PredictionCache()
+    rules = load_housekeeping()
     touched: list[int] = []
     for ev in view.elements:
         el, obs = ev.element, ev.observations
         inf = infer_causes(obs, lib)
         top = inf.top
+        touched += resolve_unsupported(
+            session,
+            rules,
+            el.id,
+            None if top.hazard_kind == "none" else top.mechanism,
+            {c.mechanism: c.score for c in inf.causes},
+            start_us=start,
+            end_us=start + hours * HOUR_US,
+        )
         if top.hazard_kind == "none":
             continue
         found = [_ev_absolute(e, start, hours) for e in top.evidence_for]
@@ -509,6 +525,7 @@ def update_hazards(
             "condition": condition,
             "crack_growth": cracks,
             "next": outlook,
+            SEEN_KEY: start + hours * HOUR_US,
         }
         plans = group_evidence(items, existing)
         planned = {p.hazard_id for p in plans}
@@ -602,7 +619,8 @@ def update_hazards(
                 )
             session.flush()
             touched.append(hazard.id)
-    return touched
+        touched += merge_duplicates(session, rules, asset.id, el.id, top.mechanism)
+    return sorted(set(touched))
 
 
 def transition_hazard(
