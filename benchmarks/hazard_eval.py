@@ -1,7 +1,8 @@
 """Hazards derived from durable effects, measured through the real services.
 
     python benchmarks/hazard_eval.py [--datasets PATH] [--n 48] [--first-seed 1000]
-                                     [--batch-hours 24] [--latency-batches 40] [--smoke] [--json]
+                                     [--batch-hours 24] [--latency-batches 40] [--workers 1]
+                                     [--smoke] [--json]
                                      (--scenarios N is --n N)
 
 1. Streamed scenarios. Generated scenarios (``infrasight.synthetic.scenarios``, 12 mechanisms
@@ -40,12 +41,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -215,9 +218,48 @@ def baseline_detect(sc: Scenario, *, k: float = 5.0) -> float | None:
     return first
 
 
-def stream_scenarios(folder: Path, suite: list[Scenario], batch_hours: int) -> dict[str, Any]:
+def _stream_shard(
+    folder: Path, name: str, specs: list[tuple[str, int]], days: int, batch_hours: int
+) -> dict[str, Any]:
+    """One worker's share of section 1: regenerate its scenarios, stream them."""
+    suite = [generate_scenario(m, seed, days=days) for m, seed in specs]
+    return stream_scenarios(folder, suite, batch_hours, name=name)
+
+
+def stream_parallel(
+    folder: Path, suite: list[Scenario], days: int, batch_hours: int, workers: int
+) -> dict[str, Any]:
+    """Section 1 in ``workers`` processes, each with its own database, results concatenated in
+    the suite's order (the figures do not depend on the split; the update costs run under the
+    extra load)."""
+    if workers <= 1:
+        return stream_scenarios(folder, suite, batch_hours)
+    specs = [(sc.truth.mechanism, sc.seed) for sc in suite]
+    shards = [specs[k::workers] for k in range(workers)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        parts = list(
+            pool.map(
+                _stream_shard,
+                [folder] * workers,
+                [f"stream{k}" for k in range(workers)],
+                shards,
+                [days] * workers,
+                [batch_hours] * workers,
+            )
+        )
+    by_seed = {r["seed"]: r for part in parts for r in part["scenarios"]}
+    return {
+        "scenarios": [by_seed[sc.seed] for sc in suite],
+        "update_costs_s": [c for part in parts for c in part["update_costs_s"]],
+    }
+
+
+def stream_scenarios(
+    folder: Path, suite: list[Scenario], batch_hours: int, *, name: str = "stream"
+) -> dict[str, Any]:
     """Section 1: every scenario streamed through the services (inline effects)."""
-    settings = _settings(folder, "stream")
+    settings = _settings(folder, name)
     platform = Platform.create(settings, workers=0)
     costs: list[float] = []
     _timed_hazards(platform, costs)
@@ -621,6 +663,12 @@ def main() -> int:
     ap.add_argument("--latency-batches", type=int, default=40)
     ap.add_argument("--smoke", action="store_true", help="4 short scenarios, Z24 reduced")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes streaming the scenarios in parallel (each its own database)",
+    )
     args = ap.parse_args()
     os.environ.pop("INFRASIGHT_DATABASE_URL", None)
     if args.smoke:  # a decoy, two damage mechanisms and a sensor fault, 30 days, 3-day batches
@@ -641,7 +689,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hazard-eval-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        stream = stream_scenarios(folder, suite, batch_hours)
+        stream = stream_parallel(folder, suite, days, batch_hours, args.workers)
         figures = summarise(stream)
         figures["wall_s"] = time.perf_counter() - t0
         settle = next(
