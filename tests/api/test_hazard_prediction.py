@@ -54,7 +54,7 @@ def _fleet(platform: Platform, org: int, n: int = 120) -> None:
 def test_mbei_width_boundaries_come_from_the_standard() -> None:
     assert [b[:2] for b in width_boundaries_mm("rc")] == [(0.3048, 2), (1.27, 3)]
     assert [b[:2] for b in width_boundaries_mm("psc")] == [(0.1016, 2), (0.2286, 3)]
-    assert width_boundaries_mm("steel") == []
+    assert width_boundaries_mm("steel") == ()
 
 
 def test_crack_growth_known_answer() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -54,13 +55,14 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def width_boundaries_mm(material: str) -> list[tuple[float, int, str]]:
+@lru_cache(maxsize=8)
+def width_boundaries_mm(material: str) -> tuple[tuple[float, int, str], ...]:
     """Crack-width boundaries (mm) of the MBEI condition states for ``material`` (``rc`` or
     ``psc``), each with the state reached beyond it and the clause; empty for other materials."""
     std = load_standards().get("aashto-mbei")
     defect = std.data.get("defects", {}).get(f"cracking_{material}")
     if defect is None:
-        return []
+        return ()
     out = []
     for rule in defect.get("rules", ()):
         if rule.get("measure") != "width_mm":
@@ -70,7 +72,7 @@ def width_boundaries_mm(material: str) -> list[tuple[float, int, str]]:
             bound = b.get("lt", b.get("le"))
             if isinstance(bound, int | float):
                 out.append((float(bound), int(following["state"]), str(defect["clause"])))
-    return sorted(out)
+    return tuple(sorted(out))
 
 
 def crack_growth_prediction(
