@@ -1,7 +1,9 @@
 """Hazards derived from durable effects, measured through the real services.
 
     python benchmarks/hazard_eval.py [--datasets PATH] [--n 48] [--first-seed 1000]
-                                     [--batch-hours 24] [--latency-batches 40] [--smoke] [--json]
+                                     [--batch-hours 24] [--latency-batches 40] [--workers 1]
+                                     [--smoke] [--json]
+                                     (--scenarios N is --n N)
 
 1. Streamed scenarios. Generated scenarios (``infrasight.synthetic.scenarios``, 12 mechanisms
    including thermal only and sensor faults as decoys; seeds from 1000, not used for tuning) are
@@ -39,12 +41,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,7 +90,11 @@ QUANTITY = {
     "rain": ("rainfall", "mm"),
     "water_level": ("water_level", "m"),
     "traffic": ("traffic", "kN"),
+    "DMS": ("strain", "um/m"),  # Munich: the girder's strain gauge
+    "FRC-01": ("support_force", "kN"),  # Munich: the two support reactions
+    "FRC-02": ("support_force", "kN"),
 }
+MUNICH_STATES = ("ref_support_load_01", "support_load_01", "support_load_02", "support_load_03")
 
 
 def _settings(folder: Path, name: str) -> Settings:
@@ -210,9 +218,48 @@ def baseline_detect(sc: Scenario, *, k: float = 5.0) -> float | None:
     return first
 
 
-def stream_scenarios(folder: Path, suite: list[Scenario], batch_hours: int) -> dict[str, Any]:
+def _stream_shard(
+    folder: Path, name: str, specs: list[tuple[str, int]], days: int, batch_hours: int
+) -> dict[str, Any]:
+    """One worker's share of section 1: regenerate its scenarios, stream them."""
+    suite = [generate_scenario(m, seed, days=days) for m, seed in specs]
+    return stream_scenarios(folder, suite, batch_hours, name=name)
+
+
+def stream_parallel(
+    folder: Path, suite: list[Scenario], days: int, batch_hours: int, workers: int
+) -> dict[str, Any]:
+    """Section 1 in ``workers`` processes, each with its own database, results concatenated in
+    the suite's order (the figures do not depend on the split; the update costs run under the
+    extra load)."""
+    if workers <= 1:
+        return stream_scenarios(folder, suite, batch_hours)
+    specs = [(sc.truth.mechanism, sc.seed) for sc in suite]
+    shards = [specs[k::workers] for k in range(workers)]
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        parts = list(
+            pool.map(
+                _stream_shard,
+                [folder] * workers,
+                [f"stream{k}" for k in range(workers)],
+                shards,
+                [days] * workers,
+                [batch_hours] * workers,
+            )
+        )
+    by_seed = {r["seed"]: r for part in parts for r in part["scenarios"]}
+    return {
+        "scenarios": [by_seed[sc.seed] for sc in suite],
+        "update_costs_s": [c for part in parts for c in part["update_costs_s"]],
+    }
+
+
+def stream_scenarios(
+    folder: Path, suite: list[Scenario], batch_hours: int, *, name: str = "stream"
+) -> dict[str, Any]:
     """Section 1: every scenario streamed through the services (inline effects)."""
-    settings = _settings(folder, "stream")
+    settings = _settings(folder, name)
     platform = Platform.create(settings, workers=0)
     costs: list[float] = []
     _timed_hazards(platform, costs)
@@ -243,6 +290,12 @@ def stream_scenarios(folder: Path, suite: list[Scenario], batch_hours: int) -> d
                 final = sorted(
                     ((h.risk, h.hazard_kind, h.mechanism) for h in _hazards(s, aid)), reverse=True
                 )
+            print(  # progress on stderr, so --json stays clean
+                f"  scenario {i + 1}/{len(suite)} ({sc.truth.mechanism}): "
+                f"{final[0][2] if final else 'no hazard'}",
+                file=sys.stderr,
+                flush=True,
+            )
             out.append(
                 {
                     "seed": sc.seed,
@@ -516,6 +569,74 @@ def yonghe(folder: Path, datasets: Path) -> dict[str, Any] | None:
     }
 
 
+def munich(folder: Path, datasets: Path, batch: int = 24) -> dict[str, Any] | None:
+    """Section 3c: Munich test bridge support lowerings streamed through the services."""
+    root = datasets / "shm" / "munich-bridge" / "Settlements"
+    if not root.exists():
+        return None
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from shm_eval import _munich_series
+
+    data: dict[str, dict[str, np.ndarray]] = {}
+    for st in MUNICH_STATES:
+        series: dict[str, np.ndarray] = {}
+        for kind in ("DMS_CN", "Force"):
+            _, ch = _munich_series(root / f"UniBw_2022-04-11_{st}{kind}At100Hz.csv.zip")
+            for name, v in ch.items():
+                series["DMS" if kind == "DMS_CN" else name.split()[0]] = v
+        data[st] = series
+    settings = _settings(folder, "munich")
+    platform = Platform.create(settings, workers=0)
+    caller = _organisation(platform)
+    out: dict[str, Any] = {}
+    try:
+        for i in range(1, 4):
+            before, after = data[MUNICH_STATES[i - 1]], data[MUNICH_STATES[i]]
+            aid, eid = _asset(platform, caller, f"Munich lowering {i}", f"Support {i}")
+            prefix = f"M{i}-"
+            _channels(platform, caller, eid, prefix, list(before))
+            onset = min(v.size for v in before.values())
+            rows = sorted(
+                (
+                    (f"{prefix}{key}", float(h), float(x))
+                    for key in before
+                    for h, x in enumerate(np.concatenate([before[key], after[key]]))
+                    if np.isfinite(x)
+                ),
+                key=lambda r: r[1],
+            )
+            first_open: dict[str, float] = {}
+            end = max(r[1] for r in rows) + 1
+            for lo in np.arange(0.0, end, batch):
+                part = [r for r in rows if lo <= r[1] < lo + batch]
+                if part:
+                    _ingest(platform, caller, part)
+                with platform.database.session() as s:
+                    for h in _hazards(s, aid):
+                        first_open.setdefault(f"{h.hazard_kind}:{h.mechanism}", lo + batch)
+            with platform.database.session() as s:
+                final = sorted(
+                    ((h.risk, h.hazard_kind, h.mechanism, h.causes[0]["mechanism"]))
+                    for h in _hazards(s, aid)
+                )[::-1]
+            out[f"lowering {i}"] = {
+                "samples_before": onset,
+                "first_open": first_open,
+                "before_lowering": sorted(k for k, t in first_open.items() if t <= onset),
+                "final": final,
+            }
+    finally:
+        platform.close()
+    return {
+        "by_lowering": out,
+        "settlement_on_top": all(
+            r["final"] and r["final"][0][2] == "settlement" and r["final"][0][3] == "settlement"
+            for r in out.values()
+        ),
+        "none_before_lowering": all(not r["before_lowering"] for r in out.values()),
+    }
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
@@ -528,13 +649,26 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     default = os.environ.get("INFRASIGHT_DATASETS", str(REPO.parent / "shared" / "datasets"))
     ap.add_argument("--datasets", type=Path, default=Path(default))
-    ap.add_argument("--n", type=int, default=48, help="scenarios (a multiple of 12 is balanced)")
+    ap.add_argument(
+        "--n",
+        "--scenarios",
+        dest="n",
+        type=int,
+        default=48,
+        help="scenarios (a multiple of 12 is balanced)",
+    )
     ap.add_argument("--first-seed", type=int, default=1000)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--batch-hours", type=int, default=24)
     ap.add_argument("--latency-batches", type=int, default=40)
     ap.add_argument("--smoke", action="store_true", help="4 short scenarios, Z24 reduced")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes streaming the scenarios in parallel (each its own database)",
+    )
     args = ap.parse_args()
     os.environ.pop("INFRASIGHT_DATABASE_URL", None)
     if args.smoke:  # a decoy, two damage mechanisms and a sensor fault, 30 days, 3-day batches
@@ -555,7 +689,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hazard-eval-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        stream = stream_scenarios(folder, suite, batch_hours)
+        stream = stream_parallel(folder, suite, days, batch_hours, args.workers)
         figures = summarise(stream)
         figures["wall_s"] = time.perf_counter() - t0
         settle = next(
@@ -566,7 +700,14 @@ def main() -> int:
         lat = latency(folder, settle, lat_batches, preload_days=min(60, max(days, 62) - 2))
         real_z24 = z24(folder, args.datasets)
         real_yonghe = None if args.smoke else yonghe(folder, args.datasets)
-    result = {"streamed": figures, "latency": lat, "z24": real_z24, "yonghe": real_yonghe}
+        real_munich = None if args.smoke else munich(folder, args.datasets)
+    result = {
+        "streamed": figures,
+        "latency": lat,
+        "z24": real_z24,
+        "yonghe": real_yonghe,
+        "munich": real_munich,
+    }
     if args.json:
         print(json.dumps(result, indent=1, default=str))
         return 0
@@ -635,6 +776,23 @@ def main() -> int:
             f"  Yonghe hazards by day: {real_yonghe['hazards_by_day']}; healthy days none "
             f"{real_yonghe['healthy_days_no_hazard']}; day 9 structural "
             f"{real_yonghe['damaged_day_structural']}"
+        )
+    if args.smoke:
+        print("  Munich: skipped in --smoke")
+    elif real_munich is None:
+        print(f"  Munich: dataset missing under {args.datasets}/shm/munich-bridge (skipped)")
+    else:
+        for name, r in real_munich["by_lowering"].items():
+            top = r["final"][0] if r["final"] else None
+            print(
+                f"  Munich {name}: top hazard "
+                f"{'none' if top is None else f'{top[1]} {top[2]} (top cause {top[3]})'}; "
+                f"all {[(k, m) for _, k, m, _ in r['final']]}; opened before the lowering "
+                f"{r['before_lowering'] or 'none'}"
+            )
+        print(
+            f"  Munich: settlement hazard with settlement on top {real_munich['settlement_on_top']}"
+            f"; none before the lowerings {real_munich['none_before_lowering']}"
         )
     return 0
 

@@ -28,10 +28,12 @@ ROWS = [
     (S.OPEN, A.ACKNOWLEDGE, S.ACKNOWLEDGED),
     (S.OPEN, A.MERGE, S.MERGED),
     (S.OPEN, A.NEW_EVIDENCE, S.OPEN),
+    (S.OPEN, A.EVIDENCE_GONE, S.RESOLVED),
     (S.ACKNOWLEDGED, A.MITIGATE, S.MITIGATING),
     (S.ACKNOWLEDGED, A.RESOLVE, S.RESOLVED),
     (S.ACKNOWLEDGED, A.MERGE, S.MERGED),
     (S.ACKNOWLEDGED, A.NEW_EVIDENCE, S.ACKNOWLEDGED),
+    (S.ACKNOWLEDGED, A.EVIDENCE_GONE, S.RESOLVED),
     (S.MITIGATING, A.RESOLVE, S.RESOLVED),
     (S.MITIGATING, A.MERGE, S.MERGED),
     (S.MITIGATING, A.NEW_EVIDENCE, S.MITIGATING),
@@ -64,7 +66,9 @@ def test_forbidden_rows(state: HazardStatus, action: HazardAction) -> None:
 def test_targets_for_the_api() -> None:
     assert action_to(S.OPEN, S.ACKNOWLEDGED) is A.ACKNOWLEDGE
     assert action_to(S.RESOLVED, S.OPEN) is A.REOPEN
-    assert allowed_targets(S.OPEN) == (S.ACKNOWLEDGED, S.MERGED)
+    assert allowed_targets(S.OPEN) == (S.ACKNOWLEDGED, S.MERGED)  # evidence_gone: system only
+    with pytest.raises(TransitionNotAllowedError):
+        action_to(S.OPEN, S.RESOLVED)
     assert allowed_targets(S.CLOSED) == ()
     with pytest.raises(TransitionNotAllowedError, match="allowed: acknowledged, merged"):
         action_to(S.OPEN, S.CLOSED)

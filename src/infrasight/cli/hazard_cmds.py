@@ -72,6 +72,7 @@ def show(
             "risk": h.risk,
             "risk_band": h.risk_band,
             "causes": h.causes,
+            "prediction": h.prediction,
             "evidence": evidence,
         }
     typer.echo(json.dumps(doc, indent=1))

@@ -44,17 +44,25 @@ Scope = Mapping[int, Collection[int] | None]
 """asset id -> the element ids to re-evaluate (None: every element of the asset)."""
 
 
-def hazards_due(session: Session, organization_id: int, scope: Scope) -> int | None:
-    """Write the effect row for ``scope`` in ``session`` (nothing when it is empty)."""
+def hazards_due(
+    session: Session,
+    organization_id: int,
+    scope: Scope,
+    spans: Mapping[int, tuple[int, int]] | None = None,
+) -> int | None:
+    """Write the effect row for ``scope`` in ``session`` (nothing when it is empty).
+
+    ``spans`` (channel id -> first and last time, µs, of the new readings) tells the update
+    which channels this batch brought: the others' silence since the batch's start is not yet
+    a fault (see :func:`~infrasight.services.hazards.update_hazards`).
+    """
     if not scope:
         return None
     assets = {str(a): None if e is None else sorted({int(i) for i in e}) for a, e in scope.items()}
-    return add_effect(
-        session,
-        HAZARDS_DUE,
-        {"organization_id": organization_id, "assets": assets},
-        organization_id,
-    )
+    arguments: dict[str, Any] = {"organization_id": organization_id, "assets": assets}
+    if spans:
+        arguments["spans"] = {str(c): [int(a), int(b)] for c, (a, b) in sorted(spans.items())}
+    return add_effect(session, HAZARDS_DUE, arguments, organization_id)
 
 
 def merge_hazards_due(arguments: list[dict[str, Any]]) -> dict[str, Any]:
@@ -68,10 +76,18 @@ def merge_hazards_due(arguments: list[dict[str, Any]]) -> dict[str, Any]:
                 held = assets.setdefault(asset, set())
                 assert held is not None
                 held.update(int(e) for e in elements)
-    return {
+    spans: dict[str, list[int]] = {}
+    for a in arguments:  # the burst's batches: per channel, the span of its new readings
+        for channel, (first, last) in a.get("spans", {}).items():
+            was = spans.get(channel, [first, last])
+            spans[channel] = [min(was[0], first), max(was[1], last)]
+    merged: dict[str, Any] = {
         "organization_id": int(arguments[0]["organization_id"]),
         "assets": {k: None if v is None else sorted(v) for k, v in sorted(assets.items())},
     }
+    if spans:
+        merged["spans"] = dict(sorted(spans.items()))
+    return merged
 
 
 def scope_of_channels(session: Session, channel_ids: Collection[int]) -> dict[int, set[int] | None]:
@@ -106,6 +122,7 @@ def apply_hazards_due(
     """Effect handler: update the hazards of the (merged) scope; deleted assets are skipped."""
     organization_id = int(arguments["organization_id"])
     touched: list[int] = []
+    spans = {int(c): (int(a), int(b)) for c, (a, b) in arguments.get("spans", {}).items()}
     for asset_key, elements in arguments["assets"].items():
         asset = session.get(Asset, int(asset_key))
         if asset is None or asset.organization_id != organization_id:
@@ -115,6 +132,7 @@ def apply_hazards_due(
             organization_id,
             asset.id,
             element_ids=None if elements is None else [int(e) for e in elements],
+            fresh_spans=spans or None,
         )
     if touched:
         _log.info("hazards %s updated from new evidence", touched)

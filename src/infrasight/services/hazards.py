@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,7 @@ from infrasight.reasoning.hazards import (
     group_evidence,
     load_risk_matrix,
 )
+from infrasight.reasoning.hazards.housekeeping import load_housekeeping
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.services.defect_reviews import latest_reviews
@@ -53,6 +54,17 @@ from infrasight.services.hazard_evidence import (
     forecast_channel,
     forecast_evidence,
     iso_hour,
+)
+from infrasight.services.hazard_housekeeping import (
+    SEEN_KEY,
+    merge_duplicates,
+    resolve_unsupported,
+)
+from infrasight.services.hazard_prediction import (
+    PredictionCache,
+    condition_prediction,
+    crack_growth_prediction,
+    summarise,
 )
 from infrasight.storage.models import (
     Asset,
@@ -75,6 +87,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
+LIVE_STATUSES = frozenset({"open", "acknowledged", "mitigating", "resolved"})
+"""States whose hazard still follows its evidence."""
+
 HOUR_US = 3_600_000_000
 
 # channel quantity -> role at the element (anything else is ignored)
@@ -88,6 +103,8 @@ ROLES = {
     "settlement": ChannelRole.SETTLEMENT,
     "tilt": ChannelRole.SETTLEMENT,
     "inclination": ChannelRole.SETTLEMENT,
+    "support_force": ChannelRole.SETTLEMENT,  # a support reaction shifts when a support moves
+    "support_reaction": ChannelRole.SETTLEMENT,
     "moisture": ChannelRole.MOISTURE,
     "wetness": ChannelRole.MOISTURE,
     "water_ingress": ChannelRole.MOISTURE,
@@ -174,13 +191,17 @@ def element_observations(
     *,
     window_days: int = 90,
     element_ids: Collection[int] | None = None,
+    fresh_spans: Mapping[int, tuple[int, int]] | None = None,
 ) -> AssetView:
     """Observations per element of ``asset`` that has readable channels or defects, on an
     hourly grid ending at the asset's latest reading (at most ``window_days`` long, and no
     earlier than its first reading).
 
     ``element_ids`` restricts the elements read (the drivers come from the whole asset). Defects
-    an inspector rejected are left out.
+    an inspector rejected are left out. ``fresh_spans`` (channel id -> first and last time, µs,
+    of the batch that triggers the update) marks the asset's other channels as not yet due from
+    the batch's first time on (``ChannelData.judged_until``): a backfill sent channel by channel
+    is data on its way, while a gauge missing from batch after batch falls ever further behind.
     """
     q = (
         select(Channel, Element)
@@ -203,6 +224,11 @@ def element_observations(
         n = min(window_days * 24, (end - int(first) // HOUR_US * HOUR_US) // HOUR_US)
         start = end - n * HOUR_US
     times_h = np.arange(n, dtype=np.float64)
+    fresh = {c for c, _ in rows if fresh_spans and c.id in fresh_spans}
+    pending: int | None = None
+    if fresh and fresh_spans:
+        first_new = min(fresh_spans[c.id][0] for c in fresh)
+        pending = int(np.clip((first_new - start) // HOUR_US, 0, n))
     drivers: dict[str, np.ndarray] = {}
     per_element: dict[int, list[tuple[Channel, ChannelData]]] = {}
     wanted = None if element_ids is None else set(element_ids)
@@ -222,7 +248,17 @@ def element_observations(
                 continue
             th, vv = (times_h[ok], v[ok]) if frequency else (times_h, v)
             per_element.setdefault(el.id, []).append(
-                (ch, ChannelData(key=ch.key, role=role, times_h=th, values=vv, unit=ch.unit))
+                (
+                    ch,
+                    ChannelData(
+                        key=ch.key,
+                        role=role,
+                        times_h=th,
+                        values=vv,
+                        unit=ch.unit,
+                        judged_until=None if frequency or ch in fresh else pending,
+                    ),
+                )
             )
     dq = (
         select(Defect)
@@ -342,6 +378,27 @@ def _forecasts(
     return out
 
 
+CRACK_QUANTITIES = frozenset({"crack_width", "crack_opening"})
+
+
+def _crack_growth(view: ElementView, keys: Collection[str], start_us: int) -> list[dict[str, Any]]:
+    """Growth forecasts of the hazard's crack-width gauges (mm) to the next MBEI boundary."""
+    times_s = start_us / 1e6 + view.observations.times_h * 3600.0
+    out = []
+    for ch, data in zip(view.channels, view.observations.channels, strict=True):
+        if (
+            ch.key in keys
+            and ch.quantity.strip().lower() in CRACK_QUANTITIES
+            and ch.unit.strip().lower() == "mm"
+        ):
+            p = crack_growth_prediction(
+                ch.key, times_s, data.values, view.observations.context.material
+            )
+            if p is not None:
+                out.append(p)
+    return out
+
+
 def update_hazards(
     session: Session,
     organization_id: int,
@@ -351,6 +408,7 @@ def update_hazards(
     element_ids: Collection[int] | None = None,
     library: MechanismLibrary | None = None,
     matrix: RiskMatrix | None = None,
+    fresh_spans: Mapping[int, tuple[int, int]] | None = None,
 ) -> list[int]:
     """Derive the asset's hazards from its stored evidence (idempotent).
 
@@ -360,7 +418,8 @@ def update_hazards(
     resolved one reopened), with the alarms, anomaly windows and defects that concern it and,
     for damage, the forecast of its channels to their next alarm limit, whose probability of
     being reached within a year enters the likelihood. Evidence already held is refreshed in
-    place, never added twice, so a retry or a second run writes nothing new.
+    place, never added twice, so a retry or a second run writes nothing new. ``fresh_spans``:
+    see :func:`element_observations` (the ``hazards_due`` effect passes its batch's spans).
 
     Returns
     -------
@@ -372,17 +431,30 @@ def update_hazards(
         raise NotFoundError(f"asset {asset_id} not found")
     lib = library if library is not None else load_mechanisms()
     mtx = matrix if matrix is not None else load_risk_matrix()
-    view = element_observations(session, asset, window_days=window_days, element_ids=element_ids)
+    view = element_observations(
+        session, asset, window_days=window_days, element_ids=element_ids, fresh_spans=fresh_spans
+    )
     start, hours = view.start_us, view.hours
     since = (
         datetime.fromtimestamp(start / 1e6, tz=UTC) if hours else datetime(1970, 1, 1, tzinfo=UTC)
     )
     limits: dict[str, Any] | None = None
+    cache = PredictionCache()
+    rules = load_housekeeping()
     touched: list[int] = []
     for ev in view.elements:
         el, obs = ev.element, ev.observations
         inf = infer_causes(obs, lib)
         top = inf.top
+        touched += resolve_unsupported(
+            session,
+            rules,
+            el.id,
+            None if top.hazard_kind == "none" else top.mechanism,
+            {c.mechanism: c.score for c in inf.causes},
+            start_us=start,
+            end_us=start + hours * HOUR_US,
+        )
         if top.hazard_kind == "none":
             continue
         found = [_ev_absolute(e, start, hours) for e in top.evidence_for]
@@ -401,7 +473,14 @@ def update_hazards(
                 limits = dict(channel_limits(session, organization_id))
             forecasts = _forecasts(ev, keys, start, limits)
             found += forecast_evidence(forecasts)
-        progress = max((f.probability[HORIZONS_DAYS[-1]] for f in forecasts), default=None)
+            condition = condition_prediction(session, organization_id, asset.id, el.id, cache)
+            cracks = _crack_growth(ev, keys, start)
+        else:
+            condition, cracks = None, []
+        outlook = summarise(condition, cracks, forecasts)
+        progress = (
+            None if outlook is None else outlook["probability_within"][f"{HORIZONS_DAYS[-1]}d"]
+        )
         items = [
             HazardEvidence(element_id=str(el.id), mechanism=top.mechanism, evidence=e)
             for e in found
@@ -443,8 +522,25 @@ def update_hazards(
             "risk_basis": risk.basis,
             "forecasts": [f.as_dict() for f in forecasts],
             "progression_probability_1y": progress,
+            "condition": condition,
+            "crack_growth": cracks,
+            "next": outlook,
+            SEEN_KEY: start + hours * HOUR_US,
         }
-        for plan in group_evidence(items, existing):
+        plans = group_evidence(items, existing)
+        planned = {p.hazard_id for p in plans}
+        for row in existing_rows:  # no new evidence, but the prediction or the risk moved
+            if (
+                str(row.id) not in planned
+                and row.status in LIVE_STATUSES
+                and (row.prediction != prediction or row.risk != risk.score)
+            ):
+                row.confidence = top.confidence
+                row.likelihood, row.consequence = risk.likelihood, risk.consequence
+                row.risk, row.risk_band = risk.score, risk.band
+                row.causes, row.prediction = causes, prediction
+                touched.append(row.id)
+        for plan in plans:
             if plan.hazard_id is None:
                 hazard = Hazard(
                     organization_id=organization_id,
@@ -523,7 +619,8 @@ def update_hazards(
                 )
             session.flush()
             touched.append(hazard.id)
-    return touched
+        touched += merge_duplicates(session, rules, asset.id, el.id, top.mechanism)
+    return sorted(set(touched))
 
 
 def transition_hazard(

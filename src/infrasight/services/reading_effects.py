@@ -142,7 +142,7 @@ def apply_readings_stored(
         score_anomalies=context.settings.anomaly_scoring,
         instants={int(c): [int(m) for m in ms] for c, ms in arguments.get("instants", {}).items()},
     )
-    hazards_due(session, organization_id, scope_of_channels(session, sorted(spans)))
+    hazards_due(session, organization_id, scope_of_channels(session, sorted(spans)), spans)
     return {"transitions": transitions}
 
 

@@ -31,6 +31,7 @@ class HazardRead(ReadModel):
     consequence: int
     risk: int
     risk_band: str
+    merged_into_id: int | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from infrasight.reasoning.causes.types import ChannelData, ChannelRole, FloatArray, Observations
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
@@ -72,7 +73,7 @@ class ChannelChange:
 
 
 def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-x)))
+    return float(expit(x))  # no overflow warning for a very negative x
 
 
 def _window(ch: ChannelData, i0: int, i1: int) -> str:
@@ -236,7 +237,8 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
     n = d.size
     if n < 48:
         return out
-    miss = float(np.mean(~np.isfinite(ch.values)))
+    due = ch.values if ch.judged_until is None else ch.values[: max(ch.judged_until, 0)]
+    miss = float(np.mean(~np.isfinite(due))) if due.size else 0.0
     if miss > 0.2:
         out.append(
             Evidence(
@@ -280,11 +282,13 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 value=float(spikes.size),
             )
         )
-    half = n // 2
-    s0 = _robust_std(hp[:half])
-    s1 = _robust_std(hp[half:])
+    # halves of the samples present: a gap (data not yet sent, a dropout) is no noise level
+    present = hp[np.isfinite(hp)]
+    half = present.size // 2
+    s0 = _robust_std(present[:half])
+    s1 = _robust_std(present[half:])
     ratio = max(s0, s1) / max(min(s0, s1), 1e-12)
-    if ratio > 3.0:
+    if half >= 24 and ratio > 3.0:
         out.append(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,

@@ -15,32 +15,45 @@ from infrasight.reasoning.evidence import Evidence, EvidenceKind
 __all__ = ["infer_causes", "score_mechanism"]
 
 
-def _defect_matches(obs: Observations, match: Mapping[str, object]) -> list[Evidence]:
+UNKNOWN_POSITION = 0.75
+"""Degree to which a defect with no recorded position on the element (a capture placed on the
+element or asset only) matches a pattern that names a position: its kind and orientation
+still point at the mechanism, less surely."""
+
+
+def _defect_matches(obs: Observations, match: Mapping[str, object]) -> tuple[list[Evidence], float]:
+    """Defects matching the pattern and the degree of the best match (1, or
+    :data:`UNKNOWN_POSITION` when only the missing position kept it from matching; 0: none)."""
     out = []
+    best = 0.0
     for d in obs.defects:
-        ok = True
+        ok, degree = True, 1.0
         for key, want in match.items():
             if key == "max_width_mm":
                 ok = d.width_mm is not None and d.width_mm <= float(want)  # type: ignore[arg-type]
             elif key == "min_width_mm":
                 ok = d.width_mm is not None and d.width_mm >= float(want)  # type: ignore[arg-type]
+            elif key == "position" and not d.position:
+                degree = UNKNOWN_POSITION
             else:
                 ok = getattr(d, key) in want  # type: ignore[operator]
             if not ok:
                 break
         if ok:
+            best = max(best, degree)
             width = f", {d.width_mm:g} mm" if d.width_mm is not None else ""
+            where = f" at {d.position}" if d.position else " (position on the element unknown)"
             out.append(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
                     test="defect pattern",
-                    detail=f"{d.orientation} {d.kind} at {d.position}{width}".strip(),
+                    detail=f"{d.orientation} {d.kind}{where}{width}".strip(),
                     value=d.width_mm,
                     unit="mm" if d.width_mm is not None else "",
                 )
             )
-    return out
+    return out, best
 
 
 def _context(obs: Observations, t: Test) -> tuple[float | None, str]:
@@ -79,8 +92,7 @@ def score_mechanism(
             g = f.value if t.expect == "high" else 1.0 - f.value
             items = list(f.evidence)
         elif t.test == "defect":
-            items = _defect_matches(obs, t.match or {})
-            g = 1.0 if items else 0.0
+            items, g = _defect_matches(obs, t.match or {})
             if not items:
                 items = [
                     Evidence(

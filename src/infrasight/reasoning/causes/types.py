@@ -49,6 +49,9 @@ class ChannelData:
     values : ndarray, shape (n,)
         Values in the channel's unit (NaN = missing).
     unit : str
+    judged_until : int, optional
+        Samples from this index on are not yet due: their absence is data still on its way (a
+        backfill sent channel by channel), not evidence of a fault. None: all are due.
     """
 
     key: str
@@ -56,6 +59,7 @@ class ChannelData:
     times_h: FloatArray
     values: FloatArray
     unit: str = ""
+    judged_until: int | None = None
 
     def __post_init__(self) -> None:
         if self.times_h.shape != self.values.shape or self.times_h.ndim != 1:

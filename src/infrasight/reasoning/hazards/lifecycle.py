@@ -46,6 +46,11 @@ class HazardAction(StrEnum):
     MERGE = "merge"
     REOPEN = "reopen"
     NEW_EVIDENCE = "new_evidence"
+    EVIDENCE_GONE = "evidence_gone"
+
+
+SYSTEM_ACTIONS = frozenset({HazardAction.NEW_EVIDENCE, HazardAction.EVIDENCE_GONE})
+"""Actions only the system applies (from evidence); a person's transition never picks them."""
 
 
 S, A = HazardStatus, HazardAction
@@ -54,10 +59,12 @@ TRANSITIONS: Mapping[tuple[HazardStatus, HazardAction], HazardStatus] = {
     (S.OPEN, A.ACKNOWLEDGE): S.ACKNOWLEDGED,
     (S.OPEN, A.MERGE): S.MERGED,
     (S.OPEN, A.NEW_EVIDENCE): S.OPEN,
+    (S.OPEN, A.EVIDENCE_GONE): S.RESOLVED,
     (S.ACKNOWLEDGED, A.MITIGATE): S.MITIGATING,
     (S.ACKNOWLEDGED, A.RESOLVE): S.RESOLVED,
     (S.ACKNOWLEDGED, A.MERGE): S.MERGED,
     (S.ACKNOWLEDGED, A.NEW_EVIDENCE): S.ACKNOWLEDGED,
+    (S.ACKNOWLEDGED, A.EVIDENCE_GONE): S.RESOLVED,
     (S.MITIGATING, A.RESOLVE): S.RESOLVED,
     (S.MITIGATING, A.MERGE): S.MERGED,
     (S.MITIGATING, A.NEW_EVIDENCE): S.MITIGATING,
@@ -88,7 +95,7 @@ def allowed_targets(state: HazardStatus) -> tuple[HazardStatus, ...]:
     """States a person may move a hazard to from ``state`` (``new_evidence`` excluded)."""
     out: list[HazardStatus] = []
     for (s, a), to in TRANSITIONS.items():
-        if s is state and a is not A.NEW_EVIDENCE and to is not state and to not in out:
+        if s is state and a not in SYSTEM_ACTIONS and to is not state and to not in out:
             out.append(to)
     return tuple(out)
 
@@ -102,7 +109,7 @@ def action_to(state: HazardStatus, target: HazardStatus) -> HazardAction:
         No such transition; ``allowed`` names the reachable states.
     """
     for (s, a), to in TRANSITIONS.items():
-        if s is state and to is target and a is not A.NEW_EVIDENCE:
+        if s is state and to is target and a not in SYSTEM_ACTIONS:
             return a
     raise TransitionNotAllowedError(
         str(state), f"to {target}", [str(t) for t in allowed_targets(state)]

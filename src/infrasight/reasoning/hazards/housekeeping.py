@@ -1,0 +1,75 @@
+"""When the system changes a hazard's state on its own: auto-resolve when its evidence is gone
+for a stated time, merge duplicates. The rules are data (``hazards/housekeeping.toml``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+__all__ = ["HousekeepingRules", "evidence_gone", "load_housekeeping"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HousekeepingRules:
+    """The housekeeping file's data.
+
+    Attributes
+    ----------
+    quiet_hours : float
+        Data time (h) without support after which a hazard resolves.
+    max_score : float
+        A mechanism scoring above this is still supported by evidence.
+    resolve_statuses, merge_statuses : frozenset of str
+        States the rule applies to.
+    resolve_note, merge_note : str
+        Transition notes (``str.format`` with ``hours``, ``mechanism``; ``survivor``).
+    """
+
+    quiet_hours: float
+    max_score: float
+    resolve_statuses: frozenset[str]
+    resolve_note: str
+    merge_statuses: frozenset[str]
+    merge_note: str
+
+
+def load_housekeeping() -> HousekeepingRules:
+    """The packaged rules."""
+    text = resources.files("infrasight.reasoning.hazards").joinpath("housekeeping.toml")
+    data: dict[str, Any] = tomllib.loads(text.read_text())
+    resolve, merge = data["auto_resolve"], data["merge"]
+    return HousekeepingRules(
+        quiet_hours=float(resolve["quiet_hours"]),
+        max_score=float(resolve["max_score"]),
+        resolve_statuses=frozenset(str(s) for s in resolve["statuses"]),
+        resolve_note=str(resolve["note"]),
+        merge_statuses=frozenset(str(s) for s in merge["statuses"]),
+        merge_note=str(merge["note"]),
+    )
+
+
+def evidence_gone(
+    rules: HousekeepingRules,
+    *,
+    is_top: bool,
+    score: float | None,
+    unsupported_h: float,
+    alarms_active: bool,
+) -> bool:
+    """Whether a hazard's evidence is gone for long enough to resolve it.
+
+    Parameters
+    ----------
+    is_top : bool
+        Its mechanism is the element's top cause now.
+    score : float or None
+        Its mechanism's score now (None: not scored).
+    unsupported_h : float
+        Data time (h) since the mechanism last was the element's top cause.
+    alarms_active : bool
+        An alarm the hazard links is active or acknowledged.
+    """
+    supported = score is not None and score > rules.max_score
+    return not is_top and not supported and not alarms_active and unsupported_h >= rules.quiet_hours
