@@ -49,8 +49,8 @@ pytest: dev-install
 
 test: lint typecheck pytest
 
-bench: install  # the load test's async HTTP client comes from the loadtest extra, Celery from scale
-	$(BIN)/python -m pip install --quiet -e ".[loadtest,scale]"
+bench: install  # Celery (benchmarks/scale.py) comes from the scale extra
+	$(BIN)/python -m pip install --quiet -e ".[scale]"
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/crack_speed.py
