@@ -27,6 +27,7 @@ from pathlib import Path
 import orjson
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.edge.camera_runner import CameraRunner
 from infrasight.edge.config import EdgeConfig
 from infrasight.edge.items import EdgeReading, Priority, parse_csv
 from infrasight.edge.queue import EdgeQueue, QueuedItem, QueueFullError
@@ -37,6 +38,8 @@ from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, Upstre
 __all__ = ["EdgeAgent"]
 
 _LOGGER = logging.getLogger(__name__)
+#: Captures sent per round of the sender (between two batches of readings).
+CAPTURES_PER_ROUND = 4
 
 
 class EdgeAgent:
@@ -86,6 +89,7 @@ class EdgeAgent:
         self.connected = False
         self._reconfigured = threading.Event()
         self._load_cached_config()
+        self.cameras = CameraRunner(self, stop=self._stop)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -98,6 +102,7 @@ class EdgeAgent:
         ]
         if self.config.watch_dir is not None:
             targets.append(("edge-folder", self._watch_loop))
+        targets.append(("edge-cameras", self.cameras.run))
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -110,6 +115,7 @@ class EdgeAgent:
         self._reconfigured.set()
         for thread in self._threads:
             thread.join(timeout=self.config.request_timeout_s + 5)
+        self.cameras.close()
         self.queue.close()
 
     def backoff_s(self, failures: int) -> float:
@@ -139,7 +145,7 @@ class EdgeAgent:
                 self.wake.clear()
 
     def send_once(self) -> int:
-        """Send one live batch, then one backfill batch; return how many readings left."""
+        """Send one live batch, one backfill batch, then a few captures; return how many left."""
         size = self.config.batch_size
         sent = 0
         live = self.queue.live(size, self.config.live_window_s)
@@ -148,6 +154,15 @@ class EdgeAgent:
         backfill = self.queue.backfill(size)
         if backfill:
             sent += self._deliver(backfill)
+        for capture in self.queue.captures(CAPTURES_PER_ROUND):
+            try:
+                self.upstream.send_capture(capture.body)
+            except UpstreamRejectedError as err:
+                _LOGGER.warning("capture %s rejected: %s", capture.key, err.detail)
+                self.queue.bury_capture(capture, err.detail)
+            else:
+                self.queue.ack_capture(capture.id)
+            sent += 1
         return sent
 
     def _deliver(self, items: list[QueuedItem]) -> int:
@@ -182,6 +197,7 @@ class EdgeAgent:
             "clock_offset_s": self.clock_offset_s,
             "config_version": self.config_version,
             "cpu_temp_c": cpu_temperature_c(),
+            "cameras": self.cameras.health(),
         }
 
     def beat(self) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.edge.remote import CameraSource
 
 __all__ = ["EdgeConfig", "load_config"]
 
@@ -42,6 +43,11 @@ class EdgeConfig(BaseModel):
         Seconds between heartbeats.
     config_poll_s
         Seconds between two pulls of the configuration the server holds for this device.
+    cameras
+        The terminal's cameras (a watched folder of images, RTSP, USB); the server's
+        configuration replaces this list when it sets one.
+    send_original_max_bytes
+        An original frame larger than this is replaced by its preview.
     backoff_min_s, backoff_max_s
         Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
     """
@@ -65,6 +71,16 @@ class EdgeConfig(BaseModel):
     backoff_min_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    cameras: list[CameraSource] = Field(default_factory=list)
+    send_original_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraSource]) -> list[CameraSource]:
+        names = [camera.name for camera in cameras]
+        if len(names) != len(set(names)):
+            raise ValueError("camera names must be unique")
+        return cameras
 
 
 def load_config(path: Path) -> EdgeConfig:

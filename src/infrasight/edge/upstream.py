@@ -84,6 +84,11 @@ class HttpUpstream:
             duplicates=int(answer.get("duplicates", 0)),  # type: ignore[call-overload]
         )
 
+    def send_capture(self, body: bytes) -> tuple[int, bool]:
+        """Store an analysed frame (idempotent by its key): ``(capture id, was a resend)``."""
+        answer = self._post("/devices/captures", body)
+        return int(answer.get("capture_id", 0)), bool(answer.get("duplicate", False))  # type: ignore[call-overload]
+
     def heartbeat(
         self, interval_s: float, health: dict[str, object], *, device_time: float
     ) -> float:
