@@ -120,7 +120,8 @@ class FolderSource:
 class VideoSource:
     """An OpenCV ``VideoCapture`` (RTSP/HTTP URL, ``usb:N`` or a video file): one frame a grab.
 
-    A stream that fails is released and reopened at the next grab.
+    A stream that fails is released and reopened at the next grab; a video file that ended
+    gives no more frames.
     """
 
     def __init__(self, source: str, *, clock: Callable[[], float] = time.time) -> None:
@@ -128,6 +129,8 @@ class VideoSource:
         self._clock = clock
         self._capture: Any = None
         self._count = 0
+        self._is_file = "://" not in source and not source.startswith("usb:")
+        self._ended = False
 
     def _open(self) -> Any:
         import cv2
@@ -143,11 +146,14 @@ class VideoSource:
         return capture
 
     def grab(self) -> list[Frame]:
+        if self._ended:
+            return []
         if self._capture is None:
             self._capture = self._open()
         ok, bgr = self._capture.read()
         if not ok or bgr is None:
             self.close()
+            self._ended = self._is_file
             return []
         self._count += 1
         pixels = np.ascontiguousarray(bgr[..., ::-1]) if bgr.ndim == 3 else bgr
