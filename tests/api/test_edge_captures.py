@@ -102,7 +102,9 @@ def test_preview_capture_has_no_scale_of_its_own(
 ) -> None:
     answer = client.post(
         URL,
-        json=_body(image=_b64(_jpeg(3, (48, 32))), image_kind="preview", element_id=site.element_id),
+        json=_body(
+            image=_b64(_jpeg(3, (48, 32))), image_kind="preview", element_id=site.element_id
+        ),
         headers=site.device_headers,
     )
     assert answer.status_code == 201, answer.text
@@ -127,7 +129,11 @@ def test_preview_capture_has_no_scale_of_its_own(
         ({"asset_id": 999999}, "asset_id"),
         ({"defects": [{"confidence": 1.5, "geometry": {}, "measurements": {}}]}, "confidence"),
         (
-            {"defects": [{"confidence": 0.5, "geometry": {}, "measurements": {}, "thumbnail": "eHk="}]},
+            {
+                "defects": [
+                    {"confidence": 0.5, "geometry": {}, "measurements": {}, "thumbnail": "eHk="}
+                ]
+            },
             "defects[0].thumbnail",
         ),
     ],

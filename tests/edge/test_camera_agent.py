@@ -42,7 +42,9 @@ def _write(path: Path, rgb: np.ndarray, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
-def _agent(tmp_path: Path, link: TcpProxy, site: Site, cameras: list[dict[str, object]]) -> EdgeAgent:
+def _agent(
+    tmp_path: Path, link: TcpProxy, site: Site, cameras: list[dict[str, object]]
+) -> EdgeAgent:
     config = EdgeConfig.model_validate(
         {
             "server_url": f"http://127.0.0.1:{link.port}",

@@ -16,10 +16,10 @@ from infrasight.edge.analysis import (
     CaptureItem,
     CrackAnalyser,
     DisplacementTracker,
-    TargetLost,
+    TargetLostError,
     frame_key,
 )
-from infrasight.edge.cameras import CameraStatus, Frame, FolderSource, VideoSource, open_source
+from infrasight.edge.cameras import CameraStatus, FolderSource, Frame, VideoSource, open_source
 from infrasight.edge.items import EdgeReading
 from infrasight.edge.queue import EdgeQueue
 from infrasight.edge.remote import CameraSource, DisplacementSettings
@@ -156,7 +156,7 @@ def test_displacement_tracker_reports_a_lost_target(tmp_path: Path) -> None:
     tracker = DisplacementTracker(settings, tmp_path / "ref.png")
     tracker.readings(Frame(pixels=_target((0.0, 0.0)), taken_at=BASE_S, label="ref"))
     covered = np.full((160, 160, 3), 128, np.uint8)  # the target is hidden (fog, a cover)
-    with pytest.raises(TargetLost, match="not found reliably"):
+    with pytest.raises(TargetLostError, match="not found reliably"):
         tracker.readings(Frame(pixels=covered, taken_at=BASE_S + 1, label="fog"))
 
 
@@ -199,7 +199,11 @@ def test_a_frame_without_cracks_is_sent_only_when_always_asked(
         return
     assert isinstance(item, CaptureItem)
     body = orjson.loads(item.body)
-    assert (body["image_kind"], body["defects"], body["model_version"]) == ("original", [], "test-0")
+    assert (body["image_kind"], body["defects"], body["model_version"]) == (
+        "original",
+        [],
+        "test-0",
+    )
     assert item.cracks == 0
 
 

@@ -35,11 +35,16 @@ from infrasight.edge.remote import RemoteConfig, parse_remote_config
 from infrasight.edge.thermal import cpu_temperature_c
 from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
 
-__all__ = ["EdgeAgent"]
+__all__ = ["EdgeAgent", "status_path"]
 
 _LOGGER = logging.getLogger(__name__)
 #: Captures sent per round of the sender (between two batches of readings).
 CAPTURES_PER_ROUND = 4
+
+
+def status_path(queue_path: Path) -> Path:
+    """The file where a running agent keeps its latest health (cameras included)."""
+    return queue_path.with_name(queue_path.name + ".status.json")
 
 
 class EdgeAgent:
@@ -206,8 +211,19 @@ class EdgeAgent:
             self.config.heartbeat_s, self.health(), device_time=self.clock()
         )
 
+    def write_status(self) -> None:
+        """Write the health beside the queue (read by ``infrasight edge status``)."""
+        path = status_path(self.local_config.queue_path)
+        partial = path.with_suffix(".tmp")
+        partial.write_bytes(orjson.dumps({"written_at": time.time(), "health": self.health()}))
+        os.replace(partial, path)
+
     def _heartbeat_loop(self) -> None:
         while not self._stop.is_set():
+            try:
+                self.write_status()
+            except OSError as err:
+                _LOGGER.warning("status file not written: %s", err)
             try:
                 self.beat()
             except (UpstreamUnavailableError, UpstreamRejectedError) as err:

@@ -34,7 +34,7 @@ __all__ = [
     "CaptureItem",
     "CrackAnalyser",
     "DisplacementTracker",
-    "TargetLost",
+    "TargetLostError",
     "encode_jpeg",
     "frame_key",
 ]
@@ -188,7 +188,7 @@ class CrackAnalyser:
         )
 
 
-class TargetLost(Exception):
+class TargetLostError(Exception):
     """The target was not found reliably in the frame (low correlation, out of the frame)."""
 
 
@@ -221,7 +221,7 @@ class DisplacementTracker:
 
         Raises
         ------
-        TargetLost
+        TargetLostError
             When the target's correlation is below ``min_score`` or it left the frame.
         """
         from infrasight.measure import Scale
@@ -244,7 +244,7 @@ class DisplacementTracker:
             labels=[frame.label],
         )
         if not bool(result.reliable[0, 0]):
-            raise TargetLost(
+            raise TargetLostError(
                 f"target not found reliably ({result.reasons[0][0] or 'unreliable'}, "
                 f"score {float(result.score[0, 0]):.2f})"
             )
@@ -255,7 +255,11 @@ class DisplacementTracker:
     def _make(self, ts_us: int, dx_mm: float, dy_mm: float) -> list[EdgeReading]:
         out = []
         if self.settings.channel_dx is not None:
-            out.append(EdgeReading(channel=self.settings.channel_dx, ts_us=ts_us, value=dx_mm, unit="mm"))
+            out.append(
+                EdgeReading(channel=self.settings.channel_dx, ts_us=ts_us, value=dx_mm, unit="mm")
+            )
         if self.settings.channel_dy is not None:
-            out.append(EdgeReading(channel=self.settings.channel_dy, ts_us=ts_us, value=dy_mm, unit="mm"))
+            out.append(
+                EdgeReading(channel=self.settings.channel_dy, ts_us=ts_us, value=dy_mm, unit="mm")
+            )
         return out

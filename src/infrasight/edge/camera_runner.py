@@ -121,7 +121,7 @@ class CameraRunner:
         return handled
 
     def _serve(self, camera: _Camera) -> int:
-        from infrasight.edge.analysis import TargetLost
+        from infrasight.edge.analysis import TargetLostError
         from infrasight.edge.cameras import SourceError
 
         status = camera.status
@@ -144,11 +144,13 @@ class CameraRunner:
             except QueueFullError as err:
                 _LOGGER.warning("camera %s: frame kept for later: %s", camera.config.name, err)
                 break
-            except TargetLost as err:
+            except TargetLostError as err:
                 status.analysis_errors += 1
                 status.analysis_error = str(err)
             except Exception as err:
-                _LOGGER.exception("camera %s: analysis of %s failed", camera.config.name, frame.label)
+                _LOGGER.exception(
+                    "camera %s: analysis of %s failed", camera.config.name, frame.label
+                )
                 status.analysis_errors += 1
                 status.analysis_error = f"{type(err).__name__}: {err}"
             camera.source.done(frame)

@@ -19,8 +19,8 @@ import numpy as np
 __all__ = [
     "IMAGE_SUFFIXES",
     "CameraStatus",
-    "Frame",
     "FolderSource",
+    "Frame",
     "FrameSource",
     "VideoSource",
     "open_source",
@@ -82,7 +82,7 @@ class FolderSource:
         if not self.folder.is_dir():
             raise SourceError(f"folder {self.folder} does not exist")
         now = time.time()
-        frames = []
+        frames: list[Frame] = []
         candidates = [p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
         for path in sorted(candidates, key=lambda p: (p.stat().st_mtime, p.name)):
             if len(frames) >= self.limit:

@@ -13,9 +13,9 @@ from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import DbId, RequestModel, check_references, get_owned
 from infrasight.core.domain import Action
 from infrasight.core.errors import PermissionDeniedError
-from infrasight.services.edge_captures import EdgeCaptureRequest, EdgeDefect, store_edge_capture
 from infrasight.services.device_config import device_config
 from infrasight.services.device_health import Heartbeat, classify, record_heartbeat
+from infrasight.services.edge_captures import EdgeCaptureRequest, EdgeDefect, store_edge_capture
 from infrasight.storage.models import Defect, Device, DeviceStatus
 
 router = APIRouter(tags=["devices"])
