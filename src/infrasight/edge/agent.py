@@ -33,13 +33,35 @@ from infrasight.edge.items import EdgeReading, Priority, parse_csv
 from infrasight.edge.queue import EdgeQueue, QueuedItem, QueueFullError
 from infrasight.edge.remote import RemoteConfig, parse_remote_config
 from infrasight.edge.thermal import cpu_temperature_c
-from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
+from infrasight.edge.upstream import (
+    HttpUpstream,
+    Upstream,
+    UpstreamRejectedError,
+    UpstreamUnavailableError,
+)
 
 __all__ = ["EdgeAgent", "status_path"]
 
 _LOGGER = logging.getLogger(__name__)
 #: Captures sent per round of the sender (between two batches of readings).
 CAPTURES_PER_ROUND = 4
+
+
+def _default_upstream(config: EdgeConfig) -> Upstream:
+    http = HttpUpstream(config.server_url, config.token, timeout_s=config.request_timeout_s)
+    if config.transport == "http":
+        return http
+    from infrasight.edge.mqtt_upstream import MqttUpstream
+
+    assert config.mqtt_url is not None and config.mqtt_topic is not None  # validated
+    return MqttUpstream(
+        http,
+        broker_url=config.mqtt_url,
+        topic_prefix=config.mqtt_topic,
+        token=config.token,
+        client_id=f"edge-{config.mqtt_topic.replace('/', '-')}-{os.getpid()}",
+        timeout_s=config.request_timeout_s,
+    )
 
 
 def status_path(queue_path: Path) -> Path:
@@ -66,7 +88,7 @@ class EdgeAgent:
         self,
         config: EdgeConfig,
         *,
-        upstream: HttpUpstream | None = None,
+        upstream: Upstream | None = None,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
@@ -82,9 +104,7 @@ class EdgeAgent:
             max_bytes=config.max_bytes,
             clock=clock,
         )
-        self.upstream = upstream or HttpUpstream(
-            config.server_url, config.token, timeout_s=config.request_timeout_s
-        )
+        self.upstream = upstream or _default_upstream(config)
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self.wake = threading.Event()
@@ -121,6 +141,9 @@ class EdgeAgent:
         for thread in self._threads:
             thread.join(timeout=self.config.request_timeout_s + 5)
         self.cameras.close()
+        close = getattr(self.upstream, "close", None)
+        if callable(close):
+            close()
         self.queue.close()
 
     def backoff_s(self, failures: int) -> float:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from infrasight.core.errors import InvalidInputError
 from infrasight.edge.remote import CameraSource
@@ -48,6 +56,14 @@ class EdgeConfig(BaseModel):
         configuration replaces this list when it sets one.
     send_original_max_bytes
         An original frame larger than this is replaced by its preview.
+    transport
+        ``http`` (readings POSTed to the ingest API) or ``mqtt`` (readings published QoS 1 to
+        ``mqtt_topic``/readings and acknowledged by the server on ``mqtt_topic``/ack);
+        heartbeats, configuration and captures use HTTP either way.
+    mqtt_url
+        The broker, ``mqtt://[user:password@]host[:port]``, with ``transport = "mqtt"``.
+    mqtt_topic
+        ``infrasight/<organization id>/<device id>``, with ``transport = "mqtt"``.
     backoff_min_s, backoff_max_s
         Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
     """
@@ -73,6 +89,15 @@ class EdgeConfig(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     cameras: list[CameraSource] = Field(default_factory=list)
     send_original_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    transport: Literal["http", "mqtt"] = "http"
+    mqtt_url: str | None = Field(default=None, pattern=r"^mqtts?://")
+    mqtt_topic: str | None = Field(default=None, pattern=r"^infrasight/[0-9]{1,18}/[0-9]{1,18}$")
+
+    @model_validator(mode="after")
+    def _mqtt(self) -> EdgeConfig:
+        if self.transport == "mqtt" and (self.mqtt_url is None or self.mqtt_topic is None):
+            raise ValueError('transport "mqtt" needs mqtt_url and mqtt_topic')
+        return self
 
     @field_validator("cameras")
     @classmethod

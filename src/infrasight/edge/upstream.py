@@ -7,12 +7,19 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import orjson
 
 from infrasight.edge.items import EdgeReading, iso_time
 
-__all__ = ["HttpUpstream", "SendOutcome", "UpstreamRejectedError", "UpstreamUnavailableError"]
+__all__ = [
+    "HttpUpstream",
+    "SendOutcome",
+    "Upstream",
+    "UpstreamRejectedError",
+    "UpstreamUnavailableError",
+]
 
 
 class UpstreamUnavailableError(Exception):
@@ -47,6 +54,20 @@ def reading_document(readings: Sequence[EdgeReading]) -> bytes:
             item["unit"] = reading.unit
         items.append(item)
     return orjson.dumps({"readings": items})
+
+
+class Upstream(Protocol):
+    """Where the agent sends: :class:`HttpUpstream` or the MQTT one."""
+
+    def send(self, readings: Sequence[EdgeReading]) -> SendOutcome: ...
+
+    def send_capture(self, body: bytes) -> tuple[int, bool]: ...
+
+    def heartbeat(
+        self, interval_s: float, health: dict[str, object], *, device_time: float
+    ) -> float: ...
+
+    def fetch_config(self) -> tuple[int, dict[str, object]]: ...
 
 
 class HttpUpstream:
