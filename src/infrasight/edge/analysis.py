@@ -96,18 +96,32 @@ class CrackAnalyser:
         A :class:`~infrasight.vision.cracks.CrackSegmenter`; default the packaged model.
     original_max_bytes
         An original frame larger than this is replaced by its preview.
+    bounded_memory
+        Segment every frame in 512 px tiles with ONNX Runtime's arena shrunk after each (the
+        model's path for large images): about a third of the memory for about 1.5 times the
+        CPU time (a 1920x1080 frame on one core: 220 MB instead of 680 MB resident).
     """
 
-    def __init__(self, segmenter: Any = None, *, original_max_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        segmenter: Any = None,
+        *,
+        original_max_bytes: int = 16 << 20,
+        bounded_memory: bool = True,
+    ) -> None:
         self._segmenter = segmenter
         self.original_max_bytes = original_max_bytes
+        self.bounded_memory = bounded_memory
 
     @property
     def segmenter(self) -> Any:
         if self._segmenter is None:
             from infrasight.vision.cracks import CrackSegmenter
 
-            self._segmenter = CrackSegmenter(threads=1)
+            if self.bounded_memory:
+                self._segmenter = CrackSegmenter(threads=1, large_image_pixels=1, large_tile=512)
+            else:
+                self._segmenter = CrackSegmenter(threads=1)
         return self._segmenter
 
     def analyse(self, camera: CameraSource, frame: Frame) -> CaptureItem | None:

@@ -70,7 +70,8 @@ class CameraRunner:
 
         if self._analyser is None:
             self._analyser = CrackAnalyser(
-                original_max_bytes=self._agent.config.send_original_max_bytes
+                original_max_bytes=self._agent.config.send_original_max_bytes,
+                bounded_memory=self._agent.config.crack_bounded_memory,
             )
         return self._analyser
 
@@ -153,6 +154,7 @@ class CameraRunner:
                 )
                 status.analysis_errors += 1
                 status.analysis_error = f"{type(err).__name__}: {err}"
+            status.analysed += 1
             camera.source.done(frame)
             handled += 1
         return handled

@@ -182,6 +182,7 @@ class CameraStatus:
     started_at: float
     interval_s: float
     frames: int = 0
+    analysed: int = 0
     last_frame_at: float | None = None
     error: str | None = None
     last_cracks: int | None = None
@@ -200,6 +201,7 @@ class CameraStatus:
         return {
             "state": self.state(now),
             "frames": self.frames,
+            "analysed": self.analysed,
             "last_frame_age_s": None
             if self.last_frame_at is None
             else round(max(0.0, now - self.last_frame_at), 3),

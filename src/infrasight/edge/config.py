@@ -56,6 +56,9 @@ class EdgeConfig(BaseModel):
         configuration replaces this list when it sets one.
     send_original_max_bytes
         An original frame larger than this is replaced by its preview.
+    crack_bounded_memory
+        Segment frames in 512 px tiles, releasing ONNX Runtime's memory after each: about a
+        third of the memory for about 1.5 times the CPU (False: the server's faster path).
     transport
         ``http`` (readings POSTed to the ingest API) or ``mqtt`` (readings published QoS 1 to
         ``mqtt_topic``/readings and acknowledged by the server on ``mqtt_topic``/ack);
@@ -89,6 +92,7 @@ class EdgeConfig(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     cameras: list[CameraSource] = Field(default_factory=list)
     send_original_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    crack_bounded_memory: bool = True
     transport: Literal["http", "mqtt"] = "http"
     mqtt_url: str | None = Field(default=None, pattern=r"^mqtts?://")
     mqtt_topic: str | None = Field(default=None, pattern=r"^infrasight/[0-9]{1,18}/[0-9]{1,18}$")
