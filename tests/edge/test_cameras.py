@@ -229,3 +229,37 @@ def test_captures_queue_durably_and_drop_after_routine_readings(tmp_path: Path) 
     stats = queue.stats()
     assert (stats.capture_depth, stats.captures_sent, stats.dropped_captures) == (0, 1, 1)
     queue.close()
+
+
+def test_cameras_set_by_the_server_replace_the_local_list_without_restart(
+    tmp_path: Path,
+) -> None:
+    from infrasight.edge.agent import EdgeAgent
+    from infrasight.edge.config import EdgeConfig
+
+    config = EdgeConfig(
+        server_url="http://127.0.0.1:9",
+        token="isd_x",
+        queue_path=tmp_path / "q.db",
+        cameras=[CameraSource(name="local-1", source=str(tmp_path / "a"))],
+    )
+    agent = EdgeAgent(config)
+    try:
+        assert [c.name for c in agent.cameras.configured()] == ["local-1"]
+        agent.apply_config(
+            1,
+            {
+                "cameras": [
+                    {"name": "server-1", "source": str(tmp_path / "b"), "interval_s": 5},
+                    {"name": "off", "source": "usb:0", "enabled": False},
+                ]
+            },
+        )
+        assert [c.name for c in agent.cameras.configured()] == ["server-1"]
+        agent.cameras.tick()
+        assert list(agent.health()["cameras"]) == ["server-1"]  # type: ignore[call-overload]
+        agent.apply_config(2, {"heartbeat_s": 5})  # no cameras key: the local list again
+        agent.cameras.tick()
+        assert list(agent.health()["cameras"]) == ["local-1"]  # type: ignore[call-overload]
+    finally:
+        agent.stop()
