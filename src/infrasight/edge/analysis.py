@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from PIL import Image
 
 from infrasight.edge.cameras import Frame
@@ -178,8 +179,6 @@ class CrackAnalyser:
             }
             for instance, measured in cracks
         ]
-        import orjson
-
         body: dict[str, Any] = {
             "key": key,
             "camera": camera.name,

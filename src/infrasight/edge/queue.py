@@ -27,6 +27,8 @@ __all__ = ["EdgeQueue", "QueueFullError", "QueueStats", "QueuedCapture", "Queued
 
 #: Share of the queue dropped per attempt when the file or the disk is full.
 _FULL_DROP_SHARE = 0.05
+#: Item ids per DELETE when acknowledging (below SQLite's 32,766 bound variables).
+_ACK_CHUNK = 900
 #: Attempts (each after a drop) before a put gives up on a full disk.
 _FULL_ATTEMPTS = 40
 
@@ -302,7 +304,12 @@ class EdgeQueue:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             before = self._db.total_changes
-            self._db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), _ACK_CHUNK):
+                chunk = ordered[start : start + _ACK_CHUNK]
+                self._db.execute(
+                    f"DELETE FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
             self._bump("sent", self._db.total_changes - before)
             self._db.execute("COMMIT")
 

@@ -21,7 +21,7 @@ from infrasight.core.events import CaptureStored
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.services.crack_analysis import CRACK_MODEL
-from infrasight.services.images import inspect_image
+from infrasight.services.images import ImageInfo, inspect_image
 from infrasight.storage.blobs import BlobStore, register_blob
 from infrasight.storage.models import Capture, CaptureAnalysis, Defect, EdgeCapture
 
@@ -69,7 +69,9 @@ class StoredEdgeCapture:
     event: CaptureStored | None
 
 
-def _blob(session: Session, blobs: BlobStore, data: bytes, max_pixels: int) -> tuple[str, Any]:
+def _blob(
+    session: Session, blobs: BlobStore, data: bytes, max_pixels: int
+) -> tuple[str, ImageInfo]:
     info = inspect_image(data, max_pixels=max_pixels)
     sha256, _ = blobs.put(data)
     register_blob(session, sha256, len(data), info.media_type)
