@@ -143,8 +143,13 @@ class _Agent:
         return int(cameras.get(name, {}).get("analysed", 0))
 
     def stop(self) -> None:
+        """SIGTERM; the agent finishes the frame it is analysing first."""
         self.process.terminate()
-        self.process.wait(30)
+        try:
+            self.process.wait(300)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def _window(agent: _Agent, seconds: float) -> dict[str, float]:

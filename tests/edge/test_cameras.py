@@ -263,3 +263,34 @@ def test_cameras_set_by_the_server_replace_the_local_list_without_restart(
         assert list(agent.health()["cameras"]) == ["local-1"]  # type: ignore[call-overload]
     finally:
         agent.stop()
+
+
+def test_a_frame_that_could_not_be_queued_stays_in_its_folder(tmp_path: Path) -> None:
+    from infrasight.edge.agent import EdgeAgent
+    from infrasight.edge.config import EdgeConfig
+
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    _png(folder / "f.png", _noise(7), BASE_S)
+    camera = CameraSource(
+        name="c", source=str(folder), analysis="none", send_original="always", interval_s=60
+    )
+    agent = EdgeAgent(
+        EdgeConfig(
+            server_url="http://127.0.0.1:9",
+            token="isd_x",
+            queue_path=tmp_path / "q.db",
+            cameras=[camera],
+        )
+    )
+    agent.queue.close()  # the agent is stopping: its queue is closed under the camera thread
+    assert agent.cameras.tick() == 0
+    assert (folder / "f.png").exists()  # not moved to done/: analysed again at the next start
+    again = EdgeAgent(agent.local_config)
+    try:
+        assert again.cameras.tick() == 1
+        assert (folder / "done" / "f.png").exists()
+        (queued,) = again.queue.captures(10)
+        assert orjson.loads(queued.body)["image"]  # the original, base64
+    finally:
+        again.stop()

@@ -9,6 +9,7 @@ changes or removes cameras without a restart.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -138,11 +139,14 @@ class CameraRunner:
         status.error = None
         handled = 0
         for frame in frames:
+            if self._stop.is_set():
+                break  # the rest stays in the folder for the next run
             status.frames += 1
             status.last_frame_at = time.time()
             try:
                 self._analyse(camera, frame)
-            except QueueFullError as err:
+            except (QueueFullError, sqlite3.Error) as err:
+                # not queued: the frame stays in its folder and is analysed again later
                 _LOGGER.warning("camera %s: frame kept for later: %s", camera.config.name, err)
                 break
             except TargetLostError as err:
