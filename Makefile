@@ -59,6 +59,7 @@ bench: install  # Celery (benchmarks/scale.py) comes from the scale extra
 	$(BIN)/python benchmarks/crash.py
 	$(BIN)/python benchmarks/large_capture.py
 	$(BIN)/python benchmarks/edge_faults.py --smoke
+	$(BIN)/python benchmarks/edge_footprint.py --smoke
 	$(BIN)/python benchmarks/scale.py --smoke  # PostgreSQL figures need --postgres-url
 
 bench-web: dev-install  # page loads in Debian's Chromium (apt-get install chromium); Playwright is a dev extra

@@ -19,7 +19,8 @@ scenario counts acknowledged readings lost, duplicate rows stored and readings o
 - MQTT: readings/s through Mosquitto beside HTTP in the same run, and publish -> stored
   latency (the bridge acknowledges after the commit).
 
-The agent publishes over HTTP only, so "broker down" concerns the MQTT bridge, not the agent.
+- broker down: an agent sending over MQTT (QoS 1, each batch deleted only after the server's
+  ``.../ack``) while Mosquitto is stopped for ``--broker-down-s`` seconds and restarted.
 
 Usage: python benchmarks/edge_faults.py [--smoke] [--json]
 """
@@ -41,6 +42,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -490,8 +492,29 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             elif broker_port is not None:
                 _say("scenario: mqtt")
                 results["mqtt"] = _mqtt(site, stored, broker_port, server_port, smoke)
+                _say("scenario: broker down")
+
+                def restart_broker(down_s: float) -> None:
+                    nonlocal broker_cm
+                    assert broker_cm is not None and broker_port is not None
+                    broker_cm.__exit__(None, None, None)
+                    broker_cm = None
+                    time.sleep(down_s)
+                    broker_cm = mosquitto(root / "broker", broker_port)
+                    broker_cm.__enter__()
+
+                results["broker_down"] = _broker_down(
+                    root,
+                    site,
+                    stored,
+                    broker_port,
+                    server_port,
+                    restart_broker,
+                    down_s=args.broker_down_s or (3.0 if smoke else 60.0),
+                )
             else:
                 results["mqtt"] = "skipped: mosquitto is not installed"
+                results["broker_down"] = "skipped: mosquitto is not installed"
             proxy.close()
         finally:
             server.terminate()
@@ -659,6 +682,51 @@ def _scenarios(
     out["disk_limit"] = _disk_limit(root, site, stored, proxy, limit_us - 3_600_000_000)
     out["clock_skew"] = _clock_skew(root, site, stored, proxy, server_port)
     return out
+
+
+def _broker_down(
+    root: Path,
+    site: Site,
+    stored: Stored,
+    broker_port: int,
+    server_port: int,
+    restart_broker: Callable[[float], None],
+    *,
+    down_s: float,
+) -> dict[str, object]:
+    """The agent sending over MQTT (QoS 1, waiting for the server's ack) while the broker is
+    down for ``down_s`` seconds and 100 readings/s keep coming: nothing acknowledged is lost,
+    nothing is stored twice, each channel keeps its order."""
+    agent = Agent(
+        root / "agent-mqtt",
+        server_port,
+        site.token,
+        transport="mqtt",
+        mqtt_url=f"mqtt://127.0.0.1:{broker_port}",
+        mqtt_topic=f"infrasight/{site.org_id}/{site.device_id}",
+        request_timeout_s=5.0,
+    )
+    agent.start()
+    ledger = Ledger()
+    live = LiveProducer(agent, ledger)
+    live.start()
+    try:
+        time.sleep(2.0)
+        _say(f"broker stopped for {down_s:.0f} s")
+        restart_broker(down_s)
+        depth = int(agent.status()["queue_depth"])  # type: ignore[call-overload]
+        _say(f"broker back ({depth} readings queued)")
+        caught_up_s, acked = _wait_drained(agent, ledger, timeout=600)
+    finally:
+        live.stop()
+        agent.stop()
+    time.sleep(0.5)
+    return {
+        "broker_down_s": down_s,
+        "queued_at_restart": depth,
+        "caught_up_s": round(caught_up_s, 2),
+        **_verify(stored, site, acked),
+    }
 
 
 def _in_range(rows: list[tuple[int, float]], low_us: int, high_us: int) -> list[tuple[int, float]]:
@@ -949,6 +1017,13 @@ def main() -> None:
         type=float,
         default=None,
         help="how long the server stays unreachable (default 180 s, smoke 2 s)",
+    )
+    parser.add_argument(
+        "--broker-down-s",
+        type=float,
+        default=None,
+        help="how long the broker stays down under an agent sending over MQTT "
+        "(default 60 s, smoke 3 s)",
     )
     parser.add_argument(
         "--datasets", default="../shared/datasets", help="unused: the benchmark generates its data"

@@ -90,7 +90,7 @@ def edge_run(config: ConfigOption) -> None:
 @edge_app.command("status")
 @exits_cleanly
 def edge_status(config: ConfigOption) -> None:
-    """Queue depth, oldest item, drops and disk free, read from the queue file (JSON)."""
+    """Queue depth, oldest item, drops, disk free and camera status (JSON)."""
     from infrasight.edge.runner import queue_status
 
     typer.echo(orjson.dumps(queue_status(config)).decode())

@@ -27,16 +27,46 @@ from pathlib import Path
 import orjson
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.edge.camera_runner import CameraRunner
 from infrasight.edge.config import EdgeConfig
 from infrasight.edge.items import EdgeReading, Priority, parse_csv
 from infrasight.edge.queue import EdgeQueue, QueuedItem, QueueFullError
 from infrasight.edge.remote import RemoteConfig, parse_remote_config
 from infrasight.edge.thermal import cpu_temperature_c
-from infrasight.edge.upstream import HttpUpstream, UpstreamRejectedError, UpstreamUnavailableError
+from infrasight.edge.upstream import (
+    HttpUpstream,
+    Upstream,
+    UpstreamRejectedError,
+    UpstreamUnavailableError,
+)
 
-__all__ = ["EdgeAgent"]
+__all__ = ["EdgeAgent", "status_path"]
 
 _LOGGER = logging.getLogger(__name__)
+#: Captures sent per round of the sender (between two batches of readings).
+CAPTURES_PER_ROUND = 4
+
+
+def _default_upstream(config: EdgeConfig) -> Upstream:
+    http = HttpUpstream(config.server_url, config.token, timeout_s=config.request_timeout_s)
+    if config.transport == "http":
+        return http
+    from infrasight.edge.mqtt_upstream import MqttUpstream
+
+    assert config.mqtt_url is not None and config.mqtt_topic is not None  # validated
+    return MqttUpstream(
+        http,
+        broker_url=config.mqtt_url,
+        topic_prefix=config.mqtt_topic,
+        token=config.token,
+        client_id=f"edge-{config.mqtt_topic.replace('/', '-')}-{os.getpid()}",
+        timeout_s=config.request_timeout_s,
+    )
+
+
+def status_path(queue_path: Path) -> Path:
+    """The file where a running agent keeps its latest health (cameras included)."""
+    return queue_path.with_name(queue_path.name + ".status.json")
 
 
 class EdgeAgent:
@@ -58,7 +88,7 @@ class EdgeAgent:
         self,
         config: EdgeConfig,
         *,
-        upstream: HttpUpstream | None = None,
+        upstream: Upstream | None = None,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
@@ -74,9 +104,7 @@ class EdgeAgent:
             max_bytes=config.max_bytes,
             clock=clock,
         )
-        self.upstream = upstream or HttpUpstream(
-            config.server_url, config.token, timeout_s=config.request_timeout_s
-        )
+        self.upstream = upstream or _default_upstream(config)
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self.wake = threading.Event()
@@ -86,6 +114,7 @@ class EdgeAgent:
         self.connected = False
         self._reconfigured = threading.Event()
         self._load_cached_config()
+        self.cameras = CameraRunner(self, stop=self._stop)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -98,6 +127,7 @@ class EdgeAgent:
         ]
         if self.config.watch_dir is not None:
             targets.append(("edge-folder", self._watch_loop))
+        targets.append(("edge-cameras", self.cameras.run))
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -110,6 +140,10 @@ class EdgeAgent:
         self._reconfigured.set()
         for thread in self._threads:
             thread.join(timeout=self.config.request_timeout_s + 5)
+        self.cameras.close()
+        close = getattr(self.upstream, "close", None)
+        if callable(close):
+            close()
         self.queue.close()
 
     def backoff_s(self, failures: int) -> float:
@@ -139,7 +173,7 @@ class EdgeAgent:
                 self.wake.clear()
 
     def send_once(self) -> int:
-        """Send one live batch, then one backfill batch; return how many readings left."""
+        """Send one live batch, one backfill batch, then a few captures; return how many left."""
         size = self.config.batch_size
         sent = 0
         live = self.queue.live(size, self.config.live_window_s)
@@ -148,6 +182,15 @@ class EdgeAgent:
         backfill = self.queue.backfill(size)
         if backfill:
             sent += self._deliver(backfill)
+        for capture in self.queue.captures(CAPTURES_PER_ROUND):
+            try:
+                self.upstream.send_capture(capture.body)
+            except UpstreamRejectedError as err:
+                _LOGGER.warning("capture %s rejected: %s", capture.key, err.detail)
+                self.queue.bury_capture(capture, err.detail)
+            else:
+                self.queue.ack_capture(capture.id)
+            sent += 1
         return sent
 
     def _deliver(self, items: list[QueuedItem]) -> int:
@@ -182,6 +225,7 @@ class EdgeAgent:
             "clock_offset_s": self.clock_offset_s,
             "config_version": self.config_version,
             "cpu_temp_c": cpu_temperature_c(),
+            "cameras": self.cameras.health(),
         }
 
     def beat(self) -> None:
@@ -190,8 +234,19 @@ class EdgeAgent:
             self.config.heartbeat_s, self.health(), device_time=self.clock()
         )
 
+    def write_status(self) -> None:
+        """Write the health beside the queue (read by ``infrasight edge status``)."""
+        path = status_path(self.local_config.queue_path)
+        partial = path.with_suffix(".tmp")
+        partial.write_bytes(orjson.dumps({"written_at": time.time(), "health": self.health()}))
+        os.replace(partial, path)
+
     def _heartbeat_loop(self) -> None:
         while not self._stop.is_set():
+            try:
+                self.write_status()
+            except OSError as err:
+                _LOGGER.warning("status file not written: %s", err)
             try:
                 self.beat()
             except (UpstreamUnavailableError, UpstreamRejectedError) as err:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.edge.remote import CameraSource
 
 __all__ = ["EdgeConfig", "load_config"]
 
@@ -42,6 +51,22 @@ class EdgeConfig(BaseModel):
         Seconds between heartbeats.
     config_poll_s
         Seconds between two pulls of the configuration the server holds for this device.
+    cameras
+        The terminal's cameras (a watched folder of images, RTSP, USB); the server's
+        configuration replaces this list when it sets one.
+    send_original_max_bytes
+        An original frame larger than this is replaced by its preview.
+    crack_bounded_memory
+        Segment frames in 512 px tiles, releasing ONNX Runtime's memory after each: about a
+        third of the memory for about 1.5 times the CPU (False: the server's faster path).
+    transport
+        ``http`` (readings POSTed to the ingest API) or ``mqtt`` (readings published QoS 1 to
+        ``mqtt_topic``/readings and acknowledged by the server on ``mqtt_topic``/ack);
+        heartbeats, configuration and captures use HTTP either way.
+    mqtt_url
+        The broker, ``mqtt://[user:password@]host[:port]``, with ``transport = "mqtt"``.
+    mqtt_topic
+        ``infrasight/<organization id>/<device id>``, with ``transport = "mqtt"``.
     backoff_min_s, backoff_max_s
         Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
     """
@@ -65,6 +90,26 @@ class EdgeConfig(BaseModel):
     backoff_min_s: float = Field(default=0.5, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     request_timeout_s: float = Field(default=30.0, gt=0)
+    cameras: list[CameraSource] = Field(default_factory=list)
+    send_original_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    crack_bounded_memory: bool = True
+    transport: Literal["http", "mqtt"] = "http"
+    mqtt_url: str | None = Field(default=None, pattern=r"^mqtts?://")
+    mqtt_topic: str | None = Field(default=None, pattern=r"^infrasight/[0-9]{1,18}/[0-9]{1,18}$")
+
+    @model_validator(mode="after")
+    def _mqtt(self) -> EdgeConfig:
+        if self.transport == "mqtt" and (self.mqtt_url is None or self.mqtt_topic is None):
+            raise ValueError('transport "mqtt" needs mqtt_url and mqtt_topic')
+        return self
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraSource]) -> list[CameraSource]:
+        names = [camera.name for camera in cameras]
+        if len(names) != len(set(names)):
+            raise ValueError("camera names must be unique")
+        return cameras
 
 
 def load_config(path: Path) -> EdgeConfig:

@@ -23,10 +23,12 @@ from pathlib import Path
 
 from infrasight.edge.items import EdgeReading, Priority
 
-__all__ = ["EdgeQueue", "QueueFullError", "QueueStats", "QueuedItem"]
+__all__ = ["EdgeQueue", "QueueFullError", "QueueStats", "QueuedCapture", "QueuedItem"]
 
 #: Share of the queue dropped per attempt when the file or the disk is full.
 _FULL_DROP_SHARE = 0.05
+#: Item ids per DELETE when acknowledging (below SQLite's 32,766 bound variables).
+_ACK_CHUNK = 900
 #: Attempts (each after a drop) before a put gives up on a full disk.
 _FULL_ATTEMPTS = 40
 
@@ -55,6 +57,15 @@ CREATE TABLE IF NOT EXISTS dead (
     error TEXT, failed_at REAL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    priority INTEGER NOT NULL,
+    camera TEXT NOT NULL,
+    ts_us INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    enqueued_at REAL NOT NULL
+);
 """
 
 
@@ -64,6 +75,16 @@ class QueuedItem:
 
     id: int
     reading: EdgeReading
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedCapture:
+    """A queued capture (an analysed frame): row id, key, camera and the request body."""
+
+    id: int
+    key: str
+    camera: str
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +98,9 @@ class QueueStats:
     dropped_alarm: int
     dead: int
     sent: int
+    capture_depth: int = 0
+    captures_sent: int = 0
+    dropped_captures: int = 0
 
 
 class EdgeQueue:
@@ -172,13 +196,25 @@ class EdgeQueue:
         return added
 
     def _drop_for_space(self) -> bool:
-        """Drop a chunk of the oldest items (routine first); False when the queue is empty."""
+        """Drop a chunk of the oldest items: routine readings, then captures without cracks,
+        then alarm readings, then captures with cracks; False when the queue is empty."""
         depth = int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
-        if depth == 0:
+        captures = int(self._db.execute("SELECT count(*) FROM captures").fetchone()[0])
+        if depth == 0 and captures == 0:
             return False
+        routine = self._db.execute(
+            "SELECT 1 FROM items WHERE priority = ? LIMIT 1", (int(Priority.ROUTINE),)
+        ).fetchone()
+        chunk = max(1, round(depth * _FULL_DROP_SHARE))
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._drop(max(1, round(depth * _FULL_DROP_SHARE)))
+            if routine is not None:
+                self._drop(chunk)
+            elif not self._drop_capture(Priority.ROUTINE):
+                if depth:
+                    self._drop(chunk)
+                else:
+                    self._drop_capture(Priority.ALARM)
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
@@ -186,6 +222,15 @@ class EdgeQueue:
             raise
         _LOGGER.warning("queue file or disk full: oldest items dropped")
         return True
+
+    def _drop_capture(self, priority: Priority) -> bool:
+        dropped = self._db.execute(
+            "DELETE FROM captures WHERE id = (SELECT id FROM captures WHERE priority = ? "
+            "ORDER BY id LIMIT 1)",
+            (int(priority),),
+        ).rowcount
+        self._bump("dropped_captures", dropped)
+        return bool(dropped)
 
     def _bump(self, name: str, amount: int) -> None:
         if amount:
@@ -259,7 +304,12 @@ class EdgeQueue:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             before = self._db.total_changes
-            self._db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+            ordered = sorted(ids)
+            for start in range(0, len(ordered), _ACK_CHUNK):
+                chunk = ordered[start : start + _ACK_CHUNK]
+                self._db.execute(
+                    f"DELETE FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                )
             self._bump("sent", self._db.total_changes - before)
             self._db.execute("COMMIT")
 
@@ -276,6 +326,69 @@ class EdgeQueue:
             self._db.execute("DELETE FROM items WHERE id = ?", (item.id,))
             self._db.execute("COMMIT")
 
+    def put_capture(self, key: str, camera: str, ts_us: int, body: bytes, *, cracks: int) -> bool:
+        """Queue an analysed frame durably (fsync'd); False when its key is queued already.
+
+        A capture with cracks is kept like an alarm reading when space runs out; one without
+        is dropped right after routine readings.
+
+        Raises
+        ------
+        QueueFullError
+            When it does not fit even after dropping everything that may be dropped.
+        """
+        row = (key, int(Priority.ALARM if cracks else Priority.ROUTINE), camera, ts_us, body)
+        with self._lock:
+            for _ in range(_FULL_ATTEMPTS):
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    try:
+                        added = self._db.execute(
+                            "INSERT OR IGNORE INTO captures (key, priority, camera, ts_us, body,"
+                            " enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
+                            (*row, self._now()),
+                        ).rowcount
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        if self._db.in_transaction:
+                            self._db.execute("ROLLBACK")
+                        raise
+                    return bool(added)
+                except sqlite3.OperationalError as err:
+                    if "full" not in str(err):
+                        raise
+                    if not self._drop_for_space():
+                        break
+            raise QueueFullError("the queue file or the disk is full and nothing is left to drop")
+
+    def captures(self, limit: int) -> list[QueuedCapture]:
+        """The oldest queued captures (at most ``limit``), in the order they were taken."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, key, camera, body FROM captures ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        return [QueuedCapture(id=r[0], key=r[1], camera=r[2], body=bytes(r[3])) for r in rows]
+
+    def ack_capture(self, capture_id: int) -> None:
+        """Forget a capture the server acknowledged."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            changed = self._db.execute("DELETE FROM captures WHERE id = ?", (capture_id,)).rowcount
+            self._bump("captures_sent", changed)
+            self._db.execute("COMMIT")
+
+    def bury_capture(self, capture: QueuedCapture, error: str) -> None:
+        """Move a capture the server refused for good into the dead-letter table."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO dead (key, channel, ts_us, value, unit, error, failed_at)"
+                " VALUES (?, ?, NULL, NULL, NULL, ?, ?)",
+                (capture.key, f"camera:{capture.camera}", error, self._now()),
+            )
+            self._db.execute("DELETE FROM captures WHERE id = ?", (capture.id,))
+            self._db.execute("COMMIT")
+
     def stats(self) -> QueueStats:
         """Depth, oldest age and counters."""
         with self._lock:
@@ -286,7 +399,11 @@ class EdgeQueue:
             oldest = self._db.execute("SELECT min(enqueued_at) FROM items").fetchone()[0]
             counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
             dead = self._db.execute("SELECT count(*) FROM dead").fetchone()[0]
+            capture_depth = self._db.execute("SELECT count(*) FROM captures").fetchone()[0]
         return QueueStats(
+            capture_depth=int(capture_depth),
+            captures_sent=int(counters.get("captures_sent", 0)),
+            dropped_captures=int(counters.get("dropped_captures", 0)),
             depth=int(depth),
             alarm_depth=int(alarm_depth),
             oldest_age_s=None if oldest is None else max(0.0, self._now() - float(oldest)),

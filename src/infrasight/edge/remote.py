@@ -8,13 +8,19 @@ without restarting. A key left out keeps the value of the agent's local TOML fil
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infrasight.core.errors import InvalidInputError
 
-__all__ = ["CameraSource", "RemoteConfig", "Threshold", "parse_remote_config"]
+__all__ = [
+    "CameraSource",
+    "DisplacementSettings",
+    "RemoteConfig",
+    "Threshold",
+    "parse_remote_config",
+]
 
 #: Calibration kind under which the server stores a device's remote configuration.
 EDGE_CONFIG_KIND = "edge_config"
@@ -46,6 +52,46 @@ class Threshold(BaseModel):
         )
 
 
+class DisplacementSettings(BaseModel):
+    """A camera used as a displacement sensor: a target tracked against a reference frame.
+
+    Attributes
+    ----------
+    roi
+        The target's region ``[x, y, w, h]`` in the reference frame, px.
+    mm_per_px
+        Scale on the target's plane, mm per px.
+    channel_dx, channel_dy
+        Channels (keys) that receive the horizontal / vertical displacement, mm; at least one.
+    reference_regions
+        Regions on something fixed (``[[x, y, w, h], ...]``) whose motion, camera shake, is
+        removed.
+    search_radius_px
+        Largest move between the reference frame and a frame that is still found, px.
+    min_score
+        Correlation (0-1) below which the target counts as lost and no reading is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    roi: tuple[int, int, int, int]
+    mm_per_px: float = Field(gt=0)
+    channel_dx: str | None = Field(default=None, min_length=1, max_length=200)
+    channel_dy: str | None = Field(default=None, min_length=1, max_length=200)
+    reference_regions: list[tuple[int, int, int, int]] = Field(default_factory=list)
+    search_radius_px: int = Field(default=32, ge=1, le=500)
+    min_score: float = Field(default=0.8, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _channels(self) -> DisplacementSettings:
+        if self.channel_dx is None and self.channel_dy is None:
+            raise ValueError("needs channel_dx or channel_dy")
+        for region in (self.roi, *self.reference_regions):
+            if region[0] < 0 or region[1] < 0 or region[2] < 5 or region[3] < 5:
+                raise ValueError(f"region {list(region)} must be inside the frame and >= 5x5 px")
+        return self
+
+
 class CameraSource(BaseModel):
     """One camera of the terminal.
 
@@ -54,19 +100,49 @@ class CameraSource(BaseModel):
     name
         Label of the camera (used in logs, health and the captures it sends).
     source
-        A folder of images (``/var/lib/cam1``), an RTSP URL (``rtsp://...``) or ``usb:N``.
+        A folder of images (``/var/lib/cam1``), an RTSP URL (``rtsp://...``), ``usb:N`` or a
+        video file.
     interval_s
-        Seconds between two analysed frames.
+        Seconds between two analysed frames (a folder is scanned this often).
     enabled
         False: configured but not captured.
+    analysis
+        ``cracks`` (segment and measure cracks on the terminal), ``displacement`` (track the
+        target of ``displacement``) or ``none`` (send frames unanalysed, with ``send_original``
+        ``always``).
+    asset_id, element_id
+        Where the camera looks (default asset: the device's).
+    mm_per_px
+        Scale of the surface for crack measurements in mm (None: pixels only).
+    send_original
+        When the original frame goes with the defects: ``always``, ``cracks`` (only when cracks
+        are found) or ``never`` (a reduced preview instead). A frame without cracks is sent
+        only with ``always``.
+    preview_px
+        Longest side of the preview sent instead of the original, px.
+    displacement
+        The target, when ``analysis`` is ``displacement``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
     source: str = Field(min_length=1, max_length=1000)
     interval_s: float = Field(default=10.0, gt=0, le=86400)
     enabled: bool = True
+    analysis: Literal["cracks", "displacement", "none"] = "cracks"
+    asset_id: int | None = Field(default=None, ge=1)
+    element_id: int | None = Field(default=None, ge=1)
+    mm_per_px: float | None = Field(default=None, gt=0)
+    send_original: Literal["always", "cracks", "never"] = "cracks"
+    preview_px: int = Field(default=640, ge=64, le=8192)
+    displacement: DisplacementSettings | None = None
+
+    @model_validator(mode="after")
+    def _displacement(self) -> CameraSource:
+        if self.analysis == "displacement" and self.displacement is None:
+            raise ValueError("analysis 'displacement' needs a displacement section")
+        return self
 
 
 class RemoteConfig(BaseModel):

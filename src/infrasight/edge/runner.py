@@ -8,11 +8,14 @@ import logging
 import shutil
 import signal
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
+import orjson
+
 from infrasight.core.errors import InvalidInputError
-from infrasight.edge.agent import EdgeAgent
+from infrasight.edge.agent import EdgeAgent, status_path
 from infrasight.edge.config import load_config
 from infrasight.edge.local_http import LocalEndpoint
 from infrasight.edge.queue import EdgeQueue
@@ -50,7 +53,9 @@ def run_agent(config_path: Path, *, announce: bool = True) -> None:
 
 
 def queue_status(config_path: Path) -> dict[str, object]:
-    """Depth, oldest item, drops, dead letters and disk free, read from the queue file."""
+    """Depth, oldest item, drops, dead letters and disk free, read from the queue file; each
+    camera's status (``ok``, ``no_frames``, ``error``) and the link state as the running agent
+    last wrote them (``agent_status_age_s`` says how long ago; None: never)."""
     settings = load_config(config_path)
     if not settings.queue_path.exists():
         raise InvalidInputError(f"no queue at {settings.queue_path}", field="queue_path")
@@ -60,4 +65,13 @@ def queue_status(config_path: Path) -> dict[str, object]:
     finally:
         queue.close()
     stats["disk_free_bytes"] = shutil.disk_usage(settings.queue_path.resolve().parent).free
+    try:
+        written = orjson.loads(status_path(settings.queue_path).read_bytes())
+        health = written["health"]
+        stats["agent_status_age_s"] = round(max(0.0, time.time() - float(written["written_at"])), 1)
+        stats["cameras"] = health.get("cameras", {})
+        stats["connected"] = health.get("connected")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        stats["agent_status_age_s"] = None  # the agent has not run (or not written it yet)
+        stats["cameras"] = {}
     return stats

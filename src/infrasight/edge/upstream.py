@@ -7,12 +7,19 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import orjson
 
 from infrasight.edge.items import EdgeReading, iso_time
 
-__all__ = ["HttpUpstream", "SendOutcome", "UpstreamRejectedError", "UpstreamUnavailableError"]
+__all__ = [
+    "HttpUpstream",
+    "SendOutcome",
+    "Upstream",
+    "UpstreamRejectedError",
+    "UpstreamUnavailableError",
+]
 
 
 class UpstreamUnavailableError(Exception):
@@ -49,6 +56,20 @@ def reading_document(readings: Sequence[EdgeReading]) -> bytes:
     return orjson.dumps({"readings": items})
 
 
+class Upstream(Protocol):
+    """Where the agent sends: :class:`HttpUpstream` or the MQTT one."""
+
+    def send(self, readings: Sequence[EdgeReading]) -> SendOutcome: ...
+
+    def send_capture(self, body: bytes) -> tuple[int, bool]: ...
+
+    def heartbeat(
+        self, interval_s: float, health: dict[str, object], *, device_time: float
+    ) -> float: ...
+
+    def fetch_config(self) -> tuple[int, dict[str, object]]: ...
+
+
 class HttpUpstream:
     """POSTs readings to ``/api/v1/ingest/readings`` and heartbeats to ``/devices/heartbeat``."""
 
@@ -83,6 +104,11 @@ class HttpUpstream:
             accepted=int(answer.get("accepted", 0)),  # type: ignore[call-overload]
             duplicates=int(answer.get("duplicates", 0)),  # type: ignore[call-overload]
         )
+
+    def send_capture(self, body: bytes) -> tuple[int, bool]:
+        """Store an analysed frame (idempotent by its key): ``(capture id, was a resend)``."""
+        answer = self._post("/devices/captures", body)
+        return int(answer.get("capture_id", 0)), bool(answer.get("duplicate", False))  # type: ignore[call-overload]
 
     def heartbeat(
         self, interval_s: float, health: dict[str, object], *, device_time: float

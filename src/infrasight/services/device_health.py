@@ -105,6 +105,13 @@ def classify(
         count = health.get(key)
         if isinstance(count, int) and count > 0:
             reasons.append(f"{key.replace('_', ' ')}: {count} items")
+    cameras = health.get("cameras")
+    if isinstance(cameras, dict):
+        for name, camera in sorted(cameras.items()):
+            state = camera.get("state") if isinstance(camera, dict) else None
+            if state in ("no_frames", "error"):
+                detail = camera.get("error") or ""  # type: ignore[union-attr]
+                reasons.append(f"camera {name}: {state.replace('_', ' ')} {detail}".rstrip())
     offset = status.clock_offset_s
     if offset is not None and abs(offset) > CLOCK_DEGRADED_S:
         reasons.append(f"clock off by {offset:+.0f} s")

@@ -871,3 +871,15 @@ class AssistantToolCall(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EdgeCapture(Base):
+    """A capture sent by a terminal's agent: its idempotency key makes a resend a no-op."""
+
+    __tablename__ = "edge_captures"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
