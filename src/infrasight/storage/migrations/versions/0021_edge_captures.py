@@ -1,7 +1,7 @@
 """captures sent by edge agents, keyed by their idempotency key
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-30 08:40:00
 """
 
