@@ -160,6 +160,8 @@ def test_browser_walk_through(server: str, web_site: WebSite, settings: Settings
             page.goto(f"{server}/assets/{asset}?channel=VD-SETTLE")
             page.locator("canvas").first.wait_for()
             page.get_by_text("buckets of").wait_for()
+            # the forecast is fitted after the page is sent: its band and caption arrive later
+            page.get_by_text("95 % band").first.wait_for(timeout=120_000)
             shot("asset")
 
             page.goto(f"{server}/alarms")
