@@ -177,8 +177,10 @@ class Alternating:
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         index = self._next % len(self.clients)
         self._next += 1
-        self.served[index] += 1
-        return self.clients[index].request(method, url, **kwargs)
+        response = self.clients[index].request(method, url, **kwargs)
+        if response.status_code < 500:
+            self.served[index] += 1  # answered by that process
+        return response
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
@@ -428,7 +430,8 @@ def _closed_loop(
     assert set(got.values()) == {1}, got
     assert sorted(got) == sorted(d["id"] for d in rows)
     assert all(d["attempts"] == 1 for d in rows)
-    assert min(client.served.values()) >= 30  # both processes served a share of the loop
+    # both processes answered a share of the loop (the count of polls varies with the speed)
+    assert len(client.served) == 2 and min(client.served.values()) >= 20, client.served
 
 
 def test_serve_workers_starts_api_processes_on_one_port(tmp_path: Path) -> None:
