@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from infrasight.reasoning.hazards import HazardAction, HazardStatus, apply_action
 from infrasight.reasoning.hazards.housekeeping import HousekeepingRules, evidence_gone
+from infrasight.services.hazard_transitions import record_hazard_transition
 from infrasight.storage.models import (
     AlarmRecord,
     Hazard,
     HazardEvidenceLink,
-    HazardTransitionRecord,
 )
 
 __all__ = ["SEEN_KEY", "merge_duplicates", "resolve_unsupported"]
@@ -30,18 +30,9 @@ SEEN_KEY = "evidence_seen_until_us"
 
 
 def _system(session: Session, hazard: Hazard, action: HazardAction, note: str) -> None:
-    tr = apply_action(HazardStatus(hazard.status), action, note)
-    session.add(
-        HazardTransitionRecord(
-            hazard_id=hazard.id,
-            from_status=str(tr.from_status),
-            action=str(tr.action),
-            to_status=str(tr.to_status),
-            note=note,
-            actor="system",
-        )
+    record_hazard_transition(
+        session, hazard, apply_action(HazardStatus(hazard.status), action, note), actor="system"
     )
-    hazard.status = str(tr.to_status)
 
 
 def merge_duplicates(

@@ -40,7 +40,6 @@ from infrasight.reasoning.hazards import (
     load_risk_matrix,
 )
 from infrasight.reasoning.hazards.housekeeping import load_housekeeping
-from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.services.defect_reviews import latest_reviews
 from infrasight.services.hazard_evidence import (
@@ -66,6 +65,7 @@ from infrasight.services.hazard_prediction import (
     crack_growth_prediction,
     summarise,
 )
+from infrasight.services.hazard_transitions import record_hazard_transition
 from infrasight.storage.models import (
     Asset,
     Channel,
@@ -586,16 +586,7 @@ def update_hazards(
                         reopen_on_recurrence(
                             session, hazard, f"hazard {hazard.id} recurred: {plan.transition.note}"
                         )
-                    session.add(
-                        HazardTransitionRecord(
-                            hazard_id=hazard.id,
-                            from_status=str(plan.transition.from_status),
-                            action=str(plan.transition.action),
-                            to_status=str(plan.transition.to_status),
-                            note=plan.transition.note,
-                            actor="system",
-                        )
-                    )
+                    record_hazard_transition(session, hazard, plan.transition, actor="system")
                     _log.info("hazard %s reopened by new evidence", hazard.id)
             for old_ref, e in plan.updated_evidence:
                 link = session.scalars(
@@ -648,25 +639,12 @@ def transition_hazard(
             field="to",
         ) from None
     action = action_to(HazardStatus(hazard.status), target)
-    tr = apply_action(HazardStatus(hazard.status), action, note)
-    hazard.status = str(tr.to_status)
-    session.add(
-        HazardTransitionRecord(
-            hazard_id=hazard.id,
-            from_status=str(tr.from_status),
-            action=str(tr.action),
-            to_status=str(tr.to_status),
-            note=note,
-            actor=principal.name,
-        )
-    )
-    record_audit(
+    record_hazard_transition(
         session,
-        principal,
-        f"hazard.{action}",
-        "hazard",
-        hazard.id,
-        {"from": str(tr.from_status), "to": str(tr.to_status), "note": note},
+        hazard,
+        apply_action(HazardStatus(hazard.status), action, note),
+        actor=principal.name,
+        audit_as=principal,
     )
     session.flush()
     return hazard

@@ -38,6 +38,7 @@ from infrasight.reasoning.verification import (
 from infrasight.reasoning.work_orders import WorkOrderAction, WorkOrderStatus, apply_action
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
+from infrasight.services.hazard_transitions import record_hazard_transition
 from infrasight.services.work_orders import get_work_order
 from infrasight.storage.models import (
     AlarmRule,
@@ -47,7 +48,6 @@ from infrasight.storage.models import (
     DefectTrack,
     Hazard,
     HazardEvidenceLink,
-    HazardTransitionRecord,
     WorkOrder,
     WorkOrderEvent,
     WorkOrderVerification,
@@ -299,25 +299,12 @@ def _hazard_step(
     current = HazardStatus(hazard.status)
     if (current, action) not in HAZARD_TRANSITIONS:
         return
-    tr = apply_hazard_action(current, action, note)
-    hazard.status = str(tr.to_status)
-    session.add(
-        HazardTransitionRecord(
-            hazard_id=hazard.id,
-            from_status=str(tr.from_status),
-            action=str(tr.action),
-            to_status=str(tr.to_status),
-            note=note,
-            actor=principal.name,
-        )
-    )
-    record_audit(
+    record_hazard_transition(
         session,
-        principal,
-        f"hazard.{action}",
-        "hazard",
-        hazard.id,
-        {"from": str(tr.from_status), "to": str(tr.to_status), "note": note},
+        hazard,
+        apply_hazard_action(current, action, note),
+        actor=principal.name,
+        audit_as=principal,
     )
 
 

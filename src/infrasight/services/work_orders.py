@@ -26,9 +26,9 @@ from infrasight.reasoning.work_orders import (
 )
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
+from infrasight.services.hazard_transitions import record_hazard_transition
 from infrasight.services.remediation import hazard_recommendations
 from infrasight.storage.models import (
-    HazardTransitionRecord,
     User,
     WorkOrder,
     WorkOrderComment,
@@ -205,17 +205,11 @@ def create_work_order(
     )
     current = HazardStatus(hazard.status)
     if (current, HazardAction.MITIGATE) in HAZARD_TRANSITIONS:
-        tr = apply_hazard_action(current, HazardAction.MITIGATE, f"work order {wo.id}")
-        hazard.status = str(tr.to_status)
-        session.add(
-            HazardTransitionRecord(
-                hazard_id=hazard.id,
-                from_status=str(tr.from_status),
-                action=str(tr.action),
-                to_status=str(tr.to_status),
-                note=tr.note,
-                actor=principal.name,
-            )
+        record_hazard_transition(
+            session,
+            hazard,
+            apply_hazard_action(current, HazardAction.MITIGATE, f"work order {wo.id}"),
+            actor=principal.name,
         )
     session.flush()
     _log.info("work order %s for hazard %s: %s", wo.id, hazard.id, chosen.action.id)
