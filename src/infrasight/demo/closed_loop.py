@@ -51,6 +51,7 @@ from infrasight.storage.models import (
     WorkOrderEvent,
 )
 from infrasight.synthetic import render_crack_series
+from infrasight.synthetic.crack_series import SeriesVisit
 
 __all__ = ["CREW_EMAIL", "LOOP_MIN_DAYS", "LoopOutcome", "seed_closed_loop"]
 
@@ -151,6 +152,33 @@ def _dates(session: Session, work_order_id: int, times: list[datetime]) -> None:
         )
 
 
+def _girder_capture(
+    session: Session,
+    platform: Platform,
+    caller: Principal,
+    ids: tuple[int, int],
+    visit: SeriesVisit,
+    time: datetime,
+    filename: str,
+) -> None:
+    """Store one photo of the span-3 girder as the inspector would upload it."""
+    store_capture(
+        session,
+        blobs=platform.blobs,
+        jobs=platform.jobs,
+        caller=caller,
+        data=_png(visit.image),
+        request=CaptureRequest(
+            asset_id=ids[0],
+            element_id=ids[1],
+            time=time,
+            mm_per_px=visit.mm_per_px,
+            filename=filename,
+        ),
+        max_pixels=platform.settings.max_image_pixels,
+    )
+
+
 def _hazard(session: Session, org_id: int, element: str, mechanism: str) -> Hazard | None:
     return session.scalars(
         select(Hazard)
@@ -199,33 +227,25 @@ def seed_closed_loop(
         ).one()
         ids = (asset.id, element.id)
         _gauges(session, eng, times_s, deck_temp, seed)
-        before = store_capture(
+        _girder_capture(
             session,
-            blobs=platform.blobs,
-            jobs=platform.jobs,
-            caller=eng,
-            data=_png(series.visits[0].image),
-            request=CaptureRequest(
-                asset_id=ids[0],
-                element_id=ids[1],
-                time=end - timedelta(days=30),
-                mm_per_px=series.visits[0].mm_per_px,
-                filename="demo-span3-girder-before.png",
-            ),
-            max_pixels=platform.settings.max_image_pixels,
+            platform,
+            eng,
+            ids,
+            series.visits[0],
+            end - timedelta(days=30),
+            "demo-span3-girder-before.png",
         )
     platform.jobs.run_pending()
-    del before
     with platform.database.transaction() as session:
         for asset_row in session.scalars(select(Asset).where(Asset.organization_id == org.id)):
             update_hazards(session, org.id, asset_row.id, window_days=window)
     catalogue = load_catalogue()
     statuses: dict[str, int] = {}
     # 1. the crack: sealed, re-inspected, verified, closed
-    crack_wo = None
+    crack_wo: int | None = None
     with platform.database.transaction() as session:
         hz = _hazard(session, org.id, GIRDER, "shrinkage")
-        crack_wo = None
         if hz is not None:
             transition_hazard(session, eng, hz.id, "acknowledged", "seen in the data")
             wo = create_work_order(session, eng, catalogue, hazard_id=hz.id, assignee_id=crew_id)
@@ -243,20 +263,14 @@ def seed_closed_loop(
             transition_work_order(session, crew, wo.id, "completed", "crack sealed, 1.1 m")
             _dates(session, wo.id, [end - timedelta(days=d) for d in (20, 19, 12, 10, 10, 10)])
             crack_wo = wo.id
-            store_capture(
+            _girder_capture(
                 session,
-                blobs=platform.blobs,
-                jobs=platform.jobs,
-                caller=eng,
-                data=_png(series.visits[1].image),
-                request=CaptureRequest(
-                    asset_id=ids[0],
-                    element_id=ids[1],
-                    time=end - timedelta(days=5),
-                    mm_per_px=series.visits[1].mm_per_px,
-                    filename="demo-span3-girder-reinspection.png",
-                ),
-                max_pixels=platform.settings.max_image_pixels,
+                platform,
+                eng,
+                ids,
+                series.visits[1],
+                end - timedelta(days=5),
+                "demo-span3-girder-reinspection.png",
             )
     platform.jobs.run_pending()
     with platform.database.transaction() as session:
