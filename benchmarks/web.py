@@ -13,18 +13,20 @@ seeds a one-asset site with a week of 10-minute data instead and loads each page
 unless ``--database-url`` is given. ``--datasets`` is accepted for uniformity; no dataset is used.
 
 Concurrent users (``--users 50``, the issue's figure): that many browsers log in through the
-login page in Chromium (each its own browser context, so its own web session), then all start
-together, each as an HTTP client with its browser's cookies, ``--rounds`` times: load the
-overview, then the asset page. A page load is the page's HTML (NiceGUI renders on the server:
-the page's data, through the API's route functions, is in the HTML; the pages make no API
-calls of their own) and, on the user's first round, every ``/_nicegui/`` script and stylesheet
-the HTML names (a browser with a cold cache; later rounds use its cache). The socket.io
-connection a browser opens afterwards is not simulated, so the forecast fit (started only for a
-connected browser, then shared) is not repeated per user: Chromium loaded the asset page first,
-so its fit is done. The 1-user baseline is the same procedure with one user, in the same run.
+login page in Chromium (each its own browser context, so its own web session); then as many
+simulated users, HTTP clients with those cookies, arrive within one think time and each loads,
+``--rounds`` times, the overview and then the asset page, pausing a think time (uniform 0.5-1.5
+x ``--think`` seconds) after each page. A page load is what a browser does for it: the page's
+HTML (NiceGUI renders on the server, with the page's data), then at once every ``/_nicegui/``
+script and stylesheet the HTML names that this user has not fetched yet (a cold cache on the
+first round) and the page's socket.io connection (Engine.IO 4 over a WebSocket, NiceGUI's
+implicit handshake) up to the server's connect answer; the socket stays open, answering pings,
+until the user leaves the page. Rendering and the forecast update that arrives over the socket
+later are not simulated. The 1-user baseline is the same procedure with one user, in the same
+run; the server's CPU time per page load (``/proc``) is printed too.
 
-Usage: python benchmarks/web.py [--smoke] [--runs 20] [--users 50] [--rounds 5] [--data-dir DIR]
-[--json]
+Usage: python benchmarks/web.py [--smoke] [--runs 20] [--users 50] [--rounds 5] [--think 5]
+[--data-dir DIR] [--json]
 """
 
 from __future__ import annotations
