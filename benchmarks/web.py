@@ -13,18 +13,20 @@ seeds a one-asset site with a week of 10-minute data instead and loads each page
 unless ``--database-url`` is given. ``--datasets`` is accepted for uniformity; no dataset is used.
 
 Concurrent users (``--users 50``, the issue's figure): that many browsers log in through the
-login page in Chromium (each its own browser context, so its own web session), then all start
-together, each as an HTTP client with its browser's cookies, ``--rounds`` times: load the
-overview, then the asset page. A page load is the page's HTML (NiceGUI renders on the server:
-the page's data, through the API's route functions, is in the HTML; the pages make no API
-calls of their own) and, on the user's first round, every ``/_nicegui/`` script and stylesheet
-the HTML names (a browser with a cold cache; later rounds use its cache). The socket.io
-connection a browser opens afterwards is not simulated, so the forecast fit (started only for a
-connected browser, then shared) is not repeated per user: Chromium loaded the asset page first,
-so its fit is done. The 1-user baseline is the same procedure with one user, in the same run.
+login page in Chromium (each its own browser context, so its own web session); then as many
+simulated users, HTTP clients with those cookies, arrive within one think time and each loads,
+``--rounds`` times, the overview and then the asset page, pausing a think time (uniform 0.5-1.5
+x ``--think`` seconds) after each page. A page load is what a browser does for it: the page's
+HTML (NiceGUI renders on the server, with the page's data), then at once every ``/_nicegui/``
+script and stylesheet the HTML names that this user has not fetched yet (a cold cache on the
+first round) and the page's socket.io connection (Engine.IO 4 over a WebSocket, NiceGUI's
+implicit handshake) up to the server's connect answer; the socket stays open, answering pings,
+until the user leaves the page. Rendering and the forecast update that arrives over the socket
+later are not simulated. The 1-user baseline is the same procedure with one user, in the same
+run; the server's CPU time per page load (``/proc``) is printed too.
 
-Usage: python benchmarks/web.py [--smoke] [--runs 20] [--users 50] [--rounds 5] [--data-dir DIR]
-[--json]
+Usage: python benchmarks/web.py [--smoke] [--runs 20] [--users 50] [--rounds 5] [--think 5]
+[--data-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import socket
 import statistics
@@ -40,10 +43,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from rich.console import Console
 
@@ -178,6 +183,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--users", type=int, default=None, help="concurrent users (50; smoke 5)")
     parser.add_argument("--rounds", type=int, default=None, help="page pairs per user (5; smoke 2)")
+    parser.add_argument(
+        "--think", type=float, default=None, help="mean think time between a user's pages, s (5)"
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="a seeded data folder")
     parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
     parser.add_argument("--email", default=None)
@@ -193,6 +201,7 @@ def main() -> int:
     runs = 3 if args.smoke else args.runs
     users = args.users if args.users is not None else (5 if args.smoke else 50)
     rounds = args.rounds if args.rounds is not None else (2 if args.smoke else 5)
+    args.think = args.think if args.think is not None else (1.0 if args.smoke else 5.0)
     with tempfile.TemporaryDirectory(prefix="infrasight-web-bench-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -234,7 +243,17 @@ def main() -> int:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            results = _measure(sync_playwright, base, email, password, runs, users, rounds)
+            results = _measure(
+                sync_playwright,
+                base,
+                email,
+                password,
+                runs,
+                users,
+                rounds,
+                args.think,
+                server.pid,
+            )
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -245,9 +264,12 @@ def main() -> int:
         print(json.dumps(results, indent=2))
         return 0
     print(f"web pages on {results['data']}, {runs} loads each (Chromium)")
+    print(f"simulated users: {users} x {rounds} rounds, mean think time {args.think} s")
     print(f"{'what':<60}{'p50 ms':>10}{'p95 ms':>10}{'n':>6}")
     for name, figures in results["timings"].items():
         print(f"{name:<60}{figures['p50_ms']:>10}{figures['p95_ms']:>10}{figures['n']:>6}")
+    for name, value in results["server_cpu"].items():
+        print(f"{name:<60}{value:>10}")
     return 0
 
 
@@ -260,46 +282,146 @@ def _log_in(page: Any, base: str, email: str, password: str) -> None:
 
 
 _STATIC = re.compile(r'(?:src|href)="(/_nicegui/[^"]+\.(?:js|css|mjs))"')
+_CLIENT = re.compile(r"""['"]client_id['"]: ?['"]([^'"]+)['"], ?['"]next_message_id['"]: ?(\d+)""")
+
+
+class _Socket:
+    """A page's socket.io connection as NiceGUI's page script opens it (Engine.IO 4 over a
+    WebSocket, implicit handshake): open, connect, answer pings until closed."""
+
+    def __init__(self, http: aiohttp.ClientSession, html: str) -> None:
+        found = _CLIENT.search(html)
+        if found is None:
+            raise RuntimeError("the page names no NiceGUI client id")
+        self.query = {
+            "client_id": found.group(1),
+            "next_message_id": found.group(2),
+            "implicit_handshake": "true",
+            "document_id": str(uuid.uuid4()),
+            "tab_id": str(uuid.uuid4()),
+            "EIO": "4",
+            "transport": "websocket",
+        }
+        self.http = http
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        """Open the socket; returns when the server accepted the handshake ("40")."""
+        self.ws = await self.http.ws_connect("/_nicegui_ws/socket.io/", params=self.query)
+        opened = await self.ws.receive_str()
+        if not opened.startswith("0"):
+            raise RuntimeError(f"unexpected Engine.IO open packet {opened[:40]!r}")
+        await self.ws.send_str("40")
+        while True:
+            message = await self.ws.receive_str()
+            if message.startswith("40"):
+                break
+            if message.startswith("44"):
+                raise RuntimeError(f"socket.io connection refused: {message[:80]}")
+            if message == "2":
+                await self.ws.send_str("3")
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for message in self.ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                break
+            if message.data == "2":  # Engine.IO ping
+                await self.ws.send_str("3")
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            await self.reader
+
+
+async def _load(http: aiohttp.ClientSession, path: str, fetched: set[str]) -> _Socket:
+    """One page load: the HTML, the scripts and styles it names that ``fetched`` lacks, and the
+    page's socket up to the accepted handshake (returned open)."""
+    async with http.get(path) as answer:
+        answer.raise_for_status()
+        html = await answer.text()
+    assets = [a for a in dict.fromkeys(_STATIC.findall(html)) if a not in fetched]
+
+    async def fetch(address: str) -> None:
+        async with http.get(address) as got:
+            got.raise_for_status()
+            await got.read()
+
+    socket = _Socket(http, html)
+    await asyncio.gather(*(fetch(a) for a in assets), socket.connect())
+    fetched.update(assets)
+    return socket
 
 
 async def _user(
-    base: str, cookies: dict[str, str], paths: dict[str, str], rounds: int, start: asyncio.Event
+    base: str,
+    cookies: dict[str, str],
+    paths: dict[str, str],
+    rounds: int,
+    start: asyncio.Event,
+    think_s: float,
+    seed: int,
 ) -> dict[str, list[float]]:
-    """One simulated user: ``rounds`` times the overview then the asset page (see the module
-    docstring for what a load is); the milliseconds of each load by page."""
+    """One simulated user: ``rounds`` times the overview then the asset page, with a think time
+    between page loads (see the module docstring for what a load is); the milliseconds of
+    each load by page."""
+    rng = random.Random(seed)
     out: dict[str, list[float]] = {}
     fetched: set[str] = set()
-    limits = httpx.Limits(max_connections=6)  # a browser's connections per host
-    async with httpx.AsyncClient(
-        base_url=base, cookies=cookies, limits=limits, timeout=120.0
+    # a browser's connections per host; idle ones are dropped before the server's keep-alive
+    # timeout (uvicorn: 5 s) closes them under a request (a browser retries such a request)
+    connector = aiohttp.TCPConnector(limit=6, keepalive_timeout=2.0)
+    timeout = aiohttp.ClientTimeout(total=120.0)
+    async with aiohttp.ClientSession(
+        base_url=base, cookies=cookies, connector=connector, timeout=timeout
     ) as http:
         await start.wait()
+        await asyncio.sleep(rng.uniform(0.0, think_s))  # users do not arrive in lockstep
+        socket: _Socket | None = None
         for _ in range(rounds):
             for name, path in paths.items():
+                if socket is not None:  # leaving the previous page closes its socket
+                    await socket.close()
+                    socket = None
                 t0 = time.perf_counter()
-                answer = await http.get(path)
-                answer.raise_for_status()
-                named = dict.fromkeys(_STATIC.findall(answer.text))
-                assets = [a for a in named if a not in fetched]
-                for got in await asyncio.gather(*(http.get(a) for a in assets)):
-                    got.raise_for_status()
-                fetched.update(assets)
-                out.setdefault(name, []).append((time.perf_counter() - t0) * 1e3)
+                try:
+                    socket = await _load(http, path, fetched)
+                except (aiohttp.ClientError, RuntimeError, TimeoutError) as error:
+                    out.setdefault(f"{name}: failed", []).append(0.0)
+                    print(f"{name}: {type(error).__name__}: {error}", file=sys.stderr)
+                else:
+                    out.setdefault(name, []).append((time.perf_counter() - t0) * 1e3)
+                await asyncio.sleep(rng.uniform(0.5 * think_s, 1.5 * think_s))
+        if socket is not None:
+            await socket.close()
     return out
 
 
 async def _crowd(
-    base: str, jars: list[dict[str, str]], paths: dict[str, str], rounds: int
+    base: str, jars: list[dict[str, str]], paths: dict[str, str], rounds: int, think_s: float
 ) -> dict[str, list[float]]:
     start = asyncio.Event()
-    tasks = [asyncio.ensure_future(_user(base, jar, paths, rounds, start)) for jar in jars]
-    await asyncio.sleep(0.5)  # every client ready, then all at once
+    tasks = [
+        asyncio.ensure_future(_user(base, jar, paths, rounds, start, think_s, seed))
+        for seed, jar in enumerate(jars)
+    ]
+    await asyncio.sleep(0.5)  # every client ready, then all start
     start.set()
     merged: dict[str, list[float]] = {}
     for result in await asyncio.gather(*tasks):
         for name, values in result.items():
             merged.setdefault(name, []).extend(values)
     return merged
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _measure(
@@ -310,6 +432,8 @@ def _measure(
     runs: int,
     users: int = 0,
     rounds: int = 0,
+    think_s: float = 0.0,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     timings: dict[str, list[float]] = {}
     jars: list[dict[str, str]] = []
@@ -343,11 +467,19 @@ def _measure(
             jars.append({c["name"]: c["value"] for c in context.cookies()})
             context.close()
         browser.close()
+    cpu: dict[str, float] = {}
     if users:
         paths = {"overview /": "/", f"asset {asset_link}": str(asset_link)}
         for label, crowd in (("1 user (baseline)", jars[:1]), (f"{users} users", jars)):
-            for name, values in asyncio.run(_crowd(base, crowd, paths, rounds)).items():
-                timings[f"{label}: {name} load (HTML + cold-cache assets)"] = values
+            before = _cpu_s(server_pid) if server_pid else 0.0
+            loads = asyncio.run(_crowd(base, crowd, paths, rounds, think_s))
+            for name, values in loads.items():
+                timings[f"{label}: {name} load"] = values
+            if server_pid:
+                count = sum(len(v) for v in loads.values())
+                cpu[f"{label}: server CPU ms per page load"] = round(
+                    (_cpu_s(server_pid) - before) * 1e3 / max(count, 1), 1
+                )
     with httpx.Client(base_url=base, cookies=cookies) as http:
         login = http.post("/api/v1/auth/login", json={"email": email, "password": password})
         token = login.json()["token"]
@@ -356,11 +488,16 @@ def _measure(
         channels = http.get(f"/api/v1/channels?asset_id={asset_id}", headers=headers).json()
         channel_id = channels["items"][0]["id"]
         for name, url in pages.items():
+            before = _cpu_s(server_pid) if server_pid else 0.0
             for _ in range(runs):
                 t0 = time.perf_counter()
                 http.get(url)
                 timings.setdefault(f"baseline: HTML of {name} (plain HTTP)", []).append(
                     (time.perf_counter() - t0) * 1e3
+                )
+            if server_pid:
+                cpu[f"server CPU ms per HTML of {name}"] = round(
+                    (_cpu_s(server_pid) - before) * 1e3 / runs, 1
                 )
         for _ in range(runs):
             t0 = time.perf_counter()
@@ -368,7 +505,7 @@ def _measure(
             timings.setdefault("baseline: readings JSON, 500 buckets", []).append(
                 (time.perf_counter() - t0) * 1e3
             )
-    return {"timings": {k: _summary(v) for k, v in timings.items()}}
+    return {"timings": {k: _summary(v) for k, v in timings.items()}, "server_cpu": cpu}
 
 
 if __name__ == "__main__":

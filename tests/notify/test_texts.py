@@ -40,6 +40,6 @@ def test_text_names_asset_element_evidence_and_link(kind: str, language: str) ->
 
 
 def test_chinese_texts_are_chinese() -> None:
-    assert render("hazard.opened", PAYLOAD, "zh-Hant").title.startswith("新增隱患")
+    assert render("hazard.opened", PAYLOAD, "zh-Hant").title.startswith("新增危害")
     assert render("hazard.opened", PAYLOAD, "zh-Hans").title.startswith("新增隐患")
     assert render("hazard.opened", PAYLOAD, "fr").title.startswith("Hazard opened")

@@ -51,7 +51,7 @@ def test_chart_draws_thresholds_and_fixes_the_axis() -> None:
     assert options["xAxis"]["max"] == (T0 + timedelta(hours=1)).timestamp() * 1000
     mean = options["series"][0]
     assert mean["name"] == "m"
-    assert mean["data"][1] == [(T0 + timedelta(minutes=10)).timestamp() * 1000, 2.5]
+    assert mean["data"][1] == ((T0 + timedelta(minutes=10)).timestamp() * 1000, 2.5)
     (line,) = mean["markLine"]["data"]
     assert line["yAxis"] == 5.0
     assert line["lineStyle"]["color"] == "#dc2626"

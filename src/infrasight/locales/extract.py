@@ -94,7 +94,9 @@ def _catalogue(texts: Sequence[DataText], locale: str | None) -> Catalog:
         existing = catalog.get(item.text)
         where = (f"{item.file}:{item.key}", 0)  # no line number
         if existing is None:
-            catalog.add(item.text, "", locations=[where])
+            added = catalog.add(item.text, "", locations=[where])
+            # data texts are never %-formatted ("10 % in CS3" is not a format string)
+            added.flags.discard("python-format")
         else:
             existing.locations.append(where)
     return catalog

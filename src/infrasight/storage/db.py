@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from infrasight.core.settings import Settings
 from infrasight.storage.group_commit import GroupCommit
 
-__all__ = ["POOL_SIZE", "Database"]
+__all__ = ["POOL_SIZE", "WROTE", "Database"]
 
 T = TypeVar("T")
 
@@ -29,6 +29,10 @@ POOL_SIZE = 64
 """Connections kept per process: the 40 request threads of the server (AnyIO's default), the
 workers and requests waiting for a thread. Idle PostgreSQL connections above
 :data:`PG_IDLE_CONNECTIONS` are closed again, and PostgreSQL opens no more than this."""
+
+#: ``session.info`` key set by writes the ORM does not see (raw SQL such as readings inserts),
+#: so ``after_commit`` listeners (the web pages' cache) know the transaction wrote.
+WROTE = "infrasight.wrote"
 
 PG_IDLE_CONNECTIONS = 10
 

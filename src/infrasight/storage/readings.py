@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from infrasight.storage.db import WROTE
 from infrasight.storage.timeseries import ROLLUPS, is_partitioned, rollup_merge_sql
 
 __all__ = [
@@ -71,6 +72,7 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) ->
     """
     if not rows:
         return 0
+    session.info[WROTE] = True
     raw = _dbapi_connection(session)
     cursor = raw.cursor()
     try:

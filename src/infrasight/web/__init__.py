@@ -21,6 +21,7 @@ from infrasight.core.errors import AuthenticationError, NotFoundError, Permissio
 from infrasight.platform import Platform
 from infrasight.services.throttle import FailureLimiter
 from infrasight.web.context import WebContext
+from infrasight.web.fonts import register_fonts
 from infrasight.web.pages import (
     alarms,
     asset,
@@ -33,6 +34,7 @@ from infrasight.web.pages import (
     rules,
     work_orders,
 )
+from infrasight.web.static_cache import cached_gzip
 
 __all__ = ["WebContext", "mount_web", "register_pages"]
 
@@ -73,6 +75,7 @@ def register_pages(ctx: WebContext) -> None:
     for module in _PAGES:
         module.register(ctx)
     _image_routes(ctx)
+    register_fonts()
 
 
 def mount_web(app: FastAPI, platform: Platform, limiter: FailureLimiter) -> bool:
@@ -131,6 +134,7 @@ def mount_web(app: FastAPI, platform: Platform, limiter: FailureLimiter) -> bool
             "max_age": int(platform.settings.session_hours * 3600),
         },
         show_welcome_message=False,
+        gzip_middleware_factory=cached_gzip,
         reconnect_timeout=10.0,
     )
     app.state.web = ctx

@@ -23,6 +23,7 @@ from infrasight.services.auth import Principal, resolve_token
 from infrasight.services.throttle import FailureLimiter
 from infrasight.web.forecast_cache import ForecastCache
 from infrasight.web.i18n import DEFAULT_LOCALE, LOCALES, Translator, translator
+from infrasight.web.summary_cache import SummaryCache
 
 __all__ = ["BrowserState", "WebContext"]
 
@@ -50,7 +51,12 @@ class WebContext:
     missing: dict[str, set[str]] = field(default_factory=dict)
     #: Forecasts the asset page drew, shared by browsers (see :mod:`.forecast_cache`).
     forecasts: ForecastCache = field(default_factory=ForecastCache)
+    #: What the overview and asset pages read, shared until a write (see :mod:`.summary_cache`).
+    summaries: SummaryCache = field(default_factory=SummaryCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.summaries.watch(self.platform.database)
 
     def has_api(self, path: str) -> bool:
         """Whether the API serves ``path`` (a route template such as ``/api/v1/x/{id}``)."""

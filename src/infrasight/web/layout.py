@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -19,7 +19,9 @@ from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.storage.models import User
 from infrasight.web.context import WebContext
+from infrasight.web.fonts import font_css
 from infrasight.web.i18n import LOCALE_NAMES, N_, Translator
+from infrasight.web.summary_cache import SummaryCache, caller_key
 
 __all__ = [
     "ROLE_NAMES",
@@ -56,6 +58,16 @@ class PageScope:
     session: Session
     caller: Principal
     t: Translator
+    #: Where :meth:`read` keeps answers between page loads (None: read every time).
+    summaries: SummaryCache | None = None
+
+    def read(self, what: str, *args: Hashable, fetch: Callable[[], T]) -> T:
+        """``fetch()``'s answer, kept for page loads of the caller's organisation and role
+        until something is written (see :mod:`infrasight.web.summary_cache`). ``what`` and
+        ``args`` name the answer; never mutate it."""
+        if self.summaries is None:
+            return fetch()
+        return self.summaries.get((what, caller_key(self.caller), *args), fetch)
 
     def may(self, action: Action) -> bool:
         """Whether the caller's role allows ``action`` (to show or hide an action)."""
@@ -182,13 +194,15 @@ def open_page(
     """
     bid = browser_id()
     t = ctx.translator(bid)
+    if css := font_css(t.locale):
+        ui.add_css(css)
     with ctx.session() as session:
         caller = ctx.principal(session, bid)
         if caller is None:
             ui.navigate.to("/login")
             yield None
             return
-        scope = PageScope(session=session, caller=caller, t=t)
+        scope = PageScope(session=session, caller=caller, t=t, summaries=ctx.summaries)
         _header(ctx, scope, t(title))
         with ui.column().classes("w-full max-w-6xl mx-auto p-2 sm:p-4 gap-3"):
             if need is not None and not scope.may(need):

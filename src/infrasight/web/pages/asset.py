@@ -256,7 +256,9 @@ def register(ctx: WebContext) -> None:
                 return
             t, session, caller = scope.t, scope.session, scope.caller
             try:
-                asset = get_asset(asset_id, session, caller)
+                asset = scope.read(
+                    "asset", asset_id, fetch=lambda: get_asset(asset_id, session, caller)
+                )
             except NotFoundError:
                 ui.label(t("Asset not found.")).mark("not-found")
                 return
@@ -265,21 +267,23 @@ def register(ctx: WebContext) -> None:
             with ui.row().classes("gap-4"):
                 ui.link(t("Captures"), f"/assets/{asset.id}/captures")
                 ui.link(t("Reports"), f"/assets/{asset.id}/reports").mark("asset-reports")
-            channels = data.asset_channels(session, caller, asset.id)
+            channels = scope.read(
+                "channels", asset.id, fetch=lambda: data.asset_channels(session, caller, asset.id)
+            )
+            elements = scope.read(
+                "elements", asset.id, fetch=lambda: data.elements(session, caller, asset.id)
+            )
             with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap"):
                 with ui.card().classes("w-full md:w-72 shrink-0"):
                     ui.label(t("Elements")).classes("text-lg")
-                    ui.tree(
-                        element_tree(data.elements(session, caller, asset.id)),
-                        label_key="label",
-                    ).expand().mark("elements")
+                    ui.tree(element_tree(elements), label_key="label").expand().mark("elements")
                 with ui.column().classes("w-full grow gap-2"):
                     ui.label(t("Channels")).classes("text-lg")
                     if not channels:
                         ui.label(t("No channels."))
                     else:
                         pending = _channel_view(ctx, scope, channels, channel, asset.id)
-            _sections(scope, asset.id, {c.key for c in channels})
+            _sections(scope, asset.id, {c.key for c in channels}, elements)
             assistant_panel(ctx, scope, asset_id=asset.id)
         if pending is not None:
             await pending.draw(ctx)
@@ -302,10 +306,16 @@ def _channel_view(
         label=t("Channel"),
         on_change=lambda e: ui.navigate.to(f"/assets/{asset_id}?channel={e.value}"),
     ).classes("w-full sm:w-96").mark("channel")
-    series = channel_readings(
-        chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
+    series = scope.read(
+        "readings",
+        chosen.id,
+        fetch=lambda: channel_readings(
+            chosen.id, session, caller, start=None, end=None, max_points=MAX_POINTS
+        ),
     )
-    levels = data.rule_levels(session, caller, chosen.key)
+    levels = scope.read(
+        "levels", chosen.key, fetch=lambda: data.rule_levels(session, caller, chosen.key)
+    )
     pending = _chart(ctx, chosen, series, levels, scope)
     if levels:
         ui.label(
@@ -319,13 +329,21 @@ def _channel_view(
     return pending
 
 
-def _sections(scope: PageScope, asset_id: int, channel_keys: set[str]) -> None:
+def _sections(
+    scope: PageScope, asset_id: int, channel_keys: set[str], elements: list[ElementRead]
+) -> None:
     """The asset's hazards, its open alarms and its recorded condition ratings."""
     t, session, caller = scope.t, scope.session, scope.caller
     with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap items-start"):
         with ui.card().classes("w-full md:w-1/3").mark("asset-hazards"):
             ui.label(t("Hazards")).classes("text-lg")
-            hazards = list_hazards(session, caller, asset_id=asset_id, status=None, min_risk=None)
+            hazards = scope.read(
+                "hazards",
+                asset_id,
+                fetch=lambda: list_hazards(
+                    session, caller, asset_id=asset_id, status=None, min_risk=None
+                ),
+            )
             if not hazards:
                 ui.label(t("No hazards."))
             for h in hazards:
@@ -341,7 +359,11 @@ def _sections(scope: PageScope, asset_id: int, channel_keys: set[str]) -> None:
                 ).classes("text-sm")
         with ui.card().classes("w-full md:w-1/3").mark("asset-alarms"):
             ui.label(t("Open alarms")).classes("text-lg")
-            alarms = data.open_alarms_on(session, caller, channel_keys)
+            alarms = scope.read(
+                "open alarms",
+                asset_id,
+                fetch=lambda: data.open_alarms_on(session, caller, channel_keys),
+            )
             if not alarms:
                 ui.label(t("No alarms."))
             for alarm in alarms:
@@ -351,10 +373,12 @@ def _sections(scope: PageScope, asset_id: int, channel_keys: set[str]) -> None:
                 ).classes("text-sm")
         with ui.card().classes("w-full md:w-1/3").mark("asset-ratings"):
             ui.label(t("Condition history")).classes("text-lg")
-            ratings = list_ratings(asset_id, session, caller)
+            ratings = scope.read(
+                "ratings", asset_id, fetch=lambda: list_ratings(asset_id, session, caller)
+            )
             if not ratings:
                 ui.label(t("No ratings recorded."))
-            names = {e.id: e.name for e in data.elements(session, caller, asset_id)}
+            names = {e.id: e.name for e in elements}
             for r in ratings[-20:]:
                 ui.label(
                     f"{t.datetime(r.inspected_at)} · {names.get(r.element_id, r.element_id)} · "

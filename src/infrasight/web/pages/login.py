@@ -11,6 +11,7 @@ from infrasight.core.errors import AuthenticationError, InvalidInputError
 from infrasight.services.login import login
 from infrasight.services.throttle import TooManyAttemptsError
 from infrasight.web.context import WebContext
+from infrasight.web.fonts import font_css
 from infrasight.web.i18n import LOCALE_NAMES
 from infrasight.web.layout import browser_id, language_switch
 
@@ -26,6 +27,8 @@ def register(ctx: WebContext) -> None:
         t = ctx.translator(bid)
         client = request.client.host if request.client else "unknown"
         ui.page_title(f"{t('Log in')} · InfraSight")
+        if css := font_css(t.locale):
+            ui.add_css(css)
         with ui.header().classes("items-center bg-slate-800 px-3 py-1"):
             ui.label("InfraSight").classes("text-white text-lg font-bold")
             ui.space()

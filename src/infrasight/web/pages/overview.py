@@ -18,7 +18,7 @@ from infrasight.core.errors import InfraSightError
 from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.context import WebContext
-from infrasight.web.i18n import N_, Translator
+from infrasight.web.i18n import N_
 from infrasight.web.layout import PageScope, open_page
 
 __all__ = ["coordinate_svg", "map_view", "register"]
@@ -95,20 +95,30 @@ def map_view(assets: list[AssetRead], tile_url: str, attribution: str) -> ui.lea
 CLOSED_HAZARDS = frozenset({"resolved", "closed", "merged"})
 
 
-def _condition(session: Session, caller: Principal, asset: AssetRead, t: Translator) -> str:
-    """The asset's summary rating under its governing standard, or why there is none."""
+def _rating(session: Session, caller: Principal, asset: AssetRead) -> tuple[str, float] | None:
+    """(label, rating) of the asset's summary under its governing standard, or None."""
     if not asset.governing_standard:
-        return t("Condition: no rating yet")
+        return None
     try:
         rated = get_condition(asset.id, session, caller, standard=asset.governing_standard)
     except InfraSightError:
-        return t("Condition: no rating yet")
+        return None
     summary = rated["summary"]
-    return t(
-        "Condition: {label} ({rating})",
-        label=summary["label"],
-        rating=t.number(float(summary["rating"]), 1),
+    return str(summary["label"]), float(summary["rating"])
+
+
+def _condition(scope: PageScope, asset: AssetRead) -> str:
+    """The asset's summary rating under its governing standard, or why there is none."""
+    t = scope.t
+    rated = scope.read(
+        "condition",
+        asset.id,
+        asset.governing_standard,
+        fetch=lambda: _rating(scope.session, scope.caller, asset),
     )
+    if rated is None:
+        return t("Condition: no rating yet")
+    return t("Condition: {label} ({rating})", label=rated[0], rating=t.number(rated[1], 1))
 
 
 def _asset_card(
@@ -131,7 +141,7 @@ def _asset_card(
             ).classes("text-red-700").mark(f"asset-hazards-{asset.id}")
         else:
             ui.label(t("Open hazards: {count}", count=t.number(0, 0))).classes("text-green-700")
-        ui.label(_condition(scope.session, scope.caller, asset, t)).classes("text-slate-600").mark(
+        ui.label(_condition(scope, asset)).classes("text-slate-600").mark(
             f"asset-condition-{asset.id}"
         )
         if asset.governing_standard:
@@ -139,6 +149,22 @@ def _asset_card(
         with ui.row().classes("gap-3"):
             ui.link(t("Channels"), f"/assets/{asset.id}")
             ui.link(t("Captures"), f"/assets/{asset.id}/captures")
+
+
+def _open_hazards(session: Session, caller: Principal) -> list[HazardRead]:
+    """The hazards that are not resolved, closed or merged (``GET /hazards``)."""
+    listed = list_hazards(session, caller, asset_id=None, status=None, min_risk=None)
+    return [h for h in listed if h.status not in CLOSED_HAZARDS]
+
+
+def _open_due(session: Session, caller: Principal) -> list[datetime]:
+    """When each work order that is still to be done is due (UTC; ``GET /work-orders``)."""
+    orders = list_work_orders(session, caller, status=None, asset_id=None, hazard_id=None)
+    return [
+        w.due_at if w.due_at.tzinfo else w.due_at.replace(tzinfo=UTC)
+        for w in orders
+        if w.status not in ("completed", "verifying", "closed", "cancelled")
+    ]
 
 
 def register(ctx: WebContext) -> None:
@@ -150,28 +176,19 @@ def register(ctx: WebContext) -> None:
             if scope is None:
                 return
             t = scope.t
-            listed = data.assets(scope.session, scope.caller)
-            counts = data.active_alarms_by_asset(scope.session, scope.caller, listed)
+            session, caller = scope.session, scope.caller
+            listed = scope.read("assets", fetch=lambda: data.assets(session, caller))
+            counts = scope.read(
+                "alarms by asset",
+                fetch=lambda: data.active_alarms_by_asset(session, caller, listed),
+            )
             ui.label(t("Assets")).classes("text-2xl")
             if not listed:
                 ui.label(t("No assets yet."))
-            hazards = [
-                h
-                for h in list_hazards(
-                    scope.session, scope.caller, asset_id=None, status=None, min_risk=None
-                )
-                if h.status not in CLOSED_HAZARDS
-            ]
-            orders = list_work_orders(
-                scope.session, scope.caller, status=None, asset_id=None, hazard_id=None
-            )
+            hazards = scope.read("open hazards", fetch=lambda: _open_hazards(session, caller))
+            dues = scope.read("open work orders", fetch=lambda: _open_due(session, caller))
             now = datetime.now(UTC)
-            overdue = [
-                w
-                for w in orders
-                if w.status not in ("completed", "verifying", "closed", "cancelled")
-                and (w.due_at if w.due_at.tzinfo else w.due_at.replace(tzinfo=UTC)) < now
-            ]
+            overdue = [due for due in dues if due < now]
             ui.link(
                 t("Work orders overdue: {count}", count=t.number(len(overdue), 0)),
                 "/work-orders",
