@@ -40,7 +40,8 @@ _PG_STAGE = (
 )
 _PG_MERGE = (
     "INSERT INTO readings (channel_id, ts, value, quality) "
-    "SELECT channel_id, ts, value, 0 FROM readings_stage ON CONFLICT DO NOTHING"
+    "SELECT channel_id, ts, value, 0 FROM readings_stage ORDER BY channel_id, ts "
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -59,10 +60,15 @@ def _dbapi_connection(session: Session) -> Any:
     return session.connection().connection.dbapi_connection
 
 
-def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) -> int:
+def insert_readings(
+    session: Session, rows: Sequence[tuple[int, int, float]], *, rollups: bool | None = None
+) -> int:
     """Insert ``(channel_id, ts_us, value)`` rows in the session's transaction.
 
     Rows whose (channel, time) already exists, in the table or earlier in ``rows``, are skipped.
+    ``rollups=False`` leaves the roll-ups alone (bulk loads that rebuild them afterwards with
+    :func:`~infrasight.storage.timeseries.rebuild_rollups`, and the benchmark's baseline);
+    the default folds the new rows into them where the database keeps roll-ups.
 
     Returns
     -------
@@ -79,7 +85,7 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) ->
             with cursor.copy("COPY readings_stage (channel_id, ts, value) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            if _has_rollups(session):
+            if _has_rollups(session) if rollups is None else rollups:
                 cursor.execute(rollup_merge_sql())
                 inserted = int(cursor.fetchone()[0])
             else:

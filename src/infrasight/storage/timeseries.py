@@ -33,6 +33,7 @@ __all__ = [
     "ensure_partitions",
     "include_in_schema_compare",
     "month_bounds_us",
+    "rebuild_rollups",
     "rollup_merge_sql",
 ]
 
@@ -69,27 +70,81 @@ def include_in_schema_compare(name: str | None, type_: str, _parents: object = N
 
 def rollup_merge_sql(stage: str = "readings_stage") -> str:
     """One statement: insert the staged readings, fold the inserted ones into every roll-up,
-    and return how many were new (conflicting, already stored readings are not folded)."""
+    and return how many were new (conflicting, already stored readings are not folded).
+
+    The new rows are aggregated once per (channel, hour); each coarser roll-up is aggregated
+    from the batch's finer one, so a batch costs one upsert per (channel, period) it touches.
+    Every write goes in key order, so concurrent batches that touch the same rows wait for
+    each other instead of deadlocking.
+    """
     parts = [
         "WITH new AS (INSERT INTO readings (channel_id, ts, value, quality) "
-        f"SELECT channel_id, ts, value, 0 FROM {stage} ON CONFLICT DO NOTHING "
-        "RETURNING channel_id, ts, value)"
+        f"SELECT channel_id, ts, value, 0 FROM {stage} ORDER BY channel_id, ts "
+        "ON CONFLICT DO NOTHING RETURNING channel_id, ts, value)"
     ]
+    source, column = "new", "ts"
+    values = "MIN(value) AS minimum, MAX(value) AS maximum, SUM(value) AS total, COUNT(*) AS n"
     for index, rollup in enumerate(ROLLUPS):
         p = rollup.period_us
         parts.append(
+            f", a{index} AS (SELECT channel_id, "
+            f"{column} - ((({column} % {p}) + {p}) % {p}) AS bucket_us, {values} "
+            f"FROM {source} GROUP BY 1, 2)"
             f", r{index} AS (INSERT INTO {rollup.table} "
             "(channel_id, bucket_us, minimum, maximum, total, count) "
-            f"SELECT channel_id, ts - (((ts % {p}) + {p}) % {p}), MIN(value), MAX(value), "
-            "SUM(value), COUNT(*) FROM new GROUP BY 1, 2 "
+            f"SELECT * FROM a{index} ORDER BY 1, 2 "
             "ON CONFLICT (channel_id, bucket_us) DO UPDATE SET "
             f"minimum = LEAST({rollup.table}.minimum, EXCLUDED.minimum), "
             f"maximum = GREATEST({rollup.table}.maximum, EXCLUDED.maximum), "
             f"total = {rollup.table}.total + EXCLUDED.total, "
             f"count = {rollup.table}.count + EXCLUDED.count RETURNING 1)"
         )
+        source, column = f"a{index}", "bucket_us"
+        values = (
+            "MIN(minimum) AS minimum, MAX(maximum) AS maximum, SUM(total) AS total, SUM(n) AS n"
+        )
     parts.append(" SELECT COUNT(*) FROM new")
     return "".join(parts)
+
+
+def rebuild_rollups(session: Session, start_us: int, end_us: int) -> int:
+    """Recompute every roll-up row of the whole days overlapping ``[start_us, end_us)`` from
+    the raw readings; return the hourly rows written.
+
+    For bulk loads that bypass the ingest statement (``insert_readings(..., rollups=False)``, a
+    restore, server-side generation): the hourly roll-up is aggregated from the raw rows (one
+    scan of the range, which partition pruning limits to its months), each coarser roll-up from
+    the one before. Rows are replaced, not added to, so running it twice gives the same
+    answer. Raw readings that retention already deleted are not in the answer: rebuild only
+    ranges whose raw rows are all kept. No-op (0) without roll-ups (SQLite).
+    """
+    if end_us <= start_us or not is_partitioned(session):
+        return 0
+    lo = start_us - (((start_us % DAY_US) + DAY_US) % DAY_US)
+    hi = end_us + (-end_us) % DAY_US
+    written = 0
+    source, value_sql = "readings", "MIN(value), MAX(value), SUM(value), COUNT(*)"
+    column = "ts"
+    for rollup in ROLLUPS:
+        p = rollup.period_us
+        session.execute(
+            text(f"DELETE FROM {rollup.table} WHERE bucket_us >= :lo AND bucket_us < :hi"),
+            {"lo": lo, "hi": hi},
+        )
+        result = session.execute(
+            text(
+                f"INSERT INTO {rollup.table} "
+                "(channel_id, bucket_us, minimum, maximum, total, count) "
+                f"SELECT channel_id, {column} - ((({column} % {p}) + {p}) % {p}), {value_sql} "
+                f"FROM {source} WHERE {column} >= :lo AND {column} < :hi GROUP BY 1, 2"
+            ),
+            {"lo": lo, "hi": hi},
+        )
+        if rollup is ROLLUPS[0]:
+            written = int(getattr(result, "rowcount", 0) or 0)
+        source, column = rollup.table, "bucket_us"
+        value_sql = "MIN(minimum), MAX(maximum), SUM(total), SUM(count)"
+    return written
 
 
 def month_bounds_us(year: int, month: int) -> tuple[int, int]:
