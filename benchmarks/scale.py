@@ -522,6 +522,10 @@ def main() -> None:
         "--keep-database", default="", metavar="NAME", help="load into database NAME and keep "
         "it; a later run with the same NAME and sizes reuses the load and only measures",
     )  # fmt: skip
+    parser.add_argument(
+        "--cost-readings", type=int, default=200_000, help="readings per side of the roll-up "
+        "cost run (ingest with and without roll-up maintenance; 0 skips it)",
+    )  # fmt: skip
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--postgres-url", default="")
     parser.add_argument("--redis-url", default="")
@@ -537,7 +541,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.readings, args.channels, args.images = 20_000, 2, 3
-        args.ingest_readings, args.batch = 6_000, 500
+        args.ingest_readings, args.batch, args.cost_readings = 6_000, 500, 10_000
     size = (320, 240) if args.smoke else (1280, 960)
     pg_url = (
         args.postgres_url
@@ -551,6 +555,8 @@ def main() -> None:
         out["timeseries"] = bench_timeseries(
             pg_url, args.readings, args.channels, bulk=args.bulk, keep=args.keep_database
         )
+        if args.cost_readings:
+            out["rollup_cost"] = bench_rollup_cost(pg_url, 2 * args.cost_readings, 20, args.batch)
     else:
         out["timeseries"] = "skipped: no PostgreSQL (give --postgres-url)"
     ingest_args = (args.ingest_readings, 20, args.batch, args.clients)
@@ -599,6 +605,16 @@ def main() -> None:
         )
         print(f"disk per million readings             {ts['mb_per_million_readings']:12.1f} MB"
               f"  ({ts['database_gb']:.2f} GB: partitions, roll-ups, indexes)")  # fmt: skip
+    if "rollup_cost" in out:
+        c = out["rollup_cost"]
+        print(f"== roll-up maintenance on ingest (insert_readings, {c['readings_each']:,} readings "
+              f"a side, batches of {c['batch']:,}, 5-minute data, sides alternating)")  # fmt: skip
+        print(
+            f"ingest with roll-ups                  {c['with_rollups_readings_per_s']:>12,.0f} /s"
+        )
+        print(f"ingest without roll-ups (baseline)    "
+              f"{c['without_rollups_readings_per_s']:>12,.0f} /s  "
+              f"(roll-ups cost x{c['rollup_cost']:.2f} in time)")  # fmt: skip
     _print_ingest(out["ingest"])
     if "faults" in out:
         _print_faults(out["faults"])

@@ -21,18 +21,23 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 __all__ = [
     "DAY_US",
     "HOUR_US",
+    "HYPERTABLE_MIN_RAW_DAYS",
     "ROLLUPS",
+    "Layout",
     "apply_retention",
     "ensure_partitions",
     "include_in_schema_compare",
     "month_bounds_us",
+    "readings_layout",
     "rebuild_rollups",
     "rollup_merge_sql",
 ]
@@ -41,6 +46,9 @@ _LOGGER = logging.getLogger(__name__)
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
+HYPERTABLE_MIN_RAW_DAYS = 31
+"""On TimescaleDB, raw readings younger than this are never deleted by retention (the
+continuous aggregates' refresh policy recomputes the last 30 days from raw rows)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,14 +171,43 @@ def _months(start_us: int, end_us: int) -> Iterable[tuple[int, int]]:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
+Layout = Literal["plain", "partitioned", "hypertable"]
+
+
+def readings_layout(db: Session | Connection) -> Layout:
+    """How ``readings`` is stored: ``"partitioned"`` (native monthly partitions and roll-up
+    tables folded at ingest, migration 0016), ``"hypertable"`` (TimescaleDB with continuous
+    aggregates, migration 0027 on a server that has it) or ``"plain"`` (SQLite: one table, no
+    roll-ups)."""
+    bind = db.get_bind() if isinstance(db, Session) else db
+    if bind.dialect.name != "postgresql":
+        return "plain"
+    row = db.execute(
+        text(
+            "SELECT c.relkind, to_regclass('timescaledb_information.hypertables') IS NOT NULL "
+            "FROM pg_class c WHERE c.oid = to_regclass('readings')"
+        )
+    ).one_or_none()
+    if row is None:
+        return "plain"
+    if row[0] == "p":
+        return "partitioned"
+    if (
+        row[1]
+        and db.execute(
+            text(
+                "SELECT 1 FROM timescaledb_information.hypertables "
+                "WHERE hypertable_name = 'readings' AND hypertable_schema = current_schema()"
+            )
+        ).first()
+    ):
+        return "hypertable"
+    return "plain"
+
+
 def is_partitioned(session: Session) -> bool:
-    """Whether ``readings`` is a partitioned PostgreSQL table (migration 0016 applied)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    kind = session.execute(
-        text("SELECT relkind FROM pg_class WHERE oid = to_regclass('readings')")
-    ).scalar()
-    return kind == "p"
+    """Whether ``readings`` is a natively partitioned PostgreSQL table (migration 0016)."""
+    return readings_layout(session) == "partitioned"
 
 
 def ensure_partitions(session: Session, start_us: int, end_us: int) -> list[str]:
@@ -219,18 +256,23 @@ def ensure_partitions(session: Session, start_us: int, end_us: int) -> list[str]
 def apply_retention(session: Session, now_us: int) -> int:
     """Delete raw readings older than each organisation's ``raw_retention_days``.
 
-    Only where roll-ups keep the summary (PostgreSQL, migration 0016); returns rows deleted.
+    Only where roll-ups keep the summary (PostgreSQL: native partitions, or a TimescaleDB
+    hypertable whose continuous aggregates were materialised); returns rows deleted. On a
+    hypertable raw rows are kept at least :data:`HYPERTABLE_MIN_RAW_DAYS`, beyond the window
+    the aggregates' refresh policy recomputes, so deleting them never shrinks a roll-up.
     """
-    if not is_partitioned(session):
+    layout = readings_layout(session)
+    if layout == "plain":
         return 0
+    floor = HYPERTABLE_MIN_RAW_DAYS if layout == "hypertable" else 0
     result = session.execute(
         text(
             "DELETE FROM readings r USING channels c, organizations o "
             "WHERE r.channel_id = c.id AND c.organization_id = o.id "
             "AND o.raw_retention_days IS NOT NULL "
-            "AND r.ts < :now - o.raw_retention_days * CAST(:day AS bigint)"
+            "AND r.ts < :now - GREATEST(o.raw_retention_days, :floor) * CAST(:day AS bigint)"
         ),
-        {"now": now_us, "day": DAY_US},
+        {"now": now_us, "day": DAY_US, "floor": floor},
     )
     deleted = int(getattr(result, "rowcount", 0) or 0)
     if deleted:
