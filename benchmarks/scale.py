@@ -273,7 +273,9 @@ def bench_rollup_cost(url: str, readings: int, channel_count: int, batch: int) -
     Two channel groups get the same 5-minute data (100,000 readings per channel-year) in
     batches of ``batch`` readings, all of a group's channels in time order as a datalogger
     sends them; batches alternate between the group whose roll-ups are maintained and the
-    group whose are not, so load changes on the machine hit both sides alike.
+    group whose are not, so load changes on the machine hit both sides alike; each batch is
+    also written by a raw ``COPY`` into a plain table (the floor: no partition routing, no
+    conflict check, no foreign-key check).
     """
     half = max(1, channel_count // 2)
     per_channel = max(1, readings // (2 * half))
@@ -285,8 +287,14 @@ def bench_rollup_cost(url: str, readings: int, channel_count: int, batch: int) -
         ids = _channels(platform, 2 * half)
         with platform.database.transaction() as session:
             ensure_partitions(session, START_US, START_US + per_channel * step + 1)
+        engine = platform.database.engine
+        with engine.begin() as connection:
+            connection.execute(text(
+                "CREATE TABLE raw_copy (channel_id integer, ts bigint, value double precision, "
+                "quality smallint DEFAULT 0, PRIMARY KEY (channel_id, ts))"))  # fmt: skip
         rng = np.random.default_rng(5)
         elapsed = {True: 0.0, False: 0.0}
+        copy_s = 0.0
         groups = {True: np.array(ids[:half]), False: np.array(ids[half:])}
         per_batch = max(1, batch // half)
         for first in range(0, per_channel, per_batch):
@@ -300,6 +308,16 @@ def bench_rollup_cost(url: str, readings: int, channel_count: int, batch: int) -
                 with platform.database.transaction() as session:
                     insert_readings(session, rows, rollups=rollups)
                 elapsed[rollups] += time.perf_counter() - t0
+            t0 = time.perf_counter()  # the same rows by raw COPY: no conflict check, no FK
+            raw = engine.raw_connection()
+            try:
+                with raw.cursor().copy("COPY raw_copy (channel_id, ts, value) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                raw.commit()
+            finally:
+                raw.close()
+            copy_s += time.perf_counter() - t0
         with platform.database.session() as session:
             folded = session.execute(text("SELECT SUM(count) FROM readings_hourly")).scalar()
         platform.close()
@@ -310,6 +328,7 @@ def bench_rollup_cost(url: str, readings: int, channel_count: int, batch: int) -
         "batch": per_batch * half,
         "with_rollups_readings_per_s": stored / elapsed[True],
         "without_rollups_readings_per_s": stored / elapsed[False],
+        "raw_copy_readings_per_s": stored / copy_s,
         "rollup_cost": elapsed[True] / elapsed[False],
     }
 
@@ -615,6 +634,7 @@ def main() -> None:
         print(f"ingest without roll-ups (baseline)    "
               f"{c['without_rollups_readings_per_s']:>12,.0f} /s  "
               f"(roll-ups cost x{c['rollup_cost']:.2f} in time)")  # fmt: skip
+        print(f"raw COPY, plain table (floor)         {c['raw_copy_readings_per_s']:>12,.0f} /s")
     _print_ingest(out["ingest"])
     if "faults" in out:
         _print_faults(out["faults"])
