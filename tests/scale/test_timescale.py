@@ -1,4 +1,5 @@
-"""TimescaleDB when the server has it, native partitions otherwise (migration 0027).
+"""TimescaleDB when the server has it, native partitions (with covering roll-up keys)
+otherwise (migration 0027).
 
 TimescaleDB itself is not installable from the registries this project uses, so the server in
 CI lacks it: these tests check the detection and the native fallback for real, and emulate the
@@ -97,11 +98,28 @@ def test_server_without_timescaledb_keeps_native_partitions(fresh_url: str) -> N
         ).first()
     assert kinds == {"readings": "p", "readings_hourly": "r", "readings_daily": "r"}
     assert extension is None
-    command.downgrade(alembic_config(fresh_url), "0021")  # a no-op there, both ways
+    assert _key_columns(engine) == {"pk_readings_hourly": (2, 6), "pk_readings_daily": (2, 6)}
+    command.downgrade(alembic_config(fresh_url), "0021")
+    assert _key_columns(engine) == {"pk_readings_hourly": (2, 2), "pk_readings_daily": (2, 2)}
     upgrade(Settings(database_url=fresh_url))
     with engine.connect() as connection:
         assert readings_layout(connection) == "partitioned"
+    assert _key_columns(engine) == {"pk_readings_hourly": (2, 6), "pk_readings_daily": (2, 6)}
     engine.dispose()
+
+
+def _key_columns(engine: Engine) -> dict[str, tuple[int, int]]:
+    """(key columns, all columns) of the roll-up tables' primary keys: 0027 makes them cover
+    the roll-up columns, so long-range queries are index-only scans."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT c.relname, i.indnkeyatts, i.indnatts FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname IN ('pk_readings_hourly', 'pk_readings_daily')"
+            )
+        ).all()
+    return {name: (int(keys), int(total)) for name, keys, total in rows}
 
 
 def test_hypertable_sql_keeps_the_rollup_columns_the_downsampling_reads() -> None:
