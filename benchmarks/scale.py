@@ -200,7 +200,13 @@ def _database(url: str, keep: str) -> Any:
 
 
 def bench_timeseries(
-    url: str, readings: int, channel_count: int, *, bulk: bool = False, keep: str = ""
+    url: str,
+    readings: int,
+    channel_count: int,
+    *,
+    bulk: bool = False,
+    keep: str = "",
+    queries: int = 30,
 ) -> dict[str, Any]:
     per_channel = max(10, readings // channel_count)
     total = per_channel * channel_count
@@ -236,22 +242,27 @@ def bench_timeseries(
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as vacuum:
                 vacuum.execute(text("VACUUM (ANALYZE)"))  # as autovacuum would, in time
             with engine.begin() as connection:
-                size = connection.execute(text(
-                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                    "WHERE c.relkind = 'r' AND (c.relname LIKE 'readings_p%' "
-                    "OR c.relname IN ('readings_default', 'readings_hourly', 'readings_daily'))"
-                )).scalar()  # fmt: skip
-                out["mb_per_million_readings"] = float(size) / 1e6 / (total / 1e6)
-                out["database_gb"] = float(size) / 1e9
                 out["ids"] = ids
                 connection.execute(
                     text("INSERT INTO bench_load VALUES (:r, :c, :b, CAST(:f AS jsonb))"),
                     {"r": total, "c": channel_count, "b": bulk, "f": json.dumps(out)},
                 )
+        with engine.begin() as connection:  # now, also for a reused load (after migrations)
+            size = connection.execute(text(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "WHERE c.relkind = 'r' AND (c.relname LIKE 'readings_p%' "
+                "OR c.relname IN ('readings_default', 'readings_hourly', 'readings_daily'))"
+            )).scalar()  # fmt: skip
+            rollup_size = connection.execute(text(
+                "SELECT pg_total_relation_size('readings_hourly') "
+                "+ pg_total_relation_size('readings_daily')")).scalar()  # fmt: skip
+        out["mb_per_million_readings"] = float(size) / 1e6 / (total / 1e6)
+        out["database_gb"] = float(size) / 1e9
+        out["rollups_gb"] = float(rollup_size) / 1e9
         ids = out.pop("ids")
         rng = np.random.default_rng(1)
         timings: dict[str, list[float]] = {"rollups": [], "raw": []}
-        for _ in range(30):
+        for _ in range(queries):
             channel = int(rng.choice(ids))
             for mode in ("rollups", "raw"):
                 with platform.database.session() as session:
@@ -262,6 +273,7 @@ def bench_timeseries(
                 assert sum(b.count for b in buckets) == per_channel
                 assert len(buckets) <= 500
         platform.close()
+    out["queries"] = queries
     out["query_rollups_ms"] = _percentiles(timings["rollups"])
     out["query_raw_ms"] = _percentiles(timings["raw"])
     return out
@@ -545,6 +557,10 @@ def main() -> None:
         "--cost-readings", type=int, default=200_000, help="readings per side of the roll-up "
         "cost run (ingest with and without roll-up maintenance; 0 skips it)",
     )  # fmt: skip
+    parser.add_argument(
+        "--queries", type=int, default=30, help="one-year queries timed on each side (random "
+        "channels; the same channel on both sides)",
+    )  # fmt: skip
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--postgres-url", default="")
     parser.add_argument("--redis-url", default="")
@@ -572,7 +588,12 @@ def main() -> None:
         out["timeseries"] = "skipped (--only)"
     elif pg_url:
         out["timeseries"] = bench_timeseries(
-            pg_url, args.readings, args.channels, bulk=args.bulk, keep=args.keep_database
+            pg_url,
+            args.readings,
+            args.channels,
+            bulk=args.bulk,
+            keep=args.keep_database,
+            queries=args.queries,
         )
         if args.cost_readings:
             out["rollup_cost"] = bench_rollup_cost(pg_url, 2 * args.cost_readings, 20, args.batch)
@@ -616,6 +637,7 @@ def main() -> None:
                 f"raw COPY, plain table (baseline)      {ts['raw_copy_readings_per_s']:>12,.0f} /s"
             )
         r, w = ts["query_rollups_ms"], ts["query_raw_ms"]
+        print(f"({ts['queries']} one-year queries on each side, random channels)")
         print(
             f"1-year query, 500 buckets, roll-ups   p50 {r['p50']:8.2f} ms  p95 {r['p95']:8.2f} ms"
         )
@@ -623,7 +645,8 @@ def main() -> None:
             f"same query on raw rows (baseline)     p50 {w['p50']:8.2f} ms  p95 {w['p95']:8.2f} ms"
         )
         print(f"disk per million readings             {ts['mb_per_million_readings']:12.1f} MB"
-              f"  ({ts['database_gb']:.2f} GB: partitions, roll-ups, indexes)")  # fmt: skip
+              f"  ({ts['database_gb']:.2f} GB: partitions, roll-ups, indexes; roll-ups "
+              f"{ts['rollups_gb']:.2f} GB)")  # fmt: skip
     if "rollup_cost" in out:
         c = out["rollup_cost"]
         print(f"== roll-up maintenance on ingest (insert_readings, {c['readings_each']:,} readings "
