@@ -73,7 +73,7 @@ def _dbapi_connection(session: Session) -> Any:
 
 
 def insert_readings(
-    session: Session, rows: Sequence[tuple[int, int, float]], *, rollups: bool | None = None
+    session: Session, rows: Sequence[tuple[int, int, float]], *, rollups: bool = True
 ) -> int:
     """Insert ``(channel_id, ts_us, value)`` rows in the session's transaction.
 
@@ -97,7 +97,7 @@ def insert_readings(
             with cursor.copy("COPY readings_stage (channel_id, ts, value) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            if _folds_rollups(session) and rollups is not False:
+            if rollups and _folds_rollups(session):
                 cursor.execute(rollup_merge_sql())
                 inserted = int(cursor.fetchone()[0])
             else:
