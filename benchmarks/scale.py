@@ -6,9 +6,13 @@ Printed side by side in one run:
   ``INFRASIGHT_TEST_POSTGRES_URL``): generated readings (``--channels`` channels, one year,
   ``--readings`` in all) loaded through InfraSight's ingest path (COPY into a staging table, one
   INSERT into the monthly partitions that also folds the new rows into the hourly and daily
-  roll-ups) beside a raw ``COPY`` into a plain table; then the one-year query of one channel at
-  500 buckets through the roll-ups beside the same query on raw rows (p50/p95 over 30 queries
-  of random channels); disk per million readings (partitions + roll-ups + indexes).
+  roll-ups) beside a raw ``COPY`` into a plain table, or with ``--bulk`` generated inside the
+  server and the roll-ups built by ``rebuild_rollups`` (100 M readings; ``--keep-database``
+  keeps the load for later runs); then the one-year query of one channel at 500 buckets through
+  InfraSight's ``downsample`` on the roll-ups beside the same query on raw rows (p50/p95 over
+  ``--queries`` random channels); disk per million readings (partitions + roll-ups + indexes).
+* **Roll-up cost** (PostgreSQL): ingest readings/s through ``insert_readings`` with and without
+  roll-up maintenance, batches alternating, beside a raw ``COPY`` of the same rows.
 * **Ingest through API processes** (PostgreSQL): generated readings posted by concurrent
   clients to 1 and then 2 ``infrasight serve`` processes (requests alternating), readings/s
   acknowledged, beside a raw ``COPY`` of the same rows; then **kill -9 of one of the two API
@@ -24,7 +28,8 @@ Printed side by side in one run:
 A deployment's ``INFRASIGHT_DATABASE_URL`` is ignored: the benchmark makes its own databases.
 Sections whose server is missing say so and are skipped. ``--smoke`` runs in seconds.
 
-Usage: python benchmarks/scale.py [--smoke] [--readings N] [--channels N] [--images N]
+Usage: python benchmarks/scale.py [--smoke] [--readings N] [--channels N] [--bulk]
+       [--keep-database NAME] [--queries N] [--cost-readings N] [--images N]
        [--ingest-readings N] [--batch N] [--clients N]
        [--postgres-url URL] [--redis-url URL] [--json] [--only SECTION]
 """
@@ -59,6 +64,7 @@ from _scale_processes import (  # beside this script
 )
 from PIL import Image
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 from infrasight.core.domain import JobStatus, Role
 from infrasight.core.settings import Settings
@@ -70,7 +76,7 @@ from infrasight.services.crack_analysis import CRACK_MODEL
 from infrasight.storage.migrate import upgrade
 from infrasight.storage.models import Asset, CaptureAnalysis, Channel, Element, Job
 from infrasight.storage.readings import downsample, insert_readings
-from infrasight.storage.timeseries import ensure_partitions
+from infrasight.storage.timeseries import ensure_partitions, month_bounds_us, rebuild_rollups
 from infrasight.synthetic import render_crack_scene
 
 YEAR_US = 365 * 86_400_000_000
@@ -113,50 +119,155 @@ def _series_chunks(channel_ids: list[int], per_channel: int, chunk: int) -> Any:
         yield list(zip(ch.tolist(), ts.tolist(), values.tolist(), strict=True))
 
 
-def bench_timeseries(url: str, readings: int, channel_count: int) -> dict[str, Any]:
+def _bulk_load(engine: Any, ids: list[int], per_channel: int) -> tuple[float, float]:
+    """Generate one year per channel inside the server (``generate_series``, channel-major per
+    month, so the primary key grows in order), then build the roll-ups with
+    :func:`rebuild_rollups`, one month per transaction. Returns (load s, roll-up s)."""
+    step = YEAR_US // per_channel
+    load_s = rollup_s = 0.0
+    months = [month_bounds_us(2025, m) for m in range(1, 13)]
+    for lo, hi in months:
+        k0, k1 = -(-(lo - START_US) // step), min(per_channel, -(-(hi - START_US) // step))
+        t0 = time.perf_counter()
+        with engine.begin() as connection:
+            # the generated channel ids exist: skip the per-row foreign-key check (superuser)
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            connection.execute(text("SELECT setseed(:s)"), {"s": (lo % 997) / 997})
+            connection.execute(
+                text(
+                    "INSERT INTO readings (channel_id, ts, value, quality) "
+                    "SELECT c.id, :start + k * :step, "
+                    "20 + 5 * sin((:start + k * :step) / 8.64e10) + (random() - 0.5), 0 "
+                    "FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS c(id, n) "
+                    "CROSS JOIN LATERAL generate_series(CAST(:k0 AS bigint), :k1 - 1) AS k "
+                    "ORDER BY c.n, k"
+                ),
+                {"start": START_US, "step": step, "ids": ids, "k0": k0, "k1": k1},
+            )
+        t1 = time.perf_counter()
+        with Session(engine) as session, session.begin():
+            session.execute(text("SET LOCAL session_replication_role = replica"))
+            rebuild_rollups(session, lo, hi)
+        load_s, rollup_s = load_s + t1 - t0, rollup_s + time.perf_counter() - t1
+    return load_s, rollup_s
+
+
+def _ingest_load(engine: Any, platform: Platform, ids: list[int], per_channel: int) -> float:
+    """Load through InfraSight's ingest path (``insert_readings``), 200,000 rows a batch."""
+    t0 = time.perf_counter()
+    for rows in _series_chunks(ids, per_channel, 200_000):
+        with platform.database.transaction() as session:
+            insert_readings(session, rows)
+    return time.perf_counter() - t0
+
+
+def _raw_copy_rate(engine: Any, ids: list[int], per_channel: int) -> float:
+    """Baseline: a raw COPY of the same rows into a plain table with the same key."""
+    with engine.begin() as connection:
+        connection.execute(text(
+            "CREATE TABLE raw_copy (channel_id integer, ts bigint, value double precision, "
+            "quality smallint DEFAULT 0, PRIMARY KEY (channel_id, ts))"))  # fmt: skip
+    t0 = time.perf_counter()
+    total = 0
+    for rows in _series_chunks(ids, per_channel, 200_000):
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            with cursor.copy("COPY raw_copy (channel_id, ts, value) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            raw.commit()
+        finally:
+            raw.close()
+        total += len(rows)
+    rate = total / (time.perf_counter() - t0)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE raw_copy"))
+    return rate
+
+
+@contextmanager
+def _database(url: str, keep: str) -> Any:
+    """A fresh database dropped afterwards, or the named one kept (created when missing)."""
+    if not keep:
+        with pg_database(url) as db_url:
+            yield db_url
+        return
+    admin = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    with admin.connect() as connection:
+        if not connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": keep}
+        ).scalar():
+            connection.execute(text(f'CREATE DATABASE "{keep}"'))
+    admin.dispose()
+    yield f"{url.rsplit('/', 1)[0]}/{keep}"
+
+
+def bench_timeseries(
+    url: str,
+    readings: int,
+    channel_count: int,
+    *,
+    bulk: bool = False,
+    keep: str = "",
+    queries: int = 30,
+) -> dict[str, Any]:
     per_channel = max(10, readings // channel_count)
     total = per_channel * channel_count
-    with pg_database(url) as db_url, tempfile.TemporaryDirectory() as tmp:
+    out: dict[str, Any] = {"readings": total, "channels": channel_count, "bulk": bulk}
+    with _database(url, keep) as db_url, tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=db_url, worker_threads=0)
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
-        ids = _channels(platform, channel_count)
-        with platform.database.transaction() as session:
-            ensure_partitions(session, START_US, START_US + YEAR_US + 1)
-        # baseline: raw COPY into a plain table of the same columns
         engine = platform.database.engine
         with engine.begin() as connection:
             connection.execute(text(
-                "CREATE TABLE raw_copy (channel_id integer, ts bigint, value double precision, "
-                "quality smallint DEFAULT 0, PRIMARY KEY (channel_id, ts))"))  # fmt: skip
-        t0 = time.perf_counter()
-        for rows in _series_chunks(ids, per_channel, 200_000):
-            raw = engine.raw_connection()
-            try:
-                cursor = raw.cursor()
-                with cursor.copy("COPY raw_copy (channel_id, ts, value) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                raw.commit()
-            finally:
-                raw.close()
-        copy_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for rows in _series_chunks(ids, per_channel, 200_000):
+                "CREATE TABLE IF NOT EXISTS bench_load (readings bigint, channels integer, "
+                "bulk boolean, figures jsonb)"))  # fmt: skip
+            loaded = connection.execute(text("SELECT figures FROM bench_load")).scalar()
+        if loaded is not None:
+            if (loaded["readings"], loaded["channels"], loaded["bulk"]) != (total, channel_count,
+                                                                            bulk):  # fmt: skip
+                raise SystemExit(f"database {keep!r} holds another load: {loaded}")
+            out.update(loaded)
+            out["reused_database"] = keep
+        else:
+            ids = _channels(platform, channel_count)
             with platform.database.transaction() as session:
-                insert_readings(session, rows)
-        ingest_s = time.perf_counter() - t0
-        with engine.begin() as connection:
-            connection.execute(text("DROP TABLE raw_copy"))
-            connection.execute(text("ANALYZE"))
+                ensure_partitions(session, START_US, START_US + YEAR_US + 1)
+            if bulk:
+                load_s, rollup_s = _bulk_load(engine, ids, per_channel)
+                out["bulk_load_readings_per_s"] = total / load_s
+                out["rollup_rebuild_s"] = rollup_s
+            else:
+                out["raw_copy_readings_per_s"] = _raw_copy_rate(engine, ids, per_channel)
+                out["ingest_readings_per_s"] = total / _ingest_load(engine, platform, ids,
+                                                                    per_channel)  # fmt: skip
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as vacuum:
+                vacuum.execute(text("VACUUM (ANALYZE)"))  # as autovacuum would, in time
+            with engine.begin() as connection:
+                out["ids"] = ids
+                connection.execute(
+                    text("INSERT INTO bench_load VALUES (:r, :c, :b, CAST(:f AS jsonb))"),
+                    {"r": total, "c": channel_count, "b": bulk, "f": json.dumps(out)},
+                )
+        with engine.begin() as connection:  # now, also for a reused load (after migrations)
             size = connection.execute(text(
                 "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
                 "WHERE c.relkind = 'r' AND (c.relname LIKE 'readings_p%' "
                 "OR c.relname IN ('readings_default', 'readings_hourly', 'readings_daily'))"
             )).scalar()  # fmt: skip
+            rollup_size = connection.execute(text(
+                "SELECT pg_total_relation_size('readings_hourly') "
+                "+ pg_total_relation_size('readings_daily')")).scalar()  # fmt: skip
+        out["mb_per_million_readings"] = float(size) / 1e6 / (total / 1e6)
+        out["database_gb"] = float(size) / 1e9
+        out["rollups_gb"] = float(rollup_size) / 1e9
+        ids = out.pop("ids")
         rng = np.random.default_rng(1)
         timings: dict[str, list[float]] = {"rollups": [], "raw": []}
-        for _ in range(30):
+        for _ in range(queries):
             channel = int(rng.choice(ids))
             for mode in ("rollups", "raw"):
                 with platform.database.session() as session:
@@ -165,15 +276,77 @@ def bench_timeseries(url: str, readings: int, channel_count: int) -> dict[str, A
                                          use_rollups=mode == "rollups")  # fmt: skip
                     timings[mode].append(time.perf_counter() - t)
                 assert sum(b.count for b in buckets) == per_channel
+                assert len(buckets) <= 500
         platform.close()
+    out["queries"] = queries
+    out["query_rollups_ms"] = _percentiles(timings["rollups"])
+    out["query_raw_ms"] = _percentiles(timings["raw"])
+    return out
+
+
+def bench_rollup_cost(url: str, readings: int, channel_count: int, batch: int) -> dict[str, Any]:
+    """Ingest readings/s through ``insert_readings`` with and without roll-up maintenance.
+
+    Two channel groups get the same 5-minute data (100,000 readings per channel-year) in
+    batches of ``batch`` readings, all of a group's channels in time order as a datalogger
+    sends them; batches alternate between the group whose roll-ups are maintained and the
+    group whose are not, so load changes on the machine hit both sides alike; each batch is
+    also written by a raw ``COPY`` into a plain table (the floor: no partition routing, no
+    conflict check, no foreign-key check).
+    """
+    half = max(1, channel_count // 2)
+    per_channel = max(1, readings // (2 * half))
+    step = YEAR_US // 100_000
+    with pg_database(url) as db_url, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), database_url=db_url, worker_threads=0)
+        upgrade(settings)
+        platform = Platform.create(settings, workers=0)
+        ids = _channels(platform, 2 * half)
+        with platform.database.transaction() as session:
+            ensure_partitions(session, START_US, START_US + per_channel * step + 1)
+        engine = platform.database.engine
+        with engine.begin() as connection:
+            connection.execute(text(
+                "CREATE TABLE raw_copy (channel_id integer, ts bigint, value double precision, "
+                "quality smallint DEFAULT 0, PRIMARY KEY (channel_id, ts))"))  # fmt: skip
+        rng = np.random.default_rng(5)
+        elapsed = {True: 0.0, False: 0.0}
+        copy_s = 0.0
+        groups = {True: np.array(ids[:half]), False: np.array(ids[half:])}
+        per_batch = max(1, batch // half)
+        for first in range(0, per_channel, per_batch):
+            k = np.arange(first, min(per_channel, first + per_batch), dtype=np.int64)
+            ts = START_US + np.repeat(k * step, half)
+            values = (20.0 + rng.normal(0, 0.5, ts.size)).tolist()
+            for rollups in (True, False):
+                rows = list(zip(np.tile(groups[rollups], k.size).tolist(), ts.tolist(), values,
+                                strict=True))  # fmt: skip
+                t0 = time.perf_counter()
+                with platform.database.transaction() as session:
+                    insert_readings(session, rows, rollups=rollups)
+                elapsed[rollups] += time.perf_counter() - t0
+            t0 = time.perf_counter()  # the same rows by raw COPY: no conflict check, no FK
+            raw = engine.raw_connection()
+            try:
+                with raw.cursor().copy("COPY raw_copy (channel_id, ts, value) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                raw.commit()
+            finally:
+                raw.close()
+            copy_s += time.perf_counter() - t0
+        with platform.database.session() as session:
+            folded = session.execute(text("SELECT SUM(count) FROM readings_hourly")).scalar()
+        platform.close()
+    stored = per_channel * half
+    assert folded == stored, (folded, stored)
     return {
-        "readings": total,
-        "channels": channel_count,
-        "ingest_readings_per_s": total / ingest_s,
-        "raw_copy_readings_per_s": total / copy_s,
-        "query_rollups_ms": _percentiles(timings["rollups"]),
-        "query_raw_ms": _percentiles(timings["raw"]),
-        "mb_per_million_readings": float(size) / 1e6 / (total / 1e6),
+        "readings_each": stored,
+        "batch": per_batch * half,
+        "with_rollups_readings_per_s": stored / elapsed[True],
+        "without_rollups_readings_per_s": stored / elapsed[False],
+        "raw_copy_readings_per_s": stored / copy_s,
+        "rollup_cost": elapsed[True] / elapsed[False],
     }
 
 
@@ -376,6 +549,24 @@ def main() -> None:
         "--channels", type=int, default=20, help="default: 100,000 readings per channel-year "
         "(5-minute data, the density of the issue's 100 M readings over 1,000 channels)"
     )  # fmt: skip
+    parser.add_argument(
+        "--bulk", action="store_true", help="generate the readings inside the server "
+        "(generate_series) and build the roll-ups with InfraSight's rebuild_rollups, instead of "
+        "the ingest path: 100 M readings in about 15 min on 2 cores; needs a superuser, as the "
+        "load skips the per-row foreign-key check of the generated, existing channel ids",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep-database", default="", metavar="NAME", help="load into database NAME and keep "
+        "it; a later run with the same NAME and sizes reuses the load and only measures",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cost-readings", type=int, default=200_000, help="readings per side of the roll-up "
+        "cost run (ingest with and without roll-up maintenance; 0 skips it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--queries", type=int, default=30, help="one-year queries timed on each side (random "
+        "channels; the same channel on both sides)",
+    )  # fmt: skip
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--postgres-url", default="")
     parser.add_argument("--redis-url", default="")
@@ -391,7 +582,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.readings, args.channels, args.images = 20_000, 2, 3
-        args.ingest_readings, args.batch = 6_000, 500
+        args.ingest_readings, args.batch, args.cost_readings = 6_000, 500, 10_000
     size = (320, 240) if args.smoke else (1280, 960)
     pg_url = (
         args.postgres_url
@@ -402,7 +593,16 @@ def main() -> None:
     if args.only not in (None, "timeseries"):
         out["timeseries"] = "skipped (--only)"
     elif pg_url:
-        out["timeseries"] = bench_timeseries(pg_url, args.readings, args.channels)
+        out["timeseries"] = bench_timeseries(
+            pg_url,
+            args.readings,
+            args.channels,
+            bulk=args.bulk,
+            keep=args.keep_database,
+            queries=args.queries,
+        )
+        if args.cost_readings:
+            out["rollup_cost"] = bench_rollup_cost(pg_url, 2 * args.cost_readings, 20, args.batch)
     else:
         out["timeseries"] = "skipped: no PostgreSQL (give --postgres-url)"
     ingest_args = (args.ingest_readings, 20, args.batch, args.clients)
@@ -430,17 +630,40 @@ def main() -> None:
     if isinstance(ts, str):
         print(ts)
     else:
-        print(f"{ts['readings']:,} readings, {ts['channels']} channels, one year")
-        print(f"ingest (COPY + partitions + roll-ups) {ts['ingest_readings_per_s']:>12,.0f} /s")
-        print(f"raw COPY, plain table (baseline)      {ts['raw_copy_readings_per_s']:>12,.0f} /s")
+        print(f"{ts['readings']:,} readings, {ts['channels']} channels, one year"
+              + (f" (reused database {ts['reused_database']})" if "reused_database" in ts
+                 else ""))  # fmt: skip
+        if ts["bulk"]:
+            rate = ts["bulk_load_readings_per_s"]
+            print(f"bulk load (server-side generate_series) {rate:>10,.0f} /s, "
+                  f"then roll-ups rebuilt in {ts['rollup_rebuild_s']:,.0f} s")  # fmt: skip
+        else:
+            print(f"ingest (COPY + partitions + roll-ups) {ts['ingest_readings_per_s']:>12,.0f} /s")
+            print(
+                f"raw COPY, plain table (baseline)      {ts['raw_copy_readings_per_s']:>12,.0f} /s"
+            )
         r, w = ts["query_rollups_ms"], ts["query_raw_ms"]
+        print(f"({ts['queries']} one-year queries on each side, random channels)")
         print(
             f"1-year query, 500 buckets, roll-ups   p50 {r['p50']:8.2f} ms  p95 {r['p95']:8.2f} ms"
         )
         print(
             f"same query on raw rows (baseline)     p50 {w['p50']:8.2f} ms  p95 {w['p95']:8.2f} ms"
         )
-        print(f"disk per million readings             {ts['mb_per_million_readings']:12.1f} MB")
+        print(f"disk per million readings             {ts['mb_per_million_readings']:12.1f} MB"
+              f"  ({ts['database_gb']:.2f} GB: partitions, roll-ups, indexes; roll-ups "
+              f"{ts['rollups_gb']:.2f} GB)")  # fmt: skip
+    if "rollup_cost" in out:
+        c = out["rollup_cost"]
+        print(f"== roll-up maintenance on ingest (insert_readings, {c['readings_each']:,} readings "
+              f"a side, batches of {c['batch']:,}, 5-minute data, sides alternating)")  # fmt: skip
+        print(
+            f"ingest with roll-ups                  {c['with_rollups_readings_per_s']:>12,.0f} /s"
+        )
+        print(f"ingest without roll-ups (baseline)    "
+              f"{c['without_rollups_readings_per_s']:>12,.0f} /s  "
+              f"(roll-ups cost x{c['rollup_cost']:.2f} in time)")  # fmt: skip
+        print(f"raw COPY, plain table (floor)         {c['raw_copy_readings_per_s']:>12,.0f} /s")
     _print_ingest(out["ingest"])
     if "faults" in out:
         _print_faults(out["faults"])

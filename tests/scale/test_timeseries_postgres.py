@@ -23,7 +23,13 @@ from infrasight.platform import Platform
 from infrasight.services.readings_maintenance import maintain_readings
 from infrasight.storage.migrate import alembic_config, upgrade
 from infrasight.storage.readings import downsample, insert_readings
-from infrasight.storage.timeseries import DAY_US, HOUR_US, ensure_partitions, month_bounds_us
+from infrasight.storage.timeseries import (
+    DAY_US,
+    HOUR_US,
+    ensure_partitions,
+    month_bounds_us,
+    rebuild_rollups,
+)
 from tests.conftest import Site, Tenant, _truncate_postgres
 
 pytestmark = pytest.mark.postgres
@@ -107,6 +113,32 @@ def test_rollups_count_each_reading_once(pg: Platform, site: Site) -> None:
     assert sum(n for *_x, n in daily) == times.size
     first_hour = values[:12]
     assert hourly[0][0] == start and hourly[0][1] == pytest.approx(first_hour.sum())
+
+
+def test_rebuilt_rollups_equal_the_ones_ingest_maintains(pg: Platform, site: Site) -> None:
+    folded, loaded = site.strain_channel_id, site.settlement_channel_id
+    start = _us(2024, 3, 30, 7)  # across a month boundary, not on a day boundary
+    rng = np.random.default_rng(21)
+    times = start + np.sort(rng.choice(np.arange(3 * 24 * 12), 500, replace=False)) * 300_000_000
+    values = rng.normal(5.0, 1.5, times.size).tolist()
+    with pg.database.transaction() as session:
+        ensure_partitions(session, int(times[0]), int(times[-1]) + 1)
+        for channel, rollups in ((folded, True), (loaded, False)):
+            rows = [(channel, int(t), v) for t, v in zip(times, values, strict=True)]
+            assert insert_readings(session, rows, rollups=rollups) == times.size
+    assert _rollup(pg, "readings_hourly", loaded) == []  # bulk load: nothing folded yet
+    for _ in range(2):  # replaced, not added to: a second rebuild changes nothing
+        with pg.database.transaction() as session:
+            written = rebuild_rollups(session, int(times[0]) + HOUR_US, int(times[-1]) + 1)
+    hours = len(_rollup(pg, "readings_hourly", folded))
+    assert hours > 60 and written == 2 * hours  # both channels' days are rewritten
+    for table in ("readings_hourly", "readings_daily"):
+        got, want = _rollup(pg, table, loaded), _rollup(pg, table, folded)
+        assert [(b, n) for b, _t, n in got] == [(b, n) for b, _t, n in want]
+        assert [t for _b, t, _n in got] == pytest.approx([t for _b, t, _n in want], rel=1e-12)
+    assert sum(n for *_x, n in _rollup(pg, "readings_daily", loaded)) == times.size
+    with pg.database.transaction() as session:
+        assert rebuild_rollups(session, start, start) == 0  # empty range
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from infrasight.storage.db import WROTE
-from infrasight.storage.timeseries import ROLLUPS, is_partitioned, rollup_merge_sql
+from infrasight.storage.timeseries import ROLLUPS, Layout, readings_layout, rollup_merge_sql
 
 __all__ = [
     "Bucket",
@@ -41,29 +41,47 @@ _PG_STAGE = (
 )
 _PG_MERGE = (
     "INSERT INTO readings (channel_id, ts, value, quality) "
-    "SELECT channel_id, ts, value, 0 FROM readings_stage ON CONFLICT DO NOTHING"
+    "SELECT channel_id, ts, value, 0 FROM readings_stage ORDER BY channel_id, ts "
+    "ON CONFLICT DO NOTHING"
 )
 
 
-def _has_rollups(session: Session) -> bool:
-    """Whether the database keeps roll-ups (PostgreSQL after migration 0016); cached per
-    pooled connection."""
+def _layout(session: Session) -> Layout:
+    """How the database stores readings (:func:`readings_layout`); cached per pooled
+    connection."""
     if session.get_bind().dialect.name != "postgresql":
-        return False
+        return "plain"
     info = session.connection().info
-    if "infrasight_rollups" not in info:
-        info["infrasight_rollups"] = is_partitioned(session)
-    return bool(info["infrasight_rollups"])
+    if "infrasight_layout" not in info:
+        info["infrasight_layout"] = readings_layout(session)
+    layout: Layout = info["infrasight_layout"]
+    return layout
+
+
+def _has_rollups(session: Session) -> bool:
+    """Whether downsampling can read roll-ups (native partitions or TimescaleDB)."""
+    return _layout(session) != "plain"
+
+
+def _folds_rollups(session: Session) -> bool:
+    """Whether ingest folds new readings into the roll-up tables (native partitions only:
+    TimescaleDB's continuous aggregates fold them themselves)."""
+    return _layout(session) == "partitioned"
 
 
 def _dbapi_connection(session: Session) -> Any:
     return session.connection().connection.dbapi_connection
 
 
-def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) -> int:
+def insert_readings(
+    session: Session, rows: Sequence[tuple[int, int, float]], *, rollups: bool = True
+) -> int:
     """Insert ``(channel_id, ts_us, value)`` rows in the session's transaction.
 
     Rows whose (channel, time) already exists, in the table or earlier in ``rows``, are skipped.
+    The new rows are folded into the roll-up tables where ingest maintains them (native
+    partitions); ``rollups=False`` leaves them alone (bulk loads that rebuild them afterwards
+    with :func:`~infrasight.storage.timeseries.rebuild_rollups`, and the benchmark's baseline).
 
     Returns
     -------
@@ -81,7 +99,7 @@ def insert_readings(session: Session, rows: Sequence[tuple[int, int, float]]) ->
             with cursor.copy("COPY readings_stage (channel_id, ts, value) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            if _has_rollups(session):
+            if rollups and _folds_rollups(session):
                 cursor.execute(rollup_merge_sql())
                 inserted = int(cursor.fetchone()[0])
             else:
