@@ -300,8 +300,13 @@ def evaluate(
     client_factory: Callable[[], ChatClient],
     *,
     invented: bool = False,
+    record: Path | None = None,
 ) -> dict[str, Any]:
-    """Every question through prepare/run_ask as the demo engineer; the figures."""
+    """Every question through prepare/run_ask as the demo engineer; the figures.
+
+    With ``record``, one JSON line per question (answer, tools called, facts, latency) is
+    appended to that file as the question finishes.
+    """
     caller = Principal(organization_id=world["org"], name="engineer@bench", role=Role.ENGINEER)
     before = _counts(platform)
     latencies, right, tools_ok, mentions, grounded, flagged, leaks = [], 0, 0, 0, 0, 0, 0
@@ -335,6 +340,16 @@ def evaluate(
         if not facts_ok:
             failures.append(q["id"])
         n = len(answer["citations"]) + len(answer["unsupported"])
+        if record is not None:
+            line = {
+                "id": q["id"], "latency_s": round(latencies[-1], 2), "facts_ok": facts_ok,
+                "tools_ok": expected <= called, "called": sorted(called),
+                "expected": sorted(expected), "truth": truths[q["id"]],
+                "answer": answer["answer"], "unsupported": answer["unsupported"],
+                "cited": len(answer["citations"]),
+            }  # fmt: skip
+            with record.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
         mentions += n
         grounded += len(answer["citations"])
         flagged += invented and "7.31" in answer["unsupported"]
@@ -355,6 +370,17 @@ def evaluate(
     }
 
 
+def _only(questions: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
+    """The questions whose id is in the comma-separated ``only`` (all when empty)."""
+    wanted = {w.strip() for w in only.split(",") if w.strip()}
+    if not wanted:
+        return questions
+    unknown = wanted - {q["id"] for q in questions}
+    if unknown:
+        raise SystemExit(f"--only: unknown question ids {sorted(unknown)}")
+    return [q for q in questions if q["id"] in wanted]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="4 days of demo, English only")
@@ -370,6 +396,12 @@ def main() -> int:
                         "`make assistant-model`) when no --llm-url is given: auto = when "
                         "installed")  # fmt: skip
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="append one JSON line per question of the real model to this file "
+                        "(answer, tools called, expected facts, latency)")  # fmt: skip
+    parser.add_argument("--only", default="",
+                        help="comma-separated question ids (topic/language) to ask the real "
+                        "model, e.g. to re-run the ones that failed")  # fmt: skip
     args = parser.parse_args()
     days = 4 if args.smoke else args.days
     languages = ("en",) if args.smoke else LANGUAGES
@@ -411,8 +443,9 @@ def main() -> int:
 
                     # --smoke: the first 5 questions only (about 20 s a model call on 2 cores)
                     asked = questions[:5] if args.smoke else questions
+                    asked = _only(asked, args.only)
                     report["smollm2-135m (local)"] = evaluate(platform, world, asked, truths,
-                                                              smol)  # fmt: skip
+                                                              smol, record=args.record)  # fmt: skip
             elif args.llm_url and args.llm_model:
 
                 def real() -> ChatClient:
@@ -421,7 +454,8 @@ def main() -> int:
                                             timeout_s=args.llm_timeout,
                                             max_tokens=args.llm_max_tokens or 1024)  # fmt: skip
 
-                report[args.llm_model] = evaluate(platform, world, questions, truths, real)
+                report[args.llm_model] = evaluate(platform, world, _only(questions, args.only),
+                                                  truths, real, record=args.record)  # fmt: skip
             else:
                 console.print(
                     "no model configured (INFRASIGHT_LLM_BASE_URL/_MODEL) and no local model "
