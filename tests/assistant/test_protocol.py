@@ -255,11 +255,26 @@ def test_malformed_tool_calls_are_answered_to_the_model(
 def test_steps_are_bounded(
     client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
 ) -> None:
-    loop = [tool_reply(("list_assets", {}))] * 10
+    loop = [tool_reply(("list_assets", {"kind": str(n)})) for n in range(10)]
     server = recorded(loop, assistant_max_steps=3)
     answer = _events(client.post(ASK, json={"question": "loop"}, headers=tenant.headers()))[-1]
     assert answer["stopped"] == "out_of_steps" and answer["steps"] == 3
-    assert len(server.requests) == 3 and len(answer["tool_calls"]) == 3
+    # tools on the first two steps (both malformed: list_assets takes no kind), none on the last
+    assert ["tools" in r for r in server.requests] == [True, True, False]
+    assert len(answer["tool_calls"]) == 2
+
+
+def test_a_repeated_tool_call_is_not_run_again_and_the_model_is_asked_to_answer(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    again = tool_reply(("list_assets", {}))
+    server = recorded([again, again, text_reply("There is 1 asset.")])
+    answer = _events(client.post(ASK, json={"question": "assets?"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "answered" and answer["steps"] == 3
+    assert [c["tool"] for c in answer["tool_calls"]] == ["list_assets"]
+    assert ["tools" in r for r in server.requests] == [True, True, False]
+    assert answer["answer"] == "There is 1 asset." and answer["unsupported"] == []
+    assert answer["citations"][0]["path"] == "len(result)"
 
 
 def test_roles_bad_input_and_languages(

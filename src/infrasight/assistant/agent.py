@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from infrasight.assistant.grounding import (
@@ -192,19 +192,34 @@ class Agent:
         # a tool not offered still runs when called
         specs = self.registry.specs(self.registry.route(question, self.tools_offered))
         calls: list[ToolOutcome] = []
+        asked: set[tuple[str, str]] = set()
         step = 0
         final: str | None = None
         error = ""
+        answer_now = False
         while step < self.max_steps:
             step += 1
+            # no tools on the last step, nor once the model repeats a call it has the result
+            # of: it must answer from what it has (a small model otherwise calls tools on and
+            # on until it runs out of steps)
+            offered = [] if answer_now or step == self.max_steps else specs
             try:
-                reply = self.client.complete(messages, specs)
+                reply = self.client.complete(messages, offered)
             except ModelUnavailableError as err:
                 error = str(err)
                 break
             if not reply.tool_calls:
                 final = reply.content
                 break
+            if not offered:  # tool calls where none were offered are not run
+                break
+            fresh = [c for c in reply.tool_calls if (c.name, c.arguments_text.strip()) not in asked]
+            if not fresh:
+                _log.info("assistant: the model repeated its tool calls; asked to answer")
+                answer_now = True
+                continue
+            reply = replace(reply, tool_calls=tuple(fresh))
+            asked.update((c.name, c.arguments_text.strip()) for c in fresh)
             messages.append(
                 {
                     "role": "assistant",
