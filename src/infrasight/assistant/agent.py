@@ -24,6 +24,7 @@ from infrasight.assistant.grounding import (
     consulted_passages,
     mark_unsupported,
 )
+from infrasight.assistant.key_facts import key_facts
 from infrasight.assistant.language import texts, wants_write
 from infrasight.assistant.llm import ChatClient, ModelUnavailableError
 from infrasight.assistant.tools import ToolContext, ToolRegistry
@@ -79,6 +80,8 @@ class Answer:
     model_text: str = ""
     error: str = ""
     evidence: tuple[ToolEvidence, ...] = field(default=())
+    #: The key figures of the tool results written under the model's text (key_facts on).
+    key_facts: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (the API's answer)."""
@@ -95,6 +98,7 @@ class Answer:
             "steps": self.steps,
             "write_refused": self.write_refused,
             "error": self.error,
+            "key_facts": list(self.key_facts),
         }
 
 
@@ -116,12 +120,14 @@ class Agent:
         max_steps: int = 6,
         grounding: str = "mark",
         tools_offered: int = 0,
+        key_facts: bool = False,
     ) -> None:
         self.client = client
         self.registry = registry
         self.max_steps = max_steps
         self.grounding = grounding
         self.tools_offered = tools_offered
+        self.key_facts = key_facts
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
         tool = self.registry.get(name)
@@ -301,6 +307,10 @@ class Agent:
             )
             return Answer(text=text + note, stopped=stopped, citations=(), unsupported=(),
                           grounded_share=1.0, error=error, **common)  # fmt: skip
+        facts = tuple(key_facts([(e.tool, e.result) for e in evidence])) if self.key_facts else ()
+        said = final
+        if facts:  # the engines' figures under the model's text, checked and cited like it
+            final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
         verdict = check_grounding(final, evidence, question=question)
         unsupported = tuple(m.text for m in verdict.unsupported)
         if unsupported:
@@ -317,6 +327,7 @@ class Agent:
             citations=verdict.citations,
             unsupported=unsupported,
             grounded_share=verdict.grounded_share,
-            model_text=final,
+            model_text=said,
+            key_facts=facts,
             **common,
         )

@@ -209,6 +209,7 @@ def run_ask(
         max_steps=settings.assistant_max_steps,
         grounding=settings.assistant_grounding,
         tools_offered=settings.assistant_tools_offered,
+        key_facts=settings.assistant_key_facts,
     )
     answer: Answer | None = None
     try:
