@@ -350,6 +350,7 @@ def evaluate(
             line = {
                 "id": q["id"], "latency_s": round(latencies[-1], 2), "facts_ok": facts_ok,
                 "facts_in_prose": prose_ok, "key_facts": answer["key_facts"],
+                "leaked": q["kind"] == "leak" and not facts_ok,
                 "tools_ok": expected <= called, "called": sorted(called),
                 "expected": sorted(expected), "truth": truths[q["id"]],
                 "answer": answer["answer"], "unsupported": answer["unsupported"],
