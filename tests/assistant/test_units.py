@@ -26,6 +26,7 @@ EVIDENCE = [
         tool="get_hazard",
         arguments={"hazard_id": 3},
         result={
+            "unit": "mm/day",
             "risk": 16,
             "confidence": 0.8123,
             "rate": -0.052,
@@ -69,6 +70,58 @@ def test_grounding(answer: str, unsupported: list[str]) -> None:
     assert len(verdict.citations) + len(unsupported) == len(verdict.mentions)
     for citation in verdict.citations:
         assert citation.tool == "get_hazard" and citation.arguments == {"hazard_id": 3}
+
+
+SUMMARY = ToolEvidence(
+    tool="readings_summary",
+    arguments={"channel_id": 12, "days": 30},
+    result={
+        "channel_id": 12,
+        "unit": "mm",
+        "readings": 576,
+        "minimum": 2.1,
+        "maximum": 4.2,
+        "latest_mean": 3.37,
+        "growth": {"rate_per_year": 13.4},
+    },
+)
+HAZARDS = ToolEvidence(
+    tool="list_hazards",
+    arguments={},
+    result=[{"id": 5, "risk": 81, "confidence": 0.5, "urgency_days": 30}, {"id": 6, "risk": 4}],
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "unsupported", "paths"),
+    [
+        # a number with a unit: only a value of that unit (never an id, count or score)
+        ("Settlement 12 mm.", ["12"], []),
+        ("Settlement 12, the channel.", [], ["channel_id"]),
+        ("The maximum was 4.2 mm, 0.42 cm.", [], ["maximum", "maximum"]),
+        ("Act within 30 days.", [], ["[0].urgency_days"]),
+        ("Crack of 30 mm.", ["30"], []),
+        ("Risk 81 %.", ["81 %"], []),
+        ("Confidence 50 %, risk 81.", [], ["[0].confidence", "[0].risk"]),
+        ("576 readings, 576 mm.", ["576"], ["readings"]),
+        # a quantity word names what the number is
+        ("The maximum was 2.1 mm.", ["2.1"], []),
+        ("The minimum was 2.1 mm and the latest mean 3.37 mm.", [], ["minimum", "latest_mean"]),
+        ("最大值为4.2毫米，最小值为4.2毫米。", ["4.2"], ["maximum"]),
+        ("每年沉降13.4毫米；13.4 mm/day", ["13.4"], ["growth.rate_per_year"]),
+        ("Its risk is 4 (hazard 6).", [], ["[1].risk", "[1].id"]),
+        ("Its risk is 5.", ["5"], []),  # 5 is an id, not a risk
+        # a bare number: a count of listed records grounds it
+        ("There are 2 hazards.", [], ["len(result)"]),
+        ("There are now 2 hazards; within 30 days.", [], ["len(result)", "[0].urgency_days"]),
+    ],
+)
+def test_a_number_is_grounded_by_the_value_it_claims(
+    answer: str, unsupported: list[str], paths: list[str]
+) -> None:
+    verdict = check_grounding(answer, [SUMMARY, HAZARDS])
+    assert [m.text for m in verdict.unsupported] == unsupported
+    assert [c.path for c in verdict.citations] == paths
 
 
 def test_citation_names_the_value_and_the_question_grounds_its_own_numbers() -> None:
@@ -157,13 +210,15 @@ def test_cli_ask(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.Monk
     )
     result = runner.invoke(cli, ["ask", "What assets are there?"])
     assert result.exit_code == 1 and "INFRASIGHT_LLM_BASE_URL" in result.output
-    with ReplayServer(replay([tool_reply(("list_assets", {})), text_reply("There are 0.")])) as s:
+    reply = text_reply("There are 0, not 3.")
+    with ReplayServer(replay([tool_reply(("list_assets", {})), reply])) as s:
         monkeypatch.setenv("INFRASIGHT_LLM_BASE_URL", s.url)
         monkeypatch.setenv("INFRASIGHT_LLM_MODEL", "recorded")
         result = runner.invoke(cli, ["ask", "How many assets?", "--json"])
         assert result.exit_code == 0, result.output
         answer = json.loads(result.stdout[result.stdout.index("{") :])
-        assert answer["answer"] == "There are 0 [unverified]." and answer["unsupported"] == ["0"]
+        assert answer["answer"] == "There are 0, not 3 [unverified]."
+        assert answer["unsupported"] == ["3"]  # 0 is the count of the (empty) list
         assert [c["tool"] for c in answer["tool_calls"]] == ["list_assets"]
         result = runner.invoke(cli, ["ask", "x", "--user", "nobody@acme.example"])
         assert result.exit_code == 2 and "user" in result.output

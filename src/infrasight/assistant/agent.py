@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from infrasight.assistant.grounding import (
@@ -24,6 +24,7 @@ from infrasight.assistant.grounding import (
     consulted_passages,
     mark_unsupported,
 )
+from infrasight.assistant.key_facts import key_facts
 from infrasight.assistant.language import texts, wants_write
 from infrasight.assistant.llm import ChatClient, ModelUnavailableError
 from infrasight.assistant.tools import ToolContext, ToolRegistry
@@ -79,6 +80,8 @@ class Answer:
     model_text: str = ""
     error: str = ""
     evidence: tuple[ToolEvidence, ...] = field(default=())
+    #: The key figures of the tool results written under the model's text (key_facts on).
+    key_facts: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (the API's answer)."""
@@ -95,6 +98,7 @@ class Answer:
             "steps": self.steps,
             "write_refused": self.write_refused,
             "error": self.error,
+            "key_facts": list(self.key_facts),
         }
 
 
@@ -115,11 +119,15 @@ class Agent:
         *,
         max_steps: int = 6,
         grounding: str = "mark",
+        tools_offered: int = 0,
+        key_facts: bool = False,
     ) -> None:
         self.client = client
         self.registry = registry
         self.max_steps = max_steps
         self.grounding = grounding
+        self.tools_offered = tools_offered
+        self.key_facts = key_facts
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
         tool = self.registry.get(name)
@@ -186,21 +194,38 @@ class Agent:
             )
         messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
         messages.append({"role": "user", "content": question})
-        specs = self.registry.specs()
+        # all tools, or (tools_offered > 0, for small models) the few the question points to;
+        # a tool not offered still runs when called
+        specs = self.registry.specs(self.registry.route(question, self.tools_offered))
         calls: list[ToolOutcome] = []
+        asked: set[tuple[str, str]] = set()
         step = 0
         final: str | None = None
         error = ""
+        answer_now = False
         while step < self.max_steps:
             step += 1
+            # no tools on the last step, nor once the model repeats a call it has the result
+            # of: it must answer from what it has (a small model otherwise calls tools on and
+            # on until it runs out of steps)
+            offered = [] if answer_now or step == self.max_steps else specs
             try:
-                reply = self.client.complete(messages, specs)
+                reply = self.client.complete(messages, offered)
             except ModelUnavailableError as err:
                 error = str(err)
                 break
             if not reply.tool_calls:
                 final = reply.content
                 break
+            if not offered:  # tool calls where none were offered are not run
+                break
+            fresh = [c for c in reply.tool_calls if (c.name, c.arguments_text.strip()) not in asked]
+            if not fresh:
+                _log.info("assistant: the model repeated its tool calls; asked to answer")
+                answer_now = True
+                continue
+            reply = replace(reply, tool_calls=tuple(fresh))
+            asked.update((c.name, c.arguments_text.strip()) for c in fresh)
             messages.append(
                 {
                     "role": "assistant",
@@ -282,6 +307,10 @@ class Agent:
             )
             return Answer(text=text + note, stopped=stopped, citations=(), unsupported=(),
                           grounded_share=1.0, error=error, **common)  # fmt: skip
+        facts = tuple(key_facts([(e.tool, e.result) for e in evidence])) if self.key_facts else ()
+        said = final
+        if facts:  # the engines' figures under the model's text, checked and cited like it
+            final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
         verdict = check_grounding(final, evidence, question=question)
         unsupported = tuple(m.text for m in verdict.unsupported)
         if unsupported:
@@ -298,6 +327,7 @@ class Agent:
             citations=verdict.citations,
             unsupported=unsupported,
             grounded_share=verdict.grounded_share,
-            model_text=final,
+            model_text=said,
+            key_facts=facts,
             **common,
         )

@@ -2,18 +2,33 @@
 
 Pure: works on the answer text and the tool results as JSON values. A number in the answer is
 *grounded* when some number in a tool result rounds to it at the precision the answer wrote
-(``4.2`` is grounded by ``4.2317``; ``85 %`` by ``0.85``), in the arguments the tool was called
-with ("the last 30 days"), or in the question; a date
-``2026-11-30`` is grounded by a tool result's time on that day. Each grounded number gets a
-citation (tool, arguments, where in the result, the value); the others are *unsupported*.
+(``4.2`` is grounded by ``4.2317``; ``85 %`` by a fraction ``0.85``), in the arguments the tool
+was called with ("the last 30 days"), or in the question; a date ``2026-11-30`` is grounded by a
+tool result's time on that day. Each grounded number gets a citation (tool, arguments, where in
+the result, the value); the others are *unsupported*.
+
+The value must be the one the number claims, not an unrelated equal value
+(``quantities.toml``):
+
+- a number written with a unit (``4.2 mm``, ``30 天``) is grounded only by a value of that unit
+  (the record's ``unit`` field, or the key: ``urgency_days``, ``rate_per_year``); never by an
+  identifier, a count or a score, and a percentage only by a fraction or a ``%`` value;
+- a number just after a quantity word ("maximum 4.2", "风险分数为12") is grounded only by a value
+  of that quantity or of a key no quantity names: "maximum 2.1" is unsupported when 2.1 is only
+  the minimum.
+
+A bare number ("3 alarms") is grounded by any equal value, counts of listed records included.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -35,6 +50,69 @@ _NUM = r"(?P<num>[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?P<pct>\s?%)?"
 _TOKEN = re.compile(rf"(?<![A-Za-z0-9_.\-]){_DATE}|(?<![A-Za-z0-9_.]){_NUM}")
 _LIST_MARKER = re.compile(r"^[ \t]*(?P<n>\d+)[.)]\s", re.MULTILINE)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CLAUSE_END = re.compile(r"[!?;:\n。！？；：]|\.(?!\d)")
+QUANTITY_WINDOW = 40  # characters before a number searched for a quantity word
+
+
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    units: tuple[tuple[str, str], ...]  # alias, canonical: longest alias first
+    length_mm: dict[str, float]
+    key_units: dict[str, str]
+    key_endings: tuple[tuple[str, str], ...]
+    words: tuple[tuple[re.Pattern[str], str], ...]  # a quantity word's pattern, quantity
+    key_quantity: dict[str, str]
+
+
+@cache
+def _vocabulary() -> _Vocabulary:
+    data = tomllib.loads((Path(__file__).parent / "quantities.toml").read_text("utf-8"))
+    words: list[tuple[re.Pattern[str], str]] = []
+    key_quantity: dict[str, str] = {}
+    for name, entry in data["quantity"].items():
+        for word in entry["words"]:
+            escaped = re.escape(word)
+            pattern = rf"(?<![A-Za-z]){escaped}(?![A-Za-z])" if word.isascii() else escaped
+            words.append((re.compile(pattern, re.IGNORECASE), name))
+        key_quantity.update({key: name for key in entry["keys"]})
+    aliases = sorted(data["unit_aliases"].items(), key=lambda kv: -len(kv[0]))
+    return _Vocabulary(
+        units=tuple(aliases),
+        length_mm=dict(data["length_mm"]),
+        key_units=dict(data["key_units"]),
+        key_endings=tuple(data["key_endings"].items()),
+        words=tuple(words),
+        key_quantity=key_quantity,
+    )
+
+
+def _unit_after(text: str, end: int) -> str | None:
+    """The canonical unit written right after a number ending at ``end`` (one space allowed)."""
+    rest = text[end : end + 16]
+    rest = rest[1:] if rest[:1] in (" ", "\u00a0") else rest
+    for alias, unit in _vocabulary().units:
+        if rest.startswith(alias):
+            following = rest[len(alias) : len(alias) + 1]
+            if alias.isascii() and alias[-1].isalpha() and following.isalpha():
+                continue  # "5 more" is not 5 m
+            return unit
+    return None
+
+
+def _quantity_before(text: str, start: int, floor: int) -> str | None:
+    """The quantity named closest before ``start`` (not before ``floor`` nor a clause end)."""
+    window_start = max(floor, start - QUANTITY_WINDOW)
+    window = text[window_start:start]
+    ends = list(_CLAUSE_END.finditer(window))
+    if ends:
+        window = window[ends[-1].end() :]
+    best: tuple[int, int, str] | None = None
+    for pattern, name in _vocabulary().words:
+        for m in pattern.finditer(window):
+            rank = (m.end(), m.end() - m.start(), name)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+    return best[2] if best else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +126,8 @@ class NumberMention:
     decimals: int
     percent: bool
     date: str | None
+    #: The canonical unit written after it (``mm``, ``day``, ``%``, ...; see quantities.toml).
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +240,7 @@ def extract_numbers(text: str) -> list[NumberMention]:
             continue
         plain = raw.replace(",", "").replace("−", "-")
         decimals = len(plain.partition(".")[2])
+        percent = bool(m.group("pct"))
         out.append(
             NumberMention(
                 text=m.group(0).strip(),
@@ -167,22 +248,50 @@ def extract_numbers(text: str) -> list[NumberMention]:
                 end=m.end(),
                 value=float(plain),
                 decimals=decimals,
-                percent=bool(m.group("pct")),
+                percent=percent,
                 date=None,
+                unit="%" if percent else _unit_after(text, m.end("num")),
             )
         )
     return out
 
 
-def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+_KEY = re.compile(r"([^.\[\]]+)(?:\[\d+\])*$")
+
+
+def _key_of(path: str) -> str:
+    m = _KEY.search(path)
+    return m.group(1) if m else ""
+
+
+def _leaf_unit(key: str, record_unit: str | None) -> str | None:
+    vocab = _vocabulary()
+    unit = vocab.key_units.get(key)
+    if unit is None:
+        unit = next((u for end, u in vocab.key_endings if key.endswith(end)), record_unit)
+    if unit is not None and "{unit}" in unit:
+        return unit.replace("{unit}", record_unit) if record_unit else None
+    return unit
+
+
+def _leaves(
+    value: Any, path: str = "", unit: str | None = None
+) -> Iterator[tuple[str, Any, str | None]]:
+    """(path, leaf, unit of the leaf) of a JSON value; a list also gives its length (a count,
+    ``len(path)``). A dict's ``unit`` field is the unit of its values and of those below."""
     if isinstance(value, dict):
+        own = value.get("unit")
+        unit = own if isinstance(own, str) and own else unit
         for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}" if path else str(key))
+            if key == "unit":
+                continue
+            yield from _leaves(item, f"{path}.{key}" if path else str(key), unit)
     elif isinstance(value, list | tuple):
+        yield f"len({path or 'result'})", len(value), "id"
         for index, item in enumerate(value):
-            yield from _leaves(item, f"{path}[{index}]")
+            yield from _leaves(item, f"{path}[{index}]", unit)
     else:
-        yield path, value
+        yield path, value, _leaf_unit(_key_of(path), unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,27 +301,53 @@ class _Known:
     evidence: ToolEvidence | None
     path: str
     original: Any
+    unit: str | None = None
+    quantity: str | None = None
 
 
 def _known_values(evidence: Sequence[ToolEvidence], question: str) -> list[_Known]:
     known: list[_Known] = []
+    key_quantity = _vocabulary().key_quantity
     for item in evidence:
         leaves = [*_leaves(item.result), *_leaves(item.arguments, "arguments")]
-        for path, leaf in leaves:
+        for path, leaf, unit in leaves:
             if isinstance(leaf, bool) or leaf is None:
                 continue
             if isinstance(leaf, int | float):
                 if math.isfinite(float(leaf)):
-                    known.append(_Known(float(leaf), None, item, path, leaf))
+                    quantity = key_quantity.get(_key_of(path))
+                    known.append(_Known(float(leaf), None, item, path, leaf, unit, quantity))
             elif isinstance(leaf, str):
                 for day in _ISO_DAY.findall(leaf):
                     known.append(_Known(None, day, item, path, leaf))
                 for mention in extract_numbers(leaf):
                     if mention.value is not None:
-                        known.append(_Known(mention.value, None, item, path, leaf))
+                        known.append(_Known(mention.value, None, item, path, leaf, mention.unit))
     for mention in extract_numbers(question):
-        known.append(_Known(mention.value, mention.date, None, "question", mention.text))
+        known.append(
+            _Known(mention.value, mention.date, None, "question", mention.text, mention.unit)
+        )
     return known
+
+
+def _in_unit(mention: NumberMention, known: _Known) -> list[float]:
+    """``known``'s value in the unit ``mention`` was written in (none when the units differ)."""
+    assert known.value is not None
+    value, have, want = abs(known.value), known.unit, mention.unit
+    if want is None:
+        return [value]
+    if want == "%":
+        return [value * 100.0] if have == "1" else [value] if have == "%" else []
+    if have is None or have in ("id", "score", "1"):
+        return []
+    if have == want:
+        return [value]
+    lengths = _vocabulary().length_mm
+    if have in lengths and want in lengths:
+        return [value * lengths[have] / lengths[want]]
+    if have.endswith("/year") and have.removesuffix("/year") == want:
+        return [value]  # a rate written with its length only ("每年沉降13.4毫米")
+    return []
 
 
 def _matches(mention: NumberMention, known: _Known) -> bool:
@@ -222,17 +357,21 @@ def _matches(mention: NumberMention, known: _Known) -> bool:
         return False
     target = abs(mention.value)
     half_step = 0.5 * 10.0 ** (-mention.decimals) + 1e-9
-    candidates = [abs(known.value)]
-    if mention.percent:
-        candidates.append(abs(known.value) * 100.0)
-    return any(abs(c - target) <= half_step for c in candidates)
+    return any(abs(c - target) <= half_step for c in _in_unit(mention, known))
 
 
-def _distance(mention: NumberMention, known: _Known) -> float:
+def _preference(mention: NumberMention, known: _Known, quantity: str | None) -> tuple[Any, ...]:
+    """Sort key of the values that ground ``mention``: the named quantity, then the same unit,
+    then a measured value before an argument or the question, then the closest value."""
     if mention.value is None or known.value is None:
-        return 0.0
-    scale = 100.0 if mention.percent and abs(known.value) <= 1.0 else 1.0
-    return abs(abs(known.value) * scale - abs(mention.value))
+        return (0, 0, 0, 0.0)
+    distance = min((abs(c - abs(mention.value)) for c in _in_unit(mention, known)), default=0.0)
+    return (
+        quantity is None or known.quantity != quantity,
+        known.unit != mention.unit,
+        known.evidence is None or known.path.startswith("arguments"),
+        distance,
+    )
 
 
 def check_grounding(
@@ -253,9 +392,16 @@ def check_grounding(
     known = _known_values(evidence, question)
     citations: list[Citation] = []
     unsupported: list[NumberMention] = []
+    floor = 0
     for mention in mentions:
+        quantity = _quantity_before(answer, mention.start, floor) if mention.date is None else None
+        floor = mention.end
         hits = [k for k in known if _matches(mention, k)]
-        hit = min(hits, key=lambda k: _distance(mention, k)) if hits else None
+        if quantity is not None:  # another named quantity, an id or a count is not the one
+            hits = [
+                k for k in hits if k.quantity == quantity or (k.quantity is None and k.unit != "id")
+            ]
+        hit = min(hits, key=lambda k: _preference(mention, k, quantity)) if hits else None
         if hit is None:
             unsupported.append(mention)
         elif hit.evidence is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from infrasight.core.domain import Action, Role
 from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal
+from infrasight.services.document_texts import document_texts
 from infrasight.storage.models import (
     Asset,
     AssistantConversation,
@@ -206,11 +208,18 @@ def run_ask(
         registry or default_registry(),
         max_steps=settings.assistant_max_steps,
         grounding=settings.assistant_grounding,
+        tools_offered=settings.assistant_tools_offered,
+        key_facts=settings.assistant_key_facts,
     )
     answer: Answer | None = None
     try:
         with platform.database.session() as session:
-            ctx = ToolContext(session=session, caller=ask.caller, blobs=platform.blobs)
+            ctx = ToolContext(
+                session=session,
+                caller=ask.caller,
+                blobs=platform.blobs,
+                texts=partial(document_texts, platform.database, platform.blobs),
+            )
             for item in agent.run(
                 ctx,
                 ask.question,

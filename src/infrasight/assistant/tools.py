@@ -11,9 +11,13 @@ the user may confirm in the app and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi.encoders import jsonable_encoder
@@ -33,7 +37,7 @@ from infrasight.api.routes.ratings import get_deterioration, list_ratings
 from infrasight.api.routes.reports import list_reports
 from infrasight.api.routes.work_orders import get_one as get_work_order_detail
 from infrasight.api.routes.work_orders import get_recommendations, list_work_orders
-from infrasight.assistant.documents import document_pages
+from infrasight.assistant.documents import extract_pages, page_documents
 from infrasight.assistant.retrieval import Document, Passage, search_passages
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, PermissionDeniedError
@@ -59,6 +63,9 @@ class ToolContext:
     session: Session
     caller: Principal
     blobs: BlobStore | None = None
+    #: The stored page texts of a blob (SHA-256, media type), extracted once
+    #: (``services/document_texts.py``); without it, the blob is read and extracted here.
+    texts: Callable[[str, str], list[str]] | None = None
 
 
 class _Args(BaseModel):
@@ -379,13 +386,26 @@ def _report_documents(ctx: ToolContext, asset_id: int | None) -> list[Document]:
     for report in page.items:
         if report.sha256 is None:
             continue
-        documents += document_pages(
-            ctx.blobs.get(report.sha256),
+        documents += _stored_document(
+            ctx,
+            report.sha256,
             "application/pdf",
             source=f"report:{report.id}",
             title=f"report {report.id} ({report.language})",
         )
     return documents
+
+
+def _stored_document(
+    ctx: ToolContext, sha256: str, media_type: str, *, source: str, title: str
+) -> list[Document]:
+    """The pages of a stored blob as documents (its stored text when the context has one)."""
+    if ctx.texts is not None:
+        pages = ctx.texts(sha256, media_type)
+    else:
+        assert ctx.blobs is not None
+        pages = extract_pages(ctx.blobs.get(sha256), media_type)
+    return page_documents(pages, media_type, source=source, title=title)
 
 
 def _search(ctx: ToolContext, a: SearchArgs) -> Any:
@@ -410,8 +430,9 @@ def _search(ctx: ToolContext, a: SearchArgs) -> Any:
             if files >= MAX_DOCUMENTS:
                 break
             files += 1
-            documents += document_pages(
-                ctx.blobs.get(att.blob_sha256),
+            documents += _stored_document(
+                ctx,
+                att.blob_sha256,
                 att.media_type,
                 source=f"work_order:{wo.id}#attachment:{att.id}",
                 title=att.filename or f"attachment {att.id}",
@@ -530,9 +551,27 @@ class ToolRegistry:
         """The tools' names."""
         return list(self._tools)
 
-    def specs(self) -> list[dict[str, Any]]:
-        """The OpenAI ``tools`` list."""
-        return [t.spec() for t in self._tools.values()]
+    def specs(self, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The OpenAI ``tools`` list (of the tools in ``names`` only, when given)."""
+        wanted = None if names is None else set(names)
+        return [t.spec() for t in self._tools.values() if wanted is None or t.name in wanted]
+
+    def route(self, question: str, limit: int) -> list[str]:
+        """The at most ``limit`` tools whose words (``tool_routing.toml``) the question names
+        most often, in registry order; the fallback tools when it names none.
+
+        For small models, which pick the right tool more often, and read faster, among a few.
+        """
+        if limit <= 0 or limit >= len(self._tools):
+            return self.names
+        words, fallback = _routing()
+        scores = {
+            name: sum(1 for pattern in words.get(name, ()) if pattern.search(question))
+            for name in self._tools
+        }
+        ranked = sorted((n for n in self._tools if scores[n] > 0), key=lambda n: -scores[n])
+        chosen = set(ranked[:limit]) or {n for n in fallback if n in self._tools}
+        return [n for n in self._tools if n in chosen]
 
     def get(self, name: str) -> Tool | None:
         """The tool called ``name``, or None."""
@@ -541,6 +580,19 @@ class ToolRegistry:
     def add(self, tool: Tool) -> None:
         """Register one more tool (e.g. document search)."""
         self._tools[tool.name] = tool
+
+
+@cache
+def _routing() -> tuple[dict[str, tuple[re.Pattern[str], ...]], tuple[str, ...]]:
+    data = tomllib.loads((Path(__file__).parent / "tool_routing.toml").read_text("utf-8"))
+
+    def pattern(word: str) -> re.Pattern[str]:
+        escaped = re.escape(word)
+        return re.compile(rf"(?<![A-Za-z]){escaped}(?![A-Za-z])" if word.isascii() else escaped,
+                          re.IGNORECASE)  # fmt: skip
+
+    words = {name: tuple(pattern(w) for w in ws) for name, ws in data["words"].items()}
+    return words, tuple(data["fallback"])
 
 
 def default_registry() -> ToolRegistry:

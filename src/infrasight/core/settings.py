@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     assistant_grounding
         What the answer check does with a number that no tool result holds: ``mark`` it
         unverified, or ``reject`` the answer.
+    assistant_tools_offered
+        Tools offered to the model per question: 0 = all; N = the N the question's words point
+        to (``assistant/tool_routing.toml``), for small local models.
+    assistant_key_facts
+        Write the key figures of the tool results (``assistant/key_facts.toml``) under the
+        model's answer, for small models whose prose seldom carries them.
     group_commit_max
         Most ingest batches of concurrent requests stored in one transaction (group commit);
         1 commits each batch on its own.
@@ -174,6 +180,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=1024, ge=16, le=32768)
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
     assistant_grounding: Literal["mark", "reject"] = "mark"
+    assistant_tools_offered: int = Field(default=0, ge=0, le=100)
+    assistant_key_facts: bool = False
     group_commit_max: int = Field(default=2000, ge=1)
     blob_backend: Literal["local", "s3"] = "local"
     s3_endpoint_url: str = ""

@@ -20,6 +20,7 @@ from infrasight.jobs.runner import JobContext, JobRunner
 from infrasight.reports.i18n import LANGUAGES
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
+from infrasight.services.document_texts import index_document
 from infrasight.storage.blobs import register_blob
 from infrasight.storage.models import Asset, Report
 
@@ -112,6 +113,7 @@ def render_job(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]
     digest, _new = context.blobs.put(rendered.pdf)
     with context.database.transaction() as session:
         register_blob(session, digest, len(rendered.pdf), "application/pdf")
+        index_document(session, digest, rendered.pdf, "application/pdf")  # assistant search
         report = session.get(Report, report_id)
         if report is None:
             raise LookupError(f"report {report_id} no longer exists")

@@ -22,6 +22,7 @@ from infrasight.core.errors import (
 )
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
+from infrasight.services.document_texts import index_document
 from infrasight.services.work_orders import get_work_order, require
 from infrasight.storage.blobs import BlobStore, register_blob
 from infrasight.storage.models import WorkOrderAttachment, WorkOrderEvent
@@ -103,6 +104,7 @@ def add_attachment(
     name = PurePath(filename.replace("\\", "/")).name[:400] if filename else ""
     digest, _ = blobs.put(data)
     register_blob(session, digest, len(data), media)
+    index_document(session, digest, data, media)  # its text, for the assistant's search
     attachment = WorkOrderAttachment(
         work_order_id=wo.id,
         blob_sha256=digest,

@@ -883,3 +883,17 @@ class EdgeCapture(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentText(Base):
+    """The extracted text of a stored document (a PDF's pages, a text file), by the blob's
+    SHA-256: extracted once for the assistant's document search. A changed document is a new
+    blob, hence a new row; a row of an older ``extractor`` is extracted again."""
+
+    __tablename__ = "document_texts"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    extractor: Mapped[str] = mapped_column(String(60))
+    #: ``{"pages": [text of page 1, ...]}`` (one item for a text file).
+    text: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extracted_at: Mapped[datetime] = mapped_column(default=utcnow)

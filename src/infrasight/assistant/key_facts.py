@@ -1,0 +1,78 @@
+"""Key figures of tool results, written under a small model's answer (``key_facts.toml``).
+
+Pure: a tool name and its JSON result in, one line of text out (or none). The figures are the
+engines' own values, so the answer check cites them like any other number; they let an answer
+carry the facts when the model's prose does not (a 135M model's seldom does).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["key_facts", "key_facts_line"]
+
+_FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]+))?\}")
+_STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+@cache
+def _templates() -> dict[str, str]:
+    data = tomllib.loads((Path(__file__).parent / "key_facts.toml").read_text("utf-8"))
+    return dict(data["templates"])
+
+
+def _read(result: Any, path: str) -> Any:
+    if path == "len":
+        return len(result) if isinstance(result, list) else None
+    if path == "names":
+        if not isinstance(result, list):
+            return None
+        names = [str(r["name"]) for r in result if isinstance(r, dict) and r.get("name")]
+        return ", ".join(names) or None
+    node = result
+    for match in _STEP.finditer(path):
+        index, key = match.groups()
+        if index is not None and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        elif key is not None and isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return None
+    return node
+
+
+def key_facts_line(tool: str, result: Any) -> str | None:
+    """The key figures of one tool result, or None (no template, or a value is missing)."""
+    template = _templates().get(tool)
+    if template is None:
+        return None
+    missing = False
+
+    def fill(m: re.Match[str]) -> str:
+        nonlocal missing
+        value = _read(result, m.group(1))
+        if value is None or isinstance(value, dict | list):
+            missing = True
+            return ""
+        spec = m.group(2)
+        if spec and isinstance(value, int | float) and not isinstance(value, bool):
+            return format(value, spec)
+        return " ".join(str(value).split())
+
+    line = _FIELD.sub(fill, template)
+    return None if missing else line
+
+
+def key_facts(results: Sequence[tuple[str, Any]]) -> list[str]:
+    """The key-figure lines of ``(tool, result)`` pairs, each line once, in call order."""
+    out: list[str] = []
+    for tool, result in results:
+        line = key_facts_line(tool, result)
+        if line and line not in out:
+            out.append(line)
+    return out
