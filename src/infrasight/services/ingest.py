@@ -23,6 +23,7 @@ from infrasight.core.timeparse import utc_now_us
 from infrasight.core.units import converter
 from infrasight.services.auth import Principal
 from infrasight.services.reading_effects import readings_stored
+from infrasight.services.sensor_health import judgement_instants
 from infrasight.storage.models import Channel, Device
 from infrasight.storage.readings import count_conflicts, insert_readings
 
@@ -363,6 +364,7 @@ class _Pending:
 
     devices: set[int]
     spans: dict[int, dict[int, tuple[int, int]]]  # organisation -> channel -> (first, last) µs
+    instants: dict[int, dict[int, set[int]]]  # organisation -> channel -> judgement instants
     accepted: dict[int, int]  # organisation -> readings
 
 
@@ -385,12 +387,18 @@ def store_readings(
     if deferred:
         pending = session.info.get(_PENDING)
         if pending is None:
-            pending = session.info[_PENDING] = _Pending(devices=set(), spans={}, accepted={})
+            pending = session.info[_PENDING] = _Pending(
+                devices=set(), spans={}, instants={}, accepted={}
+            )
         if batch.device_id is not None:
             pending.devices.add(batch.device_id)
         if accepted:
-            _merge_spans(pending.spans.setdefault(batch.organization_id, {}), batch.spans)
             org = batch.organization_id
+            _merge_spans(pending.spans.setdefault(org, {}), batch.spans)
+            # fixed per batch, now (they depend on the readings before it): as if stored alone
+            into = pending.instants.setdefault(org, {})
+            for channel, moments in judgement_instants(session, batch.spans).items():
+                into.setdefault(channel, set()).update(moments)
             pending.accepted[org] = pending.accepted.get(org, 0) + accepted
             event = _event(batch.organization_id, batch.spans, accepted)
     else:
@@ -413,7 +421,14 @@ def finish_stored_readings(session: Session) -> None:
     if pending.devices:
         _touch_devices(session, sorted(pending.devices))
     for organization_id, spans in sorted(pending.spans.items()):
-        _effect_row(session, organization_id, spans, pending.accepted[organization_id])
+        instants = pending.instants[organization_id]
+        _effect_row(
+            session,
+            organization_id,
+            spans,
+            pending.accepted[organization_id],
+            {channel: sorted(moments) for channel, moments in instants.items()},
+        )
 
 
 def _merge_spans(into: dict[int, tuple[int, int]], spans: dict[int, tuple[int, int]]) -> None:
@@ -444,7 +459,11 @@ def _event(
 
 
 def _effect_row(
-    session: Session, organization_id: int, spans: dict[int, tuple[int, int]], accepted: int
+    session: Session,
+    organization_id: int,
+    spans: dict[int, tuple[int, int]],
+    accepted: int,
+    instants: dict[int, list[int]] | None = None,
 ) -> ReadingBatchStored:
     return readings_stored(
         session,
@@ -454,6 +473,7 @@ def _effect_row(
         end_us=max(last for _, last in spans.values()),
         accepted=accepted,
         spans=spans,
+        instants=instants,
     )
 
 
