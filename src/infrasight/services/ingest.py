@@ -11,10 +11,11 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
@@ -437,13 +438,19 @@ def _merge_spans(into: dict[int, tuple[int, int]], spans: dict[int, tuple[int, i
         into[channel] = (first, last) if was is None else (min(was[0], first), max(was[1], last))
 
 
+_DEVICES = cast(Table, Device.__table__)
+_TOUCH = (
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("device"))
+    .values(last_seen_at=bindparam("seen"))
+)
+"""The devices' last-seen update: a Core statement on the table (no ORM bulk-update path), one
+compiled form whatever the number of devices (an executemany, not an ``IN`` list)."""
+
+
 def _touch_devices(session: Session, device_ids: list[int]) -> None:
-    session.execute(
-        update(Device)
-        .where(Device.id.in_(device_ids))
-        .values(last_seen_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False)  # no ORM objects to keep in step
-    )
+    now = datetime.now(UTC)
+    session.connection().execute(_TOUCH, [{"device": d, "seen": now} for d in device_ids])
 
 
 def _event(
