@@ -21,14 +21,18 @@ from tests.conftest import Site
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def _run_together(platform: Platform, works: list[Callable[[Session], int]]) -> list[object]:
+def _run_together(
+    platform: Platform,
+    works: list[Callable[[Session], int]],
+    finish: Callable[[Session], None] | None = None,
+) -> list[object]:
     """Queue every unit while the writer's turn is held, then release: they form one group."""
     group = platform.database.group_commit
     outcomes: list[object] = [None] * len(works)
 
     def call(index: int) -> None:
         try:
-            outcomes[index] = platform.database.write(works[index])
+            outcomes[index] = platform.database.write(works[index], finish=finish)
         except Exception as err:
             outcomes[index] = err
 
@@ -84,6 +88,70 @@ def test_a_failing_unit_fails_alone_and_writes_nothing(platform: Platform, site:
     with platform.database.session() as session:
         stamps = session.scalars(select(Reading.ts).where(Reading.channel_id == channel)).all()
     assert sorted(stamps) == [1, 2, 3]  # the others' data kept, none of the failing unit's
+
+
+def _finish_marking(channel: int, calls: list[int]) -> Callable[[Session], None]:
+    """A finish step that writes one reading per transaction: at hour ``len(calls)``."""
+
+    def finish(session: Session) -> None:
+        insert_readings(session, [(channel, 3_600_000_000 * (len(calls) + 1), -1.0)])
+        calls.append(len(session.info.get("units", [])))
+
+    return finish
+
+
+def _unit(channel: int, ts: int) -> Callable[[Session], int]:
+    def work(session: Session) -> int:
+        session.info.setdefault("units", []).append(ts)
+        return insert_readings(session, [(channel, ts, 1.0)])
+
+    return work
+
+
+def test_the_finish_step_runs_once_per_group_after_its_units(
+    platform: Platform, site: Site
+) -> None:
+    channel = site.strain_channel_id
+    calls: list[int] = []
+    before = platform.database.group_commit.groups
+    outcomes = _run_together(
+        platform, [_unit(channel, i) for i in range(1, 7)], _finish_marking(channel, calls)
+    )
+    assert outcomes == [1] * 6
+    assert platform.database.group_commit.groups - before == 1
+    assert calls == [6]  # once, after all six units, in their transaction
+    with platform.database.session() as session:
+        marks = session.scalars(
+            select(Reading.ts).where(Reading.channel_id == channel, Reading.value == -1.0)
+        ).all()
+    assert marks == [3_600_000_000]
+
+
+def test_a_failing_group_runs_each_unit_alone_with_its_finish_step(
+    platform: Platform, site: Site
+) -> None:
+    channel = site.strain_channel_id
+    calls: list[int] = []
+
+    def bad(session: Session) -> int:
+        insert_readings(session, [(channel, 999, 1.0)])
+        raise InvalidInputError("refused", field="readings[0]")
+
+    finish = _finish_marking(channel, calls)
+    outcomes = _run_together(platform, [_unit(channel, 1), bad, _unit(channel, 2)], finish)
+    assert outcomes[0] == outcomes[2] == 1
+    assert isinstance(outcomes[1], InvalidInputError)
+    # the group's try (finish never reached), then each good unit alone: one finish each
+    assert calls == [1, 1]
+    with platform.database.session() as session:
+        marks = session.scalars(
+            select(Reading.ts).where(Reading.channel_id == channel, Reading.value == -1.0)
+        ).all()
+        stamps = session.scalars(
+            select(Reading.ts).where(Reading.channel_id == channel, Reading.value == 1.0)
+        ).all()
+    assert sorted(marks) == [3_600_000_000, 7_200_000_000]
+    assert sorted(stamps) == [1, 2]
 
 
 @pytest.mark.parametrize("clients", [8])

@@ -37,8 +37,8 @@ SESSION_COOKIE = "infrasight_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_platform(request: Request) -> Platform:
-    """The platform the app was created with."""
+async def get_platform(request: Request) -> Platform:
+    """The platform the app was created with (``async``: no thread-pool hop for it)."""
     platform: Platform = request.app.state.platform
     return platform
 
@@ -55,10 +55,16 @@ def get_session(platform: PlatformDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_limiter(request: Request) -> FailureLimiter:
+def app_limiter(request: Request) -> FailureLimiter:
     """The application's limiter of failed authentications."""
     limiter: FailureLimiter = request.app.state.auth_limiter
     return limiter
+
+
+async def get_limiter(request: Request) -> FailureLimiter:
+    """The application's limiter of failed authentications (a dependency: ``async``, so
+    that FastAPI does not hop to the thread pool for it)."""
+    return app_limiter(request)
 
 
 LimiterDep = Annotated[FailureLimiter, Depends(get_limiter)]
@@ -115,7 +121,7 @@ def _authenticate(session: Session, request: Request) -> Principal:
     try:
         caller = resolve_token(session, token)
     except AuthenticationError as error:
-        limiter = get_limiter(request)
+        limiter = app_limiter(request)
         wait = limiter.record_failure([f"ip:{client_address(request)}"])
         if wait:
             raise too_many_attempts(TooManyAttemptsError(wait)) from error

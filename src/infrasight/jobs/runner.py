@@ -112,6 +112,9 @@ def _serialise_effects(session: Session, name: str, organization_id: int) -> Non
     )
 
 
+_INSERT_EFFECT = insert(Job).returning(Job.id)
+
+
 def add_effect(session: Session, name: str, arguments: dict[str, Any], organization_id: int) -> int:
     """Write an effect row in the fact's transaction; return its id.
 
@@ -119,13 +122,14 @@ def add_effect(session: Session, name: str, arguments: dict[str, Any], organizat
     for published events); a row nobody dispatched is run when the next process starts.
     """
     # A Core insert on the session's connection, not an ORM object: every stored batch writes
-    # one, and the unit of work's flush was a good share of an ingest request's cost.
+    # one, and the unit of work's flush was a good share of an ingest request's cost. The
+    # values are parameters of one prepared statement (``.values(...)`` with them built and
+    # checked a new statement each time).
     job_id: int = (
         session.connection()
         .execute(
-            insert(Job)
-            .values(name=name, arguments=arguments, organization_id=organization_id)
-            .returning(Job.id)
+            _INSERT_EFFECT,
+            {"name": name, "arguments": arguments, "organization_id": organization_id},
         )
         .scalar_one()
     )

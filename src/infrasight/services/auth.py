@@ -144,7 +144,14 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
     now = now or datetime.now(UTC)
     digest = hash_token(token)
     if token.startswith(DEVICE_TOKEN_PREFIX):
-        device = session.scalars(select(Device).where(Device.token_hash == digest)).one_or_none()
+        # The table's columns only, not the ORM object (nor its JSON configuration): every
+        # reading a device posts passes here.
+        table = Device.__table__.c
+        device = session.execute(
+            select(
+                table.id, table.organization_id, table.name, table.is_active, table.token_expires_at
+            ).where(table.token_hash == digest)
+        ).one_or_none()
         if device is None or not device.is_active:
             raise AuthenticationError("unknown or revoked device token")
         if device.token_expires_at is not None and device.token_expires_at <= now:

@@ -11,10 +11,11 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, PayloadTooLargeError
@@ -23,6 +24,7 @@ from infrasight.core.timeparse import utc_now_us
 from infrasight.core.units import converter
 from infrasight.services.auth import Principal
 from infrasight.services.reading_effects import readings_stored
+from infrasight.services.sensor_health import judgement_instants
 from infrasight.storage.models import Channel, Device
 from infrasight.storage.readings import count_conflicts, insert_readings
 
@@ -30,6 +32,7 @@ __all__ = [
     "IngestResult",
     "ReadingColumns",
     "ValidatedReadings",
+    "finish_stored_readings",
     "ingest_readings",
     "parse_csv_readings",
     "parse_json_readings",
@@ -219,10 +222,12 @@ def _resolve_channels(
                 field=f"{batch.label(index)}.channel",
             )
     keys = set(batch.channels)
+    # Core columns of the table, not the ORM entity's: no ORM loading for every request
+    table = Channel.__table__.c
     found = session.execute(
-        select(Channel.key, Channel.id, Channel.unit, Channel.device_id).where(
-            Channel.organization_id == principal.organization_id,
-            Channel.key.in_(keys),  # type: ignore[arg-type]
+        select(table.key, table.id, table.unit, table.device_id).where(
+            table.organization_id == principal.organization_id,
+            table.key.in_(keys),
         )
     ).all()
     by_key = {key: channel_id for key, channel_id, _, _ in found}
@@ -349,38 +354,134 @@ def _spans(channel_ids: list[int], times: list[int]) -> dict[int, tuple[int, int
     }
 
 
-def store_readings(session: Session, batch: ValidatedReadings) -> IngestResult:
+_PENDING = "infrasight.ingest.pending"
+"""``session.info`` key of what deferred :func:`store_readings` calls leave to
+:func:`finish_stored_readings`."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The shared writes of the batches stored in one transaction, not yet written."""
+
+    devices: set[int]
+    spans: dict[int, dict[int, tuple[int, int]]]  # organisation -> channel -> (first, last) µs
+    instants: dict[int, dict[int, set[int]]]  # organisation -> channel -> judgement instants
+    accepted: dict[int, int]  # organisation -> readings
+
+
+def store_readings(
+    session: Session, batch: ValidatedReadings, *, deferred: bool = False
+) -> IngestResult:
     """Store a validated batch in the session's transaction, with its durable effect row.
 
     Writes only through ``session`` and may run again in a new transaction, so it is a unit
-    of :meth:`infrasight.storage.db.Database.write` (group commit).
+    of :meth:`infrasight.storage.db.Database.write` (group commit). With ``deferred`` the
+    device's last-seen time and the effect row are left to :func:`finish_stored_readings`,
+    which must run in the same transaction before its commit (the group commit's ``finish``
+    step): one of each for all the batches of a group.
     """
     rows = batch.rows
     if not rows:
         return IngestResult(accepted=0, duplicates=0, event=None)
     accepted = insert_readings(session, rows)
-    if batch.device_id is not None:
-        session.execute(
-            update(Device)
-            .where(Device.id == batch.device_id)
-            .values(last_seen_at=datetime.now(UTC))
-            .execution_options(synchronize_session=False)  # no ORM objects to keep in step
-        )
     event = None
-    if accepted:  # the effects (scores, rules) are a durable row of the same transaction
-        spans = batch.spans
-        event = readings_stored(
-            session,
-            organization_id=batch.organization_id,
-            channel_ids=tuple(sorted(spans)),
-            start_us=min(first for first, _ in spans.values()),
-            end_us=max(last for _, last in spans.values()),
-            accepted=accepted,
-            spans=spans,
-        )
+    if deferred:
+        pending = session.info.get(_PENDING)
+        if pending is None:
+            pending = session.info[_PENDING] = _Pending(
+                devices=set(), spans={}, instants={}, accepted={}
+            )
+        if batch.device_id is not None:
+            pending.devices.add(batch.device_id)
+        if accepted:
+            org = batch.organization_id
+            _merge_spans(pending.spans.setdefault(org, {}), batch.spans)
+            # fixed per batch, now (they depend on the readings before it): as if stored alone
+            into = pending.instants.setdefault(org, {})
+            for channel, moments in judgement_instants(session, batch.spans).items():
+                into.setdefault(channel, set()).update(moments)
+            pending.accepted[org] = pending.accepted.get(org, 0) + accepted
+            event = _event(batch.organization_id, batch.spans, accepted)
+    else:
+        if batch.device_id is not None:
+            _touch_devices(session, [batch.device_id])
+        if accepted:  # the effects (scores, rules) are a durable row of the same transaction
+            event = _effect_row(session, batch.organization_id, batch.spans, accepted)
     duplicates = len(rows) - accepted
     conflicts = count_conflicts(session, rows) if duplicates else 0
     return IngestResult(accepted=accepted, duplicates=duplicates, conflicts=conflicts, event=event)
+
+
+def finish_stored_readings(session: Session) -> None:
+    """Write what the deferred :func:`store_readings` calls of this transaction left: one
+    last-seen update for their devices and one effect row per organisation, with the merged
+    spans of their readings (the effect worker merges rows the same way)."""
+    pending: _Pending | None = session.info.pop(_PENDING, None)
+    if pending is None:
+        return
+    if pending.devices:
+        _touch_devices(session, sorted(pending.devices))
+    for organization_id, spans in sorted(pending.spans.items()):
+        instants = pending.instants[organization_id]
+        _effect_row(
+            session,
+            organization_id,
+            spans,
+            pending.accepted[organization_id],
+            {channel: sorted(moments) for channel, moments in instants.items()},
+        )
+
+
+def _merge_spans(into: dict[int, tuple[int, int]], spans: dict[int, tuple[int, int]]) -> None:
+    for channel, (first, last) in spans.items():
+        was = into.get(channel)
+        into[channel] = (first, last) if was is None else (min(was[0], first), max(was[1], last))
+
+
+_DEVICES = cast(Table, Device.__table__)
+_TOUCH = (
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("device"))
+    .values(last_seen_at=bindparam("seen"))
+)
+"""The devices' last-seen update: a Core statement on the table (no ORM bulk-update path), one
+compiled form whatever the number of devices (an executemany, not an ``IN`` list)."""
+
+
+def _touch_devices(session: Session, device_ids: list[int]) -> None:
+    now = datetime.now(UTC)
+    session.connection().execute(_TOUCH, [{"device": d, "seen": now} for d in device_ids])
+
+
+def _event(
+    organization_id: int, spans: dict[int, tuple[int, int]], accepted: int
+) -> ReadingBatchStored:
+    return ReadingBatchStored(
+        organization_id=organization_id,
+        channel_ids=tuple(sorted(spans)),
+        start_us=min(first for first, _ in spans.values()),
+        end_us=max(last for _, last in spans.values()),
+        accepted=accepted,
+    )
+
+
+def _effect_row(
+    session: Session,
+    organization_id: int,
+    spans: dict[int, tuple[int, int]],
+    accepted: int,
+    instants: dict[int, list[int]] | None = None,
+) -> ReadingBatchStored:
+    return readings_stored(
+        session,
+        organization_id=organization_id,
+        channel_ids=tuple(sorted(spans)),
+        start_us=min(first for first, _ in spans.values()),
+        end_us=max(last for _, last in spans.values()),
+        accepted=accepted,
+        spans=spans,
+        instants=instants,
+    )
 
 
 def ingest_readings(

@@ -51,16 +51,19 @@ def readings_stored(
     end_us: int,
     accepted: int,
     spans: Mapping[int, tuple[int, int]] | None = None,
+    instants: Mapping[int, list[int]] | None = None,
 ) -> ReadingBatchStored:
     """Write the effect row of a stored batch in ``session``; return the event to publish.
 
     ``start_us``/``end_us`` bound the batch's times (microseconds since the epoch, inclusive);
     ``spans`` the times of each channel's readings (default: the batch's bounds for each). The
-    row also keeps the instants the batch brings to the sensor-health judgement, fixed now.
+    row also keeps the instants the batch brings to the sensor-health judgement, fixed now
+    (``instants``: fixed earlier, when batches stored in one transaction share the row).
     """
     channels = tuple(sorted(set(channel_ids)))
     spans = spans or dict.fromkeys(channels, (start_us, end_us))
-    instants = judgement_instants(session, spans)
+    if instants is None:
+        instants = judgement_instants(session, spans)
     add_effect(
         session,
         READINGS_STORED,

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.services.alarms import current_alarm, persist_alarm
@@ -35,8 +35,8 @@ from infrasight.signals import (
     route_anomalies,
 )
 from infrasight.signals.health import Verdict, judge_asset
-from infrasight.storage.models import Channel, ChannelAnalytics, Element, Reading
-from infrasight.storage.readings import fetch_series
+from infrasight.storage.models import Channel, ChannelAnalytics, Element
+from infrasight.storage.readings import fetch_series, latest_before
 
 __all__ = [
     "ANOMALOUS_SCORE",
@@ -111,10 +111,9 @@ def judgement_instants(
     """
     step = JUDGE_EVERY_S * 1_000_000
     out: dict[int, list[int]] = {}
+    befores = latest_before(session, {c: first for c, (first, _) in sorted(spans.items())})
     for channel_id, (first, last) in sorted(spans.items()):
-        before = session.scalar(
-            select(func.max(Reading.ts)).where(Reading.channel_id == channel_id, Reading.ts < first)
-        )
+        before = befores[channel_id]
         low = (first - 1 if before is None else int(before)) // step + 1
         high = last // step
         if high >= low:

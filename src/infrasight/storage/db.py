@@ -108,13 +108,16 @@ class Database:
         with self.group_commit.writer_lock, self.transaction() as session:
             yield session
 
-    def write(self, work: Callable[[Session], T]) -> T:
+    def write(
+        self, work: Callable[[Session], T], *, finish: Callable[[Session], None] | None = None
+    ) -> T:
         """``work(session)`` committed, possibly in one transaction with concurrent callers.
 
         See :class:`~infrasight.storage.group_commit.GroupCommit`: ``work`` must only write
-        through the session and may run twice (alone, when its group's transaction fails).
+        through the session and may run twice (alone, when its group's transaction fails);
+        ``finish`` runs once per transaction after its units (a write they share).
         """
-        return self.group_commit.run(work)
+        return self.group_commit.run(work, finish=finish)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -11,6 +11,11 @@ A unit is a function of the session that only writes through it and may run agai
 shared transaction fails, it is rolled back and every unit of the group runs once more in a
 transaction of its own, so a unit's error reaches only its own caller and never undoes another
 caller's data.
+
+A unit may also name a ``finish`` step: after the units of a group ran, each distinct finish
+step runs once, in the same transaction, before the commit. Units use it to share one write
+per group (one device last-seen update, one effect row of the readings of a thousand requests)
+instead of one each: they leave what to write in ``session.info`` and the finish step writes it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ T = TypeVar("T")
 @dataclass(eq=False)
 class _Unit(Generic[T]):
     work: Callable[[Session], T]
+    finish: Callable[[Session], None] | None = None
     done: bool = False
     result: T | None = None
     error: BaseException | None = field(default=None)
@@ -69,12 +75,18 @@ class GroupCommit:
         self.groups = 0
         self.units = 0
 
-    def run(self, work: Callable[[Session], T]) -> T:
+    def run(
+        self, work: Callable[[Session], T], *, finish: Callable[[Session], None] | None = None
+    ) -> T:
         """Apply ``work(session)`` in a committed transaction, possibly shared; its result.
 
-        Raises whatever ``work`` raised when it ran alone (nothing of it is then written).
+        ``finish(session)`` runs once per transaction after all its units (the same function
+        given by several units of a group runs once), before the commit.
+
+        Raises whatever ``work`` (or ``finish``) raised when it ran alone (nothing of it is then
+        written).
         """
-        unit: _Unit[T] = _Unit(work)
+        unit: _Unit[T] = _Unit(work, finish)
         with self._queue_lock:
             self._waiting.append(unit)
         while not unit.done:
@@ -94,6 +106,9 @@ class GroupCommit:
         try:
             with self._transaction() as session:
                 results = [unit.work(session) for unit in group]
+                finishers = {id(u.finish): u.finish for u in group if u.finish is not None}
+                for finish in finishers.values():
+                    finish(session)
         except Exception as err:
             if len(group) == 1:
                 group[0].error, group[0].done = err, True

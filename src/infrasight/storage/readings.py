@@ -6,7 +6,7 @@ reading would cost more than the whole rest of the ingest path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "fetch_last",
     "fetch_series",
     "insert_readings",
+    "latest_before",
     "plan_buckets",
     "session_plan",
     "time_bounds",
@@ -112,6 +113,26 @@ def insert_readings(
     finally:
         cursor.close()
     return inserted
+
+
+def latest_before(session: Session, firsts: Mapping[int, int]) -> dict[int, int | None]:
+    """Channel id -> the time (µs) of its latest reading before ``firsts[id]`` (None: none).
+
+    One prepared statement per channel on the DB-API cursor (an index seek each): this runs
+    for every group of stored batches, and SQLAlchemy's per-statement cost was most of it.
+    """
+    p = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
+    sql = f"SELECT max(ts) FROM readings WHERE channel_id = {p} AND ts < {p}"
+    cursor = _dbapi_connection(session).cursor()
+    out: dict[int, int | None] = {}
+    try:
+        for channel_id, first in firsts.items():
+            cursor.execute(sql, (channel_id, first))
+            found = cursor.fetchone()[0]
+            out[channel_id] = None if found is None else int(found)
+    finally:
+        cursor.close()
+    return out
 
 
 def _fetch_range(

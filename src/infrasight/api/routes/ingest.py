@@ -15,6 +15,7 @@ from infrasight.platform import Platform
 from infrasight.services.auth import Principal
 from infrasight.services.ingest import (
     ReadingColumns,
+    finish_stored_readings,
     parse_csv_readings,
     parse_json_readings,
     store_readings,
@@ -60,7 +61,10 @@ def _store(platform: Platform, caller: Principal, body: bytes, content_type: str
         )
     # Stored with the batches of concurrent requests in one transaction (group commit); the
     # answer goes out after that commit.
-    result = platform.database.write(partial(store_readings, batch=validated))
+    # the last-seen update and the effect row: one for the whole group (finish step)
+    result = platform.database.write(
+        partial(store_readings, batch=validated, deferred=True), finish=finish_stored_readings
+    )
     if result.event is not None and result.accepted:
         platform.bus.publish(result.event)
     return IngestResponse(
