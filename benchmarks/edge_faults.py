@@ -492,6 +492,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             elif broker_port is not None:
                 _say("scenario: mqtt")
                 results["mqtt"] = _mqtt(site, stored, broker_port, server_port, smoke)
+            if broker_port is not None and _has_paho() and not args.figures_only:
                 _say("scenario: broker down")
 
                 def restart_broker(down_s: float) -> None:
@@ -512,7 +513,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                     restart_broker,
                     down_s=args.broker_down_s or (3.0 if smoke else 60.0),
                 )
-            else:
+            elif broker_port is None:
                 results["mqtt"] = "skipped: mosquitto is not installed"
                 results["broker_down"] = "skipped: mosquitto is not installed"
             proxy.close()
@@ -592,6 +593,9 @@ def _scenarios(
             for r in base:
                 ts = round(datetime.fromisoformat(str(r["time"])).timestamp() * 1e6)
                 ledger.acked[(str(r["channel"]), ts)] = float(r["value"])  # type: ignore[arg-type]
+
+        if args.figures_only:
+            return out
 
         # 2. link flapping while producing
         _say("scenario: flapping")
@@ -1024,6 +1028,12 @@ def main() -> None:
         default=None,
         help="how long the broker stays down under an agent sending over MQTT "
         "(default 60 s, smoke 3 s)",
+    )
+    parser.add_argument(
+        "--figures-only",
+        action="store_true",
+        help="only the outage backfill (full one-hour backlog) and the MQTT figures: no fault "
+        "scenarios (a run of a few minutes)",
     )
     parser.add_argument(
         "--datasets", default="../shared/datasets", help="unused: the benchmark generates its data"

@@ -141,6 +141,7 @@ def edge_capture(
     stored = store_edge_capture(
         session,
         blobs=platform.blobs,
+        jobs=platform.jobs,
         caller=caller,
         request=EdgeCaptureRequest(
             key=body.key,
@@ -167,6 +168,8 @@ def edge_capture(
         max_pixels=platform.settings.max_image_pixels,
     )
     session.commit()
+    if stored.job_id is not None:
+        platform.jobs.enqueue(stored.job_id)
     if stored.event is not None:
         platform.bus.publish(stored.event)
     if stored.duplicate:
