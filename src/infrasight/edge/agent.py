@@ -61,6 +61,7 @@ def _default_upstream(config: EdgeConfig) -> Upstream:
         token=config.token,
         client_id=f"edge-{config.mqtt_topic.replace('/', '-')}-{os.getpid()}",
         timeout_s=config.request_timeout_s,
+        max_capture_bytes=config.mqtt_max_capture_bytes,
     )
 
 
