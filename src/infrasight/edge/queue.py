@@ -291,12 +291,19 @@ class EdgeQueue:
             (self._now() - window_s, limit),
         )
 
-    def backfill(self, limit: int) -> list[QueuedItem]:
-        """The oldest items, alarm readings first (at most ``limit``)."""
+    def backfill(self, limit: int, *, before: float | None = None) -> list[QueuedItem]:
+        """The oldest items, alarm readings first (at most ``limit``); with ``before`` (epoch
+        s) only items queued before it (the live sender takes the newer ones)."""
+        if before is None:
+            return self._select(
+                "SELECT id, channel, ts_us, value, unit, priority FROM items "
+                "ORDER BY priority DESC, id LIMIT ?",
+                (limit,),
+            )
         return self._select(
-            "SELECT id, channel, ts_us, value, unit, priority FROM items "
-            "ORDER BY priority DESC, id LIMIT ?",
-            (limit,),
+            "SELECT id, channel, ts_us, value, unit, priority FROM items INDEXED BY items_send "
+            "WHERE enqueued_at < ? ORDER BY priority DESC, id LIMIT ?",
+            (before, limit),
         )
 
     def ack(self, ids: Sequence[int]) -> None:
