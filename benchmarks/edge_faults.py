@@ -1060,8 +1060,7 @@ def main() -> None:
         "--backlog",
         type=int,
         default=None,
-        help="readings queued during the outage (default one hour at 100/s: 360,000; smoke "
-        "20,000)",
+        help="readings queued during the outage (default one hour at 100/s: 360,000; smoke 20,000)",
     )
     parser.add_argument(
         "--figures-only",
