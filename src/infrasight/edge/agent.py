@@ -115,6 +115,7 @@ class EdgeAgent:
         self.clock_offset_s: float | None = None
         self.connected = False
         self._reconfigured = threading.Event()
+        self._live_since: float | None = None
         self._load_cached_config()
         self.cameras = CameraRunner(self, stop=self._stop)
 
@@ -175,9 +176,19 @@ class EdgeAgent:
                 self.wake.wait(self.config.poll_s)
 
     def send_live(self) -> int:
-        """Send one batch of live items; return how many were sent."""
-        live = self.queue.live(self.config.batch_size, self.config.live_window_s)
-        return self._deliver(live) if live else 0
+        """Send one batch of live items, newest first; return how many were sent.
+
+        Live: queued in the last ``live_window_s`` or since the last pass of the live sender
+        that left nothing behind began, so items that arrived while a slow send was under way
+        are not left to the backfill (oldest first) to find.
+        """
+        started = self.clock()
+        size = self.config.batch_size
+        live = self.queue.live(size, self.config.live_window_s, since=self._live_since)
+        sent = self._deliver(live) if live else 0
+        if len(live) < size:
+            self._live_since = started
+        return sent
 
     def _send_loop(self) -> None:
         while not self._stop.is_set():
