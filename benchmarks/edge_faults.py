@@ -226,6 +226,27 @@ class Stored:
                 ).fetchone()[0]
             )
 
+    def queued_effects(self, up_to_id: int | None = None) -> int:
+        """Effect rows (consequences of stored readings) not yet applied, up to a row id."""
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT count(*) FROM jobs WHERE status = 'queued' AND name IN "
+                    "('readings_stored', 'hazards_due') AND id <= ?",
+                    (2**62 if up_to_id is None else up_to_id,),
+                ).fetchone()[0]
+            )
+
+    def wait_effects(self, timeout: float = 300.0) -> float:
+        """Seconds until the server has applied the effect rows queued now (live data keeps
+        adding new ones, which are not waited for)."""
+        with self._lock:
+            last = int(self._db.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0])
+        start = time.monotonic()
+        while self.queued_effects(last) and time.monotonic() - start < timeout:
+            time.sleep(0.1)
+        return time.monotonic() - start
+
     def since(self, channel_id: int, after_ts: int) -> list[int]:
         with self._lock:
             return [
@@ -452,7 +473,7 @@ class LiveWatcher:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     smoke = args.smoke
-    backlog_n = 20_000 if smoke else 360_000  # smoke: 200 s of 100/s; full: one hour
+    backlog_n = args.backlog or (20_000 if smoke else 360_000)  # smoke: 200 s; full: one hour
     outage_s = args.outage_s if args.outage_s is not None else (2.0 if smoke else 180.0)
     flap_total_s = 4.0 if smoke else 30.0
     results: dict[str, object] = {"mode": "smoke" if smoke else "full"}
@@ -492,6 +513,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             elif broker_port is not None:
                 _say("scenario: mqtt")
                 results["mqtt"] = _mqtt(site, stored, broker_port, server_port, smoke)
+            if broker_port is not None and _has_paho() and not args.figures_only:
                 _say("scenario: broker down")
 
                 def restart_broker(down_s: float) -> None:
@@ -512,7 +534,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                     restart_broker,
                     down_s=args.broker_down_s or (3.0 if smoke else 60.0),
                 )
-            else:
+            elif broker_port is None:
                 results["mqtt"] = "skipped: mosquitto is not installed"
                 results["broker_down"] = "skipped: mosquitto is not installed"
             proxy.close()
@@ -563,6 +585,7 @@ def _scenarios(
         t1 = time.monotonic()
         time.sleep(0.5)
         latencies = watcher.latencies(ledger, (t0, t1))
+        effects_s = stored.wait_effects()
         out["outage"] = {
             "server_down_s": outage_s,
             "queued_at_reconnect": depth,
@@ -571,6 +594,7 @@ def _scenarios(
             "live_latency_p50_s": round(_percentile(latencies, 0.5), 3),
             "live_latency_p99_s": round(_percentile(latencies, 0.99), 3),
             "live_readings_during_backfill": len(latencies),
+            "effects_applied_s_after_backfill": round(effects_s, 2),
             **_verify(stored, site, acked),
         }
         # baseline: the same volume posted straight to the server, no agent, no proxy
@@ -588,10 +612,15 @@ def _scenarios(
         out["baseline_direct_http_readings_per_s"] = round(
             backlog_n / (time.perf_counter() - began)
         )
+        # its consequences (scores, alarms, hazards) before the next scenario starts
+        out["baseline_effects_applied_s"] = round(stored.wait_effects(), 2)
         with ledger.lock:
             for r in base:
                 ts = round(datetime.fromisoformat(str(r["time"])).timestamp() * 1e6)
                 ledger.acked[(str(r["channel"]), ts)] = float(r["value"])  # type: ignore[arg-type]
+
+        if args.figures_only:
+            return out
 
         # 2. link flapping while producing
         _say("scenario: flapping")
@@ -903,6 +932,7 @@ def _mqtt(
         publish(body)
     done.wait(120)
     mqtt_rate = messages * per_message / (time.perf_counter() - began)
+    stored.wait_effects()  # each phase on a server that has caught up with the one before
     # HTTP beside it: the same volume, same batch size, one connection after another
     http_bodies = [
         orjson.dumps(
@@ -923,6 +953,7 @@ def _mqtt(
     for body in http_bodies:
         _post(f"http://127.0.0.1:{server_port}/api/v1/ingest/readings", body, site.token)
     http_rate = messages * per_message / (time.perf_counter() - began)
+    stored.wait_effects()
     # publish -> stored (acknowledged after commit) latency, one reading per message, 20/s
     acks.clear()
     done.clear()
@@ -1024,6 +1055,18 @@ def main() -> None:
         default=None,
         help="how long the broker stays down under an agent sending over MQTT "
         "(default 60 s, smoke 3 s)",
+    )
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=None,
+        help="readings queued during the outage (default one hour at 100/s: 360,000; smoke 20,000)",
+    )
+    parser.add_argument(
+        "--figures-only",
+        action="store_true",
+        help="only the outage backfill (full one-hour backlog) and the MQTT figures: no fault "
+        "scenarios (a run of a few minutes)",
     )
     parser.add_argument(
         "--datasets", default="../shared/datasets", help="unused: the benchmark generates its data"

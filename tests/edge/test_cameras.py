@@ -294,3 +294,81 @@ def test_a_frame_that_could_not_be_queued_stays_in_its_folder(tmp_path: Path) ->
         assert orjson.loads(queued.body)["image"]  # the original, base64
     finally:
         again.stop()
+
+
+class _HangingSource:
+    """A stream whose grab blocks until released (a camera that stopped answering)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.closed = False
+
+    def grab(self) -> list[Frame]:
+        self.entered.set()
+        self.release.wait(30)
+        return []
+
+    def done(self, frame: Frame) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_hanging_camera_does_not_hold_back_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    import infrasight.edge.cameras as cameras_module
+    from infrasight.edge.agent import EdgeAgent
+    from infrasight.edge.config import EdgeConfig
+
+    hanging = _HangingSource()
+    real_open = cameras_module.open_source
+
+    def fake_open(source: str, **kwargs: float) -> object:
+        return hanging if source == "usb:9" else real_open(source, **kwargs)
+
+    monkeypatch.setattr(cameras_module, "open_source", fake_open)
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    agent = EdgeAgent(
+        EdgeConfig(
+            server_url="http://127.0.0.1:9",
+            token="isd_x",
+            queue_path=tmp_path / "q.db",
+            cameras=[
+                CameraSource(name="stuck", source="usb:9", analysis="none", interval_s=1),
+                CameraSource(
+                    name="folder",
+                    source=str(folder),
+                    analysis="none",
+                    send_original="always",
+                    interval_s=0.1,
+                ),
+            ],
+        )
+    )
+    supervisor = threading.Thread(target=agent.cameras.run, daemon=True)
+    supervisor.start()
+    try:
+        assert hanging.entered.wait(10)  # the stuck camera's thread is blocked in grab
+        _png(folder / "f.png", _noise(8), time.time() - 5)
+        deadline = time.monotonic() + 20
+        while agent.queue.stats().capture_depth == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert agent.queue.stats().capture_depth == 1  # served while the other one hangs
+        assert not hanging.release.is_set()
+        names = {t.name for t in threading.enumerate()}
+        assert {"edge-camera-stuck", "edge-camera-folder"} <= names
+    finally:
+        hanging.release.set()
+        agent.stop()
+        supervisor.join(10)
+    assert hanging.closed  # its thread closed the source on the way out
+    assert not any(t.name.startswith("edge-camera-") for t in threading.enumerate())

@@ -180,3 +180,50 @@ def test_batch_message_id_is_stable() -> None:
     assert batch_message_id(batch) == batch_message_id(same)  # identity is channel and time
     assert batch_message_id(batch) != batch_message_id(batch[:2])
     assert len(batch_message_id(batch)) <= 128
+
+
+def test_captures_over_mqtt_wait_out_the_broker_and_large_ones_go_over_http(
+    tmp_path: Path,
+    platform: Platform,
+    link: TcpProxy,
+    broker: _Broker,
+    bridge: MqttBridge,
+    tenant: Tenant,
+    site: Site,
+) -> None:
+    from sqlalchemy import select
+
+    from infrasight.edge.mqtt_upstream import MqttUpstream
+    from infrasight.storage.models import Capture
+    from tests.mqtt.test_bridge import capture_body
+
+    small = capture_body("cam-1:small")
+    large = capture_body("cam-1:large", size=(512, 512))
+    assert len(small) < 64 * 1024 < len(large)
+    config = _agent(tmp_path, link, broker, tenant, site).config
+    agent = EdgeAgent(config.model_copy(update={"mqtt_max_capture_bytes": 64 * 1024}), seed=2)
+    upstream = agent.upstream
+    assert isinstance(upstream, MqttUpstream)
+    agent.start()
+    try:
+        broker.stop()
+        agent.queue.put_capture("cam-1:small", "cam-1", BASE_US, small, cracks=1)
+        _wait(lambda: agent.failures >= 1)
+        assert agent.queue.stats().capture_depth == 1  # kept until the server answers
+        link.set_up(False)  # HTTP down: the small capture can only travel over MQTT
+        broker.start()
+        _wait(lambda: agent.queue.stats().captures_sent == 1, timeout=120)
+        assert upstream.captures_over_http == 0
+        agent.queue.put_capture("cam-1:large", "cam-1", BASE_US + 1, large, cracks=1)
+        _wait(lambda: upstream.captures_over_http >= 1)
+        assert agent.queue.stats().capture_depth == 1  # over the MQTT limit: waits for HTTP
+        link.set_up(True)
+        _wait(lambda: agent.queue.stats().captures_sent == 2)
+        first = agent.upstream.send_capture(small)  # a resend: the capture stored first
+        assert first[1] is True
+    finally:
+        agent.stop()
+    with platform.database.session() as session:
+        stored = session.execute(select(Capture.id, Capture.width).order_by(Capture.id)).all()
+    assert [width for _, width in stored] == [96, 512]
+    assert first[0] == stored[0][0]

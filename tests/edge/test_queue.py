@@ -95,6 +95,27 @@ def test_live_items_and_backfill_order(tmp_path: Path) -> None:
     queue.close()
 
 
+def test_live_since_a_slow_pass_and_backfill_before_the_window(tmp_path: Path) -> None:
+    clock = FakeClock()
+    queue = EdgeQueue(tmp_path / "q.db", clock=clock)
+    queue.put(_readings("R", 0, 3))  # the backlog
+    clock.now += 30
+    queue.put(_readings("R", 30, 2))  # queued while the live sender's last send was slow
+    clock.now += 30
+    queue.put(_readings("R", 60, 2))  # just now
+    ts = [i.reading.ts_us // 1_000_000 for i in queue.live(10, window_s=10)]
+    assert ts == [61, 60]  # newest first, within the window
+    since = clock.now - 35  # the slow pass began before the middle items came
+    ts = [i.reading.ts_us // 1_000_000 for i in queue.live(10, window_s=10, since=since)]
+    assert ts == [61, 60, 31, 30]
+    assert [i.reading.ts_us // 1_000_000 for i in queue.live(3, 10, since=since)] == [61, 60, 31]
+    before = [i.reading.ts_us // 1_000_000 for i in queue.backfill(10, before=clock.now - 10)]
+    assert before == [0, 1, 2, 30, 31]  # the backfill sender leaves the window alone
+    queue.ack([item.id for item in queue.live(10, window_s=10, since=since)])
+    assert queue.live(10, window_s=10, since=since) == []
+    queue.close()
+
+
 _PRODUCER = """
 import sys
 from pathlib import Path

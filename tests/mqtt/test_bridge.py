@@ -259,3 +259,102 @@ def test_storage_failure_is_not_acknowledged_and_the_broker_redelivers(
         running.stop()
     assert calls["n"] == 2
     assert _values(platform, site.settlement_channel_id) == [(1714564800000000, 4.0)]
+
+
+def capture_body(key: str, size: tuple[int, int] = (96, 64), **changes: object) -> bytes:
+    """The JSON body of an edge capture of a noise image (``size`` = width, height) with one
+    crack."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(3).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=90)
+    body: dict[str, object] = {
+        "key": key,
+        "camera": "cam-1",
+        "time": "2024-05-01T12:00:00Z",
+        "model_version": "1.0.0",
+        "summary": {"frame_px": list(size)},
+        "image": base64.b64encode(out.getvalue()).decode("ascii"),
+        "image_kind": "original",
+        "mm_per_px": 0.2,
+        "defects": [
+            {
+                "confidence": 0.9,
+                "geometry": {"bbox": [10, 12, 40, 6], "polyline_px": [[10, 14], [50, 15]]},
+                "measurements": {"length": {"value": 8.0, "std": 0.1, "unit": "mm"}},
+            }
+        ],
+    }
+    body.update(changes)
+    return orjson.dumps(body)
+
+
+def test_capture_message_is_stored_once_and_acknowledged_with_its_capture(
+    platform: Platform, bridge: MqttBridge, device: DeviceClient, site: Site
+) -> None:
+    from infrasight.storage.models import Capture, Defect
+
+    topic = f"{device.base}/captures"
+    device.publish(capture_body("cam-1:aa"), token=site.device_token, topic=topic)
+    kind, body = device.reply()
+    assert kind == "ack", body
+    capture_id = body["capture_id"]
+    assert body == {
+        "message_id": "cam-1:aa",  # the capture's key is the message id
+        "capture_id": capture_id,
+        "duplicate": False,
+        "defects": 1,
+    }
+    device.publish(capture_body("cam-1:aa"), token=site.device_token, topic=topic)  # redelivery
+    assert device.reply() == (
+        "ack",
+        {"message_id": "cam-1:aa", "capture_id": capture_id, "duplicate": True, "defects": 1},
+    )
+    with platform.database.session() as session:
+        capture = session.get_one(Capture, capture_id)
+        assert (capture.device_id, capture.width, capture.mm_per_px) == (site.device_id, 96, 0.2)
+        assert session.scalar(select(func.count()).select_from(Capture)) == 1
+        assert session.scalar(select(func.count()).select_from(Defect)) == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "status"),
+    [
+        (b"not json", "payload", 422),
+        (capture_body("k1", image="bm90IGFuIGltYWdl"), "image", 422),
+        (capture_body("k2", image_kind="raw"), "image_kind", 422),
+        (capture_body("k3", asset_id=999999), "asset_id", 422),
+        (capture_body(""), "key", 422),
+    ],
+)
+def test_bad_capture_message_is_answered_on_error_and_nothing_is_stored(
+    platform: Platform,
+    bridge: MqttBridge,
+    device: DeviceClient,
+    site: Site,
+    payload: bytes,
+    field: str,
+    status: int,
+) -> None:
+    from infrasight.storage.models import Capture
+
+    device.publish(payload, token=site.device_token, topic=f"{device.base}/captures")
+    kind, body = device.reply()
+    assert (kind, body["status"], body["field"]) == ("error", status, field), body
+    with platform.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Capture)) == 0
+
+
+def test_capture_message_needs_the_topics_device_token(
+    platform: Platform, bridge: MqttBridge, device: DeviceClient, site: Site
+) -> None:
+    device.publish(capture_body("k9"), topic=f"{device.base}/captures")  # no token
+    kind, body = device.reply()
+    assert (kind, body["status"]) == ("error", 401)
+    device.publish(capture_body("k9"), token="isd_wrong", topic=f"{device.base}/captures")
+    assert device.reply()[1]["status"] == 401

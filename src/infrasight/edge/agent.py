@@ -1,7 +1,8 @@
-"""The agent: producers fill the durable queue; one sender drains it upstream.
+"""The agent: producers fill the durable queue; two senders drain it upstream.
 
-Sending order: live items (queued in the last ``live_window_s``) first, then backfill, oldest
-first with alarm readings ahead of routine ones. A failed send is retried with exponential
+Live items (queued in the last ``live_window_s``) have a sender of their own, so live data
+never waits behind a backfill batch; the other sender sends the backlog, oldest first with
+alarm readings ahead of routine ones, and the captures. A failed send is retried with exponential
 back-off and full jitter; a batch the server rejects is split until the bad readings are found
 and moved to the dead-letter table, so one bad reading never blocks the queue.
 
@@ -61,6 +62,7 @@ def _default_upstream(config: EdgeConfig) -> Upstream:
         token=config.token,
         client_id=f"edge-{config.mqtt_topic.replace('/', '-')}-{os.getpid()}",
         timeout_s=config.request_timeout_s,
+        max_capture_bytes=config.mqtt_max_capture_bytes,
     )
 
 
@@ -113,6 +115,7 @@ class EdgeAgent:
         self.clock_offset_s: float | None = None
         self.connected = False
         self._reconfigured = threading.Event()
+        self._live_since: float | None = None
         self._load_cached_config()
         self.cameras = CameraRunner(self, stop=self._stop)
 
@@ -121,6 +124,7 @@ class EdgeAgent:
     def start(self) -> None:
         """Start the sender, the heartbeat and the folder watcher threads."""
         targets: list[tuple[str, Callable[[], None]]] = [
+            ("edge-live", self._live_loop),
             ("edge-sender", self._send_loop),
             ("edge-heartbeat", self._heartbeat_loop),
             ("edge-config", self._config_loop),
@@ -151,10 +155,45 @@ class EdgeAgent:
         ceiling = min(self.config.backoff_max_s, self.config.backoff_min_s * 2 ** (failures - 1))
         return self._rng.uniform(ceiling / 2, ceiling)
 
+    def _live_loop(self) -> None:
+        """Send what producers queued in the last ``live_window_s`` as soon as it comes."""
+        failures = 0
+        while not self._stop.is_set():
+            self.wake.clear()
+            try:
+                sent = self.send_live()
+            except UpstreamUnavailableError as err:
+                failures += 1
+                _LOGGER.debug("live batch not delivered: %s", err)
+                self._stop.wait(self.backoff_s(failures))
+                continue
+            except Exception:
+                _LOGGER.exception("edge live sender failed; retrying")
+                self._stop.wait(self.config.backoff_max_s)
+                continue
+            failures = 0
+            if sent == 0:
+                self.wake.wait(self.config.poll_s)
+
+    def send_live(self) -> int:
+        """Send one batch of live items, newest first; return how many were sent.
+
+        Live: queued in the last ``live_window_s`` or since the last pass of the live sender
+        that left nothing behind began, so items that arrived while a slow send was under way
+        are not left to the backfill (oldest first) to find.
+        """
+        started = self.clock()
+        size = self.config.batch_size
+        live = self.queue.live(size, self.config.live_window_s, since=self._live_since)
+        sent = self._deliver(live) if live else 0
+        if len(live) < size:
+            self._live_since = started
+        return sent
+
     def _send_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                sent = self.send_once()
+                sent = self.send_backlog()
             except UpstreamUnavailableError as err:
                 self.failures += 1
                 self.connected = False
@@ -169,8 +208,28 @@ class EdgeAgent:
             self.failures = 0
             self.connected = True
             if sent == 0:
-                self.wake.wait(self.config.poll_s)
-                self.wake.clear()
+                self._stop.wait(self.config.poll_s)
+
+    def send_backlog(self) -> int:
+        """Send one batch of items older than the live window, then a few captures."""
+        backfill = self.queue.backfill(
+            self.config.batch_size, before=self.clock() - self.config.live_window_s
+        )
+        sent = self._deliver(backfill) if backfill else 0
+        return sent + self._send_captures()
+
+    def _send_captures(self) -> int:
+        sent = 0
+        for capture in self.queue.captures(CAPTURES_PER_ROUND):
+            try:
+                self.upstream.send_capture(capture.body)
+            except UpstreamRejectedError as err:
+                _LOGGER.warning("capture %s rejected: %s", capture.key, err.detail)
+                self.queue.bury_capture(capture, err.detail)
+            else:
+                self.queue.ack_capture(capture.id)
+            sent += 1
+        return sent
 
     def send_once(self) -> int:
         """Send one live batch, one backfill batch, then a few captures; return how many left."""
@@ -182,16 +241,7 @@ class EdgeAgent:
         backfill = self.queue.backfill(size)
         if backfill:
             sent += self._deliver(backfill)
-        for capture in self.queue.captures(CAPTURES_PER_ROUND):
-            try:
-                self.upstream.send_capture(capture.body)
-            except UpstreamRejectedError as err:
-                _LOGGER.warning("capture %s rejected: %s", capture.key, err.detail)
-                self.queue.bury_capture(capture, err.detail)
-            else:
-                self.queue.ack_capture(capture.id)
-            sent += 1
-        return sent
+        return sent + self._send_captures()
 
     def _deliver(self, items: list[QueuedItem]) -> int:
         ordered = sorted(items, key=lambda item: (item.reading.channel, item.reading.ts_us))

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -31,6 +31,9 @@ from infrasight.edge.cameras import Frame
 from infrasight.edge.items import EdgeReading
 from infrasight.edge.remote import CameraSource, DisplacementSettings
 
+if TYPE_CHECKING:
+    from infrasight.measure import Scale
+
 __all__ = [
     "CaptureItem",
     "CrackAnalyser",
@@ -38,6 +41,7 @@ __all__ = [
     "TargetLostError",
     "encode_jpeg",
     "frame_key",
+    "frame_scale",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -88,6 +92,41 @@ def _thumbnail(pixels: np.ndarray, bbox: tuple[int, int, int, int]) -> bytes:
     return encode_jpeg(pixels[y0:y1, x0:x1], max_side=THUMBNAIL_PX)
 
 
+def frame_scale(
+    camera: CameraSource, pixels: np.ndarray
+) -> tuple[Scale | None, np.ndarray | None, str | None]:
+    """The frame's scale, the marker's area (not a crack) and why the marker gave no scale.
+
+    With ``camera.marker``: the scale measured from the marker in this frame
+    (:func:`infrasight.measure.calibrate_scale`, the server's ``marker`` calibration), else
+    ``camera.mm_per_px`` (a user scale), else None (pixels only).
+    """
+    from infrasight.measure import MeasurementInputError, calibrate_scale
+    from infrasight.measure import Scale as UserScale
+    from infrasight.services.crack_analysis import marker_exclusion
+
+    fallback = (
+        None
+        if camera.mm_per_px is None
+        else UserScale(mm_per_px=camera.mm_per_px, relative_std=0.0, source="user")
+    )
+    marker = camera.marker
+    if marker is None:
+        return fallback, None, None
+    exclude = marker_exclusion(pixels, marker.dictionary)
+    try:
+        calibration = calibrate_scale(
+            pixels,
+            marker_mm=marker.marker_mm,
+            dictionary=marker.dictionary,
+            marker_id=marker.marker_id,
+        )
+    except MeasurementInputError as err:
+        _LOGGER.info("camera %s: no scale from the marker (%s)", camera.name, err)
+        return fallback, exclude, str(err)
+    return calibration.scale, exclude, None
+
+
 class CrackAnalyser:
     """Segments and measures cracks in frames; loads the ONNX model on first use.
 
@@ -127,18 +166,16 @@ class CrackAnalyser:
 
     def analyse(self, camera: CameraSource, frame: Frame) -> CaptureItem | None:
         """The capture to send for ``frame`` (None: no cracks and nothing asks for the frame)."""
-        from infrasight.measure import Scale
         from infrasight.services.crack_analysis import measure_segmentation
 
         pixels = frame.pixels
+        scale: Scale | None = None
         if camera.analysis == "cracks":
             segmentation = self.segmenter.segment(pixels)
-            scale = (
-                None
-                if camera.mm_per_px is None
-                else Scale(mm_per_px=camera.mm_per_px, relative_std=0.0, source="user")
+            scale, exclude, marker_error = frame_scale(camera, pixels)
+            cracks = measure_segmentation(
+                pixels, segmentation, scale=scale, axis_deg=0.0, exclude=exclude
             )
-            cracks = measure_segmentation(pixels, segmentation, scale=scale, axis_deg=0.0)
             version = str(segmentation.model_version)
             summary: dict[str, Any] = {
                 "threshold": segmentation.threshold,
@@ -146,6 +183,8 @@ class CrackAnalyser:
                 "crack_fraction": segmentation.crack_fraction,
                 "scale": None if scale is None else scale.to_dict(),
             }
+            if marker_error is not None:
+                summary["marker_error"] = marker_error
         else:
             cracks, version, summary = [], "none", {}
         send_original = camera.send_original == "always" or (
@@ -192,6 +231,8 @@ class CrackAnalyser:
         for name in ("asset_id", "element_id", "mm_per_px"):
             if getattr(camera, name) is not None:
                 body[name] = getattr(camera, name)
+        if scale is not None and scale.source == "marker":
+            body["mm_per_px"] = scale.mm_per_px
         return CaptureItem(
             key=key,
             camera=camera.name,

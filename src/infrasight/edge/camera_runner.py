@@ -1,9 +1,11 @@
 """The cameras of a terminal: grab frames on each camera's interval, analyse them on the
 terminal, queue what is to be sent, and keep each camera's status for heartbeats.
 
-One thread serves every camera in turn (analysis is CPU-bound; a small terminal has one or two
-cores). The camera list is re-read at each round, so a configuration pulled from the server adds,
-changes or removes cameras without a restart.
+Each camera has a thread of its own, so a stream that hangs or a slow frame of one camera does
+not hold the others' frames back; crack analysis, CPU-bound and the memory-heavy part, runs for
+one frame at a time across cameras (a small terminal has one or two cores). A supervisor
+re-reads the camera list every second, so a configuration pulled from the server adds, changes
+or removes cameras (and their threads) without a restart.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ class _Camera:
     status: CameraStatus
     next_due: float = 0.0
     tracker: DisplacementTracker | None = field(default=None)
+    thread: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def retire(self) -> None:
+        """Stop the camera; its thread closes the source (at once when it has none)."""
+        self.stop.set()
+        if self.thread is None:
+            self.source.close()
 
 
 class CameraRunner:
@@ -64,6 +74,8 @@ class CameraRunner:
         self._analyser = analyser
         self._cameras: dict[str, _Camera] = {}
         self._lock = threading.Lock()
+        self._analysing = threading.Lock()  # one crack analysis at a time
+        self._closed = False
 
     @property
     def analyser(self) -> CrackAnalyser:
@@ -91,9 +103,11 @@ class CameraRunner:
         from infrasight.edge.cameras import CameraStatus, open_source
 
         with self._lock:
+            if self._closed:
+                return
             for name in list(self._cameras):
                 if name not in wanted or self._cameras[name].config != wanted[name]:
-                    self._cameras.pop(name).source.close()
+                    self._cameras.pop(name).retire()
             for name, camera in wanted.items():
                 if name in self._cameras:
                     continue
@@ -139,7 +153,7 @@ class CameraRunner:
         status.error = None
         handled = 0
         for frame in frames:
-            if self._stop.is_set():
+            if self._stop.is_set() or camera.stop.is_set():
                 break  # the rest stays in the folder for the next run
             status.frames += 1
             status.last_frame_at = time.time()
@@ -168,7 +182,8 @@ class CameraRunner:
             self._agent.accept(camera.tracker.readings(frame))
             camera.status.analysis_error = None
             return
-        item = self.analyser.analyse(camera.config, frame)
+        with self._analysing:
+            item = self.analyser.analyse(camera.config, frame)
         camera.status.analysis_error = None
         camera.status.last_cracks = 0 if item is None else item.cracks
         if item is None:
@@ -179,15 +194,39 @@ class CameraRunner:
         self._agent.wake.set()
 
     def run(self) -> None:
-        """Serve the cameras until the agent stops."""
+        """Keep one thread per configured camera until the agent stops."""
         while not self._stop.is_set():
             try:
-                self.tick()
+                self._sync(time.time())
+                with self._lock:
+                    for camera in self._cameras.values():
+                        if camera.thread is None:
+                            camera.thread = threading.Thread(
+                                target=self._camera_loop,
+                                args=(camera,),
+                                name=f"edge-camera-{camera.config.name}",
+                                daemon=True,
+                            )
+                            camera.thread.start()
             except Exception:
-                _LOGGER.exception("camera round failed")
-            with self._lock:
-                waits = [c.next_due - time.time() for c in self._cameras.values()]
-            self._stop.wait(max(0.01, min([MAX_WAIT_S, *waits])))
+                _LOGGER.exception("camera supervisor failed")
+            self._stop.wait(MAX_WAIT_S)
+
+    def _camera_loop(self, camera: _Camera) -> None:
+        """Serve one camera on its interval until it is removed or the agent stops."""
+        try:
+            while not (self._stop.is_set() or camera.stop.is_set()):
+                now = time.time()
+                if camera.next_due <= now:
+                    camera.next_due = now + camera.config.interval_s
+                    try:
+                        self._serve(camera)
+                    except Exception:
+                        _LOGGER.exception("camera %s failed", camera.config.name)
+                wait = camera.next_due - time.time()
+                camera.stop.wait(max(0.01, min(MAX_WAIT_S, wait)))
+        finally:
+            camera.source.close()
 
     def health(self) -> dict[str, object]:
         """Each camera's status (``state``: ok, no_frames or error), by name."""
@@ -196,7 +235,13 @@ class CameraRunner:
             return {name: c.status.to_dict(now) for name, c in sorted(self._cameras.items())}
 
     def close(self) -> None:
+        """Stop every camera and wait for its thread (a frame being analysed is finished)."""
         with self._lock:
-            for camera in self._cameras.values():
-                camera.source.close()
+            self._closed = True
+            cameras = list(self._cameras.values())
             self._cameras.clear()
+        for camera in cameras:
+            camera.retire()
+        for camera in cameras:
+            if camera.thread is not None:
+                camera.thread.join()

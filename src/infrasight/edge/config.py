@@ -61,12 +61,16 @@ class EdgeConfig(BaseModel):
         third of the memory for about 1.5 times the CPU (False: the server's faster path).
     transport
         ``http`` (readings POSTed to the ingest API) or ``mqtt`` (readings published QoS 1 to
-        ``mqtt_topic``/readings and acknowledged by the server on ``mqtt_topic``/ack);
-        heartbeats, configuration and captures use HTTP either way.
+        ``mqtt_topic``/readings and acknowledged by the server on ``mqtt_topic``/ack; captures
+        the same way on ``mqtt_topic``/captures); heartbeats and configuration use HTTP.
     mqtt_url
         The broker, ``mqtt://[user:password@]host[:port]``, with ``transport = "mqtt"``.
     mqtt_topic
         ``infrasight/<organization id>/<device id>``, with ``transport = "mqtt"``.
+    mqtt_max_capture_bytes
+        Largest capture (JSON body, image base64) published over MQTT to
+        ``mqtt_topic``/captures; a larger one is sent over HTTP. Keep it within the broker's
+        message size limit.
     backoff_min_s, backoff_max_s
         Bounds of the exponential back-off (with jitter) after a failed send, in seconds.
     """
@@ -96,6 +100,7 @@ class EdgeConfig(BaseModel):
     transport: Literal["http", "mqtt"] = "http"
     mqtt_url: str | None = Field(default=None, pattern=r"^mqtts?://")
     mqtt_topic: str | None = Field(default=None, pattern=r"^infrasight/[0-9]{1,18}/[0-9]{1,18}$")
+    mqtt_max_capture_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _mqtt(self) -> EdgeConfig:

@@ -5,8 +5,14 @@ The agent deletes a batch from its queue only after that answer, which the bridg
 after the readings are committed: a broker or a bridge that is down means no answer within
 ``timeout_s``, the batch stays queued and is sent again later. The message id is a hash of the
 batch's readings, so the same batch sent again is a no-op on the server (and each reading is
-idempotent by channel and time anyway). Heartbeats, configuration and captures still go over
-HTTP (:class:`~infrasight.edge.upstream.HttpUpstream`).
+idempotent by channel and time anyway). Heartbeats and configuration still go over HTTP
+(:class:`~infrasight.edge.upstream.HttpUpstream`).
+
+Captures (the body of ``POST /api/v1/devices/captures``, the image base64 inside) are published
+QoS 1 to ``<prefix>/captures`` with their idempotency key as the message id, and leave the queue
+only on the server's ``.../ack`` (``capture_id``, ``duplicate``), exactly like readings. A
+capture larger than ``max_capture_bytes`` (brokers often cap a message: AWS IoT Core at 128 KiB,
+Mosquitto's ``message_size_limit``) is not split: it goes to the same endpoint over HTTP.
 
 Needs the ``mqtt`` extra (paho-mqtt); imported only when the configuration selects MQTT.
 """
@@ -36,7 +42,7 @@ from infrasight.edge.upstream import (
 )
 from infrasight.mqtt.address import parse_broker_url
 
-__all__ = ["MqttUpstream", "batch_message_id"]
+__all__ = ["MqttUpstream", "batch_message_id", "capture_message_id"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +54,17 @@ def batch_message_id(readings: Sequence[EdgeReading]) -> str:
         digest.update(reading.key.encode())
         digest.update(b"\x1e")
     return "edge-" + digest.hexdigest()[:40]
+
+
+def capture_message_id(body: bytes) -> str:
+    """The capture's idempotency key (its ``key``), or a hash of the body when it has none."""
+    try:
+        key = orjson.loads(body).get("key")
+    except (orjson.JSONDecodeError, AttributeError):
+        key = None
+    if isinstance(key, str) and 0 < len(key) <= 128:
+        return key
+    return "capture-" + hashlib.sha256(body).hexdigest()[:40]
 
 
 @dataclass(slots=True)
@@ -63,7 +80,7 @@ class MqttUpstream:
     Parameters
     ----------
     http
-        The HTTP upstream for heartbeats, configuration and captures.
+        The HTTP upstream for heartbeats, configuration and captures too large for the broker.
     broker_url
         ``mqtt://[user:password@]host[:port]`` (``mqtts://`` for TLS).
     topic_prefix
@@ -72,6 +89,8 @@ class MqttUpstream:
         The device's ingest token (sent as the ``token`` user property).
     timeout_s
         How long to wait for the server's answer before the batch counts as not delivered.
+    max_capture_bytes
+        Largest capture published over MQTT; a larger one is sent over HTTP.
     """
 
     def __init__(
@@ -83,8 +102,11 @@ class MqttUpstream:
         token: str,
         client_id: str,
         timeout_s: float = 30.0,
+        max_capture_bytes: int = 256 * 1024,
     ) -> None:
         self._http = http
+        self.max_capture_bytes = max_capture_bytes
+        self.captures_over_http = 0
         self._prefix = topic_prefix.rstrip("/")
         self._token = token
         self._timeout_s = timeout_s
@@ -151,11 +173,18 @@ class MqttUpstream:
 
     # -- the upstream interface ------------------------------------------------------------
 
-    def send(self, readings: Sequence[EdgeReading]) -> SendOutcome:
-        """Publish the batch and wait for the server's answer (raises when there is none)."""
+    def _exchange(self, kind: str, payload: bytes, message_id: str) -> dict[str, object]:
+        """Publish ``payload`` to ``<prefix>/<kind>`` and wait for the server's answer.
+
+        Raises
+        ------
+        UpstreamUnavailableError
+            Broker not connected, publish failed, no answer in time, or a retryable error.
+        UpstreamRejectedError
+            The server refused the message for good (a 4xx naming the field).
+        """
         if not self._subscribed.wait(min(self._timeout_s, 5.0)):
             raise UpstreamUnavailableError("MQTT broker not connected")
-        message_id = batch_message_id(readings)
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.ContentType = "application/json"
         properties.UserProperty = [("message-id", message_id), ("token", self._token)]
@@ -164,7 +193,7 @@ class MqttUpstream:
             self._waiters[message_id] = waiter
         try:
             info = self._client.publish(
-                f"{self._prefix}/readings", reading_document(readings), qos=1, properties=properties
+                f"{self._prefix}/{kind}", payload, qos=1, properties=properties
             )
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise UpstreamUnavailableError(
@@ -184,13 +213,26 @@ class MqttUpstream:
             if status in (401, 408, 429) or status >= 500:
                 raise UpstreamUnavailableError(f"MQTT {status}: {detail}")
             raise UpstreamRejectedError(status, detail)
+        return answer
+
+    def send(self, readings: Sequence[EdgeReading]) -> SendOutcome:
+        """Publish the batch and wait for the server's answer (raises when there is none)."""
+        answer = self._exchange("readings", reading_document(readings), batch_message_id(readings))
         return SendOutcome(
             accepted=int(answer.get("accepted", 0)),  # type: ignore[call-overload]
             duplicates=int(answer.get("duplicates", 0)),  # type: ignore[call-overload]
         )
 
     def send_capture(self, body: bytes) -> tuple[int, bool]:
-        return self._http.send_capture(body)
+        """Publish an analysed frame (idempotent by its key): ``(capture id, was a resend)``.
+
+        Over HTTP when ``body`` is larger than :attr:`max_capture_bytes`.
+        """
+        if len(body) > self.max_capture_bytes:
+            self.captures_over_http += 1
+            return self._http.send_capture(body)
+        answer = self._exchange("captures", body, capture_message_id(body))
+        return int(answer.get("capture_id", 0)), bool(answer.get("duplicate", False))  # type: ignore[call-overload]
 
     def heartbeat(
         self, interval_s: float, health: dict[str, object], *, device_time: float

@@ -283,20 +283,33 @@ class EdgeQueue:
             for row in rows
         ]
 
-    def live(self, limit: int, window_s: float) -> list[QueuedItem]:
-        """The newest items queued within ``window_s`` seconds (at most ``limit``)."""
+    def live(self, limit: int, window_s: float, *, since: float | None = None) -> list[QueuedItem]:
+        """The newest items (at most ``limit``, newest first) queued within ``window_s`` seconds,
+        or since ``since`` (epoch s) when that is earlier."""
+        cutoff = self._now() - window_s
+        if since is not None:
+            cutoff = min(cutoff, since)
+        # ids grow with the time queued: the first id of the range, then a rowid range
         return self._select(
-            "SELECT id, channel, ts_us, value, unit, priority FROM items INDEXED BY items_enqueued"
-            " WHERE enqueued_at >= ? ORDER BY id DESC LIMIT ?",
-            (self._now() - window_s, limit),
+            "SELECT id, channel, ts_us, value, unit, priority FROM items WHERE id >= ("
+            "SELECT id FROM items INDEXED BY items_enqueued WHERE enqueued_at >= ? "
+            "ORDER BY enqueued_at LIMIT 1) ORDER BY id DESC LIMIT ?",
+            (cutoff, limit),
         )
 
-    def backfill(self, limit: int) -> list[QueuedItem]:
-        """The oldest items, alarm readings first (at most ``limit``)."""
+    def backfill(self, limit: int, *, before: float | None = None) -> list[QueuedItem]:
+        """The oldest items, alarm readings first (at most ``limit``); with ``before`` (epoch
+        s) only items queued before it (the live sender takes the newer ones)."""
+        if before is None:
+            return self._select(
+                "SELECT id, channel, ts_us, value, unit, priority FROM items "
+                "ORDER BY priority DESC, id LIMIT ?",
+                (limit,),
+            )
         return self._select(
-            "SELECT id, channel, ts_us, value, unit, priority FROM items "
-            "ORDER BY priority DESC, id LIMIT ?",
-            (limit,),
+            "SELECT id, channel, ts_us, value, unit, priority FROM items INDEXED BY items_send "
+            "WHERE enqueued_at < ? ORDER BY priority DESC, id LIMIT ?",
+            (before, limit),
         )
 
     def ack(self, ids: Sequence[int]) -> None:

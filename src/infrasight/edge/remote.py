@@ -17,6 +17,7 @@ from infrasight.core.errors import InvalidInputError
 __all__ = [
     "CameraSource",
     "DisplacementSettings",
+    "MarkerSettings",
     "RemoteConfig",
     "Threshold",
     "parse_remote_config",
@@ -50,6 +51,29 @@ class Threshold(BaseModel):
         return (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
         )
+
+
+class MarkerSettings(BaseModel):
+    """An ArUco marker of known size in the camera's view: the scale of each frame.
+
+    The server's ``marker`` calibration (:func:`infrasight.measure.calibrate_scale`), measured
+    on the terminal in every frame, so a camera that moves or zooms keeps its millimetres.
+
+    Attributes
+    ----------
+    marker_mm
+        Printed side length of the marker's black square, mm.
+    dictionary
+        OpenCV dictionary name, e.g. ``DICT_4X4_50``.
+    marker_id
+        Use this marker (default: the largest one found).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    marker_mm: float = Field(gt=0, le=10_000)
+    dictionary: str = Field(default="DICT_4X4_50", pattern=r"^DICT_[A-Z0-9_]{2,40}$")
+    marker_id: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class DisplacementSettings(BaseModel):
@@ -113,7 +137,11 @@ class CameraSource(BaseModel):
     asset_id, element_id
         Where the camera looks (default asset: the device's).
     mm_per_px
-        Scale of the surface for crack measurements in mm (None: pixels only).
+        Scale of the surface for crack measurements in mm (None: pixels only); with
+        ``marker``, the scale of frames where the marker is not found.
+    marker
+        A marker of known size in view: each frame's scale measured from it (and its area not
+        taken for a crack).
     send_original
         When the original frame goes with the defects: ``always``, ``cracks`` (only when cracks
         are found) or ``never`` (a reduced preview instead). A frame without cracks is sent
@@ -134,6 +162,7 @@ class CameraSource(BaseModel):
     asset_id: int | None = Field(default=None, ge=1)
     element_id: int | None = Field(default=None, ge=1)
     mm_per_px: float | None = Field(default=None, gt=0)
+    marker: MarkerSettings | None = None
     send_original: Literal["always", "cracks", "never"] = "cracks"
     preview_px: int = Field(default=640, ge=64, le=8192)
     displacement: DisplacementSettings | None = None

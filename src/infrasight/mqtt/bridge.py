@@ -20,10 +20,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from infrasight.mqtt.address import BrokerAddress, parse_broker_url
 from infrasight.mqtt.messages import (
+    CAPTURES_FILTER,
     TOPIC_FILTER,
     MqttOutcome,
     ReadingsMessage,
     reply_topic,
+    store_capture_message,
     store_message,
 )
 from infrasight.platform import Platform
@@ -41,7 +43,8 @@ def _reply_properties() -> Properties:
 
 
 class MqttBridge:
-    """Subscribes ``infrasight/+/+/readings`` and stores what arrives through ``platform``.
+    """Subscribes ``infrasight/+/+/readings`` and ``.../captures``; stores what arrives through
+    ``platform``.
 
     Parameters
     ----------
@@ -127,7 +130,7 @@ class MqttBridge:
             _LOGGER.error("MQTT broker refused the bridge: %s", reason_code)
             return
         _LOGGER.info("MQTT bridge connected to %s:%d", self._address.host, self._address.port)
-        client.subscribe(TOPIC_FILTER, qos=1)
+        client.subscribe([(TOPIC_FILTER, 1), (CAPTURES_FILTER, 1)])
 
     def _on_subscribe(
         self,
@@ -138,7 +141,12 @@ class MqttBridge:
         _properties: Properties | None,
     ) -> None:
         if any(code.is_failure for code in reason_codes):
-            _LOGGER.error("MQTT subscription to %s refused: %s", TOPIC_FILTER, reason_codes)
+            _LOGGER.error(
+                "MQTT subscription to %s, %s refused: %s",
+                TOPIC_FILTER,
+                CAPTURES_FILTER,
+                reason_codes,
+            )
             return
         self._subscribed.set()
 
@@ -165,8 +173,9 @@ class MqttBridge:
             content_type=getattr(properties, "ContentType", None),
             user_properties=tuple((str(k), str(v)) for k, v in user_properties),
         )
+        store = store_capture_message if message.topic.endswith("/captures") else store_message
         try:
-            outcome = store_message(self._platform, received)
+            outcome = store(self._platform, received)
         except Exception:
             # Not acknowledged: the broker redelivers it on the next connection.
             _LOGGER.exception("MQTT message on %s could not be stored", message.topic)

@@ -7,6 +7,12 @@ properties (``message-id``, ``token``; any payload) or as top-level JSON keys ``
 ``token`` (JSON payloads, for MQTT 3.1.1 clients). The id is stored in ``mqtt_messages`` in the
 same transaction as the readings, so a redelivered message changes nothing and is acknowledged
 again with the counts of its first delivery.
+
+A capture a terminal analysed goes to ``infrasight/<organization id>/<device id>/captures``: the
+payload is the body of ``POST /api/v1/devices/captures`` (JSON, the image base64), at most the
+server's ``max_body_bytes``; its ``key`` is the idempotency key (the message id defaults to it),
+so a redelivery answers with the capture stored the first time. The answer, on ``.../ack``,
+carries ``capture_id``, ``duplicate`` and ``defects``.
 """
 
 from __future__ import annotations
@@ -15,10 +21,16 @@ import re
 from dataclasses import dataclass
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from infrasight.core.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
+from infrasight.core.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal, resolve_token
 from infrasight.services.ingest import (
@@ -30,16 +42,19 @@ from infrasight.services.ingest import (
 from infrasight.storage.models import MqttMessage
 
 __all__ = [
+    "CAPTURES_FILTER",
     "TOPIC_FILTER",
     "MqttOutcome",
     "ReadingsMessage",
     "parse_topic",
     "reply_topic",
+    "store_capture_message",
     "store_message",
 ]
 
 TOPIC_FILTER = "infrasight/+/+/readings"
-_TOPIC = re.compile(r"^infrasight/(\d{1,18})/(\d{1,18})/readings$")
+CAPTURES_FILTER = "infrasight/+/+/captures"
+_TOPIC = re.compile(r"^infrasight/(\d{1,18})/(\d{1,18})/(readings|captures)$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
@@ -65,11 +80,20 @@ class MqttOutcome:
     status: int = 200
     error: str = ""
     field: str | None = None
+    capture_id: int | None = None
+    defects: int = 0
 
     def payload(self) -> bytes:
         """The JSON document published back to the device."""
-        if self.ok:
+        if self.ok and self.capture_id is not None:
             body: dict[str, object] = {
+                "message_id": self.message_id,
+                "capture_id": self.capture_id,
+                "duplicate": self.redelivered,
+                "defects": self.defects,
+            }
+        elif self.ok:
+            body = {
                 "message_id": self.message_id,
                 "accepted": self.accepted,
                 "duplicates": self.duplicates,
@@ -85,28 +109,29 @@ class MqttOutcome:
         return orjson.dumps(body)
 
 
-def parse_topic(topic: str) -> tuple[int, int]:
-    """``(organization id, device id)`` of a readings topic.
+def parse_topic(topic: str, kind: str = "readings") -> tuple[int, int]:
+    """``(organization id, device id)`` of a readings (or ``kind``) topic.
 
     Raises
     ------
     InvalidInputError
-        If ``topic`` is not ``infrasight/<org id>/<device id>/readings``.
+        If ``topic`` is not ``infrasight/<org id>/<device id>/<kind>``.
     """
     match = _TOPIC.match(topic)
-    if match is None:
+    if match is None or match.group(3) != kind:
         raise InvalidInputError(
-            f"topic {topic!r} is not infrasight/<organization id>/<device id>/readings",
+            f"topic {topic!r} is not infrasight/<organization id>/<device id>/{kind}",
             field="topic",
         )
     return int(match.group(1)), int(match.group(2))
 
 
 def reply_topic(topic: str, kind: str) -> str | None:
-    """``.../ack`` or ``.../error`` beside a readings topic (None when it has no such form)."""
-    if not topic.endswith("/readings"):
-        return None
-    return topic.removesuffix("/readings") + "/" + kind
+    """``.../ack`` or ``.../error`` beside a readings or captures topic (None otherwise)."""
+    for suffix in ("/readings", "/captures"):
+        if topic.endswith(suffix):
+            return topic.removesuffix(suffix) + "/" + kind
+    return None
 
 
 def _envelope(message: ReadingsMessage) -> tuple[str | None, str | None, bool]:
@@ -132,7 +157,9 @@ def _envelope(message: ReadingsMessage) -> tuple[str | None, str | None, bool]:
     return message_id, token, is_json
 
 
-def _authenticate(platform: Platform, token: str, org_id: int, device_id: int) -> Principal:
+def _authenticate(
+    platform: Platform, token: str, org_id: int, device_id: int, kind: str = "readings"
+) -> Principal:
     with platform.database.session() as session:
         caller = resolve_token(session, token)
     if caller.device_id is None:
@@ -140,7 +167,7 @@ def _authenticate(platform: Platform, token: str, org_id: int, device_id: int) -
     if caller.device_id != device_id or caller.organization_id != org_id:
         raise PermissionDeniedError(
             "the token belongs to another device than the topic names; publish on "
-            f"infrasight/{caller.organization_id}/{caller.device_id}/readings"
+            f"infrasight/{caller.organization_id}/{caller.device_id}/{kind}"
         )
     return caller
 
@@ -151,6 +178,8 @@ def _failure(message_id: str | None, err: Exception) -> MqttOutcome:
         status = 401
     elif isinstance(err, PermissionDeniedError):
         status = 403
+    elif isinstance(err, NotFoundError):
+        status = 404
     field = getattr(err, "field", None)
     detail = getattr(err, "detail", None) or str(err)
     return MqttOutcome(ok=False, message_id=message_id, status=status, error=detail, field=field)
@@ -244,4 +273,53 @@ def _store(
         platform.bus.publish(result.event)
     return MqttOutcome(
         ok=True, message_id=message_id, accepted=result.accepted, duplicates=result.duplicates
+    )
+
+
+def store_capture_message(platform: Platform, message: ReadingsMessage) -> MqttOutcome:
+    """Authenticate, validate and store one capture message (the HTTP body of an edge capture).
+
+    Never raises for bad input: the outcome names the field, and nothing is written. The
+    capture's ``key`` makes a redelivery a no-op answered with the capture stored first.
+    """
+    from infrasight.api.routes.device_status import EdgeCaptureBody, receive_edge_capture
+
+    message_id: str | None = dict(message.user_properties).get("message-id")
+    try:
+        org_id, device_id = parse_topic(message.topic, "captures")
+        if len(message.payload) > platform.settings.max_body_bytes:
+            raise InvalidInputError(
+                f"payload of {len(message.payload)} bytes exceeds the limit of "
+                f"{platform.settings.max_body_bytes}",
+                field="payload",
+            )
+        try:
+            document = orjson.loads(message.payload)
+        except orjson.JSONDecodeError as err:
+            raise InvalidInputError(f"payload is not JSON: {err}", field="payload") from err
+        if not isinstance(document, dict):
+            raise InvalidInputError("payload is not a JSON object", field="payload")
+        token = dict(message.user_properties).get("token") or document.pop("token", None)
+        document.pop("message_id", None)
+        if message_id is None and isinstance(document.get("key"), str):
+            message_id = document["key"]
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError("no device token in the message")
+        caller = _authenticate(platform, token, org_id, device_id, "captures")
+        try:
+            body = EdgeCaptureBody.model_validate(document)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "payload"
+            raise InvalidInputError(f"{field}: {first['msg']}", field=field) from err
+        with platform.database.session() as session:
+            answer = receive_edge_capture(platform, session, caller, body)
+    except (InvalidInputError, AuthenticationError, PermissionDeniedError, NotFoundError) as err:
+        return _failure(message_id, err)
+    return MqttOutcome(
+        ok=True,
+        message_id=message_id,
+        redelivered=answer.duplicate,
+        capture_id=answer.capture_id,
+        defects=answer.defects,
     )

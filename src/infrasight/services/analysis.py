@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.events import DefectsStored
 from infrasight.jobs.runner import JobContext
-from infrasight.services.capture_pixels import analysis_pixels
-from infrasight.services.crack_analysis import analyse_cracks
+from infrasight.services.capture_pixels import analysis_pixels, defect_frame_pixels
+from infrasight.services.crack_analysis import CRACK_MODEL, analyse_cracks
 from infrasight.services.defect_tracking import TrackingSettings, track_analysis
 from infrasight.services.displacement import track_capture
 from infrasight.storage.models import Capture, CaptureAnalysis, Defect, Record
@@ -20,10 +20,11 @@ from infrasight.vision.cracks import default_segmenter
 if TYPE_CHECKING:
     from infrasight.platform import Platform
 
-__all__ = ["ANALYSE_CAPTURE", "ANALYSE_RECORD", "register_analysis"]
+__all__ = ["ANALYSE_CAPTURE", "ANALYSE_RECORD", "TRACK_EDGE_CAPTURE", "register_analysis"]
 
 ANALYSE_CAPTURE = "analyse_capture"
 ANALYSE_RECORD = "analyse_record"
+TRACK_EDGE_CAPTURE = "track_edge_capture"
 
 
 QUALITY_MODEL = "image-quality"
@@ -152,6 +153,46 @@ def _hazards_due_for_defects(
     )
 
 
+def track_edge_capture(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Defect tracking and hazard re-assessment of a capture a terminal analysed itself.
+
+    What :func:`analyse_capture` does after its own crack analysis, on the terminal's analysis:
+    the capture's defects matched to the element's tracked defects (a width history per crack),
+    and the element's hazards due when it brought defects. Idempotent: a capture already
+    tracked adds no sightings, and the hazard update is itself idempotent.
+    """
+    capture_id = int(arguments["capture_id"])
+    with context.database.transaction() as session:
+        capture = session.get(Capture, capture_id)
+        if capture is None:
+            raise LookupError(f"capture {capture_id} no longer exists")
+        analysis = session.scalars(
+            select(CaptureAnalysis)
+            .where(
+                CaptureAnalysis.capture_id == capture_id,
+                CaptureAnalysis.model_name == CRACK_MODEL,
+            )
+            .order_by(CaptureAnalysis.id)
+        ).first()
+        if analysis is None:
+            raise LookupError(f"capture {capture_id} has no crack analysis")
+        max_pixels = context.settings.max_image_pixels
+        pixels = defect_frame_pixels(session, context.blobs, capture, max_pixels=max_pixels)
+        tracked = track_analysis(
+            session,
+            context.blobs,
+            capture,
+            analysis,
+            pixels,
+            settings=TrackingSettings(max_pixels=max_pixels),
+        )
+        del pixels
+        defects_event = _hazards_due_for_defects(session, capture, analysis)
+    if defects_event is not None:
+        context.bus.publish(defects_event)
+    return {"analysis_ids": [analysis.id], "tracking": tracked}
+
+
 def analyse_record(context: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     """Per-channel statistics of a waveform record, then its modes (SSI-COV) tracked over time."""
     from infrasight.services.modal import identify_record_modes
@@ -181,3 +222,5 @@ def register_analysis(platform: Platform) -> None:
     """Register the analysis job handlers on the platform's runner."""
     platform.jobs.register(ANALYSE_CAPTURE, analyse_capture, limited=True)
     platform.jobs.register(ANALYSE_RECORD, analyse_record, limited=True)
+    # not limited: the capture is stored and analysed already, its tracking must not be refused
+    platform.jobs.register(TRACK_EDGE_CAPTURE, track_edge_capture)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from infrasight.core.errors import NotFoundError
 from infrasight.measure.defect_tracking import DefectShape, fit_growth, match_defects
 from infrasight.measure.registration import RegistrationError, register_images
-from infrasight.services.capture_pixels import analysis_pixels
+from infrasight.services.capture_pixels import defect_frame_pixels
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.models import Capture, CaptureAnalysis, Defect, DefectSighting, DefectTrack
 
@@ -117,7 +117,7 @@ def track_analysis(
         if cid in registrations:
             continue
         ref_capture = session.get_one(Capture, cid)
-        ref_pixels, _ = analysis_pixels(session, blobs, ref_capture, max_pixels=cfg.max_pixels)
+        ref_pixels = defect_frame_pixels(session, blobs, ref_capture, max_pixels=cfg.max_pixels)
         try:
             reg = register_images(ref_pixels, pixels)
             homographies[cid] = reg.homography

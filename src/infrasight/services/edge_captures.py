@@ -5,6 +5,8 @@ library path as the server (:func:`infrasight.services.crack_analysis.measure_se
 sends the result with an idempotency key. The capture is stored once per ``(device, key)``: a
 resend after a lost answer returns the capture stored the first time. No server analysis is
 queued: the terminal's analysis is the capture's analysis, under the model's name and version.
+A capture of an element queues what follows a server analysis too (``track_edge_capture``): its
+defects tracked across the element's captures, and the element's hazards re-assessed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError
 from infrasight.core.events import CaptureStored
+from infrasight.jobs.runner import JobRunner
+from infrasight.services.analysis import TRACK_EDGE_CAPTURE
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
 from infrasight.services.crack_analysis import CRACK_MODEL
@@ -62,11 +66,13 @@ class EdgeCaptureRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEdgeCapture:
-    """The capture (new or stored before), whether it was a resend, and the event to publish."""
+    """The capture (new or stored before), whether it was a resend, the event to publish and
+    the tracking job to enqueue after the commit (None: a resend, or no element)."""
 
     capture: Capture
     duplicate: bool
     event: CaptureStored | None
+    job_id: int | None = None
 
 
 def _blob(
@@ -82,11 +88,15 @@ def store_edge_capture(
     session: Session,
     *,
     blobs: BlobStore,
+    jobs: JobRunner,
     caller: Principal,
     request: EdgeCaptureRequest,
     max_pixels: int,
 ) -> StoredEdgeCapture:
     """Store the capture, its analysis and defects in the session's transaction; caller commits.
+
+    After the commit, call ``jobs.enqueue(result.job_id)`` when it is not None and publish
+    ``result.event``.
 
     Raises
     ------
@@ -172,7 +182,13 @@ def store_edge_capture(
         capture.id,
         {"sha256": sha256, "edge_key": request.key, "defects": len(request.defects)},
     )
+    job_id = None
+    if request.element_id is not None:
+        job = jobs.create(
+            session, TRACK_EDGE_CAPTURE, {"capture_id": capture.id}, caller.organization_id
+        )
+        job_id = job.id
     event = CaptureStored(
         organization_id=caller.organization_id, capture_id=capture.id, sha256=sha256
     )
-    return StoredEdgeCapture(capture=capture, duplicate=False, event=event)
+    return StoredEdgeCapture(capture=capture, duplicate=False, event=event, job_id=job_id)

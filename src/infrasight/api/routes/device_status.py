@@ -8,11 +8,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response, status
 from pydantic import Base64Bytes, BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import DbId, RequestModel, check_references, get_owned
 from infrasight.core.domain import Action
 from infrasight.core.errors import PermissionDeniedError
+from infrasight.platform import Platform
+from infrasight.services.auth import Principal
 from infrasight.services.device_config import device_config
 from infrasight.services.device_health import Heartbeat, classify, record_heartbeat
 from infrasight.services.edge_captures import EdgeCaptureRequest, EdgeDefect, store_edge_capture
@@ -133,6 +136,26 @@ def edge_capture(
 
     Stored once per key: a resend answers 200 with the capture stored the first time.
     """
+    answer = receive_edge_capture(platform, session, caller, body)
+    if answer.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return answer
+
+
+def receive_edge_capture(
+    platform: Platform, session: Session, caller: Principal, body: EdgeCaptureBody
+) -> EdgeCaptureAnswer:
+    """Check, store and commit an edge capture, then enqueue its tracking and publish its event.
+
+    Shared by ``POST /devices/captures`` and the MQTT bridge (``.../captures``).
+
+    Raises
+    ------
+    PermissionDeniedError
+        For a caller that is not a device.
+    InvalidInputError
+        For an unknown asset or element, or an image that is not one (naming the field).
+    """
     if caller.device_id is None:
         raise PermissionDeniedError("only a device token may send edge captures")
     device = get_owned(session, Device, caller.device_id, caller.organization_id)
@@ -141,6 +164,7 @@ def edge_capture(
     stored = store_edge_capture(
         session,
         blobs=platform.blobs,
+        jobs=platform.jobs,
         caller=caller,
         request=EdgeCaptureRequest(
             key=body.key,
@@ -167,10 +191,10 @@ def edge_capture(
         max_pixels=platform.settings.max_image_pixels,
     )
     session.commit()
+    if stored.job_id is not None:
+        platform.jobs.enqueue(stored.job_id)
     if stored.event is not None:
         platform.bus.publish(stored.event)
-    if stored.duplicate:
-        response.status_code = status.HTTP_200_OK
     count = session.scalar(
         select(func.count()).select_from(Defect).where(Defect.capture_id == stored.capture.id)
     )
