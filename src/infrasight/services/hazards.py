@@ -58,6 +58,7 @@ from infrasight.services.hazard_housekeeping import (
     SEEN_KEY,
     merge_duplicates,
     resolve_unsupported,
+    supersede_moved,
 )
 from infrasight.services.hazard_prediction import (
     PredictionCache,
@@ -611,6 +612,16 @@ def update_hazards(
             session.flush()
             touched.append(hazard.id)
         touched += merge_duplicates(session, rules, asset.id, el.id, top.mechanism)
+        if top.damage:
+            touched += supersede_moved(
+                session,
+                rules,
+                el.id,
+                top.mechanism,
+                {c.mechanism: c.confidence for c in inf.causes},
+                start_us=start,
+                end_us=start + hours * HOUR_US,
+            )
     return sorted(set(touched))
 
 
