@@ -4,13 +4,13 @@ hazard whose evidence is gone for the rule's quiet time resolves; both idempoten
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
-from datetime import UTC, datetime
-
 from infrasight.reasoning.hazards.housekeeping import evidence_gone, load_housekeeping, superseded
 from infrasight.storage.models import (
     AlarmRecord,

@@ -122,7 +122,43 @@ DRIVERS = {
     "traffic": "traffic",
     "traffic_load": "traffic",
 }
-_MATERIALS = {"steel": "steel", "prestressed concrete": "psc"}
+_MATERIALS = {
+    "steel": "steel",
+    "prestressed concrete": "psc",
+    "psc": "psc",
+    "reinforced concrete": "rc",
+    "concrete": "rc",
+    "rc": "rc",
+}
+"""Element material (as registered, lower case) -> the cause library's; others are unknown."""
+
+
+def element_context(el: Element, at_us: int) -> ElementContext:
+    """What the register knows about an element, for the cause tests at data time ``at_us``.
+
+    A blank material or exposure class and a missing construction year are unknown (no
+    evidence), not benign: only what an operator recorded counts for or against a mechanism.
+    The age counts from the middle of the construction year.
+    """
+    cls = el.exposure_class.strip().upper()
+    exposure: frozenset[str] | None = None
+    if cls:
+        exposure = frozenset(
+            name
+            for name, prefixes in (("chloride", ("XD", "XS")), ("freeze_thaw", ("XF",)))
+            if any(c.startswith(prefixes) for c in cls.replace(",", " ").split())
+        )
+    age = None
+    if el.construction_year is not None:
+        at = datetime.fromtimestamp(at_us / 1e6, tz=UTC)
+        years = at.year + (at.timetuple().tm_yday - 1) / 365.25
+        age = max(years - (el.construction_year + 0.5), 0.0)
+    return ElementContext(
+        element_id=str(el.id),
+        material=_MATERIALS.get(el.material.strip().lower()),
+        age_years=age,
+        exposure=exposure,
+    )
 
 
 MIN_POINTS = 48
@@ -280,15 +316,8 @@ def element_observations(
     out = []
     for eid in ids:
         el = elements[eid]
-        exposure = set()
-        if el.exposure_class.upper().startswith(("XD", "XS")):
-            exposure.add("chloride")
-        if el.exposure_class.upper().startswith("XF"):
-            exposure.add("freeze_thaw")
-        ctx = ElementContext(
-            element_id=str(el.id),
-            material=_MATERIALS.get(el.material.strip().lower(), "rc"),
-            exposure=frozenset(exposure),
+        ctx = element_context(
+            el, start + n * HOUR_US if n else int(datetime.now(UTC).timestamp() * 1e6)
         )
         defects = tuple(defects_of.get(eid, ()))
         devs = tuple(
@@ -392,9 +421,9 @@ def _crack_growth(view: ElementView, keys: Collection[str], start_us: int) -> li
             and ch.quantity.strip().lower() in CRACK_QUANTITIES
             and ch.unit.strip().lower() == "mm"
         ):
-            p = crack_growth_prediction(
-                ch.key, times_s, data.values, view.observations.context.material
-            )
+            # unknown material: the reinforced-concrete width boundaries (the commonest)
+            material = view.observations.context.material or "rc"
+            p = crack_growth_prediction(ch.key, times_s, data.values, material)
             if p is not None:
                 out.append(p)
     return out

@@ -644,7 +644,7 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
         resid.append(r)
     # A gain fitted on a segment without rain (a dry spell) is not known: judge the rise by
     # the gains' own uncertainty (residuals are autocorrelated: x AR_INFLATION) before using it.
-    rise = (gains[1] - gains[0]) / (AR_INFLATION * float(np.hypot(*errors)) + 1e-12)
+    rise = (gains[1] - gains[0]) / (AR_INFLATION * float(np.hypot(errors[0], errors[1])) + 1e-12)
     if not np.isfinite(rise) or rise < MIN_GAIN_RISE_SIGMAS:
         return
     noise = max(_robust_std(np.concatenate(resid)), 1e-12)
