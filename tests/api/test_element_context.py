@@ -80,3 +80,18 @@ def test_unknown_context_gives_no_evidence_against() -> None:
     assert context_items(None) == []  # not recorded: no test
     assert context_items(frozenset()) == ["exposure none"]  # recorded as benign: against
     assert context_items(frozenset({"freeze_thaw"})) == ["exposure freeze_thaw"]
+
+
+def test_a_defect_row_s_recorded_position_reaches_the_cause_tests() -> None:
+    from infrasight.services.hazards import _position
+    from infrasight.storage.models import Defect
+
+    def defect(geometry: dict[str, object], measurements: dict[str, object]) -> Defect:
+        return Defect(kind="crack", geometry=geometry, measurements=measurements)
+
+    assert _position(defect({"bbox": [1, 2, 3, 4], "position": "near_support"}, {})) == (
+        "near_support"
+    )
+    assert _position(defect({}, {"position": " Midspan_Soffit "})) == "midspan_soffit"
+    assert _position(defect({"position": "somewhere"}, {})) == ""  # not in the vocabulary
+    assert _position(defect({}, {})) == ""

@@ -195,6 +195,22 @@ def _orientation(measurements: dict[str, Any]) -> str:
     return "longitudinal" if angle < 30 else "transverse" if angle > 60 else "diagonal"
 
 
+POSITIONS = frozenset(
+    {"midspan_soffit", "near_support", "along_bar", "pier", "edge", "weld_toe", "joint", "surface"}
+)
+"""Where on its element a defect lies, as the cause tests read it (``DefectEvidence.position``)."""
+
+
+def _position(defect: Defect) -> str:
+    """The defect's position on its element where its row records one (``geometry`` or
+    ``measurements`` key ``position``, as an inspector or an analysis writes it); "" unknown."""
+    for source in (defect.geometry, defect.measurements):
+        value = source.get("position") if isinstance(source, dict) else None
+        if isinstance(value, str) and value.strip().lower() in POSITIONS:
+            return value.strip().lower()
+    return ""
+
+
 def _width_mm(measurements: dict[str, Any]) -> float | None:
     width = measurements.get("width_max")
     if measurements.get("unit") == "mm" and isinstance(width, dict):
@@ -325,6 +341,7 @@ def element_observations(
                 defect_id=str(d.id),
                 kind=d.kind,
                 orientation=_orientation(d.measurements),
+                position=_position(d),
                 width_mm=_width_mm(d.measurements),
                 region=defect_region(d),
             )
