@@ -67,7 +67,17 @@ from infrasight.services.hazard_effects import HAZARDS_DUE, apply_hazards_due, m
 from infrasight.services.hazards import update_hazards
 from infrasight.services.ingest import ReadingColumns, ingest_readings
 from infrasight.storage.migrate import upgrade
-from infrasight.storage.models import Asset, Channel, Element, Hazard, Job
+from infrasight.storage.models import (
+    Asset,
+    Blob,
+    Capture,
+    CaptureAnalysis,
+    Channel,
+    Defect,
+    Element,
+    Hazard,
+    Job,
+)
 from infrasight.synthetic.scenarios import (
     MECHANISMS,
     Scenario,
@@ -179,6 +189,67 @@ def _ingest(platform: Platform, caller: Principal, rows: list[tuple[str, float, 
     return committed
 
 
+INSPECTION_DELAY_H = 7 * 24.0
+"""The scenario's defects are found by an inspection a week after its onset (the middle of the
+record for a scenario without one)."""
+
+
+def _inspection_h(sc: Scenario) -> float:
+    onset = sc.truth.onset_h
+    base = float(onset) if onset is not None else 0.5 * float(sc.observations.times_h[-1])
+    return base + INSPECTION_DELAY_H
+
+
+def _record_defects(
+    platform: Platform, caller: Principal, asset_id: int, element_id: int, sc: Scenario
+) -> int:
+    """The scenario's defects as an inspection records them: a capture of the element and, per
+    defect, a row with its kind, orientation, position on the element and width (mm)."""
+    if not sc.observations.defects:
+        return 0
+    when = T0 + timedelta(hours=_inspection_h(sc))
+    sha = f"{sc.seed:064x}"
+    with platform.database.transaction() as s:
+        if s.get(Blob, sha) is None:
+            s.add(Blob(sha256=sha, size_bytes=1, media_type="image/png"))
+        cap = Capture(
+            organization_id=caller.organization_id,
+            asset_id=asset_id,
+            element_id=element_id,
+            time=when,
+            mm_per_px=0.1,
+            width=640,
+            height=480,
+            bit_depth=8,
+            bands=3,
+            media_type="image/png",
+            blob_sha256=sha,
+        )
+        s.add(cap)
+        s.flush()
+        run = CaptureAnalysis(capture_id=cap.id, model_name="inspection", model_version="bench")
+        s.add(run)
+        s.flush()
+        for d in sc.observations.defects:
+            m: dict[str, Any] = {"orientation": d.orientation, "position": d.position}
+            if d.width_mm is not None:
+                m |= {"unit": "mm", "width_max": {"value": d.width_mm}}
+            s.add(
+                Defect(
+                    organization_id=caller.organization_id,
+                    capture_id=cap.id,
+                    analysis_id=run.id,
+                    element_id=element_id,
+                    kind=d.kind,
+                    confidence=1.0,
+                    model_version="inspection",
+                    geometry={"position": d.position},
+                    measurements=m,
+                )
+            )
+    return len(sc.observations.defects)
+
+
 def _hazards(session: Session, asset_id: int) -> list[Hazard]:
     return list(session.scalars(select(Hazard).where(Hazard.asset_id == asset_id)).all())
 
@@ -280,7 +351,12 @@ def stream_parallel(
 
 
 def stream_scenarios(
-    folder: Path, suite: list[Scenario], batch_hours: int, *, name: str = "stream"
+    folder: Path,
+    suite: list[Scenario],
+    batch_hours: int,
+    *,
+    name: str = "stream",
+    with_defects: bool = True,
 ) -> dict[str, Any]:
     """Section 1: every scenario streamed through the services (inline effects)."""
     settings = _settings(folder, name)
@@ -300,7 +376,11 @@ def stream_scenarios(
             end_h = float(sc.observations.times_h[-1]) + 1
             edges = np.arange(0.0, end_h + batch_hours, batch_hours)
             j = 0
+            inspect_h = _inspection_h(sc) if with_defects else float("inf")
             for b in edges[1:]:
+                if b - batch_hours >= inspect_h:  # found before this batch's readings arrive
+                    _record_defects(platform, caller, aid, eid, sc)
+                    inspect_h = float("inf")
                 k = j
                 while k < len(rows) and rows[k][1] < b:
                     k += 1
@@ -375,6 +455,7 @@ def summarise(stream: dict[str, Any]) -> dict[str, Any]:
         if r["truth"] == "thermal":
             return not any(kind in ("structural", "durability") for _, kind, _ in r["final"])
         return r["truth"] in (r["top3"][:k] if k > 1 else [m for _, _, m in r["final"][:1]])
+
     early = sum(
         1
         for r in damage

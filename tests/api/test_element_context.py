@@ -95,3 +95,12 @@ def test_a_defect_row_s_recorded_position_reaches_the_cause_tests() -> None:
     assert _position(defect({}, {"position": " Midspan_Soffit "})) == "midspan_soffit"
     assert _position(defect({"position": "somewhere"}, {})) == ""  # not in the vocabulary
     assert _position(defect({}, {})) == ""
+
+
+def test_a_recorded_orientation_wins_over_the_angle() -> None:
+    from infrasight.services.hazards import _orientation
+
+    assert _orientation({"orientation": "vertical", "angle_to_axis_deg": 10.0}) == "vertical"
+    assert _orientation({"angle_to_axis_deg": 10.0}) == "longitudinal"
+    assert _orientation({"orientation": "wobbly", "angle_to_axis_deg": 45.0}) == "diagonal"
+    assert _orientation({"pattern": "map"}) == "map"

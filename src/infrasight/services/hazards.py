@@ -186,7 +186,15 @@ def _hourly(session: Session, channel_id: int, start_us: int, n: int) -> np.ndar
     return out
 
 
+ORIENTATIONS = frozenset({"transverse", "diagonal", "longitudinal", "map", "vertical"})
+
+
 def _orientation(measurements: dict[str, Any]) -> str:
+    """A crack's orientation: as recorded (``orientation``), else from the pattern or the
+    angle to the element axis; "" unknown."""
+    said = measurements.get("orientation")
+    if isinstance(said, str) and said.strip().lower() in ORIENTATIONS:
+        return said.strip().lower()
     if measurements.get("pattern") == "map":
         return "map"
     angle = measurements.get("angle_to_axis_deg")
