@@ -12,13 +12,18 @@
    effect (scores, sensor health, alarms) writes a ``hazards_due`` row and the hazards of the
    touched element are updated, all inline. Figures: detection (a damage hazard for a damage
    scenario, a maintenance hazard for a sensor fault) and the time from the onset in the data to
-   the hazard being opened (data time: it includes the batching), the top mechanism of the
-   hazard at the end, false hazards (thermal only: any damage hazard at any batch; sensor fault:
+   the hazard being opened (data time: it includes the batching), the top mechanism at the end
+   (the live hazards, open/acknowledged/mitigating, the most confident cause first; top-3 from
+   that hazard's ranked causes; thermal only is right with no live damage hazard, as in
+   ``rca_eval.py``), false hazards (thermal only: any damage hazard at any batch; sensor fault:
    a structural hazard; damage: a sensor-fault hazard) and the cost of one hazard update.
-   Only sensors are streamed: defects and the element's context enter through captures and
-   the asset register, so the cause ranking here has less to go on than ``rca_eval.py``.
+   The element is registered as an operator would: the scenario's material, an exposure class
+   for its exposures (XD3 chloride, XF3 freeze-thaw, else XC3) and construction year; its
+   defects are recorded by an inspection a week after the onset (a capture with one defect
+   row each: kind, orientation, position on the element, width).
    Baseline (same data, same process): a cause-less threshold detector, a gauge's daily mean
-   more than 5 robust sigmas from its first week.
+   more than 5 robust sigmas from its first week; its alarms before the onset are counted as
+   false alarms (not detections).
 2. Latency. A settlement scenario's data but its last 4 days are stored, then a process with
    background workers (as ``infrasight serve`` runs) receives the rest in 6-hour batches; from a
    batch's commit until its effects and the hazard update have committed, p50 and p95 (target
