@@ -497,6 +497,17 @@ def summarise(stream: dict[str, Any]) -> dict[str, Any]:
             any(k.split(":")[1] in STRUCTURAL for k in r["first_open"]) for r in faults
         )
         / max(len(faults), 1),
+        # the same at the end of the stream: the top live hazard (as rca_eval's top cause)
+        "sensor_fault_top_on_structural": sum(
+            bool(r["final"]) and r["final"][0][2] == "sensor_fault"
+            for r in damage
+            if r["truth"] in STRUCTURAL
+        )
+        / max(sum(r["truth"] in STRUCTURAL for r in damage), 1),
+        "structural_top_on_sensor_fault": sum(
+            bool(r["final"]) and r["final"][0][2] in STRUCTURAL for r in faults
+        )
+        / max(len(faults), 1),
         "update_ms_p50": float(np.percentile(costs, 50)) if costs.size else None,
         "update_ms_p95": float(np.percentile(costs, 95)) if costs.size else None,
         "updates": int(costs.size),
@@ -867,6 +878,12 @@ def main() -> int:
             b["fault_flagged_as_change"],
         ),
         ("damage: sensor-fault hazard opened", figures["sensor_fault_hazard_on_damage"], None),
+        (
+            "end: sensor fault top of a structural",
+            figures["sensor_fault_top_on_structural"],
+            None,
+        ),
+        ("end: structural top of a sensor fault", figures["structural_top_on_sensor_fault"], None),
         (
             "damage hazard/alarm before the onset",
             figures["damage_hazard_before_onset"],
