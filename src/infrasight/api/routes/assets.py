@@ -135,7 +135,7 @@ class ElementRead(ReadModel):
     exposure_class: str
     axis_deg: float
     criticality: int
-    construction_year: int | None
+    construction_year: int | None = None
     created_at: datetime
 
 
