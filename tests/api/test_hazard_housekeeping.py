@@ -4,25 +4,39 @@ hazard whose evidence is gone for the rule's quiet time resolves; both idempoten
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
-from infrasight.reasoning.hazards.housekeeping import evidence_gone, load_housekeeping
-from infrasight.storage.models import Hazard, HazardEvidenceLink, HazardTransitionRecord
+from infrasight.reasoning.hazards.housekeeping import evidence_gone, load_housekeeping, superseded
+from infrasight.storage.models import (
+    AlarmRecord,
+    Hazard,
+    HazardEvidenceLink,
+    HazardTransitionRecord,
+)
 from tests.api.test_hazard_effects import _pier
 from tests.conftest import Tenant
 
 
-def _add(platform: Platform, org: int, asset: int, element: int | None, mechanism: str) -> int:
+def _add(
+    platform: Platform,
+    org: int,
+    asset: int,
+    element: int | None,
+    mechanism: str,
+    kind: str = "structural",
+) -> int:
     with platform.database.transaction() as s:
         h = Hazard(
             organization_id=org,
             asset_id=asset,
             element_id=element,
             mechanism=mechanism,
-            hazard_kind="structural",
+            hazard_kind=kind,
             status="open",
             confidence=0.9,
             likelihood=4,
@@ -108,3 +122,71 @@ def test_a_hazard_whose_evidence_is_gone_resolves(
     assert client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h).json()["hazards"] == []
     # a person cannot pick the system's action: resolved -> closed or reopened only
     assert hz["allowed_transitions"] == ["closed", "open"]
+
+
+def test_supersede_rule_is_data() -> None:
+    rules = load_housekeeping()
+    assert rules.supersede_hours == 48 and rules.supersede_margin == 0.2
+    moved = {"is_top": False, "top_confidence": 0.9, "own_confidence": 0.1, "off_top_h": 72.0}
+    assert superseded(rules, **moved)
+    for change in ({"is_top": True}, {"own_confidence": 0.75}, {"off_top_h": 24.0}):
+        assert not superseded(rules, **{**moved, **change}), change
+
+
+def test_a_hazard_whose_cause_moved_is_superseded(
+    client: TestClient, platform: Platform, tenant: Tenant
+) -> None:
+    made = _pier(client, tenant, "settlement", 7)  # settlement on top, shrinkage scored +1.4
+    aid, eid = made["asset_id"], made["element_id"]
+    h = tenant.headers(Role.ENGINEER)
+    (top,) = client.get("/api/v1/hazards", params={"asset_id": aid}, headers=h).json()
+    assert top["mechanism"] == "settlement"
+    # a transient cause of an earlier, shorter window: still scored above 0, so it is not
+    # "evidence gone", but the element's top cause has moved away from it
+    old = _add(platform, tenant.organization_id, aid, eid, "shrinkage", "durability")
+    r = client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h)
+    assert r.status_code == 200 and old in r.json()["hazards"]
+    hz = client.get(f"/api/v1/hazards/{old}", headers=h).json()
+    assert hz["status"] == "resolved"
+    last = hz["transitions"][-1]
+    assert last["actor"] == "system" and last["action"] == "evidence_gone"
+    assert last["note"].startswith(f"superseded by hazard {top['id']} (settlement, confidence 0.")
+    assert client.get(f"/api/v1/hazards/{top['id']}", headers=h).json()["status"] == "open"
+    assert client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h).json()["hazards"] == []
+
+
+def test_the_asset_coherent_change_alarm_alone_keeps_no_hazard_open(
+    client: TestClient, platform: Platform, tenant: Tenant
+) -> None:
+    made = _pier(client, tenant, "thermal", 11)
+    aid, eid = made["asset_id"], made["element_id"]
+    h = tenant.headers(Role.ENGINEER)
+    stale = _add(platform, tenant.organization_id, aid, eid, "water_ingress", "durability")
+    channel_bound = _add(platform, tenant.organization_id, aid, eid, "shear")
+    with platform.database.transaction() as s:
+        for key, hazard in (
+            (f"structural-change/asset-{aid}", stale),
+            ("rule/CRK-1", channel_bound),
+        ):
+            alarm = AlarmRecord(
+                organization_id=tenant.organization_id,
+                category="structural" if key.startswith("structural") else "rule",
+                key=key,
+                status="active",
+                level=1,
+                level_name="coherent change",
+                severity=2,
+                raised_at=datetime(2024, 1, 1, tzinfo=UTC),
+            )
+            s.add(alarm)
+            s.flush()
+            s.add(
+                HazardEvidenceLink(
+                    hazard_id=hazard, kind="alarm", ref=f"alarm:{alarm.id}", test="alarm"
+                )
+            )
+    r = client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h)
+    assert r.status_code == 200 and r.json()["hazards"] == [stale]
+    assert client.get(f"/api/v1/hazards/{stale}", headers=h).json()["status"] == "resolved"
+    # an active alarm on one of the hazard's own channels still holds it open
+    assert client.get(f"/api/v1/hazards/{channel_bound}", headers=h).json()["status"] == "open"

@@ -12,7 +12,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from infrasight.reasoning.hazards import HazardAction, HazardStatus, apply_action
-from infrasight.reasoning.hazards.housekeeping import HousekeepingRules, evidence_gone
+from infrasight.reasoning.hazards.housekeeping import (
+    HousekeepingRules,
+    evidence_gone,
+    superseded,
+)
 from infrasight.services.hazard_transitions import record_hazard_transition
 from infrasight.storage.models import (
     AlarmRecord,
@@ -20,11 +24,16 @@ from infrasight.storage.models import (
     HazardEvidenceLink,
 )
 
-__all__ = ["SEEN_KEY", "merge_duplicates", "resolve_unsupported"]
+__all__ = ["SEEN_KEY", "merge_duplicates", "resolve_unsupported", "supersede_moved"]
 
 _log = logging.getLogger(__name__)
 
 HOUR_US = 3_600_000_000
+DAMAGE_KINDS = frozenset({"structural", "durability"})
+ASSET_ALARM_PREFIX = "structural-change/asset-"
+"""The asset-level coherent-change alarm: context for every damage hazard of the asset, but it
+names no channel, so it alone does not keep a hazard from resolving (its mechanism's own score
+and its channel alarms do)."""
 SEEN_KEY = "evidence_seen_until_us"
 """Key of a hazard's ``prediction``: the data time (µs) its mechanism was last the top cause."""
 
@@ -96,7 +105,11 @@ def _alarms_active(session: Session, hazard_id: int) -> bool:
         return False
     return (
         session.scalars(
-            select(AlarmRecord.id).where(AlarmRecord.id.in_(ids), AlarmRecord.status != "cleared")
+            select(AlarmRecord.id).where(
+                AlarmRecord.id.in_(ids),
+                AlarmRecord.status != "cleared",
+                AlarmRecord.key.not_like(f"{ASSET_ALARM_PREFIX}%"),
+            )
         ).first()
         is not None
     )
@@ -142,4 +155,53 @@ def resolve_unsupported(
             _system(session, h, HazardAction.EVIDENCE_GONE, note)
             out.append(h.id)
             _log.info("hazard %s resolved: %s", h.id, note)
+    return out
+
+
+def supersede_moved(
+    session: Session,
+    rules: HousekeepingRules,
+    element_id: int,
+    top: str,
+    confidences: Mapping[str, float],
+    *,
+    start_us: int,
+    end_us: int,
+) -> list[int]:
+    """Resolve the element's live damage hazards whose mechanism the top damage cause ``top``
+    has displaced (see :func:`superseded`), each with a note naming the hazard that took over.
+
+    ``confidences``: every mechanism's confidence now; ``start_us``/``end_us``: the data window
+    read. Returns the ids changed. Nothing happens while ``top`` has no live hazard.
+    """
+    rows = session.scalars(
+        select(Hazard)
+        .where(
+            Hazard.element_id == element_id,
+            Hazard.hazard_kind.in_(sorted(DAMAGE_KINDS)),
+            Hazard.status.in_(sorted(rules.supersede_statuses | {"mitigating"})),
+        )
+        .order_by(Hazard.id)
+    ).all()
+    survivor = next((h for h in rows if h.mechanism == top), None)
+    if survivor is None:
+        return []
+    confidence = confidences.get(top, 0.0)
+    out = []
+    for h in rows:
+        if h.mechanism == top or h.status not in rules.supersede_statuses:
+            continue
+        seen = (h.prediction or {}).get(SEEN_KEY)
+        since = int(seen) if isinstance(seen, int | float) else start_us
+        hours = (end_us - since) / HOUR_US
+        own = confidences.get(h.mechanism, 0.0)
+        if superseded(
+            rules, is_top=False, top_confidence=confidence, own_confidence=own, off_top_h=hours
+        ):
+            note = rules.supersede_note.format(
+                survivor=survivor.id, mechanism=top, confidence=confidence, own=own, hours=hours
+            )
+            _system(session, h, HazardAction.EVIDENCE_GONE, note)
+            out.append(h.id)
+            _log.info("hazard %s superseded: %s", h.id, note)
     return out

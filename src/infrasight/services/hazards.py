@@ -58,6 +58,7 @@ from infrasight.services.hazard_housekeeping import (
     SEEN_KEY,
     merge_duplicates,
     resolve_unsupported,
+    supersede_moved,
 )
 from infrasight.services.hazard_prediction import (
     PredictionCache,
@@ -121,7 +122,43 @@ DRIVERS = {
     "traffic": "traffic",
     "traffic_load": "traffic",
 }
-_MATERIALS = {"steel": "steel", "prestressed concrete": "psc"}
+_MATERIALS = {
+    "steel": "steel",
+    "prestressed concrete": "psc",
+    "psc": "psc",
+    "reinforced concrete": "rc",
+    "concrete": "rc",
+    "rc": "rc",
+}
+"""Element material (as registered, lower case) -> the cause library's; others are unknown."""
+
+
+def element_context(el: Element, at_us: int) -> ElementContext:
+    """What the register knows about an element, for the cause tests at data time ``at_us``.
+
+    A blank material or exposure class and a missing construction year are unknown (no
+    evidence), not benign: only what an operator recorded counts for or against a mechanism.
+    The age counts from the middle of the construction year.
+    """
+    cls = el.exposure_class.strip().upper()
+    exposure: frozenset[str] | None = None
+    if cls:
+        exposure = frozenset(
+            name
+            for name, prefixes in (("chloride", ("XD", "XS")), ("freeze_thaw", ("XF",)))
+            if any(c.startswith(prefixes) for c in cls.replace(",", " ").split())
+        )
+    age = None
+    if el.construction_year is not None:
+        at = datetime.fromtimestamp(at_us / 1e6, tz=UTC)
+        years = at.year + (at.timetuple().tm_yday - 1) / 365.25
+        age = max(years - (el.construction_year + 0.5), 0.0)
+    return ElementContext(
+        element_id=str(el.id),
+        material=_MATERIALS.get(el.material.strip().lower()),
+        age_years=age,
+        exposure=exposure,
+    )
 
 
 MIN_POINTS = 48
@@ -149,13 +186,37 @@ def _hourly(session: Session, channel_id: int, start_us: int, n: int) -> np.ndar
     return out
 
 
+ORIENTATIONS = frozenset({"transverse", "diagonal", "longitudinal", "map", "vertical"})
+
+
 def _orientation(measurements: dict[str, Any]) -> str:
+    """A crack's orientation: as recorded (``orientation``), else from the pattern or the
+    angle to the element axis; "" unknown."""
+    said = measurements.get("orientation")
+    if isinstance(said, str) and said.strip().lower() in ORIENTATIONS:
+        return said.strip().lower()
     if measurements.get("pattern") == "map":
         return "map"
     angle = measurements.get("angle_to_axis_deg")
     if not isinstance(angle, int | float):
         return ""
     return "longitudinal" if angle < 30 else "transverse" if angle > 60 else "diagonal"
+
+
+POSITIONS = frozenset(
+    {"midspan_soffit", "near_support", "along_bar", "pier", "edge", "weld_toe", "joint", "surface"}
+)
+"""Where on its element a defect lies, as the cause tests read it (``DefectEvidence.position``)."""
+
+
+def _position(defect: Defect) -> str:
+    """The defect's position on its element where its row records one (``geometry`` or
+    ``measurements`` key ``position``, as an inspector or an analysis writes it); "" unknown."""
+    for source in (defect.geometry, defect.measurements):
+        value = source.get("position") if isinstance(source, dict) else None
+        if isinstance(value, str) and value.strip().lower() in POSITIONS:
+            return value.strip().lower()
+    return ""
 
 
 def _width_mm(measurements: dict[str, Any]) -> float | None:
@@ -279,15 +340,8 @@ def element_observations(
     out = []
     for eid in ids:
         el = elements[eid]
-        exposure = set()
-        if el.exposure_class.upper().startswith(("XD", "XS")):
-            exposure.add("chloride")
-        if el.exposure_class.upper().startswith("XF"):
-            exposure.add("freeze_thaw")
-        ctx = ElementContext(
-            element_id=str(el.id),
-            material=_MATERIALS.get(el.material.strip().lower(), "rc"),
-            exposure=frozenset(exposure),
+        ctx = element_context(
+            el, start + n * HOUR_US if n else int(datetime.now(UTC).timestamp() * 1e6)
         )
         defects = tuple(defects_of.get(eid, ()))
         devs = tuple(
@@ -295,6 +349,7 @@ def element_observations(
                 defect_id=str(d.id),
                 kind=d.kind,
                 orientation=_orientation(d.measurements),
+                position=_position(d),
                 width_mm=_width_mm(d.measurements),
                 region=defect_region(d),
             )
@@ -391,9 +446,9 @@ def _crack_growth(view: ElementView, keys: Collection[str], start_us: int) -> li
             and ch.quantity.strip().lower() in CRACK_QUANTITIES
             and ch.unit.strip().lower() == "mm"
         ):
-            p = crack_growth_prediction(
-                ch.key, times_s, data.values, view.observations.context.material
-            )
+            # unknown material: the reinforced-concrete width boundaries (the commonest)
+            material = view.observations.context.material or "rc"
+            p = crack_growth_prediction(ch.key, times_s, data.values, material)
             if p is not None:
                 out.append(p)
     return out
@@ -611,6 +666,16 @@ def update_hazards(
             session.flush()
             touched.append(hazard.id)
         touched += merge_duplicates(session, rules, asset.id, el.id, top.mechanism)
+        if top.damage:
+            touched += supersede_moved(
+                session,
+                rules,
+                el.id,
+                top.mechanism,
+                {c.mechanism: c.confidence for c in inf.causes},
+                start_us=start,
+                end_us=start + hours * HOUR_US,
+            )
     return sorted(set(touched))
 
 

@@ -201,6 +201,7 @@ class Element(Base):
     criticality: Mapped[int] = mapped_column(SmallInteger, default=3)  # 1 minor - 5 critical
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     asset: Mapped[Asset] = relationship(back_populates="elements")
+    construction_year: Mapped[int | None] = mapped_column(SmallInteger, default=None)
 
 
 class Device(Base):

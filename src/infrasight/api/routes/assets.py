@@ -109,6 +109,9 @@ class ElementCreate(RequestModel):
         default=0.0, ge=-180, le=180, description="Element axis in images"
     )
     criticality: StrictInt = Field(default=3, ge=1, le=5, description="1 minor - 5 critical (risk)")
+    construction_year: StrictInt | None = Field(
+        default=None, ge=1800, le=2100, description="Year built or commissioned (None: unknown)"
+    )
 
 
 class ElementUpdate(RequestModel):
@@ -119,6 +122,7 @@ class ElementUpdate(RequestModel):
     exposure_class: Annotated[str, Field(max_length=20)] | SkipJsonSchema[None] = None
     axis_deg: Annotated[StrictFloat, Field(ge=-180, le=180)] | SkipJsonSchema[None] = None
     criticality: Annotated[StrictInt, Field(ge=1, le=5)] | SkipJsonSchema[None] = None
+    construction_year: Annotated[StrictInt, Field(ge=1800, le=2100)] | None = None
 
 
 class ElementRead(ReadModel):
@@ -131,6 +135,7 @@ class ElementRead(ReadModel):
     exposure_class: str
     axis_deg: float
     criticality: int
+    construction_year: int | None = None
     created_at: datetime
 
 
@@ -290,11 +295,11 @@ def update_element(
     caller.require(Action.CONFIGURE)
     element = _owned_element(session, element_id, caller.organization_id)
     changes = body.model_dump(exclude_unset=True)
-    reject_nulls(changes, frozenset({"parent_id"}))
+    reject_nulls(changes, frozenset({"parent_id", "construction_year"}))
     if "parent_id" in changes:
         _check_parent(session, element.asset_id, changes["parent_id"], element.id)
     for name, value in changes.items():
-        if value is None and name != "parent_id":
+        if value is None and name not in ("parent_id", "construction_year"):
             raise InvalidInputError("may not be null", field=name)
         setattr(element, name, value)
     record_audit(session, caller, "update", "element", element.id, {"changed": sorted(changes)})

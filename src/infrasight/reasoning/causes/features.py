@@ -27,6 +27,8 @@ _KNOT_H = 7 * 24.0
 Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
 Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
 Z_MODAL = 6.5  # frequency drop (in its environmental spread) at which modal_drop is 0.5
+MIN_GAIN_RISE_SIGMAS = 3.0  # rain-gain rise, in its standard errors, below which it is no evidence
+AR_INFLATION = 2.0  # standard-error inflation for autocorrelated residuals (AR(1) phi ~0.6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +115,32 @@ def _lstsq(X: FloatArray, y: FloatArray) -> FloatArray:
     xtx = X.T @ X
     ridge = 1e-9 * float(np.trace(xtx)) / max(xtx.shape[0], 1)
     return np.asarray(np.linalg.solve(xtx + ridge * np.eye(xtx.shape[0]), X.T @ y))
+
+
+def _slope_error(X: FloatArray, r: FloatArray) -> float:
+    """Standard error of the slope (second column of ``X``) of a least-squares fit.
+
+    Parameters
+    ----------
+    X : FloatArray
+        Design matrix ``(n, 2)``: intercept and regressor.
+    r : FloatArray
+        Residuals of the fit ``(n,)``, in the response's unit.
+
+    Returns
+    -------
+    float
+        Standard error in response unit per regressor unit; ``inf`` when the regressor does
+        not vary (no excitation) or there are too few samples.
+    """
+    if r.size < 3:
+        return float("inf")
+    s2 = float(r @ r) / (r.size - 2)
+    xc = X[:, 1] - float(np.mean(X[:, 1]))
+    sxx = float(xc @ xc)
+    if sxx <= 1e-12 * max(float(X[:, 1] @ X[:, 1]), 1.0):
+        return float("inf")
+    return float(np.sqrt(s2 / sxx))
 
 
 def damage_signal(ch: ChannelData, obs: Observations) -> FloatArray:
@@ -604,13 +632,21 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
     n = y.size
     k = int(0.4 * n)
     gains = []
+    errors = []
     resid = []
     for sl in (slice(0, k), slice(n - k, n)):
         ok = np.isfinite(y[sl])
         X = np.column_stack([np.ones(ok.sum()), x[sl][ok]])
         beta = _lstsq(X, y[sl][ok])
+        r = y[sl][ok] - X @ beta
         gains.append(float(beta[1]))
-        resid.append(y[sl][ok] - X @ beta)
+        errors.append(_slope_error(X, r))
+        resid.append(r)
+    # A gain fitted on a segment without rain (a dry spell) is not known: judge the rise by
+    # the gains' own uncertainty (residuals are autocorrelated: x AR_INFLATION) before using it.
+    rise = (gains[1] - gains[0]) / (AR_INFLATION * float(np.hypot(errors[0], errors[1])) + 1e-12)
+    if not np.isfinite(rise) or rise < MIN_GAIN_RISE_SIGMAS:
+        return
     noise = max(_robust_std(np.concatenate(resid)), 1e-12)
     z = (gains[1] - gains[0]) * float(np.std(x)) / noise
     feats["moisture_rain_gain"] = Feature(

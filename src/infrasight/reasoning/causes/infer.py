@@ -66,9 +66,13 @@ def _context(obs: Observations, t: Test) -> tuple[float | None, str]:
             return float(ctx.age_years < float(cond["lt"])), f"age {ctx.age_years:g} years"
         return float(ctx.age_years > float(cond["gt"])), f"age {ctx.age_years:g} years"
     if t.field == "exposure":
+        if ctx.exposure is None:  # not recorded: unknown, not benign
+            return None, ""
         return float(cond["contains"] in ctx.exposure), "exposure " + (
-            ", ".join(sorted(ctx.exposure)) or "none recorded"
+            ", ".join(sorted(ctx.exposure)) or "none"
         )
+    if ctx.material is None:
+        return None, ""
     return float(ctx.material == cond["equals"]), f"material {ctx.material}"
 
 

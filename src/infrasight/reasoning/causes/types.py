@@ -100,12 +100,13 @@ class DefectEvidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ElementContext:
-    """What is known about the element itself."""
+    """What is known about the element itself; None for a fact that is not known (no evidence
+    either way: an empty exposure set is known to be benign, None is not recorded)."""
 
     element_id: str
-    material: str = "rc"  # rc, psc, steel
+    material: str | None = "rc"  # rc, psc, steel
     age_years: float | None = None
-    exposure: frozenset[str] = frozenset()  # "freeze_thaw", "chloride", "water"
+    exposure: frozenset[str] | None = frozenset()  # "freeze_thaw", "chloride", "water"
 
 
 _EMPTY: Mapping[str, FloatArray] = MappingProxyType({})

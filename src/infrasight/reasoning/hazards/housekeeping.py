@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["HousekeepingRules", "evidence_gone", "load_housekeeping"]
+__all__ = ["HousekeepingRules", "evidence_gone", "load_housekeeping", "superseded"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,10 +21,16 @@ class HousekeepingRules:
         Data time (h) without support after which a hazard resolves.
     max_score : float
         A mechanism scoring above this is still supported by evidence.
-    resolve_statuses, merge_statuses : frozenset of str
+    supersede_hours : float
+        Data time (h) a damage hazard's mechanism has been off the top before another damage
+        mechanism on top supersedes it.
+    supersede_margin : float
+        Confidence (0-1) by which the top must exceed the hazard's own mechanism.
+    resolve_statuses, supersede_statuses, merge_statuses : frozenset of str
         States the rule applies to.
-    resolve_note, merge_note : str
-        Transition notes (``str.format`` with ``hours``, ``mechanism``; ``survivor``).
+    resolve_note, supersede_note, merge_note : str
+        Transition notes (``str.format`` with ``hours``, ``mechanism``; ``survivor``,
+        ``confidence``, ``own``).
     """
 
     quiet_hours: float
@@ -33,13 +39,17 @@ class HousekeepingRules:
     resolve_note: str
     merge_statuses: frozenset[str]
     merge_note: str
+    supersede_hours: float
+    supersede_margin: float
+    supersede_statuses: frozenset[str]
+    supersede_note: str
 
 
 def load_housekeeping() -> HousekeepingRules:
     """The packaged rules."""
     text = resources.files("infrasight.reasoning.hazards").joinpath("housekeeping.toml")
     data: dict[str, Any] = tomllib.loads(text.read_text())
-    resolve, merge = data["auto_resolve"], data["merge"]
+    resolve, merge, sup = data["auto_resolve"], data["merge"], data["supersede"]
     return HousekeepingRules(
         quiet_hours=float(resolve["quiet_hours"]),
         max_score=float(resolve["max_score"]),
@@ -47,6 +57,10 @@ def load_housekeeping() -> HousekeepingRules:
         resolve_note=str(resolve["note"]),
         merge_statuses=frozenset(str(s) for s in merge["statuses"]),
         merge_note=str(merge["note"]),
+        supersede_hours=float(sup["held_hours"]),
+        supersede_margin=float(sup["margin"]),
+        supersede_statuses=frozenset(str(s) for s in sup["statuses"]),
+        supersede_note=str(sup["note"]),
     )
 
 
@@ -73,3 +87,29 @@ def evidence_gone(
     """
     supported = score is not None and score > rules.max_score
     return not is_top and not supported and not alarms_active and unsupported_h >= rules.quiet_hours
+
+
+def superseded(
+    rules: HousekeepingRules,
+    *,
+    is_top: bool,
+    top_confidence: float,
+    own_confidence: float,
+    off_top_h: float,
+) -> bool:
+    """Whether a damage hazard is superseded by the element's (other) top damage cause.
+
+    Parameters
+    ----------
+    is_top : bool
+        Its mechanism is the element's top cause now.
+    top_confidence, own_confidence : float
+        Confidence (0-1) of the top cause and of the hazard's mechanism now.
+    off_top_h : float
+        Data time (h) since the mechanism last was the element's top cause.
+    """
+    return (
+        not is_top
+        and top_confidence - own_confidence >= rules.supersede_margin
+        and off_top_h >= rules.supersede_hours
+    )
