@@ -22,7 +22,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision: str = "0027"
-down_revision: str | None = "0021"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
