@@ -113,7 +113,9 @@ def test_every_page_draws_chinese_with_the_shipped_fonts(server: str, web_site: 
             checked = 0
             for locale, name in (("zh-Hans", "简体中文"), ("zh-Hant", "繁體中文")):
                 page.get_by_label("language").click()
-                page.get_by_role("option", name=name).click()
+                # the switch reloads the page: wait for that reload, or the next goto races it
+                with page.expect_navigation(wait_until="networkidle"):
+                    page.get_by_role("option", name=name).click()
                 page.wait_for_function(f"document.documentElement.innerHTML.includes('{name}')")
                 allowed = {"Roboto", FONT_FAMILIES[locale][1]}
                 for path in paths:
