@@ -168,6 +168,24 @@ class Citation:
 
 PASSAGE_KEYS = ("source", "document", "page", "link")
 _STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+MISSING = object()  # what ``path_child`` gives for a step the node does not have
+
+
+def path_child(node: Any, index: str | None, key: str | None) -> Any:
+    """One step of a result path (``a.b[2].c``): ``node[int(index)]`` of a list or ``node[key]``
+    of a dict, or ``MISSING`` when the node has no such child."""
+    if index is not None and isinstance(node, list) and int(index) < len(node):
+        return node[int(index)]
+    if key is not None and isinstance(node, dict) and key in node:
+        return node[key]
+    return MISSING
+
+
+def path_steps(path: str) -> Iterator[tuple[str | None, str | None]]:
+    """The (index, key) steps of a result path such as ``items[0].value``."""
+    for match in _STEP.finditer(path):
+        index, key = match.groups()
+        yield index, key
 
 
 def consulted_passages(evidence: Sequence[ToolEvidence]) -> list[dict[str, Any]]:
@@ -191,12 +209,8 @@ def passage_of(result: Any, path: str) -> dict[str, Any] | None:
     for match in _STEP.finditer(path):
         if isinstance(node, dict) and "source" in node and "passage" in node:
             found = {k: node[k] for k in PASSAGE_KEYS if k in node}
-        index, key = match.groups()
-        if index is not None and isinstance(node, list) and int(index) < len(node):
-            node = node[int(index)]
-        elif key is not None and isinstance(node, dict) and key in node:
-            node = node[key]
-        else:
+        node = path_child(node, *match.groups())
+        if node is MISSING:
             break
     return found
 

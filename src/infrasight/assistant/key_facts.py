@@ -14,10 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from infrasight.assistant.grounding import MISSING, path_child, path_steps
+
 __all__ = ["key_facts", "key_facts_line"]
 
 _FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]+))?\}")
-_STEP = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 
 
 @cache
@@ -35,13 +36,9 @@ def _read(result: Any, path: str) -> Any:
         names = [str(r["name"]) for r in result if isinstance(r, dict) and r.get("name")]
         return ", ".join(names) or None
     node = result
-    for match in _STEP.finditer(path):
-        index, key = match.groups()
-        if index is not None and isinstance(node, list) and int(index) < len(node):
-            node = node[int(index)]
-        elif key is not None and isinstance(node, dict) and key in node:
-            node = node[key]
-        else:
+    for index, key in path_steps(path):
+        node = path_child(node, index, key)
+        if node is MISSING:
             return None
     return node
 
