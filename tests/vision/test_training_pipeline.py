@@ -205,3 +205,47 @@ def test_selection_weighs_uav75_iou_when_present() -> None:
     assert ious.shape == THRESHOLDS.shape
     assert ious[THRESHOLDS <= 0.5].min() == pytest.approx(1.0)
     assert ious[THRESHOLDS > 0.5].max() == 0.0
+
+
+def test_warm_start_from_exported_onnx_reproduces_it_and_keeps_statistics(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+    from training.cracks.export import export
+    from training.cracks.model import CrackNetLite
+    from training.cracks.warm_start import freeze_batch_norm, load_folded_onnx
+
+    widths = (8, 8, 16, 16, 24)
+    torch.manual_seed(1)
+    net = CrackNetLite(widths)
+    with torch.no_grad():  # non-trivial statistics, so folding really changes the weights
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    ck = {"model": net.state_dict(), "widths": list(widths), "epoch": 1, "val": {},
+          "mean": 127.5, "std": 63.75, "args": {"preset": "cpu"}}  # fmt: skip
+    torch.save(ck, tmp_path / "best.pt")
+    export(tmp_path / "best.pt", tmp_path / "m.onnx")
+
+    warm = CrackNetLite(widths)
+    assert load_folded_onnx(warm, tmp_path / "m.onnx") == 59
+    x = np.random.default_rng(0).normal(size=(1, 3, 48, 64)).astype(np.float32)
+    (expected,) = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"image": x})
+    with torch.no_grad():
+        got = torch.sigmoid(warm.eval()(torch.from_numpy(x))).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+    # fine-tuning mode: the network trains, the batch-norm statistics stay fixed
+    warm.train()
+    freeze_batch_norm(warm)
+    before = [b.clone() for b in warm.buffers()]
+    warm(torch.from_numpy(x) * 3.0 + 1.0)
+    assert all(torch.equal(a, b) for a, b in zip(before, warm.buffers(), strict=True))
+    assert warm.head.training and all(
+        not m.training for m in warm.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    )
+
+    with pytest.raises(ValueError, match="convolution 0 has shape"):
+        load_folded_onnx(CrackNetLite((16, 32, 64, 128, 256)), tmp_path / "m.onnx")
