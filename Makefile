@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATASETS ?= ../shared/datasets
-# crack training recipe: cpu (2 CPU cores, about 4 h), cpu-short (about 2 h) or shipped (GPU, 1.0.0)
+# crack training recipe: cpu (2 CPU cores, 4-9 h by CPU), cpu-short (half) or shipped (GPU, 1.0.0)
 CRACK_PRESET ?= cpu
+# fine-tuning: make train-cracks CRACK_PRESET=cpu-finetune CRACK_INIT=path/to/weights.onnx
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -88,7 +89,7 @@ fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, a
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
-	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks --preset $(CRACK_PRESET)
+	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks --preset $(CRACK_PRESET) $(if $(CRACK_INIT),--init-onnx $(CRACK_INIT))
 	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks/best.pt --out src/infrasight/vision/models/crack-segmentation.onnx
 
 clean:

@@ -12,8 +12,10 @@ Writes ``<out>/last.pt`` (resumable), ``<out>/best.pt`` and ``<out>/log.jsonl``.
 
 Presets: ``--preset cpu`` (default; what ``make train-cracks`` runs) is sized for 2 CPU cores:
 27,500 steps of 8 crops of 256x256 under bf16 autocast with channels-last tensors, 4 h 11 min
-there (measured); ``--preset cpu-short`` stops at 14,250 steps (about 2 hours; see the model
-card for the figures of each). ``--preset shipped`` is the recipe of the 1.0.0 weights (9,500
+on a 2-core AMD EPYC, 8.9 h on a 2-core Intel Xeon with AVX512-BF16 but no AMX (both measured);
+``--preset cpu-short`` stops at 14,250 steps (half of that; see the model card for the figures
+of each). ``--preset cpu-finetune --init-onnx FILE`` fine-tunes exported weights (the shipped
+1.0.0 model) on the whole mix for 2,000 steps of the same crops. ``--preset shipped`` is the recipe of the 1.0.0 weights (9,500
 steps of 24 crops of 320x320; about 18 minutes on one H100); ``--preset gpu`` the same crops for
 14,000 steps. When ``UAV75-trainval`` is present its 50 training images join the mix (planking
 as hard negatives, centrelines as lines with an ignore band) and selection maximises the mean of
@@ -64,7 +66,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "workers": 2,
     },
     # Sized for 2 CPU cores with bf16 (AVX512-BF16): batches of 8 crops of 256x256, the size at
-    # which a step costs the least per pixel there; 27,500 steps, 4 h 11 min measured.
+    # which a step costs the least per pixel there; 27,500 steps, 4 h 11 min measured (AMD EPYC).
     "cpu": {
         "epochs": 110,
         "steps_per_epoch": 250,
@@ -80,8 +82,8 @@ PRESETS["gpu"] = {**PRESETS["shipped"], "epochs": 140}
 # The same at half length (14,250 steps, about 2 hours); scores lower (see the model card).
 PRESETS["cpu-short"] = {**PRESETS["cpu"], "epochs": 57}
 # Fine-tuning of the shipped 1.0.0 weights (``--init-onnx``) on the whole mix, UAV75 included:
-# 3,500 steps of the CPU crops at a lower peak rate, batch norms frozen (see warm_start.py).
-PRESETS["cpu-finetune"] = {**PRESETS["cpu"], "epochs": 14, "lr": 1e-3}
+# 2,000 steps of the CPU crops at a lower peak rate, batch norms frozen (see warm_start.py).
+PRESETS["cpu-finetune"] = {**PRESETS["cpu"], "epochs": 8, "lr": 1e-3}
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.025), 3)
 MAX_WALL_FP = 0.001
 
@@ -272,8 +274,8 @@ def main(argv: list[str] | None = None) -> None:
         choices=sorted(PRESETS),
         default="cpu",
         help="defaults of epochs, steps per epoch, batch, crop, lr and workers: 'cpu' (2 CPU"
-        " cores, about 4.2 h), 'cpu-short' (about 2 h), 'shipped' (the 1.0.0 weights, GPU) or"
-        " 'gpu' (with the UAV75 bridge images, GPU)",
+        " cores, 4.2-8.9 h by CPU), 'cpu-short' (half), 'cpu-finetune' (with --init-onnx),"
+        " 'shipped' (the 1.0.0 weights, GPU) or 'gpu' (with the UAV75 bridge images, GPU)",
     )
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--steps-per-epoch", type=int, default=None)
