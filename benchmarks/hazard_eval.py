@@ -822,72 +822,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    default = os.environ.get("INFRASIGHT_DATASETS", str(REPO.parent / "shared" / "datasets"))
-    ap.add_argument("--datasets", type=Path, default=Path(default))
-    ap.add_argument(
-        "--n",
-        "--scenarios",
-        dest="n",
-        type=int,
-        default=48,
-        help="scenarios (a multiple of 12 is balanced)",
-    )
-    ap.add_argument("--first-seed", type=int, default=1000)
-    ap.add_argument("--days", type=int, default=90)
-    ap.add_argument("--batch-hours", type=int, default=24)
-    ap.add_argument("--latency-batches", type=int, default=40)
-    ap.add_argument("--smoke", action="store_true", help="4 short scenarios, Z24 reduced")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="processes streaming the scenarios in parallel (each its own database)",
-    )
-    args = ap.parse_args()
-    os.environ.pop("INFRASIGHT_DATABASE_URL", None)
-    if args.smoke:  # a decoy, two damage mechanisms and a sensor fault, 30 days, 3-day batches
-        days, lat_batches, batch_hours = 30, 4, 72
-        suite = [
-            generate_scenario(m, args.first_seed + i, days=days)
-            for i, m in enumerate(("thermal", "settlement", "fatigue", "sensor_fault"))
-        ]
-    else:
-        days, lat_batches, batch_hours = args.days, args.latency_batches, args.batch_hours
-        suite = generate_suite(args.n, args.first_seed, days=days)
-    n = len(suite)
-    log: Callable[[str], None] = (lambda _m: None) if args.json else print
-    log(
-        f"hazard_eval: {n} generated scenarios (seeds {args.first_seed}-{args.first_seed + n - 1},"
-        f" {days} days), streamed {batch_hours} h per batch through ingest -> effects -> hazards"
-    )
-    with tempfile.TemporaryDirectory(prefix="hazard-eval-") as tmp:
-        folder = Path(tmp)
-        t0 = time.perf_counter()
-        stream = stream_parallel(folder, suite, days, batch_hours, args.workers)
-        figures = summarise(stream)
-        figures["wall_s"] = time.perf_counter() - t0
-        settle = next(
-            sc
-            for sc in generate_suite(12, args.first_seed, days=max(days, 62))
-            if sc.truth.mechanism == "settlement"
-        )
-        lat = latency(folder, settle, lat_batches, preload_days=min(60, max(days, 62) - 2))
-        real_z24 = z24(folder, args.datasets)
-        real_yonghe = None if args.smoke else yonghe(folder, args.datasets)
-        real_munich = None if args.smoke else munich(folder, args.datasets)
-    result = {
-        "streamed": figures,
-        "latency": lat,
-        "z24": real_z24,
-        "yonghe": real_yonghe,
-        "munich": real_munich,
-    }
-    if args.json:
-        print(json.dumps(result, indent=1, default=str))
-        return 0
+def _print_streamed(figures: dict[str, Any]) -> None:
     b = figures["baseline"]
     print(f"\n== streamed scenarios ({figures['n']}, {figures['wall_s']:.0f} s) ==")
     print(f"  {'figure':40s} {'InfraSight':>12s} {'threshold baseline':>20s}")
@@ -937,6 +872,105 @@ def main() -> int:
         print(f"  {label:40s} {_fmt(ours):>12s} {_fmt(base):>20s}")
     print(f"  detected per mechanism: {figures['per_mechanism_detected']}")
     print(f"  truth -> top mechanism at the end: {dict(figures['final_top'])}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    default = os.environ.get("INFRASIGHT_DATASETS", str(REPO.parent / "shared" / "datasets"))
+    ap.add_argument("--datasets", type=Path, default=Path(default))
+    ap.add_argument(
+        "--n",
+        "--scenarios",
+        dest="n",
+        type=int,
+        default=48,
+        help="scenarios (a multiple of 12 is balanced)",
+    )
+    ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--batch-hours", type=int, default=24)
+    ap.add_argument("--latency-batches", type=int, default=40)
+    ap.add_argument("--smoke", action="store_true", help="4 short scenarios, Z24 reduced")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes streaming the scenarios in parallel (each its own database)",
+    )
+    ap.add_argument(
+        "--streamed-only",
+        action="store_true",
+        help="section 1 only (no latency, no real records): for long runs in chunks",
+    )
+    ap.add_argument("--rows", type=Path, help="write section 1's per-scenario rows (JSON) here")
+    ap.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        help="print section 1's figures over --rows files of earlier runs (nothing is run)",
+    )
+    args = ap.parse_args()
+    os.environ.pop("INFRASIGHT_DATABASE_URL", None)
+    if args.combine:
+        parts = [json.loads(f.read_text()) for f in args.combine]
+        combined = {
+            "scenarios": [r for p in parts for r in p["scenarios"]],
+            "update_costs_s": [c for p in parts for c in p["update_costs_s"]],
+        }
+        figures = summarise(combined)
+        figures["wall_s"] = sum(p.get("wall_s", 0.0) for p in parts)
+        _print_streamed(figures)
+        return 0
+    if args.smoke:  # a decoy, two damage mechanisms and a sensor fault, 30 days, 3-day batches
+        days, lat_batches, batch_hours = 30, 4, 72
+        suite = [
+            generate_scenario(m, args.first_seed + i, days=days)
+            for i, m in enumerate(("thermal", "settlement", "fatigue", "sensor_fault"))
+        ]
+    else:
+        days, lat_batches, batch_hours = args.days, args.latency_batches, args.batch_hours
+        suite = generate_suite(args.n, args.first_seed, days=days)
+    n = len(suite)
+    log: Callable[[str], None] = (lambda _m: None) if args.json else print
+    log(
+        f"hazard_eval: {n} generated scenarios (seeds {args.first_seed}-{args.first_seed + n - 1},"
+        f" {days} days), streamed {batch_hours} h per batch through ingest -> effects -> hazards"
+    )
+    with tempfile.TemporaryDirectory(prefix="hazard-eval-") as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        stream = stream_parallel(folder, suite, days, batch_hours, args.workers)
+        figures = summarise(stream)
+        figures["wall_s"] = time.perf_counter() - t0
+        if args.rows is not None:
+            args.rows.write_text(json.dumps({**stream, "wall_s": figures["wall_s"]}, default=str))
+        if args.streamed_only:
+            if args.json:
+                print(json.dumps({"streamed": figures}, indent=1, default=str))
+            else:
+                _print_streamed(figures)
+            return 0
+        settle = next(
+            sc
+            for sc in generate_suite(12, args.first_seed, days=max(days, 62))
+            if sc.truth.mechanism == "settlement"
+        )
+        lat = latency(folder, settle, lat_batches, preload_days=min(60, max(days, 62) - 2))
+        real_z24 = z24(folder, args.datasets)
+        real_yonghe = None if args.smoke else yonghe(folder, args.datasets)
+        real_munich = None if args.smoke else munich(folder, args.datasets)
+    result = {
+        "streamed": figures,
+        "latency": lat,
+        "z24": real_z24,
+        "yonghe": real_yonghe,
+        "munich": real_munich,
+    }
+    if args.json:
+        print(json.dumps(result, indent=1, default=str))
+        return 0
+    _print_streamed(figures)
     print(
         f"\n== latency: commit -> hazards updated, background workers ({lat['batches']} batches) =="
     )
