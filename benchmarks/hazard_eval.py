@@ -2,7 +2,8 @@
 
     python benchmarks/hazard_eval.py [--datasets PATH] [--n 48] [--first-seed 1000]
                                      [--batch-hours 24] [--latency-batches 40] [--workers 1]
-                                     [--smoke] [--json]
+                                     [--smoke] [--json] [--streamed-only] [--rows FILE]
+    python benchmarks/hazard_eval.py --combine FILE [FILE ...]   (section 1 over saved rows)
                                      (--scenarios N is --n N)
 
 1. Streamed scenarios. Generated scenarios (``infrasight.synthetic.scenarios``, 12 mechanisms
@@ -13,14 +14,20 @@
    touched element are updated, all inline. Figures: detection (a damage hazard for a damage
    scenario, a maintenance hazard for a sensor fault) and the time from the onset in the data to
    the hazard being opened (data time: it includes the batching), the top mechanism at the end
-   (the live hazards, open/acknowledged/mitigating, the most confident cause first; top-3 from
-   that hazard's ranked causes; thermal only is right with no live damage hazard, as in
-   ``rca_eval.py``), false hazards (thermal only: any damage hazard at any batch; sensor fault:
+   over the scored hazards, and top-3 from the top one's ranked causes. Scored: what an operator
+   saw the system conclude about the element, for every mechanism alike: the live hazards at
+   the end (open/acknowledged/mitigating, the most confident cause first), then those the
+   system resolved during the scenario because their evidence went away (``evidence_gone``,
+   the latest first; a transient sensor fault's maintenance hazard that resolved when the gauge
+   recovered is the right answer), never one the system superseded or merged; thermal only is
+   right with no damage hazard among them, as in ``rca_eval.py``. The live-only figures are
+   printed beside them. False hazards (thermal only: any damage hazard at any batch; sensor fault:
    a structural hazard; damage: a sensor-fault hazard) and the cost of one hazard update.
    The element is registered as an operator would: the scenario's material, an exposure class
    for its exposures (XD3 chloride, XF3 freeze-thaw, else XC3) and construction year; its
-   defects are recorded by an inspection a week after the onset (a capture with one defect
-   row each: kind, orientation, position on the element, width).
+   defects are recorded by an inspection a week after the onset through the services (a photo
+   stored by ``store_capture``, each defect by ``record_defect`` as
+   ``POST /captures/{id}/defects`` does: kind, orientation, position on the element, width).
    Baseline (same data, same process): a cause-less threshold detector, a gauge's daily mean
    more than 5 robust sigmas from its first week; its alarms before the onset are counted as
    false alarms (not detections).
