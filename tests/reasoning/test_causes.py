@@ -168,3 +168,42 @@ def test_rain_gain_rise_with_rain_in_both_segments_is_evidence(lib: MechanismLib
     gain = inf.features.get("moisture_rain_gain")
     assert gain is not None and gain > 0.9
     assert inf.top.mechanism == "water_ingress"
+
+
+@pytest.mark.parametrize("seed", [1049, 1001])
+def test_map_cracking_from_day_0_is_damage_at_the_first_inspection(
+    lib: MechanismLibrary, seed: int
+) -> None:
+    # Shrinkage present from day 0 (tuning seeds): the gauges show no change against a start
+    # that already holds it, so the cause rests on the inspection's map cracking. Ten days in
+    # (what the first batch after the inspection sees) the top cause is a map-cracking damage
+    # mechanism, no longer "thermal, no damage"; without the defect it stays thermal.
+    sc = generate_scenario("shrinkage", seed, days=45)
+    assert [(d.kind, d.orientation) for d in sc.observations.defects] == [("crack", "map")]
+    early = _prefix(sc.observations, 240.0)
+    inf = infer_causes(early, lib)
+    assert inf.top.mechanism in {"asr", "shrinkage"} and inf.top.damage
+    thermal = next(c for c in inf.causes if c.mechanism == "thermal")
+    assert any(e.kind == "defect" for e in thermal.evidence_against)
+    assert infer_causes(dataclasses.replace(early, defects=()), lib).top.mechanism == "thermal"
+
+
+def test_fine_flexural_cracks_do_not_count_against_thermal(lib: MechanismLibrary) -> None:
+    sc = generate_scenario("thermal", 1000, days=45)
+    assert [(d.orientation, d.position) for d in sc.observations.defects] == [
+        ("transverse", "midspan_soffit")
+    ]
+    inf = infer_causes(sc.observations, lib)
+    assert inf.top.mechanism == "thermal"
+    thermal = inf.causes[0]
+    assert not any(e.kind == "defect" for e in thermal.evidence_against)
+
+
+def test_a_defect_test_expects_present_or_absent(tmp_path: Path) -> None:
+    (tmp_path / "x.toml").write_text(
+        'id = "x"\nname = "x"\ndamage = true\nhazard_kind = "structural"\ncitation = "c"\n'
+        'description = "d"\ntests = [{ test = "defect", expect = "rarely", match = { kind = '
+        '["crack"] }, for = 1.0, against = 1.0 }]\n'
+    )
+    with pytest.raises(DefinitionError, match="present or absent"):
+        load_mechanisms([tmp_path])

@@ -256,3 +256,33 @@ def test_held_evidence_is_refreshed_not_added(
         )
         == []
     )
+
+
+def test_a_held_item_named_exactly_is_not_claimed_by_a_similar_one() -> None:
+    """Two held windows of one channel; the incoming items are one of them exactly (refreshed)
+    and a window close to both (it must not rename the exactly named one: the service would
+    then look up a link whose ref the first update had already changed)."""
+    a = _win("channel:SET[2026-01-03T04:00Z/..]", value=1.0)
+    b = _win("channel:SET[2026-01-04T04:00Z/..]", value=1.0)
+    hazard = ExistingHazard(
+        hazard_id="7",
+        element_id="P2",
+        mechanism="settlement",
+        status=S.OPEN,
+        refs=frozenset({a.ref, b.ref}),
+        evidence=(b, a),
+    )
+    similar = _win("channel:SET[2026-01-03T12:00Z/..]", "lasting change (+0.9)", 2.0)
+    exact = _win(b.ref, "lasting change (+0.9)", 3.0)
+    [plan] = group_evidence(
+        [
+            HazardEvidence(element_id="P2", mechanism="settlement", evidence=similar),
+            HazardEvidence(element_id="P2", mechanism="settlement", evidence=exact),
+        ],
+        [hazard],
+    )
+    olds = [old for old, _ in plan.updated_evidence]
+    assert sorted(olds) == sorted([a.ref, b.ref])  # each held link updated once
+    assert dict(plan.updated_evidence)[b.ref].value == 3.0
+    assert dict(plan.updated_evidence)[a.ref].ref == similar.ref
+    assert plan.new_evidence == ()

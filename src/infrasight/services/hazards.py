@@ -27,6 +27,7 @@ from infrasight.reasoning.causes import (
     infer_causes,
     load_mechanisms,
 )
+from infrasight.reasoning.causes.positions import load_position_rules
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.hazards import (
     ExistingHazard,
@@ -203,18 +204,14 @@ def _orientation(measurements: dict[str, Any]) -> str:
     return "longitudinal" if angle < 30 else "transverse" if angle > 60 else "diagonal"
 
 
-POSITIONS = frozenset(
-    {"midspan_soffit", "near_support", "along_bar", "pier", "edge", "weld_toe", "joint", "surface"}
-)
-"""Where on its element a defect lies, as the cause tests read it (``DefectEvidence.position``)."""
-
-
 def _position(defect: Defect) -> str:
     """The defect's position on its element where its row records one (``geometry`` or
-    ``measurements`` key ``position``, as an inspector or an analysis writes it); "" unknown."""
+    ``measurements`` key ``position``, as an inspector or an analysis writes it, a word of
+    ``reasoning/causes/positions.toml``); "" unknown."""
+    positions = load_position_rules().positions
     for source in (defect.geometry, defect.measurements):
         value = source.get("position") if isinstance(source, dict) else None
-        if isinstance(value, str) and value.strip().lower() in POSITIONS:
+        if isinstance(value, str) and value.strip().lower() in positions:
             return value.strip().lower()
     return ""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
@@ -30,6 +30,7 @@ from infrasight.services.audit import record_audit
 from infrasight.services.capture_pixels import analysis_pixels
 from infrasight.services.captures import CaptureRequest, store_capture
 from infrasight.services.crack_analysis import CRACK_MODEL, render_overlay
+from infrasight.services.defect_records import DefectRecord, record_defect
 from infrasight.services.images import decode_image, oriented_png
 from infrasight.storage.models import (
     Capture,
@@ -88,6 +89,40 @@ class DefectRead(ReadModel):
     geometry: dict[str, Any]
     measurements: dict[str, Any]
     created_at: datetime
+    position: str = Field(
+        default="", description="where on the element (position vocabulary); '' unknown"
+    )
+
+    @classmethod
+    def of(cls, defect: Defect) -> DefectRead:
+        """The row with its position on the element (``geometry.position``) shown."""
+        where = defect.geometry.get("position") if isinstance(defect.geometry, dict) else None
+        return cls.model_validate(defect).model_copy(
+            update={"position": where if isinstance(where, str) else ""}
+        )
+
+
+class DefectCreate(RequestModel):
+    """A defect an inspector saw on the capture."""
+
+    kind: str = Field(min_length=1, max_length=40, description="crack, spall, leakage, ...")
+    orientation: Literal["", "transverse", "diagonal", "longitudinal", "map", "vertical"] = ""
+    position: str = Field(
+        default="",
+        max_length=40,
+        description="midspan_soffit, near_support, along_bar, pier, edge, weld_toe, joint, "
+        "surface; or give face and span_fraction",
+    )
+    face: str = Field(
+        default="", max_length=40, description="soffit, web, deck, pier, edge, joint, surface"
+    )
+    span_fraction: float | None = Field(
+        default=None, ge=0, le=1, description="along the span, 0 and 1 at the supports"
+    )
+    width_mm: float | None = Field(default=None, gt=0, lt=1e5)
+    length_mm: float | None = Field(default=None, gt=0, lt=1e5)
+    element_id: DbId | None = Field(default=None, description="default: the capture's element")
+    note: str = Field(default="", max_length=2000)
 
 
 @router.post("/captures", status_code=status.HTTP_201_CREATED)
@@ -258,7 +293,27 @@ def capture_defects(
     query = select(Defect).where(Defect.capture_id == capture_id).order_by(Defect.id)
     if model_version is not None:
         query = query.where(Defect.model_version == model_version)
-    return [DefectRead.model_validate(d) for d in session.scalars(query)]
+    return [DefectRead.of(d) for d in session.scalars(query)]
+
+
+@router.post("/captures/{capture_id}/defects", status_code=status.HTTP_201_CREATED)
+def record_capture_defect(
+    capture_id: DbId,
+    body: DefectCreate,
+    platform: PlatformDep,
+    session: SessionDep,
+    caller: CallerDep,
+) -> DefectRead:
+    """Record a defect an inspector saw on the capture (inspector or above): kind, crack
+    orientation, where on the element (a position word, or the face and the position along
+    the span), width and length in mm. The element's hazards are re-evaluated."""
+    caller.require(Action.FIELD_WORK)
+    recorded = record_defect(
+        session, caller, capture_id, DefectRecord(**body.model_dump(exclude_unset=True))
+    )
+    session.commit()
+    platform.bus.publish(recorded.event)
+    return DefectRead.of(recorded.defect)
 
 
 class AnalyseQueued(BaseModel):

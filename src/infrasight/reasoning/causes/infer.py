@@ -97,13 +97,15 @@ def score_mechanism(
             items = list(f.evidence)
         elif t.test == "defect":
             items, g = _defect_matches(obs, t.match or {})
+            if t.expect == "absent":  # a recorded pattern speaks against the mechanism
+                g = 1.0 - g
             if not items:
                 items = [
                     Evidence(
                         kind=EvidenceKind.ELEMENT,
                         ref=f"element:{obs.context.element_id}",
                         test="defect pattern",
-                        detail=f"no defect matching {t.label} recorded",
+                        detail=f"no defect matching {t.label.removesuffix(' absent')} recorded",
                     )
                 ]
         else:

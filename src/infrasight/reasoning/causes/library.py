@@ -46,7 +46,7 @@ class Test:
     weight_for: float
     weight_against: float
     feature: str = ""
-    expect: str = "high"
+    expect: str = "high"  # signal: high | low; defect: present | absent
     match: Mapping[str, Any] | None = None
     field: str = ""
     condition: Mapping[str, Any] | None = None
@@ -57,7 +57,8 @@ class Test:
         if self.test == "signal":
             return f"{self.feature} {self.expect}"
         if self.test == "defect":
-            return "defect " + ", ".join(f"{k}={v}" for k, v in (self.match or {}).items())
+            pattern = ", ".join(f"{k}={v}" for k, v in (self.match or {}).items())
+            return f"defect {pattern}" + (" absent" if self.expect == "absent" else "")
         return f"{self.field} " + ", ".join(f"{k} {v}" for k, v in (self.condition or {}).items())
 
 
@@ -114,7 +115,16 @@ def _parse_test(raw: Mapping[str, Any], where: str) -> Test:
         match = raw.get("match")
         if not isinstance(match, dict) or not match or set(match) - _MATCH_KEYS:
             raise DefinitionError(f"{where}: match needs keys among {sorted(_MATCH_KEYS)}")
-        return Test(test="defect", match=match, weight_for=w_for, weight_against=w_against)
+        expect = raw.get("expect", "present")
+        if expect not in ("present", "absent"):
+            raise DefinitionError(f"{where}: a defect test expects present or absent")
+        return Test(
+            test="defect",
+            match=match,
+            expect=str(expect),
+            weight_for=w_for,
+            weight_against=w_against,
+        )
     if kind == "context":
         field = raw.get("field")
         cond = {k: v for k, v in raw.items() if k in ("lt", "gt", "contains", "equals")}

@@ -114,9 +114,11 @@ def _split(
 ) -> tuple[tuple[Evidence, ...], tuple[tuple[str, Evidence], ...]]:
     """Incoming items of a live hazard -> (new ones, updates of held ones)."""
     held = {e.ref: e for e in h.evidence}
+    # exact refs first, so that a held item named by an incoming one is never claimed by
+    # another item's similarity match (both would update, then rename, the same link)
+    used: set[str] = {e.ref for e in unique if e.ref in held}
     fresh: list[Evidence] = []
     updates: list[tuple[str, Evidence]] = []
-    used: set[str] = set()
     for e in unique:
         match: str | None = e.ref if e.ref in held else None
         if match is None and e.ref in h.refs:
@@ -130,10 +132,11 @@ def _split(
                 ),
                 None,
             )
+            if match is not None:
+                used.add(match)
         if match is None:
             fresh.append(e)
             continue
-        used.add(match)
         if held[match] != e:
             updates.append((match, e))
     return tuple(fresh), tuple(updates)
