@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.core.phrases import Phrase
 from infrasight.reasoning.causes import (
     ChannelData,
     ChannelRole,
@@ -392,13 +393,10 @@ def _absolute(ref: str, start_us: int, hours: int) -> str:
 
 
 def _ev_absolute(e: Evidence, start_us: int, hours: int) -> Evidence:
-    return Evidence(
-        kind=e.kind,
+    return replace(
+        e,
         ref=_absolute(e.ref, start_us, hours),
-        test=e.test,
-        detail=e.detail,
         value=None if e.value is None else round(e.value, 4),
-        unit=e.unit,
     )
 
 
@@ -414,6 +412,7 @@ def _held(session: Session, hazard_id: int) -> tuple[Evidence, ...]:
             detail=h.detail,
             value=h.value,
             unit=h.unit,
+            phrase=Phrase.from_dict(h.message),
         )
         for h in links
     )
@@ -651,6 +650,7 @@ def update_hazards(
                 ).one()
                 link.ref, link.test, link.detail = e.ref[:400], e.test[:200], e.detail
                 link.value, link.unit = e.value, e.unit[:30]
+                link.message = None if e.phrase is None else e.phrase.as_dict()
             for e in plan.new_evidence:
                 session.add(
                     HazardEvidenceLink(
@@ -661,6 +661,7 @@ def update_hazards(
                         detail=e.detail,
                         value=e.value,
                         unit=e.unit[:30],
+                        message=None if e.phrase is None else e.phrase.as_dict(),
                     )
                 )
             session.flush()
