@@ -13,8 +13,15 @@ from httpx import Response
 from PIL import Image
 
 from infrasight.platform import Platform
+from infrasight.reasoning.causes import infer_causes
+from infrasight.reasoning.causes.library import load_mechanisms
+from infrasight.reasoning.evidence import Evidence
 from infrasight.storage.models import Hazard, HazardEvidenceLink, HazardTransitionRecord
 from infrasight.synthetic import RenderedCrackScene, render_crack_scene
+from infrasight.synthetic.scenarios import generate_scenario
+
+#: The detail of an evidence row written before phrases were stored (English only).
+LEGACY_DETAIL = "Settlement grew 4.5 mm in two weeks"
 
 
 def png(array: np.ndarray) -> bytes:
@@ -107,3 +114,33 @@ def insert_hazard(
         )
         session.flush()
         return int(hazard.id)
+
+
+def engine_hazard(
+    platform: Platform, organization_id: int, asset_id: int, element_id: int | None
+) -> tuple[int, list[Evidence]]:
+    """A hazard holding what the cause engine infers for the settlement scenario (seed 7): its
+    top cause and that cause's evidence (one per source, with the phrases), then one evidence
+    row written before phrases were stored (:data:`LEGACY_DETAIL`). The hazard's id and the
+    phrased evidence, in order."""
+    top = infer_causes(generate_scenario("settlement", 7).observations, load_mechanisms()).top
+    cited = list({e.ref: e for e in reversed(top.evidence_for)}.values())[::-1]  # one per ref
+    evidence: list[dict[str, Any]] = [
+        {
+            "kind": str(e.kind),
+            "ref": e.ref,
+            "test": e.test,
+            "detail": e.detail,
+            "value": e.value,
+            "unit": e.unit,
+            "message": None if e.phrase is None else e.phrase.as_dict(),
+        }
+        for e in cited
+    ]
+    evidence.append(
+        {"kind": "reading_window", "ref": "channel:OLD[..]", "test": "t", "detail": LEGACY_DETAIL}
+    )
+    hazard_id = insert_hazard(
+        platform, organization_id, asset_id, element_id, causes=[top.as_dict()], evidence=evidence
+    )
+    return hazard_id, cited

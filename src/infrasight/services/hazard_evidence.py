@@ -102,8 +102,8 @@ def alarm_evidence(
         elif not keys.intersection(_alarm_channels(a, rules)):
             continue
         said = phrase(
-            "{alarm} {level!t} ({status!t}) raised {raised!d}",
-            alarm=a.key,
+            "{key} {level!t} ({status!t}) raised {raised!d}",
+            key=a.key,
             level=a.level_name,
             status=a.status,
             raised=f"{a.raised_at:%Y-%m-%dT%H:%MZ}",

@@ -40,6 +40,7 @@ __all__ = [
     "STATUS_NAMES",
     "evidence_timeline",
     "hazard_rows",
+    "manual_targets",
     "name_of",
     "register",
     "risk_matrix_html",
@@ -421,9 +422,20 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
             )
 
 
+#: States the page offers no button for: the engine merges a hazard into a named survivor;
+#: a move to "merged" without one would leave a hazard merged into nothing.
+NOT_BY_HAND = frozenset({HazardStatus.MERGED.value})
+
+
+def manual_targets(hazard: dict[str, Any]) -> list[str]:
+    """The states a person may move ``hazard`` to from the page (the API's allowed
+    transitions less :data:`NOT_BY_HAND`)."""
+    return [s for s in hazard["allowed_transitions"] if s not in NOT_BY_HAND]
+
+
 def _transitions(ctx: WebContext, scope: PageScope, hazard: dict[str, Any]) -> None:
     t = scope.t
-    allowed = list(hazard["allowed_transitions"])
+    allowed = manual_targets(hazard)
     if not allowed or not scope.may(Action.FIELD_WORK):
         return
     bid = browser_id()
@@ -434,7 +446,7 @@ def _transitions(ctx: WebContext, scope: PageScope, hazard: dict[str, Any]) -> N
             def move(to: str = target) -> None:
                 def work(session: Session, caller: Principal) -> dict[str, Any]:
                     body = HazardTransitionIn(to=HazardStatus(to), note=str(note.value or ""))
-                    return post_transition(int(hazard["id"]), body, session, caller)
+                    return post_transition(int(hazard["id"]), body, session, caller, t.locale)
 
                 if act(ctx, bid, t, work) is not None:
                     ui.navigate.reload()
@@ -520,7 +532,7 @@ def register(ctx: WebContext) -> None:
                 return
             t, session, caller = scope.t, scope.session, scope.caller
             try:
-                hazard = get_hazard(hazard_id, session, caller)
+                hazard = get_hazard(hazard_id, session, caller, t.locale)
             except NotFoundError:
                 ui.label(t("Hazard not found.")).mark("not-found")
                 return
