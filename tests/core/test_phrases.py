@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from babel.messages.extract import extract_from_dir
 
@@ -175,3 +176,22 @@ def test_every_phrase_is_in_the_catalogue_with_its_placeholders(locale: str) -> 
             assert re.search(r"[\u4e00-\u9fff]", catalogue[key]), (locale, key)
     bundled = [p for p in font_paths() if p.name == "fonts"]
     assert missing_glyphs({"all": list(catalogue.values())}, bundled) == ""
+
+
+def test_verification_checks_read_in_chinese_with_their_numbers() -> None:
+    from infrasight.reasoning.verification import judge_readings, load_verification_rules
+
+    rule = load_verification_rules().for_work("jacking_underpinning", "")
+    days = np.arange(0.0, 40.0, 0.5)
+    values = 2.0 + 0.01 * np.random.default_rng(3).standard_normal(days.size)
+    checks = judge_readings(
+        "channel:SET-P2", days, values, rule, period_days=30.0, upper=5.0, unit="mm"
+    )
+    t = evidence_translator("zh-Hans")
+    stored = [c.as_dict() for c in checks]
+    texts = [localised_detail(c.get("message"), str(c["detail"]), t) for c in stored]
+    assert texts[0] == "完工后读数覆盖 39.5 天（最后 30 天内 61 个）"
+    assert texts[1].startswith("最后 30 天内读数为 1.9") and "限值 [-∞, 5]" in texts[1]
+    assert stored[0]["detail"] == "39.5 days of readings after completion (61 in the last 30 d)"
+    assert all(not re.search(r"[A-Za-z]{3,}", x.replace("mm", "")) for x in texts), texts
+    assert t.missing == set()

@@ -15,6 +15,7 @@ Extract the phrases after changing one::
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping
@@ -58,6 +59,8 @@ def format_number(value: float, spec: str, locale: str) -> str:
     found = _SPEC.match(spec)
     if found is None:
         return format(value, spec)
+    if not math.isfinite(value):  # an open limit: Babel's decimals have no infinity
+        return "–" if math.isnan(value) else ("-∞" if value < 0 else "∞")
     sign, kind = bool(found["sign"]), found["type"] or ""
     digits = int(found["digits"]) if found["digits"] is not None else None
     if kind == "%":
