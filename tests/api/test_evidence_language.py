@@ -52,6 +52,12 @@ def test_evidence_reads_in_simplified_chinese_with_its_numbers(
     assert "CRK-2 约在同一时间变化 +25.4 倍标准差" in details
     assert "经温度补偿后，F1 偏移 -0.53%（-1.7 倍标准差）" in details
     assert "桥墩的竖向裂缝，0.86 mm" in details
+    prediction = body["prediction"]  # its sentences too
+    assert prediction["risk_basis"] == (
+        "成因置信度 0.81 × (0.5 + 0.5 × 一年内恶化概率 0.35)；后果 = ceil((4 + 5) / 2) +0（结构）"
+    )
+    assert prediction["next"]["event"] == "状况等级 2 → 3（aashto_mbe）"
+    assert prediction["next"]["years"] == 3.25
     cause = body["causes"][0]  # the cause's own copy of its evidence, translated alike
     assert set(details) <= {e["detail"] for e in cause["evidence_for"]}
     assert all(not _words(e["detail"], allowed) for e in cause["evidence_for"])
@@ -64,6 +70,11 @@ def test_the_users_own_language_without_a_header_and_a_header_wins(
     headers = tenant.headers(Role.VIEWER)
     english = client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json()
     assert "SET-P2 moved +9.587 mm (+113.6 sigmas)" in [e["detail"] for e in english["evidence"]]
+    assert english["prediction"]["risk_basis"] == (
+        "cause confidence 0.81 x (0.5 + 0.5 P(progress within 1 year) 0.35); "
+        "consequence ceil((4 + 5) / 2) +0 for structural"
+    )
+    assert english["prediction"]["next"]["event"] == "condition state 2 -> 3 (aashto_mbe)"
     assert client.patch("/api/v1/users/me", json={"locale": "zh-Hant"}, headers=headers).is_success
     own = client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json()
     assert "SET-P2 位移 +9.587 mm（+113.6 倍標準差）" in [e["detail"] for e in own["evidence"]]

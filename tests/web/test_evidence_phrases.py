@@ -37,6 +37,16 @@ EXPECTED = {
 }
 
 
+PREDICTION = {
+    "en": "Next expected event: condition state 2 -> 3 (aashto_mbe), in 3.25 years "
+    "(probability within 30 / 90 / 365 days: 0.02 / 0.07 / 0.35)",
+    "zh-Hant": "下一預計事件：狀況等級 2 → 3（aashto_mbe），3.25 年後"
+    "（30 / 90 / 365 日內的概率：0.02 / 0.07 / 0.35）",
+    "zh-Hans": "下一预计事件：状况等级 2 → 3（aashto_mbe），3.25 年后"
+    "（30 / 90 / 365 天内的概率：0.02 / 0.07 / 0.35）",
+}
+
+
 async def _open(web: User, site: WebSite, ctx: WebContext, locale: str, hazard_id: int) -> None:
     await log_in(web, site.email(Role.INSPECTOR))
     await web.should_see(marker="logout")
@@ -68,6 +78,13 @@ async def test_the_hazard_page_reads_the_evidence_in_the_users_language(
     if locale != "en":  # no English sentence: only channel keys and units are Latin
         for line in phrased:
             assert [w for w in _WORD.findall(line) if w not in {"SET", "CRK", "mm"}] == [], line
+    lines = {
+        key: web.find(marker=f"prediction-{key}").elements.pop()
+        for key in ("risk_basis", "next", "progression")
+    }
+    texts = {key: str(getattr(label, "text", "")) for key, label in lines.items()}
+    assert PREDICTION[locale] in texts["next"], texts
+    assert "0.35" in texts["progression"] and "4 + 5" in texts["risk_basis"]
     assert web_context.missing.get(locale, set()) == set()
 
 

@@ -574,6 +574,9 @@ def update_hazards(
         ]
         prediction: dict[str, Any] = {
             "risk_basis": risk.basis,
+            "risk_basis_message": None
+            if risk.basis_phrase is None
+            else risk.basis_phrase.as_dict(),
             "forecasts": [f.as_dict() for f in forecasts],
             "progression_probability_1y": progress,
             "condition": condition,

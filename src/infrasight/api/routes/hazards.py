@@ -62,6 +62,20 @@ def _causes(causes: list[dict[str, Any]], t: Translator) -> list[dict[str, Any]]
     ]
 
 
+def _prediction(prediction: dict[str, Any], t: Translator) -> dict[str, Any]:
+    """The stored prediction with its sentences (risk basis, next event) in ``t``'s locale."""
+    out = dict(prediction)
+    if "risk_basis" in out:
+        out["risk_basis"] = localised_detail(
+            out.get("risk_basis_message"), str(out["risk_basis"]), t
+        )
+    upcoming = out.get("next")
+    if isinstance(upcoming, dict) and "event" in upcoming:
+        event = localised_detail(upcoming.get("event_message"), str(upcoming["event"]), t)
+        out["next"] = {**upcoming, "event": event}
+    return out
+
+
 def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
     """The hazard with its causes, evidence (details in ``locale``; ``message`` holds the
     sentence's key and parameters where stored) and transitions."""
@@ -79,7 +93,7 @@ def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
     return {
         **HazardRead.model_validate(hazard).model_dump(mode="json"),
         "causes": _causes(hazard.causes, t),
-        "prediction": hazard.prediction,
+        "prediction": _prediction(hazard.prediction or {}, t),
         "evidence": [
             {
                 "kind": e.kind,

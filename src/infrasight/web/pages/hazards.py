@@ -42,6 +42,7 @@ __all__ = [
     "hazard_rows",
     "manual_targets",
     "name_of",
+    "prediction_lines",
     "register",
     "risk_matrix_html",
 ]
@@ -123,9 +124,48 @@ EVIDENCE_NAMES = {
 }
 
 
-PREDICTION_NAMES = {"risk_basis": N_("Basis of the risk")}
 _WINDOW = re.compile(r"\[([^/\]]+)/([^\]]+)\]")
 _ALARM = re.compile(r"^alarm:(\d+)")
+
+
+def prediction_lines(prediction: dict[str, Any], t: Translator) -> list[tuple[str, str]]:
+    """(key, line) of what a person reads of a hazard's prediction: the risk's basis, the next
+    expected event with its time and probabilities, the chance of progression within a year
+    (the forecasts and the condition outlook are shown as evidence and condition)."""
+    lines = []
+    if prediction.get("risk_basis"):
+        basis = str(prediction["risk_basis"])
+        lines.append(("risk_basis", t("Basis of the risk: {basis}", basis=basis)))
+    upcoming = prediction.get("next")
+    if isinstance(upcoming, dict) and upcoming.get("event"):
+        years = upcoming.get("years")
+        when = (
+            t("in {years} years", years=t.number(float(years), 2))
+            if isinstance(years, int | float)
+            else t("not expected within a year")
+        )
+        within = upcoming.get("probability_within")
+        within = within if isinstance(within, dict) else {}
+        p30, p90, p365 = (float(within.get(f"{d}d", 0.0)) for d in (30, 90, 365))
+        line = t(
+            "Next expected event: {event}, {when} "
+            "(probability within 30 / 90 / 365 days: {p30} / {p90} / {p365})",
+            event=upcoming["event"],
+            when=when,
+            p30=t.number(p30, 2),
+            p90=t.number(p90, 2),
+            p365=t.number(p365, 2),
+        )
+        lines.append(("next", line))
+    progress = prediction.get("progression_probability_1y")
+    if isinstance(progress, int | float):
+        lines.append(
+            (
+                "progression",
+                t("Probability of progression within a year: {p}", p=t.number(progress, 2)),
+            )
+        )
+    return lines
 
 
 def _time(text: str) -> datetime | None:
@@ -580,12 +620,11 @@ def register(ctx: WebContext) -> None:
                 with ui.column().classes("gap-1"):
                     ui.label(t("Prediction")).classes("text-lg")
                     prediction = dict(hazard.get("prediction") or {})
-                    if not prediction:
+                    lines = prediction_lines(prediction, t)
+                    if not lines:
                         ui.label(t("No prediction yet."))
-                    for key, value in prediction.items():
-                        ui.label(f"{name_of(PREDICTION_NAMES, key, t)}: {value}").classes(
-                            "text-sm max-w-xl"
-                        ).mark(f"prediction-{key}")
+                    for key, line in lines:
+                        ui.label(line).classes("text-sm max-w-xl").mark(f"prediction-{key}")
             ui.label(t("Evidence")).classes("text-lg")
             _timeline_chart(session, caller, list(hazard["evidence"]), t)
             _evidence_table(list(hazard["evidence"]), t, "evidence")
