@@ -41,7 +41,17 @@ HOUR_US = 3_600_000_000
 DAY_S = 86_400.0
 HORIZONS_DAYS = (30, 90, 365)
 #: Alarm states and the usual level names, translated in the evidence phrases (``{name!t}``).
-WORDS = (N_("active"), N_("acknowledged"), N_("cleared"), N_("amber"), N_("red"), N_("yellow"))
+WORDS = (
+    N_("active"),
+    N_("acknowledged"),
+    N_("cleared"),
+    N_("amber"),
+    N_("red"),
+    N_("yellow"),
+    N_("action"),
+    N_("fault"),
+    N_("change"),
+)
 """Horizons of the forecast's probabilities (days)."""
 
 
