@@ -395,7 +395,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                         z=primary.z,
                     ),
                     value=primary.z,
-                    unit=pch.unit,
+                    unit="",  # value: the change in noise sigmas
                 ),
             ),
         )
@@ -417,7 +417,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                         z=sc.z,
                     ),
                     value=sc.z,
-                    unit=by_key[sc.key].unit,
+                    unit="",  # value: the change in noise sigmas
                 ),
             ),
         )
