@@ -195,3 +195,14 @@ def test_verification_checks_read_in_chinese_with_their_numbers() -> None:
     assert stored[0]["detail"] == "39.5 days of readings after completion (61 in the last 30 d)"
     assert all(not re.search(r"[A-Za-z]{3,}", x.replace("mm", "")) for x in texts), texts
     assert t.missing == set()
+
+
+def test_a_list_of_words_is_translated_word_by_word() -> None:
+    said = phrase("no defect recorded matching: {terms!t}", terms="crack, map, <= 0.3 mm")
+    assert said.english() == "no defect recorded matching: crack, map, <= 0.3 mm"
+    zh = render_phrase(said, evidence_translator("zh-Hans"))
+    assert zh == "未记录符合以下条件的缺陷：裂缝、网状、<= 0.3 mm"
+    english = render_phrase(
+        phrase("{w!t}", w="rust_staining, along_bar"), evidence_translator("en")
+    )
+    assert english == "rust staining, along a bar"

@@ -12,7 +12,8 @@ Placeholders:
     A value; a format spec (``f``, ``g``, ``%`` with a precision, an optional ``+``) applies to
     numbers. A missing number (None) reads ``–``.
 ``{name!t}``
-    A word or short text that is translated itself (``daily rain``, a defect kind).
+    A word or short text that is translated itself (``daily rain``, a defect kind), or a list
+    of them separated by ``", "`` (each translated).
 ``{name!d}``
     A UTC date and time as ISO 8601 text (formatted per locale when rendered).
 """

@@ -3,7 +3,8 @@
 The phrase's key is looked up in the ``evidence`` catalogue (its msgid is the English text);
 numbers are formatted by Babel per locale following the placeholder's spec (``+.4g`` keeps at
 most 4 significant digits with a sign, ``.2f`` exactly 2 decimals, ``.1%`` a percentage),
-``{name!t}`` words are translated from the same catalogue (or the data catalogues) and
+``{name!t}`` words (or a ", "-separated list of words) are translated from the same catalogue
+(or the data catalogues) and
 ``{name!d}`` ISO times are formatted as dates. A key missing from the catalogue is rendered in
 English and recorded in :attr:`Translator.missing`.
 
@@ -39,6 +40,8 @@ EVIDENCE_DOMAIN = "evidence"
 _SPEC = re.compile(r"^(?P<sign>\+)?(?:\.(?P<digits>\d+))?(?P<type>[fgd%])?$")
 #: How the items of a list phrase are joined, per locale.
 _SEPARATORS: Mapping[str, str] = {"en": ", ", "zh-Hant": "，", "zh-Hans": "，"}
+#: How the words of a ``{name!t}`` list are joined, per locale.
+_SEPARATORS_WORDS: Mapping[str, str] = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
 
 
 def _signed(pattern: str, sign: bool) -> str:
@@ -81,8 +84,9 @@ class _Localised(string.Formatter):
         self.t = t
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
-        if conversion == "t":
-            return self.t.optional(str(value)) if value else ""
+        if conversion == "t":  # a word, or a list of words ("crack, map"), each translated
+            words = [self.t.optional(w) for w in str(value or "").split(", ") if w]
+            return _SEPARATORS_WORDS.get(self.t.locale, ", ").join(words)
         if conversion == "d":
             try:
                 return self.t.datetime(datetime.fromisoformat(str(value)))

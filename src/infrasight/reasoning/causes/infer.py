@@ -91,6 +91,21 @@ def _defect_matches(obs: Observations, match: Mapping[str, object]) -> tuple[lis
     return out, best
 
 
+def _pattern_terms(t: Test) -> str:
+    """A defect test's pattern as a list of words (``"crack, longitudinal, along_bar"``, each
+    translated by ``{terms!t}``) and width bounds (``"<= 0.3 mm"``)."""
+    match = t.match or {}
+    terms: list[str] = []
+    for key in ("kind", "orientation", "position"):
+        want = match.get(key)
+        terms += [str(w) for w in want] if isinstance(want, list | tuple) else []
+    if "min_width_mm" in match:
+        terms.append(f">= {float(match['min_width_mm']):g} mm")
+    if "max_width_mm" in match:
+        terms.append(f"<= {float(match['max_width_mm']):g} mm")
+    return ", ".join(terms)
+
+
 def _defect_phrase(d: DefectEvidence) -> Phrase:
     """The defect as a person reads it: orientation, kind, position, width (mm)."""
     if d.position and d.width_mm is not None:
@@ -173,7 +188,9 @@ def score_mechanism(
                         kind=EvidenceKind.ELEMENT,
                         ref=f"element:{obs.context.element_id}",
                         test="defect pattern",
-                        phrase=phrase("no defect matching {pattern} recorded", pattern=t.label),
+                        phrase=phrase(
+                            "no defect recorded matching: {terms!t}", terms=_pattern_terms(t)
+                        ),
                     )
                 ]
         else:
