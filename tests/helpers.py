@@ -171,5 +171,6 @@ def engine_hazard(
         causes=[top.as_dict()],
         evidence=evidence,
         prediction=prediction,
+        note="opened from evidence",
     )
     return hazard_id, cited

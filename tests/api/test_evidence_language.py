@@ -58,6 +58,7 @@ def test_evidence_reads_in_simplified_chinese_with_its_numbers(
     )
     assert prediction["next"]["event"] == "状况等级 2 → 3（aashto_mbe）"
     assert prediction["next"]["years"] == 3.25
+    assert [t["note"] for t in body["transitions"]] == ["由证据创建"]  # the engine's own note
     cause = body["causes"][0]  # the cause's own copy of its evidence, translated alike
     assert set(details) <= {e["detail"] for e in cause["evidence_for"]}
     assert all(not _words(e["detail"], allowed) for e in cause["evidence_for"])

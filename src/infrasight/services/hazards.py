@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
-from infrasight.core.phrases import Phrase
+from infrasight.core.phrases import N_, Phrase
 from infrasight.reasoning.causes import (
     ChannelData,
     ChannelRole,
@@ -622,7 +622,7 @@ def update_hazards(
                         from_status="",
                         action="open",
                         to_status=str(HazardStatus.OPEN),
-                        note="opened from evidence",
+                        note=N_("opened from evidence"),
                         actor="system",
                     )
                 )

@@ -108,14 +108,15 @@ def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
         ],
         "transitions": [
             {
-                "from": t.from_status,
-                "action": t.action,
-                "to": t.to_status,
-                "note": t.note,
-                "actor": t.actor,
-                "at": t.at.isoformat(),
+                "from": tr.from_status,
+                "action": tr.action,
+                "to": tr.to_status,
+                # the engine's own fixed notes in the reader's language; a person's as written
+                "note": t.optional(tr.note) if tr.actor == "system" and tr.note else tr.note,
+                "actor": tr.actor,
+                "at": tr.at.isoformat(),
             }
-            for t in transitions
+            for tr in transitions
         ],
         "allowed_transitions": [str(s) for s in allowed_targets(HazardStatus(hazard.status))],
     }
