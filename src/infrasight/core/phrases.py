@@ -20,6 +20,7 @@ Placeholders:
 
 from __future__ import annotations
 
+import math
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -157,8 +158,16 @@ def phrase(key: str, /, **params: PhraseParam) -> Phrase:
     ------
     ValueError
         When a placeholder has no value or a value is not a string, number or None.
+
+    Notes
+    -----
+    A NaN or infinite number is kept as None (JSON has neither).
     """
-    return Phrase(key=key, params=tuple(sorted(params.items())))
+    # stored as JSON, which has no NaN or infinity (PostgreSQL refuses them): unknown, "–"
+    kept = {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in params.items()
+    }
+    return Phrase(key=key, params=tuple(sorted(kept.items())))
 
 
 def phrase_list(*parts: Phrase) -> Phrase:

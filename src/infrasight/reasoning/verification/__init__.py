@@ -431,8 +431,8 @@ def judge_readings(
                     high=hi_seen,
                     unit=unit,
                     period=period_days,
-                    lower=-np.inf if lower is None else lower,
-                    upper=np.inf if upper is None else upper,
+                    lower=lower,  # None: no bound ("–")
+                    upper=upper,
                 ),
                 value=hi_seen if upper is not None else lo_seen,
                 unit=unit,
