@@ -431,8 +431,8 @@ def judge_readings(
                     high=hi_seen,
                     unit=unit,
                     period=period_days,
-                    lower=lower,  # None: no bound ("–")
-                    upper=upper,
+                    lower="-inf" if lower is None else lower,  # no bound (JSON has no inf)
+                    upper="inf" if upper is None else upper,
                 ),
                 value=hi_seen if upper is not None else lo_seen,
                 unit=unit,
