@@ -13,8 +13,17 @@ from httpx import Response
 from PIL import Image
 
 from infrasight.platform import Platform
+from infrasight.reasoning.causes import infer_causes
+from infrasight.reasoning.causes.library import load_mechanisms
+from infrasight.reasoning.evidence import Evidence
+from infrasight.reasoning.hazards.risk import assess_risk, load_risk_matrix
+from infrasight.services.hazard_prediction import summarise
 from infrasight.storage.models import Hazard, HazardEvidenceLink, HazardTransitionRecord
 from infrasight.synthetic import RenderedCrackScene, render_crack_scene
+from infrasight.synthetic.scenarios import generate_scenario
+
+#: The detail of an evidence row written before phrases were stored (English only).
+LEGACY_DETAIL = "Settlement grew 4.5 mm in two weeks"
 
 
 def png(array: np.ndarray) -> bytes:
@@ -72,6 +81,7 @@ def insert_hazard(
     band: str = "high",
     confidence: float = 0.8,
     note: str = "",
+    prediction: Mapping[str, Any] | None = None,
 ) -> int:
     """An open settlement hazard (risk 16) as the engine writes one: evidence and an ``open``
     transition in the same transaction; its id."""
@@ -89,7 +99,7 @@ def insert_hazard(
             risk=16,
             risk_band=band,
             causes=[dict(c) for c in causes],
-            prediction={},
+            prediction=dict(prediction or {}),
         )
         session.add(hazard)
         session.flush()
@@ -107,3 +117,60 @@ def insert_hazard(
         )
         session.flush()
         return int(hazard.id)
+
+
+def engine_hazard(
+    platform: Platform, organization_id: int, asset_id: int, element_id: int | None
+) -> tuple[int, list[Evidence]]:
+    """A hazard holding what the cause engine infers for the settlement scenario (seed 7): its
+    top cause and that cause's evidence (one per source, with the phrases), then one evidence
+    row written before phrases were stored (:data:`LEGACY_DETAIL`). The hazard's id and the
+    phrased evidence, in order."""
+    top = infer_causes(generate_scenario("settlement", 7).observations, load_mechanisms()).top
+    cited = list({e.ref: e for e in reversed(top.evidence_for)}.values())[::-1]  # one per ref
+    evidence: list[dict[str, Any]] = [
+        {
+            "kind": str(e.kind),
+            "ref": e.ref,
+            "test": e.test,
+            "detail": e.detail,
+            "value": e.value,
+            "unit": e.unit,
+            "message": None if e.phrase is None else e.phrase.as_dict(),
+        }
+        for e in cited
+    ]
+    evidence.append(
+        {"kind": "reading_window", "ref": "channel:OLD[..]", "test": "t", "detail": LEGACY_DETAIL}
+    )
+    risk = assess_risk(
+        load_risk_matrix(),
+        cause_confidence=0.81,
+        progression_probability=0.35,
+        asset_criticality=4,
+        element_criticality=5,
+        hazard_kind="structural",
+    )
+    condition = {
+        "state": 2,
+        "standard": "aashto_mbe",
+        "expected_years_to_next": 3.25,
+        "probability_within": {"30d": 0.02, "90d": 0.07, "365d": 0.35},
+    }
+    prediction = {
+        "risk_basis": risk.basis,
+        "risk_basis_message": None if risk.basis_phrase is None else risk.basis_phrase.as_dict(),
+        "progression_probability_1y": 0.35,
+        "next": summarise(condition, [], []),
+    }
+    hazard_id = insert_hazard(
+        platform,
+        organization_id,
+        asset_id,
+        element_id,
+        causes=[top.as_dict()],
+        evidence=evidence,
+        prediction=prediction,
+        note="opened from evidence",
+    )
+    return hazard_id, cited

@@ -12,6 +12,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import phrase
 from infrasight.reports.assemble import (
     ChartContent,
     ConditionRow,
@@ -32,6 +33,21 @@ def jpeg(seed: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray((rng.random((120, 160, 3)) * 255).astype(np.uint8)).save(out, "JPEG")
     return out.getvalue()
+
+
+MOVED = phrase(
+    "{channel} moved {delta:+.4g} {unit} ({z:+.1f} sigmas)",
+    channel="SET-P2",
+    delta=9.58712,
+    unit="mm",
+    z=113.64,
+)
+#: The evidence lines of the hazard, as each language reads them.
+EVIDENCE = {
+    "en": "SET-P2 moved +9.587 mm (+113.6 sigmas)",
+    "zh-Hant": "SET-P2 位移 +9.587 mm（+113.6 倍標準差）",
+    "zh-Hans": "SET-P2 位移 +9.587 mm（+113.6 倍标准差）",
+}
 
 
 def content(n_defects: int = 3) -> ReportContent:
@@ -104,6 +120,10 @@ def content(n_defects: int = 3) -> ReportContent:
                 confidence=0.81,
                 causes=(("Settlement / support movement", 0.81, 3, 0), ("Sensor fault", 0.1, 1, 2)),
                 recommendations=((1, "Sensor recalibration", 30, "FHWA-NHI-10-016"),),
+                evidence=(
+                    (MOVED.english(), MOVED.as_dict()),
+                    ("Settlement grew 4.5 mm in two weeks", None),  # stored before phrases
+                ),
             ),
         ),
         work_orders=(
@@ -160,6 +180,8 @@ def test_report_reads_back_in_every_language(language: str) -> None:
     assert "0.35 ± 0.02 mm" in text.replace("\n", " ")
     assert "九龍高架橋" in text and "D40" in text and "W7" in text and "H5" in text
     assert "VD-P2-SETTLE" in text and "3.381" in text
+    assert EVIDENCE[language] in text.replace("\n", " "), text
+    assert "Settlement grew 4.5 mm in two weeks" in text.replace("\n", " ")
     assert rendered.missing_glyphs == ""
     assert rendered.pages == len(PdfReader(io.BytesIO(rendered.pdf)).pages) >= 2
     assert rendered.pdf.count(b"/FontFile3") + rendered.pdf.count(b"/FontFile2") >= 1

@@ -9,7 +9,7 @@ import pytest
 from infrasight.api.routes.assets import AssetRead, ElementRead
 from infrasight.api.routes.channels import ReadingPoint, ReadingSeries
 from infrasight.core.domain import AssetKind
-from infrasight.web.charts import chart_options, zoom_window
+from infrasight.web.charts import chart_options, series_data, zoom_window
 from infrasight.web.pages.asset import _zoom_percent, element_tree
 from infrasight.web.pages.overview import coordinate_svg
 
@@ -149,3 +149,30 @@ def test_risk_matrix_marks_one_cell_coloured_by_band() -> None:
     assert here.split("</td>")[0].endswith("<b>● 10</b>")
     assert "#fca5a5" in here.split("</td>")[0]  # 10 is in the high band (10-16)
     assert html.count("<td") == 25
+
+
+def test_series_data_is_compact_and_keeps_six_significant_digits() -> None:
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    series = ReadingSeries(
+        channel_id=1,
+        unit="mm",
+        start=t0,
+        end=t0 + timedelta(minutes=10),
+        bucket_seconds=600.0,
+        points=[
+            ReadingPoint(time=t0, min=1.0 / 3.0, mean=123.456789, max=98765.4321, count=2),
+            ReadingPoint(
+                time=t0 + timedelta(minutes=10, microseconds=400),
+                min=-2e-7,
+                mean=0,
+                max=5.7,
+                count=1,
+            ),
+        ],
+    )
+    data = series_data(series)
+    ms = int(t0.timestamp() * 1000)
+    assert data["mean"] == [(ms, 123.457), (ms + 600_000, 0.0)]
+    assert data["min"] == [(ms, 0.333333), (ms + 600_000, -2e-7)]
+    assert data["max"] == [(ms, 98765.4), (ms + 600_000, 5.7)]
+    assert all(isinstance(t, int) for t, _v in data["mean"])  # whole milliseconds in the JSON

@@ -85,7 +85,9 @@ async def test_hazard_list_and_detail(
     assert raised["data"][0][0] > "2024-05-14"  # raised by the last readings of the two weeks
     trail = web.find(marker="trail").elements.pop()
     assert isinstance(trail, ui.table)
-    assert [(r["actor"], r["note"]) for r in trail.rows] == [("system", "opened from evidence")]
+    opened = {"en": "opened from evidence", "zh-Hant": "由證據開立", "zh-Hans": "由证据创建"}
+    # the engine's note in the reader's language
+    assert [(r["actor"], r["note"]) for r in trail.rows] == [("system", opened[locale])]
     await web.should_see(marker="recommendation-jacking_underpinning")
     # a viewer reads but neither moves the hazard nor creates work orders
     await web.should_not_see(marker="to-acknowledged")

@@ -19,11 +19,13 @@ from infrasight.core.errors import AuthenticationError, PermissionDeniedError
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal, resolve_token
 from infrasight.services.throttle import FailureLimiter, TooManyAttemptsError
+from infrasight.services.user_locale import accepted_locale, locale_of
 
 __all__ = [
     "SESSION_COOKIE",
     "CallerDep",
     "LimiterDep",
+    "LocaleDep",
     "PlatformDep",
     "SessionDep",
     "authenticate_request",
@@ -143,3 +145,14 @@ def get_caller(request: Request, session: SessionDep) -> Principal:
 
 
 CallerDep = Annotated[Principal, Depends(get_caller)]
+
+
+def get_locale(request: Request, session: SessionDep, caller: CallerDep) -> str:
+    """The language of the texts an answer holds (evidence sentences): the one
+    ``Accept-Language`` prefers when it names a shipped locale, else the caller's own."""
+    return accepted_locale(request.headers.get("accept-language", "")) or locale_of(
+        session, caller.user_id
+    )
+
+
+LocaleDep = Annotated[str, Depends(get_locale)]

@@ -41,6 +41,7 @@ from infrasight.assistant.documents import extract_pages, page_documents
 from infrasight.assistant.retrieval import Document, Passage, search_passages
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, PermissionDeniedError
+from infrasight.locales import DEFAULT_LOCALE
 from infrasight.reasoning.hazards import HazardStatus
 from infrasight.reasoning.work_orders import WorkOrderStatus
 from infrasight.services.auth import Principal
@@ -296,10 +297,22 @@ class HazardArgs(_Args):
     hazard_id: IdInt
 
 
+def _no_message(item: Any) -> Any:
+    return {k: v for k, v in item.items() if k != "message"} if isinstance(item, dict) else item
+
+
 def _hazard(ctx: ToolContext, a: HazardArgs) -> Any:
-    detail = get_hazard(a.hazard_id, ctx.session, ctx.caller)
-    detail["causes"] = detail.get("causes", [])[:3]
-    detail["evidence"] = detail.get("evidence", [])[:10]
+    detail = get_hazard(a.hazard_id, ctx.session, ctx.caller, DEFAULT_LOCALE)
+    # the English sentences suffice for the model: their message keys would only add tokens
+    detail["causes"] = [
+        {
+            **c,
+            "evidence_for": [_no_message(e) for e in c.get("evidence_for", [])],
+            "evidence_against": [_no_message(e) for e in c.get("evidence_against", [])],
+        }
+        for c in detail.get("causes", [])[:3]
+    ]
+    detail["evidence"] = [_no_message(e) for e in detail.get("evidence", [])[:10]]
     detail.pop("transitions", None)
     return _json(detail)
 

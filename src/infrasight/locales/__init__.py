@@ -10,6 +10,9 @@ The domains are:
     The PDF reports.
 ``notify``
     Notification titles and bodies.
+``evidence``
+    The sentences the analytics write as phrases (evidence details), see
+    :mod:`infrasight.locales.phrases`.
 ``catalogue``
     Texts of the data catalogues (mechanism, action, standard and verification names and
     phrases), whose msgids are the English texts of the TOML files; rebuilt from them by
@@ -58,7 +61,7 @@ LOCALES: Mapping[str, tuple[str, str]] = MappingProxyType(
 DEFAULT_LOCALE = "en"
 #: The domain holding the data catalogues' texts.
 DATA_DOMAIN = "catalogue"
-DOMAINS = ("messages", "reports", "notify", DATA_DOMAIN)
+DOMAINS = ("messages", "reports", "notify", "evidence", DATA_DOMAIN)
 
 
 def N_(message: str) -> str:  # noqa: N802 (the gettext convention)

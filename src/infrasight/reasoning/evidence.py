@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from infrasight.core.phrases import Phrase
+
 __all__ = ["Evidence", "EvidenceKind"]
 
 
@@ -38,19 +40,27 @@ class Evidence:
     test : str
         The test or rule that used it (``"temperature_correlation"``, ``"1130 width"``).
     detail : str
-        A sentence a person reads.
+        A sentence a person reads, in English; empty when given: ``phrase`` in English.
     value : float or None
         The number the test used (unit in ``unit``).
     unit : str
         Unit of ``value`` (empty when dimensionless).
+    phrase : Phrase or None
+        The same sentence as a message key and parameters, rendered in the reader's language
+        by the adapters (None: only the English ``detail`` is known).
     """
 
     kind: EvidenceKind
     ref: str
     test: str
-    detail: str
+    detail: str = ""
     value: float | None = None
     unit: str = ""
+    phrase: Phrase | None = None
+
+    def __post_init__(self) -> None:
+        if not self.detail and self.phrase is not None:
+            object.__setattr__(self, "detail", self.phrase.english())
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -61,4 +71,5 @@ class Evidence:
             "detail": self.detail,
             "value": self.value,
             "unit": self.unit,
+            **({"message": self.phrase.as_dict()} if self.phrase is not None else {}),
         }

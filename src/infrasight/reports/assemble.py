@@ -60,6 +60,7 @@ _CRACK_MODEL = "crack-segmentation"
 _CROP_PX = 480  # longest side of a defect's picture in the report
 _OPEN_HAZARDS = ("open", "acknowledged", "mitigating")
 _DONE_ORDERS = ("closed", "cancelled")
+REPORT_EVIDENCE = 3  # evidence items of a hazard's top cause the report cites
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +131,9 @@ class HazardContent:
     confidence: float
     causes: tuple[tuple[str, float, int, int], ...]  # (name, confidence, #for, #against)
     recommendations: tuple[tuple[int, str, int, str], ...]  # (rank, name, urgency days, source)
+    #: The top cause's leading evidence: (English detail, stored phrase or None), rendered in
+    #: the report's language.
+    evidence: tuple[tuple[str, dict[str, Any] | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -466,6 +470,12 @@ def _hazards(session: Session, organization_id: int, asset_id: int) -> tuple[Haz
             )
             for c in h.causes[:3]
         )
+        top = h.causes[0] if h.causes else {}
+        evidence = tuple(
+            (str(e.get("detail", "")), e.get("message") if isinstance(e, dict) else None)
+            for e in top.get("evidence_for", [])[:REPORT_EVIDENCE]
+            if isinstance(e, dict) and (e.get("detail") or e.get("message"))
+        )
         mechanism = next(
             (
                 str(c["name"])
@@ -487,6 +497,7 @@ def _hazards(session: Session, organization_id: int, asset_id: int) -> tuple[Haz
                 confidence=h.confidence,
                 causes=causes,
                 recommendations=recommendations,
+                evidence=evidence,
             )
         )
     return tuple(out)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.locales.phrases import evidence_translator, localised_detail
 from infrasight.reports.assemble import ChartContent, DefectRow, HazardContent, ReportContent
 from infrasight.reports.i18n import LANGUAGES, N_, Translator, report_translator
 
@@ -342,6 +343,11 @@ def _hazard(t: Translator, h: HazardContent) -> dict[str, Any]:
         "causes": [
             [t.optional(name), t.fixed(conf * 100, 0) + " %", str(n_for), str(n_against)]
             for name, conf, n_for, n_against in h.causes
+        ],
+        "evidence_heading": t("Main evidence for the leading cause"),
+        "evidence": [
+            localised_detail(message, detail, evidence_translator(t.locale))
+            for detail, message in h.evidence
         ],
         "recommendations_heading": t("Recommended actions"),
         "recommendation_columns": [t("Rank"), t("Action"), t("Within (days)"), t("Source")],

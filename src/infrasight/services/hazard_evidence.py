@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infrasight.core.phrases import N_, PhraseParam, phrase, phrase_list
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.signals import SignalsError, fit_best_trend, time_to_limit
 from infrasight.storage.models import AlarmRecord, AlarmRule, Channel, ChannelAnalytics, Defect
@@ -39,6 +40,18 @@ _log = logging.getLogger(__name__)
 HOUR_US = 3_600_000_000
 DAY_S = 86_400.0
 HORIZONS_DAYS = (30, 90, 365)
+#: Alarm states and the usual level names, translated in the evidence phrases (``{name!t}``).
+WORDS = (
+    N_("active"),
+    N_("acknowledged"),
+    N_("cleared"),
+    N_("amber"),
+    N_("red"),
+    N_("yellow"),
+    N_("action"),
+    N_("fault"),
+    N_("change"),
+)
 """Horizons of the forecast's probabilities (days)."""
 
 
@@ -98,14 +111,21 @@ def alarm_evidence(
                 continue
         elif not keys.intersection(_alarm_channels(a, rules)):
             continue
-        note = f": {a.note}" if a.note else ""
+        said = phrase(
+            "{key} {level!t} ({status!t}) raised {raised!d}",
+            key=a.key,
+            level=a.level_name,
+            status=a.status,
+            raised=f"{a.raised_at:%Y-%m-%dT%H:%MZ}",
+        )
+        if a.note:
+            said = phrase_list(said, phrase("{note}", note=a.note[:1800]))
         out.append(
             Evidence(
                 kind=EvidenceKind.ALARM,
                 ref=f"alarm:{a.id}",
                 test=f"{a.category} alarm",
-                detail=f"{a.key} {a.level_name} ({a.status}) raised {a.raised_at:%Y-%m-%dT%H:%MZ}"
-                f"{note}"[:2000],
+                phrase=said,
                 value=float(a.level),
             )
         )
@@ -168,7 +188,12 @@ def anomaly_evidence(
                     kind=EvidenceKind.ANOMALY_WINDOW,
                     ref=f"anomaly:{ch.key}[{iso_hour(t0)}/{iso_hour(t1)}]",
                     test="online anomaly score",
-                    detail=f"{ch.key} anomaly score up to {top:.2f} for {w1 - w0 + 1} h",
+                    phrase=phrase(
+                        "{channel} anomaly score up to {score:.2f} for {hours} h",
+                        channel=ch.key,
+                        score=top,
+                        hours=w1 - w0 + 1,
+                    ),
                     value=round(top, 3),
                 )
             )
@@ -200,24 +225,24 @@ def defect_evidence(defects: Iterable[Defect]) -> list[Evidence]:
     for d in defects:
         m = d.measurements if isinstance(d.measurements, dict) else {}
         unit = str(m.get("unit", "px"))
-        parts = [d.kind]
+        parts = [phrase("{kind!t}", kind=d.kind)]
         width = _measure(m, "width_max")
         if width is not None:
-            parts.append(f"max width {width:.2f} {unit}")
+            parts.append(phrase("max width {width:.2f} {unit}", width=width, unit=unit))
         length = _measure(m, "length")
         if length is not None:
-            parts.append(f"length {length:.0f} {unit}")
+            parts.append(phrase("length {length:.0f} {unit}", length=length, unit=unit))
         angle = _measure(m, "angle_to_axis_deg")
         if angle is not None:
-            parts.append(f"{angle:.0f}° to the element axis")
+            parts.append(phrase("{angle:.0f}° to the element axis", angle=angle))
         if m.get("pattern"):
-            parts.append(f"pattern {m['pattern']}")
+            parts.append(phrase("pattern {pattern!t}", pattern=str(m["pattern"])))
         out.append(
             Evidence(
                 kind=EvidenceKind.DEFECT,
                 ref=f"defect:{d.id}#{defect_region(d)}",
                 test=f"detected defect ({d.model_version})",
-                detail=", ".join(parts),
+                phrase=phrase_list(*parts),
                 value=None if width is None else round(width, 3),
                 unit=unit if width is not None else "",
             )
@@ -350,22 +375,52 @@ def forecast_evidence(forecasts: Iterable[Forecast]) -> list[Evidence]:
     """One evidence item per forecast (value: expected days to the limit)."""
     out = []
     for f in forecasts:
-        when = (
-            f"in {f.expected_days:g} days"
-            if f.expected_days is not None
-            else "not within a year (expected)"
+        reach: dict[str, PhraseParam] = {
+            "channel": f.channel,
+            "limit": f.limit,
+            "unit": f.unit,
+            "level": f.level,
+        }
+        if f.expected_days is None:
+            parts = [
+                phrase(
+                    "{channel} reaches {limit:g} {unit} ({level!t}) not within a year (expected)",
+                    **reach,
+                )
+            ]
+        else:
+            parts = [
+                phrase(
+                    "{channel} reaches {limit:g} {unit} ({level!t}) in {days:g} days",
+                    days=f.expected_days,
+                    **reach,
+                )
+            ]
+        if f.earliest_days is not None and f.latest_days is not None:
+            parts.append(
+                phrase(
+                    "95 %: {earliest:g} to {latest:g} days",
+                    earliest=f.earliest_days,
+                    latest=f.latest_days,
+                )
+            )
+        elif f.earliest_days is not None:
+            parts.append(phrase("95 %: {earliest:g} to > 365 days", earliest=f.earliest_days))
+        p30, p90, p365 = (f.probability[h] for h in HORIZONS_DAYS)
+        parts.append(
+            phrase(
+                "P(beyond it within 30/90/365 days) = {p30:.2f}/{p90:.2f}/{p365:.2f}",
+                p30=p30,
+                p90=p90,
+                p365=p365,
+            )
         )
-        if f.earliest_days is not None:
-            late = f"{f.latest_days:g}" if f.latest_days is not None else "> 365"
-            when += f" (95 %: {f.earliest_days:g} to {late} days)"
-        probs = "/".join(f"{f.probability[h]:.2f}" for h in HORIZONS_DAYS)
         out.append(
             Evidence(
                 kind=EvidenceKind.FORECAST,
                 ref=f"forecast:{f.channel}@{f.level}",
                 test=f"time to limit ({f.trend} trend)",
-                detail=f"{f.channel} reaches {f.limit:g} {f.unit} ({f.level}) {when}; "
-                f"P(beyond it within 30/90/365 days) = {probs}",
+                phrase=phrase_list(*parts),
                 value=f.expected_days,
                 unit="d" if f.expected_days is not None else "",
             )

@@ -84,6 +84,7 @@ def merge_duplicates(
                         detail=link.detail,
                         value=link.value,
                         unit=link.unit,
+                        message=link.message,
                     )
                 )
         _system(session, dup, HazardAction.MERGE, rules.merge_note.format(survivor=survivor.id))

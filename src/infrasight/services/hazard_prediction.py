@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InfraSightError
+from infrasight.core.phrases import Phrase, phrase
 from infrasight.reasoning.deterioration import crack_forecast
 from infrasight.reasoning.standards import load_standards
 from infrasight.services.hazard_evidence import HORIZONS_DAYS, Forecast
@@ -200,15 +201,20 @@ def summarise(
     Returns
     -------
     dict or None
-        ``{"event", "years", "probability_within": {"30d", "90d", "365d"}}``; ``years`` None
+        ``{"event", "event_message", "years", "probability_within": {"30d", "90d", "365d"}}``
+        (``event_message``: the event as a message key and parameters); ``years`` None
         when no source expects the event within its horizon. None without any source.
     """
-    events: list[tuple[str, float | None, dict[str, float]]] = []
+    events: list[tuple[Phrase, float | None, dict[str, float]]] = []
     if condition is not None:
         events.append(
             (
-                f"condition state {condition['state']} -> {condition['state'] + 1} "
-                f"({condition['standard']})",
+                phrase(
+                    "condition state {state} -> {next} ({standard})",
+                    state=int(condition["state"]),
+                    next=int(condition["state"]) + 1,
+                    standard=str(condition["standard"]),
+                ),
                 condition["expected_years_to_next"],
                 dict(condition["probability_within"]),
             )
@@ -216,7 +222,12 @@ def summarise(
     for c in cracks:
         events.append(
             (
-                f"{c['channel']} passes {c['limit_mm']} mm (CS{c['state_beyond']})",
+                phrase(
+                    "{channel} passes {limit:g} mm (CS{state})",
+                    channel=str(c["channel"]),
+                    limit=float(c["limit_mm"]),
+                    state=int(c["state_beyond"]),
+                ),
                 c["years_to_limit"],
                 dict(c["probability_within"]),
             )
@@ -224,7 +235,13 @@ def summarise(
     for f in forecasts:
         events.append(
             (
-                f"{f.channel} reaches its {f.level} limit {f.limit} {f.unit}",
+                phrase(
+                    "{channel} reaches its {level!t} limit {limit:g} {unit}",
+                    channel=f.channel,
+                    level=f.level,
+                    limit=float(f.limit),
+                    unit=f.unit,
+                ),
                 None if f.expected_days is None else f.expected_days / YEAR_DAYS,
                 {f"{d}d": float(p) for d, p in f.probability.items()},
             )
@@ -234,7 +251,8 @@ def summarise(
     timed = [e for e in events if e[1] is not None]
     soonest = min(timed, key=lambda e: e[1] or 0.0) if timed else events[0]
     return {
-        "event": soonest[0],
+        "event": soonest[0].english(),
+        "event_message": soonest[0].as_dict(),
         "years": None if soonest[1] is None else round(soonest[1], 4),
         "probability_within": {
             f"{d}d": round(max(e[2].get(f"{d}d", 0.0) for e in events), 6) for d in HORIZONS_DAYS

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.core.phrases import N_, Phrase
 from infrasight.reasoning.causes import (
     ChannelData,
     ChannelRole,
@@ -389,13 +390,10 @@ def _absolute(ref: str, start_us: int, hours: int) -> str:
 
 
 def _ev_absolute(e: Evidence, start_us: int, hours: int) -> Evidence:
-    return Evidence(
-        kind=e.kind,
+    return replace(
+        e,
         ref=_absolute(e.ref, start_us, hours),
-        test=e.test,
-        detail=e.detail,
         value=None if e.value is None else round(e.value, 4),
-        unit=e.unit,
     )
 
 
@@ -411,6 +409,7 @@ def _held(session: Session, hazard_id: int) -> tuple[Evidence, ...]:
             detail=h.detail,
             value=h.value,
             unit=h.unit,
+            phrase=Phrase.from_dict(h.message),
         )
         for h in links
     )
@@ -572,6 +571,9 @@ def update_hazards(
         ]
         prediction: dict[str, Any] = {
             "risk_basis": risk.basis,
+            "risk_basis_message": None
+            if risk.basis_phrase is None
+            else risk.basis_phrase.as_dict(),
             "forecasts": [f.as_dict() for f in forecasts],
             "progression_probability_1y": progress,
             "condition": condition,
@@ -617,7 +619,7 @@ def update_hazards(
                         from_status="",
                         action="open",
                         to_status=str(HazardStatus.OPEN),
-                        note="opened from evidence",
+                        note=N_("opened from evidence"),
                         actor="system",
                     )
                 )
@@ -648,6 +650,7 @@ def update_hazards(
                 ).one()
                 link.ref, link.test, link.detail = e.ref[:400], e.test[:200], e.detail
                 link.value, link.unit = e.value, e.unit[:30]
+                link.message = None if e.phrase is None else e.phrase.as_dict()
             for e in plan.new_evidence:
                 session.add(
                     HazardEvidenceLink(
@@ -658,6 +661,7 @@ def update_hazards(
                         detail=e.detail,
                         value=e.value,
                         unit=e.unit[:30],
+                        message=None if e.phrase is None else e.phrase.as_dict(),
                     )
                 )
             session.flush()

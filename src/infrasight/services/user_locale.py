@@ -18,6 +18,7 @@ from infrasight.storage.models import User
 __all__ = [
     "DEFAULT_LOCALE",
     "USER_LOCALES",
+    "accepted_locale",
     "locale_of",
     "recipient_locale",
     "set_user_locale",
@@ -46,6 +47,43 @@ def set_user_locale(user: User, locale: str | None) -> bool:
     _LOGGER.info("user %s locale %s -> %s", user.id, user.locale, locale)
     user.locale = locale
     return True
+
+
+#: Language tags (lower case, a prefix up to a "-") -> the shipped locale they ask for.
+_TAGS: tuple[tuple[str, str], ...] = (
+    ("zh-hant", "zh-Hant"),
+    ("zh-tw", "zh-Hant"),
+    ("zh-hk", "zh-Hant"),
+    ("zh-mo", "zh-Hant"),
+    ("zh-hans", "zh-Hans"),
+    ("zh-cn", "zh-Hans"),
+    ("zh-sg", "zh-Hans"),
+    ("zh", "zh-Hans"),
+    ("en", "en"),
+)
+
+
+def accepted_locale(header: str) -> str | None:
+    """The shipped locale an ``Accept-Language`` header prefers (highest ``q`` first), or None
+    when it names none of them (or is empty or malformed)."""
+    ranked: list[tuple[float, int, str]] = []
+    for order, item in enumerate(header.split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, order, tag.strip().lower().replace("_", "-")))
+    for _q, _order, tag in sorted(ranked):
+        for prefix, locale in _TAGS:
+            if tag == prefix or tag.startswith(prefix + "-"):
+                return locale
+    return None
 
 
 def locale_of(session: Session, user_id: int | None) -> str:

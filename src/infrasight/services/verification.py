@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Action
 from infrasight.core.errors import ConflictError
+from infrasight.core.phrases import phrase, phrase_list
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
 from infrasight.reasoning.hazards import apply_action as apply_hazard_action
@@ -144,7 +145,9 @@ def _crack_checks(
                 test="tracked defects",
                 ref=f"hazard:{hazard.id if hazard else '-'}",
                 outcome=Outcome.PENDING,
-                detail="no tracked defect of the hazard's element was seen before completion",
+                phrase=phrase(
+                    "no tracked defect of the hazard's element was seen before completion"
+                ),
             )
         ]
     checks = []
@@ -234,7 +237,7 @@ def _reading_checks(
                 test="channels",
                 ref=f"hazard:{hazard.id if hazard else '-'}",
                 outcome=Outcome.PENDING,
-                detail="the hazard names no channel and its element has none",
+                phrase=phrase("the hazard names no channel and its element has none"),
             )
         ]
     done_us = int(done.timestamp() * 1_000_000)
@@ -278,7 +281,11 @@ def _health_check(ch: Channel, days: np.ndarray, values: np.ndarray, period_days
             test="sensor health",
             ref=ref,
             outcome=Outcome.PENDING,
-            detail=f"{span:.1f} of {period_days:g} days of readings after completion",
+            phrase=phrase(
+                "{span:.1f} of {period:g} days of readings after completion",
+                span=span,
+                period=period_days,
+            ),
         )
     try:
         finding = assess_channel(days * 86400.0, values)
@@ -395,6 +402,12 @@ def verify_work_order(
     session.flush()
     failed = [c for c in checks if c.outcome is Outcome.FAILED]
     summary = "; ".join(f"{c.ref}: {c.detail}" for c in (failed or checks))[:1800]
+    cited = failed or checks
+    said = (
+        phrase_list(*(c.phrase or phrase("{note}", note=c.detail) for c in cited)).as_dict()
+        if cited
+        else None
+    )
     details: dict[str, Any] = {
         "verification_id": record.id,
         "method": str(rule.method),
@@ -427,6 +440,7 @@ def verify_work_order(
                     ref=f"verification:{record.id}",
                     test="repair verified",
                     detail=summary,
+                    message=said,
                 )
             )
     elif outcome is Outcome.FAILED:
@@ -446,6 +460,7 @@ def verify_work_order(
                     ref=f"verification:{record.id}",
                     test="repair verification failed",
                     detail=summary,
+                    message=said,
                 )
             )
     session.flush()

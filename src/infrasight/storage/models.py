@@ -544,6 +544,9 @@ class HazardEvidenceLink(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     value: Mapped[float | None] = mapped_column(Float, default=None)
     unit: Mapped[str] = mapped_column(String(30), default="")
+    #: ``detail`` as a message key and parameters (``core.phrases.Phrase.as_dict``), rendered in
+    #: the reader's language; null on rows written before 0028 (``detail`` is shown then).
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

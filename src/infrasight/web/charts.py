@@ -97,18 +97,28 @@ def forecast_data(forecast: ChannelForecast) -> dict[str, list[list[Any]]]:
     return {"mean": mean, "lower": lower, "width": width}
 
 
-def series_data(series: ReadingSeries) -> dict[str, list[tuple[float, float | None]]]:
-    """Mean, min and max as ``(epoch_ms, value)`` pairs for ECharts' time axis.
+#: Significant digits of a charted value: far finer than a chart's pixels, and about half the
+#: JSON of a full double (a zoom sends 3 x 500 of them).
+CHART_DIGITS = 6
+
+
+def _short(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.{CHART_DIGITS}g}")
+
+
+def series_data(series: ReadingSeries) -> dict[str, list[tuple[int, float | None]]]:
+    """Mean, min and max as ``(epoch_ms, value)`` pairs for ECharts' time axis (whole
+    milliseconds; values to :data:`CHART_DIGITS` significant digits).
 
     Tuples, not lists: NiceGUI wraps every list and dict of a chart's options in an observable
     (a third of an asset page's server time for 3 x 500 points); tuples are sent as they are.
     """
     points = series.points
-    times = [p.time.timestamp() * 1000.0 for p in points]
+    times = [round(p.time.timestamp() * 1000.0) for p in points]
     return {
-        "mean": [(t, p.mean) for t, p in zip(times, points, strict=True)],
-        "min": [(t, p.min) for t, p in zip(times, points, strict=True)],
-        "max": [(t, p.max) for t, p in zip(times, points, strict=True)],
+        "mean": [(t, _short(p.mean)) for t, p in zip(times, points, strict=True)],
+        "min": [(t, _short(p.min)) for t, p in zip(times, points, strict=True)],
+        "max": [(t, _short(p.max)) for t, p in zip(times, points, strict=True)],
     }
 
 

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
+from infrasight.locales import Translator
+from infrasight.locales.phrases import evidence_translator, localised_detail
 from infrasight.reasoning.hazards import HazardStatus, allowed_targets
 from infrasight.services.hazards import transition_hazard, update_hazards
 from infrasight.storage.models import Asset, Hazard, HazardEvidenceLink, HazardTransitionRecord
@@ -41,7 +43,43 @@ class HazardTransitionIn(RequestModel):
     note: str = Field(default="", max_length=2000)
 
 
-def _detail(session: SessionDep, hazard: Hazard) -> dict[str, Any]:
+def _localised(item: object, t: Translator) -> object:
+    """A stored evidence item (a cause's) with its detail in ``t``'s locale."""
+    if not isinstance(item, dict):
+        return item
+    detail = str(item.get("detail", ""))
+    return {**item, "detail": localised_detail(item.get("message"), detail, t)}
+
+
+def _causes(causes: list[dict[str, Any]], t: Translator) -> list[dict[str, Any]]:
+    return [
+        {
+            **c,
+            "evidence_for": [_localised(e, t) for e in c.get("evidence_for", [])],
+            "evidence_against": [_localised(e, t) for e in c.get("evidence_against", [])],
+        }
+        for c in causes
+    ]
+
+
+def _prediction(prediction: dict[str, Any], t: Translator) -> dict[str, Any]:
+    """The stored prediction with its sentences (risk basis, next event) in ``t``'s locale."""
+    out = dict(prediction)
+    if "risk_basis" in out:
+        out["risk_basis"] = localised_detail(
+            out.get("risk_basis_message"), str(out["risk_basis"]), t
+        )
+    upcoming = out.get("next")
+    if isinstance(upcoming, dict) and "event" in upcoming:
+        event = localised_detail(upcoming.get("event_message"), str(upcoming["event"]), t)
+        out["next"] = {**upcoming, "event": event}
+    return out
+
+
+def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
+    """The hazard with its causes, evidence (details in ``locale``; ``message`` holds the
+    sentence's key and parameters where stored) and transitions."""
+    t = evidence_translator(locale)
     evidence = session.scalars(
         select(HazardEvidenceLink)
         .where(HazardEvidenceLink.hazard_id == hazard.id)
@@ -54,29 +92,31 @@ def _detail(session: SessionDep, hazard: Hazard) -> dict[str, Any]:
     ).all()
     return {
         **HazardRead.model_validate(hazard).model_dump(mode="json"),
-        "causes": hazard.causes,
-        "prediction": hazard.prediction,
+        "causes": _causes(hazard.causes, t),
+        "prediction": _prediction(hazard.prediction or {}, t),
         "evidence": [
             {
                 "kind": e.kind,
                 "ref": e.ref,
                 "test": e.test,
-                "detail": e.detail,
+                "detail": localised_detail(e.message, e.detail, t),
                 "value": e.value,
                 "unit": e.unit,
+                "message": e.message,
             }
             for e in evidence
         ],
         "transitions": [
             {
-                "from": t.from_status,
-                "action": t.action,
-                "to": t.to_status,
-                "note": t.note,
-                "actor": t.actor,
-                "at": t.at.isoformat(),
+                "from": tr.from_status,
+                "action": tr.action,
+                "to": tr.to_status,
+                # the engine's own fixed notes in the reader's language; a person's as written
+                "note": t.optional(tr.note) if tr.actor == "system" and tr.note else tr.note,
+                "actor": tr.actor,
+                "at": tr.at.isoformat(),
             }
-            for t in transitions
+            for tr in transitions
         ],
         "allowed_transitions": [str(s) for s in allowed_targets(HazardStatus(hazard.status))],
     }
@@ -104,20 +144,30 @@ def list_hazards(
 
 
 @router.get("/hazards/{hazard_id}")
-def get_hazard(hazard_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """A hazard with its ranked causes (evidence for and against), evidence and transitions."""
+def get_hazard(
+    hazard_id: int, session: SessionDep, caller: CallerDep, locale: LocaleDep
+) -> dict[str, Any]:
+    """A hazard with its ranked causes (evidence for and against), evidence and transitions.
+
+    Evidence details are in the language ``Accept-Language`` prefers (en, zh-Hant, zh-Hans),
+    else the caller's own; ``message`` gives each one's message key and parameters."""
     caller.require(Action.READ)
-    return _detail(session, get_owned(session, Hazard, hazard_id, caller.organization_id))
+    hazard = get_owned(session, Hazard, hazard_id, caller.organization_id)
+    return _detail(session, hazard, locale)
 
 
 @router.post("/hazards/{hazard_id}/transitions")
 def post_transition(
-    hazard_id: int, body: HazardTransitionIn, session: SessionDep, caller: CallerDep
+    hazard_id: int,
+    body: HazardTransitionIn,
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
 ) -> dict[str, Any]:
     """Move a hazard (409 naming the allowed states when the lifecycle table forbids it)."""
     caller.require(Action.FIELD_WORK)
     hazard = transition_hazard(session, caller, hazard_id, str(body.to), body.note)
-    out = _detail(session, hazard)
+    out = _detail(session, hazard, locale)
     session.commit()
     return out
 

@@ -11,10 +11,11 @@ from fastapi import APIRouter, File, Response, UploadFile, status
 from pydantic import Field
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import DbId, ReadModel, RequestModel
 from infrasight.core.domain import Action
 from infrasight.core.errors import PayloadTooLargeError
+from infrasight.locales.phrases import evidence_translator, localised_detail
 from infrasight.services.verification import verify_work_order
 from infrasight.services.work_order_attachments import (
     add_attachment,
@@ -119,9 +120,24 @@ def download_attachment(
     )
 
 
+def _localised(record: WorkOrderVerification, locale: str) -> VerificationRead:
+    """The record with each check's detail in ``locale`` (``message``: its key and numbers)."""
+    out = VerificationRead.model_validate(record)
+    t = evidence_translator(locale)
+    checks = [
+        {**c, "detail": localised_detail(c.get("message"), str(c.get("detail", "")), t)}
+        for c in out.evidence
+    ]
+    return out.model_copy(update={"evidence": checks})
+
+
 @router.post("/work-orders/{work_order_id}/verify")
 def post_verify(
-    work_order_id: DbId, body: VerifyIn, session: SessionDep, caller: CallerDep
+    work_order_id: DbId,
+    body: VerifyIn,
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
 ) -> VerificationRead:
     """Verify the repair from the measurements after completion (an engineer's sign-off).
 
@@ -131,16 +147,17 @@ def post_verify(
     record = verify_work_order(
         session, caller, work_order_id, period_days=body.period_days, note=body.note
     )
-    out = VerificationRead.model_validate(record)
+    out = _localised(record, locale)
     session.commit()
     return out
 
 
 @router.get("/work-orders/{work_order_id}/verifications")
 def get_verifications(
-    work_order_id: DbId, session: SessionDep, caller: CallerDep
+    work_order_id: DbId, session: SessionDep, caller: CallerDep, locale: LocaleDep
 ) -> list[VerificationRead]:
-    """Every verification of the work order with its checks, oldest first."""
+    """Every verification of the work order with its checks, oldest first (check details in
+    the language ``Accept-Language`` prefers, else the caller's own)."""
     require(caller, Action.READ)
     wo = get_work_order(session, caller, work_order_id)
     rows = session.scalars(
@@ -148,4 +165,4 @@ def get_verifications(
         .where(WorkOrderVerification.work_order_id == wo.id)
         .order_by(WorkOrderVerification.id)
     )
-    return [VerificationRead.model_validate(r) for r in rows]
+    return [_localised(r, locale) for r in rows]

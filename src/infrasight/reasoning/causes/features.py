@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.causes.types import ChannelData, ChannelRole, FloatArray, Observations
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 
@@ -273,7 +274,7 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, 0, n - 1),
                 test="missing data",
-                detail=f"{miss:.0%} of samples missing",
+                phrase=phrase("{share:.0%} of samples missing", share=miss),
                 value=miss,
             )
         )
@@ -292,7 +293,7 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, end - best, end + 1),
                 test="stuck value",
-                detail=f"value unchanged for {best + 1} samples",
+                phrase=phrase("value unchanged for {count} samples", count=best + 1),
                 value=float(best + 1),
             )
         )
@@ -306,7 +307,11 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, int(spikes[0]), int(spikes[-1])),
                 test="spikes",
-                detail=f"{spikes.size} isolated spikes beyond 10 noise sigmas",
+                phrase=phrase(
+                    "{count} isolated spikes beyond {limit} noise sigmas",
+                    count=int(spikes.size),
+                    limit=10,
+                ),
                 value=float(spikes.size),
             )
         )
@@ -322,7 +327,7 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, 0, n - 1),
                 test="noise burst",
-                detail=f"noise level changed {ratio:.1f}-fold between halves",
+                phrase=phrase("noise level changed {ratio:.1f}-fold between halves", ratio=ratio),
                 value=ratio,
             )
         )
@@ -362,7 +367,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 kind=EvidenceKind.READING_WINDOW,
                 ref=f"element:{obs.context.element_id}",
                 test="sensor health",
-                detail="no spikes, stuck values, gaps or noise bursts",
+                phrase=phrase("no spikes, stuck values, gaps or noise bursts"),
                 value=0.0,
             ),
         ),
@@ -381,10 +386,16 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(pch, primary.onset_index, n - 1),
                     test="lasting change after driver compensation",
-                    detail=f"{pch.key} changed by {primary.delta:+.4g} {pch.unit} "
-                    f"({primary.z:+.1f} noise sigmas) after removing temperature and traffic",
+                    phrase=phrase(
+                        "{channel} changed by {delta:+.4g} {unit} ({z:+.1f} noise sigmas) "
+                        "after removing temperature and traffic",
+                        channel=pch.key,
+                        delta=primary.delta,
+                        unit=pch.unit,
+                        z=primary.z,
+                    ),
                     value=primary.z,
-                    unit=pch.unit,
+                    unit="",  # value: the change in noise sigmas
                 ),
             ),
         )
@@ -398,10 +409,15 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(by_key[sc.key], sc.onset_index, sc.signal.size - 1),
                     test="support movement",
-                    detail=f"{sc.key} moved {sc.delta:+.4g} {by_key[sc.key].unit} "
-                    f"({sc.z:+.1f} sigmas)",
+                    phrase=phrase(
+                        "{channel} moved {delta:+.4g} {unit} ({z:+.1f} sigmas)",
+                        channel=sc.key,
+                        delta=sc.delta,
+                        unit=by_key[sc.key].unit,
+                        z=sc.z,
+                    ),
                     value=sc.z,
-                    unit=by_key[sc.key].unit,
+                    unit="",  # value: the change in noise sigmas
                 ),
             ),
         )
@@ -417,8 +433,13 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                     kind=EvidenceKind.MODAL_SHIFT,
                     ref=_window(fch, fc.onset_index, fch.values.size - 1),
                     test="modal stiffness loss",
-                    detail=f"{fch.key} shifted {rel:+.2%} after temperature compensation "
-                    f"({fc.z:+.1f} sigmas)",
+                    phrase=phrase(
+                        "{channel} shifted {shift:+.2%} after temperature compensation "
+                        "({z:+.1f} sigmas)",
+                        channel=fch.key,
+                        shift=rel,
+                        z=fc.z,
+                    ),
                     value=rel,
                 ),
             )
@@ -445,7 +466,11 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(by_key[cc.key], cc.onset_index, cc.signal.size - 1),
                     test="co-located change",
-                    detail=f"{cc.key} changed {cc.z:+.1f} sigmas at about the same time",
+                    phrase=phrase(
+                        "{channel} changed {z:+.1f} sigmas at about the same time",
+                        channel=cc.key,
+                        z=cc.z,
+                    ),
                     value=cc.z,
                 )
                 for cc in confirm
@@ -455,7 +480,10 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(by_key[lead.key], lead.onset_index, lead.signal.size - 1),
                     test="co-located change",
-                    detail=f"no other channel at the element confirms the change of {lead.key}",
+                    phrase=phrase(
+                        "no other channel at the element confirms the change of {channel}",
+                        channel=lead.key,
+                    ),
                     value=0.0,
                 ),
             ),
@@ -508,7 +536,9 @@ def _shape_features(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=ref,
                 test="abrupt change",
-                detail=f"{abrupt:.0%} of the change happened within 12 h",
+                phrase=phrase(
+                    "{share:.0%} of the change happened within {hours} h", share=abrupt, hours=12
+                ),
                 value=abrupt,
             ),
         ),
@@ -525,7 +555,9 @@ def _shape_features(
                         kind=EvidenceKind.READING_WINDOW,
                         ref=f"driver:traffic[{t_change - 3:.0f}h/{t_change + 3:.0f}h]",
                         test="load at the change",
-                        detail=f"peak load {r:.2f}x the 99.5th percentile elsewhere",
+                        phrase=phrase(
+                            "peak load {ratio:.2f}x the 99.5th percentile elsewhere", ratio=r
+                        ),
                         value=r,
                     ),
                 ),
@@ -541,7 +573,10 @@ def _shape_features(
                         kind=EvidenceKind.READING_WINDOW,
                         ref=_window(acc[0], max(i - 3, 0), min(i + 3, n - 1)),
                         test="impulse at the change",
-                        detail=f"peak acceleration {r:.2f}x the 99.5th percentile elsewhere",
+                        phrase=phrase(
+                            "peak acceleration {ratio:.2f}x the 99.5th percentile elsewhere",
+                            ratio=r,
+                        ),
                         value=r,
                     ),
                 ),
@@ -563,7 +598,7 @@ def _shape_features(
                         kind=EvidenceKind.READING_WINDOW,
                         ref=_window(ch, on, n - 1),
                         test="decelerating growth",
-                        detail=f"late growth rate {ratio:.2f}x the early rate",
+                        phrase=phrase("late growth rate {ratio:.2f}x the early rate", ratio=ratio),
                         value=ratio,
                     ),
                 ),
@@ -586,7 +621,7 @@ def _modulation_features(
     if "rain" in drivers:
         r = _daily(drivers["rain"], obs.times_h, "sum")
         wet = r[1:] + 0.5 * r[:-1]
-        tests.append(("rain_modulation", wet, "daily rain"))
+        tests.append(("rain_modulation", wet, N_("daily rain")))
     if "temperature" in drivers:
         tmin = _daily(drivers["temperature"], obs.times_h, "mean")
         tt = drivers["temperature"]
@@ -594,10 +629,12 @@ def _modulation_features(
         ft = np.array(
             [float(tt[day == k].min() < 0.0 < tt[day == k].max()) for k in range(tmin.size)]
         )
-        tests.append(("freeze_modulation", ft[1:] if ft.sum() >= 3 else None, "freeze-thaw days"))
+        tests.append(
+            ("freeze_modulation", ft[1:] if ft.sum() >= 3 else None, N_("freeze-thaw days"))
+        )
     if "traffic" in drivers:
         tr = _daily(drivers["traffic"], obs.times_h, "sum")
-        tests.append(("traffic_modulation", tr[1:], "daily traffic"))
+        tests.append(("traffic_modulation", tr[1:], N_("daily traffic")))
     for name, x, what in tests:
         if x is None:
             continue
@@ -611,7 +648,9 @@ def _modulation_features(
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(ch, on, t.size - 1),
                     test=f"growth follows {what}",
-                    detail=f"correlation of daily growth with {what}: {c:+.2f}",
+                    phrase=phrase(
+                        "correlation of daily growth with {driver!t}: {r:+.2f}", driver=what, r=c
+                    ),
                     value=c,
                 ),
             ),
@@ -656,8 +695,15 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, n - k, n - 1),
                 test="wetness follows rain",
-                detail=f"{ch.key} response to rain rose from {gains[0]:.3g} to {gains[1]:.3g} "
-                f"{ch.unit}/mm ({z:+.1f} sigmas)",
+                phrase=phrase(
+                    "{channel} response to rain rose from {before:.3g} to {after:.3g} {unit}/mm "
+                    "({z:+.1f} sigmas)",
+                    channel=ch.key,
+                    before=gains[0],
+                    after=gains[1],
+                    unit=ch.unit,
+                    z=z,
+                ),
                 value=z,
             ),
         ),

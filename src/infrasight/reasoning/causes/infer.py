@@ -4,12 +4,19 @@ calibrated confidences. Every point of a score comes from a test with its eviden
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
+from infrasight.core.phrases import N_, Phrase, phrase
 from infrasight.reasoning.causes.features import Feature, compute_features
 from infrasight.reasoning.causes.library import Mechanism, MechanismLibrary, Test
-from infrasight.reasoning.causes.types import CauseResult, Inference, Observations
+from infrasight.reasoning.causes.types import (
+    CauseResult,
+    DefectEvidence,
+    Inference,
+    Observations,
+)
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 
 __all__ = ["infer_causes", "score_mechanism"]
@@ -19,6 +26,36 @@ UNKNOWN_POSITION = 0.75
 """Degree to which a defect with no recorded position on the element (a capture placed on the
 element or asset only) matches a pattern that names a position: its kind and orientation
 still point at the mechanism, less surely."""
+
+
+#: The defect and material words the phrases translate (``{name!t}``), for extraction.
+VOCABULARY = (
+    N_("crack"),
+    N_("spall"),
+    N_("scaling"),
+    N_("rust_staining"),
+    N_("leakage"),
+    N_("efflorescence"),
+    N_("exposed_rebar"),
+    N_("spalling"),
+    N_("corrosion"),
+    N_("transverse"),
+    N_("diagonal"),
+    N_("longitudinal"),
+    N_("map"),
+    N_("vertical"),
+    N_("midspan_soffit"),
+    N_("near_support"),
+    N_("along_bar"),
+    N_("pier"),
+    N_("edge"),
+    N_("weld_toe"),
+    N_("joint"),
+    N_("surface"),
+    N_("rc"),
+    N_("psc"),
+    N_("steel"),
+)
 
 
 def _defect_matches(obs: Observations, match: Mapping[str, object]) -> tuple[list[Evidence], float]:
@@ -41,14 +78,12 @@ def _defect_matches(obs: Observations, match: Mapping[str, object]) -> tuple[lis
                 break
         if ok:
             best = max(best, degree)
-            width = f", {d.width_mm:g} mm" if d.width_mm is not None else ""
-            where = f" at {d.position}" if d.position else " (position on the element unknown)"
             out.append(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
                     test="defect pattern",
-                    detail=f"{d.orientation} {d.kind}{where}{width}".strip(),
+                    phrase=_defect_phrase(d),
                     value=d.width_mm,
                     unit="mm" if d.width_mm is not None else "",
                 )
@@ -56,24 +91,74 @@ def _defect_matches(obs: Observations, match: Mapping[str, object]) -> tuple[lis
     return out, best
 
 
-def _context(obs: Observations, t: Test) -> tuple[float | None, str]:
+def _pattern_terms(t: Test) -> str:
+    """A defect test's pattern as a list of words (``"crack, longitudinal, along_bar"``, each
+    translated by ``{terms!t}``) and width bounds (``"<= 0.3 mm"``)."""
+    match = t.match or {}
+    terms: list[str] = []
+    for key in ("kind", "orientation", "position"):
+        want = match.get(key)
+        terms += [str(w) for w in want] if isinstance(want, list | tuple) else []
+    if "min_width_mm" in match:
+        terms.append(f">= {float(match['min_width_mm']):g} mm")
+    if "max_width_mm" in match:
+        terms.append(f"<= {float(match['max_width_mm']):g} mm")
+    return ", ".join(terms)
+
+
+def _defect_phrase(d: DefectEvidence) -> Phrase:
+    """The defect as a person reads it: orientation, kind, position, width (mm)."""
+    if d.position and d.width_mm is not None:
+        return phrase(
+            "{orientation!t} {kind!t} at {position!t}, {width:g} mm",
+            orientation=d.orientation,
+            kind=d.kind,
+            position=d.position,
+            width=d.width_mm,
+        )
+    if d.position:
+        return phrase(
+            "{orientation!t} {kind!t} at {position!t}",
+            orientation=d.orientation,
+            kind=d.kind,
+            position=d.position,
+        )
+    if d.width_mm is not None:
+        return phrase(
+            "{orientation!t} {kind!t} (position on the element unknown), {width:g} mm",
+            orientation=d.orientation,
+            kind=d.kind,
+            width=d.width_mm,
+        )
+    return phrase(
+        "{orientation!t} {kind!t} (position on the element unknown)",
+        orientation=d.orientation,
+        kind=d.kind,
+    )
+
+
+def _context(obs: Observations, t: Test) -> tuple[float | None, Phrase | None]:
     ctx = obs.context
     cond = t.condition or {}
     if t.field == "age_years":
         if ctx.age_years is None:
-            return None, ""
+            return None, None
+        age = phrase("age {age:g} years", age=ctx.age_years)
         if "lt" in cond:
-            return float(ctx.age_years < float(cond["lt"])), f"age {ctx.age_years:g} years"
-        return float(ctx.age_years > float(cond["gt"])), f"age {ctx.age_years:g} years"
+            return float(ctx.age_years < float(cond["lt"])), age
+        return float(ctx.age_years > float(cond["gt"])), age
     if t.field == "exposure":
         if ctx.exposure is None:  # not recorded: unknown, not benign
-            return None, ""
-        return float(cond["contains"] in ctx.exposure), "exposure " + (
-            ", ".join(sorted(ctx.exposure)) or "none"
-        )
+            return None, None
+        found = float(cond["contains"] in ctx.exposure)
+        if not ctx.exposure:
+            return found, phrase("exposure none")
+        return found, phrase("exposure {classes}", classes=", ".join(sorted(ctx.exposure)))
     if ctx.material is None:
-        return None, ""
-    return float(ctx.material == cond["equals"]), f"material {ctx.material}"
+        return None, None
+    return float(ctx.material == cond["equals"]), phrase(
+        "material {material!t}", material=ctx.material
+    )
 
 
 def score_mechanism(
@@ -105,11 +190,13 @@ def score_mechanism(
                         kind=EvidenceKind.ELEMENT,
                         ref=f"element:{obs.context.element_id}",
                         test="defect pattern",
-                        detail=f"no defect matching {t.label.removesuffix(' absent')} recorded",
+                        phrase=phrase(
+                            "no defect recorded matching: {terms!t}", terms=_pattern_terms(t)
+                        ),
                     )
                 ]
         else:
-            value, detail = _context(obs, t)
+            value, said = _context(obs, t)
             if value is None:
                 continue
             g = value
@@ -118,7 +205,7 @@ def score_mechanism(
                     kind=EvidenceKind.ELEMENT,
                     ref=f"element:{obs.context.element_id}",
                     test=t.label,
-                    detail=detail,
+                    phrase=said,
                 )
             ]
         contrib = t.weight_for * g - t.weight_against * (1.0 - g)
@@ -131,17 +218,7 @@ def score_mechanism(
 
 
 def _tag(items: list[Evidence], t: Test, contrib: float) -> list[Evidence]:
-    return [
-        Evidence(
-            kind=e.kind,
-            ref=e.ref,
-            test=f"{t.label} ({contrib:+.2f})",
-            detail=e.detail,
-            value=e.value,
-            unit=e.unit,
-        )
-        for e in items
-    ]
+    return [replace(e, test=f"{t.label} ({contrib:+.2f})") for e in items]
 
 
 def infer_causes(

@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from infrasight.core.phrases import N_, Phrase, PhraseParam, phrase
 from infrasight.reasoning.errors import OutOfRangeError
 
 __all__ = ["Risk", "RiskMatrix", "assess_risk", "load_risk_matrix"]
+
+
+#: The hazard kinds, translated in the basis phrase (``{kind!t}``).
+HAZARD_KINDS = (N_("structural"), N_("durability"), N_("maintenance"), N_("none"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +39,7 @@ class Risk:
     band: str
     probability: float
     basis: str
+    basis_phrase: Phrase | None = None  # ``basis`` as a message key and parameters
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -44,6 +50,7 @@ class Risk:
             "band": self.band,
             "probability": self.probability,
             "basis": self.basis,
+            **({"basis_message": self.basis_phrase.as_dict()} if self.basis_phrase else {}),
         }
 
 
@@ -109,16 +116,33 @@ def assess_risk(
             field="hazard_kind",
         )
     p = cause_confidence
-    basis = f"cause confidence {cause_confidence:.2f}"
     if progression_probability is not None:
         p = cause_confidence * (0.5 + 0.5 * progression_probability)
-        basis += f" x (0.5 + 0.5 P(progress within 1 year) {progression_probability:.2f})"
     likelihood = 1 + sum(p >= b for b in matrix.likelihood_bounds)
     consequence = min(5, max(1, math.ceil((a + e) / 2) + matrix.adjustment[hazard_kind]))
     score = likelihood * consequence
     band = next(label for label, top in matrix.bands if score <= top)
-    basis += (
-        f"; consequence ceil(({a} + {e}) / 2) {matrix.adjustment[hazard_kind]:+d} for {hazard_kind}"
+    terms: dict[str, PhraseParam] = {
+        "confidence": cause_confidence,
+        "asset": a,
+        "element": e,
+        "adjustment": matrix.adjustment[hazard_kind],
+        "kind": hazard_kind,
+    }
+    said = (
+        phrase(
+            "cause confidence {confidence:.2f}; consequence ceil(({asset} + {element}) / 2) "
+            "{adjustment:+d} for {kind!t}",
+            **terms,
+        )
+        if progression_probability is None
+        else phrase(
+            "cause confidence {confidence:.2f} x (0.5 + 0.5 P(progress within 1 year) "
+            "{progress:.2f}); consequence ceil(({asset} + {element}) / 2) {adjustment:+d} "
+            "for {kind!t}",
+            progress=progression_probability,
+            **terms,
+        )
     )
     return Risk(
         likelihood=likelihood,
@@ -126,5 +150,6 @@ def assess_risk(
         score=score,
         band=band,
         probability=p,
-        basis=basis,
+        basis=said.english(),
+        basis_phrase=said,
     )

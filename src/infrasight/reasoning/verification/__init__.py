@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import Phrase, phrase
 from infrasight.reasoning.errors import DefinitionError
 
 __all__ = [
@@ -60,12 +61,17 @@ class Check:
     test: str
     ref: str
     outcome: Outcome
-    detail: str
+    detail: str = ""  # in English; empty when given: ``phrase`` in English
     value: float | None = None
     unit: str = ""
+    phrase: Phrase | None = None  # the detail as a message key and parameters
+
+    def __post_init__(self) -> None:
+        if not self.detail and self.phrase is not None:
+            object.__setattr__(self, "detail", self.phrase.english())
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
+        """JSON-ready (``message``: the detail's key and parameters)."""
         return {
             "test": self.test,
             "ref": self.ref,
@@ -73,6 +79,7 @@ class Check:
             "detail": self.detail,
             "value": self.value,
             "unit": self.unit,
+            **({"message": self.phrase.as_dict()} if self.phrase is not None else {}),
         }
 
 
@@ -257,21 +264,28 @@ def judge_crack(
             test="re-inspection",
             ref=ref,
             outcome=Outcome.PENDING,
-            detail=f"{len(seen)} re-inspection(s) after completion; "
-            f"{rule.min_reinspections} needed",
+            phrase=phrase(
+                "{count} re-inspection(s) after completion; {needed} needed",
+                count=len(seen),
+                needed=rule.min_reinspections,
+            ),
         )
     first = seen[0]
     if first.detected:
         drop = None if before is None else _width_drop(before, first)
         if drop is None or drop[0] <= rule.width_sigmas * drop[1]:
-            got = "unknown" if first.width is None else f"{first.width:.3f} mm"
-            was = "unknown" if before is None or before.width is None else f"{before.width:.3f} mm"
             return Check(
                 test="crack sealed",
                 ref=ref,
                 outcome=Outcome.FAILED,
-                detail=f"still detected {first.days:.1f} d after completion, largest width {got} "
-                f"(before: {was}); not reduced beyond {rule.width_sigmas:g} sigma",
+                phrase=phrase(
+                    "still detected {days:.1f} d after completion, largest width {width:.3f} mm "
+                    "(before: {before:.3f} mm); not reduced beyond {sigmas:g} sigma",
+                    days=first.days,
+                    width=first.width,
+                    before=None if before is None else before.width,
+                    sigmas=rule.width_sigmas,
+                ),
                 value=first.width,
                 unit="mm",
             )
@@ -283,7 +297,7 @@ def judge_crack(
                 test="stays sealed",
                 ref=ref,
                 outcome=Outcome.FAILED,
-                detail=f"detected again {later.days:.1f} d after completion",
+                phrase=phrase("detected again {days:.1f} d after completion", days=later.days),
                 value=later.width,
                 unit="mm",
             )
@@ -293,17 +307,35 @@ def judge_crack(
                 test="stays sealed",
                 ref=ref,
                 outcome=Outcome.FAILED,
-                detail=f"width grew by {grew[0]:.3f} mm ({later.days:.1f} d after completion)",
+                phrase=phrase(
+                    "width grew by {growth:.3f} mm ({days:.1f} d after completion)",
+                    growth=grew[0],
+                    days=later.days,
+                ),
                 value=grew[0],
                 unit="mm",
             )
-    how = "not detected" if not first.detected else f"width reduced to {first.width:.3f} mm"
+    said = (
+        phrase(
+            "not detected at the re-inspection {days:.1f} d after completion; "
+            "{count} re-inspection(s) in the period, none shows it again",
+            days=first.days,
+            count=len(seen),
+        )
+        if not first.detected
+        else phrase(
+            "width reduced to {width:.3f} mm at the re-inspection {days:.1f} d after "
+            "completion; {count} re-inspection(s) in the period, none shows it again",
+            width=first.width,
+            days=first.days,
+            count=len(seen),
+        )
+    )
     return Check(
         test="crack sealed",
         ref=ref,
         outcome=Outcome.PASSED,
-        detail=f"{how} at the re-inspection {first.days:.1f} d after completion; "
-        f"{len(seen)} re-inspection(s) in the period, none shows it again",
+        phrase=said,
         value=first.width,
         unit="mm",
     )
@@ -358,7 +390,11 @@ def judge_readings(
                 test="readings cover the period",
                 ref=ref,
                 outcome=Outcome.PENDING,
-                detail=f"{span:.1f} of {period_days:g} days of readings after completion",
+                phrase=phrase(
+                    "{span:.1f} of {period:g} days of readings after completion",
+                    span=span,
+                    period=period_days,
+                ),
                 value=span,
                 unit="d",
             )
@@ -370,8 +406,12 @@ def judge_readings(
             test="readings cover the period",
             ref=ref,
             outcome=Outcome.PASSED,
-            detail=f"{span:.1f} days of readings after completion ({tw.size} in the last "
-            f"{period_days:g} d)",
+            phrase=phrase(
+                "{span:.1f} days of readings after completion ({count} in the last {period:g} d)",
+                span=span,
+                count=int(tw.size),
+                period=period_days,
+            ),
             value=span,
             unit="d",
         )
@@ -379,16 +419,21 @@ def judge_readings(
     lo_seen, hi_seen = float(vw.min()), float(vw.max())
     if lower is not None or upper is not None:
         inside = (lower is None or lo_seen >= lower) and (upper is None or hi_seen <= upper)
-        lo_txt = "-inf" if lower is None else f"{lower:g}"
-        hi_txt = "inf" if upper is None else f"{upper:g}"
-        lim = f"[{lo_txt}, {hi_txt}]"
         checks.append(
             Check(
                 test="within limits",
                 ref=ref,
                 outcome=Outcome.PASSED if inside else Outcome.FAILED,
-                detail=f"readings {lo_seen:.4g} to {hi_seen:.4g} {unit} in the last "
-                f"{period_days:g} d; limits {lim}",
+                phrase=phrase(
+                    "readings {low:.4g} to {high:.4g} {unit} in the last {period:g} d; "
+                    "limits [{lower:g}, {upper:g}]",
+                    low=lo_seen,
+                    high=hi_seen,
+                    unit=unit,
+                    period=period_days,
+                    lower="-inf" if lower is None else lower,  # no bound (JSON has no inf)
+                    upper="inf" if upper is None else upper,
+                ),
                 value=hi_seen if upper is not None else lo_seen,
                 unit=unit,
             )
@@ -406,8 +451,15 @@ def judge_readings(
             test="settled (no trend)",
             ref=ref,
             outcome=Outcome.FAILED if significant and large else Outcome.PASSED,
-            detail=f"trend {slope:+.4g} {unit}/d ({drift:+.4g} {unit} over {period_days:g} d, "
-            f"noise {noise:.3g} {unit})",
+            phrase=phrase(
+                "trend {slope:+.4g} {unit}/d ({drift:+.4g} {unit} over {period:g} d, "
+                "noise {noise:.3g} {unit})",
+                slope=float(slope),
+                unit=unit,
+                drift=drift,
+                period=period_days,
+                noise=noise,
+            ),
             value=float(slope),
             unit=f"{unit}/d",
         )
@@ -418,8 +470,12 @@ def judge_readings(
                 test="no anomaly",
                 ref=ref,
                 outcome=Outcome.PASSED if anomaly_max_seen <= rule.anomaly_max else Outcome.FAILED,
-                detail=f"largest anomaly score {anomaly_max_seen:.2f} "
-                f"(limit {rule.anomaly_max:g}) in the last {period_days:g} d",
+                phrase=phrase(
+                    "largest anomaly score {score:.2f} (limit {limit:g}) in the last {period:g} d",
+                    score=anomaly_max_seen,
+                    limit=rule.anomaly_max,
+                    period=period_days,
+                ),
                 value=anomaly_max_seen,
             )
         )

@@ -40,7 +40,9 @@ __all__ = [
     "STATUS_NAMES",
     "evidence_timeline",
     "hazard_rows",
+    "manual_targets",
     "name_of",
+    "prediction_lines",
     "register",
     "risk_matrix_html",
 ]
@@ -122,9 +124,48 @@ EVIDENCE_NAMES = {
 }
 
 
-PREDICTION_NAMES = {"risk_basis": N_("Basis of the risk")}
 _WINDOW = re.compile(r"\[([^/\]]+)/([^\]]+)\]")
 _ALARM = re.compile(r"^alarm:(\d+)")
+
+
+def prediction_lines(prediction: dict[str, Any], t: Translator) -> list[tuple[str, str]]:
+    """(key, line) of what a person reads of a hazard's prediction: the risk's basis, the next
+    expected event with its time and probabilities, the chance of progression within a year
+    (the forecasts and the condition outlook are shown as evidence and condition)."""
+    lines = []
+    if prediction.get("risk_basis"):
+        basis = str(prediction["risk_basis"])
+        lines.append(("risk_basis", t("Basis of the risk: {basis}", basis=basis)))
+    upcoming = prediction.get("next")
+    if isinstance(upcoming, dict) and upcoming.get("event"):
+        years = upcoming.get("years")
+        when = (
+            t("in {years} years", years=t.number(float(years), 2))
+            if isinstance(years, int | float)
+            else t("not expected within a year")
+        )
+        within = upcoming.get("probability_within")
+        within = within if isinstance(within, dict) else {}
+        p30, p90, p365 = (float(within.get(f"{d}d", 0.0)) for d in (30, 90, 365))
+        line = t(
+            "Next expected event: {event}, {when} "
+            "(probability within 30 / 90 / 365 days: {p30} / {p90} / {p365})",
+            event=upcoming["event"],
+            when=when,
+            p30=t.number(p30, 2),
+            p90=t.number(p90, 2),
+            p365=t.number(p365, 2),
+        )
+        lines.append(("next", line))
+    progress = prediction.get("progression_probability_1y")
+    if isinstance(progress, int | float):
+        lines.append(
+            (
+                "progression",
+                t("Probability of progression within a year: {p}", p=t.number(progress, 2)),
+            )
+        )
+    return lines
 
 
 def _time(text: str) -> datetime | None:
@@ -421,9 +462,20 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
             )
 
 
+#: States the page offers no button for: the engine merges a hazard into a named survivor;
+#: a move to "merged" without one would leave a hazard merged into nothing.
+NOT_BY_HAND = frozenset({HazardStatus.MERGED.value})
+
+
+def manual_targets(hazard: dict[str, Any]) -> list[str]:
+    """The states a person may move ``hazard`` to from the page (the API's allowed
+    transitions less :data:`NOT_BY_HAND`)."""
+    return [s for s in hazard["allowed_transitions"] if s not in NOT_BY_HAND]
+
+
 def _transitions(ctx: WebContext, scope: PageScope, hazard: dict[str, Any]) -> None:
     t = scope.t
-    allowed = list(hazard["allowed_transitions"])
+    allowed = manual_targets(hazard)
     if not allowed or not scope.may(Action.FIELD_WORK):
         return
     bid = browser_id()
@@ -434,7 +486,7 @@ def _transitions(ctx: WebContext, scope: PageScope, hazard: dict[str, Any]) -> N
             def move(to: str = target) -> None:
                 def work(session: Session, caller: Principal) -> dict[str, Any]:
                     body = HazardTransitionIn(to=HazardStatus(to), note=str(note.value or ""))
-                    return post_transition(int(hazard["id"]), body, session, caller)
+                    return post_transition(int(hazard["id"]), body, session, caller, t.locale)
 
                 if act(ctx, bid, t, work) is not None:
                     ui.navigate.reload()
@@ -520,7 +572,7 @@ def register(ctx: WebContext) -> None:
                 return
             t, session, caller = scope.t, scope.session, scope.caller
             try:
-                hazard = get_hazard(hazard_id, session, caller)
+                hazard = get_hazard(hazard_id, session, caller, t.locale)
             except NotFoundError:
                 ui.label(t("Hazard not found.")).mark("not-found")
                 return
@@ -568,12 +620,11 @@ def register(ctx: WebContext) -> None:
                 with ui.column().classes("gap-1"):
                     ui.label(t("Prediction")).classes("text-lg")
                     prediction = dict(hazard.get("prediction") or {})
-                    if not prediction:
+                    lines = prediction_lines(prediction, t)
+                    if not lines:
                         ui.label(t("No prediction yet."))
-                    for key, value in prediction.items():
-                        ui.label(f"{name_of(PREDICTION_NAMES, key, t)}: {value}").classes(
-                            "text-sm max-w-xl"
-                        ).mark(f"prediction-{key}")
+                    for key, line in lines:
+                        ui.label(line).classes("text-sm max-w-xl").mark(f"prediction-{key}")
             ui.label(t("Evidence")).classes("text-lg")
             _timeline_chart(session, caller, list(hazard["evidence"]), t)
             _evidence_table(list(hazard["evidence"]), t, "evidence")

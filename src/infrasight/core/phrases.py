@@ -1,0 +1,175 @@
+"""Sentences as data: a message key and its parameters, rendered in a person's language later.
+
+The analytics write the sentences a person reads (an evidence item's detail, a verdict) as a
+:class:`Phrase`: the key is the English text with ``{name}`` placeholders (Python format syntax,
+so it is also the msgid of the ``evidence`` message domain), the parameters stay numbers with
+their units. This module renders the English text without any translation library;
+``infrasight.locales.phrases`` renders a phrase in another locale, numbers formatted per locale.
+
+Placeholders:
+
+``{name}`` / ``{name:+.4g}``
+    A value; a format spec (``f``, ``g``, ``%`` with a precision, an optional ``+``) applies to
+    numbers. A missing number (None) reads ``–``.
+``{name!t}``
+    A word or short text that is translated itself (``daily rain``, a defect kind), or a list
+    of them separated by ``", "`` (each translated).
+``{name!d}``
+    A UTC date and time as ISO 8601 text (formatted per locale when rendered).
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["CONVERSIONS", "N_", "Phrase", "PhraseParam", "fields", "phrase", "phrase_list"]
+
+#: A parameter's value: JSON-ready, so a phrase is stored as it is.
+PhraseParam = str | int | float | None
+
+#: Conversions a placeholder may carry (see the module docstring).
+CONVERSIONS = frozenset({"t", "d"})
+
+
+class _English(string.Formatter):
+    """Python's formatting, with ``!t`` / ``!d`` as plain text and None as ``–``."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion in CONVERSIONS:
+            return value
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if value is None:
+            return "–"
+        if isinstance(value, str):
+            return value
+        return super().format_field(value, format_spec)
+
+
+_ENGLISH = _English()
+
+
+def N_(text: str) -> str:  # noqa: N802 (the gettext convention)
+    """Mark a word for the ``evidence`` domain that a ``{name!t}`` placeholder translates."""
+    return text
+
+
+def fields(key: str) -> list[tuple[str, str, str | None]]:
+    """The placeholders of ``key``: (name, format spec, conversion), in order.
+
+    Raises
+    ------
+    ValueError
+        A malformed template, a positional placeholder or an unknown conversion.
+    """
+    out = []
+    for _literal, name, spec, conversion in string.Formatter().parse(key):
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise ValueError(f"phrase {key!r}: placeholder {name!r} is not a plain name")
+        if conversion is not None and conversion not in CONVERSIONS:
+            raise ValueError(f"phrase {key!r}: unknown conversion !{conversion}")
+        out.append((name, spec or "", conversion))
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Phrase:
+    """A sentence a person reads, as a message key and its parameters, or a list of phrases.
+
+    Attributes
+    ----------
+    key : str
+        The English text with ``{name}`` placeholders (the msgid); empty for a list.
+    params : tuple of (str, value)
+        The placeholders' values, sorted by name (numbers stay numbers).
+    parts : tuple of Phrase
+        A list's items, read one after the other (``", "`` in English).
+    """
+
+    key: str
+    params: tuple[tuple[str, PhraseParam], ...] = ()
+    parts: tuple[Phrase, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            if not self.parts or self.params:
+                raise ValueError("a phrase without a key is a list of parts, without params")
+            return
+        if self.parts:
+            raise ValueError(f"phrase {self.key!r}: a keyed phrase has no parts")
+        names = {name for name, _spec, _conv in fields(self.key)}
+        given = {name for name, _value in self.params}
+        if names - given:
+            raise ValueError(f"phrase {self.key!r}: no value for {sorted(names - given)}")
+        for name, value in self.params:
+            if value is not None and not isinstance(value, str | int | float):
+                raise ValueError(f"phrase {self.key!r}: {name} is a {type(value).__name__}")
+
+    @property
+    def values(self) -> dict[str, PhraseParam]:
+        """The parameters as a mapping."""
+        return dict(self.params)
+
+    def english(self) -> str:
+        """The sentence in English (Python's number formatting; an empty word leaves no
+        space at either end)."""
+        if not self.key:
+            return ", ".join(p.english() for p in self.parts)
+        return _ENGLISH.vformat(self.key, (), self.values).strip()
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form: ``{"key": ..., "params": {...}}`` or ``{"parts": [...]}``."""
+        if not self.key:
+            return {"parts": [p.as_dict() for p in self.parts]}
+        return {"key": self.key, "params": self.values}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Phrase | None:
+        """The phrase stored by :meth:`as_dict`; None when ``data`` is absent or not a valid
+        phrase (e.g. a row written before phrases were stored)."""
+        if not isinstance(data, Mapping):
+            return None
+        parts = data.get("parts")
+        if isinstance(parts, list):
+            items = [cls.from_dict(p) for p in parts]
+            if not items or any(p is None for p in items):
+                return None
+            return Phrase(key="", parts=tuple(p for p in items if p is not None))
+        key, params = data.get("key"), data.get("params", {})
+        if not isinstance(key, str) or not key or not isinstance(params, Mapping):
+            return None
+        try:
+            return phrase(key, **{str(k): v for k, v in params.items()})
+        except (ValueError, TypeError):
+            return None
+
+
+def phrase(key: str, /, **params: PhraseParam) -> Phrase:
+    """A :class:`Phrase` of ``key`` (English text, marked for extraction) with ``params``.
+
+    Raises
+    ------
+    ValueError
+        When a placeholder has no value or a value is not a string, number or None.
+
+    Notes
+    -----
+    A NaN or infinite number is kept as None (JSON has neither).
+    """
+    # stored as JSON, which has no NaN or infinity (PostgreSQL refuses them): unknown, "–"
+    kept = {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in params.items()
+    }
+    return Phrase(key=key, params=tuple(sorted(kept.items())))
+
+
+def phrase_list(*parts: Phrase) -> Phrase:
+    """A list of phrases read one after the other (``", "`` in English)."""
+    return parts[0] if len(parts) == 1 else Phrase(key="", parts=parts)
