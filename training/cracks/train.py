@@ -15,11 +15,12 @@ Presets: ``--preset cpu`` (default; what ``make train-cracks`` runs) is sized fo
 on a 2-core AMD EPYC, 8.9 h on a 2-core Intel Xeon with AVX512-BF16 but no AMX (both measured);
 ``--preset cpu-short`` stops at 14,250 steps (half of that; see the model card for the figures
 of each). ``--preset cpu-finetune --init-onnx FILE`` fine-tunes exported weights (the shipped
-1.0.0 model) on the whole mix for 2,000 steps of the same crops. ``--preset shipped`` is the recipe of the 1.0.0 weights (9,500
-steps of 24 crops of 320x320; about 18 minutes on one H100); ``--preset gpu`` the same crops for
-14,000 steps. When ``UAV75-trainval`` is present its 50 training images join the mix (planking
-as hard negatives, centrelines as lines with an ignore band) and selection maximises the mean of
-DeepCrack F1 and the UAV75 validation centreline IoU (4 px).
+1.0.0 model) on the whole mix for 2,000 steps of the same crops. ``--preset shipped`` is the
+recipe of the 1.0.0 weights (9,500 steps of 24 crops of 320x320; about 18 minutes on one H100);
+``--preset gpu`` the same crops for 14,000 steps. When ``UAV75-trainval`` is present its 50
+training images join the mix (planking as hard negatives, centrelines as lines with an ignore
+band) and selection maximises the mean of DeepCrack F1 and the UAV75 validation centreline IoU
+(4 px).
 """
 
 from __future__ import annotations
