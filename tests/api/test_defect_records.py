@@ -65,7 +65,7 @@ def test_a_recorded_defect_keeps_its_position_and_drives_the_cause(
     assert (hz["element_id"], hz["mechanism"]) == (eid, "shear")
     top = client.get(f"/api/v1/hazards/{hz['id']}", headers=eng).json()["causes"][0]
     pattern = [e for e in top["evidence_for"] if e["kind"] == "defect"]
-    assert pattern and "at near_support" in pattern[0]["detail"]
+    assert pattern and "diagonal crack, near a support, 0.6 mm" in pattern[0]["detail"]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ EXPECTED = {
     "en": [
         "SET-P2 moved +9.587 mm (+113.6 sigmas)",
         "CRK-2 changed +25.4 sigmas at about the same time",
-        "vertical crack at pier, 0.86 mm",
+        "vertical crack, pier, 0.86 mm",
     ],
     "zh-Hant": [
         "SET-P2 位移 +9.587 mm（+113.6 倍標準差）",

@@ -110,7 +110,7 @@ def _defect_phrase(d: DefectEvidence) -> Phrase:
     """The defect as a person reads it: orientation, kind, position, width (mm)."""
     if d.position and d.width_mm is not None:
         return phrase(
-            "{orientation!t} {kind!t} at {position!t}, {width:g} mm",
+            "{orientation!t} {kind!t}, {position!t}, {width:g} mm",
             orientation=d.orientation,
             kind=d.kind,
             position=d.position,
@@ -118,7 +118,7 @@ def _defect_phrase(d: DefectEvidence) -> Phrase:
         )
     if d.position:
         return phrase(
-            "{orientation!t} {kind!t} at {position!t}",
+            "{orientation!t} {kind!t}, {position!t}",
             orientation=d.orientation,
             kind=d.kind,
             position=d.position,
