@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from infrasight.assistant.context import ContextHeaders, format_context, gather_context
 from infrasight.assistant.grounding import (
     Citation,
     ToolEvidence,
@@ -121,6 +122,7 @@ class Agent:
         grounding: str = "mark",
         tools_offered: int = 0,
         key_facts: bool = False,
+        context_chars: int = 0,
     ) -> None:
         self.client = client
         self.registry = registry
@@ -128,6 +130,7 @@ class Agent:
         self.grounding = grounding
         self.tools_offered = tools_offered
         self.key_facts = key_facts
+        self.context_chars = context_chars
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
         tool = self.registry.get(name)
@@ -192,6 +195,19 @@ class Agent:
             messages.append(
                 {"role": "system", "content": words.context_asset.format(asset_id=asset_id)}
             )
+        # the ids a model cannot guess, read as the caller (context_chars > 0)
+        blocks, known = gather_context(
+            self.registry, ctx, asset_id=asset_id, max_chars=self.context_chars
+        )
+        headers = ContextHeaders(
+            assets=words.context_assets,
+            elements=words.context_elements,
+            channels=words.context_channels,
+            more=words.context_more,
+        )
+        listing = format_context(blocks, headers, max_chars=self.context_chars)
+        if listing:
+            messages.append({"role": "system", "content": listing})
         messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
         messages.append({"role": "user", "content": question})
         # all tools, or (tools_offered > 0, for small models) the few the question points to;
@@ -261,7 +277,14 @@ class Agent:
                     }
                 )
         yield self._finish(
-            question, words.language, final, error, calls, step, write_refused=write_refused
+            question,
+            words.language,
+            final,
+            error,
+            calls,
+            step,
+            write_refused=write_refused,
+            known=tuple(known),
         )
 
     def _finish(
@@ -274,6 +297,7 @@ class Agent:
         steps: int,
         *,
         write_refused: bool,
+        known: tuple[ToolEvidence, ...] = (),
     ) -> Answer:
         words = texts(language)
         evidence = tuple(
@@ -311,7 +335,8 @@ class Agent:
         said = final
         if facts:  # the engines' figures under the model's text, checked and cited like it
             final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
-        verdict = check_grounding(final, evidence, question=question)
+        # the context's listings ground numbers too (the model read them), but give no key facts
+        verdict = check_grounding(final, evidence + known, question=question)
         unsupported = tuple(m.text for m in verdict.unsupported)
         if unsupported:
             _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     assistant_key_facts
         Write the key figures of the tool results (``assistant/key_facts.toml``) under the
         model's answer, for small models whose prose seldom carries them.
+    assistant_context_chars
+        Most characters of the context message that lists the caller's assets, elements and
+        channels with their ids (``assistant/context.py``), so the model need not guess ids;
+        0 = none.
     group_commit_max
         Most ingest batches of concurrent requests stored in one transaction (group commit);
         1 commits each batch on its own.
@@ -182,6 +186,7 @@ class Settings(BaseSettings):
     assistant_grounding: Literal["mark", "reject"] = "mark"
     assistant_tools_offered: int = Field(default=0, ge=0, le=100)
     assistant_key_facts: bool = False
+    assistant_context_chars: int = Field(default=3000, ge=0, le=50000)
     group_commit_max: int = Field(default=2000, ge=1)
     blob_backend: Literal["local", "s3"] = "local"
     s3_endpoint_url: str = ""
