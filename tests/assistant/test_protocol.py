@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from infrasight.assistant.grounding import ToolEvidence, check_grounding
 from infrasight.assistant.key_facts import key_facts, key_facts_line
 from infrasight.assistant.replay import RawReply, ReplayServer, replay, text_reply, tool_reply
 from infrasight.core.domain import Role
@@ -362,3 +363,35 @@ def test_key_facts_lines_read_their_paths_and_skip_what_is_missing() -> None:
     assert key_facts_line("list_elements", [{}, {}, {}]) == "3 elements"
     assert key_facts_line("get_alarm", {"id": 1}) is None  # no template
     assert key_facts([("list_elements", [{}]), ("list_elements", [{}])]) == ["1 elements"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans", "zh-Hant"])
+def test_key_facts_are_written_in_the_answers_language_and_every_number_is_grounded(
+    language: str,
+) -> None:
+    results: list[tuple[str, Any]] = [
+        ("list_elements", [{"id": 1}, {"id": 2}, {"id": 3}]),
+        ("readings_summary", {"key": "VD-P2-SETTLE", "unit": "mm", "latest_mean": 3.3712,
+                              "minimum": 2.1, "maximum": 4.2}),  # fmt: skip
+        ("channel_trend", {"unit": "mm", "growth": {"rate_per_year": 1.84}}),
+        ("list_alarms", {"total": 4, "alarms": [{"key": "VD-P2-SETTLE:settle-alert"}]}),
+        ("list_hazards", [{"mechanism": "settlement", "risk": 16}]),
+        ("recommendations", {"recommendations": [{"action": "jacking", "urgency_days": 30}]}),
+        ("list_work_orders", [{"action_id": "jacking"}, {"action_id": "grout"}]),
+    ]
+    lines = key_facts(results, language)
+    assert len(lines) == len(results)
+    text = "\n".join(lines)
+    if language != "en":
+        assert "个构件" in text or "個構件" in text
+        assert "elements" not in text and "latest mean" not in text
+    verdict = check_grounding(
+        text, [ToolEvidence(tool=t, arguments={}, result=r) for t, r in results]
+    )
+    assert verdict.unsupported == ()
+    cited = {(c.tool, c.path, c.value) for c in verdict.citations}
+    assert ("readings_summary", "maximum", 4.2) in cited
+    assert ("readings_summary", "latest_mean", 3.3712) in cited
+    assert ("channel_trend", "growth.rate_per_year", 1.84) in cited
+    assert ("list_hazards", "[0].risk", 16) in cited
+    assert ("recommendations", "recommendations[0].urgency_days", 30) in cited

@@ -331,7 +331,11 @@ class Agent:
             )
             return Answer(text=text + note, stopped=stopped, citations=(), unsupported=(),
                           grounded_share=1.0, error=error, **common)  # fmt: skip
-        facts = tuple(key_facts([(e.tool, e.result) for e in evidence])) if self.key_facts else ()
+        facts = (
+            tuple(key_facts([(e.tool, e.result) for e in evidence], language))
+            if self.key_facts
+            else ()
+        )
         said = final
         if facts:  # the engines' figures under the model's text, checked and cited like it
             final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
