@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from infrasight.assistant.context import AssetBlock, ContextHeaders, format_context
 from infrasight.assistant.replay import ReplayServer, text_reply, tool_reply
-from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from tests.assistant.conftest import SECRET, World
 from tests.conftest import Tenant
@@ -134,8 +133,15 @@ def test_format_context_is_bounded_and_keeps_an_assets_block_whole() -> None:
         AssetBlock(
             asset={"id": i, "name": f"Bridge {i}", "kind": "bridge"},
             elements=({"id": 10 * i, "name": "Pier 1"},),
-            channels=({"id": 100 * i, "key": f"B{i}-SET", "quantity": "settlement",
-                       "unit": "mm", "element_id": 10 * i},),  # fmt: skip
+            channels=(
+                {
+                    "id": 100 * i,
+                    "key": f"B{i}-SET",
+                    "quantity": "settlement",
+                    "unit": "mm",
+                    "element_id": 10 * i,
+                },
+            ),
         )
         for i in range(1, 41)
     ]

@@ -371,8 +371,16 @@ def test_key_facts_are_written_in_the_answers_language_and_every_number_is_groun
 ) -> None:
     results: list[tuple[str, Any]] = [
         ("list_elements", [{"id": 1}, {"id": 2}, {"id": 3}]),
-        ("readings_summary", {"key": "VD-P2-SETTLE", "unit": "mm", "latest_mean": 3.3712,
-                              "minimum": 2.1, "maximum": 4.2}),  # fmt: skip
+        (
+            "readings_summary",
+            {
+                "key": "VD-P2-SETTLE",
+                "unit": "mm",
+                "latest_mean": 3.3712,
+                "minimum": 2.1,
+                "maximum": 4.2,
+            },
+        ),
         ("channel_trend", {"unit": "mm", "growth": {"rate_per_year": 1.84}}),
         ("list_alarms", {"total": 4, "alarms": [{"key": "VD-P2-SETTLE:settle-alert"}]}),
         ("list_hazards", [{"mechanism": "settlement", "risk": 16}]),

@@ -17,7 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from infrasight.assistant.context import ContextHeaders, format_context, gather_context
+from infrasight.assistant.context import (
+    ContextHeaders,
+    constrain_specs,
+    format_context,
+    gather_context,
+    id_choices,
+)
 from infrasight.assistant.grounding import (
     Citation,
     ToolEvidence,
@@ -213,6 +219,9 @@ class Agent:
         # all tools, or (tools_offered > 0, for small models) the few the question points to;
         # a tool not offered still runs when called
         specs = self.registry.specs(self.registry.route(question, self.tools_offered))
+        # the id arguments limited to the caller's ids (a grammar-constrained server writes no
+        # other); only from a whole list (list_assets lists at most 100)
+        specs = constrain_specs(specs, id_choices(blocks, complete=len(blocks) < 100))
         calls: list[ToolOutcome] = []
         asked: set[tuple[str, str]] = set()
         step = 0

@@ -21,7 +21,14 @@ from infrasight.assistant.grounding import ToolEvidence
 from infrasight.assistant.tools import ToolContext, ToolRegistry
 from infrasight.core.errors import InfraSightError
 
-__all__ = ["AssetBlock", "ContextHeaders", "format_context", "gather_context"]
+__all__ = [
+    "AssetBlock",
+    "ContextHeaders",
+    "constrain_specs",
+    "format_context",
+    "gather_context",
+    "id_choices",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -78,9 +85,7 @@ def _detail(block: AssetBlock, headers: ContextHeaders) -> str:
     return "\n".join(lines)
 
 
-def format_context(
-    blocks: Sequence[AssetBlock], headers: ContextHeaders, *, max_chars: int
-) -> str:
+def format_context(blocks: Sequence[AssetBlock], headers: ContextHeaders, *, max_chars: int) -> str:
     """The context message: one line per asset, its elements and channels under it.
 
     Parameters
@@ -176,3 +181,52 @@ def gather_context(
         )
         blocks.append(block)
     return blocks, evidence
+
+
+def id_choices(blocks: Sequence[AssetBlock], *, complete: bool) -> dict[str, list[int]]:
+    """The ids the caller may name, by tool argument (``asset_id``, ``element_id``,
+    ``channel_id``), from the context's blocks.
+
+    An argument is given only when its list is whole: ``complete`` says the asset list is (the
+    tool lists at most 100), and elements and channels need every asset's to have been read.
+    """
+    if not blocks or not complete:
+        return {}
+    out: dict[str, list[int]] = {"asset_id": [int(b.asset["id"]) for b in blocks]}
+    if all(b.elements is not None for b in blocks):
+        out["element_id"] = [int(e["id"]) for b in blocks for e in b.elements or ()]
+    if all(b.channels is not None for b in blocks):
+        out["channel_id"] = [int(c["id"]) for b in blocks for c in b.channels or ()]
+    return {name: ids for name, ids in out.items() if ids}
+
+
+def constrain_specs(
+    specs: Sequence[dict[str, Any]], choices: dict[str, list[int]]
+) -> list[dict[str, Any]]:
+    """The tool specs with each id argument of ``choices`` limited to those ids (JSON-schema
+    ``enum``): a server that turns the schema into a grammar (llama.cpp) can then only write an
+    id the caller has, and any model reads which ids exist. The specs given are not changed."""
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        function = spec.get("function", {})
+        properties = function.get("parameters", {}).get("properties", {})
+        if not any(name in choices for name in properties):
+            out.append(spec)
+            continue
+        constrained = {}
+        for name, schema in properties.items():
+            ids = choices.get(name)
+            if ids is None:
+                constrained[name] = schema
+            elif "anyOf" in schema:  # optional: the integer branch limited, null kept
+                branches = [
+                    {"type": "integer", "enum": ids} if b.get("type") == "integer" else b
+                    for b in schema["anyOf"]
+                ]
+                constrained[name] = {**schema, "anyOf": branches}
+            else:
+                rest = {k: v for k, v in schema.items() if k not in ("minimum", "maximum")}
+                constrained[name] = {**rest, "enum": ids}
+        parameters = {**function["parameters"], "properties": constrained}
+        out.append({**spec, "function": {**function, "parameters": parameters}})
+    return out
