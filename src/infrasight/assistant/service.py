@@ -211,6 +211,7 @@ def run_ask(
         tools_offered=settings.assistant_tools_offered,
         key_facts=settings.assistant_key_facts,
         context_chars=settings.assistant_context_chars,
+        result_chars=settings.assistant_result_chars,
     )
     answer: Answer | None = None
     try:
