@@ -214,3 +214,35 @@ def test_constrain_specs_leaves_the_given_specs_and_other_arguments_alone() -> N
     unchanged = {s["function"]["name"]: s for s in specs}
     assert out["list_assets"] == unchanged["list_assets"]
     assert out["get_hazard"] == unchanged["get_hazard"]
+
+
+def test_one_system_message_and_tool_results_as_user_messages_when_set(
+    client: TestClient, tenant: Tenant, world: World, serve: Any
+) -> None:
+    """llama.cpp's chatml-function-calling template writes the tool schemas after every system
+    message and drops ``tool`` messages: with ``llm_tool_results = "user"`` the model reads each
+    result (key figures first) as a user message naming the tool."""
+    replies = iter([tool_reply(("list_elements", {"asset_id": world.asset_id}))])
+    server = serve(
+        lambda _r: next(replies, text_reply("One element.")),
+        llm_tool_results="user",
+        assistant_key_facts=True,
+        assistant_result_chars=300,
+    )
+    body = {"question": "How many elements?", "asset_id": world.asset_id}
+    answer = _events(client.post(ASK, json=body, headers=tenant.headers()))[-1]
+    assert answer["tool_calls"][0]["outcome"] == "ok"
+    first, second = server.requests
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert f"looking at asset {world.asset_id}" in first["messages"][0]["content"]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+    result = second["messages"][-1]["content"]
+    assert result.startswith("Result of list_elements:\n1 elements\n[{")
+    assert len(result) <= len("Result of list_elements:\n") + 300
+    # the OpenAI protocol by default
+    replies = iter([tool_reply(("list_elements", {"asset_id": world.asset_id}))])
+    server = serve(lambda _r: next(replies, text_reply("One.")), llm_tool_results="tool")
+    _events(client.post(ASK, json=body, headers=tenant.headers()))
+    tool = server.requests[1]["messages"][-1]
+    assert tool["role"] == "tool" and tool["name"] == "list_elements"
+    assert json.loads(tool["content"].split("\n", 1)[1])[0]["name"] == "Pier 2"
