@@ -403,3 +403,23 @@ def test_key_facts_are_written_in_the_answers_language_and_every_number_is_groun
     assert ("channel_trend", "growth.rate_per_year", 1.84) in cited
     assert ("list_hazards", "[0].risk", 16) in cited
     assert ("recommendations", "recommendations[0].urgency_days", 30) in cited
+
+
+def test_when_the_model_fails_after_a_tool_call_its_key_figures_still_reach_the_user(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    calls = tool_reply(("list_hazards", {"asset_id": world.asset_id}))
+    recorded([calls, RawReply(body=b"{}", delay_s=1.5)], assistant_key_facts=True,
+             llm_timeout_s=0.5)  # fmt: skip
+    answer = _events(client.post(ASK, json={"question": "風險？"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "model_failed" and "0.5 s" in answer["error"]
+    assert answer["key_facts"] == ["風險最高：settlement，風險 16"]
+    assert answer["answer"].endswith("\n\n— 風險最高：settlement，風險 16")
+    (risk,) = answer["citations"]
+    assert (risk["tool"], risk["path"], risk["value"]) == ("list_hazards", "[0].risk", 16)
+    assert answer["unsupported"] == [] and answer["grounded_share"] == 1.0
+    # without key figures: the failure alone, as before
+    recorded([calls, RawReply(body=b"{}", delay_s=1.5)], assistant_key_facts=False)
+    answer = _events(client.post(ASK, json={"question": "risk?"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "model_failed" and answer["citations"] == []
+    assert answer["key_facts"] == [] and "—" not in answer["answer"]

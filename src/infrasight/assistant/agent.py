@@ -341,6 +341,11 @@ class Agent:
             "write_refused": write_refused,
             "evidence": evidence,
         }
+        facts = (
+            tuple(key_facts([(e.tool, e.result) for e in evidence], language))
+            if self.key_facts
+            else ()
+        )
         if final is None:
             stopped = "model_failed" if error else "out_of_steps"
             text = (
@@ -348,13 +353,19 @@ class Agent:
                 if error
                 else words.out_of_steps.format(steps=self.max_steps)
             )
-            return Answer(text=text + note, stopped=stopped, citations=(), unsupported=(),
-                          grounded_share=1.0, error=error, **common)  # fmt: skip
-        facts = (
-            tuple(key_facts([(e.tool, e.result) for e in evidence], language))
-            if self.key_facts
-            else ()
-        )
+            # the figures the tools did return still reach the user, checked and cited
+            listed = "\n".join(f"— {line}" for line in facts)
+            checked = check_grounding(listed, evidence) if facts else None
+            return Answer(
+                text=text + (f"\n\n{listed}" if facts else "") + note,
+                stopped=stopped,
+                citations=checked.citations if checked else (),
+                unsupported=tuple(m.text for m in checked.unsupported) if checked else (),
+                grounded_share=checked.grounded_share if checked else 1.0,
+                error=error,
+                key_facts=facts,
+                **common,
+            )
         said = final
         if facts:  # the engines' figures under the model's text, checked and cited like it
             final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
