@@ -7,7 +7,10 @@ hazards, opens a work order for the top one, adds an inspection note and a work-
 (for the document search), and adds a second organisation whose objects must never leak. The
 questions (``benchmarks/assistant_questions.toml``, 17 topics x 3 languages = 51) each name the
 tool calls a good answer needs and the facts it must state; the expected facts are read from
-those tools' results at run time.
+those tools' results at run time. The tool-routing words were written while reading those
+questions, so a second, held-out set (``assistant_questions_heldout.toml``: the same 17 topics
+in other words, en + zh-Hans = 34) is asked too and reported on its own line, with the share of
+questions whose expected tools the router offers.
 
 Models, in the same process, through the real API path (service, tools, answer check, storage):
 - ``recorded``: a scripted OpenAI-compatible endpoint (``infrasight.assistant.replay``) that
@@ -20,10 +23,14 @@ Models, in the same process, through the real API path (service, tools, answer c
 - otherwise SmolLM2-135M-Instruct served locally by llama-cpp-python, when ``make
   assistant-model`` installed it (``--local-model on|off|auto``).
 
-Figures per model: share answered with the right facts, share of questions whose expected tools
-were all called, share of the answers' numbers grounded in a tool result (goal 100 %), invented
-numbers flagged, cross-organisation leaks (goal 0), rows written outside the assistant's own
-tables (goal 0), median and p95 latency per question.
+``--set tuned|held-out`` asks the real model one set only (two processes can share the work),
+``--record F.jsonl`` keeps one line per question and ``--summarize F.jsonl`` prints the figures
+of the questions a stopped run finished.
+
+Figures per model and set: share answered with the right facts, share of questions whose
+expected tools were all called, share of the answers' numbers grounded in a tool result (goal
+100 %), invented numbers flagged, cross-organisation leaks (goal 0), rows written outside the
+assistant's own tables (goal 0), median and p95 latency per question.
 """
 
 from __future__ import annotations
