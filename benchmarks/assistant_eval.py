@@ -390,10 +390,11 @@ def evaluate(
     }
 
 
-def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int) -> dict[str, Any]:
+def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int | None) -> dict[str, Any]:
     """The figures of answered questions (``evaluate``'s rows or a ``--record`` file's lines).
 
-    ``writes`` is the rows written outside the assistant's tables during the whole run.
+    ``writes`` is the rows written outside the assistant's tables during the whole run (None:
+    not known, for a record file).
     """
     n = len(rows)
     ordered = sorted(r["latency_s"] for r in rows)
@@ -596,7 +597,8 @@ def print_table(models: dict[str, dict[str, Any]], sizes: dict[str, int]) -> Non
             print(f"{name:<22}{label:<10}{100 * r['right_facts']:>6.0f}%"
                   f"{100 * r['right_facts_prose']:>6.0f}%{100 * r['expected_tools']:>6.0f}%"
                   f"{100 * r['routed']:>7.0f}%{100 * r['numbers_grounded']:>9.1f}%{inv:>10}"
-                  f"{r['leaks']:>7}{r['writes']:>8}{r['p50_s']:>8.1f}"
+                  f"{r['leaks']:>7}{'-' if r['writes'] is None else r['writes']:>8}"
+                  f"{r['p50_s']:>8.1f}"
                   f"{r['p95_s']:>8.1f}")  # fmt: skip
             if r["failures"]:
                 print(
@@ -613,7 +615,7 @@ def summarize(path: Path) -> int:
     sets = sorted({r.get("set", "tuned") for r in rows}, key=lambda n: n != "tuned")
     by_set = {
         name: figures([r for r in rows if r.get("set", "tuned") == name], invented=False,
-                      writes=0)
+                      writes=None)
         for name in sets
     }  # fmt: skip
     print(f"{len(rows)} questions recorded in {path} (writes are not recorded: see the run)")
