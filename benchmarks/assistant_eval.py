@@ -569,8 +569,9 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
+    held = [lang for lang in HELD_OUT_LANGUAGES if lang in languages]
     print(f"assistant on {report['questions']} demo questions ({', '.join(languages)}; held-out "
-          f"paraphrases in {', '.join(HELD_OUT_LANGUAGES)}), {days} days of demo data, tools "
+          f"paraphrases in {', '.join(held)}), {days} days of demo data, tools "
           f"offered per question: {report['tools_offered']}, key figures under the answer: "
           f"{'on' if report['key_facts'] else 'off'}")  # fmt: skip
     print_table(report["models"], report["sets"])
