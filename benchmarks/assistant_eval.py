@@ -374,6 +374,8 @@ def evaluate(
             "facts_ok": facts_ok, "facts_in_prose": prose_ok, "key_facts": answer["key_facts"],
             "leaked": leaked, "tools_ok": expected <= called, "routed": routed,
             "called": sorted(called), "expected": sorted(expected), "truth": truths[q["id"]],
+            "outcomes": [[e["tool"], e["arguments"], e["outcome"]] for e in events
+                         if e["type"] == "tool_call"],
             "answer": answer["answer"], "unsupported": answer["unsupported"],
             "cited": len(answer["citations"]),
             "invented_flagged": invented and "7.31" in answer["unsupported"],
