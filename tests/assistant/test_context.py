@@ -21,6 +21,7 @@ from infrasight.assistant.context import (
 )
 from infrasight.assistant.replay import ReplayServer, text_reply, tool_reply
 from infrasight.assistant.tools import default_registry
+from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from tests.assistant.conftest import SECRET, World
 from tests.conftest import Tenant
@@ -246,3 +247,18 @@ def test_one_system_message_and_tool_results_as_user_messages_when_set(
     tool = server.requests[1]["messages"][-1]
     assert tool["role"] == "tool" and tool["name"] == "list_elements"
     assert json.loads(tool["content"].split("\n", 1)[1])[0]["name"] == "Pier 2"
+
+
+def test_crew_who_may_not_list_assets_are_told_none(
+    client: TestClient, tenant: Tenant, world: World, serve: Any
+) -> None:
+    assert client.get("/api/v1/assets", headers=tenant.headers(Role.CREW)).status_code == 403
+    server = serve(lambda _r: text_reply("ok"))
+    answer = _events(
+        client.post(ASK, json={"question": "How is pier 2?"}, headers=tenant.headers(Role.CREW))
+    )[-1]
+    assert answer["stopped"] == "answered"
+    assert _context(server.requests[0]) == ""
+    assert "Demo viaduct" not in json.dumps(server.requests) and "VD-P2-SETTLE" not in json.dumps(
+        server.requests
+    )
