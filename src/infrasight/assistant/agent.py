@@ -17,6 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from infrasight.assistant.context import (
+    ContextHeaders,
+    constrain_specs,
+    format_context,
+    gather_context,
+    id_choices,
+)
 from infrasight.assistant.grounding import (
     Citation,
     ToolEvidence,
@@ -24,7 +31,7 @@ from infrasight.assistant.grounding import (
     consulted_passages,
     mark_unsupported,
 )
-from infrasight.assistant.key_facts import key_facts
+from infrasight.assistant.key_facts import key_facts, key_facts_line
 from infrasight.assistant.language import texts, wants_write
 from infrasight.assistant.llm import ChatClient, ModelUnavailableError
 from infrasight.assistant.tools import ToolContext, ToolRegistry
@@ -121,6 +128,8 @@ class Agent:
         grounding: str = "mark",
         tools_offered: int = 0,
         key_facts: bool = False,
+        context_chars: int = 0,
+        result_chars: int = MAX_RESULT_CHARS,
     ) -> None:
         self.client = client
         self.registry = registry
@@ -128,6 +137,8 @@ class Agent:
         self.grounding = grounding
         self.tools_offered = tools_offered
         self.key_facts = key_facts
+        self.context_chars = context_chars
+        self.result_chars = result_chars
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments_text: str) -> ToolOutcome:
         tool = self.registry.get(name)
@@ -187,16 +198,33 @@ class Agent:
         write_refused = wants_write(question)
         if write_refused:
             _log.warning("assistant: %s asked to write or to drop the rules", ctx.caller.name)
-        messages: list[dict[str, Any]] = [{"role": "system", "content": words.system}]
+        system = [words.system]
         if asset_id is not None:
-            messages.append(
-                {"role": "system", "content": words.context_asset.format(asset_id=asset_id)}
-            )
+            system.append(words.context_asset.format(asset_id=asset_id))
+        # the ids a model cannot guess, read as the caller (context_chars > 0)
+        blocks, known = gather_context(
+            self.registry, ctx, asset_id=asset_id, max_chars=self.context_chars
+        )
+        headers = ContextHeaders(
+            assets=words.context_assets,
+            elements=words.context_elements,
+            channels=words.context_channels,
+            more=words.context_more,
+        )
+        listing = format_context(blocks, headers, max_chars=self.context_chars)
+        if listing:
+            system.append(listing)
+        # one system message: some chat templates (llama.cpp's chatml-function-calling) write
+        # the tool schemas after every system message
+        messages: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(system)}]
         messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
         messages.append({"role": "user", "content": question})
         # all tools, or (tools_offered > 0, for small models) the few the question points to;
         # a tool not offered still runs when called
         specs = self.registry.specs(self.registry.route(question, self.tools_offered))
+        # the id arguments limited to the caller's ids (a grammar-constrained server writes no
+        # other); only from a whole list (list_assets lists at most 100)
+        specs = constrain_specs(specs, id_choices(blocks, complete=len(blocks) < 100))
         calls: list[ToolOutcome] = []
         asked: set[tuple[str, str]] = set()
         step = 0
@@ -252,16 +280,30 @@ class Agent:
                     else {"error": outcome.outcome, "detail": outcome.detail}
                 )
                 content = json.dumps(payload, ensure_ascii=False, default=str)
+                line = (
+                    key_facts_line(call.name, outcome.result, words.language)
+                    if self.key_facts and outcome.outcome == "ok"
+                    else None
+                )
+                if line:  # a small model reads the figures first, in the answer's language
+                    content = f"{line}\n{content}"
                 messages.append(
                     {
                         "role": "tool",
                         "tool_call_id": call.id,
                         "name": call.name,
-                        "content": content[:MAX_RESULT_CHARS],
+                        "content": content[: self.result_chars],
                     }
                 )
         yield self._finish(
-            question, words.language, final, error, calls, step, write_refused=write_refused
+            question,
+            words.language,
+            final,
+            error,
+            calls,
+            step,
+            write_refused=write_refused,
+            known=tuple(known),
         )
 
     def _finish(
@@ -274,6 +316,7 @@ class Agent:
         steps: int,
         *,
         write_refused: bool,
+        known: tuple[ToolEvidence, ...] = (),
     ) -> Answer:
         words = texts(language)
         evidence = tuple(
@@ -298,6 +341,11 @@ class Agent:
             "write_refused": write_refused,
             "evidence": evidence,
         }
+        facts = (
+            tuple(key_facts([(e.tool, e.result) for e in evidence], language))
+            if self.key_facts
+            else ()
+        )
         if final is None:
             stopped = "model_failed" if error else "out_of_steps"
             text = (
@@ -305,13 +353,24 @@ class Agent:
                 if error
                 else words.out_of_steps.format(steps=self.max_steps)
             )
-            return Answer(text=text + note, stopped=stopped, citations=(), unsupported=(),
-                          grounded_share=1.0, error=error, **common)  # fmt: skip
-        facts = tuple(key_facts([(e.tool, e.result) for e in evidence])) if self.key_facts else ()
+            # the figures the tools did return still reach the user, checked and cited
+            listed = "\n".join(f"— {line}" for line in facts)
+            checked = check_grounding(listed, evidence) if facts else None
+            return Answer(
+                text=text + (f"\n\n{listed}" if facts else "") + note,
+                stopped=stopped,
+                citations=checked.citations if checked else (),
+                unsupported=tuple(m.text for m in checked.unsupported) if checked else (),
+                grounded_share=checked.grounded_share if checked else 1.0,
+                error=error,
+                key_facts=facts,
+                **common,
+            )
         said = final
         if facts:  # the engines' figures under the model's text, checked and cited like it
             final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
-        verdict = check_grounding(final, evidence, question=question)
+        # the context's listings ground numbers too (the model read them), but give no key facts
+        verdict = check_grounding(final, evidence, question=question, fallback=known)
         unsupported = tuple(m.text for m in verdict.unsupported)
         if unsupported:
             _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))

@@ -389,7 +389,11 @@ def _preference(mention: NumberMention, known: _Known, quantity: str | None) -> 
 
 
 def check_grounding(
-    answer: str, evidence: Sequence[ToolEvidence], *, question: str = ""
+    answer: str,
+    evidence: Sequence[ToolEvidence],
+    *,
+    question: str = "",
+    fallback: Sequence[ToolEvidence] = (),
 ) -> Grounding:
     """Cite every number of ``answer`` from ``evidence`` (or ``question``); list the rest.
 
@@ -401,20 +405,30 @@ def check_grounding(
         The results of the tool calls made for it, in call order.
     question
         The user's question: its own numbers ("pier 2") need no tool.
+    fallback
+        Results that ground a number only when ``evidence`` does not (the context's listings,
+        which the model read but did not ask for).
     """
     mentions = extract_numbers(answer)
     known = _known_values(evidence, question)
+    spare = _known_values(fallback, "") if fallback else []
     citations: list[Citation] = []
     unsupported: list[NumberMention] = []
     floor = 0
     for mention in mentions:
         quantity = _quantity_before(answer, mention.start, floor) if mention.date is None else None
         floor = mention.end
-        hits = [k for k in known if _matches(mention, k)]
-        if quantity is not None:  # another named quantity, an id or a count is not the one
-            hits = [
-                k for k in hits if k.quantity == quantity or (k.quantity is None and k.unit != "id")
-            ]
+        hits: list[_Known] = []
+        for values in (known, spare):
+            hits = [k for k in values if _matches(mention, k)]
+            if quantity is not None:  # another named quantity, an id or a count is not the one
+                hits = [
+                    k
+                    for k in hits
+                    if k.quantity == quantity or (k.quantity is None and k.unit != "id")
+                ]
+            if hits:
+                break
         hit = min(hits, key=lambda k: _preference(mention, k, quantity)) if hits else None
         if hit is None:
             unsupported.append(mention)

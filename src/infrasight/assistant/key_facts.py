@@ -22,9 +22,9 @@ _FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]+))?\}")
 
 
 @cache
-def _templates() -> dict[str, str]:
+def _templates(language: str) -> dict[str, str]:
     data = tomllib.loads((Path(__file__).parent / "key_facts.toml").read_text("utf-8"))
-    return dict(data["templates"])
+    return dict(data.get(language, data["en"]))
 
 
 def _read(result: Any, path: str) -> Any:
@@ -43,9 +43,10 @@ def _read(result: Any, path: str) -> Any:
     return node
 
 
-def key_facts_line(tool: str, result: Any) -> str | None:
-    """The key figures of one tool result, or None (no template, or a value is missing)."""
-    template = _templates().get(tool)
+def key_facts_line(tool: str, result: Any, language: str = "en") -> str | None:
+    """The key figures of one tool result in ``language`` (en, zh-Hans, zh-Hant), or None (no
+    template, or a value is missing)."""
+    template = _templates(language).get(tool)
     if template is None:
         return None
     missing = False
@@ -65,11 +66,12 @@ def key_facts_line(tool: str, result: Any) -> str | None:
     return None if missing else line
 
 
-def key_facts(results: Sequence[tuple[str, Any]]) -> list[str]:
-    """The key-figure lines of ``(tool, result)`` pairs, each line once, in call order."""
+def key_facts(results: Sequence[tuple[str, Any]], language: str = "en") -> list[str]:
+    """The key-figure lines of ``(tool, result)`` pairs in ``language``, each line once, in call
+    order."""
     out: list[str] = []
     for tool, result in results:
-        line = key_facts_line(tool, result)
+        line = key_facts_line(tool, result, language)
         if line and line not in out:
             out.append(line)
     return out

@@ -42,6 +42,11 @@ class Texts:
     out_of_steps: str
     read_only: str
     model_failed: str
+    #: Labels of the context message (the caller's assets, elements, channels with ids).
+    context_assets: str = ""
+    context_elements: str = ""
+    context_channels: str = ""
+    context_more: str = ""
 
 
 @cache
@@ -63,6 +68,10 @@ def texts(language: str) -> Texts:
         out_of_steps=str(table["out_of_steps"]),
         read_only=str(table["read_only"]),
         model_failed=str(table["model_failed"]),
+        context_assets=str(table["context_assets"]),
+        context_elements=str(table["context_elements"]),
+        context_channels=str(table["context_channels"]),
+        context_more=str(table["context_more"]),
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "OpenAIChatClient",
     "ToolCall",
     "client_from_settings",
+    "tool_results_as_user",
 ]
 
 _log = logging.getLogger(__name__)
@@ -101,6 +102,23 @@ def _parse_reply(body: object) -> ChatReply:
     return ChatReply(content=text, tool_calls=tuple(calls), raw_message=message)
 
 
+def tool_results_as_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` with each tool result sent as a user message naming its tool.
+
+    For servers whose chat template drops the ``tool`` role: llama-cpp-python's
+    ``chatml-function-calling`` renders system, user and assistant messages only, so without
+    this a model served by it never reads a tool result and cannot state its facts.
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.get("role") == "tool":
+            name = message.get("name") or "tool"
+            out.append({"role": "user", "content": f"Result of {name}:\n{message['content']}"})
+        else:
+            out.append(message)
+    return out
+
+
 class OpenAIChatClient:
     """``POST {base_url}/chat/completions`` with a timeout; one HTTP client per instance."""
 
@@ -113,9 +131,11 @@ class OpenAIChatClient:
         timeout_s: float = 60.0,
         max_tokens: int = 1024,
         transport: httpx.BaseTransport | None = None,
+        tool_results: str = "tool",
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
+        self.tool_results = tool_results
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -138,6 +158,8 @@ class OpenAIChatClient:
             No answer within the timeout, connection refused, an error status, or an answer
             that is not a chat completion.
         """
+        if self.tool_results == "user":
+            messages = tool_results_as_user(messages)
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -188,4 +210,5 @@ def client_from_settings(settings: Settings) -> OpenAIChatClient:
         api_key=settings.llm_api_key,
         timeout_s=settings.llm_timeout_s,
         max_tokens=settings.llm_max_tokens,
+        tool_results=settings.llm_tool_results,
     )

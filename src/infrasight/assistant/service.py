@@ -210,6 +210,8 @@ def run_ask(
         grounding=settings.assistant_grounding,
         tools_offered=settings.assistant_tools_offered,
         key_facts=settings.assistant_key_facts,
+        context_chars=settings.assistant_context_chars,
+        result_chars=settings.assistant_result_chars,
     )
     answer: Answer | None = None
     try:

@@ -565,15 +565,19 @@ class ToolRegistry:
         return list(self._tools)
 
     def specs(self, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """The OpenAI ``tools`` list (of the tools in ``names`` only, when given)."""
-        wanted = None if names is None else set(names)
-        return [t.spec() for t in self._tools.values() if wanted is None or t.name in wanted]
+        """The OpenAI ``tools`` list (of the tools in ``names`` only, in that order, when
+        given)."""
+        if names is None:
+            return [t.spec() for t in self._tools.values()]
+        return [self._tools[n].spec() for n in names if n in self._tools]
 
     def route(self, question: str, limit: int) -> list[str]:
         """The at most ``limit`` tools whose words (``tool_routing.toml``) the question names
-        most often, in registry order; the fallback tools when it names none.
+        most often, the most named first (ties in registry order); the fallback tools when it
+        names none.
 
-        For small models, which pick the right tool more often, and read faster, among a few.
+        For small models, which pick the right tool more often, and read faster, among a few
+        (and a 135M model mostly picks the first tool it is shown).
         """
         if limit <= 0 or limit >= len(self._tools):
             return self.names
@@ -583,8 +587,9 @@ class ToolRegistry:
             for name in self._tools
         }
         ranked = sorted((n for n in self._tools if scores[n] > 0), key=lambda n: -scores[n])
-        chosen = set(ranked[:limit]) or {n for n in fallback if n in self._tools}
-        return [n for n in self._tools if n in chosen]
+        if ranked:
+            return ranked[:limit]
+        return [n for n in self._tools if n in set(fallback)]
 
     def get(self, name: str) -> Tool | None:
         """The tool called ``name``, or None."""

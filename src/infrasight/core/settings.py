@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         Longest wait for one answer of the model, in seconds.
     llm_max_tokens
         Most tokens the model may write in one answer (``max_tokens``).
+    llm_tool_results
+        How tool results are sent to the model: as ``tool`` messages (the OpenAI protocol), or
+        as ``user`` messages naming the tool, for servers whose chat template drops the tool
+        role (llama-cpp-python's ``chatml-function-calling``, which serves the local SmolLM2).
     assistant_max_steps
         Most model calls (plans and tool rounds) for one question.
     assistant_grounding
@@ -108,6 +112,13 @@ class Settings(BaseSettings):
     assistant_key_facts
         Write the key figures of the tool results (``assistant/key_facts.toml``) under the
         model's answer, for small models whose prose seldom carries them.
+    assistant_context_chars
+        Most characters of the context message that lists the caller's assets, elements and
+        channels with their ids (``assistant/context.py``), so the model need not guess ids;
+        0 = none.
+    assistant_result_chars
+        Most characters of one tool result sent to the model (a small model reads slowly:
+        fewer characters, faster answers; with key figures on, they come first).
     group_commit_max
         Most ingest batches of concurrent requests stored in one transaction (group commit);
         1 commits each batch on its own.
@@ -178,10 +189,13 @@ class Settings(BaseSettings):
     llm_api_key: str = Field(default="", repr=False)
     llm_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     llm_max_tokens: int = Field(default=1024, ge=16, le=32768)
+    llm_tool_results: Literal["tool", "user"] = "tool"
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
     assistant_grounding: Literal["mark", "reject"] = "mark"
     assistant_tools_offered: int = Field(default=0, ge=0, le=100)
     assistant_key_facts: bool = False
+    assistant_context_chars: int = Field(default=3000, ge=0, le=50000)
+    assistant_result_chars: int = Field(default=8000, ge=200, le=200000)
     group_commit_max: int = Field(default=2000, ge=1)
     blob_backend: Literal["local", "s3"] = "local"
     s3_endpoint_url: str = ""
