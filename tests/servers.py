@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -45,13 +45,24 @@ def weed_binary() -> str | None:
     return shutil.which("weed")
 
 
-def _wait(check: object, timeout: float, what: str) -> None:
+def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.2)
-    raise RuntimeError(f"{what} did not start within {timeout} s")
+    raise RuntimeError(f"{what} did not answer within {timeout} s")
+
+
+def _http_answers(url: str) -> bool:
+    """Whether a server answers HTTP at ``url``, with any status."""
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -59,6 +70,9 @@ def s3_server(folder: Path) -> Iterator[str | None]:
     """The URL of a running S3 server, or None when none can be had."""
     url = os.environ.get("INFRASIGHT_TEST_S3_URL", "")
     if url:
+        # a server started for the tests that does not answer is a failure, named once here,
+        # not a connection error in every test that stores a blob
+        _wait(lambda: _http_answers(url), 30, f"the S3 server at INFRASIGHT_TEST_S3_URL={url}")
         yield url
         return
     weed = weed_binary()
@@ -78,18 +92,8 @@ def s3_server(folder: Path) -> Iterator[str | None]:
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{s3}"
-
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
-
     try:
-        _wait(up, 60, "SeaweedFS")
+        _wait(lambda: _http_answers(url), 60, "SeaweedFS")
         yield url
     finally:
         process.terminate()
