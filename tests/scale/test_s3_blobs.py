@@ -16,10 +16,16 @@ from infrasight.api.app import create_app
 from infrasight.cli.app import app
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
-from infrasight.storage.blobs import LocalBlobStore, open_blob_store, register_blob
+from infrasight.storage.blobs import (
+    BlobStoreUnavailableError,
+    LocalBlobStore,
+    open_blob_store,
+    register_blob,
+)
 from infrasight.storage.s3_blobs import BlobIntegrityError, S3BlobStore
 from tests.api.test_captures import encode, gradient, upload
 from tests.conftest import make_site, make_tenant
+from tests.servers import free_port
 
 runner = CliRunner()
 
@@ -169,3 +175,37 @@ def test_migrate_refuses_an_unknown_target() -> None:
     result = runner.invoke(app, ["blobs", "migrate", "--to", "ftp"])
     assert result.exit_code == 2
     assert "--to" in result.output
+
+
+def test_an_unreachable_store_is_a_503_naming_it_and_nothing_is_written(
+    settings: Settings,
+) -> None:
+    pytest.importorskip("boto3", reason="the scale extra (boto3) is not installed")
+    closed_port = free_port()  # bound and released: nothing listens there
+    down = settings.model_copy(
+        update={
+            "blob_backend": "s3",
+            "s3_endpoint_url": f"http://127.0.0.1:{closed_port}",
+            "s3_bucket": "infrasight-down",
+            "s3_access_key": "infrasight",
+            "s3_secret_key": "infrasight",
+        }
+    )
+    platform = Platform.create(down, workers=0)
+    try:
+        store = platform.blobs
+        assert isinstance(store, S3BlobStore)
+        with pytest.raises(BlobStoreUnavailableError, match=f"127.0.0.1:{closed_port}"):
+            store.put(b"an image")
+        with TestClient(create_app(platform=platform)) as client:
+            tenant = make_tenant(platform, "Epsilon Tunnels")
+            site = make_site(client, tenant)
+            data = encode(gradient(), "PNG")
+            answer = upload(client, tenant.headers(), data, "a.png", asset_id=site.asset_id)
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["detail"].startswith("the blob store")
+            assert answer.headers["Retry-After"] == "5"
+            listing = client.get("/api/v1/captures", headers=tenant.headers())
+            assert listing.status_code == 200 and listing.json()["items"] == []
+    finally:
+        platform.close()

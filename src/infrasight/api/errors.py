@@ -32,6 +32,7 @@ from infrasight.core.errors import (
     QueueFullError,
     UnsupportedMediaTypeError,
 )
+from infrasight.storage.blobs import BlobStoreUnavailableError
 
 __all__ = ["ErrorBody", "error_response", "install_error_handlers", "validation_field"]
 
@@ -184,6 +185,19 @@ async def _handle_busy(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def _handle_blob_store_down(_request: Request, error: Exception) -> JSONResponse:
+    """The object store is down or unreachable: nothing was stored; the client may retry."""
+    _LOGGER.error("blob store unavailable: %s", error)
+    return JSONResponse(
+        {
+            "detail": "the blob store (images and files) is unreachable; retry shortly",
+            "field": None,
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _handle_disconnect(request: Request, _error: Exception) -> JSONResponse:
     """The client went away while sending its body: nothing was stored, nobody to answer."""
     _LOGGER.info("client disconnected during %s %s", request.method, request.url.path)
@@ -198,4 +212,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, _handle_out_of_range)
     app.add_exception_handler(DataError, _handle_out_of_range)
     app.add_exception_handler(PoolTimeoutError, _handle_busy)
+    app.add_exception_handler(BlobStoreUnavailableError, _handle_blob_store_down)
     app.add_exception_handler(ClientDisconnect, _handle_disconnect)

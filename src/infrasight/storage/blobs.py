@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BlobStore",
+    "BlobStoreUnavailableError",
     "LocalBlobStore",
     "check_digest",
     "open_blob_store",
@@ -34,6 +35,11 @@ __all__ = [
 ]
 
 _HEX = frozenset("0123456789abcdef")
+
+
+class BlobStoreUnavailableError(OSError):
+    """The blob store cannot be reached (an object store down or unreachable): the request
+    may succeed later; nothing was stored."""
 
 
 def sha256_hex(data: bytes) -> str:

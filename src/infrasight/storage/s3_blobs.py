@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from infrasight.storage.blobs import blob_key, sha256_hex
+from infrasight.storage.blobs import BlobStoreUnavailableError, blob_key, sha256_hex
 
 if TYPE_CHECKING:
     from infrasight.core.settings import Settings
@@ -84,7 +85,8 @@ class S3BlobStore:
             return digest, False
         if not self._bucket_ready:
             self.ensure_bucket()
-        self._put(digest, data)
+        with self._reachable():
+            self._put(digest, data)
         return digest, True
 
     def _put(self, digest: str, data: bytes) -> None:
@@ -95,46 +97,67 @@ class S3BlobStore:
             ContentType="application/octet-stream",
         )
 
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Turn botocore's connection failures (after its retries) into
+        :class:`~infrasight.storage.blobs.BlobStoreUnavailableError`, which names the store."""
+        try:
+            yield
+        except Exception as err:
+            if type(err).__module__.startswith("botocore") and _unreachable(err):
+                endpoint = getattr(self.client.meta, "endpoint_url", "S3")
+                raise BlobStoreUnavailableError(
+                    f"the blob store {endpoint} (bucket {self.bucket}) is unreachable: {err}"
+                ) from err
+            raise
+
     def get(self, sha256: str) -> bytes:
         """The blob's bytes; ``FileNotFoundError`` if absent, :class:`BlobIntegrityError`
         if the object's bytes are not the digest's."""
         key = self.key(sha256)
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        except Exception as err:
-            if _code(err) in _MISSING or _code(err) == "NoSuchBucket":
-                raise FileNotFoundError(f"s3://{self.bucket}/{key}") from err
-            raise
-        data: bytes = answer["Body"].read()
+        with self._reachable():
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            except Exception as err:
+                if _code(err) in _MISSING or _code(err) == "NoSuchBucket":
+                    raise FileNotFoundError(f"s3://{self.bucket}/{key}") from err
+                raise
+            data: bytes = answer["Body"].read()
         if sha256_hex(data) != sha256:
             raise BlobIntegrityError(f"s3://{self.bucket}/{key} does not hash to its name")
         return data
 
     def exists(self, sha256: str) -> bool:
         """Whether the blob is stored."""
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
-        except Exception as err:
-            if _code(err) in _MISSING or _code(err) == "NoSuchBucket":
-                return False
-            raise
+        with self._reachable():
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))
+            except Exception as err:
+                if _code(err) in _MISSING or _code(err) == "NoSuchBucket":
+                    return False
+                raise
         return True
 
     def digests(self) -> Iterator[str]:
         """Every stored digest under the prefix."""
         paginator = self.client.get_paginator("list_objects_v2")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
-                for item in page.get("Contents", []):
-                    name = str(item["Key"]).rsplit("/", 1)[-1]
-                    if len(name) == 64:
-                        yield name
-        except Exception as err:
-            if _code(err) != "NoSuchBucket":
-                raise
+        with self._reachable():
+            try:
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                    for item in page.get("Contents", []):
+                        name = str(item["Key"]).rsplit("/", 1)[-1]
+                        if len(name) == 64:
+                            yield name
+            except Exception as err:
+                if _code(err) != "NoSuchBucket":
+                    raise
 
     def ensure_bucket(self) -> None:
         """Create the bucket unless it exists."""
+        with self._reachable():
+            self._ensure_bucket()
+
+    def _ensure_bucket(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
             self._bucket_ready = True
@@ -149,6 +172,14 @@ class S3BlobStore:
                 raise
         self._bucket_ready = True
         _LOGGER.info("created bucket %s", self.bucket)
+
+
+def _unreachable(err: Exception) -> bool:
+    """Whether a botocore error means the endpoint could not be reached or answered."""
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    return isinstance(err, (BotocoreConnectionError, HTTPClientError))
 
 
 def _code(err: Exception) -> str:
