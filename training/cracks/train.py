@@ -201,13 +201,18 @@ def selection_score(f1: np.ndarray, uav_iou: np.ndarray | None) -> np.ndarray:
 
 
 def validate(
-    model: torch.nn.Module, splits: dict[str, list[Sample]], device: torch.device
+    model: torch.nn.Module,
+    splits: dict[str, list[Sample]],
+    device: torch.device,
+    *,
+    min_f1: float | None = None,
 ) -> dict[str, Any]:
     """Validation scores per threshold and the calibrated threshold.
 
     DeepCrack pixel-exact F1, UAV75 centreline IoU (when present) and the wall false-positive
     rate; the threshold maximises :func:`selection_score` with at most ``MAX_WALL_FP`` of the
-    held-out wall pixels marked.
+    held-out wall pixels marked and, when ``min_f1`` is given and some threshold reaches it, a
+    DeepCrack F1 of at least ``min_f1``.
     """
     dc = pixel_counts(predict(model, splits["val_deepcrack"], device), splits["val_deepcrack"])
     tp, fp, fn = dc[:, 0], dc[:, 1], dc[:, 2]
@@ -222,6 +227,8 @@ def validate(
     uav_iou = centreline_ious(predict(model, uav, device), uav) if uav else None
     score = selection_score(f1, uav_iou)
     ok = wall_fp <= MAX_WALL_FP
+    if min_f1 is not None and (ok & (f1 >= min_f1)).any():
+        ok &= f1 >= min_f1
     k = int(np.argmax(np.where(ok, score, -1.0))) if ok.any() else len(THRESHOLDS) - 1
     extra = {} if uav_iou is None else {"uav75_iou": float(uav_iou[k])}
     return {
