@@ -12,7 +12,8 @@ Every ``a`` of ``--alphas`` is validated exactly as training validates (DeepCrac
 F1, UAV75 validation centreline IoU, the wall false-positive limit, the threshold calibrated on
 validation data only). With ``--min-f1`` the threshold is calibrated under one more
 condition, a DeepCrack validation F1 of at least that (the level the start keeps), and the kept
-``a`` is the one of highest selection score among those that meet it. The kept weights are written as a checkpoint that ``export.py`` reads.
+``a`` is the one of highest selection score among those that meet it. The kept weights are
+written as a checkpoint that ``export.py`` reads.
 
 Usage::
 
