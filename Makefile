@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 DATASETS ?= ../shared/datasets
 # crack training recipe: cpu (2 CPU cores, 4-9 h by CPU), cpu-short (half) or shipped (GPU, 1.0.0)
 CRACK_PRESET ?= cpu
-# fine-tuning: make train-cracks CRACK_PRESET=cpu-finetune CRACK_INIT=path/to/weights.onnx
+# fine-tuning (how 1.1.0 was made): make train-cracks CRACK_PRESET=cpu-finetune CRACK_INIT=training/cracks/start/crack-segmentation-1.0.0.onnx
+# (then the weights between the start and the fine-tune that keep DeepCrack F1 >= CRACK_MIN_F1)
+CRACK_MIN_F1 ?= 0.88
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -90,7 +92,8 @@ fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, a
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
 	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks --preset $(CRACK_PRESET) $(if $(CRACK_INIT),--init-onnx $(CRACK_INIT))
-	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks/best.pt --out src/infrasight/vision/models/crack-segmentation.onnx
+	$(if $(CRACK_INIT),$(BIN)/python -m training.cracks.interpolate --datasets $(DATASETS) --start-onnx $(CRACK_INIT) --checkpoint runs/cracks/best.pt --min-f1 $(CRACK_MIN_F1) --out runs/cracks/interpolated.pt)
+	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks/$(if $(CRACK_INIT),interpolated,best).pt --out src/infrasight/vision/models/crack-segmentation.onnx
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -5,7 +5,12 @@ Figures: images/s at 544x384 (DeepCrack frame size) and seconds per 24-megapixel
 tiling, inference, blending, threshold, instances) and for the bare ``session.run`` calls on the
 same, already-normalised input (the same tiles for 24 MP). The difference is our overhead.
 
-    python benchmarks/crack_speed.py [--json] [--threads N] [--repeats N]
+    python benchmarks/crack_speed.py [--json] [--threads N] [--repeats N] [--model FILE]
+        [--compare FILE]
+
+``--compare FILE`` measures another model file the same way in the same process, after the
+first (e.g. the previous release: ``training/cracks/start/crack-segmentation-1.0.0.onnx``), so
+two models are compared under the same load.
 
 Uses a generated image (no dataset needed): a textured surface with dark meandering cracks.
 """
@@ -16,6 +21,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -71,12 +77,20 @@ def main() -> None:
     ap.add_argument(
         "--smoke", action="store_true", help="one run each, a 4-megapixel frame (seconds)"
     )
+    ap.add_argument("--model", type=Path, default=None, help="ONNX file (default: packaged)")
+    ap.add_argument("--compare", type=Path, default=None, help="a second ONNX file to measure")
     args = ap.parse_args()
     if args.smoke:
         args.repeats, args.repeats_24mp = 1, 1
-    big_h, big_w = (1600, 2400) if args.smoke else (4000, 6000)
+    for model in (args.model, args.compare) if args.compare else (args.model,):
+        if model is not None and not model.is_file():
+            raise SystemExit(f"model file not found: {model}")
+        _measure(args, model)
 
-    seg = CrackSegmenter(threads=args.threads)
+
+def _measure(args: argparse.Namespace, model: Path | None) -> None:
+    big_h, big_w = (1600, 2400) if args.smoke else (4000, 6000)
+    seg = CrackSegmenter(model, threads=args.threads)
     sess = seg.session()
     name = sess.get_inputs()[0].name
 
@@ -89,8 +103,10 @@ def main() -> None:
 
     big = synthetic_surface(big_h, big_w, seed=1)
     m = seg.info.multiple_of
-    ys = axis_tiles(big_h, max_tile=seg.tile, overlap=seg.overlap, multiple=m)
-    xs = axis_tiles(big_w, max_tile=seg.tile, overlap=seg.overlap, multiple=m)
+    # the tiles segment() uses: smaller ones above its large-image size (bounded memory)
+    tile = seg.tile if big_h * big_w <= seg.large_image_pixels else min(seg.tile, seg.large_tile)
+    ys = axis_tiles(big_h, max_tile=tile, overlap=seg.overlap, multiple=m)
+    xs = axis_tiles(big_w, max_tile=tile, overlap=seg.overlap, multiple=m)
     tiles = [_prepared(seg, big[y : y + h, x : x + w]) for y, h in ys for x, w in xs]
 
     def bare_big() -> None:

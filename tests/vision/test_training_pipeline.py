@@ -249,3 +249,70 @@ def test_warm_start_from_exported_onnx_reproduces_it_and_keeps_statistics(tmp_pa
 
     with pytest.raises(ValueError, match="convolution 0 has shape"):
         load_folded_onnx(CrackNetLite((16, 32, 64, 128, 256)), tmp_path / "m.onnx")
+
+
+def test_interpolation_walks_from_the_start_to_the_fine_tune() -> None:
+    torch = pytest.importorskip("torch")
+    from training.cracks.interpolate import interpolate, pick
+
+    start = {"w": torch.zeros(2, 3), "steps": torch.tensor(0)}
+    tuned = {"w": torch.full((2, 3), 4.0), "steps": torch.tensor(7), "aux.w": torch.ones(1)}
+    assert torch.equal(interpolate(start, tuned, 0.0)["w"], start["w"])
+    assert torch.equal(interpolate(start, tuned, 1.0)["w"], tuned["w"])
+    mid = interpolate(start, tuned, 0.3)
+    np.testing.assert_allclose(mid["w"].numpy(), 1.2, rtol=1e-6)
+    assert int(mid["steps"]) == 7  # integer buffers come from the fine-tune
+    assert torch.equal(mid["aux.w"], tuned["aux.w"])  # absent from the start: the fine-tune's
+    with pytest.raises(ValueError, match=r"w: shape \(2, 3\) vs \(3, 2\)"):
+        interpolate(start, {"w": torch.zeros(3, 2)}, 0.5)
+    rows = [
+        {"alpha": 0.2, "score": 0.72, "f1": 0.881},
+        {"alpha": 0.3, "score": 0.75, "f1": 0.880},
+        {"alpha": 0.5, "score": 0.80, "f1": 0.876},
+    ]
+    assert pick(rows, None)["alpha"] == 0.5
+    assert pick(rows, 0.88)["alpha"] == 0.3  # the best score among those keeping the F1 floor
+    assert pick(rows, 0.95)["alpha"] == 0.5  # none keeps it: the best score
+
+
+def test_validation_threshold_respects_an_f1_floor() -> None:
+    torch = pytest.importorskip("torch")
+    from training.cracks.train import validate
+
+    class Lines(torch.nn.Module):
+        """Red-lit image: a crack row at probability 0.6 with a 1-px halo at 0.4 each side.
+        Green-lit too (the drone image): two faint hairlines at 0.4. Dark wall: ~0.0025."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            low, high, none = float(np.log(0.4 / 0.6)), float(np.log(0.6 / 0.4)), -6.0
+            out = torch.full((x.shape[0], 1, x.shape[2], x.shape[3]), none)
+            red = (x[:, :1, 16:17] > 0).float()  # lit where the crack is
+            green = (x[:, 1:2, 16:17] > 0).float()
+            out[:, :, 15:18] = red * low + (1 - red) * none
+            out[:, :, 16:17] = red * high + (1 - red) * none
+            for row in (28, 40):
+                out[:, :, row : row + 1] = green * low + (1 - green) * none
+            return out
+
+    dc_label = np.zeros((48, 48), np.uint8)
+    dc_label[16, :] = 1
+    uav_label = dc_label.copy()
+    uav_label[[28, 40], :] = 1
+    dc_image = np.zeros((48, 48, 3), np.uint8)
+    dc_image[..., 0] = 255
+    uav_image = dc_image.copy()
+    uav_image[..., 1] = 255
+    wall = np.zeros((48, 48, 3), np.uint8)
+    splits = {
+        "val_deepcrack": [Sample(source="deepcrack", stem="a", image=dc_image, label=dc_label)],
+        "val_walls": [Sample(source="khanh_wall", stem="w", image=wall, label=dc_label * 0)],
+        "val_uav75": [Sample(source="uav75", stem="u", image=uav_image, label=uav_label)],
+    }
+    # at <= 0.4 the drone image's hairlines are found (IoU 1) but the halo halves DeepCrack F1;
+    # above, F1 is 1 and IoU 1/3: the mean prefers the low threshold, the floor the high one
+    free = validate(Lines(), splits, torch.device("cpu"))
+    floored = validate(Lines(), splits, torch.device("cpu"), min_f1=0.99)
+    assert free["threshold"] <= 0.4 and free["f1"] == pytest.approx(0.5)
+    assert free["uav75_iou"] == pytest.approx(1.0)
+    assert 0.4 < floored["threshold"] < 0.6 and floored["f1"] == pytest.approx(1.0)
+    assert floored["uav75_iou"] == pytest.approx(1 / 3)

@@ -31,6 +31,17 @@ class _WithSigmoid(torch.nn.Module):
         return torch.sigmoid(self.net(x))
 
 
+def _recipe(args: dict) -> dict:
+    """What made the weights: the preset, the start (``--init-onnx``) and, for interpolated
+    weights (``interpolate.py``), how far along the way from the start to its fine-tune."""
+    recipe = {"preset": args.get("preset", "custom"), "seed": args.get("seed")}
+    if args.get("init_onnx"):
+        recipe["init_onnx"] = Path(str(args["init_onnx"])).name
+    if "interpolation" in args:
+        recipe["interpolation_alpha"] = args["interpolation"]["alpha"]
+    return recipe
+
+
 def export(
     checkpoint: Path, out: Path, *, version: str | None = None, threshold: float | None = None
 ) -> dict:
@@ -82,11 +93,13 @@ def export(
         },
         "output": "probability",
         "threshold": float(threshold if threshold is not None else val.get("threshold", 0.5)),
-        "threshold_rule": (
+        "threshold_rule": ck.get(
+            "threshold_rule",
             "maximises pixel-exact F1 on the held-out DeepCrack validation stems subject to at "
-            "most 0.1% crack pixels on the held-out crack-free walls"
+            "most 0.1% crack pixels on the held-out crack-free walls",
         ),
         "trained_epochs": int(ck["epoch"]),
+        "recipe": _recipe(ck.get("args", {})),
         "validation": val,
         "sha256": digest,
     }
