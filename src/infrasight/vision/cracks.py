@@ -275,11 +275,7 @@ class CrackSegmenter:
                 top = y0
             wy = _ramp(ys, j)
             for i, (x0, tw) in enumerate(xs):
-                # the first tile hands back what earlier, larger tiles left in the arena; the
-                # later ones are no larger, so they reuse it (shrinking after each run would
-                # make ONNX Runtime allocate its working memory afresh every time: 3x slower)
-                first = j == 0 and i == 0
-                p = self._tile(image[y0 : y0 + th, x0 : x0 + tw], full, shrink and first)
+                p = self._tile(image[y0 : y0 + th, x0 : x0 + tw], full, shrink)
                 w2 = wy[:, None] * wx[i][None, :]
                 acc[:th, x0 : x0 + tw] += p * w2
                 wsum[:th, x0 : x0 + tw] += w2
