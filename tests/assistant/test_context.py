@@ -23,6 +23,7 @@ from infrasight.assistant.replay import ReplayServer, text_reply, tool_reply
 from infrasight.assistant.tools import default_registry
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
+from infrasight.storage.models import Hazard
 from tests.assistant.conftest import SECRET, World
 from tests.conftest import Tenant
 
@@ -190,7 +191,8 @@ def test_id_arguments_are_limited_to_the_callers_ids(
     optional = tools["list_channels"]["properties"]["asset_id"]["anyOf"]
     assert {"type": "integer", "enum": [world.asset_id]} in optional
     assert {"type": "null"} in optional
-    assert "enum" not in tools["get_hazard"]["properties"]["hazard_id"]  # not listed: free
+    assert tools["get_hazard"]["properties"]["hazard_id"]["enum"] == [world.hazard_id]
+    assert world.other_hazard_id not in tools["recommendations"]["properties"]["hazard_id"]["enum"]
     assert world.other_asset_id not in tools["list_elements"]["properties"]["asset_id"]["enum"]
 
 
@@ -262,3 +264,40 @@ def test_crew_who_may_not_list_assets_are_told_none(
     assert "Demo viaduct" not in json.dumps(server.requests) and "VD-P2-SETTLE" not in json.dumps(
         server.requests
     )
+
+
+def test_live_hazards_are_listed_with_their_ids_and_only_the_callers(
+    client: TestClient,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    world: World,
+    serve: Any,
+    platform: Platform,
+) -> None:
+    server = serve(lambda _r: text_reply("ok"))
+    _events(client.post(ASK, json={"question": "Any hazards?"}, headers=tenant.headers()))
+    listing = _context(server.requests[-1])
+    assert (
+        f"  hazards to act on (hazard_id mechanism element risk status): {world.hazard_id} "
+        "settlement Pier 2 R16 open" in listing
+    )
+    assert str(world.other_hazard_id) + " water_ingress" not in listing
+    _events(client.post(ASK, json={"question": "有隐患吗？"}, headers=tenant.headers()))
+    assert (
+        f"待处理的隐患（hazard_id 机理 构件 风险 状态）： {world.hazard_id} settlement"
+        in _context(server.requests[-1])
+    )
+    # a resolved hazard is not listed, but may still be asked about (its id stays allowed)
+    with platform.database.transaction() as s:
+        s.get(Hazard, world.hazard_id).status = "resolved"  # type: ignore[union-attr]
+    _events(client.post(ASK, json={"question": "Any hazards?"}, headers=tenant.headers()))
+    assert "hazards to act on" not in _context(server.requests[-1])
+    tools = {
+        t["function"]["name"]: t["function"]["parameters"] for t in server.requests[-1]["tools"]
+    }
+    assert tools["get_hazard"]["properties"]["hazard_id"]["enum"] == [world.hazard_id]
+    # the other organisation sees its own hazard, never ours
+    _events(client.post(ASK, json={"question": "Any hazards?"}, headers=other_tenant.headers()))
+    theirs = _context(server.requests[-1])
+    assert f"{world.other_hazard_id} water_ingress Ring 7 R16 open" in theirs
+    assert f"{world.hazard_id} settlement" not in theirs

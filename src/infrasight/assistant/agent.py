@@ -210,6 +210,7 @@ class Agent:
             elements=words.context_elements,
             channels=words.context_channels,
             more=words.context_more,
+            hazards=words.context_hazards,
         )
         listing = format_context(blocks, headers, max_chars=self.context_chars)
         if listing:

@@ -1,4 +1,5 @@
-"""What the model cannot guess: the caller's structures, elements and channels with their ids.
+"""What the model cannot guess: the caller's structures, elements, channels and live hazards
+with their ids.
 
 A small model asked about "the settlement of pier 2" has to call ``readings_summary`` with a
 channel id it has never seen; it guesses one and the tool answers ``not_found``. Before the
@@ -41,15 +42,22 @@ class ContextHeaders:
     elements: str
     channels: str
     more: str
+    hazards: str = "hazards:"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssetBlock:
-    """One asset with (when read) its elements and channels, as the tools return them."""
+    """One asset with (when read) its elements, channels and hazards (every state), as the
+    tools return them."""
 
     asset: dict[str, Any]
     elements: tuple[dict[str, Any], ...] | None = None
     channels: tuple[dict[str, Any], ...] | None = None
+    hazards: tuple[dict[str, Any], ...] | None = None
+
+
+#: Hazard states listed in the context: the ones someone still has to act on.
+LIVE_HAZARD_STATES = frozenset({"open", "acknowledged", "mitigating"})
 
 
 def _one_line(value: Any) -> str:
@@ -82,6 +90,23 @@ def _detail(block: AssetBlock, headers: ContextHeaders) -> str:
             for c in block.channels
         )
         lines.append(f"  {headers.channels} {items}")
+    live = [h for h in block.hazards or () if h.get("status") in LIVE_HAZARD_STATES]
+    if live:
+        items = "; ".join(
+            " ".join(
+                part
+                for part in (
+                    str(h["id"]),
+                    _one_line(h.get("mechanism") or ""),
+                    names.get(h.get("element_id"), ""),
+                    f"R{h['risk']}" if h.get("risk") is not None else "",
+                    _one_line(h.get("status") or ""),
+                )
+                if part
+            )
+            for h in live
+        )
+        lines.append(f"  {headers.hazards} {items}")
     return "\n".join(lines)
 
 
@@ -171,13 +196,19 @@ def gather_context(
         arguments = {"asset_id": asset["id"]}
         elements = _read(registry, ctx, "list_elements", arguments)
         channels = _read(registry, ctx, "list_channels", arguments)
-        for name, result in (("list_elements", elements), ("list_channels", channels)):
+        hazards = _read(registry, ctx, "list_hazards", arguments)
+        for name, result in (
+            ("list_elements", elements),
+            ("list_channels", channels),
+            ("list_hazards", hazards),
+        ):
             if result is not None:
                 evidence.append(ToolEvidence(tool=name, arguments=arguments, result=result))
         block = AssetBlock(
             asset=asset,
             elements=tuple(elements) if elements is not None else None,
             channels=tuple(channels) if channels is not None else None,
+            hazards=tuple(hazards) if hazards is not None else None,
         )
         blocks.append(block)
     return blocks, evidence
@@ -185,10 +216,11 @@ def gather_context(
 
 def id_choices(blocks: Sequence[AssetBlock], *, complete: bool) -> dict[str, list[int]]:
     """The ids the caller may name, by tool argument (``asset_id``, ``element_id``,
-    ``channel_id``), from the context's blocks.
+    ``channel_id``, ``hazard_id``), from the context's blocks.
 
     An argument is given only when its list is whole: ``complete`` says the asset list is (the
-    tool lists at most 100), and elements and channels need every asset's to have been read.
+    tool lists at most 100), and elements, channels and hazards need every asset's to have been
+    read. Hazard ids include those in every state (a resolved hazard may still be asked about).
     """
     if not blocks or not complete:
         return {}
@@ -197,6 +229,8 @@ def id_choices(blocks: Sequence[AssetBlock], *, complete: bool) -> dict[str, lis
         out["element_id"] = [int(e["id"]) for b in blocks for e in b.elements or ()]
     if all(b.channels is not None for b in blocks):
         out["channel_id"] = [int(c["id"]) for b in blocks for c in b.channels or ()]
+    if all(b.hazards is not None for b in blocks):
+        out["hazard_id"] = [int(h["id"]) for b in blocks for h in b.hazards or ()]
     return {name: ids for name, ids in out.items() if ids}
 
 

@@ -47,6 +47,7 @@ class Texts:
     context_elements: str = ""
     context_channels: str = ""
     context_more: str = ""
+    context_hazards: str = ""
 
 
 @cache
@@ -72,6 +73,7 @@ def texts(language: str) -> Texts:
         context_elements=str(table["context_elements"]),
         context_channels=str(table["context_channels"]),
         context_more=str(table["context_more"]),
+        context_hazards=str(table["context_hazards"]),
     )
 
 
