@@ -322,8 +322,24 @@ class ConditionArgs(_Args):
     standard: Literal["aashto-mbei", "nbi", "jtg-h21", "tunnel-lining"] = "aashto-mbei"
 
 
+def _rating_text(rating: Any) -> Any:
+    """A rating without its message keys (the English texts suffice for the model)."""
+    if not isinstance(rating, dict):
+        return rating
+    kept = {k: v for k, v in rating.items() if k not in ("label_message", "clause_message")}
+    return {**kept, "evidence": [_no_message(e) for e in rating.get("evidence", [])]}
+
+
 def _condition(ctx: ToolContext, a: ConditionArgs) -> Any:
-    return _json(get_condition(a.asset_id, ctx.session, ctx.caller, a.standard))
+    rated = get_condition(a.asset_id, ctx.session, ctx.caller, a.standard, DEFAULT_LOCALE)
+    return _json(
+        {
+            **rated,
+            "elements": [_rating_text(r) for r in rated["elements"]],
+            "groups": [_rating_text(r) for r in rated["groups"]],
+            "summary": _rating_text(rated["summary"]),
+        }
+    )
 
 
 class DeteriorationArgs(_Args):
