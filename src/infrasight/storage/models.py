@@ -562,6 +562,9 @@ class HazardTransitionRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(320), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: ``note`` as a message key and parameters when the system wrote it (migration 0029);
+    #: None for a person's note and for rows written before
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ConditionRatingRecord(Base):
