@@ -245,10 +245,12 @@ def _alarms(ctx: ToolContext, a: AlarmListArgs) -> Any:
         status=a.status,
         category=a.category,
         rule_id=None,
+        locale=DEFAULT_LOCALE,
         limit=50,
         offset=0,
     )
-    return {"total": page.total, "alarms": _json(page.items)}
+    alarms = [{k: v for k, v in x.items() if k != "note_message"} for x in _json(page.items)]
+    return {"total": page.total, "alarms": alarms}
 
 
 class AlarmArgs(_Args):
@@ -256,7 +258,8 @@ class AlarmArgs(_Args):
 
 
 def _alarm(ctx: ToolContext, a: AlarmArgs) -> Any:
-    detail = _json(get_alarm(a.alarm_id, ctx.session, ctx.caller))
+    detail = _json(get_alarm(a.alarm_id, ctx.session, ctx.caller, DEFAULT_LOCALE))
+    detail.pop("note_message", None)
     detail["events"] = detail["events"][-10:]
     return detail
 

@@ -11,7 +11,8 @@ English and recorded in :attr:`Translator.missing`.
 Extract the phrases after changing one::
 
     pybabel extract -k phrase -k N_ --no-location --omit-header \\
-        -o src/infrasight/locales/evidence.pot src/infrasight/reasoning src/infrasight/services
+        -o src/infrasight/locales/evidence.pot src/infrasight/reasoning src/infrasight/services \\
+        src/infrasight/signals
 """
 
 from __future__ import annotations

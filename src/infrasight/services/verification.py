@@ -297,6 +297,7 @@ def _health_check(ch: Channel, days: np.ndarray, values: np.ndarray, period_days
         ref=ref,
         outcome=Outcome.PASSED if ok else Outcome.FAILED,
         detail=finding.evidence or str(finding.label),
+        phrase=finding.phrase,
     )
 
 

@@ -453,6 +453,12 @@ class AlarmRecord(Base):
         """What the raiser saw (kept in ``state``; empty for rule alarms)."""
         return str((self.state or {}).get("note", ""))
 
+    @property
+    def note_message(self) -> dict[str, Any] | None:
+        """``note`` as a phrase's key and parameters (kept in ``state``), or None."""
+        found = (self.state or {}).get("note_message")
+        return found if isinstance(found, dict) else None
+
 
 class AlarmEventRecord(Base):
     """One lifecycle transition of an alarm: who or what, when, from which status to which."""

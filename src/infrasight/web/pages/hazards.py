@@ -214,7 +214,7 @@ def _timeline_chart(
         if found is not None:
             alarm_id = int(found.group(1))
             try:
-                alarm_times[alarm_id] = get_alarm(alarm_id, session, caller).raised_at
+                alarm_times[alarm_id] = get_alarm(alarm_id, session, caller, t.locale).raised_at
             except InfraSightError:
                 continue
     items = evidence_timeline(evidence, alarm_times)
