@@ -207,6 +207,13 @@ def test_settlement_closed_loop(
         assert wo["status"] == "closed" and hz["status"] == "resolved"
         assert "signed off by engineer@alpha-rail.example" in wo["events"][-1]["note"]
         assert any(e["ref"] == f"verification:{v['id']}" for e in hz["evidence"])
+        notes = [t["note"] for t in hz["transitions"]]
+        assert f"repair verified: work order {wid}, verification {v['id']}" in notes
+        zh = {**eng, "Accept-Language": "zh-Hant"}
+        notes = [
+            t["note"] for t in client.get(f"{API}/hazards/{hid}", headers=zh).json()["transitions"]
+        ]
+        assert f"維修已驗證：工單 {wid}，驗證 {v['id']}" in notes
         assert abs(trend[0]["value"]) < 0.01
         # the settlement comes back: the hazard reopens and so does its closed work order
         later = [times[-1] + timedelta(hours=float(x)) for x in range(1, 21)]
@@ -228,7 +235,12 @@ def test_settlement_closed_loop(
         assert wo["status"] == "reopened" and "verification failed" in wo["events"][-1]["note"]
         assert hz["status"] == "open"  # it was never acknowledged
         assert hz["transitions"][-1]["action"] == "new_evidence"
-        assert "not verified" in hz["transitions"][-1]["note"]
+        assert hz["transitions"][-1]["note"] == (
+            f"repair not verified: work order {wid}, verification {v['id']}"
+        )
+        zh = {**eng, "Accept-Language": "zh-Hans"}
+        zh_hz = client.get(f"{API}/hazards/{hid}", headers=zh).json()
+        assert zh_hz["transitions"][-1]["note"] == f"维修未通过验证：工单 {wid}，验证 {v['id']}"
     listed = client.get(f"{API}/work-orders/{wid}/verifications", headers=eng).json()
     assert [x["outcome"] for x in listed] == ["pending", v["outcome"]]
 

@@ -4,6 +4,7 @@ hazard whose evidence is gone for the rule's quiet time resolves; both idempoten
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
@@ -88,6 +89,10 @@ def test_duplicates_merge_into_the_oldest(
         hz = client.get(f"/api/v1/hazards/{dup}", headers=h).json()
         assert hz["status"] == "merged" and hz["merged_into_id"] == first["id"]
         assert hz["transitions"][-1]["note"] == f"duplicate of hazard {first['id']}"
+        zh = client.get(
+            f"/api/v1/hazards/{hz['id']}", headers={**h, "Accept-Language": "zh-Hans"}
+        ).json()
+        assert zh["transitions"][-1]["note"] == f"与隐患 {first['id']} 重复"
     survivor = client.get(f"/api/v1/hazards/{first['id']}", headers=h).json()
     assert survivor["status"] == "open"
     refs = {e["ref"] for e in survivor["evidence"]}
@@ -119,6 +124,16 @@ def test_a_hazard_whose_evidence_is_gone_resolves(
     last = hz["transitions"][-1]
     assert last["action"] == "evidence_gone" and last["actor"] == "system"
     assert "evidence gone for" in last["note"] and "shear" in last["note"]
+    assert re.fullmatch(
+        r"evidence gone for [\d,]+ h of data \(alarms cleared, no change or fault supports shear\)",
+        last["note"],
+    )
+    hours = last["message"]["params"]["hours"]  # the data time, stored as a number
+    zh = {**h, "Accept-Language": "zh-Hans"}
+    note = client.get(f"/api/v1/hazards/{stale}", headers=zh).json()["transitions"][-1]["note"]
+    assert note == (
+        f"连续 {hours:,.0f} 小时的数据中证据已消失（告警已清除，无变化或故障支持剪切损伤）"
+    )
     assert client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h).json()["hazards"] == []
     # a person cannot pick the system's action: resolved -> closed or reopened only
     assert hz["allowed_transitions"] == ["closed", "open"]
@@ -151,6 +166,10 @@ def test_a_hazard_whose_cause_moved_is_superseded(
     last = hz["transitions"][-1]
     assert last["actor"] == "system" and last["action"] == "evidence_gone"
     assert last["note"].startswith(f"superseded by hazard {top['id']} (settlement, confidence 0.")
+    zh = {**h, "Accept-Language": "zh-Hant"}
+    note = client.get(f"/api/v1/hazards/{old}", headers=zh).json()["transitions"][-1]["note"]
+    assert note.startswith(f"已被危害 {top['id']} 取代（沉降，置信度 0.")
+    assert not re.search(r"[A-Za-z]{3,}", note), note
     assert client.get(f"/api/v1/hazards/{top['id']}", headers=h).json()["status"] == "open"
     assert client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h).json()["hazards"] == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -66,6 +67,15 @@ def test_stuck_gauge_is_routed_to_maintenance_and_clears(
     note = str(fault["note"])
     assert note.startswith("VD-STRAIN: minor since ") and "stuck at 100.3" in note
     assert "evidence" in note
+    assert fault["note_message"]["parts"][0]["params"]["fault"] == "minor"
+    zh = client.get(
+        f"/api/v1/alarms/{fault['id']}",
+        headers={**tenant.headers(Role.VIEWER), "Accept-Language": "zh-Hans"},
+    ).json()["note"]
+    # "VD-STRAIN：自 <onset> 起轻微故障，停滞于 100.3 已 <h> 小时（...），证据 ... 至 ...，对照 ..."
+    assert zh.startswith("VD-STRAIN：自 ") and "起轻微故障，停滞于 100.3 已 " in zh, zh
+    assert "，证据 " in zh and "，对照 " in zh
+    assert not re.findall(r"[A-Za-z]{3,}", zh.replace("VD-STRAIN", "")), zh
     assert "structural-change" not in " ".join(alarms(client, tenant))
     # Repaired: the jump back is itself anomalous, so it clears with the next quiet batch.
     for start in (420, 620):

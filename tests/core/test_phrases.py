@@ -156,7 +156,7 @@ def test_accept_language_picks_a_shipped_locale(header: str, expected: str | Non
 
 def _code_phrases() -> set[str]:
     found: set[str] = set()
-    for folder in ("reasoning", "services"):
+    for folder in ("reasoning", "services", "signals"):
         found |= {
             str(message)
             for _f, _l, message, _c, _x in extract_from_dir(
@@ -195,11 +195,10 @@ def test_verification_checks_read_in_chinese_with_their_numbers() -> None:
     stored = [c.as_dict() for c in checks]
     texts = [localised_detail(c.get("message"), str(c["detail"]), t) for c in stored]
     assert texts[0] == "完工后读数覆盖 39.5 天（最后 30 天内 61 个）"
-    assert texts[1].startswith("最后 30 天内读数为 1.9") and "限值 [-inf, 5]" in texts[1]
+    assert texts[1].startswith("最后 30 天内读数为 1.9")
+    assert texts[1].endswith("；无下限，上限 5 mm")  # an open side, not -inf
     assert stored[0]["detail"] == "39.5 days of readings after completion (61 in the last 30 d)"
-    assert all(
-        not re.search(r"[A-Za-z]{3,}", x.replace("mm", "").replace("inf", "")) for x in texts
-    )
+    assert all(not re.search(r"[A-Za-z]{3,}", x.replace("mm", "")) for x in texts)
     assert t.missing == set()
 
 

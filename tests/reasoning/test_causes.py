@@ -207,3 +207,18 @@ def test_a_defect_test_expects_present_or_absent(tmp_path: Path) -> None:
     )
     with pytest.raises(DefinitionError, match="present or absent"):
         load_mechanisms([tmp_path])
+
+
+def test_a_defect_tests_label_reads_as_words() -> None:
+    from infrasight.reasoning.causes.library import Test, load_mechanisms
+
+    labels = {
+        m.id: [t.label for t in m.tests if t.test == "defect"]
+        for m in load_mechanisms().mechanisms.values()
+    }
+    assert "defect: crack, vertical or diagonal, pier or near_support" in labels["settlement"]
+    assert "defect: crack, map or transverse, <= 0.3 mm" in labels["shrinkage"]
+    assert labels["thermal"] == ["no defect: crack, map"]
+    wide = Test(test="defect", weight_for=1.0, weight_against=0.0, match={"min_width_mm": 0.2})
+    assert wide.label == "defect: >= 0.2 mm"
+    assert all("=[" not in x and "['" not in x for xs in labels.values() for x in xs)

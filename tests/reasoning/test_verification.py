@@ -120,7 +120,10 @@ def test_judge_readings_continuing_fails_on_trend_and_limits() -> None:
     assert checks["settled (no trend)"].outcome is Outcome.FAILED
     assert checks["settled (no trend)"].value == pytest.approx(0.1, rel=0.02)
     assert checks["within limits"].outcome is Outcome.FAILED
-    assert "limits [-inf, 4]" in checks["within limits"].detail
+    assert checks["within limits"].detail.endswith("; no lower limit, at most 4")
+    lower = _by_test(judge_readings("channel:S", t, v, READ, period_days=14, lower=-1.0))
+    assert lower["within limits"].detail.endswith("; no upper limit, at least -1")
+    assert lower["within limits"].outcome is Outcome.PASSED
     assert combine(list(checks.values())) is Outcome.FAILED
 
 

@@ -67,6 +67,16 @@ def content(n_defects: int = 3) -> ReportContent:
             ConditionRow(
                 standard="aashto-mbei", rating=3, label="CS3 Poor", clause="MBEI 4.2", elements=4
             ),
+            ConditionRow(  # a label the engine wrote as a phrase, with its number
+                standard="jtg-h21",
+                rating=66.6905546,
+                label="Dr 66.69, class 3",
+                clause="JTG/T H21-2011",
+                elements=7,
+                label_message=phrase(
+                    "Dr {score:.2f}, class {cls}", score=66.6905546, cls=3
+                ).as_dict(),
+            ),
         ),
         defects=tuple(
             DefectRow(
@@ -169,6 +179,14 @@ HEADINGS = {
 }
 
 
+#: The JTG/T H21 row's label, as each language writes it.
+RATING = {
+    "en": "Dr 66.69, class 3",
+    "zh-Hant": "全橋評分 Dr 66.69，第 3 類",
+    "zh-Hans": "全桥评分 Dr 66.69，3 类",
+}
+
+
 @pytest.mark.parametrize("language", list(LANGUAGES))
 def test_report_reads_back_in_every_language(language: str) -> None:
     rendered = render_report(content(), language)
@@ -181,6 +199,7 @@ def test_report_reads_back_in_every_language(language: str) -> None:
     assert "九龍高架橋" in text and "D40" in text and "W7" in text and "H5" in text
     assert "VD-P2-SETTLE" in text and "3.381" in text
     assert EVIDENCE[language] in text.replace("\n", " "), text
+    assert RATING[language] in text.replace("\n", " "), text
     assert "Settlement grew 4.5 mm in two weeks" in text.replace("\n", " ")
     assert rendered.missing_glyphs == ""
     assert rendered.pages == len(PdfReader(io.BytesIO(rendered.pdf)).pages) >= 2

@@ -245,10 +245,12 @@ def _alarms(ctx: ToolContext, a: AlarmListArgs) -> Any:
         status=a.status,
         category=a.category,
         rule_id=None,
+        locale=DEFAULT_LOCALE,
         limit=50,
         offset=0,
     )
-    return {"total": page.total, "alarms": _json(page.items)}
+    alarms = [{k: v for k, v in x.items() if k != "note_message"} for x in _json(page.items)]
+    return {"total": page.total, "alarms": alarms}
 
 
 class AlarmArgs(_Args):
@@ -256,7 +258,8 @@ class AlarmArgs(_Args):
 
 
 def _alarm(ctx: ToolContext, a: AlarmArgs) -> Any:
-    detail = _json(get_alarm(a.alarm_id, ctx.session, ctx.caller))
+    detail = _json(get_alarm(a.alarm_id, ctx.session, ctx.caller, DEFAULT_LOCALE))
+    detail.pop("note_message", None)
     detail["events"] = detail["events"][-10:]
     return detail
 
@@ -322,8 +325,24 @@ class ConditionArgs(_Args):
     standard: Literal["aashto-mbei", "nbi", "jtg-h21", "tunnel-lining"] = "aashto-mbei"
 
 
+def _rating_text(rating: Any) -> Any:
+    """A rating without its message keys (the English texts suffice for the model)."""
+    if not isinstance(rating, dict):
+        return rating
+    kept = {k: v for k, v in rating.items() if k not in ("label_message", "clause_message")}
+    return {**kept, "evidence": [_no_message(e) for e in rating.get("evidence", [])]}
+
+
 def _condition(ctx: ToolContext, a: ConditionArgs) -> Any:
-    return _json(get_condition(a.asset_id, ctx.session, ctx.caller, a.standard))
+    rated = get_condition(a.asset_id, ctx.session, ctx.caller, a.standard, DEFAULT_LOCALE)
+    return _json(
+        {
+            **rated,
+            "elements": [_rating_text(r) for r in rated["elements"]],
+            "groups": [_rating_text(r) for r in rated["groups"]],
+            "summary": _rating_text(rated["summary"]),
+        }
+    )
 
 
 class DeteriorationArgs(_Args):

@@ -14,6 +14,9 @@ Placeholders:
 ``{name!t}``
     A word or short text that is translated itself (``daily rain``, a defect kind), or a list
     of them separated by ``", "`` (each translated).
+``{name!c}``
+    A text of a data catalogue (a standard's clause, label or indicator name) translated as a
+    whole (it may hold ", " and "; ").
 ``{name!d}``
     A UTC date and time as ISO 8601 text (formatted per locale when rendered).
 """
@@ -32,11 +35,11 @@ __all__ = ["CONVERSIONS", "N_", "Phrase", "PhraseParam", "fields", "phrase", "ph
 PhraseParam = str | int | float | None
 
 #: Conversions a placeholder may carry (see the module docstring).
-CONVERSIONS = frozenset({"t", "d"})
+CONVERSIONS = frozenset({"t", "c", "d"})
 
 
 class _English(string.Formatter):
-    """Python's formatting, with ``!t`` / ``!d`` as plain text and None as ``–``."""
+    """Python's formatting, with ``!t`` / ``!c`` / ``!d`` as plain text and None as ``–``."""
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
         if conversion in CONVERSIONS:

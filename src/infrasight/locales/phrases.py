@@ -4,14 +4,15 @@ The phrase's key is looked up in the ``evidence`` catalogue (its msgid is the En
 numbers are formatted by Babel per locale following the placeholder's spec (``+.4g`` keeps at
 most 4 significant digits with a sign, ``.2f`` exactly 2 decimals, ``.1%`` a percentage),
 ``{name!t}`` words (or a ", "-separated list of words) are translated from the same catalogue
-(or the data catalogues) and
+(or the data catalogues), ``{name!c}`` texts of the data catalogues translated whole, and
 ``{name!d}`` ISO times are formatted as dates. A key missing from the catalogue is rendered in
 English and recorded in :attr:`Translator.missing`.
 
 Extract the phrases after changing one::
 
     pybabel extract -k phrase -k N_ --no-location --omit-header \\
-        -o src/infrasight/locales/evidence.pot src/infrasight/reasoning src/infrasight/services
+        -o src/infrasight/locales/evidence.pot src/infrasight/reasoning src/infrasight/services \\
+        src/infrasight/signals
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "evidence_translator",
     "format_number",
     "localised_detail",
+    "localised_text",
     "render_phrase",
 ]
 
@@ -87,6 +89,8 @@ class _Localised(string.Formatter):
         if conversion == "t":  # a word, or a list of words ("crack, map"), each translated
             words = [self.t.optional(w) for w in str(value or "").split(", ") if w]
             return _SEPARATORS_WORDS.get(self.t.locale, ", ").join(words)
+        if conversion == "c":  # a data catalogue's text, translated whole
+            return self.t.optional(str(value or ""))
         if conversion == "d":
             try:
                 return self.t.datetime(datetime.fromisoformat(str(value)))
@@ -125,3 +129,11 @@ def localised_detail(message: object, detail: str, t: Translator) -> str:
     phrase (written before phrases were stored) or an unreadable one."""
     said = Phrase.from_dict(message)
     return detail if said is None else render_phrase(said, t)
+
+
+def localised_text(message: object, text: str, t: Translator) -> str:
+    """A stored label or clause in ``t``'s locale: the stored phrase (``message``) rendered, else
+    ``text`` as a data catalogue's text (a standard's own label or clause), translated when the
+    catalogue has it."""
+    said = Phrase.from_dict(message)
+    return t.optional(text) if said is None else render_phrase(said, t)

@@ -72,6 +72,9 @@ class ConditionRow:
     label: str
     clause: str
     elements: int
+    #: ``label`` / ``clause`` as a phrase's key and parameters (None: a data catalogue's text)
+    label_message: dict[str, object] | None = None
+    clause_message: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +201,8 @@ def _conditions(session: Session, organization_id: int, asset_id: int) -> tuple[
                 label=summary.label,
                 clause=summary.clause,
                 elements=len(result.elements),
+                label_message=summary.label_phrase.as_dict() if summary.label_phrase else None,
+                clause_message=summary.clause_phrase.as_dict() if summary.clause_phrase else None,
             )
         )
     return tuple(rows)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.locales.phrases import evidence_translator, localised_detail
+from infrasight.locales.phrases import evidence_translator, localised_detail, localised_text
 from infrasight.reports.assemble import ChartContent, DefectRow, HazardContent, ReportContent
 from infrasight.reports.i18n import LANGUAGES, N_, Translator, report_translator
 
@@ -440,8 +440,8 @@ def _document(
                     [
                         c.standard,
                         t.number(c.rating, 1),
-                        t.optional(c.label),
-                        t.optional(c.clause),
+                        localised_text(c.label_message, c.label, evidence_translator(t.locale)),
+                        localised_text(c.clause_message, c.clause, evidence_translator(t.locale)),
                         str(c.elements),
                     ]
                     for c in content.condition

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from infrasight.core.phrases import N_, Phrase, phrase
 from infrasight.reasoning.hazards import HazardAction, HazardStatus, apply_action
 from infrasight.reasoning.hazards.housekeeping import (
     HousekeepingRules,
@@ -34,11 +35,28 @@ ASSET_ALARM_PREFIX = "structural-change/asset-"
 """The asset-level coherent-change alarm: context for every damage hazard of the asset, but it
 names no channel, so it alone does not keep a hazard from resolving (its mechanism's own score
 and its channel alarms do)."""
+#: The packaged mechanisms' ids, which the notes cite (``{mechanism!t}``), marked for the
+#: ``evidence`` catalogue (translated as the mechanisms' names are).
+MECHANISM_IDS = (
+    N_("asr"),
+    N_("corrosion"),
+    N_("fatigue"),
+    N_("flexural_overload"),
+    N_("freeze_thaw"),
+    N_("impact"),
+    N_("sensor_fault"),
+    N_("settlement"),
+    N_("shear"),
+    N_("shrinkage"),
+    N_("stiffness_loss"),
+    N_("thermal"),
+    N_("water_ingress"),
+)
 SEEN_KEY = "evidence_seen_until_us"
 """Key of a hazard's ``prediction``: the data time (µs) its mechanism was last the top cause."""
 
 
-def _system(session: Session, hazard: Hazard, action: HazardAction, note: str) -> None:
+def _system(session: Session, hazard: Hazard, action: HazardAction, note: Phrase) -> None:
     record_hazard_transition(
         session, hazard, apply_action(HazardStatus(hazard.status), action, note), actor="system"
     )
@@ -87,7 +105,7 @@ def merge_duplicates(
                         message=link.message,
                     )
                 )
-        _system(session, dup, HazardAction.MERGE, rules.merge_note.format(survivor=survivor.id))
+        _system(session, dup, HazardAction.MERGE, phrase(rules.merge_note, survivor=survivor.id))
         dup.merged_into_id = survivor.id
         changed.append(dup.id)
         _log.info("hazard %s merged into %s", dup.id, survivor.id)
@@ -152,7 +170,7 @@ def resolve_unsupported(
             unsupported_h=hours,
             alarms_active=_alarms_active(session, h.id),
         ):
-            note = rules.resolve_note.format(hours=hours, mechanism=h.mechanism)
+            note = phrase(rules.resolve_note, hours=hours, mechanism=h.mechanism)
             _system(session, h, HazardAction.EVIDENCE_GONE, note)
             out.append(h.id)
             _log.info("hazard %s resolved: %s", h.id, note)
@@ -199,8 +217,13 @@ def supersede_moved(
         if superseded(
             rules, is_top=False, top_confidence=confidence, own_confidence=own, off_top_h=hours
         ):
-            note = rules.supersede_note.format(
-                survivor=survivor.id, mechanism=top, confidence=confidence, own=own, hours=hours
+            note = phrase(
+                rules.supersede_note,
+                survivor=survivor.id,
+                mechanism=top,
+                confidence=confidence,
+                own=own,
+                hours=hours,
             )
             _system(session, h, HazardAction.EVIDENCE_GONE, note)
             out.append(h.id)

@@ -35,6 +35,7 @@ def record_hazard_transition(
             to_status=str(transition.to_status),
             note=transition.note,
             actor=actor,
+            message=transition.phrase.as_dict() if transition.phrase is not None else None,
         )
     )
     if audit_as is not None:

@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infrasight.core.phrases import Phrase
 from infrasight.services.alarms import current_alarm, persist_alarm
 from infrasight.signals import (
     AlarmStatus,
@@ -72,13 +73,18 @@ def _move(
     *,
     category: str,
     device_id: int | None,
-    note: str = "",
+    note: str | Phrase = "",
 ) -> int:
+    said = note.as_dict() if isinstance(note, Phrase) else None  # the note's key and numbers
+    if isinstance(note, Phrase):
+        note = note.english()
     alarm = current_alarm(session, organization_id, key)
     level = alarm.level if alarm is not None and alarm.status is not AlarmStatus.CLEARED else 0
     if level == to_level:
         if alarm is not None and to_level and note and alarm.note != note:
-            persist_alarm(session, organization_id, replace(alarm, note=note), [])
+            persist_alarm(
+                session, organization_id, replace(alarm, note=note, note_message=said), []
+            )
         return 0
     transition = LevelTransition(
         rule_id=key,
@@ -91,7 +97,7 @@ def _move(
     )
     alarm, events = apply_transition(alarm, transition, actor=ACTOR)
     if alarm is not None and to_level:
-        alarm = replace(alarm, note=note)
+        alarm = replace(alarm, note=note, note_message=said)
     events = [replace(e, note=note) for e in events]
     persist_alarm(session, organization_id, alarm, events, category=category, device_id=device_id)
     return len(events)
@@ -279,7 +285,7 @@ def _judge(
             finding.window_end_s,
             category="maintenance",
             device_id=channel.device_id,
-            note=finding.message(key),
+            note=finding.message_phrase(key),
         )
     if routing.structural:
         moving = [by_key[k] for k, c in changed.items() if c and k not in routing.maintenance]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Action
 from infrasight.core.errors import ConflictError
-from infrasight.core.phrases import phrase, phrase_list
+from infrasight.core.phrases import Phrase, phrase, phrase_list
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
 from infrasight.reasoning.hazards import apply_action as apply_hazard_action
@@ -297,11 +297,12 @@ def _health_check(ch: Channel, days: np.ndarray, values: np.ndarray, period_days
         ref=ref,
         outcome=Outcome.PASSED if ok else Outcome.FAILED,
         detail=finding.evidence or str(finding.label),
+        phrase=finding.phrase,
     )
 
 
 def _hazard_step(
-    session: Session, principal: Principal, hazard: Hazard, action: HazardAction, note: str
+    session: Session, principal: Principal, hazard: Hazard, action: HazardAction, note: Phrase
 ) -> None:
     current = HazardStatus(hazard.status)
     if (current, action) not in HAZARD_TRANSITIONS:
@@ -424,14 +425,24 @@ def verify_work_order(
         )
     )
     record_audit(session, principal, "work_order.verification", "work_order", wo.id, details)
-    label = f"work order {wo.id}, verification {record.id}"
     if outcome is Outcome.PASSED:
         sign = f"verified ({rule.method}) and signed off by {principal.name}"
         _move(session, principal, wo, WorkOrderAction.CLOSE, f"{sign}. {note.strip()}".strip())
         if hazard is not None:
-            _hazard_step(session, principal, hazard, HazardAction.ACKNOWLEDGE, label)
+            ids = {"order": wo.id, "verification": record.id}
             _hazard_step(
-                session, principal, hazard, HazardAction.RESOLVE, f"repair verified: {label}"
+                session,
+                principal,
+                hazard,
+                HazardAction.ACKNOWLEDGE,
+                phrase("work order {order}, verification {verification}", **ids),
+            )
+            _hazard_step(
+                session,
+                principal,
+                hazard,
+                HazardAction.RESOLVE,
+                phrase("repair verified: work order {order}, verification {verification}", **ids),
             )
             session.add(
                 HazardEvidenceLink(
@@ -452,7 +463,17 @@ def verify_work_order(
                 if current is HazardStatus.RESOLVED
                 else HazardAction.NEW_EVIDENCE
             )
-            _hazard_step(session, principal, hazard, action, f"repair not verified: {label}")
+            _hazard_step(
+                session,
+                principal,
+                hazard,
+                action,
+                phrase(
+                    "repair not verified: work order {order}, verification {verification}",
+                    order=wo.id,
+                    verification=record.id,
+                ),
+            )
             session.add(
                 HazardEvidenceLink(
                     hazard_id=hazard.id,

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
+from infrasight.core.phrases import N_, Phrase, phrase, phrase_list
 from infrasight.signals.errors import InputDataError, NotEnoughDataError
 from infrasight.signals.faults import SENSOR_FAULTS, FaultClass
 from infrasight.signals.series import as_float_vector
@@ -126,6 +127,8 @@ class HealthFinding:
         End of the reference span, epoch seconds.
     evidence : str
         One line saying what was measured (English, with figures).
+    phrase : Phrase or None
+        ``evidence`` as a message key and parameters (rendered per locale by the adapters).
     """
 
     label: FaultClass
@@ -134,6 +137,7 @@ class HealthFinding:
     window_end_s: float
     reference_end_s: float
     evidence: str
+    phrase: Phrase | None = None
 
     @property
     def is_sensor_fault(self) -> bool:
@@ -146,16 +150,44 @@ class HealthFinding:
         return self.label in SLOW_FAULTS
 
     def message(self, channel: str) -> str:
-        """The alarm text: class, since when, evidence window."""
+        """The alarm text in English: class, since when, evidence window."""
+        return self.message_phrase(channel).english()
+
+    def message_phrase(self, channel: str) -> Phrase:
+        """The alarm text as a phrase: class, since when (``–`` when unknown), what was
+        measured, the evidence window and the reference it was judged against."""
         if self.label is FaultClass.NORMAL:
-            span = f"{_iso(self.window_start_s)} to {_iso(self.window_end_s)}"
-            return f"{channel}: no sensor fault in {span}"
-        since = _iso(self.onset_s) if self.onset_s is not None else "unknown"
-        return (
-            f"{channel}: {self.label.value} since {since}: {self.evidence} "
-            f"(evidence {_iso(self.reference_end_s)} to {_iso(self.window_end_s)}, "
-            f"judged against {_iso(self.window_start_s)} to {_iso(self.reference_end_s)})"
+            return phrase(
+                "{channel}: no sensor fault in {start} to {end}",
+                channel=channel,
+                start=_iso(self.window_start_s),
+                end=_iso(self.window_end_s),
+            )
+        head = phrase(
+            "{channel}: {fault!t} since {since}",
+            channel=channel,
+            fault=self.label.value,
+            since=_iso(self.onset_s) if self.onset_s is not None else None,
         )
+        window = phrase(
+            "evidence {start} to {end}, judged against {reference_start} to {start}",
+            start=_iso(self.reference_end_s),
+            end=_iso(self.window_end_s),
+            reference_start=_iso(self.window_start_s),
+        )
+        said = self.phrase or phrase("{note}", note=self.evidence)
+        return phrase_list(head, said, window)
+
+
+#: The fault classes as alarm texts cite them (``{fault!t}``), for the ``evidence`` catalogue.
+FAULT_WORDS = (
+    N_("missing"),
+    N_("minor"),
+    N_("outlier"),
+    N_("square"),
+    N_("trend"),
+    N_("drift"),
+)
 
 
 def _iso(t: float) -> str:
@@ -284,14 +316,15 @@ def _assess(
             "at least 32 and 8 needed"
         )
 
-    def done(label: FaultClass, onset: float | None, evidence: str) -> HealthFinding:
+    def done(label: FaultClass, onset: float | None, said: Phrase) -> HealthFinding:
         return HealthFinding(
             label=label,
             onset_s=onset,
             window_start_s=float(t[0]),
             window_end_s=t_end,
             reference_end_s=ref_end,
-            evidence=evidence,
+            evidence=said.english(),
+            phrase=said,
         )
 
     step = float(np.median(np.diff(t[ref])))
@@ -320,9 +353,13 @@ def _assess(
         return done(
             FaultClass.MISSING,
             onset,
-            f"{100 * float(np.mean(share[test_blocks[n_test - run :]])):.0f} % of the expected "
-            f"readings missing over the last {run * block / 3600:.0f} h "
-            f"(reference {100 * ref_share:.0f} %)",
+            phrase(
+                "{share:.0f} % of the expected readings missing over the last {hours:.0f} h "
+                "(reference {reference:.0f} %)",
+                share=100 * float(np.mean(share[test_blocks[n_test - run :]])),
+                hours=run * block / 3600,
+                reference=100 * ref_share,
+            ),
         )
 
     tf, xf, bf = t[ok], x[ok], bid[ok]
@@ -339,8 +376,13 @@ def _assess(
             return done(
                 FaultClass.MINOR,
                 since,
-                f"stuck at {xf[-1]:g} for {(t_end - since) / 3600:.1f} h "
-                f"(longest earlier flat run {longest} readings)",
+                phrase(
+                    "stuck at {value:g} for {hours:.1f} h (longest earlier flat run {longest} "
+                    "readings)",
+                    value=float(xf[-1]),
+                    hours=(t_end - since) / 3600,
+                    longest=int(longest),
+                ),
             )
 
     # --- minor: sample-to-sample variation collapsed
@@ -359,8 +401,11 @@ def _assess(
             return done(
                 FaultClass.MINOR,
                 since,
-                f"variation fell to {float(np.nanmedian(ratios[n_test - run :])):.2f} of the "
-                f"reference's for {run * block / 3600:.0f} h",
+                phrase(
+                    "variation fell to {ratio:.2f} of the reference's for {hours:.0f} h",
+                    ratio=float(np.nanmedian(ratios[n_test - run :])),
+                    hours=run * block / 3600,
+                ),
             )
 
     # --- residual after level, slope and daily cycle fitted on the reference
@@ -391,8 +436,14 @@ def _assess(
             return done(
                 FaultClass.OUTLIER,
                 float(tf[spikes[0]]),
-                f"{spikes.size} spikes up to {float(np.max(np.abs(e[spikes]))):.3g} off their "
-                f"neighbours (thresholds +{thr_up:.3g} / -{thr_dn:.3g} from the reference)",
+                phrase(
+                    "{count} spikes up to {size:.3g} off their neighbours (thresholds +{up:.3g} / "
+                    "-{down:.3g} from the reference)",
+                    count=int(spikes.size),
+                    size=float(np.max(np.abs(e[spikes]))),
+                    up=float(thr_up),
+                    down=float(thr_dn),
+                ),
             )
 
     # --- square: abrupt steps that alternate
@@ -423,8 +474,13 @@ def _assess(
                 return done(
                     FaultClass.SQUARE,
                     float(tf[ev[0]]),
-                    f"{len(ev)} alternating steps of up to {float(np.max(np.abs(s[ev]))):.3g} "
-                    f"(threshold {thr:.3g} from the reference)",
+                    phrase(
+                        "{count} alternating steps of up to {size:.3g} (threshold {threshold:.3g} "
+                        "from the reference)",
+                        count=len(ev),
+                        size=float(np.max(np.abs(s[ev]))),
+                        threshold=float(thr),
+                    ),
                 )
 
     # --- trend / drift: block medians of the residual
@@ -459,18 +515,28 @@ def _assess(
                 return done(
                     FaultClass.SQUARE,
                     float(tf[jumps[0]]),
-                    f"abrupt step of {float(s[jumps[0]]):+.3g} (threshold from the reference), "
-                    f"level held {float(zf[-1]):+.1f} block spreads off for "
-                    f"{run * block / 3600:.0f} h",
+                    phrase(
+                        "abrupt step of {step:+.3g} (threshold from the reference), level held "
+                        "{z:+.1f} block spreads off for {hours:.0f} h",
+                        step=float(s[jumps[0]]),
+                        z=float(zf[-1]),
+                        hours=run * block / 3600,
+                    ),
                 )
             return done(
                 label,
                 since,
-                f"residual level {float(med_b[0]):+.3g} ({float(zf[-1]):+.1f} block spreads), "
-                f"beyond {cfg.level_z:g} for {run * block / 3600:.0f} h; "
-                f"{shape:.1f} spreads off a straight line",
+                phrase(
+                    "residual level {level:+.3g} ({z:+.1f} block spreads), beyond {limit:g} for "
+                    "{hours:.0f} h; {shape:.1f} spreads off a straight line",
+                    level=float(med_b[0]),
+                    z=float(zf[-1]),
+                    limit=float(cfg.level_z),
+                    hours=run * block / 3600,
+                    shape=shape,
+                ),
             )
-    return done(FaultClass.NORMAL, None, "no persistent departure")
+    return done(FaultClass.NORMAL, None, phrase("no persistent departure"))
 
 
 def _explain_by_drivers(

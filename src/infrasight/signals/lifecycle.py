@@ -59,6 +59,9 @@ class Alarm:
         Number of escalations since the last raise or acknowledgement.
     note : str
         What the raiser saw, for people (e.g. a sensor fault's class, onset and evidence).
+    note_message : dict or None
+        ``note`` as a phrase's key and parameters (``core.phrases``), rendered per locale by the
+        adapters; None for a rule's alarm or a note without one.
     """
 
     key: str
@@ -73,6 +76,7 @@ class Alarm:
     raise_count: int = 1
     escalation: int = 0
     note: str = ""
+    note_message: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.raise_count < 1:
@@ -97,6 +101,7 @@ class Alarm:
             "raise_count": self.raise_count,
             "escalation": self.escalation,
             "note": self.note,
+            **({"note_message": self.note_message} if self.note_message is not None else {}),
         }
 
     @classmethod

@@ -453,6 +453,12 @@ class AlarmRecord(Base):
         """What the raiser saw (kept in ``state``; empty for rule alarms)."""
         return str((self.state or {}).get("note", ""))
 
+    @property
+    def note_message(self) -> dict[str, Any] | None:
+        """``note`` as a phrase's key and parameters (kept in ``state``), or None."""
+        found = (self.state or {}).get("note_message")
+        return found if isinstance(found, dict) else None
+
 
 class AlarmEventRecord(Base):
     """One lifecycle transition of an alarm: who or what, when, from which status to which."""
@@ -562,6 +568,9 @@ class HazardTransitionRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(320), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: ``note`` as a message key and parameters when the system wrote it (migration 0029);
+    #: None for a person's note and for rows written before
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ConditionRatingRecord(Base):

@@ -15,6 +15,7 @@ from infrasight.api.routes.alarms import AlarmRead, RuleRead, list_alarms, list_
 from infrasight.api.routes.assets import AssetRead, ElementRead, list_assets, list_elements
 from infrasight.api.routes.channels import ChannelRead, list_channels
 from infrasight.api.routes.common import Page
+from infrasight.locales import DEFAULT_LOCALE
 from infrasight.services.auth import Principal
 from infrasight.signals.lifecycle import AlarmStatus
 
@@ -74,7 +75,9 @@ def _open_alarms(session: Session, caller: Principal) -> list[AlarmRead]:
     for status in (AlarmStatus.ACTIVE, AlarmStatus.ACKNOWLEDGED):
 
         def fetch(limit: int, offset: int, status: str = status.value) -> Page[AlarmRead]:
-            return list_alarms(session, caller, status=status, limit=limit, offset=offset)
+            return list_alarms(
+                session, caller, status=status, locale=DEFAULT_LOCALE, limit=limit, offset=offset
+            )
 
         found += all_items(fetch)
     return found

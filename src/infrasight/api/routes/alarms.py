@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import (
     DbId,
     IsoTime,
@@ -26,6 +26,8 @@ from infrasight.api.routes.common import (
 )
 from infrasight.core.domain import Action
 from infrasight.core.timeparse import datetime_to_us
+from infrasight.locales import Translator
+from infrasight.locales.phrases import evidence_translator, localised_detail
 from infrasight.services.alarms import (
     acknowledge_alarm,
     check_rule_channels,
@@ -102,7 +104,13 @@ class AlarmRead(ReadModel):
     severity: int
     raised_at: datetime
     updated_at: datetime
-    note: str = Field(default="", description="what was seen: fault class, since when, evidence")
+    note: str = Field(
+        default="",
+        description="what was seen: fault class, since when, evidence (in the reader's language)",
+    )
+    note_message: dict[str, Any] | None = Field(
+        default=None, description="the note as a message key and parameters, where stored"
+    )
 
 
 class AlarmEventRead(ReadModel):
@@ -234,13 +242,15 @@ def evaluate_rule_now(
 def list_alarms(
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     status: str | None = None,
     category: str | None = None,
     rule_id: DbId | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[AlarmRead]:
-    """Alarms, most severe and most recent first."""
+    """Alarms, most severe and most recent first; notes in the language ``Accept-Language`` asks
+    for (else the caller's own)."""
     caller.require(Action.READ)
     query = (
         select(AlarmRecord)
@@ -253,43 +263,58 @@ def list_alarms(
         query = query.where(AlarmRecord.category == category)
     if rule_id is not None:
         query = query.where(AlarmRecord.rule_id == rule_id)
-    return page_of(session, query, limit, offset, AlarmRead)
+    page = page_of(session, query, limit, offset, AlarmRead)
+    t = evidence_translator(locale)
+    return page.model_copy(update={"items": [_localised(a, t) for a in page.items]})
 
 
-def _detail(session: SessionDep, record: AlarmRecord) -> AlarmDetail:
+def _localised(alarm: AlarmRead, t: Translator) -> AlarmRead:
+    """The alarm with its note (a sensor fault's class, onset and evidence) in ``t``'s locale."""
+    if alarm.note_message is None:
+        return alarm
+    return alarm.model_copy(update={"note": localised_detail(alarm.note_message, alarm.note, t)})
+
+
+def _detail(session: SessionDep, record: AlarmRecord, locale: str) -> AlarmDetail:
     events = session.scalars(
         select(AlarmEventRecord)
         .where(AlarmEventRecord.alarm_id == record.id)
         .order_by(AlarmEventRecord.id)
     )
+    alarm = _localised(AlarmRead.model_validate(record), evidence_translator(locale))
     return AlarmDetail(
-        **AlarmRead.model_validate(record).model_dump(),
+        **alarm.model_dump(),
         events=[AlarmEventRead.model_validate(e) for e in events],
     )
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: DbId, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+def get_alarm(
+    alarm_id: DbId, session: SessionDep, caller: CallerDep, locale: LocaleDep
+) -> AlarmDetail:
     """One alarm with its transitions (raised, escalated, acknowledged, cleared)."""
     caller.require(Action.READ)
-    return _detail(session, get_owned(session, AlarmRecord, alarm_id, caller.organization_id))
+    record = get_owned(session, AlarmRecord, alarm_id, caller.organization_id)
+    return _detail(session, record, locale)
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")
 def acknowledge(
-    alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep
+    alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep, locale: LocaleDep
 ) -> AlarmDetail:
     """Acknowledge an alarm (the action body carries the note); it stays open until cleared."""
     caller.require(Action.FIELD_WORK)
     record = acknowledge_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
     session.commit()
-    return _detail(session, record)
+    return _detail(session, record, locale)
 
 
 @router.post("/alarms/{alarm_id}/clear")
-def clear(alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep) -> AlarmDetail:
+def clear(
+    alarm_id: DbId, body: AlarmAction, session: SessionDep, caller: CallerDep, locale: LocaleDep
+) -> AlarmDetail:
     """Clear an alarm (the action body carries the note)."""
     caller.require(Action.CONFIGURE)
     record = clear_alarm(session, caller.organization_id, alarm_id, caller.name, body.note)
     session.commit()
-    return _detail(session, record)
+    return _detail(session, record, locale)

@@ -76,6 +76,12 @@ def _prediction(prediction: dict[str, Any], t: Translator) -> dict[str, Any]:
     return out
 
 
+def _note(tr: HazardTransitionRecord, t: Translator) -> str:
+    if tr.message is not None:
+        return localised_detail(tr.message, tr.note, t)
+    return t.optional(tr.note) if tr.actor == "system" and tr.note else tr.note
+
+
 def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
     """The hazard with its causes, evidence (details in ``locale``; ``message`` holds the
     sentence's key and parameters where stored) and transitions."""
@@ -111,8 +117,10 @@ def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
                 "from": tr.from_status,
                 "action": tr.action,
                 "to": tr.to_status,
-                # the engine's own fixed notes in the reader's language; a person's as written
-                "note": t.optional(tr.note) if tr.actor == "system" and tr.note else tr.note,
+                # the system's notes in the reader's language (a phrase where stored, else a
+                # fixed note from the catalogue); a person's as written
+                "note": _note(tr, t),
+                "message": tr.message,
                 "actor": tr.actor,
                 "at": tr.at.isoformat(),
             }

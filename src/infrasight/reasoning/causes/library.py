@@ -56,9 +56,19 @@ class Test:
         """Short description of the test."""
         if self.test == "signal":
             return f"{self.feature} {self.expect}"
-        if self.test == "defect":
-            pattern = ", ".join(f"{k}={v}" for k, v in (self.match or {}).items())
-            return f"defect {pattern}" + (" absent" if self.expect == "absent" else "")
+        if self.test == "defect":  # "defect: crack, vertical or diagonal, >= 0.3 mm"
+            terms: list[str] = []
+            for key, want in (self.match or {}).items():
+                if key == "min_width_mm":
+                    terms.append(f">= {float(want):g} mm")
+                elif key == "max_width_mm":
+                    terms.append(f"<= {float(want):g} mm")
+                elif isinstance(want, list | tuple):
+                    terms.append(" or ".join(str(w) for w in want))
+                else:
+                    terms.append(f"{key} {want}")
+            absent = self.expect == "absent"
+            return ("no defect: " if absent else "defect: ") + ", ".join(terms)
         return f"{self.field} " + ", ".join(f"{k} {v}" for k, v in (self.condition or {}).items())
 
 

@@ -8,7 +8,23 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["HousekeepingRules", "evidence_gone", "load_housekeeping", "superseded"]
+from infrasight.core.phrases import N_
+
+__all__ = ["NOTES", "HousekeepingRules", "evidence_gone", "load_housekeeping", "superseded"]
+
+#: The packaged file's notes, marked for the ``evidence`` catalogue (a note is a phrase key; a
+#: deployment's own note without a translation reads in English).
+NOTES = (
+    N_(
+        "evidence gone for {hours:.0f} h of data (alarms cleared, no change or fault supports "
+        "{mechanism!t})"
+    ),
+    N_(
+        "superseded by hazard {survivor} ({mechanism!t}, confidence {confidence:.2f} against "
+        "{own:.2f}) for {hours:.0f} h of data"
+    ),
+    N_("duplicate of hazard {survivor}"),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,8 +45,8 @@ class HousekeepingRules:
     resolve_statuses, supersede_statuses, merge_statuses : frozenset of str
         States the rule applies to.
     resolve_note, supersede_note, merge_note : str
-        Transition notes (``str.format`` with ``hours``, ``mechanism``; ``survivor``,
-        ``confidence``, ``own``).
+        Transition notes, phrase keys (``core.phrases``) with ``hours``, ``mechanism``;
+        ``survivor``, ``confidence``, ``own``.
     """
 
     quiet_hours: float

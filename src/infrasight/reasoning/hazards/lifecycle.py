@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from infrasight.core.phrases import Phrase
 from infrasight.reasoning.errors import TransitionNotAllowedError
 
 __all__ = [
@@ -78,12 +79,17 @@ element and mechanism opens a new hazard."""
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Transition:
-    """One applied transition (to be written as an audit row)."""
+    """One applied transition (to be written as an audit row).
+
+    ``note`` is in English; ``phrase``, when the system wrote the note, is the same sentence as
+    a message key and parameters (rendered in the reader's language by the adapters).
+    """
 
     from_status: HazardStatus
     action: HazardAction
     to_status: HazardStatus
     note: str = ""
+    phrase: Phrase | None = None
 
 
 def allowed_actions(state: HazardStatus) -> tuple[HazardAction, ...]:
@@ -116,8 +122,9 @@ def action_to(state: HazardStatus, target: HazardStatus) -> HazardAction:
     )
 
 
-def apply_action(state: HazardStatus, action: HazardAction, note: str = "") -> Transition:
-    """Apply ``action`` to a hazard in ``state``.
+def apply_action(state: HazardStatus, action: HazardAction, note: str | Phrase = "") -> Transition:
+    """Apply ``action`` to a hazard in ``state``; ``note`` is a person's text or the system's
+    phrase (its English text becomes the note).
 
     Raises
     ------
@@ -130,4 +137,8 @@ def apply_action(state: HazardStatus, action: HazardAction, note: str = "") -> T
         raise TransitionNotAllowedError(
             str(state), str(action), [str(a) for a in allowed_actions(state)]
         ) from None
+    if isinstance(note, Phrase):
+        return Transition(
+            from_status=state, action=action, to_status=to, note=note.english(), phrase=note
+        )
     return Transition(from_status=state, action=action, to_status=to, note=note)

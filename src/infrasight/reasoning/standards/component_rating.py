@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError, OutOfRangeError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards import condition_states
+from infrasight.reasoning.standards.texts import joined_clauses
 from infrasight.reasoning.standards.types import (
     AssetCondition,
     ConditionRating,
@@ -74,7 +76,7 @@ def _rate_component(
                 kind=EvidenceKind.RATING,
                 ref=f"element:{e.element_id}",
                 test="recorded rating",
-                detail=f"inspector's rating {v}",
+                phrase=phrase("inspector's rating {rating}", rating=v),
                 value=float(v),
             )
             for v, e in recorded
@@ -86,6 +88,12 @@ def _rate_component(
             label=f"{value} {labels[str(value)]}",
             clause=f"{clause_item}: recorded by the inspector (lowest of {len(recorded)})",
             evidence=ev,
+            label_phrase=phrase("{rating} {label!c}", rating=value, label=labels[str(value)]),
+            clause_phrase=phrase(
+                "{item!c}: recorded by the inspector (lowest of {count})",
+                item=clause_item,
+                count=len(recorded),
+            ),
         )
         return rating, ()
     elem_std = registry.get(std.data["element_standard"])
@@ -106,6 +114,7 @@ def _rate_component(
         if all(frac.get(k, 0.0) >= float(v) for k, v in rule.get("min_share", {}).items()):
             value = int(rule["rating"])
             clause = f"{clause_item}; {rule['clause']}"
+            clause_phrase = joined_clauses([clause_item, rule["clause"]])
             break
     else:  # pragma: no cover - validated files end with an unconditional rule
         raise DefinitionError(f"{std.source}: no translation rule matched")
@@ -114,7 +123,7 @@ def _rate_component(
             kind=EvidenceKind.RATING,
             ref=r.subject,
             test=f"{elem_std.id} condition state",
-            detail=f"{r.label}",
+            phrase=phrase("{label!c}", label=r.label),
             value=r.rating,
         )
         for r in rated
@@ -123,7 +132,9 @@ def _rate_component(
             kind=EvidenceKind.RATING,
             ref=f"component:{name}",
             test=f"share in {k.upper()}",
-            detail=f"{v:.1%} of the component's quantity in {k.upper()}",
+            phrase=phrase(
+                "{share:.1%} of the component's quantity in {state}", share=v, state=k.upper()
+            ),
             value=v,
         )
         for k, v in sorted(frac.items())
@@ -135,6 +146,8 @@ def _rate_component(
         label=f"{value} {labels[str(value)]}",
         clause=clause,
         evidence=ev,
+        label_phrase=phrase("{rating} {label!c}", rating=value, label=labels[str(value)]),
+        clause_phrase=clause_phrase,
     )
     return rating, rated
 
@@ -177,6 +190,7 @@ def rate(
             test="component rating",
             detail=c.label,
             value=c.rating,
+            phrase=c.label_phrase,
         )
         for c in comps
     ]
@@ -186,7 +200,9 @@ def rate(
                 kind=EvidenceKind.ELEMENT,
                 ref="asset",
                 test="components present",
-                detail=f"not rated (no elements): {', '.join(missing)}",
+                phrase=phrase(
+                    "not rated (no elements): {components!t}", components=", ".join(missing)
+                ),
             )
         )
     summary = ConditionRating(

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError, OutOfRangeError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.bins import bin_state, validate_bins
+from infrasight.reasoning.standards.texts import joined_clauses
 from infrasight.reasoning.standards.types import (
     AssetCondition,
     ConditionRating,
@@ -88,7 +90,7 @@ def defect_state(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
                     test=f"{label} structural review",
-                    detail="marked as warranting a structural review",
+                    phrase=phrase("marked as warranting a structural review"),
                 ),
             )
         )
@@ -107,7 +109,12 @@ def defect_state(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
                     test=f"{label} {measure}",
-                    detail=f"{measure} = {value:g} -> CS{state}",
+                    phrase=phrase(
+                        "{measure!t} = {value:g} -> CS{state}",
+                        measure=measure,
+                        value=float(value),
+                        state=state,
+                    ),
                     value=float(value),
                     unit="mm" if measure.endswith("_mm") else "",
                 ),
@@ -129,7 +136,9 @@ def defect_state(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
                     test=f"{label} grade",
-                    detail=f"grade {grade} -> CS{categories[grade]}",
+                    phrase=phrase(
+                        "grade {grade!t} -> CS{state}", grade=grade, state=int(categories[grade])
+                    ),
                 ),
             )
         )
@@ -174,9 +183,11 @@ def rate_element(std: Standard, el: ElementObservation) -> ConditionRating:
         n_states = len(std.data["states"])
         quantities = {f"cs{i}": states.get(f"cs{i}", 0.0) for i in range(1, n_states + 1)}
         quantities["cs1"] = quantities["cs1"] + el.quantity - used
-    if not el.defects:
-        clauses = [f"{std.name}: no defects recorded, all quantity in CS1"]
     unique = list(dict.fromkeys(clauses))
+    clause_phrase = joined_clauses(unique)
+    if not el.defects:
+        unique = [f"{std.name}: no defects recorded, all quantity in CS1"]
+        clause_phrase = phrase("{name!c}: no defects recorded, all quantity in CS1", name=std.name)
     return ConditionRating(
         standard=std.id,
         subject=f"element:{el.element_id}",
@@ -185,6 +196,7 @@ def rate_element(std: Standard, el: ElementObservation) -> ConditionRating:
         clause="; ".join(unique),
         evidence=tuple(evidence),
         quantities=quantities,
+        clause_phrase=clause_phrase,
     )
 
 
@@ -197,6 +209,13 @@ def rate(
         std,
         elements,
         rate_element,
-        clause=f"{std.name}: element states are reported per element; summary = worst element",
-        detail=lambda worst: f"{worst.subject} in {worst.label}",
+        clause=phrase(
+            "{name!c}: element states are reported per element; summary = worst element",
+            name=std.name,
+        ),
+        detail=lambda worst: phrase(
+            "element:{element} in {label!c}",
+            element=worst.subject.removeprefix("element:"),
+            label=worst.label,
+        ),
     )

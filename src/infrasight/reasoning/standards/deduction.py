@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError, OutOfRangeError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
+from infrasight.reasoning.standards.texts import joined_clauses
 from infrasight.reasoning.standards.types import (
     AssetCondition,
     ConditionRating,
@@ -119,7 +121,13 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
                 kind=EvidenceKind.DEFECT,
                 ref=d.ref,
                 test=f"{ind} class {cls}/{top}",
-                detail=f"{indicators[ind].get('name', ind)}: class {cls} of {top} -> DP {dp:g}",
+                phrase=phrase(
+                    "{indicator!c}: class {cls} of {top} -> DP {dp:g}",
+                    indicator=indicators[ind].get("name", ind),
+                    cls=cls,
+                    top=top,
+                    dp=dp,
+                ),
                 value=dp,
             )
         )
@@ -161,6 +169,10 @@ def rate(
                 label=f"PMCI {pmci:.2f}",
                 clause=f"{data['deductions']['clause']}; {data['component']['clause']}",
                 evidence=tuple(ev),
+                label_phrase=phrase("PMCI {score:.2f}", score=pmci),
+                clause_phrase=joined_clauses(
+                    [data["deductions"]["clause"], data["component"]["clause"]]
+                ),
             )
         )
     groups: list[ConditionRating] = []
@@ -177,12 +189,17 @@ def rate(
                 rating=pcci,
                 label=f"PCCI {pcci:.2f}, class {_class_of(pcci, bounds)}",
                 clause=data["part"]["clause"],
+                label_phrase=phrase(
+                    "PCCI {score:.2f}, class {cls}", score=pcci, cls=_class_of(pcci, bounds)
+                ),
                 evidence=tuple(
                     Evidence(
                         kind=EvidenceKind.RATING,
                         ref=f"element:{el.element_id}",
                         test="PMCI",
-                        detail=f"PMCI {s:.2f} (n = {len(scores)}, t = {t:g})",
+                        phrase=phrase(
+                            "PMCI {score:.2f} (n = {n}, t = {t:g})", score=s, n=len(scores), t=t
+                        ),
                         value=s,
                     )
                     for el, s in items
@@ -204,12 +221,26 @@ def rate(
                 rating=score,
                 label=f"{spec.get('name', sname)} {score:.2f}, class {_class_of(score, bounds)}",
                 clause=f"{data['structures']['clause']}; {data['structures']['weight_clause']}",
+                label_phrase=phrase(
+                    "{name!c} {score:.2f}, class {cls}",
+                    name=spec.get("name", sname),
+                    score=score,
+                    cls=_class_of(score, bounds),
+                ),
+                clause_phrase=joined_clauses(
+                    [data["structures"]["clause"], data["structures"]["weight_clause"]]
+                ),
                 evidence=tuple(
                     Evidence(
                         kind=EvidenceKind.RATING,
                         ref=f"part:{p}",
                         test="part weight",
-                        detail=f"PCCI {part_scores[p]:.2f} x weight {w:g}/{wsum:g}",
+                        phrase=phrase(
+                            "PCCI {score:.2f} x weight {weight:g}/{total:g}",
+                            score=part_scores[p],
+                            weight=w,
+                            total=wsum,
+                        ),
                         value=part_scores[p],
                     )
                     for p, w in present.items()
@@ -220,12 +251,18 @@ def rate(
     dr = sum(struct_scores[s] * structures[s]["weight"] / wtot for s in struct_scores)
     cls = _class_of(dr, bounds)
     clause = data["classes"]["clause"]
+    clauses = [clause]
     ev = [
         Evidence(
             kind=EvidenceKind.RATING,
             ref=f"structure:{s}",
             test="structure weight",
-            detail=f"{v:.2f} x {structures[s]['weight']:g}/{wtot:g}",
+            phrase=phrase(
+                "{score:.2f} x {weight:g}/{total:g}",
+                score=v,
+                weight=structures[s]["weight"],
+                total=wtot,
+            ),
             value=v,
         )
         for s, v in struct_scores.items()
@@ -240,12 +277,15 @@ def rate(
         if worst_main and worst_main[1] >= int(main["governs_from_class"]) and worst_main[1] > cls:
             cls = worst_main[1]
             clause = f"{clause}; {main['clause']}"
+            clauses.append(main["clause"])
             ev.append(
                 Evidence(
                     kind=EvidenceKind.RATING,
                     ref=f"part:{worst_main[0]}",
                     test="main part governs",
-                    detail=f"main part {worst_main[0]} in class {worst_main[1]}",
+                    phrase=phrase(
+                        "main part {part!t} in class {cls}", part=worst_main[0], cls=worst_main[1]
+                    ),
                     value=part_scores[worst_main[0]],
                 )
             )
@@ -256,6 +296,8 @@ def rate(
         label=f"Dr {dr:.2f}, class {cls}",
         clause=clause,
         evidence=tuple(ev),
+        label_phrase=phrase("Dr {score:.2f}, class {cls}", score=dr, cls=cls),
+        clause_phrase=joined_clauses(clauses),
         quantities={"class": float(cls)},
     )
     return AssetCondition(

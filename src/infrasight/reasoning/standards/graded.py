@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.bins import bin_state, validate_bins
+from infrasight.reasoning.standards.texts import joined_clauses
 from infrasight.reasoning.standards.types import (
     AssetCondition,
     ConditionRating,
@@ -58,7 +60,12 @@ def _grade_element(std: Standard, el: ElementObservation) -> ConditionRating:
                         kind=EvidenceKind.ELEMENT,
                         ref=f"element:{el.element_id}",
                         test=name,
-                        detail=f"{ind['measure']} = {value:g} -> grade {g}",
+                        phrase=phrase(
+                            "{measure!t} = {value:g} -> grade {grade}",
+                            measure=ind["measure"],
+                            value=float(value),
+                            grade=g,
+                        ),
                         value=float(value),
                         unit="mm" if ind["measure"].endswith("_mm") else "",
                     ),
@@ -73,7 +80,12 @@ def _grade_element(std: Standard, el: ElementObservation) -> ConditionRating:
                 if value is None:
                     raise MissingElementDataError(f"defect {d.defect_id}", ind["measure"], std.id)
                 g = bin_state(float(value), ind["bins"], field=ind["measure"])
-                detail = f"{ind['measure']} = {value:g} -> grade {g}"
+                said = phrase(
+                    "{measure!t} = {value:g} -> grade {grade}",
+                    measure=ind["measure"],
+                    value=float(value),
+                    grade=g,
+                )
                 val: float | None = float(value)
             else:
                 cat = d.attributes.get(ind.get("attribute", "grade"))
@@ -88,21 +100,23 @@ def _grade_element(std: Standard, el: ElementObservation) -> ConditionRating:
                         field=ind.get("attribute", "grade"),
                     )
                 g = int(ind["categories"][cat])
-                detail = f"{cat} -> grade {g}"
+                said = phrase("{category!t} -> grade {grade}", category=cat, grade=g)
                 val = None
             found.append(
                 (
                     g,
                     ind["clause"],
                     Evidence(
-                        kind=EvidenceKind.DEFECT, ref=d.ref, test=name, detail=detail, value=val
+                        kind=EvidenceKind.DEFECT, ref=d.ref, test=name, value=val, phrase=said
                     ),
                 )
             )
     worst = max((g for g, _, _ in found), default=0)
-    clauses = list(dict.fromkeys(c for g, c, _ in found if g == worst)) or [
-        f"{std.name}: no indicator above grade 0"
-    ]
+    clauses = list(dict.fromkeys(c for g, c, _ in found if g == worst))
+    clause_phrase = joined_clauses(clauses)
+    if not clauses:
+        clauses = [f"{std.name}: no indicator above grade 0"]
+        clause_phrase = phrase("{name!c}: no indicator above grade 0", name=std.name)
     return ConditionRating(
         standard=std.id,
         subject=f"element:{el.element_id}",
@@ -110,6 +124,7 @@ def _grade_element(std: Standard, el: ElementObservation) -> ConditionRating:
         label=grades[str(worst)],
         clause="; ".join(clauses),
         evidence=tuple(e for _, _, e in found),
+        clause_phrase=clause_phrase,
     )
 
 
@@ -122,6 +137,6 @@ def rate(
         std,
         elements,
         _grade_element,
-        clause=f"{std.name}: the asset takes its worst element's grade",
-        detail=lambda worst: worst.label,
+        clause=phrase("{name!c}: the asset takes its worst element's grade", name=std.name),
+        detail=lambda worst: phrase("{label!c}", label=worst.label),
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from infrasight.core.phrases import Phrase
 from infrasight.reasoning.evidence import Evidence
 
 __all__ = ["AssetCondition", "ConditionRating", "DefectObservation", "ElementObservation"]
@@ -97,6 +98,9 @@ class ConditionRating:
         What the rating used.
     quantities : Mapping[str, float]
         Quantity per condition state, when the standard distributes quantities.
+    label_phrase, clause_phrase : Phrase or None
+        ``label`` / ``clause`` as a message key and parameters, rendered in the reader's
+        language by the adapters (None: the text is the data catalogue's own, translated as is).
     """
 
     standard: str
@@ -106,6 +110,8 @@ class ConditionRating:
     clause: str
     evidence: tuple[Evidence, ...] = ()
     quantities: Mapping[str, float] = field(default_factory=lambda: _EMPTY_F)
+    label_phrase: Phrase | None = None
+    clause_phrase: Phrase | None = None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -117,6 +123,8 @@ class ConditionRating:
             "clause": self.clause,
             "evidence": [e.as_dict() for e in self.evidence],
             "quantities": dict(self.quantities),
+            **({"label_message": self.label_phrase.as_dict()} if self.label_phrase else {}),
+            **({"clause_message": self.clause_phrase.as_dict()} if self.clause_phrase else {}),
         }
 
 

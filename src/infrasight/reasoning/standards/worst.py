@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import Phrase
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.types import AssetCondition, ConditionRating, ElementObservation
 
@@ -20,11 +21,11 @@ def rate_by_worst_element(
     elements: Sequence[ElementObservation],
     rate_one: Callable[[Standard, ElementObservation], ConditionRating],
     *,
-    clause: str,
-    detail: Callable[[ConditionRating], str],
+    clause: Phrase,
+    detail: Callable[[ConditionRating], Phrase],
 ) -> AssetCondition:
     """Rate every element with ``rate_one``; the asset summary is the worst element's rating,
-    citing ``clause`` and that element (``detail`` describes it)."""
+    citing ``clause`` and that element (``detail`` describes it), both as phrases."""
     if not elements:
         raise InvalidInputError("no elements to rate", field="elements")
     rated = tuple(rate_one(std, el) for el in elements)
@@ -34,15 +35,17 @@ def rate_by_worst_element(
         subject="asset",
         rating=worst.rating,
         label=worst.label,
-        clause=clause,
+        clause=clause.english(),
         evidence=(
             Evidence(
                 kind=EvidenceKind.RATING,
                 ref=worst.subject,
                 test="worst element",
-                detail=detail(worst),
                 value=worst.rating,
+                phrase=detail(worst),
             ),
         ),
+        label_phrase=worst.label_phrase,
+        clause_phrase=clause,
     )
     return AssetCondition(standard=std.id, elements=rated, groups=(), summary=summary)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import Phrase, phrase
+from infrasight.core.phrases import Phrase, PhraseParam, phrase
 from infrasight.reasoning.errors import DefinitionError
 
 __all__ = [
@@ -143,6 +143,35 @@ class VerificationRules:
                 field="period_days",
             )
         return period_days
+
+
+def _limits_phrase(
+    low: float, high: float, unit: str, period: float, lower: float | None, upper: float | None
+) -> Phrase:
+    """The readings' range (``unit``) over the last ``period`` days beside the limits; an open
+    side says there is no limit on it (not ``-inf`` / ``inf``)."""
+    seen: dict[str, PhraseParam] = {"low": low, "high": high, "unit": unit, "period": period}
+    if lower is None:
+        return phrase(
+            "readings {low:.4g} to {high:.4g} {unit} in the last {period:g} d; "
+            "no lower limit, at most {upper:g} {unit}",
+            upper=upper,
+            **seen,
+        )
+    if upper is None:
+        return phrase(
+            "readings {low:.4g} to {high:.4g} {unit} in the last {period:g} d; "
+            "no upper limit, at least {lower:g} {unit}",
+            lower=lower,
+            **seen,
+        )
+    return phrase(
+        "readings {low:.4g} to {high:.4g} {unit} in the last {period:g} d; "
+        "limits [{lower:g}, {upper:g}]",
+        lower=lower,
+        upper=upper,
+        **seen,
+    )
 
 
 def load_verification_rules(path: Path | None = None) -> VerificationRules:
@@ -424,16 +453,7 @@ def judge_readings(
                 test="within limits",
                 ref=ref,
                 outcome=Outcome.PASSED if inside else Outcome.FAILED,
-                phrase=phrase(
-                    "readings {low:.4g} to {high:.4g} {unit} in the last {period:g} d; "
-                    "limits [{lower:g}, {upper:g}]",
-                    low=lo_seen,
-                    high=hi_seen,
-                    unit=unit,
-                    period=period_days,
-                    lower="-inf" if lower is None else lower,  # no bound (JSON has no inf)
-                    upper="inf" if upper is None else upper,
-                ),
+                phrase=_limits_phrase(lo_seen, hi_seen, unit, period_days, lower, upper),
                 value=hi_seen if upper is not None else lo_seen,
                 unit=unit,
             )

@@ -45,7 +45,11 @@ def _row(ctx: WebContext, alarm: AlarmRead, scope: PageScope) -> None:
                         return
                     try:
                         acknowledge(
-                            alarm.id, AlarmAction(note=str(note.value or "")), session, caller
+                            alarm.id,
+                            AlarmAction(note=str(note.value or "")),
+                            session,
+                            caller,
+                            t.locale,
                         )
                     except InfraSightError as error:
                         ui.notify(t("Not acknowledged: {reason}", reason=str(error)))
@@ -74,7 +78,9 @@ def register(ctx: WebContext) -> None:
                 ui.link(t("all"), "/alarms")
                 for value, name in STATUS_NAMES.items():
                     ui.link(t(name), f"/alarms?status={value}")
-            page = list_alarms(scope.session, scope.caller, status=chosen, limit=SHOWN, offset=0)
+            page = list_alarms(
+                scope.session, scope.caller, status=chosen, locale=t.locale, limit=SHOWN, offset=0
+            )
             if not page.items:
                 ui.label(t("No alarms."))
             for alarm in page.items:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.api.routes.assets import ElementRead, get_asset
 from infrasight.api.routes.channels import ChannelRead, ReadingSeries, channel_readings
+from infrasight.api.routes.condition import get_condition
 from infrasight.api.routes.forecasts import ChannelForecast, forecast
 from infrasight.api.routes.hazards import list_hazards
 from infrasight.api.routes.ratings import list_ratings
@@ -296,6 +297,7 @@ def register(ctx: WebContext) -> None:
                     else:
                         pending = _channel_view(ctx, scope, channels, channel, asset.id)
             _sections(scope, asset.id, {c.key for c in channels}, elements)
+            _condition(scope, asset.id, asset.governing_standard)
             assistant_panel(ctx, scope, asset_id=asset.id)
         if pending is not None:
             await pending.draw(ctx)
@@ -339,6 +341,46 @@ def _channel_view(
             )
         ).classes("text-sm").mark("levels")
     return pending
+
+
+def _condition(scope: PageScope, asset_id: int, standard: str | None) -> None:
+    """The asset's condition under its governing standard: the rating, its clause and the
+    evidence that set it, in the reader's language."""
+    t, session, caller = scope.t, scope.session, scope.caller
+    with ui.card().classes("w-full").mark("asset-condition"):
+        ui.label(t("Condition rating")).classes("text-lg")
+        if not standard:
+            ui.label(t("The asset has no governing standard: no rating."))
+            return
+        try:
+            rated = scope.read(
+                "condition rating",
+                asset_id,
+                standard,
+                t.locale,
+                fetch=lambda: get_condition(
+                    asset_id, session, caller, standard=standard, locale=t.locale
+                ),
+            )
+        except InfraSightError as error:
+            reason = str(error)
+            ui.label(t("No rating under {standard}: {reason}", standard=standard, reason=reason))
+            return
+        summary = rated["summary"]
+        ui.label(
+            t(
+                "Asset under {standard}: {label} ({rating}), {clause}",
+                standard=standard,
+                label=summary["label"],
+                rating=t.number(float(summary["rating"]), 1),
+                clause=summary["clause"],
+            )
+        ).classes("text-sm").mark("condition-summary")
+        for rating in (summary, *rated["groups"]):
+            if rating is not summary:
+                ui.label(str(rating["label"])).classes("text-sm font-bold")
+            for item in rating["evidence"]:
+                ui.label(str(item["detail"])).classes("text-sm pl-4").mark("condition-evidence")
 
 
 def _sections(

@@ -214,7 +214,7 @@ def _timeline_chart(
         if found is not None:
             alarm_id = int(found.group(1))
             try:
-                alarm_times[alarm_id] = get_alarm(alarm_id, session, caller).raised_at
+                alarm_times[alarm_id] = get_alarm(alarm_id, session, caller, t.locale).raised_at
             except InfraSightError:
                 continue
     items = evidence_timeline(evidence, alarm_times)
@@ -386,7 +386,7 @@ def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: T
         ui.label(t("The asset has no governing standard: no rating.")).mark("condition")
         return
     try:
-        rated = get_condition(asset.id, session, caller, standard=standard)
+        rated = get_condition(asset.id, session, caller, standard=standard, locale=t.locale)
     except InfraSightError as error:
         ui.label(t("No rating under {standard}: {reason}", standard=standard, reason=str(error)))
         return
@@ -401,18 +401,18 @@ def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: T
             ui.label(
                 t(
                     "Element: {label} ({rating}), {clause}",
-                    label=t.optional(element["label"]),
+                    label=element["label"],
                     rating=t.number(float(element["rating"]), 1),
-                    clause=t.optional(element["clause"]),
+                    clause=element["clause"],
                 )
             )
         ui.label(
             t(
                 "Asset under {standard}: {label} ({rating}), {clause}",
                 standard=standard,
-                label=t.optional(summary["label"]),
+                label=summary["label"],
                 rating=t.number(float(summary["rating"]), 1),
-                clause=t.optional(summary["clause"]),
+                clause=summary["clause"],
             )
         )
 

@@ -95,12 +95,17 @@ def map_view(assets: list[AssetRead], tile_url: str, attribution: str) -> ui.lea
 CLOSED_HAZARDS = frozenset({"resolved", "closed", "merged"})
 
 
-def _rating(session: Session, caller: Principal, asset: AssetRead) -> tuple[str, float] | None:
-    """(label, rating) of the asset's summary under its governing standard, or None."""
+def _rating(
+    session: Session, caller: Principal, asset: AssetRead, locale: str
+) -> tuple[str, float] | None:
+    """(label in ``locale``, rating) of the asset's summary under its governing standard, or
+    None."""
     if not asset.governing_standard:
         return None
     try:
-        rated = get_condition(asset.id, session, caller, standard=asset.governing_standard)
+        rated = get_condition(
+            asset.id, session, caller, standard=asset.governing_standard, locale=locale
+        )
     except InfraSightError:
         return None
     summary = rated["summary"]
@@ -114,7 +119,8 @@ def _condition(scope: PageScope, asset: AssetRead) -> str:
         "condition",
         asset.id,
         asset.governing_standard,
-        fetch=lambda: _rating(scope.session, scope.caller, asset),
+        t.locale,
+        fetch=lambda: _rating(scope.session, scope.caller, asset, t.locale),
     )
     if rated is None:
         return t("Condition: no rating yet")
