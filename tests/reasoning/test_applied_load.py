@@ -20,9 +20,7 @@ def lib() -> MechanismLibrary:
     return load_mechanisms()
 
 
-def _obs(
-    forces: list[np.ndarray], strain: np.ndarray | None = None, seed: int = 0
-) -> Observations:
+def _obs(forces: list[np.ndarray], strain: np.ndarray | None = None, seed: int = 0) -> Observations:
     """Support reactions (kN, about 230) and a girder strain (um/m) with seeded noise."""
     rng = np.random.default_rng(seed)
     chans = [

@@ -33,6 +33,7 @@ MIN_GAIN_RISE_SIGMAS = 3.0  # rain-gain rise, in its standard errors, below whic
 LOAD_COSINE = float(np.cos(np.pi / 4))  # an earlier excursion within 45° of the present change
 LOAD_SIZE = 0.5  # its size, as a share of the present change, for the change to read as a load
 AR_INFLATION = 2.0  # standard-error inflation for autocorrelated residuals (AR(1) phi ~0.6)
+MIN_BURST_SIGMAS = 3.0  # noise-level ratio (log) beyond its sampling error to count as a burst
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -388,11 +389,18 @@ def _fault_checks(
         )
     # halves of the samples present: a gap (data not yet sent, a dropout) is no noise level
     half, ratio = _noise_change(hp[np.isfinite(hp) & ~shared])
+    # the ratio must exceed 3-fold and its own sampling error (MAD scale of ``half`` samples per
+    # half: var(log s) ~ 1.36 / half, x AR_INFLATION for autocorrelated noise) by MIN_BURST_SIGMAS;
     # a noise-level change that another gauge shows the same way (at least half as large on a
     # log scale) is a change of excitation, not of this gauge
-    if half >= 24 and abs(np.log(ratio)) > np.log(3.0) and not any(
-        np.sign(np.log(r)) == np.sign(np.log(ratio)) and abs(np.log(r)) > 0.5 * np.log(3.0)
-        for r in peer_ratios
+    se = AR_INFLATION * float(np.sqrt(2.0 * 1.36 / max(half, 1)))
+    if (
+        half >= 24
+        and abs(np.log(ratio)) > max(np.log(3.0), MIN_BURST_SIGMAS * se)
+        and not any(
+            np.sign(np.log(r)) == np.sign(np.log(ratio)) and abs(np.log(r)) > 0.5 * np.log(3.0)
+            for r in peer_ratios
+        )
     ):
         out.append(
             Evidence(
@@ -580,9 +588,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
     return feats
 
 
-def _applied_load(
-    settle: list[ChannelChange], by_key: Mapping[str, ChannelData]
-) -> Feature | None:
+def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]) -> Feature | None:
     """Whether the support channels' change is an applied load rather than a support movement.
 
     A load on the structure moves every support channel the same way, in about the same
