@@ -134,3 +134,37 @@ def test_a_noise_burst_on_one_gauge_is_a_fault_on_all_gauges_is_excitation() -> 
     shared = np.where(T >= 400, rng.normal(0.0, 0.5, N), 0.0)
     both = compute_features(_obs([burst, shared]))
     assert both["fault_signature"].value == 0.0
+
+
+def _wet_obs(storms: list[int], onset: int, gain_after: float, seed: int = 5) -> Observations:
+    """A wetness sensor whose gain on rain rises from 0.3 to ``gain_after`` at ``onset`` (h)."""
+    rng = np.random.default_rng(seed)
+    rain = np.zeros(N)
+    for s in storms:
+        rain[s : s + 6] = 4.0
+    wet = np.convolve(rain, np.exp(-np.arange(0, 48) / 6.0))[:N]
+    gain = np.where(onset <= T, gain_after, 0.3)
+    moist = 20.0 + gain * wet + rng.normal(0.0, 0.3, N)
+    ch = ChannelData(key="MST", role=ChannelRole.MOISTURE, times_h=T, values=moist, unit="%")
+    return Observations(
+        context=ElementContext(element_id="9"), times_h=T, drivers={"rain": rain}, channels=(ch,)
+    )
+
+
+def test_a_dry_first_40_percent_compares_the_first_rain_with_the_last() -> None:
+    # no rain before hour 300 (the first 40 % is 288 h), storms before and after the onset
+    feats = compute_features(_wet_obs([320, 380, 520, 600, 660], onset=450, gain_after=5.0))
+    f = feats["moisture_rain_gain"]
+    assert f.value is not None and f.value > 0.9
+    assert f.evidence[0].phrase is not None
+    before = dict(f.evidence[0].phrase.params)["before"]
+    assert before == pytest.approx(0.3, abs=0.15)  # the first storms' gain
+
+
+def test_no_rain_before_the_onset_is_still_no_evidence() -> None:
+    # every storm after the onset: there is no earlier gain to compare with
+    feats = compute_features(_wet_obs([500, 560, 620, 680], onset=450, gain_after=5.0))
+    assert "moisture_rain_gain" not in feats
+    # and an unchanged gain with a dry start is no evidence either
+    feats = compute_features(_wet_obs([320, 380, 520, 600, 660], onset=N, gain_after=0.3))
+    assert "moisture_rain_gain" not in feats

@@ -850,10 +850,11 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
     y = ch.values
     n = y.size
     k = int(0.4 * n)
+    first, last = _rain_split(x, k)
     gains = []
     errors = []
     resid = []
-    for sl in (slice(0, k), slice(n - k, n)):
+    for sl in (first, last):
         ok = np.isfinite(y[sl])
         X = np.column_stack([np.ones(ok.sum()), x[sl][ok]])
         beta = _lstsq(X, y[sl][ok])
@@ -873,7 +874,7 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
         evidence=(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
-                ref=_window(ch, n - k, n - 1),
+                ref=_window(ch, last.start or 0, n - 1),
                 test="wetness follows rain",
                 phrase=phrase(
                     "{channel} response to rain rose from {before:.3g} to {after:.3g} {unit}/mm "
@@ -888,3 +889,35 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
             ),
         ),
     )
+
+
+def _rain_split(wet: FloatArray, k: int) -> tuple[slice, slice]:
+    """The segments whose rain responses are compared.
+
+    The first and last ``k`` samples (40 % of the window each), unless no rain wetted the first
+    (``wet``: rain through the wetting kernel): a gain fitted on a dry spell is unknown, so the
+    reference becomes the first rain instead, the samples that received the first 40 % of the
+    wetting, against those that received the last 40 %. With too little rain to split that way
+    (a segment under ``max(k // 4, 24)`` samples) the time split stands.
+
+    Parameters
+    ----------
+    wet : ndarray
+        Wetting driver on the channel's samples (mm, rain convolved with the wetting kernel).
+    k : int
+        Samples in each segment of the time split (40 % of the window).
+    """
+    n = wet.size
+    time_split = (slice(0, k), slice(n - k, n))
+    w = np.clip(np.nan_to_num(wet), 0.0, None)
+    total = float(w.sum())
+    if total <= 0.0 or k < 1:
+        return time_split
+    if float(w[:k].sum()) > 0.0:
+        return time_split
+    cum = np.cumsum(w) / total
+    a = int(np.searchsorted(cum, 0.4)) + 1
+    b = int(np.searchsorted(cum, 0.6))
+    if a < max(k // 4, 24) or n - b < max(k // 4, 24):
+        return time_split
+    return slice(0, a), slice(b, n)
