@@ -293,7 +293,9 @@ def _peer_findings(key: str, raws: Mapping[str, FloatArray]) -> NDArray[np.bool_
         sig = max(_robust_std(hp), 1e-12)
         with np.errstate(invalid="ignore"):
             m = _spike_mask(d) | (np.abs(hp) > 10.0 * sig)
-        shared |= m | np.roll(m, 1) | np.roll(m, -1)
+        shared |= m
+        shared[1:] |= m[:-1]  # within one sample, no wrap-around at the ends
+        shared[:-1] |= m[1:]
     return shared
 
 
