@@ -27,7 +27,7 @@ def lib() -> MechanismLibrary:
 
 
 def test_library_has_every_mechanism_with_citation(lib: MechanismLibrary) -> None:
-    assert set(lib.ids) == {*MECHANISMS, "stiffness_loss"}
+    assert set(lib.ids) == {*MECHANISMS, "stiffness_loss", "applied_load"}
     for m in lib.mechanisms.values():
         assert len(m.citation) > 20 and m.tests
     assert not lib.mechanisms["thermal"].damage

@@ -21,12 +21,18 @@ CAT = load_catalogue()
 
 def test_catalogue_rows_are_complete_and_cite_a_source() -> None:
     assert len(CAT.actions) == 15
-    known = set(load_mechanisms().mechanisms)
+    lib = load_mechanisms()
+    known = set(lib.mechanisms)
     for a in CAT.actions:
         assert a.mechanisms <= known, a.id
         assert a.source and a.effect and a.urgency_days >= 1
-    # every damage mechanism and the sensor fault has at least one action
-    for mech in known - {"thermal"}:
+    # every damage mechanism and the sensor fault has at least one action (the no-damage
+    # explanations, thermal response and applied load, open no hazard to act on)
+    assert {m for m in known if lib.mechanisms[m].hazard_kind == "none"} == {
+        "thermal",
+        "applied_load",
+    }
+    for mech in known - {"thermal", "applied_load"}:
         assert any(mech in a.mechanisms for a in CAT.actions), mech
     assert set(CAT.urgency_factor) == {"low", "medium", "high", "very high"}
 

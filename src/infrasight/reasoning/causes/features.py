@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import expit
 
 from infrasight.core.phrases import N_, phrase
@@ -29,7 +30,10 @@ Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
 Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
 Z_MODAL = 6.5  # frequency drop (in its environmental spread) at which modal_drop is 0.5
 MIN_GAIN_RISE_SIGMAS = 3.0  # rain-gain rise, in its standard errors, below which it is no evidence
+LOAD_COSINE = float(np.cos(np.pi / 4))  # an earlier excursion within 45° of the present change
+LOAD_SIZE = 0.5  # its size, as a share of the present change, for the change to read as a load
 AR_INFLATION = 2.0  # standard-error inflation for autocorrelated residuals (AR(1) phi ~0.6)
+MIN_BURST_SIGMAS = 3.0  # noise-level ratio (log) beyond its sampling error to count as a burst
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,8 +265,78 @@ def _corr(a: FloatArray, b: FloatArray) -> float | None:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
+def _spike_mask(d: FloatArray) -> NDArray[np.bool_]:
+    """Samples more than 10 noise sigmas off their 5-sample moving median."""
+    sig = max(_robust_std(d - _moving_median(d, 25)), 1e-12)
+    return np.asarray(np.abs(d - _moving_median(d, 5)) > 10.0 * sig, dtype=np.bool_)
+
+
+def _peer_findings(key: str, raws: Mapping[str, FloatArray]) -> NDArray[np.bool_]:
+    """Samples (within one) where another gauge of the element moves: a spike or a transient
+    beyond 10 of its noise sigmas. What several gauges show at once is the structure (a load, an
+    impulse), not one gauge's health.
+
+    Parameters
+    ----------
+    key : str
+        This gauge.
+    raws : Mapping[str, ndarray]
+        Damage signal of every structural gauge of the element (channel units); gauges on
+        another grid (a different length) are not compared.
+    """
+    n = raws[key].size
+    shared = np.zeros(n, dtype=np.bool_)
+    for other, d in raws.items():
+        if other == key or d.size != n:
+            continue
+        hp = d - _moving_median(d, 25)
+        sig = max(_robust_std(hp), 1e-12)
+        with np.errstate(invalid="ignore"):
+            m = _spike_mask(d) | (np.abs(hp) > 10.0 * sig)
+        shared |= m
+        shared[1:] |= m[:-1]  # within one sample, no wrap-around at the ends
+        shared[:-1] |= m[1:]
+    return shared
+
+
+def _noise_change(hp: FloatArray) -> tuple[int, float]:
+    """Samples per half and the ratio of the second half's noise level to the first's.
+
+    Parameters
+    ----------
+    hp : ndarray
+        High-passed damage signal, present samples only (channel unit).
+    """
+    half = hp.size // 2
+    s0 = max(_robust_std(hp[:half]), 1e-12)
+    s1 = max(_robust_std(hp[half:]), 1e-12)
+    return half, s1 / s0
+
+
+def _fault_checks(
+    ch: ChannelData,
+    d: FloatArray,
+    shared: NDArray[np.bool_] | None = None,
+    peer_ratios: tuple[float, ...] = (),
+) -> list[Evidence]:
+    """Sensor-health checks of one gauge (missing data, stuck value, spikes, noise burst).
+
+    A spike, or a transient, that another gauge of the element shows at the same samples is
+    the structure's response (a load, an impulse) and no finding: those samples are left out.
+
+    Parameters
+    ----------
+    ch : ChannelData
+    d : ndarray
+        Its damage signal (channel unit).
+    shared : ndarray of bool, optional
+        Samples where another gauge moves (:func:`_peer_findings`).
+    peer_ratios : tuple of float
+        Other gauges' noise-level ratios (second half over first, :func:`_noise_change`).
+    """
     out: list[Evidence] = []
+    if shared is None or shared.size != d.size:
+        shared = np.zeros(d.size, dtype=np.bool_)
     n = d.size
     if n < 48:
         return out
@@ -297,10 +371,10 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
                 value=float(best + 1),
             )
         )
-    local = _moving_median(d, 5)
     hp = d - _moving_median(d, 25)
-    sig = max(_robust_std(hp), 1e-12)
-    spikes = np.flatnonzero(np.abs(d - local) > 10.0 * sig)
+    # a spike that a co-located gauge shows at the same sample is the structure's (a load
+    # placed or an impulse), not this gauge's
+    spikes = np.flatnonzero(_spike_mask(d) & ~shared)
     if 3 <= spikes.size < 0.02 * n:
         out.append(
             Evidence(
@@ -316,19 +390,30 @@ def _fault_checks(ch: ChannelData, d: FloatArray) -> list[Evidence]:
             )
         )
     # halves of the samples present: a gap (data not yet sent, a dropout) is no noise level
-    present = hp[np.isfinite(hp)]
-    half = present.size // 2
-    s0 = _robust_std(present[:half])
-    s1 = _robust_std(present[half:])
-    ratio = max(s0, s1) / max(min(s0, s1), 1e-12)
-    if half >= 24 and ratio > 3.0:
+    half, ratio = _noise_change(hp[np.isfinite(hp) & ~shared])
+    # the ratio must exceed 3-fold and its own sampling error (MAD scale of ``half`` samples per
+    # half: var(log s) ~ 1.36 / half, x AR_INFLATION for autocorrelated noise) by MIN_BURST_SIGMAS;
+    # a noise-level change that another gauge shows the same way (at least half as large on a
+    # log scale) is a change of excitation, not of this gauge
+    se = AR_INFLATION * float(np.sqrt(2.0 * 1.36 / max(half, 1)))
+    if (
+        half >= 24
+        and abs(np.log(ratio)) > max(np.log(3.0), MIN_BURST_SIGMAS * se)
+        and not any(
+            np.sign(np.log(r)) == np.sign(np.log(ratio)) and abs(np.log(r)) > 0.5 * np.log(3.0)
+            for r in peer_ratios
+        )
+    ):
         out.append(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, 0, n - 1),
                 test="noise burst",
-                phrase=phrase("noise level changed {ratio:.1f}-fold between halves", ratio=ratio),
-                value=ratio,
+                phrase=phrase(
+                    "noise level changed {ratio:.1f}-fold between halves",
+                    ratio=max(ratio, 1.0 / ratio),
+                ),
+                value=max(ratio, 1.0 / ratio),
             )
         )
     return out
@@ -344,7 +429,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
         ``fault_signature``, ``abrupt``, ``decelerating``, ``load_at_change``,
         ``accel_at_change``, ``settlement_change``, ``rain_modulation``,
         ``freeze_modulation``, ``traffic_modulation``, ``moisture_rain_gain``,
-        ``modal_drop``.
+        ``modal_drop``, ``applied_load``.
     """
     feats: dict[str, Feature] = {}
     structural = [
@@ -357,8 +442,17 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
 
     # sensor health
     fault_ev: list[Evidence] = []
+    raws = {c.key: changes[c.key].raw for c in structural}
+    shared = {k: _peer_findings(k, raws) for k in raws}
+    ratios = {}
+    for k, d in raws.items():
+        hp = d - _moving_median(d, 25)
+        half, r = _noise_change(hp[np.isfinite(hp) & ~shared[k]])
+        if half >= 24:
+            ratios[k] = r
     for c in structural:
-        fault_ev.extend(_fault_checks(c, changes[c.key].raw))
+        peers = tuple(r for k, r in ratios.items() if k != c.key)
+        fault_ev.extend(_fault_checks(c, raws[c.key], shared[c.key], peers))
     feats["fault_signature"] = Feature(
         value=1.0 if fault_ev else 0.0,
         evidence=tuple(fault_ev)
@@ -421,6 +515,9 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 ),
             ),
         )
+    load = _applied_load(settle, by_key)
+    if load is not None:
+        feats["applied_load"] = load
     modal: list[tuple[float, Evidence]] = []
     for fc in fchanges.values():
         fch = by_key[fc.key]
@@ -493,6 +590,89 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
     return feats
 
 
+def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]) -> Feature | None:
+    """Whether the support channels' change is an applied load rather than a support movement.
+
+    A load on the structure moves every support channel the same way, in about the same
+    proportion each time it is applied, and goes away; a support movement redistributes the
+    reactions in a new proportion and stays. The test looks for an earlier excursion of the
+    support channels with the sign of the present change on every channel, within 45° of its
+    direction (cosine >= ``LOAD_COSINE``) and at least ``LOAD_SIZE`` of its size, that came
+    back to within a quarter of its own size from the baseline: the element has carried such
+    a load before and shed it (the present change may be what is left of it).
+
+    Parameters
+    ----------
+    settle : list of ChannelChange
+        The support channels' changes (support reactions in kN, settlements in mm, tilts).
+    by_key : Mapping[str, ChannelData]
+
+    Returns
+    -------
+    Feature or None
+        1.0 when such an excursion exists, else 0.0; None with fewer than two support
+        channels on one grid (a proportion needs two) or no significant change.
+    """
+    n = settle[0].signal.size if settle else 0
+    if len(settle) < 2 or any(c.signal.size != n for c in settle):
+        return None
+    if max(abs(c.z) for c in settle) < Z_CHANGE or n < 24:
+        return None
+    delta = np.array([c.delta for c in settle])
+    size = float(np.linalg.norm(delta))
+    if size == 0.0:
+        return None
+    sig = np.column_stack([c.signal for c in settle])
+    u = delta / size
+    proj = np.nan_to_num(sig @ u, nan=0.0)
+    # lowest projection after each sample: did an excursion there come back?
+    later_min = np.minimum.accumulate(proj[::-1])[::-1]
+    later_min = np.append(later_min[1:], np.inf)
+    back = (proj >= LOAD_SIZE * size) & (later_min <= 0.25 * proj)
+    ratio = cos = 0.0
+    j = 0
+    if back.any():
+        j = int(np.flatnonzero(back)[np.argmax(proj[back])])
+        past = np.nan_to_num(sig[j])
+        norm = float(np.linalg.norm(past))
+        ratio = float(proj[j]) / size
+        cos = float(past @ u) / norm if norm > 0 else 0.0
+        same_sign = bool(np.all(np.sign(past) == np.sign(delta)))
+        cos = cos if same_sign else 0.0
+    value = 1.0 if ratio >= LOAD_SIZE and cos >= LOAD_COSINE else 0.0
+    ch = by_key[settle[0].key]
+    return Feature(
+        value=value,
+        evidence=(
+            Evidence(
+                kind=EvidenceKind.READING_WINDOW,
+                ref=_window(ch, max(j - 6, 0), min(j + 6, n - 1)),
+                test="applied load",
+                phrase=phrase(
+                    "an earlier excursion of the support channels {size:.0%} of the present "
+                    "change, in the same proportion (cosine {cos:.2f}), came back",
+                    size=ratio,
+                    cos=cos,
+                )
+                if value
+                else phrase(
+                    "no earlier excursion of the support channels in the proportion of the "
+                    "present change came back"
+                ),
+                value=value,
+            ),
+        ),
+    )
+
+
+def _steps_at(other: ChannelChange, ch: ChannelData, t: float) -> bool:
+    """Whether ``other`` steps by ``Z_CHANGE`` noise sigmas within 6 samples of time ``t``."""
+    s = other.signal
+    i = int(np.clip(np.searchsorted(ch.times_h, t), 0, s.size - 1))
+    a, b = s[max(i - 6, 0)], s[min(i + 6, s.size - 1)]
+    return bool(np.isfinite(a) and np.isfinite(b) and abs(b - a) >= Z_CHANGE * other.noise)
+
+
 def _same_change(
     lead: ChannelChange, other: ChannelChange, by_key: Mapping[str, ChannelData], t_lead: float
 ) -> bool:
@@ -500,6 +680,8 @@ def _same_change(
     following the same course (gradual changes, correlation of the smoothed signals)."""
     t_other = by_key[other.key].times_h[other.index]
     if abs(t_other - t_lead) <= 96.0:
+        return True
+    if _steps_at(other, by_key[other.key], t_lead):  # a step at the lead's change
         return True
     a, b = by_key[lead.key], by_key[other.key]
     if a.times_h.size != b.times_h.size:
@@ -670,10 +852,11 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
     y = ch.values
     n = y.size
     k = int(0.4 * n)
+    first, last = _rain_split(x, k)
     gains = []
     errors = []
     resid = []
-    for sl in (slice(0, k), slice(n - k, n)):
+    for sl in (first, last):
         ok = np.isfinite(y[sl])
         X = np.column_stack([np.ones(ok.sum()), x[sl][ok]])
         beta = _lstsq(X, y[sl][ok])
@@ -693,7 +876,7 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
         evidence=(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
-                ref=_window(ch, n - k, n - 1),
+                ref=_window(ch, last.start or 0, n - 1),
                 test="wetness follows rain",
                 phrase=phrase(
                     "{channel} response to rain rose from {before:.3g} to {after:.3g} {unit}/mm "
@@ -708,3 +891,35 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
             ),
         ),
     )
+
+
+def _rain_split(wet: FloatArray, k: int) -> tuple[slice, slice]:
+    """The segments whose rain responses are compared.
+
+    The first and last ``k`` samples (40 % of the window each), unless no rain wetted the first
+    (``wet``: rain through the wetting kernel): a gain fitted on a dry spell is unknown, so the
+    reference becomes the first rain instead, the samples that received the first 40 % of the
+    wetting, against those that received the last 40 %. With too little rain to split that way
+    (a segment under ``max(k // 4, 24)`` samples) the time split stands.
+
+    Parameters
+    ----------
+    wet : ndarray
+        Wetting driver on the channel's samples (mm, rain convolved with the wetting kernel).
+    k : int
+        Samples in each segment of the time split (40 % of the window).
+    """
+    n = wet.size
+    time_split = (slice(0, k), slice(n - k, n))
+    w = np.clip(np.nan_to_num(wet), 0.0, None)
+    total = float(w.sum())
+    if total <= 0.0 or k < 1:
+        return time_split
+    if float(w[:k].sum()) > 0.0:
+        return time_split
+    cum = np.cumsum(w) / total
+    a = int(np.searchsorted(cum, 0.4)) + 1
+    b = int(np.searchsorted(cum, 0.6))
+    if a < max(k // 4, 24) or n - b < max(k // 4, 24):
+        return time_split
+    return slice(0, a), slice(b, n)

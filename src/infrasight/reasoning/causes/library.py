@@ -28,6 +28,7 @@ SIGNAL_FEATURES = frozenset(
         "traffic_modulation",
         "moisture_rain_gain",
         "modal_drop",
+        "applied_load",
     }
 )
 _CONTEXT_FIELDS = frozenset({"age_years", "exposure", "material"})
