@@ -144,3 +144,34 @@ def test_pieces_closer_than_the_link_gap_are_one_crack() -> None:
     assert joined.mean_confidence == pytest.approx(0.9, abs=1e-6)
     assert grouped[1].bbox == (160, 50, 30, 3)
     assert group_instances(pieces, mask.shape, gap_px=0.0) == list(pieces)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grouping_equals_labelling_the_dilated_frame(seed: int) -> None:
+    """Pairwise windows give the groups that labelling the whole dilated frame gives."""
+    import cv2
+
+    from infrasight.services.crack_analysis import LINK_GAP_PX, group_instances
+    from infrasight.vision.instances import extract_instances
+
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((300, 400), np.uint8)
+    for _ in range(40):  # short strokes, some near each other, some at the frame's edge
+        x, y = rng.integers(0, 400), rng.integers(0, 300)
+        dx, dy = rng.integers(-30, 31, 2)
+        cv2.line(mask, (int(x), int(y)), (int(x + dx), int(y + dy)), 1, int(rng.integers(1, 4)))
+    pieces = extract_instances(mask.astype(bool), np.where(mask, 0.9, 0.1).astype(np.float32))
+    size = 2 * int(np.ceil(LINK_GAP_PX / 2)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    canvas = np.zeros(mask.shape, np.uint8)
+    for piece in pieces:
+        x, y, w, h = piece.bbox
+        canvas[y : y + h, x : x + w] |= piece.mask.astype(np.uint8)
+    count, labels = cv2.connectedComponents(cv2.dilate(canvas, kernel), connectivity=8)
+    grouped = group_instances(pieces, mask.shape)
+    assert len(pieces) > len(grouped) > 3
+    assert len(grouped) == count - 1
+    for group in grouped:
+        x, y, w, h = group.bbox
+        assert len(np.unique(labels[y : y + h, x : x + w][group.mask])) == 1
+    assert sum(g.pixel_count for g in grouped) == sum(p.pixel_count for p in pieces)

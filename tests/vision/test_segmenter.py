@@ -85,10 +85,25 @@ def test_axis_tiles_cover_and_overlap() -> None:
     np.testing.assert_allclose(w, [0.125, 0.375, 0.625, 0.875, 1, 1, 1, 1, 0.75, 0.25])
 
 
+@pytest.mark.parametrize("length", [1025, 1100, 2047, 4000, 6000, 9999, 10000])
+@pytest.mark.parametrize("max_tile", [256, 512, 768, 1024])
+def test_blending_weights_sum_to_one_along_an_axis(length: int, max_tile: int) -> None:
+    """The segmenter adds weighted tiles without normalising: the ramps must sum to exactly 1."""
+    tiles = axis_tiles(length, max_tile=max_tile, overlap=64, multiple=16)
+    total = np.zeros(length, np.float64)
+    for i, (start, size) in enumerate(tiles):
+        before = tiles[i - 1][0] + tiles[i - 1][1] - start if i else 0
+        after = start + size - tiles[i + 1][0] if i + 1 < len(tiles) else 0
+        total[start : start + size] += ramp_weights(size, before=before, after=after)
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
 class _EchoSegmenter(CrackSegmenter):
     """The 'model' returns each tile's red channel / 255: blending must reproduce the image."""
 
-    def _infer(self, tile: NDArray[np.generic], full_scale: float) -> NDArray[np.float32]:
+    def _infer(
+        self, tile: NDArray[np.generic], full_scale: float, *, shrink: bool = False
+    ) -> NDArray[np.float32]:
         return to_rgb8(tile, full_scale=full_scale)[:, :, 0].astype(np.float32) / 255.0
 
 

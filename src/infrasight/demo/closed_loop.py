@@ -179,15 +179,6 @@ def _girder_capture(
     )
 
 
-def _settle(platform: Platform) -> None:
-    """Every capture analysis and effect done, whether a worker thread already took it (then
-    ``run_pending`` would skip it and the verification below would read a capture not yet
-    analysed) or it is still queued."""
-    platform.jobs.wait_idle(600.0)
-    platform.jobs.run_pending()
-    platform.jobs.wait_idle(600.0)
-
-
 def _hazard(session: Session, org_id: int, element: str, mechanism: str) -> Hazard | None:
     return session.scalars(
         select(Hazard)
@@ -245,7 +236,7 @@ def seed_closed_loop(
             end - timedelta(days=30),
             "demo-span3-girder-before.png",
         )
-    _settle(platform)
+    platform.jobs.settle()
     with platform.database.transaction() as session:
         for asset_row in session.scalars(select(Asset).where(Asset.organization_id == org.id)):
             update_hazards(session, org.id, asset_row.id, window_days=window)
@@ -281,7 +272,7 @@ def seed_closed_loop(
                 end - timedelta(days=5),
                 "demo-span3-girder-reinspection.png",
             )
-    _settle(platform)
+    platform.jobs.settle()
     with platform.database.transaction() as session:
         if crack_wo is not None:
             v = verify_work_order(session, eng, crack_wo, note="re-inspection reviewed")

@@ -294,10 +294,7 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
             job_ids.append(stored.job_id)
     for event in events:
         platform.bus.publish(event)
-    # a worker thread may already hold a job that run_pending would skip: wait for both
-    platform.jobs.wait_idle(600.0)
-    platform.jobs.run_pending()
-    platform.jobs.wait_idle(600.0)
+    platform.jobs.settle()
     from infrasight.demo.closed_loop import LOOP_MIN_DAYS, LoopOutcome, seed_closed_loop
 
     loop = (

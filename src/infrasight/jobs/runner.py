@@ -542,6 +542,20 @@ class JobRunner:
             count += 1
         return count
 
+    def settle(self, timeout: float = 600.0) -> bool:
+        """Block until no job or effect is queued or running; False on timeout.
+
+        :meth:`run_pending` alone runs only *queued* rows: a job a worker thread has already
+        taken is skipped, so a caller that reads that job's outcome next (a verification reading
+        a capture's analysis) would race it. This waits for the worker threads, runs what is
+        queued in this thread, then waits for what that dispatched.
+        """
+        deadline = time.monotonic() + timeout
+        if not self.wait_idle(timeout):
+            return False
+        self.run_pending()
+        return self.wait_idle(max(0.0, deadline - time.monotonic()))
+
     def resume_queued(self) -> None:
         """At start: requeue what a stopped process left running, then run every queued row.
 
