@@ -216,10 +216,7 @@ class CrackSegmenter:
             rgb = np.asarray(
                 cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REFLECT_101), dtype=np.uint8
             )
-        x = rgb.astype(np.float32)
-        x -= np.asarray(info.mean, np.float32)
-        x *= 1.0 / np.asarray(info.std, np.float32)
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        x = cv2.dnn.blobFromImageWithParams(rgb, _blob_params(info.mean, info.std))
         sess = self.session()
         options = None
         if shrink:
@@ -270,7 +267,7 @@ class CrackSegmenter:
         out = np.empty((height, width), dtype)
         band = ys[0][1]
         acc = np.zeros((band, width), np.float32)
-        wx = [_ramp(xs, i) for i in range(len(xs))]
+        weights: dict[tuple[tuple[int, int, int], tuple[int, int, int]], NDArray[np.float32]] = {}
         top = 0
         for j, (y0, th) in enumerate(ys):
             if y0 > top:  # rows above y0 are final: write them out and shift the band
@@ -279,13 +276,13 @@ class CrackSegmenter:
                 acc[:-k] = acc[k:].copy()
                 acc[-k:] = 0.0
                 top = y0
-            wy = _ramp(ys, j)[:, None]
             for i, (x0, tw) in enumerate(xs):
                 last = j == len(ys) - 1 and i == len(xs) - 1
                 p = self._infer(image[y0 : y0 + th, x0 : x0 + tw], full, shrink=shrink and last)
-                p *= wy
-                p *= wx[i]
-                acc[:th, x0 : x0 + tw] += p
+                key = (_overlaps(ys, j), _overlaps(xs, i))
+                if key not in weights:  # tiles are equal: a few kinds (edge, corner, inside)
+                    weights[key] = np.outer(_ramp(*key[0]), _ramp(*key[1]))
+                cv2.accumulateProduct(p, weights[key], acc[:th, x0 : x0 + tw])
         out[top:] = acc[: height - top]
         return out
 
@@ -316,11 +313,27 @@ class CrackSegmenter:
         )
 
 
-def _ramp(tiles: list[tuple[int, int]], i: int) -> NDArray[np.float32]:
+def _overlaps(tiles: list[tuple[int, int]], i: int) -> tuple[int, int, int]:
+    """``(size, before, after)`` of tile ``i``: its size and its overlaps with its neighbours."""
     start, size = tiles[i]
     before = tiles[i - 1][0] + tiles[i - 1][1] - start if i > 0 else 0
     after = start + size - tiles[i + 1][0] if i + 1 < len(tiles) else 0
-    return ramp_weights(size, before=max(0, before), after=max(0, after))
+    return size, max(0, before), max(0, after)
+
+
+def _ramp(size: int, before: int, after: int) -> NDArray[np.float32]:
+    return ramp_weights(size, before=before, after=after)
+
+
+@lru_cache(maxsize=4)
+def _blob_params(mean: tuple[float, ...], std: tuple[float, ...]) -> Any:
+    """OpenCV's one-pass ``(x - mean) / std``, HWC uint8 to NCHW float32, for the model input."""
+    return cv2.dnn.Image2BlobParams(
+        scalefactor=tuple(1.0 / float(s) for s in std),
+        mean=tuple(float(m) for m in mean),
+        swapRB=False,
+        ddepth=cv2.CV_32F,
+    )
 
 
 def _keep(mask: NDArray[np.bool_], instances: tuple[CrackInstance, ...]) -> NDArray[np.bool_]:
