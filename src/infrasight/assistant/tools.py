@@ -380,7 +380,7 @@ class WorkOrderArgs(_Args):
 
 
 def _work_order(ctx: ToolContext, a: WorkOrderArgs) -> Any:
-    detail = get_work_order_detail(a.work_order_id, ctx.session, ctx.caller)
+    detail = get_work_order_detail(a.work_order_id, ctx.session, ctx.caller, DEFAULT_LOCALE)
     detail["events"] = detail.get("events", [])[-10:]
     return _json(detail)
 
@@ -451,7 +451,7 @@ def _search(ctx: ToolContext, a: SearchArgs) -> Any:
         ]
     files = 0
     for wo in list_work_orders(ctx.session, ctx.caller, None, a.asset_id, None):
-        detail = get_work_order_detail(wo.id, ctx.session, ctx.caller)
+        detail = get_work_order_detail(wo.id, ctx.session, ctx.caller, DEFAULT_LOCALE)
         documents += [
             Document(source=f"work_order:{wo.id}#comment:{c['id']}", text=c["body"])
             for c in detail["comments"]

@@ -19,6 +19,10 @@ Placeholders:
     whole (it may hold ", " and "; ").
 ``{name!d}``
     A UTC date and time as ISO 8601 text (formatted per locale when rendered).
+
+A list of phrases (:func:`phrase_list`) reads its items one after the other, joined by one of
+:data:`JOINS`: ``","`` (items of an enumeration), ``";"`` (clauses) or ``":"`` (a heading and
+what it introduces); each locale has its own punctuation for them.
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CONVERSIONS", "N_", "Phrase", "PhraseParam", "fields", "phrase", "phrase_list"]
+__all__ = ["CONVERSIONS", "JOINS", "N_", "Phrase", "PhraseParam", "fields", "phrase", "phrase_list"]
 
 #: A parameter's value: JSON-ready, so a phrase is stored as it is.
 PhraseParam = str | int | float | None
 
 #: Conversions a placeholder may carry (see the module docstring).
 CONVERSIONS = frozenset({"t", "c", "d"})
+
+#: How the items of a list phrase are joined in English, by join kind.
+JOINS: Mapping[str, str] = {",": ", ", ";": "; ", ":": ": "}
 
 
 class _English(string.Formatter):
@@ -93,14 +100,20 @@ class Phrase:
     params : tuple of (str, value)
         The placeholders' values, sorted by name (numbers stay numbers).
     parts : tuple of Phrase
-        A list's items, read one after the other (``", "`` in English).
+        A list's items, read one after the other.
+    join : str
+        How a list's items are joined: a key of :data:`JOINS` (``", "``, ``"; "`` or ``": "``
+        in English).
     """
 
     key: str
     params: tuple[tuple[str, PhraseParam], ...] = ()
     parts: tuple[Phrase, ...] = ()
+    join: str = ","
 
     def __post_init__(self) -> None:
+        if self.join not in JOINS:
+            raise ValueError(f"unknown join {self.join!r}; joins: {', '.join(JOINS)}")
         if not self.key:
             if not self.parts or self.params:
                 raise ValueError("a phrase without a key is a list of parts, without params")
@@ -124,13 +137,15 @@ class Phrase:
         """The sentence in English (Python's number formatting; an empty word leaves no
         space at either end)."""
         if not self.key:
-            return ", ".join(p.english() for p in self.parts)
+            return JOINS[self.join].join(p.english() for p in self.parts)
         return _ENGLISH.vformat(self.key, (), self.values).strip()
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready form: ``{"key": ..., "params": {...}}`` or ``{"parts": [...]}``."""
+        """JSON-ready form: ``{"key": ..., "params": {...}}`` or ``{"parts": [...]}`` (with
+        ``"join"`` when it is not ``","``)."""
         if not self.key:
-            return {"parts": [p.as_dict() for p in self.parts]}
+            parts: dict[str, object] = {"parts": [p.as_dict() for p in self.parts]}
+            return parts if self.join == "," else {**parts, "join": self.join}
         return {"key": self.key, "params": self.values}
 
     @classmethod
@@ -142,9 +157,10 @@ class Phrase:
         parts = data.get("parts")
         if isinstance(parts, list):
             items = [cls.from_dict(p) for p in parts]
-            if not items or any(p is None for p in items):
+            join = data.get("join", ",")
+            if not items or any(p is None for p in items) or join not in JOINS:
                 return None
-            return Phrase(key="", parts=tuple(p for p in items if p is not None))
+            return Phrase(key="", parts=tuple(p for p in items if p is not None), join=join)
         key, params = data.get("key"), data.get("params", {})
         if not isinstance(key, str) or not key or not isinstance(params, Mapping):
             return None
@@ -173,6 +189,17 @@ def phrase(key: str, /, **params: PhraseParam) -> Phrase:
     return Phrase(key=key, params=tuple(sorted(kept.items())))
 
 
-def phrase_list(*parts: Phrase) -> Phrase:
-    """A list of phrases read one after the other (``", "`` in English)."""
-    return parts[0] if len(parts) == 1 else Phrase(key="", parts=parts)
+def phrase_list(*parts: Phrase, join: str = ",") -> Phrase:
+    """A list of phrases read one after the other, joined by ``join`` (a key of
+    :data:`JOINS`: ``", "``, ``"; "`` or ``": "`` in English); one phrase is itself.
+
+    Raises
+    ------
+    ValueError
+        No parts, or an unknown ``join``.
+    """
+    if not parts:
+        raise ValueError("a list phrase needs at least one part")
+    if join not in JOINS:
+        raise ValueError(f"unknown join {join!r}; joins: {', '.join(JOINS)}")
+    return parts[0] if len(parts) == 1 else Phrase(key="", parts=parts, join=join)

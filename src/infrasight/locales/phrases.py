@@ -26,7 +26,7 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
-from infrasight.core.phrases import Phrase
+from infrasight.core.phrases import JOINS, Phrase
 from infrasight.locales import DEFAULT_LOCALE, LOCALES, Translator, translator
 
 __all__ = [
@@ -40,8 +40,12 @@ __all__ = [
 
 EVIDENCE_DOMAIN = "evidence"
 _SPEC = re.compile(r"^(?P<sign>\+)?(?:\.(?P<digits>\d+))?(?P<type>[fgd%])?$")
-#: How the items of a list phrase are joined, per locale.
-_SEPARATORS: Mapping[str, str] = {"en": ", ", "zh-Hant": "，", "zh-Hans": "，"}
+#: How the items of a list phrase are joined, per join kind (``core.phrases.JOINS``) and locale.
+_SEPARATORS: Mapping[str, Mapping[str, str]] = {
+    ",": {"en": ", ", "zh-Hant": "，", "zh-Hans": "，"},
+    ";": {"en": "; ", "zh-Hant": "；", "zh-Hans": "；"},
+    ":": {"en": ": ", "zh-Hant": "：", "zh-Hans": "："},
+}
 #: How the words of a ``{name!t}`` list are joined, per locale.
 _SEPARATORS_WORDS: Mapping[str, str] = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
 
@@ -114,7 +118,7 @@ def evidence_translator(locale: str) -> Translator:
 def render_phrase(said: Phrase, t: Translator) -> str:
     """``said`` in ``t``'s locale (``t``: see :func:`evidence_translator`)."""
     if not said.key:
-        separator = _SEPARATORS.get(t.locale, ", ")
+        separator = _SEPARATORS[said.join].get(t.locale, JOINS[said.join])
         return separator.join(render_phrase(p, t) for p in said.parts)
     template = t.messages.get(said.key)
     if template is None:

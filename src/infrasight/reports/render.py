@@ -496,6 +496,7 @@ def _document(
                     t("Assignee"),
                     t("Hazard"),
                     t("Verification"),
+                    t("Latest note"),
                 ],
                 "rows": [
                     [
@@ -507,6 +508,8 @@ def _document(
                         "–" if w.hazard_id is None else f"H{w.hazard_id}",
                         t.optional(w.verification)
                         + ("" if w.verified_at is None else f" ({t.date(w.verified_at)})"),
+                        localised_detail(w.note_message, w.note, evidence_translator(t.locale))
+                        or "–",
                     ]
                     for w in content.work_orders
                 ],

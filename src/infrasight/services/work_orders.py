@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Action, Role
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
 from infrasight.reasoning.hazards import apply_action as apply_hazard_action
@@ -114,7 +115,8 @@ def _assignee(session: Session, principal: Principal, user_id: int) -> User:
 
 def _event(session: Session, principal: Principal, wo: WorkOrder, kind: str, **fields: Any) -> None:
     session.add(WorkOrderEvent(work_order_id=wo.id, kind=kind, actor=principal.name, **fields))
-    details = {k: v for k, v in fields.items() if k != "details"} | fields.get("details", {})
+    kept = {k: v for k, v in fields.items() if k not in ("details", "message")}
+    details = kept | fields.get("details", {})
     record_audit(session, principal, f"work_order.{kind}", "work_order", wo.id, details)
 
 
@@ -208,7 +210,9 @@ def create_work_order(
         record_hazard_transition(
             session,
             hazard,
-            apply_hazard_action(current, HazardAction.MITIGATE, f"work order {wo.id}"),
+            apply_hazard_action(
+                current, HazardAction.MITIGATE, phrase("work order {order}", order=wo.id)
+            ),
             actor=principal.name,
         )
     session.flush()
@@ -308,6 +312,7 @@ def transition_work_order(
         action=str(tr.action),
         to_status=str(tr.to_status),
         note=tr.note,
+        message=None if tr.phrase is None else tr.phrase.as_dict(),
     )
     session.flush()
     return wo

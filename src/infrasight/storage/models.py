@@ -475,6 +475,9 @@ class AlarmEventRecord(Base):
     level_name: Mapped[str] = mapped_column(String(60))
     severity: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
+    #: ``note`` as a message key and parameters when the system wrote it (migration 0030);
+    #: None for a person's note and for rows written before
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ChannelAnalytics(Base):
@@ -651,6 +654,9 @@ class WorkOrderEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     actor: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: ``note`` as a message key and parameters when the system wrote it (migration 0030);
+    #: None for a person's note and for rows written before
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class WorkOrderComment(Base):

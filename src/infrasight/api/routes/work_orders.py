@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import ReadModel, RequestModel
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.locales.phrases import evidence_translator, localised_detail
 from infrasight.reasoning.remediation import Activity, load_catalogue
 from infrasight.reasoning.work_orders import WorkOrderStatus, allowed_targets
 from infrasight.services.remediation import hazard_recommendations
@@ -71,7 +72,10 @@ class CommentIn(RequestModel):
     body: str = Field(min_length=1, max_length=10000)
 
 
-def _detail(session: SessionDep, wo: WorkOrder) -> dict[str, Any]:
+def _detail(session: SessionDep, wo: WorkOrder, locale: str) -> dict[str, Any]:
+    """The work order with its events (the system's notes in ``locale``; ``message`` keeps
+    their key and numbers), comments and the states it may move to."""
+    t = evidence_translator(locale)
     events = session.scalars(
         select(WorkOrderEvent)
         .where(WorkOrderEvent.work_order_id == wo.id)
@@ -90,7 +94,8 @@ def _detail(session: SessionDep, wo: WorkOrder) -> dict[str, Any]:
                 "from": e.from_status,
                 "action": e.action,
                 "to": e.to_status,
-                "note": e.note,
+                "note": localised_detail(e.message, e.note, t),
+                "message": e.message,
                 "details": e.details,
                 "actor": e.actor,
                 "at": e.at.isoformat(),
@@ -138,7 +143,7 @@ def get_recommendations(
 
 @router.post("/work-orders", status_code=201)
 def post_work_order(
-    body: WorkOrderCreate, session: SessionDep, caller: CallerDep
+    body: WorkOrderCreate, session: SessionDep, caller: CallerDep, locale: LocaleDep
 ) -> dict[str, Any]:
     """Create a work order for a hazard (the top recommendation unless ``action`` names another,
     which needs a ``reason``); the hazard moves to mitigating when its lifecycle allows it."""
@@ -157,7 +162,7 @@ def post_work_order(
         )
     except NotFoundError as err:  # a reference in the body: bad input naming the field
         raise InvalidInputError(f"hazard_id: {err}", field="hazard_id") from err
-    out = _detail(session, wo)
+    out = _detail(session, wo, locale)
     session.commit()
     return out
 
@@ -186,15 +191,22 @@ def list_work_orders(
 
 
 @router.get("/work-orders/{work_order_id}")
-def get_one(work_order_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """A work order with its events (every transition: who, when, note) and comments."""
+def get_one(
+    work_order_id: int, session: SessionDep, caller: CallerDep, locale: LocaleDep
+) -> dict[str, Any]:
+    """A work order with its events (every transition: who, when, note) and comments; the
+    system's notes in the language ``Accept-Language`` asks for (else the caller's own)."""
     require(caller, Action.READ)
-    return _detail(session, get_work_order(session, caller, work_order_id))
+    return _detail(session, get_work_order(session, caller, work_order_id), locale)
 
 
 @router.patch("/work-orders/{work_order_id}")
 def patch_work_order(
-    work_order_id: int, body: WorkOrderPatch, session: SessionDep, caller: CallerDep
+    work_order_id: int,
+    body: WorkOrderPatch,
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
 ) -> dict[str, Any]:
     """Change the assignee or the due date (audited)."""
     caller.require(Action.CONFIGURE)
@@ -202,19 +214,23 @@ def patch_work_order(
     if changes.get("due_at") is not None and changes["due_at"].tzinfo is None:
         changes["due_at"] = changes["due_at"].replace(tzinfo=UTC)
     wo = update_work_order(session, caller, work_order_id, changes)
-    out = _detail(session, wo)
+    out = _detail(session, wo, locale)
     session.commit()
     return out
 
 
 @router.post("/work-orders/{work_order_id}/transitions")
 def post_transition(
-    work_order_id: int, body: TransitionIn, session: SessionDep, caller: CallerDep
+    work_order_id: int,
+    body: TransitionIn,
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
 ) -> dict[str, Any]:
     """Move a work order (409 naming the allowed states when the lifecycle table forbids it;
     cancelling or reopening needs a reason in ``note``)."""
     wo = transition_work_order(session, caller, work_order_id, str(body.to), body.note)
-    out = _detail(session, wo)
+    out = _detail(session, wo, locale)
     session.commit()
     return out
 

@@ -447,7 +447,9 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
                             body["reason"] = str(reason.value or "")
 
                         def work(session: Session, caller: Principal) -> dict[str, Any]:
-                            return post_work_order(WorkOrderCreate(**body), session, caller)
+                            return post_work_order(
+                                WorkOrderCreate(**body), session, caller, t.locale
+                            )
 
                         made = act(ctx, bid, t, work)
                         if made is not None:

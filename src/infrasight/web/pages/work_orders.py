@@ -54,7 +54,10 @@ EVENT_NAMES = {
     "created": N_("created"),
     "transition": N_("moved"),
     "updated": N_("updated"),
+    "verification": N_("verification"),
 }
+#: A verification's outcome.
+OUTCOME_NAMES = {"passed": N_("passed"), "failed": N_("failed"), "pending": N_("pending")}
 
 
 def _status(value: str, t: Translator) -> str:
@@ -106,7 +109,7 @@ def _card(wo: WorkOrderRead, people: dict[int, tuple[str, str]], t: Translator) 
 def _move(ctx: WebContext, bid: str, t: Translator, work_order_id: int, to: str, note: str) -> bool:
     def work(session: Session, caller: Principal) -> dict[str, Any]:
         body = TransitionIn(to=WorkOrderStatus(to), note=note)
-        return post_transition(work_order_id, body, session, caller)
+        return post_transition(work_order_id, body, session, caller, t.locale)
 
     return act(ctx, bid, t, work) is not None
 
@@ -132,10 +135,10 @@ def _assign(ctx: WebContext, scope: PageScope, wo: dict[str, Any]) -> None:
 
             def work(session: Session, caller: Principal) -> dict[str, Any]:
                 body = WorkOrderPatch(assignee_id=int(who.value))
-                out = patch_work_order(int(wo["id"]), body, session, caller)
+                out = patch_work_order(int(wo["id"]), body, session, caller, t.locale)
                 if S.ASSIGNED.value in out["allowed_transitions"]:
                     move = TransitionIn(to=S.ASSIGNED, note="")
-                    out = post_transition(int(wo["id"]), move, session, caller)
+                    out = post_transition(int(wo["id"]), move, session, caller, t.locale)
                 return out
 
             if act(ctx, bid, t, work) is not None:
@@ -186,6 +189,9 @@ def _events(wo: dict[str, Any], t: Translator) -> None:
         move = ""
         if e.get("to"):
             move = (_status(e["from"], t) + " → " if e.get("from") else "") + _status(e["to"], t)
+        outcome = str((e.get("details") or {}).get("outcome", ""))
+        if e["kind"] == "verification" and outcome in OUTCOME_NAMES:
+            move = t(OUTCOME_NAMES[outcome])
         rows.append(
             {
                 "i": i,
@@ -291,7 +297,7 @@ def register(ctx: WebContext) -> None:
                 return
             t = scope.t
             try:
-                wo = get_one(work_order_id, scope.session, scope.caller)
+                wo = get_one(work_order_id, scope.session, scope.caller, t.locale)
             except NotFoundError:
                 ui.label(t("Work order not found.")).mark("not-found")
                 return
