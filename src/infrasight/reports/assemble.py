@@ -154,6 +154,8 @@ class WorkOrderRow:
     #: The newest event's note (English as stored) and its phrase when the system wrote it
     note: str = ""
     note_message: dict[str, object] | None = None
+    #: ``title`` as a phrase when the system composed it
+    title_message: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -549,6 +551,7 @@ def _work_orders(session: Session, asset_id: int, end: datetime) -> tuple[WorkOr
                 verified_at=closed_at,
                 note="" if noted is None else noted.note,
                 note_message=None if noted is None else noted.message,
+                title_message=wo.title_message,
             )
         )
     return tuple(out)

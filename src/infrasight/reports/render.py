@@ -501,7 +501,7 @@ def _document(
                 "rows": [
                     [
                         f"W{w.id}",
-                        w.title,
+                        localised_detail(w.title_message, w.title, evidence_translator(t.locale)),
                         t.optional(w.status),
                         t.date(w.due_at),
                         w.assignee,

@@ -174,11 +174,15 @@ def create_work_order(
     hazard = recs.hazard
     status = WorkOrderStatus.DRAFT if draft else WorkOrderStatus.OPEN
     now = utcnow()
+    composed = phrase(
+        "{action!c} ({mechanism!t})", action=chosen.action.name, mechanism=hazard.mechanism
+    )
     wo = WorkOrder(
         organization_id=principal.organization_id,
         asset_id=hazard.asset_id,
         hazard_id=hazard.id,
-        title=(title.strip() or f"{chosen.action.name} ({hazard.mechanism})")[:200],
+        title=(title.strip() or composed.english())[:200],
+        title_message=None if title.strip() else composed.as_dict(),
         action_id=chosen.action.id,
         action_rank=chosen.rank,
         choice_reason=reason.strip(),

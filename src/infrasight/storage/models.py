@@ -636,6 +636,9 @@ class WorkOrder(Base):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: ``title`` as a message key and parameters when the system composed it (migration 0030);
+    #: None for a title a person wrote and for rows written before
+    title_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class WorkOrderEvent(Base):

@@ -47,6 +47,20 @@ class WorkOrderRead(ReadModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    title_message: dict[str, Any] | None = Field(
+        default=None,
+        description="the title the system composed, as a message key and parameters (the title "
+        "itself is in the reader's language)",
+    )
+
+
+def _read(wo: WorkOrder, locale: str) -> WorkOrderRead:
+    """The work order with the title the system composed in ``locale`` (a person's as written)."""
+    out = WorkOrderRead.model_validate(wo)
+    if wo.title_message is None:
+        return out
+    title = localised_detail(wo.title_message, wo.title, evidence_translator(locale))
+    return out.model_copy(update={"title": title})
 
 
 class WorkOrderCreate(RequestModel):
@@ -87,7 +101,7 @@ def _detail(session: SessionDep, wo: WorkOrder, locale: str) -> dict[str, Any]:
         .order_by(WorkOrderComment.id)
     ).all()
     return {
-        **WorkOrderRead.model_validate(wo).model_dump(mode="json"),
+        **_read(wo, locale).model_dump(mode="json"),
         "events": [
             {
                 "kind": e.kind,
@@ -110,17 +124,25 @@ def _detail(session: SessionDep, wo: WorkOrder, locale: str) -> dict[str, Any]:
     }
 
 
+def _translated(item: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A recommendation with its name and effect (data-catalogue texts) in ``locale``."""
+    t = evidence_translator(locale)
+    return item | {k: t.optional(str(item[k])) for k in ("name", "effect") if item.get(k)}
+
+
 @router.get("/hazards/{hazard_id}/recommendations")
 def get_recommendations(
     hazard_id: int,
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     activity: Activity | None = None,
     exposure: list[str] | None = Query(default=None),
 ) -> dict[str, Any]:
     """Remediation actions for the hazard's top cause, ranked, with urgency and sources.
     ``activity`` and ``exposure`` (repeatable; ``none`` for none) override what is read from
-    its evidence and element."""
+    its evidence and element. Names and effects in the language ``Accept-Language`` asks for
+    (else the caller's own); ids and sources as written."""
     caller.require(Action.READ)
     recs = hazard_recommendations(
         session,
@@ -137,7 +159,7 @@ def get_recommendations(
         "activity": str(recs.activity),
         "activity_inferred": recs.activity_inferred,
         "exposure": sorted(recs.exposure),
-        "recommendations": [r.as_dict() for r in recs.recommendations],
+        "recommendations": [_translated(r.as_dict(), locale) for r in recs.recommendations],
     }
 
 
@@ -171,11 +193,13 @@ def post_work_order(
 def list_work_orders(
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     status: WorkOrderStatus | None = None,
     asset_id: int | None = None,
     hazard_id: int | None = None,
 ) -> list[WorkOrderRead]:
-    """Work orders of the organisation (a crew member's own only), soonest due first."""
+    """Work orders of the organisation (a crew member's own only), soonest due first; titles the
+    system composed in the language ``Accept-Language`` asks for (else the caller's own)."""
     require(caller, Action.READ)
     q = select(WorkOrder).where(WorkOrder.organization_id == caller.organization_id)
     if is_crew(caller):
@@ -187,7 +211,7 @@ def list_work_orders(
     if hazard_id is not None:
         q = q.where(WorkOrder.hazard_id == hazard_id)
     rows = session.scalars(q.order_by(WorkOrder.due_at, WorkOrder.id)).all()
-    return [WorkOrderRead.model_validate(w) for w in rows]
+    return [_read(w, locale) for w in rows]
 
 
 @router.get("/work-orders/{work_order_id}")

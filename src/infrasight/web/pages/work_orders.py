@@ -201,9 +201,9 @@ def _events(wo: dict[str, Any], t: Translator) -> None:
                 "note": e.get("note") or "",
             }
         )
-    ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props("dense").mark(
-        "events"
-    )
+    ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props(
+        f'dense no-data-label="{t("Nothing to show.")}"'
+    ).mark("events")
 
 
 #: States shown as columns even when empty (the others appear when something is in them).
@@ -283,7 +283,7 @@ def register(ctx: WebContext) -> None:
             t = scope.t
             ui.label(t("Work orders")).classes("text-2xl")
             orders = list_work_orders(
-                scope.session, scope.caller, status=None, asset_id=None, hazard_id=None
+                scope.session, scope.caller, t.locale, status=None, asset_id=None, hazard_id=None
             )
             if not orders:
                 ui.label(t("No work orders."))

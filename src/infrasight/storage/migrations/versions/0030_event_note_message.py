@@ -1,5 +1,5 @@
 """work-order and alarm events: the system's note as a message key and parameters (rendered
-per locale)
+per locale); work orders: the title the system composed, likewise
 
 Revision ID: 0030
 Revises: 0029
@@ -25,9 +25,13 @@ def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("message", sa.JSON(), nullable=True))
+    with op.batch_alter_table("work_orders") as batch:
+        batch.add_column(sa.Column("title_message", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("work_orders") as batch:
+        batch.drop_column("title_message")
     for table in TABLES:
         with op.batch_alter_table(table) as batch:
             batch.drop_column("message")
