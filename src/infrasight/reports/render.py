@@ -496,8 +496,8 @@ def _document(
                     t("Assignee"),
                     t("Hazard"),
                     t("Verification"),
-                    t("Latest note"),
                 ],
+                "widths": [0, 1, 0, 0, 0, 0, 0],  # the title wraps; e-mail addresses cannot
                 "rows": [
                     [
                         f"W{w.id}",
@@ -508,10 +508,20 @@ def _document(
                         "–" if w.hazard_id is None else f"H{w.hazard_id}",
                         t.optional(w.verification)
                         + ("" if w.verified_at is None else f" ({t.date(w.verified_at)})"),
-                        localised_detail(w.note_message, w.note, evidence_translator(t.locale))
-                        or "–",
                     ]
                     for w in content.work_orders
+                ],
+                # each work order's newest note (the system's in the reader's language)
+                "notes": [
+                    t(
+                        "Latest note on {order}: {note}",
+                        order=f"W{w.id}",
+                        note=localised_detail(
+                            w.note_message, w.note, evidence_translator(t.locale)
+                        ),
+                    )
+                    for w in content.work_orders
+                    if w.note
                 ],
                 "empty": t("No work orders."),
             },

@@ -55,6 +55,7 @@ EVENT_NAMES = {
     "transition": N_("moved"),
     "updated": N_("updated"),
     "verification": N_("verification"),
+    "attachment": N_("attachment added"),
 }
 #: A verification's outcome.
 OUTCOME_NAMES = {"passed": N_("passed"), "failed": N_("failed"), "pending": N_("pending")}
@@ -202,7 +203,7 @@ def _events(wo: dict[str, Any], t: Translator) -> None:
             }
         )
     ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props(
-        f'dense no-data-label="{t("Nothing to show.")}"'
+        f'dense wrap-cells no-data-label="{t("Nothing to show.")}"'
     ).mark("events")
 
 
