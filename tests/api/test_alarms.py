@@ -111,6 +111,26 @@ def test_escalation_and_no_data_in_the_sweep(
         f"/api/v1/alarms/{by_key['P2-settlement']['id']}", headers=tenant.headers()
     ).json()["events"]
     assert [e["kind"] for e in events].count("escalated") == 4  # every 30 min for 2 h
+    assert events[0]["note"] == "VD-SETTLE=6" and events[-1]["note"] == "unacknowledged for 7,200 s"
+    zh = {**tenant.headers(), "Accept-Language": "zh-Hans"}
+    events = client.get(f"/api/v1/alarms/{by_key['P2-settlement']['id']}", headers=zh).json()[
+        "events"
+    ]
+    assert [e["note"] for e in events] == [
+        "VD-SETTLE = 6",
+        *(f"已 {s:,} 秒未确认" for s in (1800, 3600, 5400, 7200)),
+    ]
+    assert events[-1]["message"] == {
+        "key": "unacknowledged for {seconds:g} s",
+        "params": {"seconds": 7200.0},
+    }
+    listed = client.get("/api/v1/alarms", headers={**zh, "Accept-Language": "zh-Hant"}).json()
+    silent = next(a for a in listed["items"] if a["key"].endswith("/no_data"))
+    assert silent["last_event"]["kind"] == "escalated"  # the newest of its events
+    assert silent["last_event"]["note"].endswith(" 秒未確認")
+    events = client.get(f"/api/v1/alarms/{silent['id']}", headers=zh).json()["events"]
+    assert events[0]["kind"] == "no_data"
+    assert events[0]["note"] == "已 7,210 秒无数据", events[0]  # silent 2 h 10 s at the sweep
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ lighting changed) shows it sealed (passes) or still open (fails).
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -205,7 +206,19 @@ def test_settlement_closed_loop(
     if settles:
         assert v["outcome"] == "passed", v["evidence"]
         assert wo["status"] == "closed" and hz["status"] == "resolved"
-        assert "signed off by engineer@alpha-rail.example" in wo["events"][-1]["note"]
+        assert wo["events"][-1]["note"] == (
+            "verified (readings) and signed off by engineer@alpha-rail.example. checked the plots"
+        )
+        zh_wo = client.get(
+            f"{API}/work-orders/{wid}", headers={**eng, "Accept-Language": "zh-Hans"}
+        ).json()
+        assert zh_wo["events"][-1]["note"] == (
+            "已核实（读数），由 engineer@alpha-rail.example 签署验收。checked the plots"
+        )
+        assert zh_wo["events"][-1]["message"]["key"].startswith("verified ({method!t})")
+        check = zh_wo["events"][-2]  # the verification: each check with its reference
+        assert check["kind"] == "verification" and check["note"].count("：") == len(v["evidence"])
+        assert check["note"].startswith(f"{v['evidence'][0]['ref']}：")
         assert any(e["ref"] == f"verification:{v['id']}" for e in hz["evidence"])
         notes = [t["note"] for t in hz["transitions"]]
         assert f"repair verified: work order {wid}, verification {v['id']}" in notes
@@ -229,10 +242,23 @@ def test_settlement_closed_loop(
         wo = client.get(f"{API}/work-orders/{wid}", headers=eng).json()
         assert wo["status"] == "reopened"
         assert wo["events"][-1]["actor"] == "system" and "recurred" in wo["events"][-1]["note"]
+        assert wo["events"][-1]["note"].startswith(f"hazard {hid} recurred: ")
+        zh_wo = client.get(
+            f"{API}/work-orders/{wid}", headers={**eng, "Accept-Language": "zh-Hant"}
+        ).json()
+        recurred = zh_wo["events"][-1]["note"]
+        assert recurred.startswith(f"危害 {hid} 再次出現："), recurred
+        assert not re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", recurred), recurred
     else:
         assert v["outcome"] == "failed"
         assert trend[0]["outcome"] == "failed" and trend[0]["value"] == pytest.approx(0.25, rel=0.1)
         assert wo["status"] == "reopened" and "verification failed" in wo["events"][-1]["note"]
+        zh_wo = client.get(
+            f"{API}/work-orders/{wid}", headers={**eng, "Accept-Language": "zh-Hans"}
+        ).json()
+        failed = zh_wo["events"][-1]["note"]
+        assert failed.startswith("验证未通过：") and "：趋势 +0.2" in failed, failed
+        assert not re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", failed), failed
         assert hz["status"] == "open"  # it was never acknowledged
         assert hz["transitions"][-1]["action"] == "new_evidence"
         assert hz["transitions"][-1]["note"] == (

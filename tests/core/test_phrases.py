@@ -211,3 +211,103 @@ def test_a_list_of_words_is_translated_word_by_word() -> None:
         phrase("{w!t}", w="rust_staining, along_bar"), evidence_translator("en")
     )
     assert english == "rust staining, along a bar"
+
+
+def test_a_list_joins_by_its_kind_in_each_locale() -> None:
+    head = phrase("hazard {hazard} recurred", hazard=7)
+    checks = phrase_list(
+        phrase_list(
+            phrase("{note}", note="channel:SET-P2"), phrase("verification failed"), join=":"
+        ),
+        phrase("{note}", note="x"),
+        join=";",
+    )
+    said = phrase_list(head, checks, join=":")
+    assert said.english() == "hazard 7 recurred: channel:SET-P2: verification failed; x"
+    assert Phrase.from_dict(said.as_dict()) == said
+    assert said.as_dict()["join"] == ":" and "join" not in phrase_list(head, head).as_dict()
+    t = evidence_translator("zh-Hans")
+    assert render_phrase(said, t) == "隐患 7 再次出现：channel:SET-P2：验证未通过；x"
+    assert render_phrase(said, evidence_translator("zh-Hant")).startswith("危害 7 再次出現：")
+    assert Phrase.from_dict({"parts": [head.as_dict()], "join": "/"}) is None
+    with pytest.raises(ValueError, match="unknown join"):
+        phrase_list(head, head, join="/")
+    with pytest.raises(ValueError, match="at least one part"):
+        phrase_list()
+
+
+def test_clauses_join_however_many_and_each_is_translated() -> None:
+    import tomllib
+
+    from infrasight.reasoning.standards.texts import joined_clauses
+
+    data = tomllib.loads((PACKAGE / "reasoning/standards/aashto-mbei.toml").read_text("utf-8"))
+    clauses = list(dict.fromkeys(d["clause"] for d in data["defects"].values()))[:5]
+    assert len(clauses) == 5
+    said = joined_clauses(clauses)
+    assert said is not None and joined_clauses([]) is None
+    assert said.english() == "; ".join(clauses)
+    t = evidence_translator("zh-Hans")
+    text = render_phrase(said, t)
+    assert text == "；".join(t.optional(c) for c in clauses)
+    assert all(t.optional(c) != c for c in clauses) and t.missing == set()
+    assert not re.search(r"[A-Za-z]{3,} [A-Za-z]{3,} [A-Za-z]{3,}", text)
+
+
+@pytest.mark.parametrize(
+    ("said", "english", "hans"),
+    [
+        (
+            phrase(
+                "{measure!t} = {value:g} -> CS{state}", measure="width_mm", value=0.248884, state=2
+            ),
+            "width_mm = 0.25 -> CS2",
+            "宽度（mm） = 0.25 → CS2",
+        ),
+        (
+            phrase(
+                "{channel} reaches {limit:g} {unit} ({level!t}) in {days:g} days",
+                channel="S",
+                limit=4.0,
+                unit="mm",
+                level="red",
+                days=1234.5678,
+            ),
+            "S reaches 4 mm (red) in 1234.6 days",
+            "S 将在 1,234.6 天后达到 4 mm（红色）",
+        ),
+        (
+            phrase("silent for {seconds:g} s", seconds=7200.4),
+            "silent for 7200 s",
+            "已 7,200 秒无数据",
+        ),
+        (  # no unit known: 6 significant digits, as before
+            phrase("{channel}={value:g}", channel="S", value=0.123456789),
+            "S=0.123457",
+            "S = 0.123457",
+        ),
+        (  # a precision of its own is kept
+            phrase("max width {width:.2f} {unit}", width=0.248884, unit="mm"),
+            "max width 0.25 mm",
+            "最大宽度 0.25 mm",
+        ),
+    ],
+)
+def test_numbers_show_the_precision_of_their_unit(said: Phrase, english: str, hans: str) -> None:
+    assert said.english() == english
+    assert render_phrase(said, evidence_translator("zh-Hans")) == hans
+
+
+def test_units_decimals_come_from_the_data_file() -> None:
+    from infrasight.core.phrases import plain_decimals, unit_decimals
+
+    key = "{orientation!t} {kind!t}, {position!t}, {width:g} mm"
+    assert unit_decimals(key, "width", {}) == 2
+    assert unit_decimals("{limit:g} {unit}", "limit", {"unit": "degC"}) == 1
+    assert unit_decimals("{limit:g} {unit}", "limit", {"unit": "furlong"}) is None
+    assert unit_decimals("{width:.3f} mm", "width", {}) is None
+    assert (plain_decimals(0.248884, 2), plain_decimals(5.0, 2), plain_decimals(-0.001, 2)) == (
+        "0.25",
+        "5",
+        "0",
+    )

@@ -48,6 +48,9 @@ EVIDENCE = {
     "zh-Hant": "SET-P2 位移 +9.587 mm（+113.6 倍標準差）",
     "zh-Hans": "SET-P2 位移 +9.587 mm（+113.6 倍标准差）",
 }
+SIGNED = phrase(
+    "verified ({method!t}) and signed off by {name}", method="readings", name="eng@alpha.example"
+)
 
 
 def content(n_defects: int = 3) -> ReportContent:
@@ -146,10 +149,20 @@ def content(n_defects: int = 3) -> ReportContent:
                 hazard_id=5,
                 verification="verified",
                 verified_at=END - timedelta(days=2),
+                note=SIGNED.english(),
+                note_message=SIGNED.as_dict(),
             ),
         ),
         active_alarms=2,
     )
+
+
+#: The work order's newest note: the system's sign-off, in each language.
+NOTE = {
+    "en": "Latest note on W7: verified (readings) and signed off by eng@alpha.example",
+    "zh-Hant": "W7 最新備註：已核實（讀數），由 eng@alpha.example 簽署驗收",
+    "zh-Hans": "W7 最新备注：已核实（读数），由 eng@alpha.example 签署验收",
+}
 
 
 def text_of(pdf: bytes) -> str:
@@ -200,6 +213,7 @@ def test_report_reads_back_in_every_language(language: str) -> None:
     assert "VD-P2-SETTLE" in text and "3.381" in text
     assert EVIDENCE[language] in text.replace("\n", " "), text
     assert RATING[language] in text.replace("\n", " "), text
+    assert NOTE[language] in text.replace("\n", " "), text
     assert "Settlement grew 4.5 mm in two weeks" in text.replace("\n", " ")
     assert rendered.missing_glyphs == ""
     assert rendered.pages == len(PdfReader(io.BytesIO(rendered.pdf)).pages) >= 2

@@ -362,7 +362,9 @@ def _deterioration(ctx: ToolContext, a: DeteriorationArgs) -> Any:
 
 
 def _recommendations(ctx: ToolContext, a: HazardArgs) -> Any:
-    return _json(get_recommendations(a.hazard_id, ctx.session, ctx.caller, None, None))
+    return _json(
+        get_recommendations(a.hazard_id, ctx.session, ctx.caller, DEFAULT_LOCALE, None, None)
+    )
 
 
 class WorkOrderListArgs(_Args):
@@ -372,7 +374,9 @@ class WorkOrderListArgs(_Args):
 
 
 def _work_orders(ctx: ToolContext, a: WorkOrderListArgs) -> Any:
-    return _json(list_work_orders(ctx.session, ctx.caller, a.status, a.asset_id, a.hazard_id))
+    return _json(
+        list_work_orders(ctx.session, ctx.caller, DEFAULT_LOCALE, a.status, a.asset_id, a.hazard_id)
+    )
 
 
 class WorkOrderArgs(_Args):
@@ -380,7 +384,7 @@ class WorkOrderArgs(_Args):
 
 
 def _work_order(ctx: ToolContext, a: WorkOrderArgs) -> Any:
-    detail = get_work_order_detail(a.work_order_id, ctx.session, ctx.caller)
+    detail = get_work_order_detail(a.work_order_id, ctx.session, ctx.caller, DEFAULT_LOCALE)
     detail["events"] = detail.get("events", [])[-10:]
     return _json(detail)
 
@@ -450,8 +454,8 @@ def _search(ctx: ToolContext, a: SearchArgs) -> Any:
             Document(source=f"inspection:{i.id}", text=i.notes) for i in page.items if i.notes
         ]
     files = 0
-    for wo in list_work_orders(ctx.session, ctx.caller, None, a.asset_id, None):
-        detail = get_work_order_detail(wo.id, ctx.session, ctx.caller)
+    for wo in list_work_orders(ctx.session, ctx.caller, DEFAULT_LOCALE, None, a.asset_id, None):
+        detail = get_work_order_detail(wo.id, ctx.session, ctx.caller, DEFAULT_LOCALE)
         documents += [
             Document(source=f"work_order:{wo.id}#comment:{c['id']}", text=c["body"])
             for c in detail["comments"]
@@ -492,7 +496,7 @@ class DraftArgs(_Args):
 
 def draft_work_order(ctx: ToolContext, a: DraftArgs) -> Any:
     """A work order the user may create in the app (``POST /work-orders``): nothing is written."""
-    recs = get_recommendations(a.hazard_id, ctx.session, ctx.caller, None, None)
+    recs = get_recommendations(a.hazard_id, ctx.session, ctx.caller, DEFAULT_LOCALE, None, None)
     ranked = recs["recommendations"]
     if not ranked:
         return {"draft": None, "reason": "no remediation action applies to this hazard"}

@@ -5,7 +5,9 @@ numbers are formatted by Babel per locale following the placeholder's spec (``+.
 most 4 significant digits with a sign, ``.2f`` exactly 2 decimals, ``.1%`` a percentage),
 ``{name!t}`` words (or a ", "-separated list of words) are translated from the same catalogue
 (or the data catalogues), ``{name!c}`` texts of the data catalogues translated whole, and
-``{name!d}`` ISO times are formatted as dates. A key missing from the catalogue is rendered in
+``{name!d}`` ISO times are formatted as dates; a float without a precision of its own shows the
+decimals of its unit (``core/precision.toml``), taken from the key (the msgid), so every locale
+rounds it alike. A key missing from the catalogue is rendered in
 English and recorded in :attr:`Translator.missing`.
 
 Extract the phrases after changing one::
@@ -26,7 +28,7 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
-from infrasight.core.phrases import Phrase
+from infrasight.core.phrases import JOINS, Phrase, unit_decimals
 from infrasight.locales import DEFAULT_LOCALE, LOCALES, Translator, translator
 
 __all__ = [
@@ -40,8 +42,12 @@ __all__ = [
 
 EVIDENCE_DOMAIN = "evidence"
 _SPEC = re.compile(r"^(?P<sign>\+)?(?:\.(?P<digits>\d+))?(?P<type>[fgd%])?$")
-#: How the items of a list phrase are joined, per locale.
-_SEPARATORS: Mapping[str, str] = {"en": ", ", "zh-Hant": "，", "zh-Hans": "，"}
+#: How the items of a list phrase are joined, per join kind (``core.phrases.JOINS``) and locale.
+_SEPARATORS: Mapping[str, Mapping[str, str]] = {
+    ",": {"en": ", ", "zh-Hant": "，", "zh-Hans": "，"},
+    ";": {"en": "; ", "zh-Hant": "；", "zh-Hans": "；"},
+    ":": {"en": ": ", "zh-Hant": "：", "zh-Hans": "："},
+}
 #: How the words of a ``{name!t}`` list are joined, per locale.
 _SEPARATORS_WORDS: Mapping[str, str] = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
 
@@ -81,9 +87,15 @@ def format_number(value: float, spec: str, locale: str) -> str:
 
 
 class _Localised(string.Formatter):
-    def __init__(self, t: Translator) -> None:
+    def __init__(self, t: Translator, said: Phrase) -> None:
         super().__init__()
         self.t = t
+        self.said, self.values = said, said.values
+        self.name = ""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        self.name = field_name
+        return super().get_field(field_name, args, kwargs)
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
         if conversion == "t":  # a word, or a list of words ("crack, map"), each translated
@@ -103,6 +115,11 @@ class _Localised(string.Formatter):
             return "–"
         if isinstance(value, bool) or not isinstance(value, int | float):
             return str(value)
+        if isinstance(value, float) and format_spec in ("", "g") and math.isfinite(value):
+            decimals = unit_decimals(self.said.key, self.name, self.values)
+            if decimals is not None:  # the precision of its unit (core/precision.toml)
+                pattern = "#,##0." + "#" * decimals if decimals else "#,##0"
+                return str(format_decimal(value, pattern, locale=self.t.babel_locale))
         return format_number(value, format_spec, self.t.babel_locale)
 
 
@@ -114,13 +131,13 @@ def evidence_translator(locale: str) -> Translator:
 def render_phrase(said: Phrase, t: Translator) -> str:
     """``said`` in ``t``'s locale (``t``: see :func:`evidence_translator`)."""
     if not said.key:
-        separator = _SEPARATORS.get(t.locale, ", ")
+        separator = _SEPARATORS[said.join].get(t.locale, JOINS[said.join])
         return separator.join(render_phrase(p, t) for p in said.parts)
     template = t.messages.get(said.key)
     if template is None:
         t.missing.add(said.key)
         template = said.key
-    return _Localised(t).vformat(template, (), said.values).strip()
+    return _Localised(t, said).vformat(template, (), said.values).strip()
 
 
 def localised_detail(message: object, detail: str, t: Translator) -> str:

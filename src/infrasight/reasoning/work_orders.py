@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from infrasight.core.errors import InvalidInputError
+from infrasight.core.phrases import Phrase
 from infrasight.reasoning.errors import TransitionNotAllowedError
 
 __all__ = [
@@ -99,12 +100,17 @@ SUPERVISORY: frozenset[WorkOrderAction] = frozenset(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkOrderTransition:
-    """One applied transition (to be written as an audit row)."""
+    """One applied transition (to be written as an audit row).
+
+    ``note`` is in English; ``phrase``, when the system wrote the note, is the same sentence as
+    a message key and parameters (rendered in the reader's language by the adapters).
+    """
 
     from_status: WorkOrderStatus
     action: WorkOrderAction
     to_status: WorkOrderStatus
     note: str = ""
+    phrase: Phrase | None = None
 
 
 def allowed_targets(state: WorkOrderStatus) -> tuple[WorkOrderStatus, ...]:
@@ -129,9 +135,10 @@ def action_to(state: WorkOrderStatus, target: WorkOrderStatus) -> WorkOrderActio
 
 
 def apply_action(
-    state: WorkOrderStatus, action: WorkOrderAction, note: str = ""
+    state: WorkOrderStatus, action: WorkOrderAction, note: str | Phrase = ""
 ) -> WorkOrderTransition:
-    """Apply ``action`` to a work order in ``state``.
+    """Apply ``action`` to a work order in ``state``; ``note`` is a person's text or the
+    system's phrase (its English text becomes the note).
 
     Raises
     ------
@@ -145,6 +152,10 @@ def apply_action(
     except KeyError:
         allowed = [str(a) for (s, a) in TRANSITIONS if s is state]
         raise TransitionNotAllowedError(str(state), str(action), allowed) from None
-    if action in NOTE_REQUIRED and not note.strip():
+    said = note if isinstance(note, Phrase) else None
+    text = note.english() if isinstance(note, Phrase) else note.strip()
+    if action in NOTE_REQUIRED and not text:
         raise InvalidInputError(f"{action} needs a reason in the note", field="note")
-    return WorkOrderTransition(from_status=state, action=action, to_status=to, note=note.strip())
+    return WorkOrderTransition(
+        from_status=state, action=action, to_status=to, note=text, phrase=said
+    )

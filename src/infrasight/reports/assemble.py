@@ -151,6 +151,11 @@ class WorkOrderRow:
     hazard_id: int | None
     verification: str  # "verified", "verifying", "pending", "cancelled"
     verified_at: datetime | None
+    #: The newest event's note (English as stored) and its phrase when the system wrote it
+    note: str = ""
+    note_message: dict[str, object] | None = None
+    #: ``title`` as a phrase when the system composed it
+    title_message: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -523,6 +528,12 @@ def _work_orders(session: Session, asset_id: int, end: datetime) -> tuple[WorkOr
             .order_by(WorkOrderEvent.id.desc())
             .limit(1)
         ).one_or_none()
+        noted = session.scalars(
+            select(WorkOrderEvent)
+            .where(WorkOrderEvent.work_order_id == wo.id, WorkOrderEvent.note != "")
+            .order_by(WorkOrderEvent.id.desc())
+            .limit(1)
+        ).one_or_none()
         verification = {
             "closed": "verified",
             "verifying": "verifying",
@@ -538,6 +549,9 @@ def _work_orders(session: Session, asset_id: int, end: datetime) -> tuple[WorkOr
                 hazard_id=wo.hazard_id,
                 verification=verification,
                 verified_at=closed_at,
+                note="" if noted is None else noted.note,
+                note_message=None if noted is None else noted.message,
+                title_message=wo.title_message,
             )
         )
     return tuple(out)

@@ -497,10 +497,11 @@ def _document(
                     t("Hazard"),
                     t("Verification"),
                 ],
+                "widths": [0, 1, 0, 0, 0, 0, 0],  # the title wraps; e-mail addresses cannot
                 "rows": [
                     [
                         f"W{w.id}",
-                        w.title,
+                        localised_detail(w.title_message, w.title, evidence_translator(t.locale)),
                         t.optional(w.status),
                         t.date(w.due_at),
                         w.assignee,
@@ -509,6 +510,18 @@ def _document(
                         + ("" if w.verified_at is None else f" ({t.date(w.verified_at)})"),
                     ]
                     for w in content.work_orders
+                ],
+                # each work order's newest note (the system's in the reader's language)
+                "notes": [
+                    t(
+                        "Latest note on {order}: {note}",
+                        order=f"W{w.id}",
+                        note=localised_detail(
+                            w.note_message, w.note, evidence_translator(t.locale)
+                        ),
+                    )
+                    for w in content.work_orders
+                    if w.note
                 ],
                 "empty": t("No work orders."),
             },

@@ -134,6 +134,7 @@ def persist_alarm(
                 level_name=event.level_name,
                 severity=event.severity,
                 note=event.note,
+                message=None if event.phrase is None else event.phrase.as_dict(),
             )
         )
     if events:

@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infrasight.core.phrases import N_, PhraseParam, phrase, phrase_list
+from infrasight.core.phrases import N_, Phrase, PhraseParam, phrase, phrase_list
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.signals import SignalsError, fit_best_trend, time_to_limit
 from infrasight.storage.models import AlarmRecord, AlarmRule, Channel, ChannelAnalytics, Defect
@@ -118,8 +118,9 @@ def alarm_evidence(
             status=a.status,
             raised=f"{a.raised_at:%Y-%m-%dT%H:%MZ}",
         )
-        if a.note:
-            said = phrase_list(said, phrase("{note}", note=a.note[:1800]))
+        if a.note:  # the raiser's note: its phrase where the alarm keeps one
+            told = Phrase.from_dict(a.note_message)
+            said = phrase_list(said, told or phrase("{note}", note=a.note[:1800]))
         out.append(
             Evidence(
                 kind=EvidenceKind.ALARM,

@@ -38,6 +38,7 @@ and its channel alarms do)."""
 #: The packaged mechanisms' ids, which the notes cite (``{mechanism!t}``), marked for the
 #: ``evidence`` catalogue (translated as the mechanisms' names are).
 MECHANISM_IDS = (
+    N_("applied_load"),
     N_("asr"),
     N_("corrosion"),
     N_("fatigue"),

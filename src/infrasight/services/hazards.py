@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
-from infrasight.core.phrases import N_, Phrase
+from infrasight.core.phrases import N_, Phrase, phrase, phrase_list
 from infrasight.reasoning.causes import (
     ChannelData,
     ChannelRole,
@@ -637,9 +637,12 @@ def update_hazards(
                     if was == HazardStatus.RESOLVED and hazard.status == HazardStatus.OPEN:
                         from infrasight.services.verification import reopen_on_recurrence
 
-                        reopen_on_recurrence(
-                            session, hazard, f"hazard {hazard.id} recurred: {plan.transition.note}"
-                        )
+                        said = [phrase("hazard {hazard} recurred", hazard=hazard.id)]
+                        if plan.transition.phrase is not None:
+                            said.append(plan.transition.phrase)
+                        elif plan.transition.note:
+                            said.append(phrase("{note}", note=plan.transition.note))
+                        reopen_on_recurrence(session, hazard, phrase_list(*said, join=":"))
                     record_hazard_transition(session, hazard, plan.transition, actor="system")
                     _log.info("hazard %s reopened by new evidence", hazard.id)
             for old_ref, e in plan.updated_evidence:

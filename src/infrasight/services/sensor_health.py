@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infrasight.core.phrases import Phrase
+from infrasight.core.phrases import N_, Phrase
 from infrasight.services.alarms import current_alarm, persist_alarm
 from infrasight.signals import (
     AlarmStatus,
@@ -59,7 +59,7 @@ CHANGE_WINDOW_S = MAX_INSTANTS * JUDGE_EVERY_S
 """A channel changed at an instant when its anomaly score reached :data:`ANOMALOUS_SCORE` in
 this span before it."""
 ACTOR = "sensor-health"
-FAULT_LEVEL_NAME = "fault"
+FAULT_LEVEL_NAME = N_("fault")
 
 
 def _move(
@@ -75,7 +75,8 @@ def _move(
     device_id: int | None,
     note: str | Phrase = "",
 ) -> int:
-    said = note.as_dict() if isinstance(note, Phrase) else None  # the note's key and numbers
+    told = note if isinstance(note, Phrase) else None
+    said = None if told is None else told.as_dict()  # the note's key and numbers
     if isinstance(note, Phrase):
         note = note.english()
     alarm = current_alarm(session, organization_id, key)
@@ -98,7 +99,7 @@ def _move(
     alarm, events = apply_transition(alarm, transition, actor=ACTOR)
     if alarm is not None and to_level:
         alarm = replace(alarm, note=note, note_message=said)
-    events = [replace(e, note=note) for e in events]
+    events = [replace(e, note=note, phrase=told) for e in events]
     persist_alarm(session, organization_id, alarm, events, category=category, device_id=device_id)
     return len(events)
 
@@ -280,7 +281,7 @@ def _judge(
             organization_id,
             f"sensor-fault/{key}",
             1 if faulty else 0,
-            FAULT_LEVEL_NAME if faulty else "normal",
+            FAULT_LEVEL_NAME if faulty else N_("normal"),
             1,
             finding.window_end_s,
             category="maintenance",
@@ -296,7 +297,7 @@ def _judge(
                 organization_id,
                 f"structural-change/asset-{element.asset_id}",
                 1,
-                "coherent change",
+                N_("coherent change"),
                 2,
                 float(np.max([verdicts[c.key].finding.window_end_s for c in moving])),
                 category="structural",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Action
 from infrasight.core.errors import ConflictError
-from infrasight.core.phrases import Phrase, phrase, phrase_list
+from infrasight.core.phrases import N_, Phrase, phrase, phrase_list
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
 from infrasight.reasoning.hazards import apply_action as apply_hazard_action
@@ -316,8 +316,16 @@ def _hazard_step(
     )
 
 
+#: Verification methods, as words the ``evidence`` domain translates.
+METHOD_WORDS = (N_("reinspection"), N_("readings"), N_("sensor_health"))
+
+
 def _move(
-    session: Session, principal: Principal, wo: WorkOrder, action: WorkOrderAction, note: str
+    session: Session,
+    principal: Principal,
+    wo: WorkOrder,
+    action: WorkOrderAction,
+    note: str | Phrase,
 ) -> None:
     tr = apply_action(WorkOrderStatus(wo.status), action, note)
     wo.status = str(tr.to_status)
@@ -330,6 +338,7 @@ def _move(
             to_status=str(tr.to_status),
             note=tr.note,
             actor=principal.name,
+            message=None if tr.phrase is None else tr.phrase.as_dict(),
         )
     )
     record_audit(
@@ -409,6 +418,22 @@ def verify_work_order(
         if cited
         else None
     )
+    # the checks with their references, as the English summary reads ("ref: detail; ...")
+    told = (
+        phrase_list(
+            *(
+                phrase_list(
+                    phrase("{note}", note=c.ref),
+                    c.phrase or phrase("{note}", note=c.detail),
+                    join=":",
+                )
+                for c in cited
+            ),
+            join=";",
+        )
+        if cited
+        else None
+    )
     details: dict[str, Any] = {
         "verification_id": record.id,
         "method": str(rule.method),
@@ -422,12 +447,26 @@ def verify_work_order(
             note=summary,
             details=details,
             actor=principal.name,
+            message=None if told is None else told.as_dict(),
         )
     )
     record_audit(session, principal, "work_order.verification", "work_order", wo.id, details)
     if outcome is Outcome.PASSED:
-        sign = f"verified ({rule.method}) and signed off by {principal.name}"
-        _move(session, principal, wo, WorkOrderAction.CLOSE, f"{sign}. {note.strip()}".strip())
+        sign = (
+            phrase(
+                "verified ({method!t}) and signed off by {name}. {note}",
+                method=str(rule.method),
+                name=principal.name,
+                note=note.strip(),
+            )
+            if note.strip()
+            else phrase(
+                "verified ({method!t}) and signed off by {name}",
+                method=str(rule.method),
+                name=principal.name,
+            )
+        )
+        _move(session, principal, wo, WorkOrderAction.CLOSE, sign)
         if hazard is not None:
             ids = {"order": wo.id, "verification": record.id}
             _hazard_step(
@@ -455,7 +494,14 @@ def verify_work_order(
                 )
             )
     elif outcome is Outcome.FAILED:
-        _move(session, principal, wo, WorkOrderAction.REOPEN, f"verification failed: {summary}")
+        reason = phrase("verification failed")
+        _move(
+            session,
+            principal,
+            wo,
+            WorkOrderAction.REOPEN,
+            reason if told is None else phrase_list(reason, told, join=":"),
+        )
         if hazard is not None:
             current = HazardStatus(hazard.status)
             action = (
@@ -489,10 +535,10 @@ def verify_work_order(
     return record
 
 
-def reopen_on_recurrence(session: Session, hazard: Hazard, note: str) -> list[int]:
+def reopen_on_recurrence(session: Session, hazard: Hazard, note: str | Phrase) -> list[int]:
     """Reopen the hazard's closed work orders because the hazard came back (new evidence after
-    it was resolved); returns their ids. Each reopening is a work-order event and an audit row
-    by ``system``."""
+    it was resolved); returns their ids. Each reopening is a work-order event (``note``: a
+    phrase, or English text) and an audit row by ``system``."""
     system = Principal(organization_id=hazard.organization_id, name="system")
     reopened = []
     rows = session.scalars(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from infrasight.core.domain import Action, Role
 from infrasight.core.errors import ConflictError, InvalidInputError, NotFoundError
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.hazards import TRANSITIONS as HAZARD_TRANSITIONS
 from infrasight.reasoning.hazards import HazardAction, HazardStatus
 from infrasight.reasoning.hazards import apply_action as apply_hazard_action
@@ -114,7 +115,8 @@ def _assignee(session: Session, principal: Principal, user_id: int) -> User:
 
 def _event(session: Session, principal: Principal, wo: WorkOrder, kind: str, **fields: Any) -> None:
     session.add(WorkOrderEvent(work_order_id=wo.id, kind=kind, actor=principal.name, **fields))
-    details = {k: v for k, v in fields.items() if k != "details"} | fields.get("details", {})
+    kept = {k: v for k, v in fields.items() if k not in ("details", "message")}
+    details = kept | fields.get("details", {})
     record_audit(session, principal, f"work_order.{kind}", "work_order", wo.id, details)
 
 
@@ -172,11 +174,15 @@ def create_work_order(
     hazard = recs.hazard
     status = WorkOrderStatus.DRAFT if draft else WorkOrderStatus.OPEN
     now = utcnow()
+    composed = phrase(
+        "{action!c} ({mechanism!t})", action=chosen.action.name, mechanism=hazard.mechanism
+    )
     wo = WorkOrder(
         organization_id=principal.organization_id,
         asset_id=hazard.asset_id,
         hazard_id=hazard.id,
-        title=(title.strip() or f"{chosen.action.name} ({hazard.mechanism})")[:200],
+        title=(title.strip() or composed.english())[:200],
+        title_message=None if title.strip() else composed.as_dict(),
         action_id=chosen.action.id,
         action_rank=chosen.rank,
         choice_reason=reason.strip(),
@@ -208,7 +214,9 @@ def create_work_order(
         record_hazard_transition(
             session,
             hazard,
-            apply_hazard_action(current, HazardAction.MITIGATE, f"work order {wo.id}"),
+            apply_hazard_action(
+                current, HazardAction.MITIGATE, phrase("work order {order}", order=wo.id)
+            ),
             actor=principal.name,
         )
     session.flush()
@@ -308,6 +316,7 @@ def transition_work_order(
         action=str(tr.action),
         to_status=str(tr.to_status),
         note=tr.note,
+        message=None if tr.phrase is None else tr.phrase.as_dict(),
     )
     session.flush()
     return wo

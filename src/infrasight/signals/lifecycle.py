@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from infrasight.core.phrases import N_, Phrase, phrase, phrase_list
 from infrasight.signals.errors import LifecycleError
 from infrasight.signals.evaluate import LevelTransition, NoDataEvent
 
@@ -115,7 +116,9 @@ class AlarmEvent:
     """One lifecycle transition, ready to be stored as an audit event.
 
     ``kind`` is one of ``raised``, ``re_raised``, ``level_changed``, ``acknowledged``,
-    ``cleared``, ``escalated``, ``no_data``, ``data_resumed``.
+    ``cleared``, ``escalated``, ``no_data``, ``data_resumed``. ``note`` is in English;
+    ``phrase``, when the system wrote the note, is the same sentence as a message key and
+    parameters (rendered in the reader's language by the adapters).
     """
 
     key: str
@@ -128,6 +131,7 @@ class AlarmEvent:
     level_name: str
     severity: int
     note: str = ""
+    phrase: Phrase | None = None
 
     def __post_init__(self) -> None:
         if not self.actor:
@@ -135,8 +139,14 @@ class AlarmEvent:
 
 
 def _event(
-    alarm: Alarm, kind: str, time: float, actor: str, before: AlarmStatus | None, note: str = ""
+    alarm: Alarm,
+    kind: str,
+    time: float,
+    actor: str,
+    before: AlarmStatus | None,
+    note: str | Phrase = "",
 ) -> AlarmEvent:
+    said = note if isinstance(note, Phrase) else None
     return AlarmEvent(
         key=alarm.key,
         kind=kind,
@@ -147,7 +157,8 @@ def _event(
         level=alarm.level,
         level_name=alarm.level_name,
         severity=alarm.severity,
-        note=note,
+        note=note.english() if isinstance(note, Phrase) else note,
+        phrase=said,
     )
 
 
@@ -159,7 +170,7 @@ def _condition(
     severity: int,
     time: float,
     actor: str,
-    note: str,
+    note: str | Phrase,
 ) -> tuple[Alarm | None, list[AlarmEvent]]:
     if level == 0:
         if alarm is None or alarm.status is AlarmStatus.CLEARED:
@@ -170,7 +181,7 @@ def _condition(
             status=AlarmStatus.CLEARED,
             cleared_at=time,
             level=0,
-            level_name="normal",
+            level_name=N_("normal"),
             severity=0,
         )
         return new, [_event(new, "cleared", time, actor, before, note)]
@@ -237,7 +248,12 @@ def apply_transition(
     """
     if alarm is not None and alarm.key != transition.rule_id:
         raise LifecycleError(f"alarm {alarm.key!r} does not belong to rule {transition.rule_id!r}")
-    vals = ", ".join(f"{k}={v:g}" for k, v in sorted(transition.values.items()))
+    values = sorted(transition.values.items())
+    vals = (
+        phrase_list(*(phrase("{channel}={value:g}", channel=k, value=v) for k, v in values))
+        if values
+        else ""
+    )
     return _condition(
         alarm,
         transition.rule_id,
@@ -257,9 +273,9 @@ def apply_no_data(
     key = f"{event.rule_id}/{event.channel}/no_data"
     if alarm is not None and alarm.key != key:
         raise LifecycleError(f"alarm {alarm.key!r} is not the no-data alarm {key!r}")
-    note = f"silent for {event.silent_s:g} s"
+    note = phrase("silent for {seconds:g} s", seconds=event.silent_s)
     new, events = _condition(
-        alarm, key, 0 if event.resumed else 1, "no_data", severity, event.time, actor, note
+        alarm, key, 0 if event.resumed else 1, N_("no_data"), severity, event.time, actor, note
     )
     kind = "data_resumed" if event.resumed else "no_data"
     return new, [replace(e, kind=kind) for e in events]
@@ -329,7 +345,7 @@ def check_escalation(
                 t,
                 actor,
                 AlarmStatus.ACTIVE,
-                f"unacknowledged for {step * escalate_after_s:g} s",
+                phrase("unacknowledged for {seconds:g} s", seconds=step * escalate_after_s),
             )
         )
     return new, events

@@ -475,6 +475,9 @@ class AlarmEventRecord(Base):
     level_name: Mapped[str] = mapped_column(String(60))
     severity: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
+    #: ``note`` as a message key and parameters when the system wrote it (migration 0030);
+    #: None for a person's note and for rows written before
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ChannelAnalytics(Base):
@@ -633,6 +636,9 @@ class WorkOrder(Base):
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: ``title`` as a message key and parameters when the system composed it (migration 0030);
+    #: None for a title a person wrote and for rows written before
+    title_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class WorkOrderEvent(Base):
@@ -651,6 +657,9 @@ class WorkOrderEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     actor: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: ``note`` as a message key and parameters when the system wrote it (migration 0030);
+    #: None for a person's note and for rows written before
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class WorkOrderComment(Base):

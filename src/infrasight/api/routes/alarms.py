@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import (
@@ -92,6 +92,21 @@ class EvaluateResult(BaseModel):
     transitions: int
 
 
+class AlarmEventRead(ReadModel):
+    kind: str
+    time: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    level: int
+    level_name: str
+    severity: int
+    note: str = Field(description="what happened (the system's notes in the reader's language)")
+    message: dict[str, Any] | None = Field(
+        default=None, description="the system's note as a message key and parameters, where stored"
+    )
+
+
 class AlarmRead(ReadModel):
     id: int
     rule_id: DbId | None
@@ -111,18 +126,9 @@ class AlarmRead(ReadModel):
     note_message: dict[str, Any] | None = Field(
         default=None, description="the note as a message key and parameters, where stored"
     )
-
-
-class AlarmEventRead(ReadModel):
-    kind: str
-    time: datetime
-    actor: str
-    from_status: str | None
-    to_status: str
-    level: int
-    level_name: str
-    severity: int
-    note: str
+    last_event: AlarmEventRead | None = Field(
+        default=None, description="the newest transition (in the list; the detail has them all)"
+    )
 
 
 class AlarmDetail(AlarmRead):
@@ -265,7 +271,11 @@ def list_alarms(
         query = query.where(AlarmRecord.rule_id == rule_id)
     page = page_of(session, query, limit, offset, AlarmRead)
     t = evidence_translator(locale)
-    return page.model_copy(update={"items": [_localised(a, t) for a in page.items]})
+    newest = _newest_events(session, [a.id for a in page.items], t)
+    items = [
+        _localised(a, t).model_copy(update={"last_event": newest.get(a.id)}) for a in page.items
+    ]
+    return page.model_copy(update={"items": items})
 
 
 def _localised(alarm: AlarmRead, t: Translator) -> AlarmRead:
@@ -275,16 +285,39 @@ def _localised(alarm: AlarmRead, t: Translator) -> AlarmRead:
     return alarm.model_copy(update={"note": localised_detail(alarm.note_message, alarm.note, t)})
 
 
+def _event(record: AlarmEventRecord, t: Translator) -> AlarmEventRead:
+    """A stored transition with the system's note in ``t``'s locale."""
+    return AlarmEventRead.model_validate(record).model_copy(
+        update={"note": localised_detail(record.message, record.note, t)}
+    )
+
+
+def _newest_events(session: SessionDep, ids: list[int], t: Translator) -> dict[int, AlarmEventRead]:
+    """The newest transition of each alarm in ``ids`` (one query)."""
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(AlarmEventRecord.id))
+        .where(AlarmEventRecord.alarm_id.in_(ids))
+        .group_by(AlarmEventRecord.alarm_id)
+    )
+    rows = session.scalars(select(AlarmEventRecord).where(AlarmEventRecord.id.in_(newest)))
+    return {r.alarm_id: _event(r, t) for r in rows}
+
+
 def _detail(session: SessionDep, record: AlarmRecord, locale: str) -> AlarmDetail:
     events = session.scalars(
         select(AlarmEventRecord)
         .where(AlarmEventRecord.alarm_id == record.id)
         .order_by(AlarmEventRecord.id)
     )
-    alarm = _localised(AlarmRead.model_validate(record), evidence_translator(locale))
+    t = evidence_translator(locale)
+    alarm = _localised(AlarmRead.model_validate(record), t)
+    shown = [_event(e, t) for e in events]
     return AlarmDetail(
-        **alarm.model_dump(),
-        events=[AlarmEventRead.model_validate(e) for e in events],
+        **alarm.model_dump(exclude={"last_event"}),
+        last_event=shown[-1] if shown else None,
+        events=shown,
     )
 
 
@@ -292,7 +325,8 @@ def _detail(session: SessionDep, record: AlarmRecord, locale: str) -> AlarmDetai
 def get_alarm(
     alarm_id: DbId, session: SessionDep, caller: CallerDep, locale: LocaleDep
 ) -> AlarmDetail:
-    """One alarm with its transitions (raised, escalated, acknowledged, cleared)."""
+    """One alarm with its transitions (raised, escalated, acknowledged, cleared); the system's
+    notes in the language ``Accept-Language`` asks for (else the caller's own)."""
     caller.require(Action.READ)
     record = get_owned(session, AlarmRecord, alarm_id, caller.organization_id)
     return _detail(session, record, locale)

@@ -55,6 +55,7 @@ def _causes(causes: list[dict[str, Any]], t: Translator) -> list[dict[str, Any]]
     return [
         {
             **c,
+            **({"name": t.optional(str(c["name"]))} if c.get("name") else {}),
             "evidence_for": [_localised(e, t) for e in c.get("evidence_for", [])],
             "evidence_against": [_localised(e, t) for e in c.get("evidence_against", [])],
         }

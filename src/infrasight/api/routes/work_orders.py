@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import ReadModel, RequestModel
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.locales.phrases import evidence_translator, localised_detail
 from infrasight.reasoning.remediation import Activity, load_catalogue
 from infrasight.reasoning.work_orders import WorkOrderStatus, allowed_targets
 from infrasight.services.remediation import hazard_recommendations
@@ -46,6 +47,20 @@ class WorkOrderRead(ReadModel):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    title_message: dict[str, Any] | None = Field(
+        default=None,
+        description="the title the system composed, as a message key and parameters (the title "
+        "itself is in the reader's language)",
+    )
+
+
+def _read(wo: WorkOrder, locale: str) -> WorkOrderRead:
+    """The work order with the title the system composed in ``locale`` (a person's as written)."""
+    out = WorkOrderRead.model_validate(wo)
+    if wo.title_message is None:
+        return out
+    title = localised_detail(wo.title_message, wo.title, evidence_translator(locale))
+    return out.model_copy(update={"title": title})
 
 
 class WorkOrderCreate(RequestModel):
@@ -71,7 +86,10 @@ class CommentIn(RequestModel):
     body: str = Field(min_length=1, max_length=10000)
 
 
-def _detail(session: SessionDep, wo: WorkOrder) -> dict[str, Any]:
+def _detail(session: SessionDep, wo: WorkOrder, locale: str) -> dict[str, Any]:
+    """The work order with its events (the system's notes in ``locale``; ``message`` keeps
+    their key and numbers), comments and the states it may move to."""
+    t = evidence_translator(locale)
     events = session.scalars(
         select(WorkOrderEvent)
         .where(WorkOrderEvent.work_order_id == wo.id)
@@ -83,14 +101,15 @@ def _detail(session: SessionDep, wo: WorkOrder) -> dict[str, Any]:
         .order_by(WorkOrderComment.id)
     ).all()
     return {
-        **WorkOrderRead.model_validate(wo).model_dump(mode="json"),
+        **_read(wo, locale).model_dump(mode="json"),
         "events": [
             {
                 "kind": e.kind,
                 "from": e.from_status,
                 "action": e.action,
                 "to": e.to_status,
-                "note": e.note,
+                "note": localised_detail(e.message, e.note, t),
+                "message": e.message,
                 "details": e.details,
                 "actor": e.actor,
                 "at": e.at.isoformat(),
@@ -105,17 +124,25 @@ def _detail(session: SessionDep, wo: WorkOrder) -> dict[str, Any]:
     }
 
 
+def _translated(item: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A recommendation with its name and effect (data-catalogue texts) in ``locale``."""
+    t = evidence_translator(locale)
+    return item | {k: t.optional(str(item[k])) for k in ("name", "effect") if item.get(k)}
+
+
 @router.get("/hazards/{hazard_id}/recommendations")
 def get_recommendations(
     hazard_id: int,
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     activity: Activity | None = None,
     exposure: list[str] | None = Query(default=None),
 ) -> dict[str, Any]:
     """Remediation actions for the hazard's top cause, ranked, with urgency and sources.
     ``activity`` and ``exposure`` (repeatable; ``none`` for none) override what is read from
-    its evidence and element."""
+    its evidence and element. Names and effects in the language ``Accept-Language`` asks for
+    (else the caller's own); ids and sources as written."""
     caller.require(Action.READ)
     recs = hazard_recommendations(
         session,
@@ -132,13 +159,13 @@ def get_recommendations(
         "activity": str(recs.activity),
         "activity_inferred": recs.activity_inferred,
         "exposure": sorted(recs.exposure),
-        "recommendations": [r.as_dict() for r in recs.recommendations],
+        "recommendations": [_translated(r.as_dict(), locale) for r in recs.recommendations],
     }
 
 
 @router.post("/work-orders", status_code=201)
 def post_work_order(
-    body: WorkOrderCreate, session: SessionDep, caller: CallerDep
+    body: WorkOrderCreate, session: SessionDep, caller: CallerDep, locale: LocaleDep
 ) -> dict[str, Any]:
     """Create a work order for a hazard (the top recommendation unless ``action`` names another,
     which needs a ``reason``); the hazard moves to mitigating when its lifecycle allows it."""
@@ -157,7 +184,7 @@ def post_work_order(
         )
     except NotFoundError as err:  # a reference in the body: bad input naming the field
         raise InvalidInputError(f"hazard_id: {err}", field="hazard_id") from err
-    out = _detail(session, wo)
+    out = _detail(session, wo, locale)
     session.commit()
     return out
 
@@ -166,11 +193,13 @@ def post_work_order(
 def list_work_orders(
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     status: WorkOrderStatus | None = None,
     asset_id: int | None = None,
     hazard_id: int | None = None,
 ) -> list[WorkOrderRead]:
-    """Work orders of the organisation (a crew member's own only), soonest due first."""
+    """Work orders of the organisation (a crew member's own only), soonest due first; titles the
+    system composed in the language ``Accept-Language`` asks for (else the caller's own)."""
     require(caller, Action.READ)
     q = select(WorkOrder).where(WorkOrder.organization_id == caller.organization_id)
     if is_crew(caller):
@@ -182,19 +211,26 @@ def list_work_orders(
     if hazard_id is not None:
         q = q.where(WorkOrder.hazard_id == hazard_id)
     rows = session.scalars(q.order_by(WorkOrder.due_at, WorkOrder.id)).all()
-    return [WorkOrderRead.model_validate(w) for w in rows]
+    return [_read(w, locale) for w in rows]
 
 
 @router.get("/work-orders/{work_order_id}")
-def get_one(work_order_id: int, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """A work order with its events (every transition: who, when, note) and comments."""
+def get_one(
+    work_order_id: int, session: SessionDep, caller: CallerDep, locale: LocaleDep
+) -> dict[str, Any]:
+    """A work order with its events (every transition: who, when, note) and comments; the
+    system's notes in the language ``Accept-Language`` asks for (else the caller's own)."""
     require(caller, Action.READ)
-    return _detail(session, get_work_order(session, caller, work_order_id))
+    return _detail(session, get_work_order(session, caller, work_order_id), locale)
 
 
 @router.patch("/work-orders/{work_order_id}")
 def patch_work_order(
-    work_order_id: int, body: WorkOrderPatch, session: SessionDep, caller: CallerDep
+    work_order_id: int,
+    body: WorkOrderPatch,
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
 ) -> dict[str, Any]:
     """Change the assignee or the due date (audited)."""
     caller.require(Action.CONFIGURE)
@@ -202,19 +238,23 @@ def patch_work_order(
     if changes.get("due_at") is not None and changes["due_at"].tzinfo is None:
         changes["due_at"] = changes["due_at"].replace(tzinfo=UTC)
     wo = update_work_order(session, caller, work_order_id, changes)
-    out = _detail(session, wo)
+    out = _detail(session, wo, locale)
     session.commit()
     return out
 
 
 @router.post("/work-orders/{work_order_id}/transitions")
 def post_transition(
-    work_order_id: int, body: TransitionIn, session: SessionDep, caller: CallerDep
+    work_order_id: int,
+    body: TransitionIn,
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
 ) -> dict[str, Any]:
     """Move a work order (409 naming the allowed states when the lifecycle table forbids it;
     cancelling or reopening needs a reason in ``note``)."""
     wo = transition_work_order(session, caller, work_order_id, str(body.to), body.note)
-    out = _detail(session, wo)
+    out = _detail(session, wo, locale)
     session.commit()
     return out
 

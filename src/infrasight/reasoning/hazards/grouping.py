@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from infrasight.core.phrases import N_
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.evidence import Evidence
 from infrasight.reasoning.hazards.lifecycle import (
     HazardAction,
@@ -187,7 +187,7 @@ def group_evidence(
                 mechanism=key[1],
                 hazard_id=h.hazard_id,
                 new_evidence=fresh,
-                transition=apply_action(h.status, HazardAction.NEW_EVIDENCE, N_("new evidence"))
+                transition=apply_action(h.status, HazardAction.NEW_EVIDENCE, phrase("new evidence"))
                 if fresh and h.status is HazardStatus.RESOLVED
                 else None,
                 updated_evidence=updates,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infrasight.core.phrases import N_, Phrase, phrase
+from infrasight.core.phrases import N_, Phrase, phrase, phrase_list
 
 __all__ = ["WORDS", "joined_clauses"]
 
@@ -44,14 +44,8 @@ WORDS = (
 
 def joined_clauses(texts: Sequence[str]) -> Phrase | None:
     """The clauses ``texts`` (data-file texts, each translated whole) read one after the other,
-    ``"; "`` between them in English; None when there are more than three (the English text
-    is then shown as it is)."""
-    if len(texts) == 1:
-        return phrase("{first!c}", first=texts[0])
-    if len(texts) == 2:
-        return phrase("{first!c}; {second!c}", first=texts[0], second=texts[1])
-    if len(texts) == 3:
-        return phrase(
-            "{first!c}; {second!c}; {third!c}", first=texts[0], second=texts[1], third=texts[2]
-        )
-    return None
+    ``"; "`` between them in English (``"；"`` in Chinese), however many; None when there are
+    none."""
+    if not texts:
+        return None
+    return phrase_list(*(phrase("{first!c}", first=text) for text in texts), join=";")

@@ -7,6 +7,7 @@ from nicegui import ui
 from infrasight.api.routes.alarms import AlarmAction, AlarmRead, acknowledge, list_alarms
 from infrasight.core.domain import Action
 from infrasight.core.errors import InfraSightError
+from infrasight.locales.phrases import evidence_translator
 from infrasight.signals.lifecycle import AlarmStatus
 from infrasight.web.context import WebContext
 from infrasight.web.i18n import N_, Translator
@@ -19,16 +20,28 @@ STATUS_NAMES = {
     AlarmStatus.ACKNOWLEDGED.value: N_("acknowledged"),
     AlarmStatus.CLEARED.value: N_("cleared"),
 }
+#: What an alarm's transition did, by event kind.
+EVENT_NAMES = {
+    "raised": N_("raised"),
+    "re_raised": N_("raised again"),
+    "level_changed": N_("level changed"),
+    "acknowledged": N_("acknowledged"),
+    "cleared": N_("cleared"),
+    "escalated": N_("escalated"),
+    "no_data": N_("no data"),
+    "data_resumed": N_("data resumed"),
+}
 SHOWN = 200
 
 
 def _row(ctx: WebContext, alarm: AlarmRead, scope: PageScope) -> None:
     t: Translator = scope.t
     bid = browser_id()
+    words = evidence_translator(t.locale)  # level names and notes the system writes
     card = ui.card().classes("w-full").mark(f"alarm-{alarm.id}")
     with card, ui.row().classes("w-full items-center gap-3 flex-wrap"):
         colour = {1: "text-amber-600", 2: "text-red-600"}.get(alarm.severity, "text-red-900")
-        ui.label(alarm.level_name).classes(f"font-bold {colour}")
+        ui.label(words.optional(alarm.level_name)).classes(f"font-bold {colour}")
         ui.label(alarm.key).classes("font-mono")
         status = ui.label(t(STATUS_NAMES.get(alarm.status, alarm.status)))
         status.mark(f"alarm-status-{alarm.id}")
@@ -61,6 +74,17 @@ def _row(ctx: WebContext, alarm: AlarmRead, scope: PageScope) -> None:
 
             button = ui.button(t("Acknowledge"), on_click=ack).props("dense")
             button.mark(f"ack-{alarm.id}")
+    with card:
+        if alarm.note:
+            ui.label(alarm.note).classes("text-sm").mark(f"alarm-note-{alarm.id}")
+        last = alarm.last_event
+        if last is not None:
+            kind = t(EVENT_NAMES[last.kind]) if last.kind in EVENT_NAMES else last.kind
+            said = t(
+                "{what} {when} by {who}", what=kind, when=t.datetime(last.time), who=last.actor
+            )
+            text = t("{event}: {note}", event=said, note=last.note) if last.note else said
+            ui.label(text).classes("text-xs text-slate-600").mark(f"alarm-event-{alarm.id}")
 
 
 def register(ctx: WebContext) -> None:

@@ -33,7 +33,7 @@ from infrasight.web.context import WebContext
 from infrasight.web.forecast_cache import ForecastKey
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, browser_id, open_page
-from infrasight.web.pages.hazards import MECHANISM_NAMES
+from infrasight.web.pages.hazards import MECHANISM_NAMES, no_rating_text
 from infrasight.web.pages.hazards import STATUS_NAMES as HAZARD_STATUS
 from infrasight.web.pages.hazards import name_of as _name
 
@@ -363,8 +363,7 @@ def _condition(scope: PageScope, asset_id: int, standard: str | None) -> None:
                 ),
             )
         except InfraSightError as error:
-            reason = str(error)
-            ui.label(t("No rating under {standard}: {reason}", standard=standard, reason=reason))
+            ui.label(no_rating_text(error, standard, t))
             return
         summary = rated["summary"]
         ui.label(

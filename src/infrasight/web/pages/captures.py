@@ -212,7 +212,8 @@ def register(ctx: WebContext) -> None:
             for row in rows:
                 review = reviews.get(int(row["id"]))
                 row["review"] = _review_text(review.verdict, review.note, t) if review else "–"
-            ui.table(columns=columns, rows=rows, row_key="id").classes("w-full").mark("defects")
+            table = ui.table(columns=columns, rows=rows, row_key="id").classes("w-full")
+            table.props("hide-no-data").mark("defects")  # the label below says it
             if not defects:
                 ui.label(t("No defects found."))
             with ui.row().classes("gap-3 text-sm"):

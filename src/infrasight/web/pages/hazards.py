@@ -26,6 +26,8 @@ from infrasight.api.routes.hazards import (
 from infrasight.api.routes.work_orders import WorkOrderCreate, get_recommendations, post_work_order
 from infrasight.core.domain import Action
 from infrasight.core.errors import InfraSightError, NotFoundError
+from infrasight.locales import DEFAULT_LOCALE
+from infrasight.reasoning.errors import UnknownStandardError
 from infrasight.reasoning.hazards import HazardStatus, RiskMatrix, load_risk_matrix
 from infrasight.services.auth import Principal
 from infrasight.web import data
@@ -57,6 +59,7 @@ STATUS_NAMES = {
 }
 #: The mechanism library's ids (``reasoning/mechanisms/*.toml``) and their names.
 MECHANISM_NAMES = {
+    "applied_load": N_("Applied load (no damage)"),
     "asr": N_("Alkali-silica reaction"),
     "corrosion": N_("Corrosion of reinforcement"),
     "fatigue": N_("Fatigue cracking"),
@@ -115,6 +118,8 @@ def risk_matrix_html(matrix: RiskMatrix, likelihood: int, consequence: int, t: T
 
 EVIDENCE_NAMES = {
     "reading_window": N_("readings"),
+    "anomaly_window": N_("anomaly"),
+    "verification": N_("verification"),
     "alarm": N_("alarm"),
     "defect": N_("defect"),
     "modal_shift": N_("modal shift"),
@@ -333,7 +338,7 @@ def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> 
         for i, e in enumerate(items)
     ]
     ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props(
-        "dense wrap-cells"
+        f'dense wrap-cells no-data-label="{t("Nothing to show.")}"'
     ).mark(marker)
 
 
@@ -378,6 +383,17 @@ def _causes(causes: list[dict[str, Any]], t: Translator) -> None:
                 _evidence_table(against, t, f"cause-{rank}-against")
 
 
+def no_rating_text(error: InfraSightError, standard: str, t: Translator) -> str:
+    """Why an asset has no rating, in the reader's language (an unknown standard named so)."""
+    if isinstance(error, UnknownStandardError):
+        return t(
+            "{standard} is not a standard InfraSight rates by; it rates by: {known}",
+            standard=standard,
+            known=", ".join(error.known),
+        )
+    return t("No rating under {standard}: {reason}", standard=standard, reason=str(error))
+
+
 def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: Translator) -> None:
     ui.label(t("Condition rating")).classes("text-lg")
     asset = get_asset(int(hazard["asset_id"]), session, caller)
@@ -388,7 +404,7 @@ def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: T
     try:
         rated = get_condition(asset.id, session, caller, standard=standard, locale=t.locale)
     except InfraSightError as error:
-        ui.label(t("No rating under {standard}: {reason}", standard=standard, reason=str(error)))
+        ui.label(no_rating_text(error, standard, t))
         return
     element_subjects = {f"element:{hazard.get('element_id')}"}
     names = {e.id: e.name for e in data.elements(session, caller, asset.id)}
@@ -421,7 +437,9 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
     t = scope.t
     ui.label(t("Recommendations")).classes("text-lg")
     try:
-        recs = get_recommendations(hazard_id, scope.session, scope.caller, None, None)
+        recs = get_recommendations(
+            hazard_id, scope.session, scope.caller, DEFAULT_LOCALE, None, None
+        )
     except InfraSightError as error:
         ui.label(t("No recommendations: {reason}", reason=str(error)))
         return
@@ -447,7 +465,9 @@ def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
                             body["reason"] = str(reason.value or "")
 
                         def work(session: Session, caller: Principal) -> dict[str, Any]:
-                            return post_work_order(WorkOrderCreate(**body), session, caller)
+                            return post_work_order(
+                                WorkOrderCreate(**body), session, caller, t.locale
+                            )
 
                         made = act(ctx, bid, t, work)
                         if made is not None:
@@ -515,7 +535,9 @@ def _trail(hazard: dict[str, Any], t: Translator) -> None:
         }
         for i, tr in enumerate(hazard["transitions"])
     ]
-    ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props("dense").mark("trail")
+    ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props(
+        f'dense no-data-label="{t("Nothing to show.")}"'
+    ).mark("trail")
 
 
 def register(ctx: WebContext) -> None:
@@ -558,6 +580,7 @@ def register(ctx: WebContext) -> None:
                 rows=hazard_rows(hazards, _element_names(session, caller, assets), t),
                 row_key="id",
             ).classes("w-full")
+            table.props(f'no-data-label="{t("Nothing to show.")}"')
             table.add_slot(
                 "body-cell-id",
                 '<q-td :props="props"><a :href="\'/hazards/\' + props.value" '

@@ -15,6 +15,7 @@ from infrasight.api.routes.condition import get_condition
 from infrasight.api.routes.hazards import HazardRead, list_hazards
 from infrasight.api.routes.work_orders import list_work_orders
 from infrasight.core.errors import InfraSightError
+from infrasight.locales import DEFAULT_LOCALE
 from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.context import WebContext
@@ -165,7 +166,9 @@ def _open_hazards(session: Session, caller: Principal) -> list[HazardRead]:
 
 def _open_due(session: Session, caller: Principal) -> list[datetime]:
     """When each work order that is still to be done is due (UTC; ``GET /work-orders``)."""
-    orders = list_work_orders(session, caller, status=None, asset_id=None, hazard_id=None)
+    orders = list_work_orders(
+        session, caller, DEFAULT_LOCALE, status=None, asset_id=None, hazard_id=None
+    )
     return [
         w.due_at if w.due_at.tzinfo else w.due_at.replace(tzinfo=UTC)
         for w in orders

@@ -54,7 +54,11 @@ EVENT_NAMES = {
     "created": N_("created"),
     "transition": N_("moved"),
     "updated": N_("updated"),
+    "verification": N_("verification"),
+    "attachment": N_("attachment added"),
 }
+#: A verification's outcome.
+OUTCOME_NAMES = {"passed": N_("passed"), "failed": N_("failed"), "pending": N_("pending")}
 
 
 def _status(value: str, t: Translator) -> str:
@@ -106,7 +110,7 @@ def _card(wo: WorkOrderRead, people: dict[int, tuple[str, str]], t: Translator) 
 def _move(ctx: WebContext, bid: str, t: Translator, work_order_id: int, to: str, note: str) -> bool:
     def work(session: Session, caller: Principal) -> dict[str, Any]:
         body = TransitionIn(to=WorkOrderStatus(to), note=note)
-        return post_transition(work_order_id, body, session, caller)
+        return post_transition(work_order_id, body, session, caller, t.locale)
 
     return act(ctx, bid, t, work) is not None
 
@@ -132,10 +136,10 @@ def _assign(ctx: WebContext, scope: PageScope, wo: dict[str, Any]) -> None:
 
             def work(session: Session, caller: Principal) -> dict[str, Any]:
                 body = WorkOrderPatch(assignee_id=int(who.value))
-                out = patch_work_order(int(wo["id"]), body, session, caller)
+                out = patch_work_order(int(wo["id"]), body, session, caller, t.locale)
                 if S.ASSIGNED.value in out["allowed_transitions"]:
                     move = TransitionIn(to=S.ASSIGNED, note="")
-                    out = post_transition(int(wo["id"]), move, session, caller)
+                    out = post_transition(int(wo["id"]), move, session, caller, t.locale)
                 return out
 
             if act(ctx, bid, t, work) is not None:
@@ -186,6 +190,9 @@ def _events(wo: dict[str, Any], t: Translator) -> None:
         move = ""
         if e.get("to"):
             move = (_status(e["from"], t) + " → " if e.get("from") else "") + _status(e["to"], t)
+        outcome = str((e.get("details") or {}).get("outcome", ""))
+        if e["kind"] == "verification" and outcome in OUTCOME_NAMES:
+            move = t(OUTCOME_NAMES[outcome])
         rows.append(
             {
                 "i": i,
@@ -195,9 +202,9 @@ def _events(wo: dict[str, Any], t: Translator) -> None:
                 "note": e.get("note") or "",
             }
         )
-    ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props("dense").mark(
-        "events"
-    )
+    ui.table(columns=columns, rows=rows, row_key="i").classes("w-full").props(
+        f'dense wrap-cells no-data-label="{t("Nothing to show.")}"'
+    ).mark("events")
 
 
 #: States shown as columns even when empty (the others appear when something is in them).
@@ -277,7 +284,7 @@ def register(ctx: WebContext) -> None:
             t = scope.t
             ui.label(t("Work orders")).classes("text-2xl")
             orders = list_work_orders(
-                scope.session, scope.caller, status=None, asset_id=None, hazard_id=None
+                scope.session, scope.caller, t.locale, status=None, asset_id=None, hazard_id=None
             )
             if not orders:
                 ui.label(t("No work orders."))
@@ -291,7 +298,7 @@ def register(ctx: WebContext) -> None:
                 return
             t = scope.t
             try:
-                wo = get_one(work_order_id, scope.session, scope.caller)
+                wo = get_one(work_order_id, scope.session, scope.caller, t.locale)
             except NotFoundError:
                 ui.label(t("Work order not found.")).mark("not-found")
                 return
