@@ -18,11 +18,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[assistant]"
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt,scale]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot,mqtt,scale,assistant]"
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -51,6 +51,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import func, select
 
+from infrasight.assistant.embedding import MISSING, shipped_embedder
 from infrasight.assistant.grounding import extract_numbers
 from infrasight.assistant.llm import ChatClient, OpenAIChatClient
 from infrasight.assistant.local_model import local_model_available, serve_smollm2
@@ -265,12 +266,14 @@ def expected_facts(platform: Platform, world: dict[str, Any], q: dict[str, Any])
     registry = default_registry()
     results: dict[str, Any] = {}
     admin = Principal(organization_id=world["org"], name="truth", role=Role.ADMIN)
+    embedder = shipped_embedder() if platform.settings.assistant_embeddings else None
     with platform.database.session() as s:
         for name, args in q["calls"]:
             tool = registry.get(name)
             if tool is None or q["kind"] == "leak":
                 continue
-            results[name] = tool.run(ToolContext(session=s, caller=admin), tool.parse(args))
+            ctx = ToolContext(session=s, caller=admin, embedder=embedder)
+            results[name] = tool.run(ctx, tool.parse(args))
     return {f: FACTS[f](results) for f in q["facts"]}
 
 
@@ -339,6 +342,7 @@ def evaluate(
     """
     caller = Principal(organization_id=world["org"], name="engineer@bench", role=Role.ENGINEER)
     registry = default_registry()
+    embedder = shipped_embedder() if platform.settings.assistant_embeddings else None
     before = _counts(platform)
     rows: list[dict[str, Any]] = []
     for q in questions:
@@ -352,7 +356,7 @@ def evaluate(
         expected = {name for name, _ in q["calls"]}
         if q["kind"] == "write":
             expected = {n for n in expected if registry.get(n) is not None}
-        routed = expected <= set(registry.route(q["question"], offered))
+        routed = expected <= set(registry.route(q["question"], offered, embedder=embedder))
         facts_ok = all(_has_fact(answer["answer"], v) for v in truths[q["id"]].values())
         prose = answer["answer"].split("\n\n— ")[0] if answer["key_facts"] else answer["answer"]
         prose_ok = all(_has_fact(prose, v) for v in truths[q["id"]].values())
@@ -459,6 +463,13 @@ def main() -> int:
     parser.add_argument("--key-facts", choices=("auto", "on", "off"), default="auto",
                         help="write the tools' key figures under the answer (INFRASIGHT_"
                         "ASSISTANT_KEY_FACTS); auto = on for the local SmolLM2")  # fmt: skip
+    parser.add_argument("--embeddings", choices=("auto", "off"), default="auto",
+                        help="document search and tool routing with the embedding model of the "
+                        "assistant extra (INFRASIGHT_ASSISTANT_EMBEDDINGS): auto = when "
+                        "installed; off: BM25 and the word list")  # fmt: skip
+    parser.add_argument("--recorded", choices=("on", "off"), default="on",
+                        help="off: skip the scripted models (a chunk of a long run with the "
+                        "local model)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--record", type=Path, default=None,
                         help="append one JSON line per question of the real model to this file "
@@ -505,7 +516,8 @@ def main() -> int:
                             assistant_tools_offered=offered,
                             assistant_key_facts=key_facts_on,
                             assistant_result_chars=result_chars,
-                            assistant_max_steps=max_steps)  # fmt: skip
+                            assistant_max_steps=max_steps,
+                            assistant_embeddings=args.embeddings == "auto")  # fmt: skip
         upgrade(settings)
         platform = Platform.create(settings, workers=0)
         try:
@@ -520,7 +532,8 @@ def main() -> int:
             models: dict[str, dict[str, Any]] = {}
             report: dict[str, Any] = {"days": days, "questions": len(questions), "sets": sets,
                                       "models": models}  # fmt: skip
-            for name, invent in (("recorded", False), ("recorded+invented", True)):
+            scripted_models = (("recorded", False), ("recorded+invented", True))
+            for name, invent in scripted_models if args.recorded == "on" else ():
                 with ReplayServer(scripted(questions, invent=invent)) as server:
 
                     def factory(url: str = server.url) -> ChatClient:
@@ -529,6 +542,11 @@ def main() -> int:
                     models[name] = evaluate(platform, world, questions, truths, factory,
                                             invented=invent, offered=routed_at)  # fmt: skip
             report["tools_offered"] = offered or "all"
+            report["embeddings"] = (
+                (e.name if (e := shipped_embedder()) else MISSING)
+                if args.embeddings == "auto"
+                else "off"
+            )
             report["key_facts"] = key_facts_on
             if local:
                 t1 = time.perf_counter()
@@ -576,6 +594,7 @@ def main() -> int:
           f"paraphrases in {', '.join(held)}), {days} days of demo data, tools "
           f"offered per question: {report['tools_offered']}, key figures under the answer: "
           f"{'on' if report['key_facts'] else 'off'}")  # fmt: skip
+    print(f"embeddings (document search, tool routing): {report['embeddings']}")
     print_table(report["models"], report["sets"])
     return 0
 

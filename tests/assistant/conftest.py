@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from infrasight.core.domain import Role
+from infrasight.core.settings import Settings
 from infrasight.platform import Platform
 from infrasight.storage.models import Hazard, HazardEvidenceLink
 from tests.conftest import Tenant
@@ -115,3 +116,11 @@ def world(client: TestClient, platform: Platform, tenant: Tenant, other_tenant: 
 def transcript(name: str, world: World) -> dict[str, Any]:
     """A recorded transcript with the world's ids in place of ``{asset_id}`` etc."""
     return json.loads(world.fill((TRANSCRIPTS / f"{name}.json").read_text()))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The assistant's protocol tests rank by BM25 and route by words (their transcripts and
+    rankings are written for those); tests of the embedding model turn it on themselves."""
+    settings.assistant_embeddings = False
+    return settings

@@ -220,9 +220,12 @@ class Agent:
         messages: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(system)}]
         messages += [dict(m) for m in history[-HISTORY_MESSAGES:]]
         messages.append({"role": "user", "content": question})
-        # all tools, or (tools_offered > 0, for small models) the few the question points to;
-        # a tool not offered still runs when called
-        specs = self.registry.specs(self.registry.route(question, self.tools_offered))
+        # all tools, or (tools_offered > 0, for small models) the few the question points to
+        # (by embedding similarity when a model is installed, else by words); a tool not
+        # offered still runs when called
+        specs = self.registry.specs(
+            self.registry.route(question, self.tools_offered, embedder=ctx.embedder)
+        )
         # the id arguments limited to the caller's ids (a grammar-constrained server writes no
         # other); only from a whole list (list_assets lists at most 100)
         specs = constrain_specs(specs, id_choices(blocks, complete=len(blocks) < 100))

@@ -62,9 +62,10 @@ def serve_smollm2(
     n_ctx
         Context length, tokens (the tools' schemas alone take about 3,000).
     threads
-        CPU threads for inference. One by default: llama.cpp's OpenMP threads wait for each
-        other at every operation, and on cores shared with other work (tests, builds) two
-        threads stalled a 100-token answer past 300 s where one thread took 18-32 s.
+        CPU threads for inference, for the prompt as for the answer (the server's own default
+        reads the prompt with every core). One by default: llama.cpp's OpenMP threads wait for
+        each other at every operation, and on cores shared with other work two threads read a
+        1,505-token prompt at 24 tokens/s where one read 50 (load average 4-9).
     start_timeout_s
         How long loading may take, seconds.
     log
@@ -85,6 +86,10 @@ def serve_smollm2(
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(weights),
                "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port),
                "--n_ctx", str(n_ctx), "--n_threads", str(threads),
+               "--n_threads_batch", str(threads),
+               # the server keeps every prompt token's logits by default: 49,152 floats a token,
+               # copied after each batch (18 s of a 52-s first answer; 9 s to read 8 new tokens)
+               "--logits_all", "false",
                "--chat_format", "chatml-function-calling"]  # fmt: skip
     out = log.open("ab") if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

@@ -3,9 +3,11 @@ of uploaded PDFs and of the generated reports).
 
 Pure: documents are split into passages (paragraphs, then sentences, at most ``MAX_PASSAGE``
 characters) and ranked by Okapi BM25 (k1 = 1.2, b = 0.75) on words for Latin script and on
-character bigrams for Chinese, so a question in either script finds passages in it. This is a
-lexical ranking: no embedding model is used (none that ships its weights in a registry package
-and reads Chinese was found; see docs/assistant.md).
+character bigrams for Chinese. Given an embedding model (:mod:`infrasight.assistant.embedding`),
+the passages are also ranked by the cosine similarity of their embedding to the question's,
+and the two rankings are fused by reciprocal rank (Cormack et al., SIGIR 2009: 1 / (60 + rank)
+summed): the words a question shares with a note still count, and a question in other words
+or another language finds it too (``benchmarks/assistant_retrieval.py`` measures each way).
 """
 
 from __future__ import annotations
@@ -15,10 +17,25 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["Document", "Passage", "search_passages", "split_passages", "tokens"]
+import numpy as np
+
+from infrasight.assistant.embedding import TextEmbedder
+
+__all__ = [
+    "Document",
+    "Passage",
+    "bm25_scores",
+    "fuse_ranks",
+    "search_passages",
+    "split_passages",
+    "tokens",
+]
 
 MAX_PASSAGE = 400
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
+Ranking = Literal["bm25", "embedding", "hybrid"]
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])")
@@ -78,23 +95,22 @@ def split_passages(document: Document) -> list[Document]:
     return out
 
 
-def search_passages(
-    query: str, documents: Sequence[Document], *, limit: int = 5, k1: float = 1.2, b: float = 0.75
-) -> list[Passage]:
-    """The ``limit`` passages of ``documents`` that best match ``query`` (BM25 > 0 only)."""
-    passages = [p for d in documents for p in split_passages(d)]
-    if not passages:
+def bm25_scores(
+    query: str, texts: Sequence[str], *, k1: float = 1.2, b: float = 0.75
+) -> list[float]:
+    """Okapi BM25 score of each text for ``query`` (0 where no term is shared)."""
+    bags = [Counter(tokens(t)) for t in texts]
+    if not bags:
         return []
-    bags = [Counter(tokens(p.text)) for p in passages]
     lengths = [sum(bag.values()) for bag in bags]
     mean_length = sum(lengths) / len(lengths) or 1.0
     frequency: Counter[str] = Counter()
     for bag in bags:
         frequency.update(bag.keys())
-    n = len(passages)
+    n = len(bags)
     terms = set(tokens(query))
-    ranked: list[Passage] = []
-    for passage, bag, length in zip(passages, bags, lengths, strict=True):
+    scores: list[float] = []
+    for bag, length in zip(bags, lengths, strict=True):
         score = 0.0
         for term in terms:
             tf = bag.get(term, 0)
@@ -102,15 +118,61 @@ def search_passages(
                 continue
             idf = math.log(1.0 + (n - frequency[term] + 0.5) / (frequency[term] + 0.5))
             score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / mean_length))
-        if score > 0:
-            ranked.append(
-                Passage(
-                    source=passage.source,
-                    text=passage.text,
-                    score=score,
-                    title=passage.title,
-                    page=passage.page,
-                )
-            )
+        scores.append(score)
+    return scores
+
+
+def fuse_ranks(*rankings: Sequence[float], k: int = RRF_K) -> list[float]:
+    """Reciprocal-rank fusion: for each item, the sum over ``rankings`` of 1 / (k + rank),
+    rank 1 being the highest score; an item scored 0 or less in a ranking gets nothing from
+    it. Ties share the better rank."""
+    if not rankings:
+        return []
+    fused = [0.0] * len(rankings[0])
+    for scores in rankings:
+        order = sorted(set(s for s in scores if s > 0), reverse=True)
+        rank_of = {s: r for r, s in enumerate(order, start=1)}
+        for i, s in enumerate(scores):
+            if s > 0:
+                fused[i] += 1.0 / (k + rank_of[s])
+    return fused
+
+
+def search_passages(
+    query: str,
+    documents: Sequence[Document],
+    *,
+    limit: int = 5,
+    embedder: TextEmbedder | None = None,
+    ranking: Ranking = "hybrid",
+) -> list[Passage]:
+    """The ``limit`` passages of ``documents`` that best match ``query``.
+
+    Without ``embedder`` (or with ``ranking`` "bm25"): BM25, passages scoring 0 left out.
+    With one: by the cosine similarity of the embeddings ("embedding") or by both rankings
+    fused ("hybrid", :func:`fuse_ranks`); every passage is then ranked, the score being the
+    cosine or the fused score.
+    """
+    passages = [p for d in documents for p in split_passages(d)]
+    if not passages:
+        return []
+    texts = [p.text for p in passages]
+    lexical = bm25_scores(query, texts)
+    if embedder is None or ranking == "bm25":
+        scores = lexical
+        keep = [s > 0 for s in scores]
+    else:
+        cosine = embedder.embed(texts, query=False) @ embedder.embed([query], query=True)[0]
+        # shifted to (0, 2] so every passage takes part in the fusion
+        semantic = [float(c) + 1.0 for c in np.clip(cosine, -0.999, 1.0)]
+        scores = (
+            [float(c) for c in cosine] if ranking == "embedding" else fuse_ranks(lexical, semantic)
+        )
+        keep = [True] * len(scores)
+    ranked = [
+        Passage(source=p.source, text=p.text, score=s, title=p.title, page=p.page)
+        for p, s, kept in zip(passages, scores, keep, strict=True)
+        if kept
+    ]
     ranked.sort(key=lambda p: (-p.score, p.source, p.page or 0))
     return ranked[:limit]

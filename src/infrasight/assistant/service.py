@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.assistant.agent import Agent, Answer, ToolOutcome
+from infrasight.assistant.embedding import shipped_embedder
 from infrasight.assistant.language import choose_language
 from infrasight.assistant.llm import ChatClient, client_from_settings
 from infrasight.assistant.tools import ToolContext, ToolRegistry, default_registry
@@ -221,6 +222,7 @@ def run_ask(
                 caller=ask.caller,
                 blobs=platform.blobs,
                 texts=partial(document_texts, platform.database, platform.blobs),
+                embedder=shipped_embedder() if settings.assistant_embeddings else None,
             )
             for item in agent.run(
                 ctx,

@@ -38,7 +38,9 @@ from infrasight.api.routes.reports import list_reports
 from infrasight.api.routes.work_orders import get_one as get_work_order_detail
 from infrasight.api.routes.work_orders import get_recommendations, list_work_orders
 from infrasight.assistant.documents import extract_pages, page_documents
+from infrasight.assistant.embedding import TextEmbedder
 from infrasight.assistant.retrieval import Document, Passage, search_passages
+from infrasight.assistant.routing import route_by_embedding
 from infrasight.core.domain import Action
 from infrasight.core.errors import InvalidInputError, PermissionDeniedError
 from infrasight.locales import DEFAULT_LOCALE
@@ -67,6 +69,8 @@ class ToolContext:
     #: The stored page texts of a blob (SHA-256, media type), extracted once
     #: (``services/document_texts.py``); without it, the blob is read and extracted here.
     texts: Callable[[str, str], list[str]] | None = None
+    #: The embedding model for document search (hybrid with BM25); None: BM25 alone.
+    embedder: TextEmbedder | None = None
 
 
 class _Args(BaseModel):
@@ -474,7 +478,7 @@ def _search(ctx: ToolContext, a: SearchArgs) -> Any:
                 title=att.filename or f"attachment {att.id}",
             )
     documents += _report_documents(ctx, a.asset_id)
-    found = search_passages(a.query, documents)
+    found = search_passages(a.query, documents, embedder=ctx.embedder)
     out: list[dict[str, Any]] = []
     for p in found:
         item: dict[str, Any] = {"source": p.source, "passage": p.text, "score": round(p.score, 3)}
@@ -594,16 +598,24 @@ class ToolRegistry:
             return [t.spec() for t in self._tools.values()]
         return [self._tools[n].spec() for n in names if n in self._tools]
 
-    def route(self, question: str, limit: int) -> list[str]:
-        """The at most ``limit`` tools whose words (``tool_routing.toml``) the question names
-        most often, the most named first (ties in registry order); the fallback tools when it
-        names none.
+    def route(
+        self, question: str, limit: int, *, embedder: TextEmbedder | None = None
+    ) -> list[str]:
+        """The at most ``limit`` tools to offer for ``question``.
+
+        With ``embedder``: those whose description or example questions are most similar to
+        the question (:func:`~infrasight.assistant.routing.route_by_embedding`). Without: those
+        whose words (``tool_routing.toml``) the question names most often, the most named
+        first (ties in registry order); the fallback tools when it names none.
 
         For small models, which pick the right tool more often, and read faster, among a few
         (and a 135M model mostly picks the first tool it is shown).
         """
         if limit <= 0 or limit >= len(self._tools):
             return self.names
+        if embedder is not None:
+            descriptions = {name: tool.description for name, tool in self._tools.items()}
+            return route_by_embedding(question, descriptions, embedder, limit)
         words, fallback = _routing()
         scores = {
             name: sum(1 for pattern in words.get(name, ()) if pattern.search(question))

