@@ -163,7 +163,7 @@ def _touch(
         canvas[y - y0 : y - y0 + h, x - x0 : x - x0 + w] = piece.mask
         grown.append(cv2.dilate(canvas, kernel))
     neighbourhood = cv2.dilate(grown[0], np.ones((3, 3), np.uint8))
-    return bool(np.any(neighbourhood & grown[1]))
+    return bool(np.logical_and(neighbourhood, grown[1]).any())
 
 
 def group_instances(
