@@ -233,7 +233,9 @@ def seed_closed_loop(
             eng,
             ids,
             series.visits[0],
-            end - timedelta(days=30),
+            # inside the hazards' hourly grid, which starts at most ``window`` days before the
+            # end on a whole hour (30 days before the end fell just before it at some minutes)
+            end - timedelta(days=25),
             "demo-span3-girder-before.png",
         )
     platform.jobs.settle()
