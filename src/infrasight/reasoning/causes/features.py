@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.causes.types import ChannelData, ChannelRole, FloatArray, Observations
@@ -28,11 +28,16 @@ _LAGS_H = (0.0, 2.0, 4.0, 8.0)
 _KNOT_H = 7 * 24.0
 Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
 Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
+Z_FOLLOW = 2.0  # |z| at which a channel that follows the lead's course can confirm it
+FOLLOW_CORR = 0.8  # correlation of daily means with the lead's, since its onset, to follow it
 Z_MODAL = 6.5  # frequency drop (in its environmental spread) at which modal_drop is 0.5
 MIN_GAIN_RISE_SIGMAS = 3.0  # rain-gain rise, in its standard errors, below which it is no evidence
 LOAD_COSINE = float(np.cos(np.pi / 4))  # an earlier excursion within 45° of the present change
 LOAD_SIZE = 0.5  # its size, as a share of the present change, for the change to read as a load
 AR_INFLATION = 2.0  # standard-error inflation for autocorrelated residuals (AR(1) phi ~0.6)
+MIN_SHARE = 0.5  # least share of a structural change that a co-located gauge sees
+MAX_SPIKE_SHARE = 0.05  # spikes on more samples than this are not isolated (a quantised or
+# stuck-ish channel whose robust noise is ~0 flags most samples); 30 spikes in 45 days are 2.8 %
 MIN_BURST_SIGMAS = 3.0  # noise-level ratio (log) beyond its sampling error to count as a burst
 
 
@@ -375,7 +380,7 @@ def _fault_checks(
     # a spike that a co-located gauge shows at the same sample is the structure's (a load
     # placed or an impulse), not this gauge's
     spikes = np.flatnonzero(_spike_mask(d) & ~shared)
-    if 3 <= spikes.size < 0.02 * n:
+    if 3 <= spikes.size < MAX_SPIKE_SHARE * n:
         out.append(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
@@ -555,9 +560,13 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
         t_lead = by_key[lead.key].times_h[lead.index]
         confirm = [
             cc for k, cc in sig.items() if k != lead.key and _same_change(lead, cc, by_key, t_lead)
+        ] + [
+            cc
+            for k, cc in changes.items()
+            if k not in sig and abs(cc.z) >= Z_FOLLOW and _follows(lead, cc)
         ]
         feats["corroboration"] = Feature(
-            value=1.0 if confirm else 0.0,
+            value=1.0 if confirm else _unconfirmed(lead.z),
             evidence=tuple(
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
@@ -581,13 +590,72 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                         "no other channel at the element confirms the change of {channel}",
                         channel=lead.key,
                     ),
-                    value=0.0,
+                    value=_unconfirmed(lead.z),
                 ),
             ),
         )
         _shape_features(feats, lead, by_key[lead.key], obs)
     _moisture_feature(feats, obs)
     return feats
+
+
+def _follows(lead: ChannelChange, other: ChannelChange) -> bool:
+    """Whether ``other``, a change too small to confirm the lead's by its size alone, follows
+    the lead's course since the lead's onset: daily means of both damage signals correlated at
+    ``FOLLOW_CORR`` or more (and the same sign as the changes), on at least 7 days.
+
+    Daily means leave out what a day's temperature cycle and traffic leave in the damage
+    signal, so the correlation reads the slow course only: a slow structural change that a
+    less sensitive co-located gauge shows at 2 of its noise sigmas, following the same course,
+    confirms it; a drifting gauge's neighbour stays flat and does not.
+
+    Parameters
+    ----------
+    lead, other : ChannelChange
+        Changes on one grid (channels of different lengths never follow).
+    """
+    a, b = lead.raw, other.raw
+    if a.size != b.size or a.size < 48:
+        return False
+    on = lead.onset_index - lead.onset_index % 24
+    n_days = (a.size - on) // 24
+    if n_days < 7:
+        return False
+    seg = slice(on, on + 24 * n_days)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        da = np.nanmean(a[seg].reshape(n_days, 24), axis=1)
+        db = np.nanmean(b[seg].reshape(n_days, 24), axis=1)
+    ok = np.isfinite(da) & np.isfinite(db)
+    if ok.sum() < 7 or np.std(da[ok]) == 0 or np.std(db[ok]) == 0:
+        return False
+    c = float(np.corrcoef(da[ok], db[ok])[0, 1]) * np.sign(lead.delta) * np.sign(other.delta)
+    return c >= FOLLOW_CORR
+
+
+def _unconfirmed(z: float) -> float:
+    """Corroboration when no other channel confirms a change of ``z`` noise sigmas.
+
+    The absence of a confirmation is evidence against a structural change only as far as a
+    co-located gauge would have shown it: one that sees ``MIN_SHARE`` of the change (gauges on
+    one element across one crack system see comparable openings; a reasoned round number, not
+    fitted) reaches ``Z_CONFIRM`` with probability ``power = Phi(MIN_SHARE |z| - Z_CONFIRM)``.
+    The value falls from the uninformed 0.5 as that power rises: a slow change that has just
+    become significant on its most sensitive gauge is not yet a sensor fault (0.35 at 5 sigmas),
+    a step of 10 sigmas that no other gauge shows is (0.01).
+
+    Parameters
+    ----------
+    z : float
+        The lead channel's change in its noise sigmas (signed).
+
+    Returns
+    -------
+    float
+        In [0, 0.5].
+    """
+    power = float(ndtr(MIN_SHARE * abs(z) - Z_CONFIRM))
+    return 0.5 * (1.0 - power)
 
 
 def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]) -> Feature | None:
