@@ -629,7 +629,7 @@ def _follows(lead: ChannelChange, other: ChannelChange) -> bool:
     ok = np.isfinite(da) & np.isfinite(db)
     if ok.sum() < 7 or np.std(da[ok]) == 0 or np.std(db[ok]) == 0:
         return False
-    c = float(np.corrcoef(da[ok], db[ok])[0, 1]) * np.sign(lead.delta) * np.sign(other.delta)
+    c = float(np.corrcoef(da[ok], db[ok])[0, 1]) * float(np.sign(lead.delta * other.delta))
     return c >= FOLLOW_CORR
 
 
