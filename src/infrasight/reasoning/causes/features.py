@@ -36,8 +36,6 @@ LOAD_COSINE = float(np.cos(np.pi / 4))  # an earlier excursion within 45° of th
 LOAD_SIZE = 0.5  # its size, as a share of the present change, for the change to read as a load
 AR_INFLATION = 2.0  # standard-error inflation for autocorrelated residuals (AR(1) phi ~0.6)
 MIN_SHARE = 0.5  # least share of a structural change that a co-located gauge sees
-MAX_SPIKE_SHARE = 0.05  # spikes on more samples than this are not isolated (a quantised or
-# stuck-ish channel whose robust noise is ~0 flags most samples); 30 spikes in 45 days are 2.8 %
 MIN_BURST_SIGMAS = 3.0  # noise-level ratio (log) beyond its sampling error to count as a burst
 
 
@@ -380,7 +378,7 @@ def _fault_checks(
     # a spike that a co-located gauge shows at the same sample is the structure's (a load
     # placed or an impulse), not this gauge's
     spikes = np.flatnonzero(_spike_mask(d) & ~shared)
-    if 3 <= spikes.size < MAX_SPIKE_SHARE * n:
+    if 3 <= spikes.size < 0.02 * n:
         out.append(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
