@@ -103,4 +103,3 @@ def test_a_lone_drift_becomes_a_sensor_fault_once_a_neighbour_would_have_seen_it
     assert infer_causes(obs, lib).top.mechanism == "sensor_fault"
     both = _obs(drift, _ramp(300, 0.6 * 15.0 * SD))  # the same course on both: structural
     assert infer_causes(both, lib).top.mechanism not in ("sensor_fault", "thermal")
-
