@@ -205,7 +205,10 @@ def test_the_asset_coherent_change_alarm_alone_keeps_no_hazard_open(
                 )
             )
     r = client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h)
-    assert r.status_code == 200 and r.json()["hazards"] == [stale]
+    # the stale one resolved; the held one (still live, shear not on top) now shows the
+    # confidence the inference gives shear
+    assert r.status_code == 200 and r.json()["hazards"] == [stale, channel_bound]
     assert client.get(f"/api/v1/hazards/{stale}", headers=h).json()["status"] == "resolved"
+    assert client.get(f"/api/v1/hazards/{channel_bound}", headers=h).json()["confidence"] < 0.1
     # an active alarm on one of the hazard's own channels still holds it open
     assert client.get(f"/api/v1/hazards/{channel_bound}", headers=h).json()["status"] == "open"

@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from infrasight.core.domain import Role
+from infrasight.platform import Platform
+from infrasight.services.hazard_housekeeping import SEEN_KEY
+from infrasight.storage.models import Hazard
 from infrasight.synthetic.scenarios import generate_scenario
 from tests.conftest import Tenant
 
@@ -141,3 +144,43 @@ def test_thermal_only_opens_no_hazard(client: TestClient, tenant: Tenant) -> Non
         "/api/v1/hazards", params={"asset_id": aid}, headers=tenant.headers(Role.VIEWER)
     )
     assert listed.status_code == 200 and listed.json() == []
+
+
+def test_a_live_hazard_whose_cause_is_no_longer_on_top_shows_its_present_confidence(
+    client: TestClient, tenant: Tenant, platform: Platform
+) -> None:
+    # a sensor-fault hazard the element opened earlier (confidence 0.97 then), and the readings
+    # of a settlement that a co-located channel confirms: the settlement is on top now
+    aid = _instrumented_pier(client, tenant, "settlement", 7)
+    h = tenant.headers(Role.ENGINEER)
+    [settle] = client.get("/api/v1/hazards", params={"asset_id": aid}, headers=h).json()
+    with platform.database.transaction() as session:
+        old = session.get_one(Hazard, settle["id"])
+        fault = Hazard(
+            organization_id=tenant.organization_id,
+            asset_id=aid,
+            element_id=old.element_id,
+            mechanism="sensor_fault",
+            hazard_kind="maintenance",
+            status="open",
+            confidence=0.97,
+            likelihood=4,
+            consequence=2,
+            risk=8,
+            risk_band="medium",
+            causes=[],
+            # on top until the end of the data: not yet for housekeeping to resolve
+            prediction={SEEN_KEY: int((T0 + timedelta(days=91)).timestamp() * 1e6)},
+        )
+        session.add(fault)
+        session.flush()
+        fault_id = int(fault.id)
+    r = client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h)
+    assert r.status_code == 200 and r.json()["hazards"] == [fault_id]
+    now = client.get(f"/api/v1/hazards/{fault_id}", headers=h).json()
+    top = client.get(f"/api/v1/hazards/{settle['id']}", headers=h).json()
+    assert top["confidence"] > 0.5
+    assert now["confidence"] < 0.01  # what the inference gives a sensor fault now
+    assert now["status"] == "open" and now["risk"] == 8  # state and risk untouched
+    # idempotent: the same data again changes nothing
+    assert client.post(f"/api/v1/assets/{aid}/hazards/update", headers=h).json()["hazards"] == []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from infrasight.reasoning.causes import ElementContext, Observations, infer_causes, load_mechanisms
-from infrasight.reasoning.causes.features import compute_features
+from infrasight.reasoning.causes.features import Z_CHANGE, _change, compute_features
 from infrasight.reasoning.causes.library import MechanismLibrary
 from infrasight.reasoning.causes.types import ChannelData, ChannelRole
 
@@ -168,3 +168,21 @@ def test_no_rain_before_the_onset_is_still_no_evidence() -> None:
     # and an unchanged gain with a dry start is no evidence either
     feats = compute_features(_wet_obs([320, 380, 520, 600, 660], onset=N, gain_after=0.3))
     assert "moisture_rain_gain" not in feats
+
+
+def test_a_load_on_at_the_end_after_a_load_test_is_a_load_not_a_sensor_fault(
+    lib: MechanismLibrary,
+) -> None:
+    # a load test in the first 30 % (20 and 40 kN placed and removed), then 12 kN placed at
+    # hour 600 and still on; the girder strain follows only the last one (another load path).
+    # The early steps inflate the reactions' noise level over the record (z of the present
+    # change under Z_CHANGE), but against their short-term noise they step at the strain's change
+    test = _box(60, 100, 20.0) + _box(110, 210, 40.0)
+    last = _box(600, N, 12.0)
+    obs = _obs([0.55 * (test + last), 0.45 * (test + last)], strain=0.5 * last)
+    changes = {c.key: _change(c, obs) for c in obs.channels}
+    assert max(abs(changes[k].z) for k in ("FRC-01", "FRC-02")) < Z_CHANGE
+    assert abs(changes["FRC-01"].delta) / changes["FRC-01"].step_noise > 100.0
+    feats = compute_features(obs)
+    assert feats["applied_load"].value == 1.0
+    assert infer_causes(obs, lib).top.mechanism == "applied_load"  # no hazard (was sensor fault)

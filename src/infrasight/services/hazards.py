@@ -23,6 +23,7 @@ from infrasight.reasoning.causes import (
     ChannelRole,
     DefectEvidence,
     ElementContext,
+    Inference,
     MechanismLibrary,
     Observations,
     infer_causes,
@@ -450,6 +451,32 @@ def _crack_growth(view: ElementView, keys: Collection[str], start_us: int) -> li
     return out
 
 
+def _refresh_confidence(session: Session, element_id: int, top: str, inf: Inference) -> list[int]:
+    """Set the confidence of the element's live hazards whose mechanism is not on top to what
+    the inference gives it now; returns the ids changed.
+
+    A hazard's confidence is the present belief in its cause, not the belief when its cause
+    was last on top: a sensor-fault hazard opened while a slow change was still unconfirmed
+    must not stay listed above the structural hazard that the confirmed change opened since.
+    Its evidence, risk and state are left as they are (housekeeping resolves it once its
+    evidence is gone).
+    """
+    now = {c.mechanism: c.confidence for c in inf.causes}
+    out = []
+    for h in session.scalars(
+        select(Hazard).where(
+            Hazard.element_id == element_id,
+            Hazard.mechanism != top,
+            Hazard.status.in_(sorted(LIVE_STATUSES - {"resolved"})),
+        )
+    ):
+        c = now.get(h.mechanism)
+        if c is not None and abs(h.confidence - c) > 1e-9:
+            h.confidence = c
+            out.append(h.id)
+    return out
+
+
 def update_hazards(
     session: Session,
     organization_id: int,
@@ -506,6 +533,7 @@ def update_hazards(
             start_us=start,
             end_us=start + hours * HOUR_US,
         )
+        touched += _refresh_confidence(session, el.id, top.mechanism, inf)
         if top.hazard_kind == "none":
             continue
         found = [_ev_absolute(e, start, hours) for e in top.evidence_for]

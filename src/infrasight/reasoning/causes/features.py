@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.causes.types import ChannelData, ChannelRole, FloatArray, Observations
@@ -28,11 +28,14 @@ _LAGS_H = (0.0, 2.0, 4.0, 8.0)
 _KNOT_H = 7 * 24.0
 Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
 Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
+Z_FOLLOW = 2.0  # |z| at which a channel that follows the lead's course can confirm it
+FOLLOW_CORR = 0.8  # correlation of daily means with the lead's, since its onset, to follow it
 Z_MODAL = 6.5  # frequency drop (in its environmental spread) at which modal_drop is 0.5
 MIN_GAIN_RISE_SIGMAS = 3.0  # rain-gain rise, in its standard errors, below which it is no evidence
 LOAD_COSINE = float(np.cos(np.pi / 4))  # an earlier excursion within 45° of the present change
 LOAD_SIZE = 0.5  # its size, as a share of the present change, for the change to read as a load
 AR_INFLATION = 2.0  # standard-error inflation for autocorrelated residuals (AR(1) phi ~0.6)
+MIN_SHARE = 0.5  # least share of a structural change that a co-located gauge sees
 MIN_BURST_SIGMAS = 3.0  # noise-level ratio (log) beyond its sampling error to count as a burst
 
 
@@ -66,6 +69,10 @@ class ChannelChange:
         The damage signal.
     noise : float
         Its noise level (robust, same unit).
+    step_noise : float
+        The noise a step within hours is judged against: a gauge's short-term noise (its
+        high-passed damage signal), not inflated by what moved slowly or stepped in the first
+        30 %; a frequency's environmental wander (``noise``).
     """
 
     key: str
@@ -77,6 +84,7 @@ class ChannelChange:
     signal: FloatArray
     raw: FloatArray
     noise: float
+    step_noise: float
 
 
 def _sigmoid(x: float) -> float:
@@ -243,6 +251,7 @@ def _change(ch: ChannelData, obs: Observations) -> ChannelChange:
         signal=s,
         raw=d,
         noise=noise,
+        step_noise=noise if ch.role is ChannelRole.FREQUENCY else max(_robust_std(hp), 1e-12),
     )
 
 
@@ -555,9 +564,13 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
         t_lead = by_key[lead.key].times_h[lead.index]
         confirm = [
             cc for k, cc in sig.items() if k != lead.key and _same_change(lead, cc, by_key, t_lead)
+        ] + [
+            cc
+            for k, cc in changes.items()
+            if k not in sig and abs(cc.z) >= Z_FOLLOW and _follows(lead, cc)
         ]
         feats["corroboration"] = Feature(
-            value=1.0 if confirm else 0.0,
+            value=1.0 if confirm else _unconfirmed(lead.z),
             evidence=tuple(
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
@@ -581,13 +594,72 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                         "no other channel at the element confirms the change of {channel}",
                         channel=lead.key,
                     ),
-                    value=0.0,
+                    value=_unconfirmed(lead.z),
                 ),
             ),
         )
         _shape_features(feats, lead, by_key[lead.key], obs)
     _moisture_feature(feats, obs)
     return feats
+
+
+def _follows(lead: ChannelChange, other: ChannelChange) -> bool:
+    """Whether ``other``, a change too small to confirm the lead's by its size alone, follows
+    the lead's course since the lead's onset: daily means of both damage signals correlated at
+    ``FOLLOW_CORR`` or more (and the same sign as the changes), on at least 7 days.
+
+    Daily means leave out what a day's temperature cycle and traffic leave in the damage
+    signal, so the correlation reads the slow course only: a slow structural change that a
+    less sensitive co-located gauge shows at 2 of its noise sigmas, following the same course,
+    confirms it; a drifting gauge's neighbour stays flat and does not.
+
+    Parameters
+    ----------
+    lead, other : ChannelChange
+        Changes on one grid (channels of different lengths never follow).
+    """
+    a, b = lead.raw, other.raw
+    if a.size != b.size or a.size < 48:
+        return False
+    on = lead.onset_index - lead.onset_index % 24
+    n_days = (a.size - on) // 24
+    if n_days < 7:
+        return False
+    seg = slice(on, on + 24 * n_days)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        da = np.nanmean(a[seg].reshape(n_days, 24), axis=1)
+        db = np.nanmean(b[seg].reshape(n_days, 24), axis=1)
+    ok = np.isfinite(da) & np.isfinite(db)
+    if ok.sum() < 7 or np.std(da[ok]) == 0 or np.std(db[ok]) == 0:
+        return False
+    c = float(np.corrcoef(da[ok], db[ok])[0, 1]) * float(np.sign(lead.delta * other.delta))
+    return c >= FOLLOW_CORR
+
+
+def _unconfirmed(z: float) -> float:
+    """Corroboration when no other channel confirms a change of ``z`` noise sigmas.
+
+    The absence of a confirmation is evidence against a structural change only as far as a
+    co-located gauge would have shown it: one that sees ``MIN_SHARE`` of the change (gauges on
+    one element across one crack system see comparable openings; a reasoned round number, not
+    fitted) reaches ``Z_CONFIRM`` with probability ``power = Phi(MIN_SHARE |z| - Z_CONFIRM)``.
+    The value falls from the uninformed 0.5 as that power rises: a slow change that has just
+    become significant on its most sensitive gauge is not yet a sensor fault (0.35 at 5 sigmas),
+    a step of 10 sigmas that no other gauge shows is (0.01).
+
+    Parameters
+    ----------
+    z : float
+        The lead channel's change in its noise sigmas (signed).
+
+    Returns
+    -------
+    float
+        In [0, 0.5].
+    """
+    power = float(ndtr(MIN_SHARE * abs(z) - Z_CONFIRM))
+    return 0.5 * (1.0 - power)
 
 
 def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]) -> Feature | None:
@@ -616,7 +688,7 @@ def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]
     n = settle[0].signal.size if settle else 0
     if len(settle) < 2 or any(c.signal.size != n for c in settle):
         return None
-    if max(abs(c.z) for c in settle) < Z_CHANGE or n < 24:
+    if max(abs(c.delta) / c.step_noise for c in settle) < Z_CHANGE or n < 24:
         return None
     delta = np.array([c.delta for c in settle])
     size = float(np.linalg.norm(delta))
@@ -666,11 +738,18 @@ def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]
 
 
 def _steps_at(other: ChannelChange, ch: ChannelData, t: float) -> bool:
-    """Whether ``other`` steps by ``Z_CHANGE`` noise sigmas within 6 samples of time ``t``."""
+    """Whether ``other`` steps by ``Z_CHANGE`` of its short-term noise sigmas (``step_noise``)
+    within 6 samples of time ``t``.
+
+    A support reaction's noise level over the record is inflated by the load steps of a load
+    test in its first 30 %; a step at the lead's change is judged against the reaction's
+    short-term noise (Munich: the reactions fell 3.6 kN, 2.8 of the inflated sigmas, when a
+    test load moved and the girder strain changed).
+    """
     s = other.signal
     i = int(np.clip(np.searchsorted(ch.times_h, t), 0, s.size - 1))
     a, b = s[max(i - 6, 0)], s[min(i + 6, s.size - 1)]
-    return bool(np.isfinite(a) and np.isfinite(b) and abs(b - a) >= Z_CHANGE * other.noise)
+    return bool(np.isfinite(a) and np.isfinite(b) and abs(b - a) >= Z_CHANGE * other.step_noise)
 
 
 def _same_change(
