@@ -33,7 +33,7 @@ from infrasight.web.context import WebContext
 from infrasight.web.forecast_cache import ForecastKey
 from infrasight.web.i18n import N_, Translator
 from infrasight.web.layout import PageScope, browser_id, open_page
-from infrasight.web.pages.hazards import MECHANISM_NAMES, no_rating_text
+from infrasight.web.pages.hazards import MECHANISM_NAMES, asset_rating_text, no_rating_text
 from infrasight.web.pages.hazards import STATUS_NAMES as HAZARD_STATUS
 from infrasight.web.pages.hazards import name_of as _name
 
@@ -366,15 +366,9 @@ def _condition(scope: PageScope, asset_id: int, standard: str | None) -> None:
             ui.label(no_rating_text(error, standard, t))
             return
         summary = rated["summary"]
-        ui.label(
-            t(
-                "Asset under {standard}: {label} ({rating}), {clause}",
-                standard=standard,
-                label=summary["label"],
-                rating=t.number(float(summary["rating"]), 1),
-                clause=summary["clause"],
-            )
-        ).classes("text-sm").mark("condition-summary")
+        ui.label(asset_rating_text(summary, standard, t)).classes("text-sm").mark(
+            "condition-summary"
+        )
         for rating in (summary, *rated["groups"]):
             if rating is not summary:
                 ui.label(str(rating["label"])).classes("text-sm font-bold")

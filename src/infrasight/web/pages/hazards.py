@@ -383,6 +383,17 @@ def _causes(causes: list[dict[str, Any]], t: Translator) -> None:
                 _evidence_table(against, t, f"cause-{rank}-against")
 
 
+def asset_rating_text(summary: dict[str, Any], standard: str, t: Translator) -> str:
+    """The asset's rating under ``standard`` in one line: label, rating and clause."""
+    return t(
+        "Asset under {standard}: {label} ({rating}), {clause}",
+        standard=standard,
+        label=summary["label"],
+        rating=t.number(float(summary["rating"]), 1),
+        clause=summary["clause"],
+    )
+
+
 def no_rating_text(error: InfraSightError, standard: str, t: Translator) -> str:
     """Why an asset has no rating, in the reader's language (an unknown standard named so)."""
     if isinstance(error, UnknownStandardError):
@@ -422,15 +433,7 @@ def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: T
                     clause=element["clause"],
                 )
             )
-        ui.label(
-            t(
-                "Asset under {standard}: {label} ({rating}), {clause}",
-                standard=standard,
-                label=summary["label"],
-                rating=t.number(float(summary["rating"]), 1),
-                clause=summary["clause"],
-            )
-        )
+        ui.label(asset_rating_text(summary, standard, t))
 
 
 def _recommendations(ctx: WebContext, scope: PageScope, hazard_id: int) -> None:
