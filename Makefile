@@ -11,7 +11,7 @@ CRACK_MIN_F1 ?= 0.88
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz train-cracks assistant-model clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz screenshots train-cracks assistant-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,10 @@ assistant-model: dev-install  # optional: a real small model for tests/assistant
 
 fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it
 	.ci/fuzz
+
+screenshots: dev-install  # the README's pictures, taken by the browser test in Debian's Chromium
+	INFRASIGHT_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -n 0 -q \
+		tests/web/test_browser.py -k 'walk_through and sqlite'
 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
