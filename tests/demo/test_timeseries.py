@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 from infrasight.demo.timeseries import DEMO_CHANNELS, generate_demo_series
@@ -28,3 +30,17 @@ def test_series_shape_truth_and_reproducibility() -> None:
     assert np.ptp(flat) == 0
     again = generate_demo_series(end_s=end, days=90, seed=3)
     assert np.array_equal(again.values["VD-S2-STRAIN-01"], series.values["VD-S2-STRAIN-01"])
+
+
+def test_demo_air_stays_above_freezing_whatever_the_date() -> None:
+    # The demo's data end "now". With frost in the air record, the girder crack reads as
+    # freeze-thaw instead of shrinkage and the seeded closed loop loses its crack work order (it
+    # did from late November once). Every end date across a year, for the CLI's default demo
+    # (90 days, seed 7) and the tests' 30-day one.
+    ends = [datetime(2027, month, day, 12, tzinfo=UTC) for month in range(1, 13) for day in (1, 15)]
+    for days in (30, 90):
+        for end in ends:
+            air = generate_demo_series(end_s=end.timestamp(), days=days, seed=7).values[
+                "VD-AIR-TEMP"
+            ]
+            assert air.min() > 1.0, (days, end.date(), float(air.min()))

@@ -251,6 +251,25 @@ def _lagged(signal: np.ndarray, tau_steps: float) -> np.ndarray:
     return lagged
 
 
+#: Day-to-day weather on top of the seasonal and daily cycles: a mean-reverting (AR(1)) anomaly
+#: of this standard deviation (degC) and correlation time (days). A random walk, as before, wandered
+#: by up to 9 degC over the default 90 days and brought frost into the demo from late December.
+WEATHER_STD_C = 2.0
+WEATHER_CORRELATION_DAYS = 3.0
+
+
+def _weather(innovations: np.ndarray) -> np.ndarray:
+    """Stationary AR(1) weather anomaly (degC) from unit normal innovations, one per step."""
+    from scipy.signal import lfilter
+
+    phi = 1.0 - STEP_S / (WEATHER_CORRELATION_DAYS * 86_400.0)
+    gain = WEATHER_STD_C * np.sqrt(1.0 - phi**2)
+    # start in the stationary distribution, so the first days are as variable as the rest
+    start = np.array([phi * WEATHER_STD_C * innovations[0]])
+    anomaly, _ = lfilter([gain], [1.0, -phi], innovations[1:], zi=start)
+    return np.concatenate([[WEATHER_STD_C * innovations[0]], anomaly])
+
+
 def generate_demo_series(*, end_s: float, days: int, seed: int) -> DemoSeries:
     """Generate ``days`` of 10-minute readings ending at ``end_s`` (epoch seconds).
 
@@ -270,8 +289,7 @@ def generate_demo_series(*, end_s: float, days: int, seed: int) -> DemoSeries:
     # girder crack must read as shrinkage in every season (with frost, freeze-thaw ranks first
     # in winter, and the seeded closed loop follows the shrinkage hazard)
     seasonal = 20.0 - 6.0 * np.cos(2 * np.pi * (doy - 0.03))
-    weather = np.cumsum(rng.normal(0, 0.08, n))
-    weather -= np.linspace(weather[0], weather[-1], n)
+    weather = _weather(rng.normal(0, 1.0, n))
     daily = 5.0 * np.cos(2 * np.pi * (hour - 15.0) / 24.0)
     air = seasonal + daily + weather + rng.normal(0, 0.25, n)
     deck = _lagged(air, tau_steps=18.0)
