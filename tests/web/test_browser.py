@@ -146,6 +146,12 @@ def test_browser_walk_through(server: str, web_site: WebSite, settings: Settings
 
             cjk = _cjk_font()
 
+            def connected() -> None:
+                # NiceGUI sends what a person types and clicks over its socket only after the
+                # page's handshake: on a busy machine, a fill right after a navigation or a
+                # reload could be lost (the comment then went out empty, and the test timed out)
+                page.wait_for_function("() => window.did_handshake === true")
+
             def shot(name: str) -> None:
                 page.wait_for_load_state("networkidle")
                 if shots is not None and (cjk or "zh-" not in name):
@@ -153,6 +159,7 @@ def test_browser_walk_through(server: str, web_site: WebSite, settings: Settings
                     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
             page.goto(f"{server}/login")
+            connected()
             page.get_by_label("E-mail").fill(web_site.email(Role.ADMIN))
             page.get_by_label("Password").fill(PASSWORD)
             shot("login")
@@ -194,22 +201,27 @@ def test_browser_walk_through(server: str, web_site: WebSite, settings: Settings
             page.get_by_role("link", name=f"#{web_site.hazard_id}").click()
             page.wait_for_url(f"{server}/hazards/{web_site.hazard_id}")
             page.get_by_text("Ranked causes").wait_for()
+            connected()
             page.get_by_role("button", name="Move to acknowledged").click()
             page.get_by_text("State: acknowledged").wait_for()
+            connected()
             shot("hazard")
             page.get_by_role("button", name="Create work order").first.click()
             page.wait_for_url(f"{server}/work-orders/*")
             page.get_by_text("State: open").wait_for()
+            connected()
             page.get_by_label("Assignee").click()
             page.get_by_role("option", name="(crew)").click()
             page.get_by_role("button", name="Assign", exact=True).click()
             page.get_by_text("State: assigned").wait_for()
+            connected()
             page.get_by_label("Comment").fill("Jacks ordered")
             page.get_by_role("button", name="Add comment").click()
             page.get_by_text("Jacks ordered").wait_for()
             shot("work-order")
             page.goto(f"{server}/work-orders")
             page.get_by_text("assigned (1)").wait_for()
+            connected()
             card = page.get_by_role("link", name="#1 Jacking").locator("xpath=..")
             card.drag_to(page.get_by_text("in progress (0)"))  # a person drags the card
             page.get_by_text("in progress (1)").wait_for()
@@ -221,6 +233,7 @@ def test_browser_walk_through(server: str, web_site: WebSite, settings: Settings
             page.goto(f"{server}/rules")
             page.get_by_role("link", name="P2-settlement").click()
             page.get_by_label("Definition (JSON)").wait_for()
+            connected()
             page.get_by_label("Definition (JSON)").fill('{"id": "P2-settlement"}')
             page.get_by_role("button", name="Save").click()
             page.get_by_text("definition:").first.wait_for()  # the API's message, in the page
