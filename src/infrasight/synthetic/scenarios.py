@@ -6,7 +6,9 @@ drivers are realistic: seasonal and daily temperature with weather noise, rain s
 level that follows the rain, and traffic with daily and weekly patterns, heavy vehicles and rare
 overload peaks. The cause (one mechanism, or thermal only, or a sensor fault as decoys) leaves
 its signature from its onset; defects and the element's context are drawn to match the cause
-most of the time, and are ambiguous or missing otherwise.
+most of the time, and are ambiguous or missing otherwise. The context never contradicts the
+cause: shrinkage, which starts on the record's first day, is on an element at most 3 years
+old.
 """
 
 from __future__ import annotations
@@ -176,8 +178,10 @@ _TYPICAL: dict[str, Callable[[np.random.Generator], list[DefectEvidence]]] = {
 
 def _context(rng: np.random.Generator, mech: str, typical: bool) -> ElementContext:
     material = "steel" if mech == "fatigue" and typical else str(rng.choice(["rc", "psc", "rc"]))
-    if mech == "shrinkage" and typical:
-        age = float(rng.uniform(0.1, 1.0))
+    if mech == "shrinkage":
+        # drying shrinkage from the record's first day is young concrete's (ACI 224R-01 ch. 3):
+        # the atypical element is older than usual, never decades old
+        age = float(rng.uniform(0.1, 1.0) if typical else rng.uniform(1.0, 3.0))
     elif mech == "asr" and typical:
         age = float(rng.uniform(10, 40))
     else:

@@ -24,7 +24,7 @@ from infrasight.reasoning.evidence import Evidence, EvidenceKind
 
 __all__ = ["ChannelChange", "Feature", "compute_features", "damage_signal"]
 
-_LAGS_H = (0.0, 2.0, 4.0, 8.0)
+_LAGS_H = tuple(float(h) for h in range(9))  # temperature lags tried: 0-8 h, hourly
 _KNOT_H = 7 * 24.0
 Z_CHANGE = 5.0  # |z| at which a channel's change counts as significant
 Z_CONFIRM = 3.0  # |z| at which another channel's change can confirm it
@@ -159,6 +159,9 @@ def _slope_error(X: FloatArray, r: FloatArray) -> float:
 def damage_signal(ch: ChannelData, obs: Observations) -> FloatArray:
     """The channel less its driver response (temperature at the best lag, traffic).
 
+    The temperature enters at each lag of ``_LAGS_H`` with its rate of change (degC/h), a
+    first-order correction for a lag between the grid's; the lag with the least residual wins.
+
     Parameters
     ----------
     ch : ChannelData
@@ -183,7 +186,10 @@ def damage_signal(ch: ChannelData, obs: Observations) -> FloatArray:
         for lag in lags:
             cols: list[FloatArray] = []
             if temp is not None:
-                cols.append(np.interp(t - lag, obs.times_h, temp))
+                tl = np.interp(t - lag, obs.times_h, temp)
+                # a lag between the grid's: T(t - lag - e) ~ T(t - lag) - e dT/dt, so the
+                # rate (degC/h) takes up what the grid's 1-h spacing leaves
+                cols.extend((tl, np.gradient(tl, t)))
             if traffic is not None:
                 cols.append(np.interp(t, obs.times_h, traffic))
             if not cols:
