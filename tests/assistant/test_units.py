@@ -13,8 +13,8 @@ from infrasight.assistant.grounding import (
     ToolEvidence,
     check_grounding,
     extract_numbers,
-    remove_unsupported,
     mark_unsupported,
+    remove_unsupported,
 )
 from infrasight.assistant.language import choose_language, texts, wants_write
 from infrasight.assistant.llm import ModelUnavailableError, _parse_reply
@@ -157,7 +157,8 @@ def test_numbers_are_compared_at_the_tools_precision_and_labels_exactly(
 @pytest.mark.parametrize(
     ("text", "kept", "claims"),
     [
-        ("Risk 16. Fails in 12 days! Act now.", "Risk 16. Act now.", [("Fails in 12 days!", ["12"])]),
+        ("Risk 16. Fails in 12 days! Act now.", "Risk 16. Act now.",
+         [("Fails in 12 days!", ["12"])]),
         ("风险16；预计12天后失效。请处理。", "风险16；请处理。", [("预计12天后失效。", ["12"])]),
         ("Mean 4.2 mm; peak 9.9 mm.\n\n— mean 4.2 mm", "Mean 4.2 mm;\n\n— mean 4.2 mm",
          [("peak 9.9 mm.", ["9.9"])]),

@@ -397,7 +397,7 @@ class Agent:
         # the context's listings ground numbers too (the model read them), but give no key facts
         verdict = check_grounding(final, evidence, question=question, fallback=known)
         unsupported = tuple(m.text for m in verdict.unsupported)
-        checked = len(verdict.mentions)
+        n_checked = len(verdict.mentions)
         if unsupported:
             _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))
         if unsupported and self.grounding == "reject":
@@ -409,7 +409,7 @@ class Agent:
                 grounded_share=verdict.grounded_share,
                 model_text=said,
                 key_facts=facts,
-                numbers_checked=checked,
+                numbers_checked=n_checked,
                 **common,
             )
         if self.grounding == "mark" or not unsupported:
@@ -421,7 +421,7 @@ class Agent:
                 grounded_share=verdict.grounded_share,
                 model_text=said,
                 key_facts=facts,
-                numbers_checked=checked,
+                numbers_checked=n_checked,
                 **common,
             )
         # remove: every sentence with a number no tool result holds goes, and is recorded; the
@@ -446,6 +446,6 @@ class Agent:
             model_text=said,
             key_facts=facts,
             rejected_claims=claims,
-            numbers_checked=checked,
+            numbers_checked=n_checked,
             **common,
         )

@@ -245,8 +245,7 @@ def run_ask(
     assert answer is not None
     conversation_id = _store(platform, ask, answer)
     _log.info(
-        "assistant answered %s (%s, %d tool calls, %d unsupported numbers, %d sentences "
-        "removed)",
+        "assistant answered %s (%s, %d tool calls, %d unsupported numbers, %d sentences removed)",
         ask.caller.name,
         answer.stopped,
         len(answer.tool_calls),
