@@ -273,6 +273,11 @@ def test_cli_ask(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.Monk
         assert answer["answer"] == "There are 0 assets."  # 0: the count of the (empty) list
         assert answer["unsupported"] == ["3"]
         assert answer["rejected_claims"] == [{"sentence": "Not 3.", "numbers": ["3"]}]
+    with ReplayServer(replay([tool_reply(("list_assets", {})), reply])) as s:
+        monkeypatch.setenv("INFRASIGHT_LLM_BASE_URL", s.url)
+        result = runner.invoke(cli, ["ask", "How many assets?"])
+        assert result.exit_code == 0, result.output
+        assert "removed, no tool returned 3: Not 3." in " ".join(result.output.split())
         assert [c["tool"] for c in answer["tool_calls"]] == ["list_assets"]
         result = runner.invoke(cli, ["ask", "x", "--user", "nobody@acme.example"])
         assert result.exit_code == 2 and "user" in result.output
