@@ -408,7 +408,7 @@ def evaluate(
             "cited": len(answer["citations"]), "language": q["language"],
             "delivered_numbers": len(extract_numbers(answer["answer"])),
             "numbers_checked": answer["numbers_checked"],
-            "rejected_claims": answer["rejected_claims"], "model_text": answer.get("model_text"),
+            "rejected_claims": answer["rejected_claims"],
             "invented_flagged": invented and "7.31" in answer["unsupported"],
         }  # fmt: skip
         rows.append(row)
