@@ -452,7 +452,11 @@ def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int | None) -
     # unsupported numbers were marked, not removed)
     mentions = sum(r.get("delivered_numbers", r["cited"] + len(r["unsupported"])) for r in rows)
     grounded = sum(r["cited"] for r in rows)
-    checked = sum(r.get("numbers_checked", r["cited"] + len(r["unsupported"])) for r in rows)
+    # (an answer that ran out of steps reports no count: its delivered key figures are all read)
+    checked = sum(
+        r.get("numbers_checked") or r.get("delivered_numbers", r["cited"]) + len(r["unsupported"])
+        for r in rows
+    )
     removed = sum(len(r["unsupported"]) for r in rows if "rejected_claims" in r)
     return {
         "questions": n,

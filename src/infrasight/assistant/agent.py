@@ -388,6 +388,7 @@ class Agent:
                 grounded_share=checked.grounded_share if checked else 1.0,
                 error=error,
                 key_facts=facts,
+                numbers_checked=len(checked.mentions) if checked else 0,
                 **common,
             )
         said = final
