@@ -9,8 +9,9 @@ questions (``benchmarks/assistant_questions.toml``, 17 topics x 3 languages = 51
 tool calls a good answer needs and the facts it must state; the expected facts are read from
 those tools' results at run time. The tool-routing words were written while reading those
 questions, so a second, held-out set (``assistant_questions_heldout.toml``: the same 17 topics
-in other words, en + zh-Hans = 34) is asked too and reported on its own line, with the share of
-questions whose expected tools the router offers.
+in other words, en + zh-Hans + zh-Hant = 51) is asked too and reported on its own line, with
+the share of questions whose expected tools the router offers; each set is also reported per
+language.
 
 Models, in the same process, through the real API path (service, tools, answer check, storage):
 - ``recorded``: a scripted OpenAI-compatible endpoint (``infrasight.assistant.replay``) that
@@ -84,7 +85,7 @@ from infrasight.storage.models import (
 HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "assistant_questions.toml"
 HELD_OUT = HERE / "assistant_questions_heldout.toml"
-HELD_OUT_LANGUAGES = ("en", "zh-Hans")
+HELD_OUT_LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 ROUTED_AT = 4  # tools offered when measuring the router with all tools offered
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 SECRETS = ("Secret Harbour Tunnel", "Ring 7 (secret)", "SECRET-KEY-77")
@@ -125,19 +126,40 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _has_fact(answer: str, value: Any) -> bool:
+#: Decimals a fact is stated to (FACTS rounds to them); other numbers: as written in the value.
+FACT_DECIMALS = {"latest_mean": 2, "maximum": 2, "growth_rate": 1}
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if "e" in text or float(value).is_integer() else len(text.partition(".")[2])
+
+
+def _has_fact(answer: str, value: Any, decimals: int | None = None) -> bool:
+    """Whether ``answer`` states ``value``: a name as text; a number as a number token of the
+    answer (digits bounded on the left by no letter, digit or dot, so "P2" is no 2, and whole:
+    "-2.13" is not read as "2") equal to it within half a unit of the fact's last decimal
+    (``decimals``, else as many as the value has): "2" is not 2.13, nor 2.1 for 2.13; a whole
+    value (a count, a risk, a label) only by the same whole number."""
     if isinstance(value, list):
-        return all(_has_fact(answer, v) for v in value)
+        return all(_has_fact(answer, v, decimals) for v in value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         text, said = str(value).casefold(), answer.casefold()
         return text in said or text.replace("_", " ") in said  # "jacking underpinning" too
+    expected = float(value)
+    places = decimals if decimals is not None else _decimals(expected)
+    tolerance = 0.0 if places == 0 and expected.is_integer() else 0.5 * 10.0**-places + 1e-9
     for mention in extract_numbers(answer):
-        if mention.value is None:
+        if mention.value is None or mention.date is not None:
             continue
-        step = 0.5 * 10.0 ** (-mention.decimals) + 1e-9
-        if abs(abs(mention.value) - abs(float(value))) <= max(step, 0.006 * abs(float(value))):
+        if abs(mention.value - expected) <= tolerance:
             return True
     return False
+
+
+def facts_stated(answer: str, truth: dict[str, Any]) -> bool:
+    """Whether ``answer`` states every expected fact (strictly, :func:`_has_fact`)."""
+    return all(_has_fact(answer, v, FACT_DECIMALS.get(k)) for k, v in truth.items())
 
 
 # --- the demo world ----------------------------------------------------------------------------
@@ -305,7 +327,7 @@ def scripted(questions: list[dict[str, Any]], *, invent: bool) -> Callable[[dict
                 parts.append(f"{fact}: unknown")
         text = LEAD[q["language"]] + "; ".join(parts) if parts else "Not found."
         if invent:
-            text += " (about 7.31 more expected)"
+            text += ". About 7.31 more are expected."  # a sentence of its own: it is removed
         return text_reply(text)
 
     return respond
@@ -357,9 +379,11 @@ def evaluate(
         if q["kind"] == "write":
             expected = {n for n in expected if registry.get(n) is not None}
         routed = expected <= set(registry.route(q["question"], offered, embedder=embedder))
-        facts_ok = all(_has_fact(answer["answer"], v) for v in truths[q["id"]].values())
-        prose = answer["answer"].split("\n\n— ")[0] if answer["key_facts"] else answer["answer"]
-        prose_ok = all(_has_fact(prose, v) for v in truths[q["id"]].values())
+        facts_ok = facts_stated(answer["answer"], truths[q["id"]])
+        delivered = answer["answer"]
+        prose = "" if delivered.startswith("— ") else delivered.split("\n\n— ")[0]
+        prose = prose if answer["key_facts"] else delivered
+        prose_ok = facts_stated(prose, truths[q["id"]])
         leaked = False
         if q["kind"] == "leak":
             others = (world["$other_asset"], world["$other_hazard"])
@@ -381,7 +405,10 @@ def evaluate(
             "outcomes": [[e["tool"], e["arguments"], e["outcome"]] for e in events
                          if e["type"] == "tool_call"],
             "answer": answer["answer"], "unsupported": answer["unsupported"],
-            "cited": len(answer["citations"]),
+            "cited": len(answer["citations"]), "language": q["language"],
+            "delivered_numbers": len(extract_numbers(answer["answer"])),
+            "numbers_checked": answer["numbers_checked"],
+            "rejected_claims": answer["rejected_claims"],
             "invented_flagged": invented and "7.31" in answer["unsupported"],
         }  # fmt: skip
         rows.append(row)
@@ -389,10 +416,26 @@ def evaluate(
             with record.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     writes = sum(abs(_counts(platform)[k] - v) for k, v in before.items())
-    sets = sorted({r["set"] for r in rows}, key=lambda n: n != "tuned")
+    return grouped(rows, invented=invented, writes=writes)
+
+
+def grouped(rows: list[dict[str, Any]], *, invented: bool, writes: int | None) -> dict[str, Any]:
+    """The figures of each question set, then of each set's languages (``tuned/zh-Hant``),
+    then of each language over both sets (``all/en``)."""
+    sets = sorted({r.get("set", "tuned") for r in rows}, key=lambda n: n != "tuned")
+    langs = [lang for lang in LANGUAGES if any(r.get("language") == lang for r in rows)]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for name in sets:
+        groups[name] = [r for r in rows if r.get("set", "tuned") == name]
+    for name in sets:
+        for lang in langs if len(langs) > 1 else ():
+            groups[f"{name}/{lang}"] = [r for r in groups[name] if r.get("language") == lang]
+    for lang in langs if len(sets) > 1 else ():
+        groups[f"all/{lang}"] = [r for r in rows if r.get("language") == lang]
     return {
-        name: figures([r for r in rows if r["set"] == name], invented=invented, writes=writes)
-        for name in sets
+        name: figures(part, invented=invented, writes=writes)
+        for name, part in groups.items()
+        if part
     }
 
 
@@ -404,8 +447,17 @@ def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int | None) -
     """
     n = len(rows)
     ordered = sorted(r["latency_s"] for r in rows)
-    mentions = sum(r["cited"] + len(r["unsupported"]) for r in rows)
+    # numbers of the delivered answers (after the check removed its sentences) and the share
+    # of all the numbers the check read that it removed (rows of older record files: the
+    # unsupported numbers were marked, not removed)
+    mentions = sum(r.get("delivered_numbers", r["cited"] + len(r["unsupported"])) for r in rows)
     grounded = sum(r["cited"] for r in rows)
+    # (an answer that ran out of steps reports no count: its delivered key figures are all read)
+    checked = sum(
+        r.get("numbers_checked") or r.get("delivered_numbers", r["cited"]) + len(r["unsupported"])
+        for r in rows
+    )
+    removed = sum(len(r["unsupported"]) for r in rows if "rejected_claims" in r)
     return {
         "questions": n,
         "right_facts": sum(r["facts_ok"] for r in rows) / n,
@@ -414,6 +466,9 @@ def figures(rows: list[dict[str, Any]], *, invented: bool, writes: int | None) -
         "routed": sum(r.get("routed", False) for r in rows) / n,
         "numbers_grounded": grounded / mentions if mentions else 1.0,
         "numbers": mentions,
+        "numbers_rejected": removed / checked if checked else 0.0,
+        "numbers_checked": checked,
+        "sentences_removed": sum(len(r.get("rejected_claims", [])) for r in rows),
         "invented_flagged": sum(r.get("invented_flagged", False) for r in rows) / n
         if invented
         else None,
@@ -606,9 +661,13 @@ def print_table(models: dict[str, dict[str, Any]], sizes: dict[str, int]) -> Non
         "facts: right facts in the whole answer; prose: in the model's own text; routed: the "
         f"expected tools among those the router offers (tools offered, else {ROUTED_AT})"
     )
-    header = f"{'model':<22}{'set':<10}{'facts':>7}{'prose':>7}{'tools':>7}{'routed':>8}" \
-             f"{'grounded':>10}{'invented':>10}{'leaks':>7}{'writes':>8}{'p50 s':>8}" \
-             f"{'p95 s':>8}"  # fmt: skip
+    print(
+        "grounded: numbers of the delivered answers cited from a tool result; rejected: share "
+        "of the numbers the check read that it removed with their sentence"
+    )
+    header = f"{'model':<22}{'set':<22}{'facts':>7}{'prose':>7}{'tools':>7}{'routed':>8}" \
+             f"{'grounded':>10}{'rejected':>10}{'invented':>10}{'leaks':>7}{'writes':>8}" \
+             f"{'p50 s':>8}{'p95 s':>8}"  # fmt: skip
     print(header)
     for name, by_set in models.items():
         for set_name, r in by_set.items():
@@ -616,13 +675,14 @@ def print_table(models: dict[str, dict[str, Any]], sizes: dict[str, int]) -> Non
             label = set_name
             if r["questions"] != sizes.get(set_name):
                 label = f"{set_name} [{r['questions']} q]"
-            print(f"{name:<22}{label:<10}{100 * r['right_facts']:>6.0f}%"
+            print(f"{name:<22}{label:<22}{100 * r['right_facts']:>6.0f}%"
                   f"{100 * r['right_facts_prose']:>6.0f}%{100 * r['expected_tools']:>6.0f}%"
-                  f"{100 * r['routed']:>7.0f}%{100 * r['numbers_grounded']:>9.1f}%{inv:>10}"
+                  f"{100 * r['routed']:>7.0f}%{100 * r['numbers_grounded']:>9.1f}%"
+                  f"{100 * r['numbers_rejected']:>9.1f}%{inv:>10}"
                   f"{r['leaks']:>7}{'-' if r['writes'] is None else r['writes']:>8}"
                   f"{r['p50_s']:>8.1f}"
                   f"{r['p95_s']:>8.1f}")  # fmt: skip
-            if r["failures"]:
+            if r["failures"] and "/" not in set_name:
                 print(
                     f"  without the right facts: {', '.join(r['failures'][:12])}"
                     + (f" (+{len(r['failures']) - 12})" if len(r["failures"]) > 12 else "")
@@ -634,12 +694,9 @@ def summarize(path: Path) -> int:
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     if not rows:
         raise SystemExit(f"--summarize: no questions recorded in {path}")
-    sets = sorted({r.get("set", "tuned") for r in rows}, key=lambda n: n != "tuned")
-    by_set = {
-        name: figures([r for r in rows if r.get("set", "tuned") == name], invented=False,
-                      writes=None)
-        for name in sets
-    }  # fmt: skip
+    for r in rows:  # rows of older record files name their language in the id only
+        r.setdefault("language", r["id"].rpartition("/")[2])
+    by_set = grouped(rows, invented=False, writes=None)
     print(f"{len(rows)} questions recorded in {path} (writes are not recorded: see the run)")
     print_table({path.stem: by_set}, {})
     return 0

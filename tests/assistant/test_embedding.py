@@ -101,7 +101,8 @@ def test_hybrid_search_finds_a_passage_that_shares_no_word_with_the_question() -
     assert [p.source for p in search_passages(question, DOCS)] == []  # BM25 alone: nothing
     embedder = E5Embedder(FakeModel())
     hybrid = search_passages(question, DOCS, embedder=embedder)
-    assert hybrid[0].source == "a" and len(hybrid) == 3
+    # only "a" is about water: "b" and "c" are no closer to it than everyday sentences are
+    assert [p.source for p in hybrid] == ["a"]
     by_cosine = search_passages(question, DOCS, embedder=embedder, ranking="embedding")
     # question (1, 0, 0, 0.1) against "leaks ... rain" (2, 0, 0, 0.1)
     assert by_cosine[0].source == "a"
@@ -110,6 +111,10 @@ def test_hybrid_search_finds_a_passage_that_shares_no_word_with_the_question() -
     assert search_passages("cracked at pier 2", DOCS, embedder=embedder)[0].source == "b"
     bm25 = search_passages(question, DOCS, embedder=embedder, ranking="bm25")
     assert bm25 == []
+    # a question about none of the concepts finds nothing, however the passages rank
+    assert search_passages("a banana bread recipe?", DOCS, embedder=embedder) == []
+    assert search_passages("a banana bread recipe?", DOCS, embedder=embedder,
+                           ranking="embedding") == []  # fmt: skip
 
 
 def test_routing_offers_the_tools_of_the_most_similar_example() -> None:
@@ -162,6 +167,31 @@ def test_the_shipped_model_reads_english_and_both_chinese_scripts() -> None:
         assert found[0].source == expected, question
         # BM25 alone ranks first the note sharing a word ("the"), not the finding
         assert search_passages(question, notes)[0].source == bm25_first, question
+
+
+@needs_model
+def test_the_shipped_model_finds_nothing_for_a_question_about_nothing_in_the_notes() -> None:
+    model = shipped_embedder()
+    assert model is not None
+    notes = [
+        Document(source="leak", text="Expansion joint over pier 2 leaks; water runs down."),
+        Document(source="crack", text="支座垫石有0.35毫米宽的裂缝，已拍照。"),
+        Document(source="rust", text="鋼梁下翼緣塗層失效並鏽蝕。"),
+        Document(source="deck", text="Deck clean, no debris."),
+    ]
+    # not the calibration's questions (benchmarks/assistant_nonsense.toml)
+    for question in ["Who painted the Mona Lisa?", "明天会下雪吗？", "哪間餐廳的點心最好吃？",
+                     "xqv blorf tramptiddle?", "What is the capital of Peru?"]:  # fmt: skip
+        for ranking in ("hybrid", "embedding"):
+            assert search_passages(question, notes, embedder=model, ranking=ranking) == [], (
+                question,
+                ranking,
+            )
+    # a question about a note still finds it, in other words and in another script
+    found = [("Is water coming through the joint above pier 2?", "leak"),
+             ("支座有裂縫嗎？", "crack"), ("钢梁生锈了吗？", "rust")]  # fmt: skip
+    for question, expected in found:
+        assert search_passages(question, notes, embedder=model)[0].source == expected, question
 
 
 @needs_model

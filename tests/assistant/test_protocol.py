@@ -129,20 +129,51 @@ def test_recorded_transcript_tool_calls_citations_and_audit(
         ]
 
 
-def test_unsupported_number_is_marked_or_the_answer_rejected(
+def test_a_sentence_with_an_unsupported_number_is_removed_and_recorded(
     client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
 ) -> None:
     t = transcript("readings_zh", world)
     recorded(t["responses"])
+    response = client.post(
+        ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER)
+    )
+    events = _events(response)
+    # the invented sentence reaches the user in no event of the stream (only in the record)
+    assert all("12.5" not in e.get("answer", "") for e in events)
+    assert all("12.5" not in json.dumps(e) for e in events[:-1])
+    answer = events[-1]
+    assert answer["language"] == "zh-Hans" and answer["stopped"] == "answered"
+    assert answer["answer"] == "桥墩2（VD-P2-SETTLE）最新沉降为5毫米，最大值5毫米，20个读数；"
+    assert answer["unsupported"] == ["12.5"]
+    assert answer["rejected_claims"] == [
+        {"sentence": "预计30天后达到12.5毫米。", "numbers": ["12.5"]}
+    ]
+    assert answer["numbers_checked"] == 6  # 2, 5, 5, 20, 30, 12.5
+    assert answer["grounded_share"] == 1.0  # of what is delivered
+    texts = {c["text"]: c for c in answer["citations"]}
+    assert set(texts) == {"2", "5", "20"}  # "30" went with its sentence
+    assert texts["20"]["path"] == "readings" and texts["20"]["value"] == 20
+    assert texts["5"]["value"] == pytest.approx(5.0)
+    # recorded with the stored answer
+    with platform.database.session() as s:
+        stored = s.scalars(
+            select(AssistantMessage).where(AssistantMessage.role == "assistant")
+        ).one()
+        assert stored.content == answer["answer"]
+        assert stored.details["rejected_claims"] == answer["rejected_claims"]
+
+
+def test_unsupported_number_is_marked_or_the_answer_rejected_on_request(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    t = transcript("readings_zh", world)
+    recorded(t["responses"], assistant_grounding="mark")
     answer = _events(
         client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER))
     )[-1]
-    assert answer["language"] == "zh-Hans"
-    assert answer["unsupported"] == ["12.5"]
+    assert answer["unsupported"] == ["12.5"] and answer["rejected_claims"] == []
     assert "12.5［未经核实］" in answer["answer"]
     texts = {c["text"]: c for c in answer["citations"]}
-    assert texts["20"]["path"] == "readings" and texts["20"]["value"] == 20
-    assert texts["5"]["value"] == pytest.approx(5.0)
     assert texts["30"]["path"] == "arguments.days"
     assert answer["grounded_share"] == pytest.approx(1 - 1 / len(answer["citations"] + ["x"]))
     # the same transcript, with the check set to reject
@@ -152,6 +183,25 @@ def test_unsupported_number_is_marked_or_the_answer_rejected(
     )[-1]
     assert answer["stopped"] == "rejected"
     assert "12.5" in answer["answer"] and "5毫米" not in answer["answer"]
+
+
+def test_when_every_sentence_is_removed_the_answer_is_the_engines_key_figures(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    calls = tool_reply(("list_hazards", {}))
+    invented = text_reply("Pier 2 is at risk 99. It will fail in 12 days.")
+    recorded([calls, invented], assistant_key_facts=True)
+    answer = _events(client.post(ASK, json={"question": "risk?"}, headers=tenant.headers()))[-1]
+    assert answer["answer"] == "— highest risk: settlement, risk 16"
+    assert answer["stopped"] == "answered" and answer["grounded_share"] == 1.0
+    assert [c["numbers"] for c in answer["rejected_claims"]] == [["99"], ["12"]]
+    assert [(c["text"], c["value"]) for c in answer["citations"]] == [("16", 16)]
+    # without key figures nothing checked is left: a clear refusal, no number of the model's
+    recorded([calls, invented], assistant_key_facts=False)
+    answer = _events(client.post(ASK, json={"question": "risk?"}, headers=tenant.headers()))[-1]
+    assert answer["stopped"] == "rejected" and "99" not in answer["answer"]
+    assert answer["answer"].startswith("I cannot give a checked answer")
+    assert len(answer["rejected_claims"]) == 2
 
 
 def test_another_organisations_objects_are_not_found_and_never_reach_the_model(
@@ -266,6 +316,52 @@ def test_steps_are_bounded(
     assert len(answer["tool_calls"]) == 2
 
 
+def test_the_model_calls_tools_again_after_seeing_results(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    # round 1 lists the hazards; round 2 opens the one listed (its id came from round 1)
+    t = transcript("hazard_why", world)
+    server = recorded(t["responses"], assistant_tool_rounds=2)
+    answer = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER))
+    )[-1]
+    assert answer["stopped"] == "answered" and answer["steps"] == 3
+    assert [c["tool"] for c in answer["tool_calls"]] == [
+        "list_hazards",
+        "get_hazard",
+        "recommendations",
+    ]
+    assert ["tools" in r for r in server.requests] == [True, True, False]
+    round_two = server.requests[1]["messages"]
+    listed = [m for m in round_two if m["role"] == "tool"]
+    assert len(listed) == 1 and json.loads(listed[0]["content"])[0]["id"] == world.hazard_id
+    # numbers of both rounds cited, from the round that returned them
+    cited = {c["text"]: c for c in answer["citations"]}
+    assert cited["80%"]["tool"] in {"list_hazards", "get_hazard"}
+    assert cited["4"]["tool"] in {"get_hazard", "list_hazards"}
+    assert answer["grounded_share"] == 1.0 and answer["rejected_claims"] == []
+
+
+def test_tool_rounds_are_bounded(
+    client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
+) -> None:
+    # one round allowed: the second plan is not offered tools, its calls are not run
+    t = transcript("hazard_why", world)
+    server = recorded(t["responses"], assistant_tool_rounds=1)
+    answer = _events(
+        client.post(ASK, json={"question": t["question"]}, headers=tenant.headers(Role.VIEWER))
+    )[-1]
+    assert [c["tool"] for c in answer["tool_calls"]] == ["list_hazards"]
+    assert ["tools" in r for r in server.requests] == [True, False]
+    assert answer["stopped"] == "out_of_steps"
+    # three rounds (the default) of a model that never stops calling: three rounds run
+    loop = [tool_reply(("list_assets", {"kind": str(n)})) for n in range(10)]
+    server = recorded(loop, assistant_max_steps=10, assistant_tool_rounds=3)
+    answer = _events(client.post(ASK, json={"question": "loop"}, headers=tenant.headers()))[-1]
+    assert len(answer["tool_calls"]) == 3 and answer["steps"] == 4
+    assert ["tools" in r for r in server.requests] == [True, True, True, False]
+
+
 def test_a_repeated_tool_call_is_not_run_again_and_the_model_is_asked_to_answer(
     client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
 ) -> None:
@@ -338,7 +434,11 @@ def test_key_facts_under_a_small_models_answer_are_the_engines_and_cited(
     client: TestClient, platform: Platform, tenant: Tenant, world: World, recorded: Any
 ) -> None:
     calls = tool_reply(("list_hazards", {}), ("list_assets", {}))
-    recorded([calls, text_reply("Pier 2 is at risk 99.")], assistant_key_facts=True)
+    recorded(
+        [calls, text_reply("Pier 2 is at risk 99.")],
+        assistant_key_facts=True,
+        assistant_grounding="mark",
+    )
     question = {"question": "pier 2 risk?"}
     answer = _events(client.post(ASK, json=question, headers=tenant.headers()))[-1]
     assert answer["key_facts"] == ["highest risk: settlement, risk 16", "Demo viaduct"]

@@ -14,6 +14,7 @@ from infrasight.assistant.grounding import (
     check_grounding,
     extract_numbers,
     mark_unsupported,
+    remove_unsupported,
 )
 from infrasight.assistant.language import choose_language, texts, wants_write
 from infrasight.assistant.llm import ModelUnavailableError, _parse_reply
@@ -124,6 +125,58 @@ def test_a_number_is_grounded_by_the_value_it_claims(
     assert [c.path for c in verdict.citations] == paths
 
 
+SETTLEMENT = ToolEvidence(
+    tool="readings_summary",
+    arguments={"channel_id": 9},
+    result={"key": "VD-P2-SETTLE", "unit": "mm", "latest_mean": -2.13, "maximum": 4.2},
+)
+SPANS = ToolEvidence(tool="list_elements", arguments={}, result=[{"id": 40, "name": "Span 2"}])
+
+
+@pytest.mark.parametrize(
+    ("answer", "evidence", "unsupported"),
+    [
+        # a bare whole number is a label, an id or a count: a measurement it rounds is not it
+        ("Span 2 is fine.", [SETTLEMENT], ["2"]),
+        ("Span 2 is fine.", [SETTLEMENT, SPANS], []),
+        ("The maximum is 4.", [SETTLEMENT], ["4"]),
+        # with its unit, a rounded measurement is the measurement
+        ("The maximum is 4 mm, the latest -2.1 mm.", [SETTLEMENT], []),
+        # more digits than the tool gave are not the tool's value
+        ("The maximum is 4.23 mm.", [SETTLEMENT], ["4.23"]),
+        ("The latest is 2.13 mm.", [SETTLEMENT], []),
+    ],
+)
+def test_numbers_are_compared_at_the_tools_precision_and_labels_exactly(
+    answer: str, evidence: list[ToolEvidence], unsupported: list[str]
+) -> None:
+    verdict = check_grounding(answer, evidence)
+    assert [m.text for m in verdict.unsupported] == unsupported
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "claims"),
+    [
+        ("Risk 16. Fails in 12 days! Act now.", "Risk 16. Act now.",
+         [("Fails in 12 days!", ["12"])]),
+        ("风险16；预计12天后失效。请处理。", "风险16；请处理。", [("预计12天后失效。", ["12"])]),
+        ("Mean 4.2 mm; peak 9.9 mm.\n\n— mean 4.2 mm", "Mean 4.2 mm;\n\n— mean 4.2 mm",
+         [("peak 9.9 mm.", ["9.9"])]),
+        ("1. Span 7 cracked.\n2. Risk 16.", "2. Risk 16.", [("1. Span 7 cracked.", ["7"])]),
+        ("Peak 9.9 mm.", "", [("Peak 9.9 mm.", ["9.9"])]),
+    ],
+)  # fmt: skip
+def test_sentences_with_unsupported_numbers_are_removed(
+    text: str, kept: str, claims: list[tuple[str, list[str]]]
+) -> None:
+    evidence = [ToolEvidence(tool="t", arguments={}, result={"risk": 16, "mean_mm": 4.2})]
+    verdict = check_grounding(text, evidence)
+    out, rejected = remove_unsupported(text, verdict.unsupported)
+    assert out == kept
+    assert [(c.sentence, list(c.numbers)) for c in rejected] == claims
+    assert not check_grounding(out, evidence).unsupported
+
+
 def test_citation_names_the_value_and_the_question_grounds_its_own_numbers() -> None:
     verdict = check_grounding("Risk 16 over the last 90 days", EVIDENCE, question="last 90 days?")
     risk, days = verdict.citations
@@ -210,15 +263,21 @@ def test_cli_ask(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.Monk
     )
     result = runner.invoke(cli, ["ask", "What assets are there?"])
     assert result.exit_code == 1 and "INFRASIGHT_LLM_BASE_URL" in result.output
-    reply = text_reply("There are 0, not 3.")
+    reply = text_reply("There are 0 assets. Not 3.")
     with ReplayServer(replay([tool_reply(("list_assets", {})), reply])) as s:
         monkeypatch.setenv("INFRASIGHT_LLM_BASE_URL", s.url)
         monkeypatch.setenv("INFRASIGHT_LLM_MODEL", "recorded")
         result = runner.invoke(cli, ["ask", "How many assets?", "--json"])
         assert result.exit_code == 0, result.output
         answer = json.loads(result.stdout[result.stdout.index("{") :])
-        assert answer["answer"] == "There are 0, not 3 [unverified]."
-        assert answer["unsupported"] == ["3"]  # 0 is the count of the (empty) list
+        assert answer["answer"] == "There are 0 assets."  # 0: the count of the (empty) list
+        assert answer["unsupported"] == ["3"]
+        assert answer["rejected_claims"] == [{"sentence": "Not 3.", "numbers": ["3"]}]
+    with ReplayServer(replay([tool_reply(("list_assets", {})), reply])) as s:
+        monkeypatch.setenv("INFRASIGHT_LLM_BASE_URL", s.url)
+        result = runner.invoke(cli, ["ask", "How many assets?"])
+        assert result.exit_code == 0, result.output
+        assert "removed, no tool returned 3: Not 3." in " ".join(result.output.split())
         assert [c["tool"] for c in answer["tool_calls"]] == ["list_assets"]
         result = runner.invoke(cli, ["ask", "x", "--user", "nobody@acme.example"])
         assert result.exit_code == 2 and "user" in result.output

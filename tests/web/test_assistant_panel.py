@@ -74,7 +74,7 @@ async def test_a_question_on_the_hazard_page_is_answered_with_citations(
     server = model(
         [
             tool_reply(("get_hazard", {"hazard_id": hid})),
-            text_reply(f"Hazard {hid} has a risk of 16; settlement grew 4.5 mm, and 7.7 mm."),
+            text_reply(f"Hazard {hid} has a risk of 16; settlement grew 4.5 mm. Soon 7.7 mm."),
         ]
     )
     before = (_count(platform, Hazard), _count(platform, WorkOrder))
@@ -86,11 +86,12 @@ async def test_a_question_on_the_hazard_page_is_answered_with_citations(
     await web.should_see("Looked up get_hazard: done")
     answer = next(iter(web.find(marker="assistant-answer").elements))
     assert isinstance(answer, ui.label) and "16" in answer.text
-    assert "7.7 [unverified]" in answer.text  # no tool returned 7.7
+    assert "7.7" not in answer.text  # no tool returned 7.7: its sentence is removed
     lines = [str(getattr(e, "text", "")) for e in web.find(marker="assistant-citation").elements]
     assert any(line.startswith("16: get_hazard") and line.endswith("risk = 16") for line in lines)
     assert any(line.startswith("4.5: get_hazard") for line in lines)
-    await web.should_see(marker="assistant-unverified")
+    await web.should_see("Removed, no tool returned 7.7: Soon 7.7 mm.")
+    await web.should_not_see(marker="assistant-unverified")
     # the question went to the model with the page's asset, as the asking user
     assert server.requests[0]["messages"][-1]["content"].endswith("Why is pier 2 at risk?")
     assert (_count(platform, Hazard), _count(platform, WorkOrder)) == before

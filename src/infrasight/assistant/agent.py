@@ -1,11 +1,18 @@
 """The agent loop: the model plans and explains, the tools supply every fact.
 
-One question runs at most ``max_steps`` model calls. Each tool call the model asks for is
+One question runs at most ``max_steps`` model calls and ``tool_rounds`` rounds of tool calls:
+after each round the model sees the results and may call tools again (with the same
+permission checks and citations), until the bound, when it is offered no tools and must
+answer. Each tool call the model asks for is
 parsed (arguments that are not JSON, an unknown tool or invalid arguments are answered to the
 model as an error and recorded as ``malformed``), run as the asking user (another
 organisation's object is ``not_found``, a role that may not read it ``denied``) and recorded.
-The final text goes through the answer check (:mod:`infrasight.assistant.grounding`): numbers no
-tool result holds are marked or the answer is rejected. Tools run in a session that is never
+The final text goes through the answer check (:mod:`infrasight.assistant.grounding`): by default
+a sentence holding a number that no tool result holds is removed from the answer and recorded
+(``rejected_claims``); if nothing of the model's prose is left, the answer is the engines' cited
+key figures alone. The answer is yielded only once checked, so a removed sentence is never
+streamed. (``grounding = "mark"`` marks such numbers instead; ``"reject"`` withholds the whole
+answer.) Tools run in a session that is never
 committed; a tool that changed anything is rolled back and logged.
 """
 
@@ -26,10 +33,12 @@ from infrasight.assistant.context import (
 )
 from infrasight.assistant.grounding import (
     Citation,
+    RejectedClaim,
     ToolEvidence,
     check_grounding,
     consulted_passages,
     mark_unsupported,
+    remove_unsupported,
 )
 from infrasight.assistant.key_facts import key_facts, key_facts_line
 from infrasight.assistant.language import texts, wants_write
@@ -89,6 +98,10 @@ class Answer:
     evidence: tuple[ToolEvidence, ...] = field(default=())
     #: The key figures of the tool results written under the model's text (key_facts on).
     key_facts: tuple[str, ...] = ()
+    #: The sentences removed by the answer check, each with its unsupported numbers.
+    rejected_claims: tuple[RejectedClaim, ...] = ()
+    #: Numbers (and dates) in the text the answer check read, before any removal.
+    numbers_checked: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (the API's answer)."""
@@ -106,6 +119,8 @@ class Answer:
             "write_refused": self.write_refused,
             "error": self.error,
             "key_facts": list(self.key_facts),
+            "rejected_claims": [c.as_dict() for c in self.rejected_claims],
+            "numbers_checked": self.numbers_checked,
         }
 
 
@@ -125,7 +140,8 @@ class Agent:
         registry: ToolRegistry,
         *,
         max_steps: int = 6,
-        grounding: str = "mark",
+        tool_rounds: int = 3,
+        grounding: str = "remove",
         tools_offered: int = 0,
         key_facts: bool = False,
         context_chars: int = 0,
@@ -134,6 +150,7 @@ class Agent:
         self.client = client
         self.registry = registry
         self.max_steps = max_steps
+        self.tool_rounds = tool_rounds
         self.grounding = grounding
         self.tools_offered = tools_offered
         self.key_facts = key_facts
@@ -232,15 +249,17 @@ class Agent:
         calls: list[ToolOutcome] = []
         asked: set[tuple[str, str]] = set()
         step = 0
+        rounds = 0
         final: str | None = None
         error = ""
         answer_now = False
         while step < self.max_steps:
             step += 1
-            # no tools on the last step, nor once the model repeats a call it has the result
-            # of: it must answer from what it has (a small model otherwise calls tools on and
-            # on until it runs out of steps)
-            offered = [] if answer_now or step == self.max_steps else specs
+            # no tools on the last step, after the last tool round, nor once the model repeats
+            # a call it has the result of: it must answer from what it has (a small model
+            # otherwise calls tools on and on until it runs out of steps)
+            last = step == self.max_steps or rounds >= self.tool_rounds
+            offered = [] if answer_now or last else specs
             try:
                 reply = self.client.complete(messages, offered)
             except ModelUnavailableError as err:
@@ -257,6 +276,7 @@ class Agent:
                 answer_now = True
                 continue
             reply = replace(reply, tool_calls=tuple(fresh))
+            rounds += 1
             asked.update((c.name, c.arguments_text.strip()) for c in fresh)
             messages.append(
                 {
@@ -368,29 +388,65 @@ class Agent:
                 grounded_share=checked.grounded_share if checked else 1.0,
                 error=error,
                 key_facts=facts,
+                numbers_checked=len(checked.mentions) if checked else 0,
                 **common,
             )
         said = final
+        listed = "\n".join(f"— {line}" for line in facts)
         if facts:  # the engines' figures under the model's text, checked and cited like it
-            final = final.rstrip() + "\n\n" + "\n".join(f"— {line}" for line in facts)
+            final = final.rstrip() + "\n\n" + listed
         # the context's listings ground numbers too (the model read them), but give no key facts
         verdict = check_grounding(final, evidence, question=question, fallback=known)
         unsupported = tuple(m.text for m in verdict.unsupported)
+        n_checked = len(verdict.mentions)
         if unsupported:
             _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))
         if unsupported and self.grounding == "reject":
-            text = words.rejected.format(numbers=", ".join(unsupported))
-            stopped = "rejected"
-        else:
-            text = mark_unsupported(final, verdict.unsupported, words.unverified)
-            stopped = "answered"
+            return Answer(
+                text=words.rejected.format(numbers=", ".join(unsupported)) + note,
+                stopped="rejected",
+                citations=verdict.citations,
+                unsupported=unsupported,
+                grounded_share=verdict.grounded_share,
+                model_text=said,
+                key_facts=facts,
+                numbers_checked=n_checked,
+                **common,
+            )
+        if self.grounding == "mark" or not unsupported:
+            return Answer(
+                text=mark_unsupported(final, verdict.unsupported, words.unverified) + note,
+                stopped="answered",
+                citations=verdict.citations,
+                unsupported=unsupported,
+                grounded_share=verdict.grounded_share,
+                model_text=said,
+                key_facts=facts,
+                numbers_checked=n_checked,
+                **common,
+            )
+        # remove: every sentence with a number no tool result holds goes, and is recorded; the
+        # key figures (the engines', each line a sentence) stay when the whole prose goes
+        kept, claims = remove_unsupported(final, verdict.unsupported)
+        for claim in claims:
+            _log.warning(
+                "assistant removed a sentence with unsupported numbers %s: %r",
+                ", ".join(claim.numbers),
+                claim.sentence,
+            )
+        stopped = "answered"
+        if not kept:
+            kept, stopped = words.withheld, "rejected"
+        delivered = check_grounding(kept, evidence, question=question, fallback=known)
         return Answer(
-            text=text + note,
+            text=kept + note,
             stopped=stopped,
-            citations=verdict.citations,
+            citations=delivered.citations,
             unsupported=unsupported,
-            grounded_share=verdict.grounded_share,
+            grounded_share=delivered.grounded_share,
             model_text=said,
             key_facts=facts,
+            rejected_claims=claims,
+            numbers_checked=n_checked,
             **common,
         )

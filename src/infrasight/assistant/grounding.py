@@ -2,7 +2,9 @@
 
 Pure: works on the answer text and the tool results as JSON values. A number in the answer is
 *grounded* when some number in a tool result rounds to it at the precision the answer wrote
-(``4.2`` is grounded by ``4.2317``; ``85 %`` by a fraction ``0.85``), in the arguments the tool
+(``4.2`` is grounded by ``4.2317``, ``4.23`` not by ``4.2``; ``85 %`` by a fraction ``0.85``; a
+bare whole number such as "Span 2" or "3 alarms" only by an equal whole value, never by a
+measurement it rounds, such as -2.13 mm), in the arguments the tool
 was called with ("the last 30 days"), or in the question; a date ``2026-11-30`` is grounded by a
 tool result's time on that day. Each grounded number gets a citation (tool, arguments, where in
 the result, the value); the others are *unsupported*.
@@ -18,6 +20,9 @@ The value must be the one the number claims, not an unrelated equal value
   the minimum.
 
 A bare number ("3 alarms") is grounded by any equal value, counts of listed records included.
+
+:func:`remove_unsupported` takes the sentences holding an unsupported number out of an answer
+(the assistant's default, ``assistant_grounding = "remove"``).
 """
 
 from __future__ import annotations
@@ -35,12 +40,15 @@ __all__ = [
     "Citation",
     "Grounding",
     "NumberMention",
+    "RejectedClaim",
     "ToolEvidence",
     "check_grounding",
     "consulted_passages",
     "extract_numbers",
     "mark_unsupported",
     "passage_of",
+    "remove_unsupported",
+    "sentence_spans",
 ]
 
 # a date first (kept whole), then a number not glued to a letter, digit or dot on its left
@@ -51,6 +59,7 @@ _TOKEN = re.compile(rf"(?<![A-Za-z0-9_.\-]){_DATE}|(?<![A-Za-z0-9_.]){_NUM}")
 _LIST_MARKER = re.compile(r"^[ \t]*(?P<n>\d+)[.)]\s", re.MULTILINE)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CLAUSE_END = re.compile(r"[!?;:\n。！？；：]|\.(?!\d)")
+_SENTENCE_END = re.compile(r"[!?;\n。！？；]+|\.(?!\d)")
 QUANTITY_WINDOW = 40  # characters before a number searched for a quantity word
 
 
@@ -370,6 +379,12 @@ def _matches(mention: NumberMention, known: _Known) -> bool:
     if known.value is None or mention.value is None:
         return False
     target = abs(mention.value)
+    if mention.decimals == 0 and mention.unit is None:
+        # a bare whole number ("Span 2", "3 alarms", "risk 16") is an id, a label, a count or a
+        # score: only an equal whole value grounds it, never a measurement it rounds (-2.13 mm)
+        return any(c == target for c in _in_unit(mention, known))
+    # the tool's value as the answer wrote it: rounded to the answer's decimals (4.2 for
+    # 4.2317), in the answer's unit; never more digits than the tool gave (4.23 for 4.2)
     half_step = 0.5 * 10.0 ** (-mention.decimals) + 1e-9
     return any(abs(c - target) <= half_step for c in _in_unit(mention, known))
 
@@ -460,3 +475,56 @@ def mark_unsupported(answer: str, unsupported: Sequence[NumberMention], marker: 
     for mention in sorted(unsupported, key=lambda m: m.end, reverse=True):
         out = out[: mention.end] + marker + out[mention.end :]
     return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectedClaim:
+    """A sentence the answer check removed, and its numbers that no tool result holds."""
+
+    sentence: str
+    numbers: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (the answer's ``rejected_claims``)."""
+        return {"sentence": self.sentence, "numbers": list(self.numbers)}
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each sentence of ``text``, its end mark included: sentences end at
+    ``. ! ? ;``, their full-width forms and line ends; not at a decimal point (``4.2``) nor at
+    a list marker's dot (``1.``)."""
+    markers = {m.end("n") for m in _LIST_MARKER.finditer(text)}
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() in markers:
+            continue
+        spans.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def remove_unsupported(
+    text: str, unsupported: Sequence[NumberMention]
+) -> tuple[str, tuple[RejectedClaim, ...]]:
+    """``text`` without the sentences that hold an unsupported number, and those sentences.
+
+    Parameters
+    ----------
+    text
+        The checked text (offsets of ``unsupported`` are in it).
+    unsupported
+        The numbers no tool result holds (:attr:`Grounding.unsupported`).
+    """
+    kept: list[str] = []
+    rejected: list[RejectedClaim] = []
+    for start, end in sentence_spans(text):
+        inside = tuple(m.text for m in unsupported if start <= m.start < end)
+        if inside:
+            rejected.append(RejectedClaim(sentence=text[start:end].strip(), numbers=inside))
+        else:
+            kept.append(text[start:end])
+    out = re.sub(r"[ \t]+\n", "\n", "".join(kept))
+    return re.sub(r"\n{3,}", "\n\n", out).strip(), tuple(rejected)

@@ -48,6 +48,8 @@ class Texts:
     context_channels: str = ""
     context_more: str = ""
     context_hazards: str = ""
+    #: The answer when the check removed every sentence and no key figures remain.
+    withheld: str = ""
 
 
 @cache
@@ -74,6 +76,7 @@ def texts(language: str) -> Texts:
         context_channels=str(table["context_channels"]),
         context_more=str(table["context_more"]),
         context_hazards=str(table["context_hazards"]),
+        withheld=str(table["withheld"]),
     )
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -27,7 +30,9 @@ __all__ = [
     "Document",
     "Passage",
     "bm25_scores",
+    "content_terms",
     "fuse_ranks",
+    "relevance",
     "search_passages",
     "split_passages",
     "tokens",
@@ -70,6 +75,42 @@ def tokens(text: str) -> list[str]:
     for run in _HAN.findall(lowered):
         out.extend(run)
         out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Relevance:
+    """When a passage is returned with the embedding model (``relevance.toml``)."""
+
+    min_cosine: float
+    sure_margin: float
+    anchors: tuple[str, ...]
+    stopwords: frozenset[str]
+
+
+@cache
+def relevance() -> Relevance:
+    """The calibrated relevance rule of ``relevance.toml``."""
+    data = tomllib.loads((Path(__file__).parent / "relevance.toml").read_text("utf-8"))
+    return Relevance(
+        min_cosine=float(data["min_cosine"]),
+        sure_margin=float(data["sure_margin"]),
+        anchors=tuple(data["anchors"]),
+        stopwords=frozenset(w for words in data["stopwords"].values() for w in words),
+    )
+
+
+def content_terms(text: str) -> set[str]:
+    """The terms of ``text`` that say what it is about: numbers, words of 3 letters or more and
+    Chinese character bigrams, less the stop words of ``relevance.toml``."""
+    out = set()
+    for term in tokens(text):
+        if _HAN.fullmatch(term):
+            keep = len(term) == 2
+        else:
+            keep = term.replace(".", "").isdigit() or len(term) >= 3
+        if keep and term not in relevance().stopwords:
+            out.add(term)
     return out
 
 
@@ -150,8 +191,10 @@ def search_passages(
 
     Without ``embedder`` (or with ``ranking`` "bm25"): BM25, passages scoring 0 left out.
     With one: by the cosine similarity of the embeddings ("embedding") or by both rankings
-    fused ("hybrid", :func:`fuse_ranks`); every passage is then ranked, the score being the
-    cosine or the fused score.
+    fused ("hybrid", :func:`fuse_ranks`); the score is the cosine or the fused score, and a
+    passage is left out unless its cosine exceeds the question's cosine to everyday sentences
+    by the calibrated margin, or reaches the calibrated floor with a content word shared with
+    ``query`` (:func:`relevance`): a question about nothing in the documents finds nothing.
     """
     passages = [p for d in documents for p in split_passages(d)]
     if not passages:
@@ -162,13 +205,22 @@ def search_passages(
         scores = lexical
         keep = [s > 0 for s in scores]
     else:
-        cosine = embedder.embed(texts, query=False) @ embedder.embed([query], query=True)[0]
+        rule = relevance()
+        asked = embedder.embed([query], query=True)[0]
+        cosine = embedder.embed(texts, query=False) @ asked
+        # how much closer to the passage than to everyday sentences about nothing here
+        baseline = float(np.max(embedder.embed(list(rule.anchors), query=False) @ asked))
         # shifted to (0, 2] so every passage takes part in the fusion
         semantic = [float(c) + 1.0 for c in np.clip(cosine, -0.999, 1.0)]
         scores = (
             [float(c) for c in cosine] if ranking == "embedding" else fuse_ranks(lexical, semantic)
         )
-        keep = [True] * len(scores)
+        words = content_terms(query)
+        keep = [
+            float(c) - baseline >= rule.sure_margin
+            or (float(c) >= rule.min_cosine and bool(words & content_terms(t)))
+            for c, t in zip(cosine, texts, strict=True)
+        ]
     ranked = [
         Passage(source=p.source, text=p.text, score=s, title=p.title, page=p.page)
         for p, s, kept in zip(passages, scores, keep, strict=True)

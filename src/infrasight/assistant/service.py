@@ -180,6 +180,7 @@ def _store(platform: Platform, ask: PreparedAsk, answer: Answer) -> int:
                     "write_refused": answer.write_refused,
                     "error": answer.error,
                     "model_text": answer.model_text,
+                    "rejected_claims": [c.as_dict() for c in answer.rejected_claims],
                 },
             )
         )
@@ -208,6 +209,7 @@ def run_ask(
         ask.client,
         registry or default_registry(),
         max_steps=settings.assistant_max_steps,
+        tool_rounds=settings.assistant_tool_rounds,
         grounding=settings.assistant_grounding,
         tools_offered=settings.assistant_tools_offered,
         key_facts=settings.assistant_key_facts,
@@ -243,11 +245,12 @@ def run_ask(
     assert answer is not None
     conversation_id = _store(platform, ask, answer)
     _log.info(
-        "assistant answered %s (%s, %d tool calls, %d unsupported numbers)",
+        "assistant answered %s (%s, %d tool calls, %d unsupported numbers, %d sentences removed)",
         ask.caller.name,
         answer.stopped,
         len(answer.tool_calls),
         len(answer.unsupported),
+        len(answer.rejected_claims),
     )
     yield {"type": "answer", "conversation_id": conversation_id, **answer.as_dict()}
 

@@ -49,7 +49,8 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer event as JSON")] = False,
 ) -> None:
     """Ask the assistant (needs INFRASIGHT_LLM_BASE_URL and INFRASIGHT_LLM_MODEL); every number
-    in the answer is cited from a tool result, or marked unverified."""
+    in the answer is cited from a tool result; a sentence with a number no tool returned is
+    removed and listed."""
     with open_platform() as platform:
         caller = _principal(platform, org, user)
         prepared = prepare(
@@ -77,6 +78,11 @@ def ask(
         console.print(
             f"[dim]  {citation['text']} <- {citation['tool']} "
             f"{json.dumps(citation['arguments'])} {citation['path']} = {citation['value']}[/dim]"
+        )
+    for claim in answer.get("rejected_claims", []):
+        console.print(
+            f"[yellow]  removed, no tool returned {', '.join(claim['numbers'])}: "
+            f"{claim['sentence']}[/yellow]"
         )
     for draft in answer.get("drafts", []):
         console.print(f"draft (not created): {draft['confirm_with']} {json.dumps(draft['body'])}")

@@ -103,9 +103,13 @@ class Settings(BaseSettings):
         role (llama-cpp-python's ``chatml-function-calling``, which serves the local SmolLM2).
     assistant_max_steps
         Most model calls (plans and tool rounds) for one question.
+    assistant_tool_rounds
+        Most rounds of tool calls for one question: after each round the model sees the
+        results and may call tools again; after the last it is offered none and must answer.
     assistant_grounding
-        What the answer check does with a number that no tool result holds: ``mark`` it
-        unverified, or ``reject`` the answer.
+        What the answer check does with a number that no tool result holds: ``remove`` the
+        sentence holding it (recorded in the answer's ``rejected_claims``; the default),
+        ``mark`` it unverified, or ``reject`` the whole answer.
     assistant_tools_offered
         Tools offered to the model per question: 0 = all; N = the N whose example questions
         the question is most similar to (``assistant/routing.py``; without the embedding model,
@@ -196,7 +200,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=1024, ge=16, le=32768)
     llm_tool_results: Literal["tool", "user"] = "tool"
     assistant_max_steps: int = Field(default=6, ge=1, le=50)
-    assistant_grounding: Literal["mark", "reject"] = "mark"
+    assistant_tool_rounds: int = Field(default=3, ge=0, le=20)
+    assistant_grounding: Literal["remove", "mark", "reject"] = "remove"
     assistant_tools_offered: int = Field(default=0, ge=0, le=100)
     assistant_embeddings: bool = True
     assistant_key_facts: bool = False

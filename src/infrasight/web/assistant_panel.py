@@ -81,7 +81,15 @@ def _show_answer(answer: dict[str, Any], t: Translator) -> None:
         )
     if answer.get("answer"):
         ui.label(str(answer["answer"])).classes("whitespace-pre-wrap").mark("assistant-answer")
-    if answer.get("unsupported"):
+    for claim in answer.get("rejected_claims", []):  # removed by the answer check
+        ui.label(
+            t(
+                "Removed, no tool returned {numbers}: {sentence}",
+                numbers=", ".join(map(str, claim["numbers"])),
+                sentence=claim["sentence"],
+            )
+        ).classes("text-amber-9 text-sm").mark("assistant-removed")
+    if answer.get("unsupported") and not answer.get("rejected_claims"):  # marked in the text
         ui.label(
             t("Not verified: {numbers}", numbers=", ".join(map(str, answer["unsupported"])))
         ).classes("text-amber-9 text-sm").mark("assistant-unverified")
