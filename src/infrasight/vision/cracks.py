@@ -128,6 +128,9 @@ class CrackSegmenter:
         900 MB (the ordinary path needs 1.3 GB at 20 MP), at the same speed: 768-px tiles
         cover a 24-MP frame with as little overlap as 1024-px ones.
     large_tile : largest tile side in px for large images (a multiple of 16).
+    parallel_max_pixels : above this many pixels the tiles run one at a time (on the session
+        with all the threads), so a 100-megapixel capture keeps the working memory of one tile
+        (the second run in flight adds ~130 MB: 1,564 MB against the 1,536 MB budget).
 
     Thread-safe: one instance may serve several threads.
     """
@@ -143,11 +146,14 @@ class CrackSegmenter:
         threads: int | None = None,
         large_image_pixels: int = 16_000_000,
         large_tile: int = 768,
+        parallel_max_pixels: int = 50_000_000,
     ) -> None:
         if large_tile < 64 or large_tile % 16:
             raise ValueError(f"large_tile must be a multiple of 16 and >= 64, got {large_tile}")
         if large_image_pixels < 1:
             raise ValueError("large_image_pixels must be >= 1")
+        if parallel_max_pixels < 1:
+            raise ValueError("parallel_max_pixels must be >= 1")
         if tile < 64 or tile % 16:
             raise ValueError(f"tile must be a multiple of 16 and >= 64, got {tile}")
         if not 0 <= overlap < tile // 2:
@@ -165,6 +171,7 @@ class CrackSegmenter:
         self.threads = threads
         self.large_image_pixels = large_image_pixels
         self.large_tile = large_tile
+        self.parallel_max_pixels = parallel_max_pixels
         self._threshold = threshold
         self._info: ModelInfo | None = None
         self._session: Any = None
@@ -203,9 +210,9 @@ class CrackSegmenter:
                 self._session = self._new_session(self.threads)
             return self._session
 
-    def _sessions_for_tiles(self) -> list[Any]:
+    def _sessions_for_tiles(self, pixels: int) -> list[Any]:
         """One session per tile run in flight, the threads split between them."""
-        workers = self.tile_workers
+        workers = self.tile_workers if pixels <= self.parallel_max_pixels else 1
         if workers == 1:
             return [self.session()]
         with self._lock:
@@ -297,9 +304,9 @@ class CrackSegmenter:
         :func:`ramp_weights`), so the weighted sum needs no normalisation. ``shrink`` hands
         ONNX Runtime's arena back after the last tile of each session.
 
-        Tiles run on :attr:`tile_workers` sessions at once (tile ``k`` on session
-        ``k % workers``) and are blended in order as they finish, at most ``workers`` ahead of
-        the blending, so the results equal those of one tile at a time.
+        Up to ``parallel_max_pixels``, tiles run on :attr:`tile_workers` sessions at once (tile
+        ``k`` on session ``k % workers``) and are blended in order as they finish, at most
+        ``workers`` ahead of the blending, so the results equal those of one tile at a time.
         """
         full = value_scale(image)
         height, width = image.shape[:2]
@@ -314,7 +321,7 @@ class CrackSegmenter:
         weights: dict[tuple[tuple[int, int, int], tuple[int, int, int]], NDArray[np.float32]] = {}
         top = 0
         grid = [(j, i) for j in range(len(ys)) for i in range(len(xs))]
-        sessions = self._sessions_for_tiles()
+        sessions = self._sessions_for_tiles(height * width)
         workers = len(sessions)
 
         def run(k: int) -> NDArray[np.float32]:
