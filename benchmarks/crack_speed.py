@@ -6,7 +6,11 @@ tiling, inference, blending, threshold, instances) and for the bare ``session.ru
 same, already-normalised input (the same tiles for 24 MP). The difference is our overhead.
 
     python benchmarks/crack_speed.py [--json] [--threads N] [--repeats N] [--model FILE]
-        [--compare FILE]
+        [--compare FILE] [--parallel-max-pixels N]
+
+``--parallel-max-pixels N``: images up to N pixels run two tiles at a time (default: the
+segmenter's, 16 MP, which keeps a 24-MP frame one tile at a time for its memory bound; 30000000
+measures the 24-MP frame with two tiles in flight).
 
 ``--compare FILE`` measures another model file the same way in the same process, after the
 first (e.g. the previous release: ``training/cracks/start/crack-segmentation-1.0.0.onnx``), so
@@ -79,6 +83,7 @@ def main() -> None:
     )
     ap.add_argument("--model", type=Path, default=None, help="ONNX file (default: packaged)")
     ap.add_argument("--compare", type=Path, default=None, help="a second ONNX file to measure")
+    ap.add_argument("--parallel-max-pixels", type=int, default=None, help="see above")
     args = ap.parse_args()
     if args.smoke:
         args.repeats, args.repeats_24mp = 1, 1
@@ -90,7 +95,12 @@ def main() -> None:
 
 def _measure(args: argparse.Namespace, model: Path | None) -> None:
     big_h, big_w = (1600, 2400) if args.smoke else (4000, 6000)
-    seg = CrackSegmenter(model, threads=args.threads)
+    extra = (
+        {}
+        if args.parallel_max_pixels is None
+        else {"parallel_max_pixels": args.parallel_max_pixels}
+    )
+    seg = CrackSegmenter(model, threads=args.threads, **extra)
     sess = seg.session()
     name = sess.get_inputs()[0].name
 
@@ -126,6 +136,7 @@ def _measure(args: argparse.Namespace, model: Path | None) -> None:
         "threads": args.threads or os.cpu_count(),
         "cpu_count": os.cpu_count(),
         "model_version": seg.model_version,
+        "tiles_in_flight_24mp": seg.tile_workers if big_h * big_w <= seg.parallel_max_pixels else 1,
     }
     if args.json:
         print(json.dumps(fig))
@@ -140,7 +151,10 @@ def _measure(args: argparse.Namespace, model: Path | None) -> None:
         f"{'s per 24 MP (6000x4000)':28s}{fig['seconds_per_24mp']:>12.3f}"
         f"{fig['bare_session_seconds_per_24mp']:>14.3f}"
     )
-    print(f"24 MP = {len(tiles)} tiles of {ys[0][1]}x{xs[0][1]} px")
+    print(
+        f"24 MP = {len(tiles)} tiles of {ys[0][1]}x{xs[0][1]} px, "
+        f"{fig['tiles_in_flight_24mp']} in flight in segment() (bare: one at a time)"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 import tracemalloc
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,9 +105,67 @@ class _EchoSegmenter(CrackSegmenter):
     """The 'model' returns each tile's red channel / 255: blending must reproduce the image."""
 
     def _infer(
-        self, tile: NDArray[np.generic], full_scale: float, *, shrink: bool = False
+        self,
+        tile: NDArray[np.generic],
+        full_scale: float,
+        *,
+        shrink: bool = False,
+        session: Any = None,
     ) -> NDArray[np.float32]:
         return to_rgb8(tile, full_scale=full_scale)[:, :, 0].astype(np.float32) / 255.0
+
+
+class _CountingEcho(_EchoSegmenter):
+    """The echo model, slowed down, counting how many tiles are in the model at once."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.active = self.most = 0
+        self.sessions: set[int] = set()
+        self._count = threading.Lock()
+
+    def _infer(
+        self,
+        tile: NDArray[np.generic],
+        full_scale: float,
+        *,
+        shrink: bool = False,
+        session: Any = None,
+    ) -> NDArray[np.float32]:
+        with self._count:
+            self.active += 1
+            self.most = max(self.most, self.active)
+            self.sessions.add(id(session))
+        time.sleep(0.02)
+        with self._count:
+            self.active -= 1
+        return super()._infer(tile, full_scale, shrink=shrink, session=session)
+
+
+@pytest.mark.parametrize(
+    ("threads", "parallel_max_pixels", "in_flight"),
+    [(2, 1_000_000, 2), (4, 1_000_000, 2), (1, 1_000_000, 1), (2, 500_000, 1)],
+)
+def test_tiles_run_two_at_a_time_and_blend_exactly(
+    threads: int, parallel_max_pixels: int, in_flight: int
+) -> None:
+    img = np.random.default_rng(2).integers(0, 256, (700, 1300), dtype=np.uint8)
+    echo = _CountingEcho(
+        tile=256, overlap=48, threads=threads, parallel_max_pixels=parallel_max_pixels
+    )
+    prob = echo.probability(img)
+    np.testing.assert_allclose(prob, img.astype(np.float32) / 255.0, atol=1e-5)
+    assert echo.most == in_flight
+    assert len(echo.sessions) == in_flight  # one session per run in flight
+
+
+def test_parallel_tiles_equal_one_at_a_time(seg: CrackSegmenter) -> None:
+    """Two one-thread sessions give the probabilities of one two-thread session (rounding)."""
+    img, _truth, _ = cracked(400, 600, seed=11)
+    one = CrackSegmenter(tile=256, threads=2, parallel_max_pixels=1).segment(img)
+    two = CrackSegmenter(tile=256, threads=2).segment(img)
+    np.testing.assert_allclose(two.probability, one.probability, atol=1e-5)
+    assert np.array_equal(two.mask, one.mask) and one.mask.any()
 
 
 @pytest.mark.parametrize("shape", [(700, 1300), (100, 5000), (2000, 90)])
@@ -205,6 +266,7 @@ def test_result_json_summary(seg: CrackSegmenter) -> None:
         ({"threads": 0}, "threads"),
         ({"large_tile": 100}, "large_tile"),
         ({"large_image_pixels": 0}, "large_image_pixels"),
+        ({"parallel_max_pixels": 0}, "parallel_max_pixels"),
     ],
 )
 def test_bad_settings_are_rejected(kwargs: dict[str, float], match: str) -> None:
