@@ -33,7 +33,6 @@ AS_WRITTEN = frozenset(
         "sources",
         "key",
         "ref",
-        "test",
         "email",
         "filename",
         "actor",
@@ -52,6 +51,7 @@ AS_WRITTEN = frozenset(
 NOT_READ = frozenset(
     {
         "message",
+        "test_message",
         "note_message",
         "title_message",
         "label_message",

@@ -89,7 +89,7 @@ def defect_state(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test=f"{label} structural review",
+                    test_phrase=phrase("{label!c} structural review", label=label),
                     phrase=phrase("marked as warranting a structural review"),
                 ),
             )
@@ -108,7 +108,7 @@ def defect_state(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test=f"{label} {measure}",
+                    test_phrase=phrase("{label!c} {measure!t}", label=label, measure=measure),
                     phrase=phrase(
                         "{measure!t} = {value:g} -> CS{state}",
                         measure=measure,
@@ -135,7 +135,7 @@ def defect_state(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test=f"{label} grade",
+                    test_phrase=phrase("{label!c} grade", label=label),
                     phrase=phrase(
                         "grade {grade!t} -> CS{state}", grade=grade, state=int(categories[grade])
                     ),

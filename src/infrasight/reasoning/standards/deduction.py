@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import phrase
+from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError, OutOfRangeError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.texts import joined_clauses
@@ -120,7 +120,9 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
             Evidence(
                 kind=EvidenceKind.DEFECT,
                 ref=d.ref,
-                test=f"{ind} class {cls}/{top}",
+                test_phrase=phrase(
+                    "{indicator!c} class {cls}/{top}", indicator=ind, cls=cls, top=top
+                ),
                 phrase=phrase(
                     "{indicator!c}: class {cls} of {top} -> DP {dp:g}",
                     indicator=indicators[ind].get("name", ind),
@@ -196,7 +198,7 @@ def rate(
                     Evidence(
                         kind=EvidenceKind.RATING,
                         ref=f"element:{el.element_id}",
-                        test="PMCI",
+                        test=N_("PMCI"),
                         phrase=phrase(
                             "PMCI {score:.2f} (n = {n}, t = {t:g})", score=s, n=len(scores), t=t
                         ),
@@ -234,7 +236,7 @@ def rate(
                     Evidence(
                         kind=EvidenceKind.RATING,
                         ref=f"part:{p}",
-                        test="part weight",
+                        test=N_("part weight"),
                         phrase=phrase(
                             "PCCI {score:.2f} x weight {weight:g}/{total:g}",
                             score=part_scores[p],
@@ -256,7 +258,7 @@ def rate(
         Evidence(
             kind=EvidenceKind.RATING,
             ref=f"structure:{s}",
-            test="structure weight",
+            test=N_("structure weight"),
             phrase=phrase(
                 "{score:.2f} x {weight:g}/{total:g}",
                 score=v,
@@ -282,7 +284,7 @@ def rate(
                 Evidence(
                     kind=EvidenceKind.RATING,
                     ref=f"part:{worst_main[0]}",
-                    test="main part governs",
+                    test=N_("main part governs"),
                     phrase=phrase(
                         "main part {part!t} in class {cls}", part=worst_main[0], cls=worst_main[1]
                     ),

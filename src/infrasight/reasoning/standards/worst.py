@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import Phrase
+from infrasight.core.phrases import N_, Phrase
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.types import AssetCondition, ConditionRating, ElementObservation
 
@@ -40,7 +40,7 @@ def rate_by_worst_element(
             Evidence(
                 kind=EvidenceKind.RATING,
                 ref=worst.subject,
-                test="worst element",
+                test=N_("worst element"),
                 value=worst.rating,
                 phrase=detail(worst),
             ),

@@ -319,6 +319,7 @@ def _filters(
 def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> None:
     columns = [
         {"name": "kind", "label": t("Kind"), "field": "kind", "align": "left"},
+        {"name": "test", "label": t("Test"), "field": "test", "align": "left"},
         {"name": "detail", "label": t("Detail"), "field": "detail", "align": "left"},
         {"name": "value", "label": t("Value"), "field": "value"},
         {"name": "ref", "label": t("Source"), "field": "ref", "align": "left"},
@@ -327,6 +328,7 @@ def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> 
         {
             "i": i,
             "kind": name_of(EVIDENCE_NAMES, str(e.get("kind", "")), t),
+            "test": e.get("test", ""),
             "detail": e.get("detail", "") or e.get("test", ""),
             "value": (
                 f"{t.number(e['value'], 3)} {e.get('unit') or ''}".strip()
