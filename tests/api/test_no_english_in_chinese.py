@@ -47,7 +47,7 @@ AS_WRITTEN = frozenset(
         "choice_reason",
     }
 )
-#: Machine-readable copies of sentences (key and parameters), measurements as measured.
+#: Machine-readable copies of sentences (key and parameters).
 NOT_READ = frozenset(
     {
         "message",
@@ -58,7 +58,7 @@ NOT_READ = frozenset(
         "clause_message",
         "event_message",
         "risk_basis_message",
-        "measurements",
+        "note_messages",
         "details",
     }
 )

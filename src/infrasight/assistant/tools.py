@@ -274,7 +274,7 @@ def _defects(ctx: ToolContext, a: AssetArgs) -> Any:
     )
     out = []
     for capture in captures.items:
-        for d in capture_defects(capture.id, ctx.session, ctx.caller, None):
+        for d in capture_defects(capture.id, ctx.session, ctx.caller, DEFAULT_LOCALE, None):
             reviews = list_reviews(d.id, ctx.session, ctx.caller)
             out.append(
                 {

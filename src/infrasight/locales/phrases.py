@@ -14,7 +14,7 @@ Extract the phrases after changing one::
 
     pybabel extract -k phrase -k N_ --no-location --omit-header \\
         -o src/infrasight/locales/evidence.pot src/infrasight/reasoning src/infrasight/services \\
-        src/infrasight/signals
+        src/infrasight/signals src/infrasight/measure
 """
 
 from __future__ import annotations
