@@ -25,9 +25,10 @@ from infrasight.api.routes.common import (
     reject_nulls,
 )
 from infrasight.core.domain import Action
+from infrasight.core.phrases import phrase, phrase_list
 from infrasight.core.timeparse import datetime_to_us
 from infrasight.locales import Translator
-from infrasight.locales.phrases import evidence_translator, localised_detail
+from infrasight.locales.phrases import evidence_translator, localised_detail, render_phrase
 from infrasight.services.alarms import (
     acknowledge_alarm,
     check_rule_channels,
@@ -82,6 +83,42 @@ class RuleRead(ReadModel):
     escalate_after_s: float | None
     created_at: datetime
     updated_at: datetime
+    summary: str = Field(
+        default="",
+        description="channels and levels with their limits in one line, in the reader's "
+        "language (``VD-SETTLE: amber value > 3``)",
+    )
+
+
+def rule_summary(definition: dict[str, Any], locale: str) -> str:
+    """A rule's channels and levels with their limits in one line, in ``locale``
+    (``VD-SETTLE: amber value > 3; red value > 5``)."""
+    t = evidence_translator(locale)
+    levels = []
+    for level in definition.get("levels", []):
+        limits = [
+            phrase(key, quantity=str(limit.get("quantity", "value")), limit=float(limit[side]))
+            for limit in level.get("limits", [])
+            for side, key in (
+                ("upper", "{quantity!t} > {limit:g}"),
+                ("lower", "{quantity!t} < {limit:g}"),
+            )
+            if isinstance(limit.get(side), int | float)
+        ]
+        name = t.optional(str(level.get("name", "")))
+        said = render_phrase(phrase_list(*limits), t) if limits else ""
+        levels.append(t("{level} {limits}", level=name, limits=said).strip())
+    channels = [phrase("{channel}", channel=str(c)) for c in definition.get("channels", [])]
+    clauses = [phrase("{level}", level=x) for x in levels]
+    return t(
+        "{channels}: {levels}",
+        channels=render_phrase(phrase_list(*channels), t) if channels else "",
+        levels=render_phrase(phrase_list(*clauses, join=";"), t) if clauses else "",
+    )
+
+
+def _summarised(rule: RuleRead, locale: str) -> RuleRead:
+    return rule.model_copy(update={"summary": rule_summary(rule.definition, locale)})
 
 
 class EvaluateRequest(RequestModel):
@@ -163,23 +200,30 @@ def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> Rul
 
 @router.get("/rules")
 def list_rules(
-    session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[RuleRead]:
-    """The organisation's alarm rules."""
+    """The organisation's alarm rules, each with its ``summary`` in the language
+    ``Accept-Language`` asks for (else the caller's own)."""
     caller.require(Action.READ)
     query = (
         select(AlarmRule)
         .where(AlarmRule.organization_id == caller.organization_id)
         .order_by(AlarmRule.id)
     )
-    return page_of(session, query, limit, offset, RuleRead)
+    found = page_of(session, query, limit, offset, RuleRead)
+    return found.model_copy(update={"items": [_summarised(r, locale) for r in found.items]})
 
 
 @router.get("/rules/{rule_id}")
-def get_rule(rule_id: DbId, session: SessionDep, caller: CallerDep) -> RuleRead:
-    """One alarm rule with its definition."""
+def get_rule(rule_id: DbId, session: SessionDep, caller: CallerDep, locale: LocaleDep) -> RuleRead:
+    """One alarm rule with its definition and ``summary`` (in the reader's language)."""
     caller.require(Action.READ)
-    return RuleRead.model_validate(get_owned(session, AlarmRule, rule_id, caller.organization_id))
+    row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
+    return _summarised(RuleRead.model_validate(row), locale)
 
 
 @router.patch("/rules/{rule_id}")
