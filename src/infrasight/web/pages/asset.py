@@ -17,6 +17,7 @@ from infrasight.api.routes.condition import get_condition
 from infrasight.api.routes.forecasts import ChannelForecast, forecast
 from infrasight.api.routes.hazards import list_hazards
 from infrasight.api.routes.ratings import list_ratings
+from infrasight.core.element_kinds import element_kind_name
 from infrasight.core.errors import InfraSightError, NotFoundError
 from infrasight.services.auth import Principal
 from infrasight.web import data
@@ -54,10 +55,16 @@ TREND_NAMES = {
 }
 
 
-def element_tree(elements: list[ElementRead]) -> list[dict[str, Any]]:
-    """Nodes for ``ui.tree``: each element under its parent (roots first, by id)."""
+def element_tree(elements: list[ElementRead], t: Translator) -> list[dict[str, Any]]:
+    """Nodes for ``ui.tree``: each element under its parent (roots first, by id), labelled with
+    its name and its kind's name in ``t``'s language (``core/element_kinds.toml``)."""
     nodes: dict[int, dict[str, Any]] = {
-        e.id: {"id": str(e.id), "label": f"{e.name} ({e.kind})", "children": []} for e in elements
+        e.id: {
+            "id": str(e.id),
+            "label": t("{name} ({kind})", name=e.name, kind=t.optional(element_kind_name(e.kind))),
+            "children": [],
+        }
+        for e in elements
     }
     roots: list[dict[str, Any]] = []
     for element in sorted(elements, key=lambda e: e.id):
@@ -289,7 +296,7 @@ def register(ctx: WebContext) -> None:
             with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap"):
                 with ui.card().classes("w-full md:w-72 shrink-0"):
                     ui.label(t("Elements")).classes("text-lg")
-                    ui.tree(element_tree(elements), label_key="label").expand().mark("elements")
+                    ui.tree(element_tree(elements, t), label_key="label").expand().mark("elements")
                 with ui.column().classes("w-full grow gap-2"):
                     ui.label(t("Channels")).classes("text-lg")
                     if not channels:
