@@ -52,13 +52,21 @@ def _recorded(std: Standard, el: ElementObservation) -> int | None:
         value = int(raw)
     except ValueError:
         raise InvalidInputError(
-            f"element {el.element_id}: {raw!r} is not an integer rating",
             field=std.data["recorded_attribute"],
+            phrase=phrase(
+                "element {id}: {raw} is not an integer rating", id=str(el.element_id), raw=repr(raw)
+            ),
         ) from None
     if not lo <= value <= hi or str(value) != str(raw).strip():
         raise OutOfRangeError(
-            f"element {el.element_id}: rating {raw!r} outside {lo}-{hi}",
             field=std.data["recorded_attribute"],
+            phrase=phrase(
+                "element {id}: rating {raw} outside {lo}-{hi}",
+                id=str(el.element_id),
+                raw=repr(raw),
+                lo=int(lo),
+                hi=int(hi),
+            ),
         )
     return value
 
@@ -157,7 +165,7 @@ def rate(
 ) -> AssetCondition:
     """Rate each component present; classify the asset by the lowest component rating."""
     if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
+        raise InvalidInputError(field="elements", phrase=phrase("no elements to rate"))
     attr = std.data["component_attribute"]
     groups: dict[str, list[ElementObservation]] = {}
     for el in elements:

@@ -66,9 +66,14 @@ def _defect_key(std: Standard, el: ElementObservation, d: DefectObservation) -> 
         key = key.replace("{material}", material)
     if key not in std.data["defects"]:
         raise InvalidInputError(
-            f"element {el.element_id}: {std.id} has no {d.kind} defect for material "
-            f"{el.attributes.get('material')!r}",
             field="material",
+            phrase=phrase(
+                "element {id}: {standard} has no {kind!t} defect for material {material}",
+                id=str(el.element_id),
+                standard=std.id,
+                kind=d.kind,
+                material=repr(el.attributes.get("material")),
+            ),
         )
     return key
 
@@ -167,18 +172,23 @@ def rate_element(std: Standard, el: ElementObservation) -> ConditionRating:
             if d.quantity is None:
                 raise MissingElementDataError(f"defect {d.defect_id}", "quantity", std.id)
             if d.quantity < 0:
-                raise OutOfRangeError("must be >= 0", field="quantity")
+                raise OutOfRangeError(field="quantity", phrase=phrase("must be >= 0"))
             states[f"cs{s}"] = states.get(f"cs{s}", 0.0) + float(d.quantity)
     quantities: dict[str, float] = {}
     if el.quantity is not None:
         if el.quantity <= 0:
-            raise OutOfRangeError("element quantity must be > 0", field="quantity")
+            raise OutOfRangeError(field="quantity", phrase=phrase("element quantity must be > 0"))
         used = sum(states.values())
         if used > el.quantity * (1 + 1e-9):
             raise OutOfRangeError(
-                f"element {el.element_id}: defect quantities {used:g} exceed the element "
-                f"quantity {el.quantity:g}",
                 field="quantity",
+                phrase=phrase(
+                    "element {id}: defect quantities {used:g} exceed the element quantity "
+                    "{quantity:g}",
+                    id=str(el.element_id),
+                    used=used,
+                    quantity=float(el.quantity),
+                ),
             )
         n_states = len(std.data["states"])
         quantities = {f"cs{i}": states.get(f"cs{i}", 0.0) for i in range(1, n_states + 1)}

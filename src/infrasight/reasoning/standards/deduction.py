@@ -97,9 +97,13 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
             raise MissingElementDataError(f"defect {d.defect_id}", "indicator", std.id)
         if ind not in indicators:
             raise InvalidInputError(
-                f"defect {d.defect_id}: indicator {ind!r} unknown; "
-                f"known: {', '.join(sorted(indicators))}",
                 field="indicator",
+                phrase=phrase(
+                    "defect {id}: indicator {indicator} unknown; known: {known}",
+                    id=str(d.defect_id),
+                    indicator=repr(ind),
+                    known=", ".join(sorted(indicators)),
+                ),
             )
         raw = d.attributes.get("class")
         if raw is None:
@@ -108,11 +112,19 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
         try:
             cls = int(raw)
         except ValueError:
-            raise InvalidInputError(f"{raw!r} is not an integer class", field="class") from None
+            raise InvalidInputError(
+                field="class", phrase=phrase("{raw} is not an integer class", raw=repr(raw))
+            ) from None
         if not 1 <= cls <= top:
             raise OutOfRangeError(
-                f"defect {d.defect_id}: class {cls} outside 1-{top} of indicator {ind}",
                 field="class",
+                phrase=phrase(
+                    "defect {id}: class {cls} outside 1-{top} of indicator {indicator!c}",
+                    id=str(d.defect_id),
+                    cls=cls,
+                    top=top,
+                    indicator=ind,
+                ),
             )
         dp = float(std.data["deductions"][str(top)][cls - 1])
         dps.append(dp)
@@ -142,7 +154,7 @@ def rate(
     """Component, part, structure and bridge scores with the bridge class."""
     del registry
     if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
+        raise InvalidInputError(field="elements", phrase=phrase("no elements to rate"))
     data = std.data
     attr = data["part_attribute"]
     structures = {k: v for k, v in data["structures"].items() if isinstance(v, dict)}

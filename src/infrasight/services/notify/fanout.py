@@ -98,7 +98,7 @@ def _hazard_snapshot(context: JobContext, session: Session, hazard: Hazard) -> d
         "subject": f"{hazard.mechanism} (hazard {hazard.id})",
         # the subject as a message key and parameters: read in each recipient's language
         "subject_message": phrase(
-            "{mechanism!t} (hazard {id})", mechanism=hazard.mechanism, id=hazard.id
+            "{mechanism!t} (hazard {id})", mechanism=hazard.mechanism, id=str(hazard.id)
         ).as_dict(),
         "evidence": list(refs),
         "risk_band": hazard.risk_band,
@@ -121,7 +121,7 @@ def _work_order_snapshot(context: JobContext, session: Session, wo: WorkOrder) -
         "subject": f"{wo.title} (work order {wo.id})",
         "subject_message": phrase_list(
             Phrase.from_dict(wo.title_message) or phrase("{note}", note=wo.title),
-            phrase("(work order {id})", id=wo.id),
+            phrase("(work order {id})", id=str(wo.id)),
             join=" ",
         ).as_dict(),
         "assignee": assignee.email if assignee else "",

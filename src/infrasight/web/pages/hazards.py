@@ -25,8 +25,9 @@ from infrasight.api.routes.hazards import (
 )
 from infrasight.api.routes.work_orders import WorkOrderCreate, get_recommendations, post_work_order
 from infrasight.core.domain import Action
-from infrasight.core.errors import InfraSightError, NotFoundError
+from infrasight.core.errors import InfraSightError, InvalidInputError, NotFoundError
 from infrasight.locales import DEFAULT_LOCALE
+from infrasight.locales.phrases import evidence_translator, render_phrase
 from infrasight.reasoning.errors import UnknownStandardError
 from infrasight.reasoning.hazards import HazardStatus, RiskMatrix, load_risk_matrix
 from infrasight.services.auth import Principal
@@ -404,7 +405,9 @@ def no_rating_text(error: InfraSightError, standard: str, t: Translator) -> str:
             standard=standard,
             known=", ".join(error.known),
         )
-    return t("No rating under {standard}: {reason}", standard=standard, reason=str(error))
+    said = error.phrase if isinstance(error, InvalidInputError) else None
+    reason = str(error) if said is None else render_phrase(said, evidence_translator(t.locale))
+    return t("No rating under {standard}: {reason}", standard=standard, reason=reason)
 
 
 def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: Translator) -> None:
