@@ -37,7 +37,12 @@ class UnknownStandardError(InvalidInputError):
 
     def __init__(self, name: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"unknown standard {name!r}; known: {', '.join(sorted(known))}", field="standard"
+            field="standard",
+            phrase=phrase(
+                "unknown standard {name}; known: {known}",
+                name=repr(name),
+                known=", ".join(sorted(known)),
+            ),
         )
         self.name = name
         self.known = tuple(sorted(known))
