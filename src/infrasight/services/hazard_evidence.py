@@ -420,7 +420,7 @@ def forecast_evidence(forecasts: Iterable[Forecast]) -> list[Evidence]:
             Evidence(
                 kind=EvidenceKind.FORECAST,
                 ref=f"forecast:{f.channel}@{f.level}",
-                test=f"time to limit ({f.trend} trend)",
+                test_phrase=phrase("time to limit ({trend!t} trend)", trend=f.trend),
                 phrase=phrase_list(*parts),
                 value=f.expected_days,
                 unit="d" if f.expected_days is not None else "",
