@@ -443,7 +443,8 @@ async def test_asset_page_lists_hazards_alarms_and_condition_history(
             state=t("open"),
         )
     )
-    await web.should_see("red · P2-settlement", marker="asset-alarms")
+    red = {"en": "red", "zh-Hant": "紅色", "zh-Hans": "红色"}[locale]  # the level by its name
+    await web.should_see(f"{red} · P2-settlement", marker="asset-alarms")
     when = t.datetime(datetime(2024, 4, 2, 9, tzinfo=UTC))
     await web.should_see(f"{when} · Pier 2 · nbi 6")
     assert web_context.missing.get(locale, set()) == set()
