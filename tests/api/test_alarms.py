@@ -242,3 +242,25 @@ def test_background_evaluation_merges_a_burst(settings: Settings, tenant: Tenant
             assert sum(p["count"] for p in series["points"]) == 3
     finally:
         background.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "summary"),
+    [
+        ("en", "VD-SETTLE: amber value > 3; red value > 5"),
+        ("zh-Hant", "VD-SETTLE：橙色（數值 > 3）；紅色（數值 > 5）"),
+        ("zh-Hans", "VD-SETTLE：橙色（数值 > 3）；红色（数值 > 5）"),
+    ],
+)
+def test_a_rule_reads_in_one_line_in_the_readers_language(
+    client: TestClient, tenant: Tenant, site: Site, locale: str, summary: str
+) -> None:
+    rule_id = client.post(
+        "/api/v1/rules", json={"definition": RULE}, headers=tenant.headers()
+    ).json()["id"]
+    h = {**tenant.headers(Role.VIEWER), "Accept-Language": locale}
+    assert client.get(f"/api/v1/rules/{rule_id}", headers=h).json()["summary"] == summary
+    listed = client.get("/api/v1/rules", headers=h).json()["items"]
+    assert [r["summary"] for r in listed] == [summary]
+    definition = client.get(f"/api/v1/rules/{rule_id}", headers=h).json()["definition"]
+    assert [level["name"] for level in definition["levels"]] == ["amber", "red"]  # codes stay

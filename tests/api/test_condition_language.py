@@ -94,4 +94,60 @@ def test_no_elements_is_a_clear_error_in_any_language(
         params={"standard": "nbi"},
         headers={**tenant.headers(Role.VIEWER), "Accept-Language": locale},
     )
-    assert got.status_code == 422 and "no elements to rate" in got.text
+    said = {
+        "en": "no elements to rate",
+        "zh-Hant": "沒有可評級的構件",
+        "zh-Hans": "没有可评定的构件",
+    }
+    assert got.status_code == 422, got.text
+    assert got.json() == {"detail": f"elements: {said[locale]}", "field": "elements"}
+
+
+@pytest.mark.parametrize(
+    ("locale", "lacks", "outside"),
+    [
+        (
+            "en",
+            "material: element {e} G1 lacks 'material', needed by aashto-mbei",
+            "rating: 10 outside 0-9 for nbi",
+        ),
+        (
+            "zh-Hant",
+            "material: 構件 {e} G1 缺少「材料」，aashto-mbei 需要此項",
+            "rating: 10 超出 nbi 的 0-9 範圍",
+        ),
+        (
+            "zh-Hans",
+            "material: 构件 {e} G1 缺少「材料」，aashto-mbei 需要此项",
+            "rating: 10 超出 nbi 的 0-9 范围",
+        ),
+    ],
+)
+def test_rating_errors_read_in_the_callers_language_with_the_same_codes(
+    client: TestClient, platform: Platform, tenant: Tenant, locale: str, lacks: str, outside: str
+) -> None:
+    eng = tenant.headers(Role.ENGINEER)
+    aid = client.post("/api/v1/assets", json={"name": "B9", "kind": "bridge"}, headers=eng).json()[
+        "id"
+    ]
+    eid = client.post(
+        f"/api/v1/assets/{aid}/elements", json={"name": "G1", "kind": "girder"}, headers=eng
+    ).json()["id"]  # no material: the crack cannot be rated under MBEI
+    _crack(platform, tenant.organization_id, aid, eid, 0.5)
+    h = {**eng, "Accept-Language": locale}
+    got = client.get(
+        f"/api/v1/assets/{aid}/condition", params={"standard": "aashto-mbei"}, headers=h
+    )
+    assert got.status_code == 422, got.text
+    assert got.json() == {"detail": lacks.format(e=eid), "field": "material"}
+    rated = client.post(
+        f"/api/v1/assets/{aid}/ratings",
+        json={
+            "element_id": eid,
+            "standard": "nbi",
+            "rating": 10,
+            "inspected_at": "2025-01-01T00:00:00Z",
+        },
+        headers=h,
+    )
+    assert rated.status_code == 422 and rated.json() == {"detail": outside, "field": "rating"}

@@ -22,6 +22,10 @@ from infrasight.platform import Platform
 
 API = "/api/v1"
 RUN = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{3,}){2,}")
+#: In a short label (an evidence test, a rule summary) even two lowercase English words fail
+#: ("time to limit"): a label has no names in it, only codes and numbers.
+LABEL_RUN = re.compile(r"(?<![\w-])[a-z]{3,}(?: [a-z]{2,})+")
+LABELS = frozenset({"test", "summary", "why_none"})
 #: Fields holding what people wrote or named, citations, identifiers and references.
 AS_WRITTEN = frozenset(
     {
@@ -33,7 +37,6 @@ AS_WRITTEN = frozenset(
         "sources",
         "key",
         "ref",
-        "test",
         "email",
         "filename",
         "actor",
@@ -48,17 +51,18 @@ AS_WRITTEN = frozenset(
         "choice_reason",
     }
 )
-#: Machine-readable copies of sentences (key and parameters), measurements as measured.
+#: Machine-readable copies of sentences (key and parameters).
 NOT_READ = frozenset(
     {
         "message",
+        "test_message",
         "note_message",
         "title_message",
         "label_message",
         "clause_message",
         "event_message",
         "risk_basis_message",
-        "measurements",
+        "note_messages",
         "details",
     }
 )
@@ -81,7 +85,8 @@ def _english(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
         for v in value:
             yield from _english(v, f"{where}[]")
     elif isinstance(value, str):
-        for found in RUN.finditer(value):
+        label = where.rsplit(".", 1)[-1].rstrip("[]") in LABELS
+        for found in [*RUN.finditer(value), *(LABEL_RUN.finditer(value) if label else [])]:
             yield where, f"{found.group(0)!r} in {value[:200]!r}"
 
 

@@ -482,7 +482,7 @@ def test_email_through_a_real_smtp_server(
     from email.header import decode_header, make_header
 
     subject = str(make_header(decode_header(mail["Subject"])))
-    assert subject == f"新增隐患：VD viaduct 的 settlement (hazard {hazard_id})"
+    assert subject == f"新增隐患：VD viaduct 的 沉降（隐患 {hazard_id}）"
     body = mail.get_payload(decode=True).decode()
     assert "构件：Pier 2" in body
     assert f"https://infra.example/api/v1/hazards/{hazard_id}" in body

@@ -397,10 +397,12 @@ def test_cli_list_show_move(
     monkeypatch.setenv("INFRASIGHT_DATA_DIR", str(settings.data_dir))
     if settings.database_url:
         monkeypatch.setenv("INFRASIGHT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("COLUMNS", "240")  # one table row per line
     runner = CliRunner()
     listed = runner.invoke(cli, ["workorders", "list", "--status", "open"])
     assert listed.exit_code == 0, listed.output
-    assert "patch_repair" in listed.output
+    title = client.get(f"{API}/work-orders/{wid}", headers=tenant.headers()).json()["title"]
+    assert title in listed.output, listed.output  # the title a person reads, not the action id
     bad = runner.invoke(cli, ["workorders", "move", str(wid), "completed"])
     assert bad.exit_code == 1 and "allowed: assigned, cancelled" in " ".join(bad.output.split())
     no_reason = runner.invoke(cli, ["workorders", "move", str(wid), "cancelled"])

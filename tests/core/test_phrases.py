@@ -156,7 +156,7 @@ def test_accept_language_picks_a_shipped_locale(header: str, expected: str | Non
 
 def _code_phrases() -> set[str]:
     found: set[str] = set()
-    for folder in ("reasoning", "services", "signals"):
+    for folder in ("reasoning", "services", "signals", "measure"):
         found |= {
             str(message)
             for _f, _l, message, _c, _x in extract_from_dir(

@@ -83,7 +83,7 @@ def test_server_without_timescaledb_keeps_native_partitions(fresh_url: str) -> N
             pytest.skip("this server has TimescaleDB: the native fallback is not taken")
         assert readings_layout(connection) == "partitioned"
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
-            "0030"
+            "0031"
         )
         kinds = dict(
             connection.execute(

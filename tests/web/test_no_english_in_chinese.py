@@ -2,10 +2,11 @@
 crack repair verified and closed, a gauge repair that failed verification, a settlement repair
 in progress) opened in zh-Hans and zh-Hant through NiceGUI's simulated user.
 
-Every text an element shows (labels, links, buttons, table cells, HTML) is read; a run of three
-or more English words (``[A-Za-z]{3,}( [A-Za-z]{3,}){2,}``) fails the test unless it is what
-people wrote or named in the demo (asset, element and user names, descriptions, a person's
-note) or a bibliographic citation."""
+Every text an element shows (labels, links, buttons, table cells, HTML) is read, except the rule
+editor's JSON; a run of three or more English words (``[A-Za-z]{3,}( [A-Za-z]{3,}){2,}``) or a
+code as it is stored (``lining_ring``, ``crack_width``: a person reads its name) fails the test
+unless it is what people wrote or named in the demo (asset, element and user names,
+descriptions, a person's note) or a bibliographic citation."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from tests.web.conftest import log_in
 
 API = "/api/v1"
 RUN = re.compile(r"[A-Za-z]{3,}(?: [A-Za-z]{3,}){2,}")
+#: A code shown as it is stored (``lining_ring``, ``freeze_thaw``): a person reads its name.
+CODE = re.compile(r"(?<![\w:/.-])[a-z]+(?:_[a-z]+)+(?![\w:/.-])")
 _TAG = re.compile(r"<[^>]+>")
 #: Props that hold no text a person reads (styles, icons, ids, SVG geometry).
 _NOT_TEXT = frozenset(
@@ -98,8 +101,14 @@ def _strings(value: object) -> Iterator[str]:
             yield from _strings(item)
 
 
+#: Elements holding machine-readable text (the rule editor's JSON definition).
+_MACHINE = frozenset({"definition"})
+
+
 def _page_texts(web: User) -> Iterator[str]:
     for element in list(web.client.elements.values()) if web.client else []:
+        if _MACHINE & set(element._markers):
+            continue
         text = getattr(element, "text", None)
         if isinstance(text, str):
             yield text
@@ -112,7 +121,8 @@ def _page_texts(web: User) -> Iterator[str]:
 def _english(text: str, written: set[str]) -> list[str]:
     for known in sorted(written, key=len, reverse=True):
         text = text.replace(known, " ")
-    return [m.group(0) for m in RUN.finditer(text)]
+    found = [*RUN.finditer(text), *CODE.finditer(text)]
+    return [f"{m.group(0)} in …{text[max(m.start() - 30, 0) : m.end() + 30]}…" for m in found]
 
 
 @pytest.mark.slow

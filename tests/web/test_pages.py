@@ -31,7 +31,9 @@ async def test_every_page_renders_translated(
     await web.should_see(marker="coordinates")
     await web.open(f"/assets/{web_site.site.asset_id}")
     await web.should_see(t("Elements"))
-    await web.should_see("Pier 2 (pier)")
+    await web.should_see(
+        {"en": "Pier 2 (Pier)", "zh-Hant": "Pier 2（橋墩）", "zh-Hans": "Pier 2（桥墩）"}[locale]
+    )
     await web.open(f"/assets/{web_site.site.asset_id}?channel=VD-SETTLE")
     await web.should_see(marker="chart-VD-SETTLE")
     await web.should_see(marker="levels")

@@ -10,6 +10,7 @@ from infrasight.api.routes.assets import AssetRead, ElementRead
 from infrasight.api.routes.channels import ReadingPoint, ReadingSeries
 from infrasight.core.domain import AssetKind
 from infrasight.web.charts import chart_options, series_data, zoom_window
+from infrasight.web.i18n import translator
 from infrasight.web.pages.asset import _zoom_percent, element_tree
 from infrasight.web.pages.overview import coordinate_svg
 
@@ -75,11 +76,25 @@ def _element(id_: int, parent: int | None, name: str) -> ElementRead:
 
 
 def test_element_tree_nests_children_under_parents() -> None:
-    tree = element_tree(
-        [_element(3, 1, "Girder"), _element(1, None, "Span"), _element(2, None, "Pier")]
-    )
-    assert [n["label"] for n in tree] == ["Span (span)", "Pier (span)"]
-    assert [c["label"] for c in tree[0]["children"]] == ["Girder (span)"]
+    elements = [_element(3, 1, "Girder"), _element(1, None, "Span"), _element(2, None, "Pier")]
+    tree = element_tree(elements, translator("en"))
+    assert [n["label"] for n in tree] == ["Span (Span)", "Pier (Span)"]
+    assert [c["label"] for c in tree[0]["children"]] == ["Girder (Span)"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "kind", "label"),
+    [
+        ("en", "lining_ring", "Ring 101 (Lining ring)"),
+        ("zh-Hant", "lining_ring", "Ring 101（襯砌環）"),
+        ("zh-Hans", "lining_ring", "Ring 101（衬砌环）"),
+        ("zh-Hans", "girder", "Ring 101（主梁）"),
+        ("zh-Hans", "bespoke_kind", "Ring 101（bespoke_kind）"),  # no name: the code
+    ],
+)
+def test_element_kinds_show_by_name_in_each_language(locale: str, kind: str, label: str) -> None:
+    element = _element(1, None, "Ring 101").model_copy(update={"kind": kind})
+    assert element_tree([element], translator(locale))[0]["label"] == label
 
 
 def _asset(id_: int, lat: float | None, lon: float | None) -> AssetRead:

@@ -319,7 +319,12 @@ async def test_engineer_edits_rules_with_the_apis_validation(
     await _as(web, web_site, Role.ENGINEER, web_context, locale)
     await web.open("/rules")
     await web.should_see("P2-settlement")
-    await web.should_see("VD-SETTLE: amber value > 3; red value > 5")
+    summary = {
+        "en": "VD-SETTLE: amber value > 3; red value > 5",
+        "zh-Hant": "VD-SETTLE：橙色（數值 > 3）；紅色（數值 > 5）",
+        "zh-Hans": "VD-SETTLE：橙色（数值 > 3）；红色（数值 > 5）",
+    }[locale]
+    await web.should_see(summary)
     web.find(marker="new-rule").click()
     await web.should_see(marker="definition")
     editor = web.find(marker="definition")
@@ -438,7 +443,8 @@ async def test_asset_page_lists_hazards_alarms_and_condition_history(
             state=t("open"),
         )
     )
-    await web.should_see("red · P2-settlement", marker="asset-alarms")
+    red = {"en": "red", "zh-Hant": "紅色", "zh-Hans": "红色"}[locale]  # the level by its name
+    await web.should_see(f"{red} · P2-settlement", marker="asset-alarms")
     when = t.datetime(datetime(2024, 4, 2, 9, tzinfo=UTC))
     await web.should_see(f"{when} · Pier 2 · nbi 6")
     assert web_context.missing.get(locale, set()) == set()

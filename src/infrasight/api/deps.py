@@ -149,10 +149,13 @@ CallerDep = Annotated[Principal, Depends(get_caller)]
 
 def get_locale(request: Request, session: SessionDep, caller: CallerDep) -> str:
     """The language of the texts an answer holds (evidence sentences): the one
-    ``Accept-Language`` prefers when it names a shipped locale, else the caller's own."""
-    return accepted_locale(request.headers.get("accept-language", "")) or locale_of(
+    ``Accept-Language`` prefers when it names a shipped locale, else the caller's own (kept on
+    the request, so an error the route raises is said in it too)."""
+    locale = accepted_locale(request.headers.get("accept-language", "")) or locale_of(
         session, caller.user_id
     )
+    request.state.locale = locale
+    return locale
 
 
 LocaleDep = Annotated[str, Depends(get_locale)]

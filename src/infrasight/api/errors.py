@@ -32,6 +32,8 @@ from infrasight.core.errors import (
     QueueFullError,
     UnsupportedMediaTypeError,
 )
+from infrasight.locales.phrases import evidence_translator, render_phrase
+from infrasight.services.user_locale import accepted_locale
 from infrasight.storage.blobs import BlobStoreUnavailableError
 
 __all__ = ["ErrorBody", "error_response", "install_error_handlers", "validation_field"]
@@ -80,14 +82,28 @@ def _status_of(error: InfraSightError) -> int:
     return 500
 
 
-async def _handle_domain(_request: Request, error: Exception) -> JSONResponse:
+def _said(request: Request, error: InfraSightError) -> str:
+    """The error in the caller's language where it is a phrase (``InvalidInputError.phrase``):
+    the route's locale (``LocaleDep``) or else ``Accept-Language``; English otherwise."""
+    if not isinstance(error, InvalidInputError) or error.phrase is None:
+        return str(error)
+    locale = getattr(request.state, "locale", None) or accepted_locale(
+        request.headers.get("accept-language", "")
+    )
+    if locale is None:
+        return str(error)
+    text = render_phrase(error.phrase, evidence_translator(locale))
+    return f"{error.field}: {text}" if error.field else text
+
+
+async def _handle_domain(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InfraSightError)
     status = _status_of(error)
     field = error.field if isinstance(error, InvalidInputError) else None
     headers = None
     if isinstance(error, QueueFullError):
         headers = {"Retry-After": str(error.retry_after_s)}
-    return error_response(status, str(error), field, headers)
+    return error_response(status, _said(request, error), field, headers)
 
 
 def validation_field(location: Sequence[Any]) -> str | None:

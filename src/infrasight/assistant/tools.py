@@ -274,7 +274,7 @@ def _defects(ctx: ToolContext, a: AssetArgs) -> Any:
     )
     out = []
     for capture in captures.items:
-        for d in capture_defects(capture.id, ctx.session, ctx.caller, None):
+        for d in capture_defects(capture.id, ctx.session, ctx.caller, DEFAULT_LOCALE, None):
             reviews = list_reviews(d.id, ctx.session, ctx.caller)
             out.append(
                 {
@@ -357,7 +357,9 @@ class DeteriorationArgs(_Args):
 def _deterioration(ctx: ToolContext, a: DeteriorationArgs) -> Any:
     ratings = list_ratings(a.asset_id, ctx.session, ctx.caller)
     forecast_ = (
-        get_deterioration(a.asset_id, ctx.session, ctx.caller, a.standard) if ratings else None
+        get_deterioration(a.asset_id, ctx.session, ctx.caller, DEFAULT_LOCALE, standard=a.standard)
+        if ratings
+        else None
     )
     return _json({"recorded_ratings": ratings[-20:], "deterioration": forecast_})
 

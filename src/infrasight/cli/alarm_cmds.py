@@ -11,8 +11,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from infrasight.cli.common import console, exits_cleanly, open_platform
+from infrasight.cli.i18n import cli_locale, t, word
 from infrasight.cli.platform_cmds import organization_principal
 from infrasight.core.errors import InvalidInputError
+from infrasight.locales.rules import rule_summary
 from infrasight.services.alarms import (
     acknowledge_alarm,
     check_rule_channels,
@@ -51,7 +53,8 @@ def add_rules(
                     escalate_after_s=escalate_after_s,
                 )
             )
-    console.print(f"added {len(definitions)} rule(s)")
+    tr = t()
+    console.print(tr("added {count} rule(s)", count=len(definitions)))
 
 
 @rules_app.command("list")
@@ -60,17 +63,16 @@ def list_rules(org: Annotated[str | None, typer.Option()] = None) -> None:
     """List the organisation's rules."""
     with open_platform() as platform, platform.database.session() as session:
         caller = organization_principal(session, org)
-        table = Table("id", "rule", "channels", "levels", "enabled")
+        tr = t()
+        table = Table(tr("id"), tr("rule"), tr("summary"), tr("enabled"))
         for row in session.scalars(
             select(AlarmRule).where(AlarmRule.organization_id == caller.organization_id)
         ):
-            levels = ", ".join(level["name"] for level in row.definition.get("levels", []))
             table.add_row(
                 str(row.id),
                 row.key,
-                ", ".join(row.definition["channels"]),
-                levels,
-                "yes" if row.enabled else "no",
+                rule_summary(row.definition, cli_locale()),
+                tr("yes") if row.enabled else tr("no"),
             )
     console.print(table)
 
@@ -87,15 +89,23 @@ def list_alarms(
         query = select(AlarmRecord).where(AlarmRecord.organization_id == caller.organization_id)
         if status:
             query = query.where(AlarmRecord.status == status)
-        table = Table("id", "alarm", "category", "level", "status", "raised at")
+        tr = t()
+        table = Table(
+            tr("id"),
+            tr("alarm"),
+            tr("category"),
+            tr("level"),
+            tr("status"),
+            tr("raised at"),
+        )
         for row in session.scalars(query.order_by(AlarmRecord.severity.desc())):
             table.add_row(
                 str(row.id),
                 row.key,
-                row.category,
-                row.level_name,
-                row.status,
-                row.raised_at.isoformat(timespec="minutes"),
+                word(row.category),
+                word(row.level_name),
+                word(row.status),
+                tr.datetime(row.raised_at),
             )
     console.print(table)
 
@@ -113,4 +123,5 @@ def ack(
         caller = organization_principal(session, org)
         record = acknowledge_alarm(session, caller.organization_id, alarm_id, by, note)
         key = record.key
-    console.print(f"alarm {alarm_id} ({key}) acknowledged by {by}")
+    tr = t()
+    console.print(tr("alarm {id} ({key}) acknowledged by {by}", id=alarm_id, key=key, by=by))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from infrasight.cli import (
@@ -21,12 +23,35 @@ from infrasight.cli import (
     worker_cmds,
     workorder_cmds,
 )
+from infrasight.cli.i18n import LANG_ENV, set_locale
+from infrasight.core.errors import InvalidInputError
 
 app = typer.Typer(
     help="InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of what is printed for a person: en, zh-Hant or zh-Hans (default: "
+            f"${LANG_ENV}, else LC_ALL / LC_MESSAGES / LANG, else en); JSON output is unchanged.",
+        ),
+    ] = None,
+) -> None:
+    """InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines."""
+    try:
+        set_locale(lang)
+    except InvalidInputError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
 app.command("serve")(platform_cmds.serve)
 app.command("demo")(platform_cmds.demo)
 app.add_typer(platform_cmds.db_app, name="db")

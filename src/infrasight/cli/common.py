@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from infrasight.cli.i18n import error_text, t
 from infrasight.core.errors import InfraSightError, InvalidInputError
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
@@ -49,10 +50,14 @@ def exits_cleanly(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except InvalidInputError as err:
-            console.print(f"[red]error:[/red] {err}")
+            tr = t()
+            prefix = tr("error:")
+            console.print(f"[red]{prefix}[/red] {error_text(err)}")
             raise typer.Exit(2) from err
         except InfraSightError as err:
-            console.print(f"[red]error:[/red] {err}")
+            tr = t()
+            prefix = tr("error:")
+            console.print(f"[red]{prefix}[/red] {error_text(err)}")
             raise typer.Exit(1) from err
 
     return wrapper

@@ -10,8 +10,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from infrasight.cli.common import console, exits_cleanly, open_platform
+from infrasight.cli.i18n import t, words
 from infrasight.cli.platform_cmds import organization_principal
 from infrasight.core.errors import NotFoundError
+from infrasight.locales.phrases import localised_text
 from infrasight.services.condition import asset_condition
 from infrasight.storage.models import Asset
 
@@ -39,7 +41,14 @@ def condition(
     if as_json:
         typer.echo(json.dumps({"asset_id": asset_id, **result.as_dict()}, indent=1))
         return
-    table = Table("subject", "rating", "label", "clause")
+    tr, said = t(), words()
+    table = Table(tr("subject"), tr("rating"), tr("label"), tr("clause"))
     for r in (*result.elements, *result.groups, result.summary):
-        table.add_row(r.subject, f"{r.rating:g}", r.label, r.clause)
+        row = r.as_dict()
+        table.add_row(
+            r.subject,
+            tr.number(r.rating, 2),
+            localised_text(row.get("label_message"), r.label, said),
+            localised_text(row.get("clause_message"), r.clause, said),
+        )
     console.print(table)

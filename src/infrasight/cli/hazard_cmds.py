@@ -10,6 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from infrasight.cli.common import console, exits_cleanly, open_platform
+from infrasight.cli.i18n import t, word
 from infrasight.cli.platform_cmds import organization_principal
 from infrasight.core.errors import NotFoundError
 from infrasight.services.hazards import update_hazards
@@ -30,17 +31,27 @@ def list_hazards(
         q = select(Hazard).where(Hazard.organization_id == caller.organization_id)
         if status:
             q = q.where(Hazard.status == status)
-        table = Table("id", "asset", "element", "mechanism", "kind", "status", "risk", "confidence")
+        tr = t()
+        table = Table(
+            tr("id"),
+            tr("asset"),
+            tr("element"),
+            tr("mechanism"),
+            tr("kind"),
+            tr("status"),
+            tr("risk"),
+            tr("confidence"),
+        )
         for h in session.scalars(q.order_by(Hazard.risk.desc(), Hazard.id)):
             table.add_row(
                 str(h.id),
                 str(h.asset_id),
                 str(h.element_id),
-                h.mechanism,
-                h.hazard_kind,
-                h.status,
-                f"{h.risk} {h.risk_band}",
-                f"{h.confidence:.2f}",
+                word(h.mechanism),
+                word(h.hazard_kind),
+                word(h.status),
+                f"{h.risk} {word(h.risk_band)}",
+                tr.fixed(h.confidence, 2),
             )
     console.print(table)
 
@@ -88,4 +99,6 @@ def update(
     with open_platform() as platform, platform.database.transaction() as session:
         caller = organization_principal(session, org)
         ids = update_hazards(session, caller.organization_id, asset_id)
-    console.print(f"hazards opened or changed: {ids or 'none'}")
+    tr = t()
+    changed = ", ".join(str(i) for i in ids) if ids else tr("none")
+    console.print(tr("hazards opened or changed: {ids}", ids=changed))

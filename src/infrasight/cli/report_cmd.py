@@ -9,6 +9,7 @@ import typer
 from sqlalchemy import select
 
 from infrasight.cli.common import console, exits_cleanly, open_platform
+from infrasight.cli.i18n import cli_locale, t
 from infrasight.cli.platform_cmds import organization_principal
 from infrasight.core.errors import InfraSightError, InvalidInputError, NotFoundError
 from infrasight.core.timeparse import parse_time_us, us_to_datetime
@@ -29,7 +30,10 @@ def report(
     start: Annotated[str, typer.Option("--from", help="Start of the period (ISO-8601)")],
     end: Annotated[str, typer.Option("--to", help="End of the period (ISO-8601, exclusive)")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the PDF")],
-    lang: Annotated[str, typer.Option("--lang", help="en, zh-Hant or zh-Hans")] = "en",
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="en, zh-Hant or zh-Hans (default: the CLI's language)"),
+    ] = None,
     org: Annotated[str | None, typer.Option(help="Organisation (needed if several)")] = None,
 ) -> None:
     """Render the PDF inspection report of ASSET over a period (stored, then written to --out)."""
@@ -53,7 +57,7 @@ def report(
                 asset_id=asset_id,
                 start=us_to_datetime(start_us),
                 end=us_to_datetime(end_us),
-                language=lang,
+                language=lang or cli_locale(),
             )
             report_id, job_id = row.id, row.job_id
         assert job_id is not None
@@ -66,6 +70,16 @@ def report(
                 raise InfraSightError(f"the report failed: {job.error if job else 'unknown'}")
             out.write_bytes(platform.blobs.get(stored.blob_sha256))
             pages, size, missing = stored.pages, stored.size_bytes, stored.missing_glyphs
-    console.print(f"report {report_id}: {pages} pages, {size} bytes -> {out}")
+    tr = t()
+    console.print(
+        tr(
+            "report {id}: {pages} pages, {size} bytes -> {out}",
+            id=report_id,
+            pages=pages,
+            size=size,
+            out=out,
+        )
+    )
     if missing:
-        console.print(f"[yellow]warning:[/yellow] no font has these characters: {missing}")
+        warning = tr("warning: no font has these characters: {missing}", missing=missing)
+        console.print(f"[yellow]{warning}[/yellow]")

@@ -11,7 +11,9 @@ from rich.table import Table
 from sqlalchemy import select
 
 from infrasight.cli.common import console, exits_cleanly, open_platform
+from infrasight.cli.i18n import t, word, words
 from infrasight.cli.platform_cmds import organization_principal
+from infrasight.locales.phrases import localised_detail
 from infrasight.reasoning.work_orders import WorkOrderStatus, allowed_targets
 from infrasight.services.work_orders import get_work_order, transition_work_order
 from infrasight.storage.models import WorkOrder, WorkOrderComment, WorkOrderEvent
@@ -34,16 +36,25 @@ def list_work_orders(
             q = q.where(WorkOrder.status == status)
         if hazard is not None:
             q = q.where(WorkOrder.hazard_id == hazard)
-        table = Table("id", "hazard", "asset", "action", "status", "assignee", "due")
+        tr = t()
+        table = Table(
+            tr("id"),
+            tr("hazard"),
+            tr("asset"),
+            tr("title"),
+            tr("status"),
+            tr("assignee"),
+            tr("due"),
+        )
         for w in session.scalars(q.order_by(WorkOrder.due_at, WorkOrder.id)):
             table.add_row(
                 str(w.id),
                 str(w.hazard_id),
                 str(w.asset_id),
-                w.action_id,
-                w.status,
+                localised_detail(w.title_message, w.title, words()),
+                word(w.status),
                 str(w.assignee_id or "-"),
-                w.due_at.date().isoformat(),
+                tr.date(w.due_at),
             )
     console.print(table)
 
@@ -110,7 +121,8 @@ def move(
         caller = replace(organization_principal(session, org), name=f"cli:{actor}")
         w = transition_work_order(session, caller, work_order_id, to, note)
         status = w.status
-    console.print(f"work order {work_order_id}: {status}")
+    tr = t()
+    console.print(tr("work order {id}: {status}", id=work_order_id, status=word(status)))
 
 
 @app.command("verify")

@@ -6,6 +6,8 @@ and the CLI to exit code 2 (bad input) or 1 (other failures), once, at the bound
 
 from __future__ import annotations
 
+from infrasight.core.phrases import Phrase
+
 __all__ = [
     "AuthenticationError",
     "ConflictError",
@@ -26,13 +28,20 @@ class InfraSightError(Exception):
 class InvalidInputError(InfraSightError, ValueError):
     """The caller sent something wrong; ``field`` names where, the message says what.
 
-    Fix the input and send it again; nothing was written.
+    Fix the input and send it again; nothing was written. ``phrase`` (optional) is the message
+    as a message key and parameters (``core.phrases``), so the adapters can say it in the
+    reader's language; ``message`` is its English.
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, field: str | None = None, phrase: Phrase | None = None
+    ) -> None:
+        if not message and phrase is not None:
+            message = phrase.english()
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.detail = message
+        self.phrase = phrase
 
 
 class NotFoundError(InfraSightError, LookupError):

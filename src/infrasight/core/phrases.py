@@ -25,7 +25,8 @@ the decimals its unit shows (``core/precision.toml``; :func:`unit_decimals`), in
 
 A list of phrases (:func:`phrase_list`) reads its items one after the other, joined by one of
 :data:`JOINS`: ``","`` (items of an enumeration), ``";"`` (clauses) or ``":"`` (a heading and
-what it introduces); each locale has its own punctuation for them.
+what it introduces), ``"|"`` (alternatives: ``crack or spalling``) or ``" "`` (a text and
+what qualifies it, e.g. a score in brackets); each locale has its own punctuation for them.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ PhraseParam = str | int | float | None
 CONVERSIONS = frozenset({"t", "c", "d"})
 
 #: How the items of a list phrase are joined in English, by join kind.
-JOINS: Mapping[str, str] = {",": ", ", ";": "; ", ":": ": "}
+JOINS: Mapping[str, str] = {",": ", ", ";": "; ", ":": ": ", "|": " or ", " ": " "}
 
 
 #: Format specs that leave a float's precision to its unit.

@@ -10,6 +10,8 @@ The domains are:
     The PDF reports.
 ``notify``
     Notification titles and bodies.
+``cli``
+    What the command line prints for a person (tables, results, errors).
 ``evidence``
     The sentences the analytics write as phrases (evidence details), see
     :mod:`infrasight.locales.phrases`.
@@ -61,7 +63,7 @@ LOCALES: Mapping[str, tuple[str, str]] = MappingProxyType(
 DEFAULT_LOCALE = "en"
 #: The domain holding the data catalogues' texts.
 DATA_DOMAIN = "catalogue"
-DOMAINS = ("messages", "reports", "notify", "evidence", DATA_DOMAIN)
+DOMAINS = ("messages", "reports", "notify", "evidence", "cli", DATA_DOMAIN)
 
 
 def N_(message: str) -> str:  # noqa: N802 (the gettext convention)

@@ -14,7 +14,7 @@ Extract the phrases after changing one::
 
     pybabel extract -k phrase -k N_ --no-location --omit-header \\
         -o src/infrasight/locales/evidence.pot src/infrasight/reasoning src/infrasight/services \\
-        src/infrasight/signals
+        src/infrasight/signals src/infrasight/measure
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ __all__ = [
     "evidence_translator",
     "format_number",
     "localised_detail",
+    "localised_test",
     "localised_text",
     "render_phrase",
 ]
@@ -47,6 +48,8 @@ _SEPARATORS: Mapping[str, Mapping[str, str]] = {
     ",": {"en": ", ", "zh-Hant": "，", "zh-Hans": "，"},
     ";": {"en": "; ", "zh-Hant": "；", "zh-Hans": "；"},
     ":": {"en": ": ", "zh-Hant": "：", "zh-Hans": "："},
+    "|": {"en": " or ", "zh-Hant": "或", "zh-Hans": "或"},
+    " ": {"en": " ", "zh-Hant": "", "zh-Hans": ""},
 }
 #: How the words of a ``{name!t}`` list are joined, per locale.
 _SEPARATORS_WORDS: Mapping[str, str] = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
@@ -154,3 +157,12 @@ def localised_text(message: object, text: str, t: Translator) -> str:
     catalogue has it."""
     said = Phrase.from_dict(message)
     return t.optional(text) if said is None else render_phrase(said, t)
+
+
+def localised_test(message: object, test: str, t: Translator) -> str:
+    """An evidence item's test label in ``t``'s locale: the stored phrase (``test_message``)
+    rendered, else ``test`` as a fixed label of the ``evidence`` catalogue (``"spikes"``),
+    translated when the catalogue has it (rows written before labels were phrases keep their
+    English label when it was composed)."""
+    said = Phrase.from_dict(message)
+    return t.optional(test) if said is None else render_phrase(said, t)

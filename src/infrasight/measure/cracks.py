@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import label as nd_label
 
+from infrasight.core.phrases import Phrase, phrase
 from infrasight.measure._image import as_grey_float
 from infrasight.measure.crack_width import (
     StationWidths,
@@ -121,7 +122,10 @@ class CrackQuantification:
     reliable : bool
         False when too few stations could be measured; see ``notes``.
     notes : tuple of str
-        Why a figure is less certain.
+        Why a figure is less certain, in English.
+    note_phrases : tuple of Phrase
+        The same notes as message keys and parameters (``core.phrases``), read in a person's
+        language by the adapters.
     """
 
     unit: str
@@ -142,6 +146,7 @@ class CrackQuantification:
     floor_ratio_source: str
     reliable: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    note_phrases: tuple[Phrase, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if self.unit not in {"mm", "px"}:
@@ -171,6 +176,7 @@ class CrackQuantification:
             "floor_ratio_source": self.floor_ratio_source,
             "reliable": self.reliable,
             "notes": list(self.notes),
+            "note_messages": [p.as_dict() for p in self.note_phrases],
         }
         if include_profile:
             s = self.stations
@@ -265,7 +271,7 @@ def _analyse(
     branch_ids: list[NDArray[np.int64]] = []
     length_px = 0.0
     n_free = 0
-    notes: list[str] = []
+    notes: list[Phrase] = []
     floor_ratio, floor_std, floor_src = floor
     h, w = dist.shape
     zones = np.array(
@@ -340,10 +346,15 @@ def _analyse(
         all_pts = np.vstack(polylines) if polylines else np.zeros((1, 2))
     reliable = len(w_u) >= 3
     if not reliable:
-        notes.append("fewer than 3 width stations could be measured (crack too short or at edge)")
+        notes.append(
+            phrase("fewer than 3 width stations could be measured (crack too short or at edge)")
+        )
     if floor_src == "default":
         notes.append(
-            f"no crack stretch wide enough to measure the crack floor; assumed ratio {floor_ratio}"
+            phrase(
+                "no crack stretch wide enough to measure the crack floor; assumed ratio {ratio:g}",
+                ratio=floor_ratio,
+            )
         )
     if len(w_u):
         order = np.arange(len(w_u))
@@ -404,7 +415,8 @@ def _analyse(
         floor_ratio=floor_ratio,
         floor_ratio_source=floor_src,
         reliable=reliable,
-        notes=tuple(notes),
+        notes=tuple(p.english() for p in notes),
+        note_phrases=tuple(notes),
     )
 
 

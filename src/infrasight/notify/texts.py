@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infrasight.core.phrases import Phrase
 from infrasight.locales import messages
+from infrasight.locales.phrases import evidence_translator, render_phrase
 from infrasight.notify.kinds import LANGUAGES
 
 __all__ = ["TITLES", "Text", "notify_catalogue", "render"]
@@ -61,7 +63,10 @@ def render(kind: str, payload: Mapping[str, Any], language: str) -> Text:
     """The title and body of an event of ``kind`` in ``language`` (unknown: English).
 
     ``payload`` carries ``subject``, ``asset``, ``element``, ``severity``, ``evidence`` (a list
-    of strings), ``note``, ``step`` and ``link``; empty ones are left out of the body.
+    of strings), ``note``, ``step`` and ``link``; empty ones are left out of the body. Where it
+    also carries ``subject_message``, ``note_message`` or ``evidence_messages`` (message keys
+    and parameters, ``core.phrases``), those are read in ``language`` instead of the English
+    texts kept in the payload as recorded.
     """
     if language not in LANGUAGES:
         language = "en"
@@ -76,6 +81,15 @@ def render(kind: str, payload: Mapping[str, Any], language: str) -> Text:
         "step": payload.get("step", ""),
         "link": payload.get("link", ""),
     }
+    words = evidence_translator(language)
+    for key in ("subject", "note"):
+        said = Phrase.from_dict(payload.get(f"{key}_message"))
+        if said is not None:
+            values[key] = render_phrase(said, words)
+    told = [Phrase.from_dict(m) for m in payload.get("evidence_messages", []) or []]
+    if told and all(p is not None for p in told):
+        separator = "；" if language != "en" else "; "
+        values["evidence"] = separator.join(render_phrase(p, words) for p in told if p)
     template = TITLES.get(kind, "{subject}")
     title = messages.get(template, template).format(**values)
     lines = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from infrasight.core.errors import ConflictError, InfraSightError, InvalidInputError
+from infrasight.core.phrases import N_, phrase
 
 __all__ = [
     "DefinitionError",
@@ -18,6 +19,13 @@ __all__ = [
     "TransitionNotAllowedError",
     "UnknownStandardError",
 ]
+
+
+#: What an element or a defect lacks, by the kind of subject.
+_LACKS = {
+    "element": N_("element {id} lacks '{what!t}', needed by {standard}"),
+    "defect": N_("defect {id} lacks '{what!t}', needed by {standard}"),
+}
 
 
 class DefinitionError(InfraSightError):
@@ -29,17 +37,30 @@ class UnknownStandardError(InvalidInputError):
 
     def __init__(self, name: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"unknown standard {name!r}; known: {', '.join(sorted(known))}", field="standard"
+            field="standard",
+            phrase=phrase(
+                "unknown standard {name}; known: {known}",
+                name=repr(name),
+                known=", ".join(sorted(known)),
+            ),
         )
         self.name = name
         self.known = tuple(sorted(known))
 
 
 class MissingElementDataError(InvalidInputError):
-    """An element (or one of its defects) lacks a value the standard needs."""
+    """An element (or one of its defects) lacks a value the standard needs.
+
+    ``subject`` is ``"element ID"`` or ``"defect ID"``; ``what`` the value (or values joined by
+    ``" or "``) it lacks.
+    """
 
     def __init__(self, subject: str, what: str, standard: str) -> None:
-        super().__init__(f"{subject} lacks {what!r}, needed by {standard}", field=what)
+        kind, _, ident = subject.partition(" ")
+        key = _LACKS.get(kind, N_("{subject} lacks '{what!t}', needed by {standard}"))
+        who = {"id": ident} if kind in _LACKS else {"subject": subject}
+        said = phrase(key, what=what, standard=standard, **who)
+        super().__init__(f"{subject} lacks {what!r}, needed by {standard}", field=what, phrase=said)
         self.subject = subject
         self.what = what
         self.standard = standard

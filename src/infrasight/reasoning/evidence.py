@@ -38,7 +38,8 @@ class Evidence:
         ``"anomaly:CRK-1[...]"``, ``"forecast:CRK-1@red"``. A window's end (or start) ``..`` is
         open: up to the latest reading (from the start of the observed period).
     test : str
-        The test or rule that used it (``"temperature_correlation"``, ``"1130 width"``).
+        The test or rule that used it (``"temperature_correlation"``, ``"1130 width"``), in
+        English; empty when given: ``test_phrase`` in English.
     detail : str
         A sentence a person reads, in English; empty when given: ``phrase`` in English.
     value : float or None
@@ -48,17 +49,24 @@ class Evidence:
     phrase : Phrase or None
         The same sentence as a message key and parameters, rendered in the reader's language
         by the adapters (None: only the English ``detail`` is known).
+    test_phrase : Phrase or None
+        ``test`` as a message key and parameters when it is composed (``"exposure contains
+        freeze_thaw (-1.50)"``); None for a fixed label, which is itself a key of the
+        ``evidence`` catalogue (marked with ``N_``).
     """
 
     kind: EvidenceKind
     ref: str
-    test: str
+    test: str = ""
     detail: str = ""
     value: float | None = None
     unit: str = ""
     phrase: Phrase | None = None
+    test_phrase: Phrase | None = None
 
     def __post_init__(self) -> None:
+        if not self.test and self.test_phrase is not None:
+            object.__setattr__(self, "test", self.test_phrase.english())
         if not self.detail and self.phrase is not None:
             object.__setattr__(self, "detail", self.phrase.english())
 
@@ -72,4 +80,7 @@ class Evidence:
             "value": self.value,
             "unit": self.unit,
             **({"message": self.phrase.as_dict()} if self.phrase is not None else {}),
+            **(
+                {"test_message": self.test_phrase.as_dict()} if self.test_phrase is not None else {}
+            ),
         }

@@ -125,7 +125,7 @@ def alarm_evidence(
             Evidence(
                 kind=EvidenceKind.ALARM,
                 ref=f"alarm:{a.id}",
-                test=f"{a.category} alarm",
+                test_phrase=phrase("{category!t} alarm", category=a.category),
                 phrase=said,
                 value=float(a.level),
             )
@@ -188,7 +188,7 @@ def anomaly_evidence(
                 Evidence(
                     kind=EvidenceKind.ANOMALY_WINDOW,
                     ref=f"anomaly:{ch.key}[{iso_hour(t0)}/{iso_hour(t1)}]",
-                    test="online anomaly score",
+                    test=N_("online anomaly score"),
                     phrase=phrase(
                         "{channel} anomaly score up to {score:.2f} for {hours} h",
                         channel=ch.key,
@@ -242,7 +242,7 @@ def defect_evidence(defects: Iterable[Defect]) -> list[Evidence]:
             Evidence(
                 kind=EvidenceKind.DEFECT,
                 ref=f"defect:{d.id}#{defect_region(d)}",
-                test=f"detected defect ({d.model_version})",
+                test_phrase=phrase("detected defect ({model})", model=d.model_version),
                 phrase=phrase_list(*parts),
                 value=None if width is None else round(width, 3),
                 unit=unit if width is not None else "",
@@ -420,7 +420,7 @@ def forecast_evidence(forecasts: Iterable[Forecast]) -> list[Evidence]:
             Evidence(
                 kind=EvidenceKind.FORECAST,
                 ref=f"forecast:{f.channel}@{f.level}",
-                test=f"time to limit ({f.trend} trend)",
+                test_phrase=phrase("time to limit ({trend!t} trend)", trend=f.trend),
                 phrase=phrase_list(*parts),
                 value=f.expected_days,
                 unit="d" if f.expected_days is not None else "",

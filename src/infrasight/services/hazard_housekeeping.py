@@ -104,6 +104,7 @@ def merge_duplicates(
                         value=link.value,
                         unit=link.unit,
                         message=link.message,
+                        test_message=link.test_message,
                     )
                 )
         _system(session, dup, HazardAction.MERGE, phrase(rules.merge_note, survivor=survivor.id))

@@ -411,6 +411,7 @@ def _held(session: Session, hazard_id: int) -> tuple[Evidence, ...]:
             value=h.value,
             unit=h.unit,
             phrase=Phrase.from_dict(h.message),
+            test_phrase=Phrase.from_dict(h.test_message),
         )
         for h in links
     )
@@ -682,6 +683,7 @@ def update_hazards(
                 link.ref, link.test, link.detail = e.ref[:400], e.test[:200], e.detail
                 link.value, link.unit = e.value, e.unit[:30]
                 link.message = None if e.phrase is None else e.phrase.as_dict()
+                link.test_message = None if e.test_phrase is None else e.test_phrase.as_dict()
             for e in plan.new_evidence:
                 session.add(
                     HazardEvidenceLink(
@@ -693,6 +695,7 @@ def update_hazards(
                         value=e.value,
                         unit=e.unit[:30],
                         message=None if e.phrase is None else e.phrase.as_dict(),
+                        test_message=None if e.test_phrase is None else e.test_phrase.as_dict(),
                     )
                 )
             session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.deterioration import RatingPair, fit_markov, forecast_state
 from infrasight.reasoning.errors import OutOfRangeError
 from infrasight.reasoning.standards import Standard, StandardRegistry, load_standards
@@ -25,7 +26,10 @@ YEAR_S = 365.25 * 86400.0
 def _recorded_range(std: Standard) -> tuple[int, int, bool]:
     rng = std.data.get("recorded_range")
     if not (isinstance(rng, list) and len(rng) == 2):
-        raise InvalidInputError(f"{std.id} takes no recorded ratings", field="standard")
+        raise InvalidInputError(
+            field="standard",
+            phrase=phrase("{standard} takes no recorded ratings", standard=std.id),
+        )
     return int(rng[0]), int(rng[1]), std.data.get("worse", "higher") == "higher"
 
 
@@ -69,7 +73,16 @@ def record_rating(
     std = (registry or load_standards()).get(standard)
     lo, hi, _ = _recorded_range(std)
     if not lo <= rating <= hi:
-        raise OutOfRangeError(f"{rating} outside {lo}-{hi} for {std.id}", field="rating")
+        raise OutOfRangeError(
+            field="rating",
+            phrase=phrase(
+                "{rating} outside {lo}-{hi} for {standard}",
+                rating=rating,
+                lo=int(lo),
+                hi=int(hi),
+                standard=std.id,
+            ),
+        )
     row = ConditionRatingRecord(
         organization_id=principal.organization_id,
         asset_id=asset_id,
@@ -168,10 +181,15 @@ def deterioration_forecast(
             entry["forecast"] = forecast_state(fits[kind], state(latest)).as_dict()
         else:
             entry["forecast"] = None
-            entry["why_none"] = "not enough rating pairs of this element kind to fit"
+            entry["why_none"] = N_("not enough rating pairs of this element kind to fit")
         out["elements"].append(entry)
     if not out["elements"]:
         raise InvalidInputError(
-            f"no {std.id} ratings recorded for asset {asset_id}", field="standard"
+            field="standard",
+            phrase=phrase(
+                "no {standard} ratings recorded for asset {asset}",
+                standard=std.id,
+                asset=str(asset_id),
+            ),
         )
     return out

@@ -142,7 +142,7 @@ def _crack_checks(
     if not track_ids:
         return [
             Check(
-                test="tracked defects",
+                test=N_("tracked defects"),
                 ref=f"hazard:{hazard.id if hazard else '-'}",
                 outcome=Outcome.PENDING,
                 phrase=phrase(
@@ -234,7 +234,7 @@ def _reading_checks(
     if not channels:
         return [
             Check(
-                test="channels",
+                test=N_("channels"),
                 ref=f"hazard:{hazard.id if hazard else '-'}",
                 outcome=Outcome.PENDING,
                 phrase=phrase("the hazard names no channel and its element has none"),
@@ -278,7 +278,7 @@ def _health_check(ch: Channel, days: np.ndarray, values: np.ndarray, period_days
     span = float(days.max()) if days.size else 0.0
     if span < period_days:
         return Check(
-            test="sensor health",
+            test=N_("sensor health"),
             ref=ref,
             outcome=Outcome.PENDING,
             phrase=phrase(
@@ -290,10 +290,10 @@ def _health_check(ch: Channel, days: np.ndarray, values: np.ndarray, period_days
     try:
         finding = assess_channel(days * 86400.0, values)
     except NotEnoughDataError as err:
-        return Check(test="sensor health", ref=ref, outcome=Outcome.PENDING, detail=str(err))
+        return Check(test=N_("sensor health"), ref=ref, outcome=Outcome.PENDING, detail=str(err))
     ok = not finding.is_sensor_fault and str(finding.label) == "normal"
     return Check(
-        test="sensor health",
+        test=N_("sensor health"),
         ref=ref,
         outcome=Outcome.PASSED if ok else Outcome.FAILED,
         detail=finding.evidence or str(finding.label),
@@ -488,7 +488,7 @@ def verify_work_order(
                     hazard_id=hazard.id,
                     kind="verification",
                     ref=f"verification:{record.id}",
-                    test="repair verified",
+                    test=N_("repair verified"),
                     detail=summary,
                     message=said,
                 )
@@ -525,7 +525,7 @@ def verify_work_order(
                     hazard_id=hazard.id,
                     kind="verification",
                     ref=f"verification:{record.id}",
-                    test="repair verification failed",
+                    test=N_("repair verification failed"),
                     detail=summary,
                     message=said,
                 )

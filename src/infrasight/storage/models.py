@@ -556,6 +556,9 @@ class HazardEvidenceLink(Base):
     #: ``detail`` as a message key and parameters (``core.phrases.Phrase.as_dict``), rendered in
     #: the reader's language; null on rows written before 0028 (``detail`` is shown then).
     message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: ``test`` as a message key and parameters when it was composed (migration 0031); null
+    #: for a fixed label (itself a catalogue key) and on rows written before.
+    test_message: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

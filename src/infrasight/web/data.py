@@ -65,9 +65,11 @@ def asset_channels(session: Session, caller: Principal, asset_id: int) -> list[C
     )
 
 
-def rules(session: Session, caller: Principal) -> list[RuleRead]:
-    """The organisation's alarm rules (``GET /rules``)."""
-    return all_items(lambda limit, offset: list_rules(session, caller, limit=limit, offset=offset))
+def rules(session: Session, caller: Principal, locale: str = "en") -> list[RuleRead]:
+    """The organisation's alarm rules (``GET /rules``), summaries in ``locale``."""
+    return all_items(
+        lambda limit, offset: list_rules(session, caller, locale, limit=limit, offset=offset)
+    )
 
 
 def _open_alarms(session: Session, caller: Principal) -> list[AlarmRead]:

@@ -28,6 +28,7 @@ from infrasight.core.domain import Action
 from infrasight.core.timeparse import datetime_to_us
 from infrasight.locales import Translator
 from infrasight.locales.phrases import evidence_translator, localised_detail
+from infrasight.locales.rules import rule_summary
 from infrasight.services.alarms import (
     acknowledge_alarm,
     check_rule_channels,
@@ -82,6 +83,15 @@ class RuleRead(ReadModel):
     escalate_after_s: float | None
     created_at: datetime
     updated_at: datetime
+    summary: str = Field(
+        default="",
+        description="channels and levels with their limits in one line, in the reader's "
+        "language (``VD-SETTLE: amber value > 3``)",
+    )
+
+
+def _summarised(rule: RuleRead, locale: str) -> RuleRead:
+    return rule.model_copy(update={"summary": rule_summary(rule.definition, locale)})
 
 
 class EvaluateRequest(RequestModel):
@@ -163,23 +173,30 @@ def create_rule(body: RuleCreate, session: SessionDep, caller: CallerDep) -> Rul
 
 @router.get("/rules")
 def list_rules(
-    session: SessionDep, caller: CallerDep, limit: Limit = 100, offset: Offset = 0
+    session: SessionDep,
+    caller: CallerDep,
+    locale: LocaleDep,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Page[RuleRead]:
-    """The organisation's alarm rules."""
+    """The organisation's alarm rules, each with its ``summary`` in the language
+    ``Accept-Language`` asks for (else the caller's own)."""
     caller.require(Action.READ)
     query = (
         select(AlarmRule)
         .where(AlarmRule.organization_id == caller.organization_id)
         .order_by(AlarmRule.id)
     )
-    return page_of(session, query, limit, offset, RuleRead)
+    found = page_of(session, query, limit, offset, RuleRead)
+    return found.model_copy(update={"items": [_summarised(r, locale) for r in found.items]})
 
 
 @router.get("/rules/{rule_id}")
-def get_rule(rule_id: DbId, session: SessionDep, caller: CallerDep) -> RuleRead:
-    """One alarm rule with its definition."""
+def get_rule(rule_id: DbId, session: SessionDep, caller: CallerDep, locale: LocaleDep) -> RuleRead:
+    """One alarm rule with its definition and ``summary`` (in the reader's language)."""
     caller.require(Action.READ)
-    return RuleRead.model_validate(get_owned(session, AlarmRule, rule_id, caller.organization_id))
+    row = get_owned(session, AlarmRule, rule_id, caller.organization_id)
+    return _summarised(RuleRead.model_validate(row), locale)
 
 
 @router.patch("/rules/{rule_id}")

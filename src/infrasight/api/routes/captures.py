@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from pydantic import AliasChoices, BaseModel, Field, StrictFloat
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, PlatformDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import (
     DbId,
     Limit,
@@ -25,6 +25,8 @@ from infrasight.api.routes.common import (
 )
 from infrasight.core.domain import Action
 from infrasight.core.errors import NotFoundError, PayloadTooLargeError
+from infrasight.core.phrases import Phrase
+from infrasight.locales.phrases import evidence_translator, render_phrase
 from infrasight.services.analysis import ANALYSE_CAPTURE
 from infrasight.services.audit import record_audit
 from infrasight.services.capture_pixels import analysis_pixels
@@ -94,12 +96,26 @@ class DefectRead(ReadModel):
     )
 
     @classmethod
-    def of(cls, defect: Defect) -> DefectRead:
-        """The row with its position on the element (``geometry.position``) shown."""
+    def of(cls, defect: Defect, locale: str = "en") -> DefectRead:
+        """The row with its position on the element (``geometry.position``) shown and the
+        measurement's notes in ``locale`` (``note_messages`` keeps their keys and numbers)."""
         where = defect.geometry.get("position") if isinstance(defect.geometry, dict) else None
         return cls.model_validate(defect).model_copy(
-            update={"position": where if isinstance(where, str) else ""}
+            update={
+                "position": where if isinstance(where, str) else "",
+                "measurements": localised_notes(defect.measurements, locale),
+            }
         )
+
+
+def localised_notes(measurements: dict[str, Any], locale: str) -> dict[str, Any]:
+    """``measurements`` with its ``notes`` read in ``locale`` where they are stored as phrases
+    (``note_messages``); rows measured before keep their English notes."""
+    said = [Phrase.from_dict(m) for m in measurements.get("note_messages", []) or []]
+    if not said or any(p is None for p in said):
+        return measurements
+    t = evidence_translator(locale)
+    return {**measurements, "notes": [render_phrase(p, t) for p in said if p is not None]}
 
 
 class DefectCreate(RequestModel):
@@ -285,15 +301,17 @@ def capture_defects(
     capture_id: DbId,
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     model_version: str | None = None,
 ) -> list[DefectRead]:
-    """Defects found in the capture (all model versions unless one is named)."""
+    """Defects found in the capture (all model versions unless one is named); the
+    measurements' notes in the language ``Accept-Language`` asks for (else the caller's own)."""
     caller.require(Action.READ)
     get_owned(session, Capture, capture_id, caller.organization_id)
     query = select(Defect).where(Defect.capture_id == capture_id).order_by(Defect.id)
     if model_version is not None:
         query = query.where(Defect.model_version == model_version)
-    return [DefectRead.of(d) for d in session.scalars(query)]
+    return [DefectRead.of(d, locale) for d in session.scalars(query)]
 
 
 @router.post("/captures/{capture_id}/defects", status_code=status.HTTP_201_CREATED)

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Query
 from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.core.domain import Action
 from infrasight.locales import Translator
-from infrasight.locales.phrases import evidence_translator, localised_detail, localised_text
+from infrasight.locales.phrases import (
+    evidence_translator,
+    localised_detail,
+    localised_test,
+    localised_text,
+)
 from infrasight.services.condition import asset_condition
 
 router = APIRouter(tags=["condition"])
@@ -23,7 +28,11 @@ def _localised(rating: dict[str, Any], t: Translator) -> dict[str, Any]:
         "label": localised_text(rating.get("label_message"), str(rating["label"]), t),
         "clause": localised_text(rating.get("clause_message"), str(rating["clause"]), t),
         "evidence": [
-            {**e, "detail": localised_detail(e.get("message"), str(e.get("detail", "")), t)}
+            {
+                **e,
+                "test": localised_test(e.get("test_message"), str(e.get("test", "")), t),
+                "detail": localised_detail(e.get("message"), str(e.get("detail", "")), t),
+            }
             for e in rating.get("evidence", [])
         ],
     }

@@ -13,7 +13,7 @@ from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
 from infrasight.locales import Translator
-from infrasight.locales.phrases import evidence_translator, localised_detail
+from infrasight.locales.phrases import evidence_translator, localised_detail, localised_test
 from infrasight.reasoning.hazards import HazardStatus, allowed_targets
 from infrasight.services.hazards import transition_hazard, update_hazards
 from infrasight.storage.models import Asset, Hazard, HazardEvidenceLink, HazardTransitionRecord
@@ -44,11 +44,15 @@ class HazardTransitionIn(RequestModel):
 
 
 def _localised(item: object, t: Translator) -> object:
-    """A stored evidence item (a cause's) with its detail in ``t``'s locale."""
+    """A stored evidence item (a cause's) with its test label and detail in ``t``'s locale."""
     if not isinstance(item, dict):
         return item
     detail = str(item.get("detail", ""))
-    return {**item, "detail": localised_detail(item.get("message"), detail, t)}
+    return {
+        **item,
+        "test": localised_test(item.get("test_message"), str(item.get("test", "")), t),
+        "detail": localised_detail(item.get("message"), detail, t),
+    }
 
 
 def _causes(causes: list[dict[str, Any]], t: Translator) -> list[dict[str, Any]]:
@@ -105,11 +109,12 @@ def _detail(session: SessionDep, hazard: Hazard, locale: str) -> dict[str, Any]:
             {
                 "kind": e.kind,
                 "ref": e.ref,
-                "test": e.test,
+                "test": localised_test(e.test_message, e.test, t),
                 "detail": localised_detail(e.message, e.detail, t),
                 "value": e.value,
                 "unit": e.unit,
                 "message": e.message,
+                "test_message": e.test_message,
             }
             for e in evidence
         ],

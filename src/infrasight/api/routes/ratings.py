@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, status
 from pydantic import Field
 from sqlalchemy import select
 
-from infrasight.api.deps import CallerDep, SessionDep
+from infrasight.api.deps import CallerDep, LocaleDep, SessionDep
 from infrasight.api.routes.common import ReadModel, RequestModel, get_owned
 from infrasight.core.domain import Action
+from infrasight.locales.phrases import evidence_translator
 from infrasight.services.ratings import deterioration_forecast, record_rating
 from infrasight.storage.models import Asset, ConditionRatingRecord
 
@@ -68,9 +69,16 @@ def get_deterioration(
     asset_id: int,
     session: SessionDep,
     caller: CallerDep,
+    locale: LocaleDep,
     standard: Annotated[str, Query()] = "aashto-mbei",
 ) -> dict[str, Any]:
     """Markov deterioration fitted to the recorded ratings; per element: time to the next state
-    and the probability of reaching it within 30/90/365 days."""
+    and the probability of reaching it within 30/90/365 days (``why_none``, where there is no
+    forecast, in the reader's language)."""
     caller.require(Action.READ)
-    return deterioration_forecast(session, caller.organization_id, asset_id, standard)
+    out = deterioration_forecast(session, caller.organization_id, asset_id, standard)
+    t = evidence_translator(locale)
+    for entry in out.get("elements", []):
+        if entry.get("why_none"):
+            entry["why_none"] = t.optional(str(entry["why_none"]))
+    return out

@@ -15,7 +15,7 @@ from infrasight.api.deps import CallerDep, LocaleDep, PlatformDep, SessionDep
 from infrasight.api.routes.common import DbId, ReadModel, RequestModel
 from infrasight.core.domain import Action
 from infrasight.core.errors import PayloadTooLargeError
-from infrasight.locales.phrases import evidence_translator, localised_detail
+from infrasight.locales.phrases import evidence_translator, localised_detail, localised_test
 from infrasight.services.verification import verify_work_order
 from infrasight.services.work_order_attachments import (
     add_attachment,
@@ -121,11 +121,16 @@ def download_attachment(
 
 
 def _localised(record: WorkOrderVerification, locale: str) -> VerificationRead:
-    """The record with each check's detail in ``locale`` (``message``: its key and numbers)."""
+    """The record with each check's test and detail in ``locale`` (``message``: the detail's
+    key and numbers)."""
     out = VerificationRead.model_validate(record)
     t = evidence_translator(locale)
     checks = [
-        {**c, "detail": localised_detail(c.get("message"), str(c.get("detail", "")), t)}
+        {
+            **c,
+            "test": localised_test(c.get("test_message"), str(c.get("test", "")), t),
+            "detail": localised_detail(c.get("message"), str(c.get("detail", "")), t),
+        }
         for c in out.evidence
     ]
     return out.model_copy(update={"evidence": checks})

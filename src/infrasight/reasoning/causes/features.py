@@ -362,7 +362,7 @@ def _fault_checks(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, 0, n - 1),
-                test="missing data",
+                test=N_("missing data"),
                 phrase=phrase("{share:.0%} of samples missing", share=miss),
                 value=miss,
             )
@@ -381,7 +381,7 @@ def _fault_checks(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, end - best, end + 1),
-                test="stuck value",
+                test=N_("stuck value"),
                 phrase=phrase("value unchanged for {count} samples", count=best + 1),
                 value=float(best + 1),
             )
@@ -395,7 +395,7 @@ def _fault_checks(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, int(spikes[0]), int(spikes[-1])),
-                test="spikes",
+                test=N_("spikes"),
                 phrase=phrase(
                     "{count} isolated spikes beyond {limit} noise sigmas",
                     count=int(spikes.size),
@@ -423,7 +423,7 @@ def _fault_checks(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, 0, n - 1),
-                test="noise burst",
+                test=N_("noise burst"),
                 phrase=phrase(
                     "noise level changed {ratio:.1f}-fold between halves",
                     ratio=max(ratio, 1.0 / ratio),
@@ -475,7 +475,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=f"element:{obs.context.element_id}",
-                test="sensor health",
+                test=N_("sensor health"),
                 phrase=phrase("no spikes, stuck values, gaps or noise bursts"),
                 value=0.0,
             ),
@@ -494,7 +494,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(pch, primary.onset_index, n - 1),
-                    test="lasting change after driver compensation",
+                    test=N_("lasting change after driver compensation"),
                     phrase=phrase(
                         "{channel} changed by {delta:+.4g} {unit} ({z:+.1f} noise sigmas) "
                         "after removing temperature and traffic",
@@ -517,7 +517,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(by_key[sc.key], sc.onset_index, sc.signal.size - 1),
-                    test="support movement",
+                    test=N_("support movement"),
                     phrase=phrase(
                         "{channel} moved {delta:+.4g} {unit} ({z:+.1f} sigmas)",
                         channel=sc.key,
@@ -544,7 +544,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 Evidence(
                     kind=EvidenceKind.MODAL_SHIFT,
                     ref=_window(fch, fc.onset_index, fch.values.size - 1),
-                    test="modal stiffness loss",
+                    test=N_("modal stiffness loss"),
                     phrase=phrase(
                         "{channel} shifted {shift:+.2%} after temperature compensation "
                         "({z:+.1f} sigmas)",
@@ -581,7 +581,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(by_key[cc.key], cc.onset_index, cc.signal.size - 1),
-                    test="co-located change",
+                    test=N_("co-located change"),
                     phrase=phrase(
                         "{channel} changed {z:+.1f} sigmas at about the same time",
                         channel=cc.key,
@@ -595,7 +595,7 @@ def compute_features(obs: Observations) -> dict[str, Feature]:
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(by_key[lead.key], lead.onset_index, lead.signal.size - 1),
-                    test="co-located change",
+                    test=N_("co-located change"),
                     phrase=phrase(
                         "no other channel at the element confirms the change of {channel}",
                         channel=lead.key,
@@ -725,7 +725,7 @@ def _applied_load(settle: list[ChannelChange], by_key: Mapping[str, ChannelData]
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, max(j - 6, 0), min(j + 6, n - 1)),
-                test="applied load",
+                test=N_("applied load"),
                 phrase=phrase(
                     "an earlier excursion of the support channels {size:.0%} of the present "
                     "change, in the same proportion (cosine {cos:.2f}), came back",
@@ -802,7 +802,7 @@ def _shape_features(
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=ref,
-                test="abrupt change",
+                test=N_("abrupt change"),
                 phrase=phrase(
                     "{share:.0%} of the change happened within {hours} h", share=abrupt, hours=12
                 ),
@@ -821,7 +821,7 @@ def _shape_features(
                     Evidence(
                         kind=EvidenceKind.READING_WINDOW,
                         ref=f"driver:traffic[{t_change - 3:.0f}h/{t_change + 3:.0f}h]",
-                        test="load at the change",
+                        test=N_("load at the change"),
                         phrase=phrase(
                             "peak load {ratio:.2f}x the 99.5th percentile elsewhere", ratio=r
                         ),
@@ -839,7 +839,7 @@ def _shape_features(
                     Evidence(
                         kind=EvidenceKind.READING_WINDOW,
                         ref=_window(acc[0], max(i - 3, 0), min(i + 3, n - 1)),
-                        test="impulse at the change",
+                        test=N_("impulse at the change"),
                         phrase=phrase(
                             "peak acceleration {ratio:.2f}x the 99.5th percentile elsewhere",
                             ratio=r,
@@ -864,7 +864,7 @@ def _shape_features(
                     Evidence(
                         kind=EvidenceKind.READING_WINDOW,
                         ref=_window(ch, on, n - 1),
-                        test="decelerating growth",
+                        test=N_("decelerating growth"),
                         phrase=phrase("late growth rate {ratio:.2f}x the early rate", ratio=ratio),
                         value=ratio,
                     ),
@@ -914,7 +914,7 @@ def _modulation_features(
                 Evidence(
                     kind=EvidenceKind.READING_WINDOW,
                     ref=_window(ch, on, t.size - 1),
-                    test=f"growth follows {what}",
+                    test_phrase=phrase("growth follows {driver!t}", driver=what),
                     phrase=phrase(
                         "correlation of daily growth with {driver!t}: {r:+.2f}", driver=what, r=c
                     ),
@@ -962,7 +962,7 @@ def _moisture_feature(feats: dict[str, Feature], obs: Observations) -> None:
             Evidence(
                 kind=EvidenceKind.READING_WINDOW,
                 ref=_window(ch, last.start or 0, n - 1),
-                test="wetness follows rain",
+                test=N_("wetness follows rain"),
                 phrase=phrase(
                     "{channel} response to rain rose from {before:.3g} to {after:.3g} {unit}/mm "
                     "({z:+.1f} sigmas)",

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from infrasight.core.phrases import N_, Phrase, phrase
+from infrasight.core.phrases import N_, Phrase, phrase, phrase_list
 from infrasight.reasoning.causes.features import Feature, compute_features
 from infrasight.reasoning.causes.library import Mechanism, MechanismLibrary, Test
 from infrasight.reasoning.causes.types import (
@@ -82,7 +82,7 @@ def _defect_matches(obs: Observations, match: Mapping[str, object]) -> tuple[lis
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test="defect pattern",
+                    test=N_("defect pattern"),
                     phrase=_defect_phrase(d),
                     value=d.width_mm,
                     unit="mm" if d.width_mm is not None else "",
@@ -189,7 +189,7 @@ def score_mechanism(
                     Evidence(
                         kind=EvidenceKind.ELEMENT,
                         ref=f"element:{obs.context.element_id}",
-                        test="defect pattern",
+                        test=N_("defect pattern"),
                         phrase=phrase(
                             "no defect recorded matching: {terms!t}", terms=_pattern_terms(t)
                         ),
@@ -204,7 +204,7 @@ def score_mechanism(
                 Evidence(
                     kind=EvidenceKind.ELEMENT,
                     ref=f"element:{obs.context.element_id}",
-                    test=t.label,
+                    test_phrase=t.label_phrase,
                     phrase=said,
                 )
             ]
@@ -218,7 +218,9 @@ def score_mechanism(
 
 
 def _tag(items: list[Evidence], t: Test, contrib: float) -> list[Evidence]:
-    return [replace(e, test=f"{t.label} ({contrib:+.2f})") for e in items]
+    score = phrase("({contribution:+.2f})", contribution=contrib)
+    tagged = phrase_list(t.label_phrase, score, join=" ")
+    return [replace(e, test=tagged.english(), test_phrase=tagged) for e in items]
 
 
 def infer_causes(

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from infrasight.core.phrases import Phrase, phrase, phrase_list
 from infrasight.reasoning.errors import DefinitionError
 
 __all__ = ["SIGNAL_FEATURES", "Mechanism", "MechanismLibrary", "Test", "load_mechanisms"]
@@ -71,6 +72,31 @@ class Test:
             absent = self.expect == "absent"
             return ("no defect: " if absent else "defect: ") + ", ".join(terms)
         return f"{self.field} " + ", ".join(f"{k} {v}" for k, v in (self.condition or {}).items())
+
+    @property
+    def label_phrase(self) -> Phrase:
+        """:attr:`label` as a phrase (its English is :attr:`label`), read in each language."""
+        if self.test == "signal":
+            return phrase("{feature!t} {expect!t}", feature=self.feature, expect=self.expect)
+        if self.test == "defect":
+            terms: list[Phrase] = []
+            for key, want in (self.match or {}).items():
+                if key == "min_width_mm":
+                    terms.append(phrase(">= {width:g} mm", width=float(want)))
+                elif key == "max_width_mm":
+                    terms.append(phrase("<= {width:g} mm", width=float(want)))
+                elif isinstance(want, list | tuple):
+                    words = [phrase("{kind!t}", kind=str(w)) for w in want]
+                    terms.append(phrase_list(*words, join="|"))
+                else:
+                    terms.append(phrase("{key!t} {value!t}", key=key, value=str(want)))
+            head = phrase("no defect") if self.expect == "absent" else phrase("defect")
+            return phrase_list(head, phrase_list(*terms), join=":")
+        conditions = [
+            phrase("{field!t} {condition!t} {value!t}", field=self.field, condition=k, value=str(v))
+            for k, v in (self.condition or {}).items()
+        ]
+        return phrase_list(*conditions)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infrasight.core.phrases import phrase
 from infrasight.reasoning.errors import DefinitionError, OutOfRangeError
 
 __all__ = ["bin_state", "validate_bins"]
@@ -43,7 +44,10 @@ def bin_state(value: float, bins: Sequence[Mapping[str, Any]], *, field: str) ->
         ``value`` is negative, NaN or infinite (measurements here are widths, depths, lengths).
     """
     if not math.isfinite(value) or value < 0.0:
-        raise OutOfRangeError(f"must be a finite value >= 0, got {value!r}", field=field)
+        raise OutOfRangeError(
+            field=field,
+            phrase=phrase("must be a finite value >= 0, got {value}", value=repr(value)),
+        )
     for b in bins:
         ops = [k for k in b if k != "state"]
         if not ops or _OPS[ops[0]](value, float(b[ops[0]])):

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import phrase
+from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError, OutOfRangeError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards import condition_states
@@ -52,13 +52,21 @@ def _recorded(std: Standard, el: ElementObservation) -> int | None:
         value = int(raw)
     except ValueError:
         raise InvalidInputError(
-            f"element {el.element_id}: {raw!r} is not an integer rating",
             field=std.data["recorded_attribute"],
+            phrase=phrase(
+                "element {id}: {raw} is not an integer rating", id=str(el.element_id), raw=repr(raw)
+            ),
         ) from None
     if not lo <= value <= hi or str(value) != str(raw).strip():
         raise OutOfRangeError(
-            f"element {el.element_id}: rating {raw!r} outside {lo}-{hi}",
             field=std.data["recorded_attribute"],
+            phrase=phrase(
+                "element {id}: rating {raw} outside {lo}-{hi}",
+                id=str(el.element_id),
+                raw=repr(raw),
+                lo=int(lo),
+                hi=int(hi),
+            ),
         )
     return value
 
@@ -75,7 +83,7 @@ def _rate_component(
             Evidence(
                 kind=EvidenceKind.RATING,
                 ref=f"element:{e.element_id}",
-                test="recorded rating",
+                test=N_("recorded rating"),
                 phrase=phrase("inspector's rating {rating}", rating=v),
                 value=float(v),
             )
@@ -122,7 +130,7 @@ def _rate_component(
         Evidence(
             kind=EvidenceKind.RATING,
             ref=r.subject,
-            test=f"{elem_std.id} condition state",
+            test_phrase=phrase("{standard} condition state", standard=elem_std.id),
             phrase=phrase("{label!c}", label=r.label),
             value=r.rating,
         )
@@ -131,7 +139,7 @@ def _rate_component(
         Evidence(
             kind=EvidenceKind.RATING,
             ref=f"component:{name}",
-            test=f"share in {k.upper()}",
+            test_phrase=phrase("share in {state}", state=k.upper()),
             phrase=phrase(
                 "{share:.1%} of the component's quantity in {state}", share=v, state=k.upper()
             ),
@@ -157,7 +165,7 @@ def rate(
 ) -> AssetCondition:
     """Rate each component present; classify the asset by the lowest component rating."""
     if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
+        raise InvalidInputError(field="elements", phrase=phrase("no elements to rate"))
     attr = std.data["component_attribute"]
     groups: dict[str, list[ElementObservation]] = {}
     for el in elements:
@@ -187,7 +195,7 @@ def rate(
         Evidence(
             kind=EvidenceKind.RATING,
             ref=c.subject,
-            test="component rating",
+            test=N_("component rating"),
             detail=c.label,
             value=c.rating,
             phrase=c.label_phrase,
@@ -199,7 +207,7 @@ def rate(
             Evidence(
                 kind=EvidenceKind.ELEMENT,
                 ref="asset",
-                test="components present",
+                test=N_("components present"),
                 phrase=phrase(
                     "not rated (no elements): {components!t}", components=", ".join(missing)
                 ),

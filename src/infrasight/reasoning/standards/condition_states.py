@@ -66,9 +66,14 @@ def _defect_key(std: Standard, el: ElementObservation, d: DefectObservation) -> 
         key = key.replace("{material}", material)
     if key not in std.data["defects"]:
         raise InvalidInputError(
-            f"element {el.element_id}: {std.id} has no {d.kind} defect for material "
-            f"{el.attributes.get('material')!r}",
             field="material",
+            phrase=phrase(
+                "element {id}: {standard} has no {kind!t} defect for material {material}",
+                id=str(el.element_id),
+                standard=std.id,
+                kind=d.kind,
+                material=repr(el.attributes.get("material")),
+            ),
         )
     return key
 
@@ -89,7 +94,7 @@ def defect_state(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test=f"{label} structural review",
+                    test_phrase=phrase("{label!c} structural review", label=label),
                     phrase=phrase("marked as warranting a structural review"),
                 ),
             )
@@ -108,7 +113,7 @@ def defect_state(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test=f"{label} {measure}",
+                    test_phrase=phrase("{label!c} {measure!t}", label=label, measure=measure),
                     phrase=phrase(
                         "{measure!t} = {value:g} -> CS{state}",
                         measure=measure,
@@ -135,7 +140,7 @@ def defect_state(
                 Evidence(
                     kind=EvidenceKind.DEFECT,
                     ref=d.ref,
-                    test=f"{label} grade",
+                    test_phrase=phrase("{label!c} grade", label=label),
                     phrase=phrase(
                         "grade {grade!t} -> CS{state}", grade=grade, state=int(categories[grade])
                     ),
@@ -167,18 +172,23 @@ def rate_element(std: Standard, el: ElementObservation) -> ConditionRating:
             if d.quantity is None:
                 raise MissingElementDataError(f"defect {d.defect_id}", "quantity", std.id)
             if d.quantity < 0:
-                raise OutOfRangeError("must be >= 0", field="quantity")
+                raise OutOfRangeError(field="quantity", phrase=phrase("must be >= 0"))
             states[f"cs{s}"] = states.get(f"cs{s}", 0.0) + float(d.quantity)
     quantities: dict[str, float] = {}
     if el.quantity is not None:
         if el.quantity <= 0:
-            raise OutOfRangeError("element quantity must be > 0", field="quantity")
+            raise OutOfRangeError(field="quantity", phrase=phrase("element quantity must be > 0"))
         used = sum(states.values())
         if used > el.quantity * (1 + 1e-9):
             raise OutOfRangeError(
-                f"element {el.element_id}: defect quantities {used:g} exceed the element "
-                f"quantity {el.quantity:g}",
                 field="quantity",
+                phrase=phrase(
+                    "element {id}: defect quantities {used:g} exceed the element quantity "
+                    "{quantity:g}",
+                    id=str(el.element_id),
+                    used=used,
+                    quantity=float(el.quantity),
+                ),
             )
         n_states = len(std.data["states"])
         quantities = {f"cs{i}": states.get(f"cs{i}", 0.0) for i in range(1, n_states + 1)}

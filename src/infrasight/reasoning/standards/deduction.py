@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import phrase
+from infrasight.core.phrases import N_, phrase
 from infrasight.reasoning.errors import DefinitionError, MissingElementDataError, OutOfRangeError
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.texts import joined_clauses
@@ -97,9 +97,13 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
             raise MissingElementDataError(f"defect {d.defect_id}", "indicator", std.id)
         if ind not in indicators:
             raise InvalidInputError(
-                f"defect {d.defect_id}: indicator {ind!r} unknown; "
-                f"known: {', '.join(sorted(indicators))}",
                 field="indicator",
+                phrase=phrase(
+                    "defect {id}: indicator {indicator} unknown; known: {known}",
+                    id=str(d.defect_id),
+                    indicator=repr(ind),
+                    known=", ".join(sorted(indicators)),
+                ),
             )
         raw = d.attributes.get("class")
         if raw is None:
@@ -108,11 +112,19 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
         try:
             cls = int(raw)
         except ValueError:
-            raise InvalidInputError(f"{raw!r} is not an integer class", field="class") from None
+            raise InvalidInputError(
+                field="class", phrase=phrase("{raw} is not an integer class", raw=repr(raw))
+            ) from None
         if not 1 <= cls <= top:
             raise OutOfRangeError(
-                f"defect {d.defect_id}: class {cls} outside 1-{top} of indicator {ind}",
                 field="class",
+                phrase=phrase(
+                    "defect {id}: class {cls} outside 1-{top} of indicator {indicator!c}",
+                    id=str(d.defect_id),
+                    cls=cls,
+                    top=top,
+                    indicator=ind,
+                ),
             )
         dp = float(std.data["deductions"][str(top)][cls - 1])
         dps.append(dp)
@@ -120,7 +132,9 @@ def _deduction(std: Standard, el: ElementObservation) -> tuple[list[float], list
             Evidence(
                 kind=EvidenceKind.DEFECT,
                 ref=d.ref,
-                test=f"{ind} class {cls}/{top}",
+                test_phrase=phrase(
+                    "{indicator!c} class {cls}/{top}", indicator=ind, cls=cls, top=top
+                ),
                 phrase=phrase(
                     "{indicator!c}: class {cls} of {top} -> DP {dp:g}",
                     indicator=indicators[ind].get("name", ind),
@@ -140,7 +154,7 @@ def rate(
     """Component, part, structure and bridge scores with the bridge class."""
     del registry
     if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
+        raise InvalidInputError(field="elements", phrase=phrase("no elements to rate"))
     data = std.data
     attr = data["part_attribute"]
     structures = {k: v for k, v in data["structures"].items() if isinstance(v, dict)}
@@ -196,7 +210,7 @@ def rate(
                     Evidence(
                         kind=EvidenceKind.RATING,
                         ref=f"element:{el.element_id}",
-                        test="PMCI",
+                        test=N_("PMCI"),
                         phrase=phrase(
                             "PMCI {score:.2f} (n = {n}, t = {t:g})", score=s, n=len(scores), t=t
                         ),
@@ -234,7 +248,7 @@ def rate(
                     Evidence(
                         kind=EvidenceKind.RATING,
                         ref=f"part:{p}",
-                        test="part weight",
+                        test=N_("part weight"),
                         phrase=phrase(
                             "PCCI {score:.2f} x weight {weight:g}/{total:g}",
                             score=part_scores[p],
@@ -256,7 +270,7 @@ def rate(
         Evidence(
             kind=EvidenceKind.RATING,
             ref=f"structure:{s}",
-            test="structure weight",
+            test=N_("structure weight"),
             phrase=phrase(
                 "{score:.2f} x {weight:g}/{total:g}",
                 score=v,
@@ -282,7 +296,7 @@ def rate(
                 Evidence(
                     kind=EvidenceKind.RATING,
                     ref=f"part:{worst_main[0]}",
-                    test="main part governs",
+                    test=N_("main part governs"),
                     phrase=phrase(
                         "main part {part!t} in class {cls}", part=worst_main[0], cls=worst_main[1]
                     ),

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import Phrase
+from infrasight.core.phrases import N_, Phrase, phrase
 from infrasight.reasoning.evidence import Evidence, EvidenceKind
 from infrasight.reasoning.standards.types import AssetCondition, ConditionRating, ElementObservation
 
@@ -27,7 +27,7 @@ def rate_by_worst_element(
     """Rate every element with ``rate_one``; the asset summary is the worst element's rating,
     citing ``clause`` and that element (``detail`` describes it), both as phrases."""
     if not elements:
-        raise InvalidInputError("no elements to rate", field="elements")
+        raise InvalidInputError(field="elements", phrase=phrase("no elements to rate"))
     rated = tuple(rate_one(std, el) for el in elements)
     worst = max(rated, key=lambda r: r.rating)
     summary = ConditionRating(
@@ -40,7 +40,7 @@ def rate_by_worst_element(
             Evidence(
                 kind=EvidenceKind.RATING,
                 ref=worst.subject,
-                test="worst element",
+                test=N_("worst element"),
                 value=worst.rating,
                 phrase=detail(worst),
             ),

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from infrasight.core.errors import InvalidInputError
-from infrasight.core.phrases import Phrase, PhraseParam, phrase
+from infrasight.core.phrases import N_, Phrase, PhraseParam, phrase
 from infrasight.reasoning.errors import DefinitionError
 
 __all__ = [
@@ -290,7 +290,7 @@ def judge_crack(
     seen = [o for o in after if 0 <= o.days <= period_days]
     if len(seen) < rule.min_reinspections:
         return Check(
-            test="re-inspection",
+            test=N_("re-inspection"),
             ref=ref,
             outcome=Outcome.PENDING,
             phrase=phrase(
@@ -304,7 +304,7 @@ def judge_crack(
         drop = None if before is None else _width_drop(before, first)
         if drop is None or drop[0] <= rule.width_sigmas * drop[1]:
             return Check(
-                test="crack sealed",
+                test=N_("crack sealed"),
                 ref=ref,
                 outcome=Outcome.FAILED,
                 phrase=phrase(
@@ -323,7 +323,7 @@ def judge_crack(
             continue
         if not first.detected:
             return Check(
-                test="stays sealed",
+                test=N_("stays sealed"),
                 ref=ref,
                 outcome=Outcome.FAILED,
                 phrase=phrase("detected again {days:.1f} d after completion", days=later.days),
@@ -333,7 +333,7 @@ def judge_crack(
         grew = _width_drop(later, first)
         if grew is not None and grew[0] > rule.width_sigmas * grew[1]:
             return Check(
-                test="stays sealed",
+                test=N_("stays sealed"),
                 ref=ref,
                 outcome=Outcome.FAILED,
                 phrase=phrase(
@@ -361,7 +361,7 @@ def judge_crack(
         )
     )
     return Check(
-        test="crack sealed",
+        test=N_("crack sealed"),
         ref=ref,
         outcome=Outcome.PASSED,
         phrase=said,
@@ -416,7 +416,7 @@ def judge_readings(
     if t.size < 8 or span < period_days:
         return [
             Check(
-                test="readings cover the period",
+                test=N_("readings cover the period"),
                 ref=ref,
                 outcome=Outcome.PENDING,
                 phrase=phrase(
@@ -432,7 +432,7 @@ def judge_readings(
     tw, vw = t[win], v[win]
     checks = [
         Check(
-            test="readings cover the period",
+            test=N_("readings cover the period"),
             ref=ref,
             outcome=Outcome.PASSED,
             phrase=phrase(
@@ -450,7 +450,7 @@ def judge_readings(
         inside = (lower is None or lo_seen >= lower) and (upper is None or hi_seen <= upper)
         checks.append(
             Check(
-                test="within limits",
+                test=N_("within limits"),
                 ref=ref,
                 outcome=Outcome.PASSED if inside else Outcome.FAILED,
                 phrase=_limits_phrase(lo_seen, hi_seen, unit, period_days, lower, upper),
@@ -468,7 +468,7 @@ def judge_readings(
     large = abs(drift) > rule.drift_noise_ratio * noise
     checks.append(
         Check(
-            test="settled (no trend)",
+            test=N_("settled (no trend)"),
             ref=ref,
             outcome=Outcome.FAILED if significant and large else Outcome.PASSED,
             phrase=phrase(
@@ -487,7 +487,7 @@ def judge_readings(
     if anomaly_max_seen is not None:
         checks.append(
             Check(
-                test="no anomaly",
+                test=N_("no anomaly"),
                 ref=ref,
                 outcome=Outcome.PASSED if anomaly_max_seen <= rule.anomaly_max else Outcome.FAILED,
                 phrase=phrase(

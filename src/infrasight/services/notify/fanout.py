@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from infrasight.core.phrases import Phrase, phrase, phrase_list
 from infrasight.jobs.runner import JobContext
 from infrasight.notify.kinds import BAND_SEVERITY
 from infrasight.storage.models import (
@@ -95,6 +96,10 @@ def _hazard_snapshot(context: JobContext, session: Session, hazard: Hazard) -> d
         "element": element,
         "severity": BAND_SEVERITY.get(hazard.risk_band, 0),
         "subject": f"{hazard.mechanism} (hazard {hazard.id})",
+        # the subject as a message key and parameters: read in each recipient's language
+        "subject_message": phrase(
+            "{mechanism!t} (hazard {id})", mechanism=hazard.mechanism, id=str(hazard.id)
+        ).as_dict(),
         "evidence": list(refs),
         "risk_band": hazard.risk_band,
         "link": _link(context, f"/api/v1/hazards/{hazard.id}"),
@@ -114,6 +119,11 @@ def _work_order_snapshot(context: JobContext, session: Session, wo: WorkOrder) -
         "asset": asset,
         "element": element,
         "subject": f"{wo.title} (work order {wo.id})",
+        "subject_message": phrase_list(
+            Phrase.from_dict(wo.title_message) or phrase("{note}", note=wo.title),
+            phrase("(work order {id})", id=str(wo.id)),
+            join=" ",
+        ).as_dict(),
         "assignee": assignee.email if assignee else "",
         "due_at": wo.due_at.isoformat(),
         "status": wo.status,
@@ -129,6 +139,9 @@ def _alarm_snapshot(context: JobContext, session: Session, alarm: AlarmRecord) -
         "element": element,
         "severity": alarm.severity,
         "subject": f"{alarm.key} ({alarm.level_name})",
+        "subject_message": phrase(
+            "{key} ({level!t})", key=alarm.key, level=alarm.level_name
+        ).as_dict(),
         "link": _link(context, f"/api/v1/alarms/{alarm.id}"),
     }
 
@@ -156,7 +169,11 @@ def _event(
             return None
         payload = _alarm_snapshot(context, session, alarm)
         payload |= {"severity": ev.severity, "level": ev.level_name, "note": ev.note}
+        payload |= {"note_message": ev.message} if ev.message else {}
         payload["evidence"] = [f"{ev.level_name} at {ev.time.isoformat()}"]
+        payload["evidence_messages"] = [
+            phrase("{level!t} at {time!d}", level=ev.level_name, time=ev.time.isoformat()).as_dict()
+        ]
         return kind, "alarm", alarm.id, payload
     if kind_of == "hazard_transition":
         tr = session.get(HazardTransitionRecord, int(fact["id"]))
@@ -165,6 +182,7 @@ def _event(
         if tr is None or kind is None or hazard is None:
             return None
         payload = _hazard_snapshot(context, session, hazard) | {"note": tr.note}
+        payload |= {"note_message": tr.message} if tr.message else {}
         if "band" in fact:  # as it was when the transition was written
             payload["risk_band"] = fact["band"]
             payload["severity"] = BAND_SEVERITY.get(fact["band"], 0)
@@ -176,6 +194,9 @@ def _event(
             return None
         payload = _hazard_snapshot(context, session, hazard)
         payload["note"] = f"risk {fact['from']} -> {fact['to']}"
+        payload["note_message"] = phrase(
+            "risk {before!t} -> {after!t}", before=str(fact["from"]), after=str(fact["to"])
+        ).as_dict()
         payload["risk_band"] = fact["to"]
         payload["severity"] = BAND_SEVERITY.get(fact["to"], 0)
         return "hazard.escalated", "hazard", hazard.id, payload
@@ -193,6 +214,7 @@ def _event(
         else:
             return None
         payload = _work_order_snapshot(context, session, wo) | {"note": wev.note}
+        payload |= {"note_message": wev.message} if wev.message else {}
         return kind, "work_order", wo.id, payload
     if kind_of == "sla":
         esc = session.get(SlaEscalation, int(fact["id"]))

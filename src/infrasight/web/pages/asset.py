@@ -17,7 +17,9 @@ from infrasight.api.routes.condition import get_condition
 from infrasight.api.routes.forecasts import ChannelForecast, forecast
 from infrasight.api.routes.hazards import list_hazards
 from infrasight.api.routes.ratings import list_ratings
+from infrasight.core.display_names import element_kind_name, quantity_name
 from infrasight.core.errors import InfraSightError, NotFoundError
+from infrasight.locales.phrases import evidence_translator
 from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.assistant_panel import assistant_panel
@@ -54,10 +56,16 @@ TREND_NAMES = {
 }
 
 
-def element_tree(elements: list[ElementRead]) -> list[dict[str, Any]]:
-    """Nodes for ``ui.tree``: each element under its parent (roots first, by id)."""
+def element_tree(elements: list[ElementRead], t: Translator) -> list[dict[str, Any]]:
+    """Nodes for ``ui.tree``: each element under its parent (roots first, by id), labelled with
+    its name and its kind's name in ``t``'s language (``core/element_kinds.toml``)."""
     nodes: dict[int, dict[str, Any]] = {
-        e.id: {"id": str(e.id), "label": f"{e.name} ({e.kind})", "children": []} for e in elements
+        e.id: {
+            "id": str(e.id),
+            "label": t("{name} ({kind})", name=e.name, kind=t.optional(element_kind_name(e.kind))),
+            "children": [],
+        }
+        for e in elements
     }
     roots: list[dict[str, Any]] = []
     for element in sorted(elements, key=lambda e: e.id):
@@ -289,7 +297,7 @@ def register(ctx: WebContext) -> None:
             with ui.row().classes("w-full gap-4 flex-wrap md:flex-nowrap"):
                 with ui.card().classes("w-full md:w-72 shrink-0"):
                     ui.label(t("Elements")).classes("text-lg")
-                    ui.tree(element_tree(elements), label_key="label").expand().mark("elements")
+                    ui.tree(element_tree(elements, t), label_key="label").expand().mark("elements")
                 with ui.column().classes("w-full grow gap-2"):
                     ui.label(t("Channels")).classes("text-lg")
                     if not channels:
@@ -315,7 +323,15 @@ def _channel_view(
     t, session, caller = scope.t, scope.session, scope.caller
     chosen = next((c for c in channels if c.key == channel), channels[0])
     ui.select(
-        {c.key: f"{c.key} ({c.quantity}, {c.unit})" for c in channels},
+        {
+            c.key: t(
+                "{key} ({quantity}, {unit})",
+                key=c.key,
+                quantity=t.optional(quantity_name(c.quantity)),
+                unit=c.unit,
+            )
+            for c in channels
+        },
         value=chosen.key,
         label=t("Channel"),
         on_change=lambda e: ui.navigate.to(f"/assets/{asset_id}?channel={e.value}"),
@@ -413,9 +429,11 @@ def _sections(
             )
             if not alarms:
                 ui.label(t("No alarms."))
+            levels = evidence_translator(t.locale)  # the level names (amber, red...)
             for alarm in alarms:
                 ui.link(
-                    f"{alarm.level_name} · {alarm.key} · {t.datetime(alarm.raised_at)}",
+                    f"{levels.optional(alarm.level_name)} · {alarm.key} · "
+                    f"{t.datetime(alarm.raised_at)}",
                     f"/alarms?status={alarm.status}",
                 ).classes("text-sm")
         with ui.card().classes("w-full md:w-1/3").mark("asset-ratings"):

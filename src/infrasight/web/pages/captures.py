@@ -195,7 +195,7 @@ def register(ctx: WebContext) -> None:
             source = "overlay" if analysed else "image"
             if not analysed:
                 ui.label(t("Not analysed yet: showing the image without cracks."))
-            defects = capture_defects(capture.id, session, caller, model_version=None)
+            defects = capture_defects(capture.id, session, caller, t.locale, model_version=None)
             _viewer(capture, source, defects if analysed else [], t)
             ui.label(t("Defects")).classes("text-lg")
             columns = [

@@ -149,7 +149,7 @@ def _crops(scope: PageScope, sightings: list[dict[str, Any]]) -> None:
     found: dict[int, DefectRead] = {}
     for s in sightings:
         if s["detected"] and s["defect_id"] is not None:
-            for d in capture_defects(s["capture_id"], session, caller, model_version=None):
+            for d in capture_defects(s["capture_id"], session, caller, t.locale, None):
                 found[d.id] = d
     reviews = latest_reviews(session, list(found))
     with ui.row().classes("gap-3 flex-wrap items-start").mark("crops"):

@@ -25,8 +25,9 @@ from infrasight.api.routes.hazards import (
 )
 from infrasight.api.routes.work_orders import WorkOrderCreate, get_recommendations, post_work_order
 from infrasight.core.domain import Action
-from infrasight.core.errors import InfraSightError, NotFoundError
+from infrasight.core.errors import InfraSightError, InvalidInputError, NotFoundError
 from infrasight.locales import DEFAULT_LOCALE
+from infrasight.locales.phrases import evidence_translator, render_phrase
 from infrasight.reasoning.errors import UnknownStandardError
 from infrasight.reasoning.hazards import HazardStatus, RiskMatrix, load_risk_matrix
 from infrasight.services.auth import Principal
@@ -319,6 +320,7 @@ def _filters(
 def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> None:
     columns = [
         {"name": "kind", "label": t("Kind"), "field": "kind", "align": "left"},
+        {"name": "test", "label": t("Test"), "field": "test", "align": "left"},
         {"name": "detail", "label": t("Detail"), "field": "detail", "align": "left"},
         {"name": "value", "label": t("Value"), "field": "value"},
         {"name": "ref", "label": t("Source"), "field": "ref", "align": "left"},
@@ -327,6 +329,7 @@ def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> 
         {
             "i": i,
             "kind": name_of(EVIDENCE_NAMES, str(e.get("kind", "")), t),
+            "test": e.get("test", ""),
             "detail": e.get("detail", "") or e.get("test", ""),
             "value": (
                 f"{t.number(e['value'], 3)} {e.get('unit') or ''}".strip()
@@ -402,7 +405,9 @@ def no_rating_text(error: InfraSightError, standard: str, t: Translator) -> str:
             standard=standard,
             known=", ".join(error.known),
         )
-    return t("No rating under {standard}: {reason}", standard=standard, reason=str(error))
+    said = error.phrase if isinstance(error, InvalidInputError) else None
+    reason = str(error) if said is None else render_phrase(said, evidence_translator(t.locale))
+    return t("No rating under {standard}: {reason}", standard=standard, reason=reason)
 
 
 def _condition(session: Session, caller: Principal, hazard: dict[str, Any], t: Translator) -> None:

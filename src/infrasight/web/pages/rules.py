@@ -23,10 +23,10 @@ from infrasight.core.errors import InvalidInputError, NotFoundError
 from infrasight.services.auth import Principal
 from infrasight.web import data
 from infrasight.web.context import WebContext
-from infrasight.web.i18n import N_, Translator
+from infrasight.web.i18n import N_
 from infrasight.web.layout import PageScope, act, browser_id, open_page
 
-__all__ = ["TEMPLATE", "parse_definition", "register", "rule_summary"]
+__all__ = ["TEMPLATE", "parse_definition", "register"]
 
 #: What a new rule starts from (a value threshold with two levels).
 TEMPLATE: dict[str, Any] = {
@@ -60,24 +60,9 @@ def parse_definition(text: str) -> dict[str, Any]:
     return value
 
 
-def rule_summary(rule: RuleRead, t: Translator) -> str:
-    """One line: channels and levels with their limits (e.g. ``VD-SETTLE: amber value > 3``)."""
-    definition = rule.definition
-    parts = []
-    for level in definition.get("levels", []):
-        limits = []
-        for limit in level.get("limits", []):
-            for side, sign in (("upper", ">"), ("lower", "<")):
-                if limit.get(side) is not None:
-                    limits.append(f"{limit.get('quantity', '')} {sign} {t.number(limit[side])}")
-        parts.append(f"{level.get('name', '')} " + ", ".join(limits))
-    channels = ", ".join(str(c) for c in definition.get("channels", []))
-    return f"{channels}: " + "; ".join(parts)
-
-
 def _list(scope: PageScope) -> None:
     t = scope.t
-    rules = data.rules(scope.session, scope.caller)
+    rules = data.rules(scope.session, scope.caller, t.locale)
     if scope.may(Action.CONFIGURE):
         ui.link(t("New rule"), "/rules/new").mark("new-rule")
     if not rules:
@@ -89,7 +74,7 @@ def _list(scope: PageScope) -> None:
                 ui.label(t("enabled") if rule.enabled else t("disabled")).classes(
                     "text-green-700" if rule.enabled else "text-slate-500"
                 )
-            ui.label(rule_summary(rule, t)).classes("text-sm")
+            ui.label(rule.summary).classes("text-sm")
 
 
 def _editor(ctx: WebContext, scope: PageScope, rule: RuleRead | None) -> None:
@@ -192,7 +177,7 @@ def register(ctx: WebContext) -> None:
                 return
             t = scope.t
             try:
-                rule = get_rule(rule_id, scope.session, scope.caller)
+                rule = get_rule(rule_id, scope.session, scope.caller, scope.t.locale)
             except NotFoundError:
                 ui.label(t("Rule not found.")).mark("not-found")
                 return
