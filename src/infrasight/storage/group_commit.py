@@ -64,11 +64,11 @@ class GroupCommit:
         self,
         transaction: Callable[[], AbstractContextManager[Session]],
         *,
-        writer_lock: threading.Lock | threading.RLock | None = None,
+        writer_lock: AbstractContextManager[object] | None = None,
         max_units: int = 2000,
     ) -> None:
         self._transaction = transaction
-        self.writer_lock = writer_lock or threading.Lock()
+        self.writer_lock: AbstractContextManager[object] = writer_lock or threading.Lock()
         self._queue_lock = threading.Lock()
         self._waiting: list[_Unit[Any]] = []
         self.max_units = max_units
