@@ -52,9 +52,7 @@ def _store_unpublished(platform: Platform, site: Site, values: list[float], star
 
 def _events(platform: Platform) -> list[tuple[str, int]]:
     with platform.database.session() as session:
-        return sorted(
-            (e.kind, e.level) for e in session.scalars(select(AlarmEventRecord))
-        )
+        return sorted((e.kind, e.level) for e in session.scalars(select(AlarmEventRecord)))
 
 
 def test_two_processes_apply_each_effect_row_once(
