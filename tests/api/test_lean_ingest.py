@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import func, select
 
 from infrasight.api.app import InfraSightAPI, create_app
@@ -67,7 +67,7 @@ def _json(readings: list[dict[str, Any]]) -> dict[str, Any]:
     return {"json": {"readings": readings}}
 
 
-def _reading(minute: int, channel: str = "VD-SETTLE", value: Any = 1.5) -> dict[str, Any]:
+def _reading(minute: float, channel: str = "VD-SETTLE", value: Any = 1.5) -> dict[str, Any]:
     return {
         "channel": channel,
         "time": (T0 + timedelta(minutes=minute)).isoformat(),
