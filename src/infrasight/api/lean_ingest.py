@@ -89,13 +89,13 @@ class LeanIngest:
         ):
             return None
         authorization = content_type = length = None
-        for name, value in scope["headers"]:
+        for name, value in scope["headers"]:  # the first of a repeated header, as Starlette
             if name == b"authorization":
-                authorization = value
+                authorization = value if authorization is None else authorization
             elif name == b"content-type":
-                content_type = value
+                content_type = value if content_type is None else content_type
             elif name == b"content-length":
-                length = value
+                length = value if length is None else length
             elif name == b"transfer-encoding":
                 return None
         if authorization is None or content_type is None or length is None:
