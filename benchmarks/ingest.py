@@ -167,7 +167,7 @@ def _raw_rows(ids: list[int], batches: int, start_us: int) -> list[list[tuple[in
 
 
 def _serve(
-    settings: Settings, port: int, extra_env: dict[str, str] | None = None
+    settings: Settings, port: int, extra_env: dict[str, str] | None = None, *, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
@@ -187,6 +187,11 @@ def _serve(
             "--log-level",
             "warning",
             "--no-access-log",
+            *(
+                ["--workers", str(workers), "--timeout-worker-healthcheck", "120"]
+                if workers > 1
+                else []
+            ),
         ],
         env=env,
     )

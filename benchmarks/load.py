@@ -1,6 +1,6 @@
 """Load test on loopback: many devices posting a reading each second while users read dashboards.
 
-Starts the real API (uvicorn, one process, as ``infrasight serve`` runs it) on a fresh SQLite
+Starts the real API (uvicorn, as ``infrasight serve`` runs it) on a fresh SQLite
 database with N devices, each bound to one channel. Then, for the duration:
 
 * every device posts one reading per second (JSON, its own token; start times spread over the
@@ -22,7 +22,11 @@ commit), then as shipped (concurrent batches share a transaction); ``--only-afte
 first. The exit status is 1 when the second run has errors.
 
 Usage: python benchmarks/load.py [--devices 1000] [--users 20] [--seconds 60] [--smoke]
-       [--only-after] [--json]
+       [--only-after] [--workers 1] [--json]
+
+``--workers N`` serves with N API processes on one port and one SQLite file, as
+``infrasight serve --workers N`` does (the API only: ``INFRASIGHT_WEB=false``); the server's
+CPU is then that of all of them.
 
 Needs only the base install. A deployment's ``INFRASIGHT_DATABASE_URL`` is ignored: the
 benchmark makes its own database.
@@ -322,13 +326,31 @@ async def _probe(base: str, until: float, tally: Tally) -> None:
         connection.close()
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the API processes under uvicorn's supervisor)."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return tree
+
+
 def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, s) the process has used so far (Linux ``/proc``)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system, s) the process and its live descendants have used so far
+    (Linux ``/proc``)."""
+    total = 0.0
+    for member in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _own_cpu_seconds() -> float:
@@ -450,7 +472,10 @@ def _one_run(args: argparse.Namespace, extra_env: dict[str, str]) -> dict[str, A
         settings = Settings(data_dir=Path(tmp) / "data")
         fleet = prepare(settings, args.devices)
         port = _free_port()
-        server: subprocess.Popen[bytes] = _serve(settings, port, extra_env)
+        env = dict(extra_env)
+        if args.workers > 1:  # `infrasight serve --workers N` serves the API only
+            env["INFRASIGHT_WEB"] = "false"
+        server: subprocess.Popen[bytes] = _serve(settings, port, env, workers=args.workers)
         try:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
                 return runner.run(
@@ -495,6 +520,12 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes on the port (as `infrasight serve --workers N`; the API only)",
+    )
     parser.add_argument("--smoke", action="store_true", help="50 devices, 3 users, 5 s")
     parser.add_argument(
         "--only-after", action="store_true", help="skip the run without group commit"
@@ -513,7 +544,8 @@ def main() -> int:
         return 0 if after["errors"] == 0 else 1
     print(
         f"load: {args.devices} devices x 1 reading/s, {args.users} dashboard users, "
-        f"{args.seconds:g} s on loopback (one uvicorn process, SQLite, {os.cpu_count()} CPUs)"
+        f"{args.seconds:g} s on loopback ({args.workers} API process"
+        f"{'es' if args.workers > 1 else ''}, SQLite, {os.cpu_count()} CPUs)"
     )
     for label, report in reports.items():
         _print(label, report)

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from infrasight import __version__
 from infrasight.api.errors import install_error_handlers
+from infrasight.api.lean_ingest import LeanIngest
 from infrasight.api.middleware import BodyGuard, HeadAsGet, SecurityHeaders
 from infrasight.api.openapi import install_docs, install_openapi
 from infrasight.api.routes import (
@@ -80,8 +82,30 @@ async def _sweep_alarms(platform: Platform, period_s: float = 60.0) -> None:
         sweeps += 1
 
 
-def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
-    """Build the FastAPI application for ``settings`` (or around an existing ``platform``)."""
+class InfraSightAPI(FastAPI):
+    """The FastAPI application, with the lean path of device ingest in front of its stack
+    (``api/lean_ingest.py``): that request, in its common form, is answered before routing."""
+
+    lean_ingest: LeanIngest | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lean = self.lean_ingest
+        if lean is not None and scope["type"] == "http":
+            taken = lean.takes(scope)
+            if taken is not None:
+                await lean(scope, receive, send, taken)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None, *, platform: Platform | None = None, lean_ingest: bool = True
+) -> FastAPI:
+    """Build the FastAPI application for ``settings`` (or around an existing ``platform``).
+
+    ``lean_ingest=False`` serves device ingest through the FastAPI route only (the tests
+    compare the two paths).
+    """
     owned = platform is None
     wired = platform or Platform.create(settings or Settings())
 
@@ -96,10 +120,12 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         if sweeper is not None:
             sweeper.cancel()
         wired.notifier.stop()
+        if app.lean_ingest is not None:
+            app.lean_ingest.close()
         if owned:
             wired.close()
 
-    app = FastAPI(
+    app = InfraSightAPI(
         title="InfraSight",
         version=__version__,
         description="AI-driven safety monitoring of bridges, tunnels and rail lines.",
@@ -110,6 +136,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.platform = wired
     app.state.auth_limiter = failure_limiter(wired.settings, wired.database)
     install_error_handlers(app)
+    if lean_ingest:
+        app.lean_ingest = LeanIngest(wired, app.state.auth_limiter, app.exception_handlers)
     routers = (
         assets,
         device_status,

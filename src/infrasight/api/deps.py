@@ -29,8 +29,10 @@ __all__ = [
     "PlatformDep",
     "SessionDep",
     "authenticate_request",
+    "authenticate_token",
     "bearer_token",
     "client_address",
+    "parse_bearer",
     "presented_token",
     "too_many_attempts",
 ]
@@ -86,7 +88,12 @@ def too_many_attempts(error: TooManyAttemptsError) -> HTTPException:
 
 def bearer_token(request: Request) -> str:
     """The token of ``Authorization: Bearer <token>``; 401 when absent or malformed."""
-    header = request.headers.get("authorization")
+    return parse_bearer(request.headers.get("authorization"))
+
+
+def parse_bearer(header: str | None) -> str:
+    """The token of an ``Authorization`` header's value ``Bearer <token>``; 401 when absent or
+    malformed."""
     if not header:
         raise AuthenticationError("missing Authorization header (expected 'Bearer <token>')")
     scheme, _, token = header.partition(" ")
@@ -120,11 +127,18 @@ def _authenticate(session: Session, request: Request) -> Principal:
     token, from_cookie = presented_token(request)
     if from_cookie:
         _check_same_origin(request)
+    return authenticate_token(session, token, app_limiter(request), client_address(request))
+
+
+def authenticate_token(
+    session: Session, token: str, limiter: FailureLimiter, client: str
+) -> Principal:
+    """The caller a presented token stands for; a bad token counts as a failure of ``client``
+    (HTTP 429 with ``Retry-After`` once it has too many). Commits the token's last use."""
     try:
         caller = resolve_token(session, token)
     except AuthenticationError as error:
-        limiter = app_limiter(request)
-        wait = limiter.record_failure([f"ip:{client_address(request)}"])
+        wait = limiter.record_failure([f"ip:{client}"])
         if wait:
             raise too_many_attempts(TooManyAttemptsError(wait)) from error
         raise

@@ -9,7 +9,7 @@ token (401), and stops a streamed body (no ``Content-Length``) as soon as it pas
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +19,13 @@ from infrasight.core.errors import AuthenticationError
 from infrasight.platform import Platform
 from infrasight.services.auth import resolve_token
 
-__all__ = ["CONTENT_SECURITY_POLICY", "BodyGuard", "HeadAsGet", "SecurityHeaders"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "BodyGuard",
+    "HeadAsGet",
+    "SecurityHeaders",
+    "secure_headers",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +60,19 @@ _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
+def secure_headers(
+    headers: Iterable[tuple[bytes, bytes]], *, is_api: bool
+) -> list[tuple[bytes, bytes]]:
+    """An answer's headers with the security headers added (those it sets itself are kept), no
+    ``server`` header, and ``Cache-Control: no-store`` on API answers that set no caching."""
+    secured = [(k, v) for k, v in headers if k.lower() != b"server"]
+    present = {k.lower() for k, _ in secured}
+    secured += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
+    if is_api and b"cache-control" not in present:
+        secured.append((b"cache-control", b"no-store"))
+    return secured
+
+
 class SecurityHeaders:
     """Add nosniff, frame denial, a same-origin CSP and a referrer policy to every answer,
     and ``Cache-Control: no-store`` to answers under ``api_prefix`` that set no caching."""
@@ -70,11 +89,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
-                present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in _SECURITY_HEADERS if k not in present]
-                if is_api and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
+                headers = secure_headers(message.get("headers", []), is_api=is_api)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -37,7 +37,7 @@ from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
-from infrasight.storage.exclusive import only_one
+from infrasight.storage.exclusive import one_at_a_time, only_one
 from infrasight.storage.models import Job
 
 __all__ = [
@@ -418,42 +418,53 @@ class JobRunner:
         effect = self._effects[name]
         applied = 0
         while True:
-            follow_ups: set[tuple[str, int]] = set()
-            with self.effect_lock:
-                ids: list[int] = []
-                try:
-                    if effect.prepare is not None and not self._prepare(name, organization_id):
-                        return applied
-                    with self.context.database.write_transaction() as session:
-                        _serialise_effects(session, name, organization_id)
-                        rows = session.execute(
-                            select(Job.id, Job.arguments)
-                            .where(
-                                Job.name == name,
-                                Job.organization_id == organization_id,
-                                Job.status == JobStatus.QUEUED,
-                            )
-                            .order_by(Job.id)
-                            .limit(effect.max_rows)
-                            .with_for_update(skip_locked=True)
-                        ).all()
-                        ids = [row[0] for row in rows]
-                        if not ids:
-                            return applied
-                        merged = effect.merge([dict(row[1]) for row in rows])
-                        effect.handler(self.context, session, merged)
-                        session.execute(delete(Job).where(Job.id.in_(ids)))
-                        follow_ups = set(session.info.get(_ADDED_EFFECTS, ()))
-                except Exception as err:
-                    _LOGGER.exception("effect %s failed on %d rows", name, len(ids))
-                    self._count_failure(ids, err)
-                    return applied
-            applied += len(ids)
+            # Several API processes on one SQLite file: one applies an organisation's rows at
+            # a time; another waits (without the writer's turn) and then applies what is left,
+            # instead of scoring the same channels beside it. PostgreSQL: the advisory lock.
+            with one_at_a_time(self.context.database, f"effects-{name}-{organization_id}"):
+                count, follow_ups = self._apply_batch(effect, name, organization_id)
+            applied += max(count, 0)
             for follow_name, follow_org in sorted(follow_ups):
                 if follow_name in self._effects:
                     self.dispatch(follow_name, follow_org)
-            if len(ids) < effect.max_rows:
+            if count < effect.max_rows:
                 return applied
+
+    def _apply_batch(
+        self, effect: _Effect, name: str, organization_id: int
+    ) -> tuple[int, set[tuple[str, int]]]:
+        """Apply up to ``max_rows`` queued rows; how many (-1: failed) and the effect rows the
+        handler added (to dispatch after the commit)."""
+        with self.effect_lock:
+            ids: list[int] = []
+            try:
+                if effect.prepare is not None and not self._prepare(name, organization_id):
+                    return 0, set()
+                with self.context.database.write_transaction() as session:
+                    _serialise_effects(session, name, organization_id)
+                    rows = session.execute(
+                        select(Job.id, Job.arguments)
+                        .where(
+                            Job.name == name,
+                            Job.organization_id == organization_id,
+                            Job.status == JobStatus.QUEUED,
+                        )
+                        .order_by(Job.id)
+                        .limit(effect.max_rows)
+                        .with_for_update(skip_locked=True)
+                    ).all()
+                    ids = [row[0] for row in rows]
+                    if not ids:
+                        return 0, set()
+                    merged = effect.merge([dict(row[1]) for row in rows])
+                    effect.handler(self.context, session, merged)
+                    session.execute(delete(Job).where(Job.id.in_(ids)))
+                    follow_ups = set(session.info.get(_ADDED_EFFECTS, ()))
+            except Exception as err:
+                _LOGGER.exception("effect %s failed on %d rows", name, len(ids))
+                self._count_failure(ids, err)
+                return -1, set()
+        return len(ids), follow_ups
 
     def _prepare(self, name: str, organization_id: int) -> bool:
         """Run the effect's ``prepare`` on the queued rows; False when there are none."""

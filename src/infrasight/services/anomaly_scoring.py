@@ -22,23 +22,35 @@ __all__ = ["ANOMALY_SUFFIX", "score_channel_keys", "score_channels"]
 ANOMALY_SUFFIX = ".anomaly"
 
 
-def _derived_channel(session: Session, source: Channel) -> Channel:
-    key = source.key + ANOMALY_SUFFIX
-    existing = session.scalars(
-        select(Channel).where(Channel.organization_id == source.organization_id, Channel.key == key)
-    ).one_or_none()
-    if existing is not None:
-        return existing
-    derived = Channel(
-        organization_id=source.organization_id,
-        key=key,
-        quantity="dimensionless",
-        unit="dimensionless",
-        element_id=source.element_id,
-        device_id=None,
-        description=f"Online anomaly score of {source.key} (0 = normal, 1 = anomalous)",
-    )
-    session.add(derived)
+def _derived_channels(session: Session, sources: list[Channel]) -> dict[int, Channel]:
+    """Source channel id -> its score channel, created where missing: one query and one flush
+    for the chunk (a thousand channels commissioned at once are scored for the first time in
+    the same burst)."""
+    if not sources:
+        return {}
+    existing: dict[tuple[int, str], Channel] = {}
+    for org in {s.organization_id for s in sources}:
+        keys = [s.key + ANOMALY_SUFFIX for s in sources if s.organization_id == org]
+        for channel in session.scalars(
+            select(Channel).where(Channel.organization_id == org, Channel.key.in_(keys))
+        ):
+            existing[(org, channel.key)] = channel
+    derived: dict[int, Channel] = {}
+    for source in sources:
+        key = source.key + ANOMALY_SUFFIX
+        found = existing.get((source.organization_id, key))
+        if found is None:
+            found = existing[(source.organization_id, key)] = Channel(
+                organization_id=source.organization_id,
+                key=key,
+                quantity="dimensionless",
+                unit="dimensionless",
+                element_id=source.element_id,
+                device_id=None,
+                description=f"Online anomaly score of {source.key} (0 = normal, 1 = anomalous)",
+            )
+            session.add(found)
+        derived[source.id] = found
     session.flush()
     return derived
 
@@ -88,6 +100,9 @@ def score_channels(
             .group_by(Reading.channel_id)
         )
     }
+    first_scored = _derived_channels(
+        session, [c for c in channels if c.id not in states and not c.key.endswith(ANOMALY_SUFFIX)]
+    )
     for channel in channels:
         if channel.key.endswith(ANOMALY_SUFFIX):
             continue
@@ -95,7 +110,7 @@ def score_channels(
         if analytics is not None and newest.get(channel.id, analytics.last_ts) <= analytics.last_ts:
             continue  # nothing after the last scored reading
         if analytics is None:
-            derived = _derived_channel(session, channel)
+            derived = first_scored[channel.id]
             state = None
             stamps, values = fetch_series(session, channel.id, from_us=from_us)
         else:

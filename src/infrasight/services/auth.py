@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from infrasight.core.domain import Action, Role, role_allows
 from infrasight.core.errors import AuthenticationError, PermissionDeniedError
 from infrasight.storage.models import ApiToken, Device, User
+from infrasight.storage.raw import fetch_rows, placeholder, result_processor
 
 __all__ = [
     "IssuedToken",
@@ -37,6 +38,10 @@ SESSION_TOKEN_PREFIX = "iss_"
 DEVICE_TOKEN_PREFIX = "isd_"
 DEFAULT_TOKEN_DAYS = 90
 LAST_USE_RESOLUTION = timedelta(minutes=1)
+_DEVICE_BY_TOKEN = (
+    "SELECT id, organization_id, name, is_active, token_expires_at FROM devices "
+    "WHERE token_hash = {p}"
+)
 
 
 class TokenKind(StrEnum):
@@ -144,25 +149,26 @@ def resolve_token(session: Session, token: str, *, now: datetime | None = None) 
     now = now or datetime.now(UTC)
     digest = hash_token(token)
     if token.startswith(DEVICE_TOKEN_PREFIX):
-        # The table's columns only, not the ORM object (nor its JSON configuration): every
-        # reading a device posts passes here.
-        table = Device.__table__.c
-        device = session.execute(
-            select(
-                table.id, table.organization_id, table.name, table.is_active, table.token_expires_at
-            ).where(table.token_hash == digest)
-        ).one_or_none()
-        if device is None or not device.is_active:
+        # The table's columns only, not the ORM object (nor its JSON configuration), in one
+        # prepared statement on the driver: every reading a device posts passes here.
+        rows = fetch_rows(
+            session,
+            _DEVICE_BY_TOKEN.format(p=placeholder(session)),
+            (digest,),
+        )
+        if not rows or not rows[0][3]:
             raise AuthenticationError("unknown or revoked device token")
-        if device.token_expires_at is not None and device.token_expires_at <= now:
-            when = device.token_expires_at.isoformat(timespec="seconds")
+        device_id, organization_id, name, _active, raw_expiry = rows[0]
+        expires_at = result_processor(session, Device.__table__.c.token_expires_at)(raw_expiry)
+        if expires_at is not None and expires_at <= now:
+            when = expires_at.isoformat(timespec="seconds")
             raise AuthenticationError(
-                f"device token expired at {when}; rotate it (POST /devices/{device.id}/token)"
+                f"device token expired at {when}; rotate it (POST /devices/{device_id}/token)"
             )
         return Principal(
-            organization_id=device.organization_id,
-            name=f"device:{device.name}",
-            device_id=device.id,
+            organization_id=int(organization_id),
+            name=f"device:{name}",
+            device_id=int(device_id),
         )
     row = session.execute(
         select(User, ApiToken)

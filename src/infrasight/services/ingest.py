@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -26,6 +27,7 @@ from infrasight.services.auth import Principal
 from infrasight.services.reading_effects import readings_stored
 from infrasight.services.sensor_health import judgement_instants
 from infrasight.storage.models import Channel, Device
+from infrasight.storage.raw import fetch_rows, placeholder
 from infrasight.storage.readings import count_conflicts, insert_readings
 
 __all__ = [
@@ -212,6 +214,14 @@ def _values_array(batch: ReadingColumns) -> np.ndarray:
     return array
 
 
+_RAW_KEYS = 100
+"""Batches naming at most this many channels look them up with one prepared statement."""
+_CHANNELS_BY_KEY = (
+    'SELECT "key", id, unit, device_id FROM channels WHERE organization_id = {p} '
+    'AND "key" IN ({keys})'
+)
+
+
 def _resolve_channels(
     session: Session, principal: Principal, batch: ReadingColumns
 ) -> tuple[list[int], dict[int, str]]:
@@ -222,14 +232,19 @@ def _resolve_channels(
                 field=f"{batch.label(index)}.channel",
             )
     keys = set(batch.channels)
-    # Core columns of the table, not the ORM entity's: no ORM loading for every request
-    table = Channel.__table__.c
-    found = session.execute(
-        select(table.key, table.id, table.unit, table.device_id).where(
-            table.organization_id == principal.organization_id,
-            table.key.in_(keys),
-        )
-    ).all()
+    found: Sequence[tuple[Any, ...]]
+    if len(keys) <= _RAW_KEYS:  # a device's few channels: a prepared statement on the driver
+        p = placeholder(session)
+        sql = _CHANNELS_BY_KEY.format(p=p, keys=", ".join([p] * len(keys)))
+        found = fetch_rows(session, sql, (principal.organization_id, *keys))
+    else:  # Core columns of the table, not the ORM entity's: no ORM loading
+        table = Channel.__table__.c
+        found = session.execute(
+            select(table.key, table.id, table.unit, table.device_id).where(
+                table.organization_id == principal.organization_id,
+                table.key.in_(keys),
+            )
+        ).all()
     by_key = {key: channel_id for key, channel_id, _, _ in found}
     units = {channel_id: unit for _, channel_id, unit, _ in found}
     if principal.device_id is not None:

@@ -5,13 +5,20 @@ request threads plus the workers). A request may also hold its session while it 
 thread, so SQLite (whose connections are file handles) opens more when needed rather than make
 a request wait; PostgreSQL opens up to :data:`POOL_SIZE`. Writes of concurrent requests go
 through :attr:`Database.group_commit`.
+
+On SQLite the group commits and the background writers (:meth:`Database.write_transaction`)
+take turns on one :class:`~infrasight.storage.writer_lock.WriterLock`, shared by every process
+that opens the file (``serve --workers``), and a background write transaction begins with
+``BEGIN IMMEDIATE``: the Python driver otherwise starts a transaction only at its first write,
+so what it read before (the effect rows it is about to apply) could be applied meanwhile by
+another process.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
@@ -20,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from infrasight.core.settings import Settings
 from infrasight.storage.group_commit import GroupCommit
+from infrasight.storage.writer_lock import WriterLock
 
 __all__ = ["POOL_SIZE", "WROTE", "Database"]
 
@@ -71,9 +79,12 @@ class Database:
             )
         self.url = url
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.writer_lock = WriterLock(_writer_lock_path(url) if self.is_sqlite else None)
+        """The turn of the writers that go through the group commit or
+        :meth:`write_transaction` (on SQLite across processes)."""
         self.group_commit = GroupCommit(
             self.transaction,
-            writer_lock=threading.Lock(),
+            writer_lock=self.writer_lock,
             max_units=settings.group_commit_max,
         )
         """Shared transactions for the small writes of concurrent requests (ingest)."""
@@ -98,14 +109,17 @@ class Database:
         """A transaction of background writing that takes turns with the group commits.
 
         On SQLite (one writer at a time) it holds the group commit's writer lock, so requests
-        wait on that lock, woken at once, rather than polling SQLite's busy timeout; on
-        PostgreSQL it is a plain transaction.
+        wait on that lock, woken at once, rather than polling SQLite's busy timeout, and begins
+        with ``BEGIN IMMEDIATE``, so that everything it reads is read inside the transaction
+        that writes (another process cannot change it in between); on PostgreSQL it is a plain
+        transaction.
         """
         if not self.is_sqlite:
             with self.transaction() as session:
                 yield session
             return
-        with self.group_commit.writer_lock, self.transaction() as session:
+        with self.writer_lock, self.transaction() as session:
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
     def write(
@@ -122,3 +136,12 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        self.writer_lock.close()
+
+
+def _writer_lock_path(url: str) -> Path | None:
+    """The writer lock's file beside a ``sqlite:///path`` database (None in memory)."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path.startswith(":memory:") or "mode=memory" in path:
+        return None
+    return Path(path.split("?", 1)[0] + ".writer-lock")

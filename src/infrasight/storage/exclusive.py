@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from infrasight.storage.db import Database
 
-__all__ = ["only_one"]
+__all__ = ["one_at_a_time", "only_one"]
 
 _LOGGER = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9_-]+$")
@@ -56,6 +56,26 @@ def only_one(database: Database, name: str, *, cleanup: bool = False) -> Iterato
             if got:
                 connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key})
                 connection.commit()
+
+
+@contextmanager
+def one_at_a_time(database: Database, name: str) -> Iterator[None]:
+    """Wait until no other process of a SQLite database does the work ``name``, and hold it
+    for the ``with`` block (an exclusive ``flock`` beside the database file; a killed process'
+    lock is released with it). A no-op on PostgreSQL, whose callers serialise in the database
+    (advisory transaction locks)."""
+    if not _NAME.match(name):
+        raise ValueError(f"name must match {_NAME.pattern}, not {name!r}")
+    if not database.is_sqlite:
+        yield
+        return
+    path = _sqlite_folder(database.url) / f".infrasight-{name}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -5,7 +5,10 @@ reading a second). Committing each on its own makes them queue for the database'
 writer (SQLite) or pay a commit each (PostgreSQL). Instead a caller hands its unit of writing
 to :meth:`GroupCommit.run`: the units waiting at that moment are applied, in arrival order,
 in one transaction by whichever caller holds the writer's turn, and every caller returns only
-after the commit that contains its unit (so what it acknowledges is durable).
+after the commit that contains its unit (so what it acknowledges is durable). The turn passes
+from caller to caller: the one that writes stops once its own unit is committed and wakes the
+oldest waiting caller, which writes everything that queued meanwhile; the others sleep on
+their own event until their unit is written.
 
 A unit is a function of the session that only writes through it and may run again: when the
 shared transaction fails, it is rolled back and every unit of the group runs once more in a
@@ -43,6 +46,8 @@ class _Unit(Generic[T]):
     done: bool = False
     result: T | None = None
     error: BaseException | None = field(default=None)
+    wake: threading.Event = field(default_factory=threading.Event)
+    """Set when the unit is written, or when its thread is to write the next group."""
 
 
 class GroupCommit:
@@ -64,13 +69,14 @@ class GroupCommit:
         self,
         transaction: Callable[[], AbstractContextManager[Session]],
         *,
-        writer_lock: threading.Lock | threading.RLock | None = None,
+        writer_lock: AbstractContextManager[object] | None = None,
         max_units: int = 2000,
     ) -> None:
         self._transaction = transaction
-        self.writer_lock = writer_lock or threading.Lock()
+        self.writer_lock: AbstractContextManager[object] = writer_lock or threading.Lock()
         self._queue_lock = threading.Lock()
         self._waiting: list[_Unit[Any]] = []
+        self._leader: _Unit[Any] | None = None
         self.max_units = max_units
         self.groups = 0
         self.units = 0
@@ -89,18 +95,36 @@ class GroupCommit:
         unit: _Unit[T] = _Unit(work, finish)
         with self._queue_lock:
             self._waiting.append(unit)
-        while not unit.done:
-            with self.writer_lock:
-                if unit.done:
-                    break
-                with self._queue_lock:
-                    group = self._waiting[: self.max_units]
-                    del self._waiting[: self.max_units]
-                if group:
-                    self._write(group)
+            lead = self._leader is None
+            if lead:
+                self._leader = unit
+        if not lead:
+            unit.wake.wait()  # written by another thread, or its turn to write
+        if not unit.done:
+            self._lead(unit)
         if unit.error is not None:
             raise unit.error
         return unit.result  # type: ignore[return-value]
+
+    def _lead(self, unit: _Unit[Any]) -> None:
+        """Write groups until ``unit``'s is written, then hand the turn to the oldest waiting
+        unit's thread. The other callers wait on their own event, not on the writer's lock
+        (which, shared with other processes, each of them would otherwise take in turn just to
+        learn that its unit was written)."""
+        try:
+            while not unit.done:
+                with self.writer_lock:
+                    with self._queue_lock:
+                        group = self._waiting[: self.max_units]
+                        del self._waiting[: self.max_units]
+                    if group:
+                        self._write(group)
+        finally:
+            with self._queue_lock:
+                successor = self._waiting[0] if self._waiting else None
+                self._leader = successor
+            if successor is not None:
+                successor.wake.set()
 
     def _write(self, group: list[_Unit[Any]]) -> None:
         try:
@@ -112,6 +136,7 @@ class GroupCommit:
         except Exception as err:
             if len(group) == 1:
                 group[0].error, group[0].done = err, True
+                group[0].wake.set()
                 return
             _LOGGER.debug("group of %d units failed (%s): each runs alone", len(group), err)
             for unit in group:
@@ -119,5 +144,6 @@ class GroupCommit:
             return
         for unit, result in zip(group, results, strict=True):
             unit.result, unit.done = result, True
+            unit.wake.set()
         self.groups += 1
         self.units += len(group)

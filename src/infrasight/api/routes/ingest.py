@@ -8,19 +8,21 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from infrasight.api.deps import PlatformDep, authenticate_request
+from infrasight.api.deps import PlatformDep, authenticate_request, authenticate_token
 from infrasight.core.domain import Action
 from infrasight.core.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from infrasight.platform import Platform
 from infrasight.services.auth import Principal
 from infrasight.services.ingest import (
     ReadingColumns,
+    ValidatedReadings,
     finish_stored_readings,
     parse_csv_readings,
     parse_json_readings,
     store_readings,
     validate_readings,
 )
+from infrasight.services.throttle import FailureLimiter
 
 router = APIRouter(tags=["ingest"])
 
@@ -31,6 +33,14 @@ _JSON_EXAMPLE = {
 }
 
 _CSV_EXAMPLE = "channel,time,value,unit\nP2-SETTLEMENT,2024-05-01T12:00:00Z,1.25,mm\n"
+
+
+CONTENT_TYPES = ("application/json", "text/csv")
+
+
+def media_type(content_type: str) -> str:
+    """``Content-Type`` without parameters, lower case."""
+    return content_type.split(";")[0].strip().lower()
 
 
 class IngestResponse(BaseModel):
@@ -48,17 +58,58 @@ def _authenticate(request: Request, platform: Platform) -> Principal:
     return caller
 
 
-def _store(platform: Platform, caller: Principal, body: bytes, content_type: str) -> IngestResponse:
-    settings = platform.settings
-    batch: ReadingColumns
+def check_content_type(content_type: str) -> None:
+    """415 unless ``content_type`` (lower case, no parameters) is JSON or CSV."""
+    if content_type not in CONTENT_TYPES:
+        raise UnsupportedMediaTypeError(
+            f"content type {content_type or 'missing'!r} is not accepted; "
+            "send application/json or text/csv",
+            field="Content-Type",
+        )
+
+
+def parse_body(platform: Platform, body: bytes, content_type: str) -> ReadingColumns:
+    """The batch a JSON or CSV body holds (not yet validated)."""
+    limit = platform.settings.max_batch_readings
     if content_type == "text/csv":
-        batch = parse_csv_readings(body, max_readings=settings.max_batch_readings)
-    else:
-        batch = parse_json_readings(body, max_readings=settings.max_batch_readings)
+        return parse_csv_readings(body, max_readings=limit)
+    return parse_json_readings(body, max_readings=limit)
+
+
+def _store(platform: Platform, caller: Principal, body: bytes, content_type: str) -> IngestResponse:
+    batch = parse_body(platform, body, content_type)
     with platform.database.session() as session:
         validated = validate_readings(
-            session, caller, batch, future_tolerance_s=settings.future_tolerance_s
+            session, caller, batch, future_tolerance_s=platform.settings.future_tolerance_s
         )
+    return store_validated(platform, validated)
+
+
+def authenticate_and_store(
+    platform: Platform,
+    limiter: FailureLimiter,
+    token: str,
+    client: str,
+    content_type: str,
+    body: bytes,
+) -> IngestResponse:
+    """The route's work in one go, for the lean path (``api/lean_ingest.py``): the token and
+    the channels are looked up in one session, and the checks come in the route's order
+    (token, role, content type, the readings)."""
+    with platform.database.session() as session:
+        caller = authenticate_token(session, token, limiter, client)
+        if not caller.is_device:
+            caller.require(Action.CONFIGURE)
+        check_content_type(content_type)
+        batch = parse_body(platform, body, content_type)
+        validated = validate_readings(
+            session, caller, batch, future_tolerance_s=platform.settings.future_tolerance_s
+        )
+    return store_validated(platform, validated)
+
+
+def store_validated(platform: Platform, validated: ValidatedReadings) -> IngestResponse:
+    """Store a validated batch (group commit) and publish its event; the answer."""
     # Stored with the batches of concurrent requests in one transaction (group commit); the
     # answer goes out after that commit.
     # the last-seen update and the effect row: one for the whole group (finish step)
@@ -90,13 +141,8 @@ async def ingest(request: Request, platform: PlatformDep) -> IngestResponse:
     A duplicate whose value differs from the stored one is also counted in `conflicts`.
     """
     caller = await run_in_threadpool(_authenticate, request, platform)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("application/json", "text/csv"):
-        raise UnsupportedMediaTypeError(
-            f"content type {content_type or 'missing'!r} is not accepted; "
-            "send application/json or text/csv",
-            field="Content-Type",
-        )
+    content_type = media_type(request.headers.get("content-type", ""))
+    check_content_type(content_type)
     limit = platform.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
