@@ -47,9 +47,9 @@ def test_evidence_reads_in_simplified_chinese_with_its_numbers(
         assert re.search(r"[\u4e00-\u9fff]", item["detail"]), item["detail"]
     assert legacy["detail"] == LEGACY_DETAIL and legacy["message"] is None  # as stored
     details = [e["detail"] for e in phrased]
-    # the settlement of the scenario: +9.587 mm at 113.6 noise sigmas (known answer)
-    assert "SET-P2 位移 +9.587 mm（+113.6 倍标准差）" in details
-    assert "CRK-2 约在同一时间变化 +25.4 倍标准差" in details
+    # the settlement of the scenario (known answer, with the hourly temperature lags of #13)
+    assert "SET-P2 位移 +9.621 mm（+108.2 倍标准差）" in details
+    assert "CRK-2 约在同一时间变化 +30.0 倍标准差" in details
     assert "经温度补偿后，F1 偏移 -0.53%（-1.7 倍标准差）" in details
     assert "桥墩的竖向裂缝，0.86 mm" in details
     prediction = body["prediction"]  # its sentences too
@@ -70,7 +70,7 @@ def test_the_users_own_language_without_a_header_and_a_header_wins(
     hazard_id, _top = _hazard(platform, tenant, site)
     headers = tenant.headers(Role.VIEWER)
     english = client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json()
-    assert "SET-P2 moved +9.587 mm (+113.6 sigmas)" in [e["detail"] for e in english["evidence"]]
+    assert "SET-P2 moved +9.621 mm (+108.2 sigmas)" in [e["detail"] for e in english["evidence"]]
     assert english["prediction"]["risk_basis"] == (
         "cause confidence 0.81 x (0.5 + 0.5 P(progress within 1 year) 0.35); "
         "consequence ceil((4 + 5) / 2) +0 for structural"
@@ -78,11 +78,11 @@ def test_the_users_own_language_without_a_header_and_a_header_wins(
     assert english["prediction"]["next"]["event"] == "condition state 2 -> 3 (aashto_mbe)"
     assert client.patch("/api/v1/users/me", json={"locale": "zh-Hant"}, headers=headers).is_success
     own = client.get(f"/api/v1/hazards/{hazard_id}", headers=headers).json()
-    assert "SET-P2 位移 +9.587 mm（+113.6 倍標準差）" in [e["detail"] for e in own["evidence"]]
+    assert "SET-P2 位移 +9.621 mm（+108.2 倍標準差）" in [e["detail"] for e in own["evidence"]]
     asked = client.get(
         f"/api/v1/hazards/{hazard_id}", headers={**headers, "Accept-Language": "en-GB"}
     ).json()
-    assert "SET-P2 moved +9.587 mm (+113.6 sigmas)" in [e["detail"] for e in asked["evidence"]]
+    assert "SET-P2 moved +9.621 mm (+108.2 sigmas)" in [e["detail"] for e in asked["evidence"]]
     unknown = client.get(
         f"/api/v1/hazards/{hazard_id}", headers={**headers, "Accept-Language": "fr, de;q=0.8"}
     ).json()

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from infrasight.cli.app import app as cli
+from infrasight.cli.common import console as cli_console
 from infrasight.core.domain import Role
 from infrasight.core.settings import Settings
 from infrasight.platform import Platform
@@ -398,6 +399,9 @@ def test_cli_list_show_move(
     if settings.database_url:
         monkeypatch.setenv("INFRASIGHT_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("COLUMNS", "240")  # one table row per line
+    # the CLI's console may have fixed its width when it was created (in the full suite it
+    # wrapped at 80 columns), so the width is set on it as well
+    monkeypatch.setattr(cli_console, "width", 240)
     runner = CliRunner()
     listed = runner.invoke(cli, ["workorders", "list", "--status", "open"])
     assert listed.exit_code == 0, listed.output

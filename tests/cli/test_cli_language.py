@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from infrasight.api.app import create_app
 from infrasight.cli.app import app
+from infrasight.cli.common import console as cli_console
 from infrasight.cli.i18n import locale_from_environment
 from infrasight.core.settings import Settings
 from tests.api.test_alarms import RULE
@@ -47,6 +48,9 @@ def platform_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INFRASIGHT_DATA_DIR", str(data))
     monkeypatch.setenv("COLUMNS", "240")  # one table row per line
+    # the CLI's console may have fixed its width when it was created (in the full suite it
+    # wrapped at 80 columns), so the width is set on it as well
+    monkeypatch.setattr(cli_console, "width", 240)
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     made = runner.invoke(app, ["admin", "create", "--org", "Ops", "--email", "a@ops.example"])

@@ -20,18 +20,18 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 #: The scenario's known figures, as each locale writes them.
 EXPECTED = {
     "en": [
-        "SET-P2 moved +9.587 mm (+113.6 sigmas)",
-        "CRK-2 changed +25.4 sigmas at about the same time",
+        "SET-P2 moved +9.621 mm (+108.2 sigmas)",
+        "CRK-2 changed +30.0 sigmas at about the same time",
         "vertical crack, pier, 0.86 mm",
     ],
     "zh-Hant": [
-        "SET-P2 位移 +9.587 mm（+113.6 倍標準差）",
-        "CRK-2 約於同一時間變化 +25.4 倍標準差",
+        "SET-P2 位移 +9.621 mm（+108.2 倍標準差）",
+        "CRK-2 約於同一時間變化 +30.0 倍標準差",
         "橋墩的豎向裂縫，0.86 mm",
     ],
     "zh-Hans": [
-        "SET-P2 位移 +9.587 mm（+113.6 倍标准差）",
-        "CRK-2 约在同一时间变化 +25.4 倍标准差",
+        "SET-P2 位移 +9.621 mm（+108.2 倍标准差）",
+        "CRK-2 约在同一时间变化 +30.0 倍标准差",
         "桥墩的竖向裂缝，0.86 mm",
     ],
 }
