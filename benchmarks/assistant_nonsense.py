@@ -1,7 +1,7 @@
 """Calibrate the document search's relevance floor: a question about nothing in the notes must
 find nothing.
 
-    python benchmarks/assistant_nonsense.py [--json]
+    python benchmarks/assistant_nonsense.py [--smoke] [--json]
 
 With the embedding model every passage gets a cosine similarity, so a ranking alone returns
 passages for any question; and multilingual-e5's cosines are compressed (0.75-0.86 for related
@@ -86,15 +86,16 @@ def _spread(values: list[float]) -> list[float]:
     return [float(np.percentile(values, p)) for p in (0, 2, 50, 98, 100)]
 
 
-def measure() -> dict[str, Any]:
+def measure(*, smoke: bool = False) -> dict[str, Any]:
     """The relevant notes' and the nonsense questions' cosines and margins, and what the
-    search returns for each under the rule of ``relevance.toml``."""
+    search returns for each under the rule of ``relevance.toml``; ``smoke``: 2 elements per
+    finding and 20 nonsense questions, a run of seconds (no figure)."""
     embedder = shipped_embedder()
     if embedder is None:
         raise SystemExit(MISSING)
     rule = relevance()
     anchors = embedder.embed(list(rule.anchors), query=False)
-    cases = generated_notes(4)
+    cases = generated_notes(2 if smoke else 4)
     out: dict[str, Any] = {"model": embedder.name, "min_cosine": rule.min_cosine,
                            "sure_margin": rule.sure_margin}  # fmt: skip
     for name, form in (("relevant", str), ("relevant_without_number", _without_number)):
@@ -120,7 +121,7 @@ def measure() -> dict[str, Any]:
     for written in ("en", "zh-Hans", "zh-Hant"):
         documents = [Document(source=c["id"], text=c["note"][written]) for c in cases]
         vectors = embedder.embed([d.text for d in documents], query=False)
-        for question in nonsense_questions():
+        for question in nonsense_questions()[: 20 if smoke else None]:
             q = embedder.embed([question], query=True)[0]
             cosines.append(float(np.max(vectors @ q)))
             margins.append(cosines[-1] - float(np.max(anchors @ q)))
@@ -135,9 +136,10 @@ def measure() -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a run of seconds, no figure")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    r = measure()
+    r = measure(smoke=args.smoke)
     if args.json:
         print(json.dumps(r, indent=1))
         return 0
