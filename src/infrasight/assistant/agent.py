@@ -401,29 +401,29 @@ class Agent:
         n_checked = len(verdict.mentions)
         if unsupported:
             _log.warning("assistant answer had unsupported numbers: %s", ", ".join(unsupported))
+        # what every checked answer carries, whatever the grounding mode does with the text
+        checked_answer: dict[str, Any] = {
+            "unsupported": unsupported,
+            "model_text": said,
+            "key_facts": facts,
+            "numbers_checked": n_checked,
+            **common,
+        }
         if unsupported and self.grounding == "reject":
             return Answer(
                 text=words.rejected.format(numbers=", ".join(unsupported)) + note,
                 stopped="rejected",
                 citations=verdict.citations,
-                unsupported=unsupported,
                 grounded_share=verdict.grounded_share,
-                model_text=said,
-                key_facts=facts,
-                numbers_checked=n_checked,
-                **common,
+                **checked_answer,
             )
         if self.grounding == "mark" or not unsupported:
             return Answer(
                 text=mark_unsupported(final, verdict.unsupported, words.unverified) + note,
                 stopped="answered",
                 citations=verdict.citations,
-                unsupported=unsupported,
                 grounded_share=verdict.grounded_share,
-                model_text=said,
-                key_facts=facts,
-                numbers_checked=n_checked,
-                **common,
+                **checked_answer,
             )
         # remove: every sentence with a number no tool result holds goes, and is recorded; the
         # key figures (the engines', each line a sentence) stay when the whole prose goes
@@ -442,11 +442,7 @@ class Agent:
             text=kept + note,
             stopped=stopped,
             citations=delivered.citations,
-            unsupported=unsupported,
             grounded_share=delivered.grounded_share,
-            model_text=said,
-            key_facts=facts,
             rejected_claims=claims,
-            numbers_checked=n_checked,
-            **common,
+            **checked_answer,
         )
