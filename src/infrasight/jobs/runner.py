@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from infrasight.core.domain import JobStatus
@@ -37,7 +37,7 @@ from infrasight.core.events import EventBus
 from infrasight.core.settings import Settings
 from infrasight.storage.blobs import BlobStore
 from infrasight.storage.db import Database
-from infrasight.storage.exclusive import one_at_a_time, only_one
+from infrasight.storage.exclusive import one_at_a_time, only_one, serialise_transaction
 from infrasight.storage.models import Job
 
 __all__ = [
@@ -99,17 +99,8 @@ class _Effect:
 
 
 def _serialise_effects(session: Session, name: str, organization_id: int) -> None:
-    """One applier per (effect, organisation) at a time across processes.
-
-    On PostgreSQL a transaction-scoped advisory lock (released at commit or when the holder's
-    connection dies); SQLite's single writer already serialises processes.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"infrasight-effects:{name}:{organization_id}"},
-    )
+    """One applier per (effect, organisation) at a time across processes."""
+    serialise_transaction(session, f"infrasight-effects:{name}:{organization_id}")
 
 
 _INSERT_EFFECT = insert(Job).returning(Job.id)

@@ -24,6 +24,7 @@ from infrasight.services.alarms import evaluate_stored_readings
 from infrasight.services.anomaly_scoring import score_channels
 from infrasight.services.hazard_effects import hazards_due, scope_of_channels
 from infrasight.services.sensor_health import judgement_instants
+from infrasight.storage.exclusive import serialise_transaction
 
 if TYPE_CHECKING:
     from infrasight.platform import Platform
@@ -119,7 +120,10 @@ def score_readings_stored(context: JobContext, arguments: dict[str, Any]) -> Non
     """Before the effect: score the new readings, :data:`SCORE_CHUNK` channels a transaction.
 
     Each chunk commits its scores with the scorer's watermarks (so the effect, or a replay,
-    does not score them again); short transactions let ingest write between them.
+    does not score them again); short transactions let ingest write between them. Two
+    processes woken for the same rows score one chunk at a time (on PostgreSQL the effect's
+    own lock is taken only after this step): the second reads the first one's watermarks and
+    score channels, instead of creating them again beside it.
     """
     if not context.settings.anomaly_scoring:
         return
@@ -128,6 +132,7 @@ def score_readings_stored(context: JobContext, arguments: dict[str, Any]) -> Non
     start_us = min(first for first, _ in spans.values())
     for at in range(0, len(channels), SCORE_CHUNK):
         with context.database.write_transaction() as session:
+            serialise_transaction(session, f"infrasight-scoring:{arguments['organization_id']}")
             score_channels(session, tuple(channels[at : at + SCORE_CHUNK]), start_us)
 
 

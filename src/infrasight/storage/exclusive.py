@@ -18,13 +18,28 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from infrasight.storage.db import Database
 
-__all__ = ["one_at_a_time", "only_one"]
+__all__ = ["one_at_a_time", "only_one", "serialise_transaction"]
 
 _LOGGER = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+def serialise_transaction(session: Session, key: str) -> None:
+    """Hold ``key`` until the session's transaction ends: one such transaction at a time
+    across processes.
+
+    On PostgreSQL a transaction-scoped advisory lock (released at commit, rollback or when the
+    holder's connection dies), taken before the transaction's reads so that they see what the
+    previous holder committed. SQLite's single writer already serialises processes (its write
+    transactions begin immediately).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 @contextmanager
