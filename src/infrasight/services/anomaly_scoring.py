@@ -9,11 +9,13 @@ channel between batches (a state of an older format starts the scorer afresh).
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.services.compensation import compensated
-from infrasight.signals import AnomalyState, score_online
+from infrasight.signals import AnomalyState
+from infrasight.signals.anomaly import score_online_many
 from infrasight.storage.models import Channel, ChannelAnalytics, ChannelCompensation, Reading
 from infrasight.storage.readings import fetch_series, insert_readings
 
@@ -92,17 +94,14 @@ def score_channels(
             )
         )
     )
-    newest: dict[int, int] = {
-        channel_id: int(ts)
-        for channel_id, ts in session.execute(
-            select(Reading.channel_id, func.max(Reading.ts))
-            .where(Reading.channel_id.in_(list(states)))
-            .group_by(Reading.channel_id)
-        )
-    }
+    newest = _newest_reading_us(session, list(states))
     first_scored = _derived_channels(
         session, [c for c in channels if c.id not in states and not c.key.endswith(ANOMALY_SUFFIX)]
     )
+    # what each channel brings: its score channel, state and new readings; then all of them
+    # are scored at once (a fleet in its steady state costs about one channel's arithmetic)
+    todo: list[tuple[Channel, Channel, ChannelAnalytics | None, np.ndarray]] = []
+    batches: list[tuple[np.ndarray, AnomalyState | None, np.ndarray]] = []
     for channel in channels:
         if channel.key.endswith(ANOMALY_SUFFIX):
             continue
@@ -119,14 +118,18 @@ def score_channels(
             stamps, values = fetch_series(session, channel.id, after_us=analytics.last_ts)
         if not stamps.size:
             continue
-        times = stamps.tolist()
         residual = (
             compensated(session, channel.id, stamps, values) if channel.id in modelled else values
         )
-        scores, new_state = score_online(residual, state, times=stamps / 1e6)  # learns cycles
-        insert_readings(
-            session, list(zip([derived.id] * len(times), times, scores.tolist(), strict=True))
-        )
+        todo.append((channel, derived, analytics, stamps))
+        batches.append((residual, state, stamps / 1e6))  # the times let it learn cycles
+    scored = score_online_many(batches)
+    rows: list[tuple[int, int, float]] = []
+    for (channel, derived, analytics, stamps), (scores, new_state) in zip(
+        todo, scored, strict=True
+    ):
+        times = stamps.tolist()
+        rows.extend(zip([derived.id] * len(times), times, scores.tolist(), strict=True))
         if analytics is None:
             analytics = ChannelAnalytics(
                 channel_id=channel.id, anomaly_channel_id=derived.id, last_ts=times[-1]
@@ -135,7 +138,29 @@ def score_channels(
         analytics.last_ts = times[-1]
         analytics.anomaly_state = new_state.to_dict()
         written[channel.id] = (derived.key, float(scores.max()))
+    if rows:
+        insert_readings(session, rows)
     return written
+
+
+def _newest_reading_us(session: Session, channel_ids: list[int]) -> dict[int, int]:
+    """Each channel's newest reading time (µs): one index lookup per channel (a grouped
+    ``max`` read every reading of the chunk's channels on SQLite)."""
+    if not channel_ids:
+        return {}
+    newest = (
+        select(func.max(Reading.ts))
+        .where(Reading.channel_id == Channel.id)
+        .correlate(Channel)
+        .scalar_subquery()
+    )
+    return {
+        channel_id: int(ts)
+        for channel_id, ts in session.execute(
+            select(Channel.id, newest).where(Channel.id.in_(channel_ids))
+        )
+        if ts is not None
+    }
 
 
 def score_channel_keys(session: Session, channel_ids: tuple[int, ...]) -> set[str]:

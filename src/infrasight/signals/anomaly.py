@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,7 @@ __all__ = [
     "anomaly_scores",
     "q_to_score",
     "score_online",
+    "score_online_many",
     "score_series",
 ]
 
@@ -194,11 +196,18 @@ def _ffill(x: FloatArray, first: float | None) -> FloatArray:
 
 
 def _prev_max(a: FloatArray, w: int) -> FloatArray:
-    """``max(a[j-w:j])`` for each j (0 where nothing precedes)."""
-    n = a.size
-    f = maximum_filter1d(np.concatenate([np.zeros(w), a]), w, mode="nearest")
-    out: FloatArray = f[w // 2 : w // 2 + n]
+    """``max(a[..., j-w:j])`` for each j along the last axis (0 where nothing precedes)."""
+    n = a.shape[-1]
+    padded = np.concatenate([np.zeros((*a.shape[:-1], w)), a], axis=-1)
+    f = maximum_filter1d(padded, w, axis=-1, mode="nearest")
+    out: FloatArray = f[..., w // 2 : w // 2 + n]
     return out
+
+
+def _prev_max_from(a: FloatArray, w: int, start: int) -> FloatArray:
+    """``_prev_max(a, w)[..., start:]`` without the filter's work before ``start - w``."""
+    lo = max(start - w, 0)
+    return _prev_max(a[..., lo:], w)[..., start - lo :]
 
 
 def _median5(
@@ -212,29 +221,34 @@ def _median5(
 
 
 def _trailing_mean(cs: FloatArray, hi: NDArray[np.intp], lo: NDArray[np.intp]) -> FloatArray:
-    out: FloatArray = (cs[hi] - cs[lo]) / np.maximum(hi - lo, 1)
+    out: FloatArray = (cs[..., hi] - cs[..., lo]) / np.maximum(hi - lo, 1)
     return out
 
 
+def _with_zero_first(a: FloatArray) -> FloatArray:
+    """``a`` along its last axis with a 0 in front (the cumulative sums' origin)."""
+    return np.concatenate([np.zeros((*a.shape[:-1], 1)), a], axis=-1)
+
+
 def _profile_residual(x: FloatArray, lag: int, pre: FloatArray, seasons: int) -> FloatArray:
-    """``x[lag:]`` minus the mean of the readings 1..``seasons`` periods earlier.
+    """``x[..., lag:]`` minus the mean of the readings 1..``seasons`` periods earlier.
 
     ``pre`` are the readings just before ``x`` (older seasons); a reading with fewer earlier
-    seasons uses those it has.
+    seasons uses those it has. Both may carry leading axes (several channels at once).
     """
-    xe = np.concatenate([pre, x])
-    off = pre.size
-    pos = np.arange(lag, x.size) + off
-    acc = np.zeros(pos.size)
+    xe = np.concatenate([pre, x], axis=-1)
+    off = pre.shape[-1]
+    pos = np.arange(lag, x.shape[-1]) + off
+    acc = np.zeros((*x.shape[:-1], pos.size))
     cnt = np.zeros(pos.size)
     for k in range(1, seasons + 1):
         src = pos - k * lag
         ok = src >= 0
         if not ok.any():
             break
-        acc[ok] += xe[src[ok]]
+        acc[..., ok] += xe[..., src[ok]]
         cnt[ok] += 1.0
-    out: FloatArray = x[lag:] - acc / np.maximum(cnt, 1.0)
+    out: FloatArray = x[..., lag:] - acc / np.maximum(cnt, 1.0)
     return out
 
 
@@ -246,27 +260,30 @@ def _segment_q(
     spike_margin: float = SPIKE_MARGIN,
     pre: FloatArray | None = None,
     seasons: int = SEASONS,
+    need_from: int = 0,
 ) -> FloatArray:
-    """Record ratio of the readings ``x[lag:]`` with seasonal lag ``lag`` (local indices).
+    """Record ratio of the readings ``x[..., lag:]`` with seasonal lag ``lag`` (local indices).
 
-    ``x[:lag]`` and ``pre`` (the readings before ``x``) only serve as previous seasons;
+    ``x[..., :lag]`` and ``pre`` (the readings before ``x``) only serve as previous seasons;
     readings before ``warm_end`` get 0.
-    ``k0`` readings of feature history precede ``x[lag]`` (the record of a shorter history than
-    ``HISTORY`` is scaled up to the one expected over ``HISTORY`` readings of Gaussian noise).
-    The spike feature's ratio is divided by ``spike_margin``.
+    ``k0`` readings of feature history precede ``x[..., lag]`` (the record of a shorter history
+    than ``HISTORY`` is scaled up to the one expected over ``HISTORY`` readings of Gaussian
+    noise). The spike feature's ratio is divided by ``spike_margin``. Leading axes are
+    channels scored at once, each row exactly as on its own. Ratios before position
+    ``need_from`` are not computed (0): a small batch needs them only for its last readings.
     """
-    n = x.size
-    q = np.zeros(n)
+    n = x.shape[-1]
+    q = np.zeros(x.shape)
     c0 = lag
     if c0 >= n:
         return q
-    older = np.zeros(0) if pre is None else pre
-    u = _profile_residual(x, lag, older, seasons) if lag else x[c0:]
-    m = u.size
-    pad = np.concatenate([np.full(MEDIAN_K, u[0]), u])
-    pred = _median5(*(pad[j : j + m] for j in range(MEDIAN_K)))
+    older = np.zeros((*x.shape[:-1], 0)) if pre is None else pre
+    u = _profile_residual(x, lag, older, seasons) if lag else x[..., c0:]
+    m = u.shape[-1]
+    pad = np.concatenate([np.repeat(u[..., :1], MEDIAN_K, axis=-1), u], axis=-1)
+    pred = _median5(*(pad[..., j : j + m] for j in range(MEDIAN_K)))
     f_spike = np.abs(u - pred)
-    cs = np.concatenate([[0.0], np.cumsum(u)])
+    cs = _with_zero_first(np.cumsum(u, axis=-1))
     i = np.arange(m)
     hi_s = i + 1
     lo_s = np.maximum(hi_s - LEVEL_SHORT, 0)
@@ -274,28 +291,37 @@ def _segment_q(
     short = _trailing_mean(cs, hi_s, lo_s)
     long_ = np.where(lo_s > lo_l, _trailing_mean(cs, lo_s, lo_l), short)
     f_level = np.abs(short - long_)
-    tiny = 1e-9 * (1.0 + np.abs(x[c0:]))
-    qq = np.zeros(m)
-    k = np.clip(k0 + i, 2, HISTORY).astype(np.float64)
+    # the records and ratios only where the caller needs them (the features before serve
+    # as their history)
+    p0 = min(max(need_from - c0, 0), m)
+    tiny = 1e-9 * (1.0 + np.abs(x[..., c0 + p0 :]))
+    ratio = np.zeros(tiny.shape)
+    k = np.clip(k0 + i[p0:], 2, HISTORY).astype(np.float64)
     short_history = np.sqrt(np.log(HISTORY) / np.log(k))
     for f, margin in ((f_spike, spike_margin), (f_level, 1.0)):
         # the record of the last HISTORY readings, but at most RECENT_M times the one of the
         # last RECENT: a single huge glitch does not blind the scorer for HISTORY readings
-        record = np.minimum(_prev_max(f, HISTORY), RECENT_M * _prev_max(f, RECENT))
+        record = np.minimum(
+            _prev_max_from(f, HISTORY, p0), RECENT_M * _prev_max_from(f, RECENT, p0)
+        )
         rec = np.maximum(record * short_history, tiny)
-        qq = np.maximum(qq, np.where(f > tiny, f / (rec * margin), 0.0))
+        fp = f[..., p0:]
+        ratio = np.maximum(ratio, np.where(fp > tiny, fp / (rec * margin), 0.0))
+    qq = np.zeros(u.shape)
+    qq[..., p0:] = ratio
     # stuck: the FLAT-th identical reading in a row on a channel that normally moves
-    xs = x[c0:]
-    same = np.concatenate([[False], np.diff(xs) == 0.0]).astype(np.float64)
-    cz = np.concatenate([[0.0], np.cumsum(same)])
-    run = cz[hi_s] - cz[np.maximum(hi_s - (FLAT - 1), 0)]
+    xs = x[..., c0:]
+    first = np.zeros((*xs.shape[:-1], 1), dtype=bool)  # the first reading repeats nothing
+    same = np.concatenate([first, np.diff(xs, axis=-1) == 0.0], axis=-1).astype(np.float64)
+    cz = _with_zero_first(np.cumsum(same, axis=-1))
+    run = cz[..., hi_s] - cz[..., np.maximum(hi_s - (FLAT - 1), 0)]
     before = np.maximum(hi_s - (FLAT - 1), 0)
     share = _trailing_mean(cz, before, np.maximum(before - HISTORY, 0))
-    just = (run == FLAT - 1) & (same[np.maximum(i - (FLAT - 1), 0)] == 0.0)
+    just = (run == FLAT - 1) & (same[..., np.maximum(i - (FLAT - 1), 0)] == 0.0)
     stuck = just & (share < FLAT_MAX_SHARE) & (before - np.maximum(before - HISTORY, 0) >= WARM_UP)
     qq = np.where(stuck, np.maximum(qq, FLAT_Q), qq)
-    q[c0:] = qq
-    q[: max(warm_end, 0)] = 0.0
+    q[..., c0:] = qq
+    q[..., : max(warm_end, 0)] = 0.0
     return np.nan_to_num(q, nan=0.0, posinf=1e6)
 
 
@@ -329,6 +355,155 @@ def _interval(times: FloatArray) -> float | None:
     dt = np.diff(times[np.isfinite(times)])
     dt = dt[dt > 0]
     return float(np.median(dt)) if dt.size else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """The arithmetic of one seasonal segment's share of a batch, as slices of ``x_all``.
+
+    Two pieces with the same :attr:`shape` run as rows of one array: every index below is
+    relative, and the history counts are clamped where they stop mattering.
+    """
+
+    lag: int
+    window: tuple[int, int]  # readings scored with their history: x_all[window[0]:window[1]]
+    pre: tuple[int, int]  # older seasons just before the window
+    warm_end: int  # window positions before this score 0 (clamped at 0)
+    k0: int  # feature history before the window's first scored position (clamped at HISTORY)
+    keep_from: int  # window position of the first reading of this batch in the piece
+    out: tuple[int, int]  # where the piece's scores go in the batch
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (
+            self.lag,
+            self.window[1] - self.window[0],
+            self.pre[1] - self.pre[0],
+            self.warm_end,
+            self.k0,
+            self.keep_from,
+            *self.out,
+        )
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One channel's batch after the bookkeeping and before the arithmetic."""
+
+    x_new: FloatArray
+    missing: NDArray[np.bool_]
+    state: AnomalyState
+    interval: float | None
+    pending: list[tuple[int, int]]
+    segments: list[tuple[int, int]]
+    x_all: FloatArray
+    n_total: int
+    pieces: list[_Piece]
+
+
+def _check_options(spike_margin: float, seasons: int) -> None:
+    if not (np.isfinite(spike_margin) and spike_margin > 0):
+        raise InputDataError(f"spike_margin: must be a positive number, got {spike_margin!r}")
+    if isinstance(seasons, bool) or not isinstance(seasons, int) or seasons < 1:
+        raise InputDataError(f"seasons: must be a positive integer, got {seasons!r}")
+
+
+def _plan(
+    values: ArrayLike, state: AnomalyState | None, times: ArrayLike | None, seasons: int
+) -> _Plan | tuple[FloatArray, AnomalyState]:
+    """The batch's pieces, or its result where no arithmetic is needed (an empty batch, or
+    nothing but missing readings before any finite one)."""
+    x_new = as_float_vector(values, name="values")
+    st = state if state is not None else AnomalyState()
+    n_new = x_new.size
+    interval, pending = st.interval_s, list(st.pending)
+    if times is not None:
+        t = np.asarray(times, dtype=np.float64).ravel()
+        if t.size != n_new:
+            raise InputDataError(f"times: expected {n_new} values, got {t.size}")
+        if interval is None and st.n_seen == 0:
+            interval = _interval(t)
+            if interval is not None:
+                pending = _schedule(interval)
+    if n_new == 0:
+        return np.zeros(0), AnomalyState(
+            n_seen=st.n_seen,
+            tail=st.tail.copy(),
+            last_finite=st.last_finite,
+            interval_s=interval,
+            segments=list(st.segments),
+            pending=pending,
+        )
+    missing = ~np.isfinite(x_new)
+    if st.last_finite is None and missing.all():
+        return np.ones(n_new), AnomalyState(interval_s=interval, pending=pending)
+    x_all = np.concatenate([st.tail, _ffill(x_new, st.last_finite)])
+    g0 = st.n_seen - st.tail.size
+    n_total = st.n_seen + n_new
+    segments = list(st.segments)
+    while pending and pending[0][0] <= n_total:
+        at, lag = pending.pop(0)
+        if g0 == 0 and _decide(x_all, at, lag, segments[-1][1]):
+            segments.append((at, lag))
+    pieces: list[_Piece] = []
+    bounds = [*segments[1:], (n_total, 0)]
+    for (s_start, lag), (s_end, _) in zip(segments, bounds, strict=True):
+        lo, hi = max(s_start, st.n_seen), min(s_end, n_total)
+        if lo >= hi:
+            continue
+        # a seasonal model's features are computed from its first full season on, also before
+        # the model is adopted, so that it starts with a history
+        first = max(lag, lo - _HORIZON)
+        base = first - lag  # the local array starts one season earlier ...
+        older = max(base - (seasons - 1) * lag, g0) if lag else base  # ... and older ones
+        pieces.append(
+            _Piece(
+                lag=lag,
+                window=(base - g0, hi - g0),
+                pre=(older - g0, base - g0),
+                warm_end=max(lag + WARM_UP - base, 0),
+                k0=min(first - lag, HISTORY),
+                keep_from=lo - base,
+                out=(lo - st.n_seen, hi - st.n_seen),
+            )
+        )
+    return _Plan(x_new, missing, st, interval, pending, segments, x_all, n_total, pieces)
+
+
+def _piece_scores(
+    x_all: FloatArray, piece: _Piece, spike_margin: float, seasons: int
+) -> FloatArray:
+    """Scores of a piece's readings; ``x_all`` may hold several channels as rows."""
+    pre = x_all[..., piece.pre[0] : piece.pre[1]] if piece.lag else None
+    q = _segment_q(
+        x_all[..., piece.window[0] : piece.window[1]],
+        piece.lag,
+        piece.warm_end,
+        piece.k0,
+        spike_margin,
+        pre,
+        seasons,
+        need_from=piece.keep_from - SUPPRESS,  # the muting looks this far back
+    )
+    pm = _prev_max(q, SUPPRESS)
+    muted = (pm >= SUPPRESS_Q) & (q <= OVERRIDE * pm)
+    return q_to_score(np.where(muted, 0.0, q)[..., piece.keep_from :])
+
+
+def _finish(plan: _Plan, scores: FloatArray, seasons: int) -> tuple[FloatArray, AnomalyState]:
+    scores[plan.missing] = 1.0
+    fin = np.flatnonzero(~plan.missing)
+    last_finite = float(plan.x_new[fin[-1]]) if fin.size else plan.state.last_finite
+    keep = _HORIZON + seasons * max(lag for _, lag in plan.segments) + 1
+    tail = plan.x_all if plan.pending else plan.x_all[-keep:]
+    return scores, AnomalyState(
+        n_seen=plan.n_total,
+        tail=tail.copy(),
+        last_finite=last_finite,
+        interval_s=plan.interval,
+        segments=plan.segments,
+        pending=plan.pending,
+    )
 
 
 def score_online(
@@ -372,79 +547,96 @@ def score_online(
         ``times`` of another length than ``values``, ``spike_margin`` not a positive number or
         ``seasons`` not a positive integer.
     """
-    if not (np.isfinite(spike_margin) and spike_margin > 0):
-        raise InputDataError(f"spike_margin: must be a positive number, got {spike_margin!r}")
-    if isinstance(seasons, bool) or not isinstance(seasons, int) or seasons < 1:
-        raise InputDataError(f"seasons: must be a positive integer, got {seasons!r}")
-    x_new = as_float_vector(values, name="values")
-    st = state if state is not None else AnomalyState()
-    n_new = x_new.size
-    interval, pending = st.interval_s, list(st.pending)
-    if times is not None:
-        t = np.asarray(times, dtype=np.float64).ravel()
-        if t.size != n_new:
-            raise InputDataError(f"times: expected {n_new} values, got {t.size}")
-        if interval is None and st.n_seen == 0:
-            interval = _interval(t)
-            if interval is not None:
-                pending = _schedule(interval)
-    if n_new == 0:
-        return np.zeros(0), AnomalyState(
-            n_seen=st.n_seen,
-            tail=st.tail.copy(),
-            last_finite=st.last_finite,
-            interval_s=interval,
-            segments=list(st.segments),
-            pending=pending,
+    _check_options(spike_margin, seasons)
+    plan = _plan(values, state, times, seasons)
+    if not isinstance(plan, _Plan):
+        return plan
+    return _score_plan(plan, spike_margin, seasons)
+
+
+def _score_plan(plan: _Plan, spike_margin: float, seasons: int) -> tuple[FloatArray, AnomalyState]:
+    scores = np.zeros(plan.x_new.size)
+    for piece in plan.pieces:
+        scores[piece.out[0] : piece.out[1]] = _piece_scores(
+            plan.x_all, piece, spike_margin, seasons
         )
-    missing = ~np.isfinite(x_new)
-    if st.last_finite is None and missing.all():
-        return np.ones(n_new), AnomalyState(interval_s=interval, pending=pending)
-    x_all = np.concatenate([st.tail, _ffill(x_new, st.last_finite)])
-    g0 = st.n_seen - st.tail.size
-    n_total = st.n_seen + n_new
-    segments = list(st.segments)
-    while pending and pending[0][0] <= n_total:
-        at, lag = pending.pop(0)
-        if g0 == 0 and _decide(x_all, at, lag, segments[-1][1]):
-            segments.append((at, lag))
-    scores = np.zeros(n_new)
-    bounds = [*segments[1:], (n_total, 0)]
-    for (s_start, lag), (s_end, _) in zip(segments, bounds, strict=True):
-        lo, hi = max(s_start, st.n_seen), min(s_end, n_total)
-        if lo >= hi:
+    return _finish(plan, scores, seasons)
+
+
+def score_online_many(
+    batches: Sequence[tuple[ArrayLike, AnomalyState | None, ArrayLike | None]],
+    *,
+    spike_margin: float = SPIKE_MARGIN,
+    seasons: int = SEASONS,
+) -> list[tuple[FloatArray, AnomalyState]]:
+    """:func:`score_online` of many channels' batches at once: the same scores and states.
+
+    Channels whose batch needs the same arithmetic (one seasonal segment, as many new
+    readings, the same history lengths: a fleet in its steady state, each channel with a
+    reading or a few since the last batch) are scored as the rows of one array, which costs
+    about as much as scoring one of them; the others one by one.
+
+    Parameters
+    ----------
+    batches : sequence of (values, state, times)
+        Each channel's new readings, its state (``None`` for the first batch) and the reading
+        times in seconds (or ``None``), as :func:`score_online` takes them.
+    spike_margin, seasons
+        As in :func:`score_online`, the same for every channel.
+
+    Returns
+    -------
+    list of (scores, state)
+        In the order of ``batches``.
+
+    Raises
+    ------
+    InputDataError
+        As :func:`score_online`, for the first batch that has the fault.
+    """
+    _check_options(spike_margin, seasons)
+    results: list[tuple[FloatArray, AnomalyState] | None] = [None] * len(batches)
+    plans: dict[int, _Plan] = {}
+    together: dict[tuple[int, ...], list[int]] = {}
+    for at, (values, state, times) in enumerate(batches):
+        plan = _plan(values, state, times, seasons)
+        if not isinstance(plan, _Plan):
+            results[at] = plan
             continue
-        # a seasonal model's features are computed from its first full season on, also before
-        # the model is adopted, so that it starts with a history
-        first = max(lag, lo - _HORIZON)
-        base = first - lag  # the local array starts one season earlier ...
-        pre = x_all[max(base - (seasons - 1) * lag, g0) - g0 : base - g0]  # ... and older ones
-        q = _segment_q(
-            x_all[base - g0 : hi - g0],
-            lag,
-            lag + WARM_UP - base,
-            first - lag,
-            spike_margin,
-            pre if lag else None,
-            seasons,
+        plans[at] = plan
+        if len(plan.pieces) == 1:
+            together.setdefault(plan.pieces[0].shape, []).append(at)
+        else:  # a period adopted inside the batch: its own arithmetic
+            results[at] = _score_plan(plan, spike_margin, seasons)
+    for members in together.values():
+        first = plans[members[0]].pieces[0]
+        lo = min(first.pre[0], first.window[0])
+        rows = np.stack(
+            [
+                plans[at].x_all[
+                    min(plans[at].pieces[0].pre[0], plans[at].pieces[0].window[0]) : plans[at]
+                    .pieces[0]
+                    .window[1]
+                ]
+                for at in members
+            ]
         )
-        pm = _prev_max(q, SUPPRESS)
-        muted = (pm >= SUPPRESS_Q) & (q <= OVERRIDE * pm)
-        q = np.where(muted, 0.0, q)[lo - base :]
-        scores[lo - st.n_seen : hi - st.n_seen] = q_to_score(q)
-    scores[missing] = 1.0
-    fin = np.flatnonzero(~missing)
-    last_finite = float(x_new[fin[-1]]) if fin.size else st.last_finite
-    keep = _HORIZON + seasons * max(lag for _, lag in segments) + 1
-    tail = x_all if pending else x_all[-keep:]
-    return scores, AnomalyState(
-        n_seen=n_total,
-        tail=tail.copy(),
-        last_finite=last_finite,
-        interval_s=interval,
-        segments=segments,
-        pending=pending,
-    )
+        shifted = _Piece(
+            lag=first.lag,
+            window=(first.window[0] - lo, first.window[1] - lo),
+            pre=(first.pre[0] - lo, first.pre[1] - lo),
+            warm_end=first.warm_end,
+            k0=first.k0,
+            keep_from=first.keep_from,
+            out=first.out,
+        )
+        scored = _piece_scores(rows, shifted, spike_margin, seasons)
+        for row, at in enumerate(members):
+            plan = plans[at]
+            scores = np.zeros(plan.x_new.size)
+            scores[first.out[0] : first.out[1]] = scored[row]
+            results[at] = _finish(plan, scores, seasons)
+    return [r for r in results if r is not None]
 
 
 def anomaly_scores(
