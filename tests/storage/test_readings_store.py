@@ -5,16 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from infrasight.core.domain import Role
 from infrasight.platform import Platform
 from infrasight.storage.readings import (
     bucket_width_us,
     downsample,
+    hourly_means,
     insert_readings,
+    newest_reading_us,
     session_plan,
     time_bounds,
+    time_span,
 )
+from infrasight.storage.timeseries import HOUR_US, readings_layout
 from tests.conftest import Site, Tenant
 
 MINUTE = 60_000_000
@@ -118,3 +123,41 @@ def test_http_query_never_exceeds_max_points(
     assert bad.status_code == 422
     assert client.get(url, params={"max_points": 0}, headers=h).status_code == 422
     assert client.get(url, params={"start": "garbage"}, headers=h).status_code == 422
+
+
+def test_hourly_means_span_and_newest(platform: Platform, site: Site) -> None:
+    """Hourly means against a reference (empty hours NaN), also after retention deleted the
+    raw readings where roll-ups keep the hours (PostgreSQL); first and last times over
+    channels, and each one's newest."""
+    strain, settlement = site.strain_channel_id, site.settlement_channel_id
+    start = 1_000 * HOUR_US
+    rng = np.random.default_rng(4)
+    times = np.sort(rng.choice(np.arange(0, 10 * 60) * MINUTE, size=300, replace=False))
+    times = times[(times < 3 * HOUR_US) | (times >= 4 * HOUR_US)] + start  # hour 3: none
+    values = rng.normal(10.0, 2.0, size=times.size)
+    with platform.database.transaction() as session:
+        rows = list(zip([strain] * times.size, times.tolist(), values.tolist(), strict=True))
+        insert_readings(session, [*rows, (settlement, start - 5 * MINUTE, 1.0)])
+    hour = (times - start) // HOUR_US
+    expected = [values[hour == h].mean() if (hour == h).any() else np.nan for h in range(12)]
+    with platform.database.session() as session:
+        means = hourly_means(session, strain, start, 12)
+        assert means == pytest.approx(expected, nan_ok=True, rel=1e-12)
+        assert np.isnan(means[3]) and np.isnan(means[10:]).all()
+        assert hourly_means(session, strain, start, 0).size == 0
+        assert time_span(session, [strain, settlement]) == (start - 5 * MINUTE, int(times[-1]))
+        assert time_span(session, [strain]) == (int(times[0]), int(times[-1]))
+        assert time_span(session, []) is None
+        assert newest_reading_us(session, [strain, settlement, 987_654]) == {
+            strain: int(times[-1]),
+            settlement: start - 5 * MINUTE,
+        }
+        keeps_hours = readings_layout(session) != "plain"
+    with platform.database.transaction() as session:  # retention: raw rows before hour 6 go
+        session.execute(text("DELETE FROM readings WHERE ts < :t"), {"t": start + 6 * HOUR_US})
+    with platform.database.session() as session:
+        after = hourly_means(session, strain, start, 12)
+    if keeps_hours:
+        assert after == pytest.approx(expected, nan_ok=True, rel=1e-12)
+    else:
+        assert np.isnan(after[:6]).all() and after[6:] == pytest.approx(expected[6:], nan_ok=True)

@@ -10,14 +10,14 @@ channel between batches (a state of an older format starts the scorer afresh).
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.services.compensation import compensated
 from infrasight.signals import AnomalyState
 from infrasight.signals.anomaly import score_online_many
-from infrasight.storage.models import Channel, ChannelAnalytics, ChannelCompensation, Reading
-from infrasight.storage.readings import fetch_series, insert_readings
+from infrasight.storage.models import Channel, ChannelAnalytics, ChannelCompensation
+from infrasight.storage.readings import fetch_series, insert_readings, newest_reading_us
 
 __all__ = ["ANOMALY_SUFFIX", "score_channel_keys", "score_channels"]
 
@@ -94,7 +94,7 @@ def score_channels(
             )
         )
     )
-    newest = _newest_reading_us(session, list(states))
+    newest = newest_reading_us(session, list(states))
     first_scored = _derived_channels(
         session, [c for c in channels if c.id not in states and not c.key.endswith(ANOMALY_SUFFIX)]
     )
@@ -141,26 +141,6 @@ def score_channels(
     if rows:
         insert_readings(session, rows)
     return written
-
-
-def _newest_reading_us(session: Session, channel_ids: list[int]) -> dict[int, int]:
-    """Each channel's newest reading time (µs): one index lookup per channel (a grouped
-    ``max`` read every reading of the chunk's channels on SQLite)."""
-    if not channel_ids:
-        return {}
-    newest = (
-        select(func.max(Reading.ts))
-        .where(Reading.channel_id == Channel.id)
-        .correlate(Channel)
-        .scalar_subquery()
-    )
-    return {
-        channel_id: int(ts)
-        for channel_id, ts in session.execute(
-            select(Channel.id, newest).where(Channel.id.in_(channel_ids))
-        )
-        if ts is not None
-    }
 
 
 def score_channel_keys(session: Session, channel_ids: tuple[int, ...]) -> set[str]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.core.errors import InvalidInputError, NotFoundError
@@ -78,9 +78,8 @@ from infrasight.storage.models import (
     Hazard,
     HazardEvidenceLink,
     HazardTransitionRecord,
-    Reading,
 )
-from infrasight.storage.raw import fetch_rows, placeholder
+from infrasight.storage.readings import hourly_means, time_span
 
 __all__ = [
     "AssetView",
@@ -171,29 +170,9 @@ MIN_FREQUENCY_POINTS = 8
 """Identified frequencies a frequency channel needs (one per analysed record)."""
 
 
-_HOURLY = (
-    "SELECT (ts - {p}) / {p} AS b, AVG(value) FROM readings "
-    "WHERE channel_id = {p} AND ts >= {p} AND ts < {p} GROUP BY b"
-)
-
-
 def _hourly(session: Session, channel_id: int, start_us: int, n: int) -> np.ndarray:
-    """Hourly means of a channel on ``n`` hours from ``start_us`` (NaN where empty); the
-    grouping runs in the database, only the hours cross the wire."""
-    out = np.full(n, np.nan)
-    # once per channel of the element on every hazard update: a prepared statement on the
-    # driver (SQLAlchemy's per-statement work was most of its cost)
-    rows = fetch_rows(
-        session,
-        _HOURLY.format(p=placeholder(session)),
-        (start_us, HOUR_US, channel_id, start_us, start_us + n * HOUR_US),
-    )
-    if rows:
-        table = np.array(rows, dtype=np.float64)
-        idx = table[:, 0].astype(np.int64)
-        ok = (idx >= 0) & (idx < n)
-        out[idx[ok]] = table[ok, 1]
-    return out
+    """Hourly means of a channel on ``n`` hours from ``start_us`` (NaN where empty)."""
+    return hourly_means(session, channel_id, start_us, n)
 
 
 ORIENTATIONS = frozenset({"transverse", "diagonal", "longitudinal", "map", "vertical"})
@@ -270,23 +249,28 @@ def element_observations(
     the batch's first time on (``ChannelData.judged_until``): a backfill sent channel by channel
     is data on its way, while a gauge missing from batch after batch falls ever further behind.
     """
+    # the asset's channels as plain columns (most of a large fleet's are score channels and
+    # channels of other elements), then as objects only those this update reads
     q = (
-        select(Channel, Element)
+        select(Channel.id, Channel.quantity, Channel.element_id)
         .join(Element, Channel.element_id == Element.id)
         .where(Element.asset_id == asset.id)
         .order_by(Channel.id)
     )
-    rows = session.execute(q).all()
-    read = [c.id for c, _ in rows if c.quantity.strip().lower() in ROLES.keys() | DRIVERS.keys()]
-    first, latest = (
-        session.execute(
-            select(func.min(Reading.ts), func.max(Reading.ts)).where(Reading.channel_id.in_(read))
-        ).one()
-        if read
-        else (None, None)
-    )
+    wanted = None if element_ids is None else set(element_ids)
+    listed = {cid: (quantity.strip().lower(), eid) for cid, quantity, eid in session.execute(q)}
+    read = [cid for cid, (quantity, _) in listed.items() if quantity in ROLES.keys() | DRIVERS]
+    needed = [
+        cid
+        for cid in read
+        if wanted is None or listed[cid][0] in DRIVERS or listed[cid][1] in wanted
+    ]
+    loaded = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(needed)))}
+    rows = [(loaded[cid], listed[cid][1]) for cid in needed if cid in loaded]
+    span = time_span(session, read)
     n, start = 0, 0
-    if first is not None and latest is not None:
+    if span is not None:
+        first, latest = span
         end = (int(latest) // HOUR_US + 1) * HOUR_US
         n = min(window_days * 24, (end - int(first) // HOUR_US * HOUR_US) // HOUR_US)
         start = end - n * HOUR_US
@@ -298,15 +282,14 @@ def element_observations(
         pending = int(np.clip((first_new - start) // HOUR_US, 0, n))
     drivers: dict[str, np.ndarray] = {}
     per_element: dict[int, list[tuple[Channel, ChannelData]]] = {}
-    wanted = None if element_ids is None else set(element_ids)
-    for ch, el in rows if n else ():
+    for ch, element_id in rows if n else ():
         q_name = ch.quantity.strip().lower()
         if q_name in DRIVERS and DRIVERS[q_name] not in drivers:
             v = _hourly(session, ch.id, start, n)
             ok = np.isfinite(v)
             if ok.sum() >= 2:
                 drivers[DRIVERS[q_name]] = np.interp(times_h, times_h[ok], v[ok])
-        elif q_name in ROLES and (wanted is None or el.id in wanted):
+        elif q_name in ROLES and (wanted is None or element_id in wanted):
             v = _hourly(session, ch.id, start, n)
             ok = np.isfinite(v)
             role = ROLES[q_name]
@@ -314,7 +297,7 @@ def element_observations(
             if ok.sum() < (MIN_FREQUENCY_POINTS if frequency else MIN_POINTS):
                 continue
             th, vv = (times_h[ok], v[ok]) if frequency else (times_h, v)
-            per_element.setdefault(el.id, []).append(
+            per_element.setdefault(element_id, []).append(
                 (
                     ch,
                     ChannelData(

@@ -11,11 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from infrasight.storage.db import WROTE
-from infrasight.storage.timeseries import ROLLUPS, Layout, readings_layout, rollup_merge_sql
+from infrasight.storage.models import Channel, Reading
+from infrasight.storage.raw import fetch_rows, placeholder
+from infrasight.storage.timeseries import (
+    HOUR_US,
+    ROLLUPS,
+    Layout,
+    readings_layout,
+    rollup_merge_sql,
+)
 
 __all__ = [
     "Bucket",
@@ -25,11 +33,14 @@ __all__ = [
     "downsample",
     "fetch_last",
     "fetch_series",
+    "hourly_means",
     "insert_readings",
     "latest_before",
+    "newest_reading_us",
     "plan_buckets",
     "session_plan",
     "time_bounds",
+    "time_span",
 ]
 
 _SQLITE_INSERT = (
@@ -238,12 +249,89 @@ class Bucket:
 
 def time_bounds(session: Session, channel_id: int) -> tuple[int, int] | None:
     """First and last reading time of a channel (microseconds), or None when it has none."""
+    # two index lookups: SQLite reads every row of the channel for MIN and MAX in one select
     row = session.execute(
-        text("SELECT MIN(ts), MAX(ts) FROM readings WHERE channel_id = :c"), {"c": channel_id}
+        text(
+            "SELECT (SELECT MIN(ts) FROM readings WHERE channel_id = :c), "
+            "(SELECT MAX(ts) FROM readings WHERE channel_id = :c)"
+        ),
+        {"c": channel_id},
     ).one()
     if row[0] is None:
         return None
     return int(row[0]), int(row[1])
+
+
+def _ends(channel_ids: Sequence[int]) -> Any:
+    """Each channel's first and last reading time: two index lookups a channel (SQLite reads
+    every reading of the channels for a ``MIN`` or ``MAX`` over several channels, or for both
+    in one select)."""
+
+    def end(aggregate: Any) -> Any:
+        return (
+            select(aggregate(Reading.ts))
+            .where(Reading.channel_id == Channel.id)
+            .correlate(Channel)
+            .scalar_subquery()
+        )
+
+    return select(Channel.id, end(func.min).label("first"), end(func.max).label("last")).where(
+        Channel.id.in_(list(channel_ids))
+    )
+
+
+def newest_reading_us(session: Session, channel_ids: Sequence[int]) -> dict[int, int]:
+    """Each channel's newest reading time (µs); channels without readings are left out."""
+    if not channel_ids:
+        return {}
+    rows = session.execute(_ends(channel_ids)).all()
+    return {int(cid): int(last) for cid, _, last in rows if last is not None}
+
+
+def time_span(session: Session, channel_ids: Sequence[int]) -> tuple[int, int] | None:
+    """First and last reading time (µs) over ``channel_ids``, or None when none has any."""
+    if not channel_ids:
+        return None
+    ends = _ends(channel_ids).subquery()
+    first, last = session.execute(select(func.min(ends.c.first), func.max(ends.c.last))).one()
+    return None if first is None else (int(first), int(last))
+
+
+_HOURLY_RAW = (
+    "SELECT (ts - {p}) / {p} AS b, AVG(value) FROM readings "
+    "WHERE channel_id = {p} AND ts >= {p} AND ts < {p} GROUP BY b"
+)
+_HOURLY_ROLLUP = (
+    "SELECT (bucket_us - {p}) / {p}, total / count FROM readings_hourly "
+    "WHERE channel_id = {p} AND bucket_us >= {p} AND bucket_us < {p} AND count > 0"
+)
+
+
+def hourly_means(session: Session, channel_id: int, start_us: int, hours: int) -> np.ndarray:
+    """A channel's mean reading in each of the ``hours`` hours from ``start_us`` (NaN where
+    the hour has none).
+
+    On PostgreSQL with roll-ups, and ``start_us`` on an hour boundary, the hourly roll-up is
+    read (one row an hour, also where retention has deleted the raw readings; the same means
+    up to floating-point summation order); otherwise the raw readings are grouped in the
+    database. Either way only the hours cross the wire, through a prepared statement (this runs
+    for every gauge of an element on every hazard update).
+    """
+    out = np.full(max(hours, 0), np.nan)
+    if hours <= 0:
+        return out
+    sql = _HOURLY_ROLLUP if _has_rollups(session) and start_us % HOUR_US == 0 else _HOURLY_RAW
+    rows = fetch_rows(
+        session,
+        sql.format(p=placeholder(session)),
+        (start_us, HOUR_US, channel_id, start_us, start_us + hours * HOUR_US),
+    )
+    if rows:
+        table = np.array(rows, dtype=np.float64)
+        idx = table[:, 0].astype(np.int64)
+        ok = (idx >= 0) & (idx < hours)
+        out[idx[ok]] = table[ok, 1]
+    return out
 
 
 def bucket_width_us(start_us: int, end_us: int, max_points: int) -> int:
