@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infrasight.services.compensation import compensated
-from infrasight.signals import AnomalyState
-from infrasight.signals.anomaly import score_online_many
+from infrasight.signals import AnomalyState, score_online_many
 from infrasight.storage.models import Channel, ChannelAnalytics, ChannelCompensation
 from infrasight.storage.readings import fetch_series, insert_readings, newest_reading_us
 

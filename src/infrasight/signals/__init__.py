@@ -6,7 +6,13 @@ functions (:func:`apply_transition`, :func:`apply_no_data`, :func:`acknowledge`,
 :func:`check_escalation`) and :func:`score_online` (anomaly score with :class:`AnomalyState`).
 """
 
-from infrasight.signals.anomaly import AnomalyState, anomaly_scores, score_online, score_series
+from infrasight.signals.anomaly import (
+    AnomalyState,
+    anomaly_scores,
+    score_online,
+    score_online_many,
+    score_series,
+)
 from infrasight.signals.changepoint import ChangePoints, block_means, detect_change_points
 from infrasight.signals.compensation import CompensationModel, driver_values, fit_compensation
 from infrasight.signals.errors import (
@@ -121,6 +127,7 @@ __all__ = [
     "rules_from_json",
     "rules_to_json",
     "score_online",
+    "score_online_many",
     "score_series",
     "ssi_cov",
     "time_to_limit",
