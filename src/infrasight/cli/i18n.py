@@ -14,7 +14,8 @@ from collections.abc import Mapping
 
 from infrasight.core.errors import InfraSightError, InvalidInputError
 from infrasight.locales import DEFAULT_LOCALE, LOCALES, N_, Translator, translator
-from infrasight.locales.phrases import evidence_translator, render_phrase
+from infrasight.locales.errors import error_message
+from infrasight.locales.phrases import evidence_translator
 
 __all__ = [
     "LANG_ENV",
@@ -118,11 +119,9 @@ def words() -> Translator:
 
 
 def error_text(error: InfraSightError) -> str:
-    """An error as a person reads it: its phrase in this run's locale where it has one."""
-    if isinstance(error, InvalidInputError) and error.phrase is not None:
-        said = render_phrase(error.phrase, words())
-        return f"{error.field}: {said}" if error.field else said
-    return str(error)
+    """An error as a person reads it, in this run's locale: its phrase where it has one, else
+    its message's template in the ``errors`` catalogue (:mod:`infrasight.locales.errors`)."""
+    return error_message(error, cli_locale())
 
 
 def word(code: str) -> str:

@@ -63,7 +63,7 @@ LOCALES: Mapping[str, tuple[str, str]] = MappingProxyType(
 DEFAULT_LOCALE = "en"
 #: The domain holding the data catalogues' texts.
 DATA_DOMAIN = "catalogue"
-DOMAINS = ("messages", "reports", "notify", "evidence", "cli", DATA_DOMAIN)
+DOMAINS = ("messages", "reports", "notify", "evidence", "cli", "errors", DATA_DOMAIN)
 
 
 def N_(message: str) -> str:  # noqa: N802 (the gettext convention)

@@ -569,7 +569,7 @@ def register(ctx: WebContext) -> None:
                     session, caller, asset_id=asset, status=chosen, min_risk=risk
                 )
             except InfraSightError as error:
-                ui.label(error_text(error))
+                ui.label(error_text(error, t.locale))
                 return
             if not hazards:
                 ui.label(t("No hazards."))
