@@ -42,6 +42,8 @@ __all__ = ["ERRORS_DOMAIN", "error_message", "error_translator", "localise_messa
 ERRORS_DOMAIN = "errors"
 #: A nested message is translated at most this deep (``not enough data: {err}``).
 _DEPTH = 3
+#: Placeholders holding a request's own key (a field, a path in a file): never translated.
+_AS_WRITTEN = frozenset({"field", "where"})
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:![rsa])?(?::[^{}]*)?\}")
 
 
@@ -126,13 +128,16 @@ def localise_message(text: str, t: Translator, depth: int = 0, *, record: bool =
         translated = t.messages.get(msgid)
         if translated is None:
             break
-        values = {k: _value(v, t, depth) for k, v in found.groupdict().items()}
+        values = {
+            k: v if k in _AS_WRITTEN else _value(v, t, depth)
+            for k, v in found.groupdict().items()
+        }
         return _fill(translated, values)
-    if ": " in text:  # "field: message" or "context: nested message"
+    if ": " in text:  # "field: message": the field as written, the message translated
         head, _sep, rest = text.partition(": ")
         said = localise_message(rest, t, depth + 1, record=False)
         if said != rest:
-            return f"{_value(head, t, depth)}：{said}"
+            return f"{head}: {said}"
     if record:
         t.missing.add(text)
     return text
