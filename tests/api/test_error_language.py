@@ -14,7 +14,7 @@ from tests.conftest import Site, Tenant
 
 API = "/api/v1"
 #: An English word: an error detail holds no names of people's making outside quotes, only
-#: ids, codes and field names (the field it starts with; identifiers with ``-``, ``_``, ``=``, ``/``).
+#: ids, codes and field names (the leading field; identifiers holding -, _, =, /, digits).
 WORD = re.compile(r"[A-Za-z]{3,}")
 CODE = re.compile(r"^[\w.\[\]]+: |\S*[-_=/.\d]\S*")
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -46,7 +46,7 @@ def test_every_error_answer_is_in_the_callers_language(
     h = tenant.headers()
     found, checked = [], 0
     for method, url in _calls(client, site):
-        body = {} if method in ("post", "put", "patch") else None
+        body: dict[str, object] | None = {} if method in ("post", "put", "patch") else None
         english = client.request(method, url, json=body, headers=h)
         if not 400 <= english.status_code < 500 or english.status_code == 401:
             continue
@@ -56,14 +56,15 @@ def test_every_error_answer_is_in_the_callers_language(
             assert got.json()["field"] == english.json()["field"], (method, url, locale)
             detail = got.json()["detail"]
             checked += 1
-            found += [f"{locale} {method.upper()} {url}: {run!r} in {detail!r}" for run in _english(detail)]
+            found += [
+                f"{locale} {method.upper()} {url}: {run!r} in {detail!r}"
+                for run in _english(detail)
+            ]
     assert checked >= 150, checked
     assert found == [], "\n".join(found)
 
 
-def test_known_errors_read_in_each_language(
-    client: TestClient, tenant: Tenant, site: Site
-) -> None:
+def test_known_errors_read_in_each_language(client: TestClient, tenant: Tenant, site: Site) -> None:
     h = tenant.headers()
     element = f"{API}/elements/{MISSING}"
     english = client.get(element, headers=h)
@@ -73,12 +74,15 @@ def test_known_errors_read_in_each_language(
     hant = client.get(element, headers={**h, "Accept-Language": "zh-Hant"}).json()["detail"]
     assert hans == f"未找到构件 {MISSING}" and hant == f"找不到構件 {MISSING}"
     # a conflict names what is in the way, in words of the catalogue
-    gone = client.delete(f"{API}/assets/{site.asset_id}", headers={**h, "Accept-Language": "zh-Hans"})
+    gone = client.delete(
+        f"{API}/assets/{site.asset_id}", headers={**h, "Accept-Language": "zh-Hans"}
+    )
     assert gone.status_code == 409
     assert gone.json()["detail"] == f"资产 {site.asset_id} 仍有设备；请先删除"
     # request validation: the field stays as sent, pydantic's words are translated
     bad = client.post(
-        f"{API}/assets", json={"name": "x", "kind": "bridge", "latitude": "north"},
+        f"{API}/assets",
+        json={"name": "x", "kind": "bridge", "latitude": "north"},
         headers={**h, "Accept-Language": "zh-Hant"},
     )
     assert bad.status_code == 422 and bad.json()["field"] == "latitude", bad.json()

@@ -88,9 +88,11 @@ def _templates() -> Sequence[tuple[re.Pattern[str], str]]:
 
 
 def _fill(template: str, values: Mapping[str, str]) -> str:
-    return _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template).replace(
-        "{{", "{"
-    ).replace("}}", "}")
+    return (
+        _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+        .replace("{{", "{")
+        .replace("}}", "}")
+    )
 
 
 def _value(text: str, t: Translator, depth: int) -> str:
@@ -129,8 +131,7 @@ def localise_message(text: str, t: Translator, depth: int = 0, *, record: bool =
         if translated is None:
             break
         values = {
-            k: v if k in _AS_WRITTEN else _value(v, t, depth)
-            for k, v in found.groupdict().items()
+            k: v if k in _AS_WRITTEN else _value(v, t, depth) for k, v in found.groupdict().items()
         }
         return _fill(translated, values)
     if ": " in text:  # "field: message": the field as written, the message translated

@@ -319,7 +319,15 @@ def _filters(
 
 def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> None:
     columns = [
-        {"name": "kind", "label": t("Kind"), "field": "kind", "align": "left"},
+        # short names: never wrapped (a CJK heading would break after every character)
+        {
+            "name": "kind",
+            "label": t("Kind"),
+            "field": "kind",
+            "align": "left",
+            "classes": "whitespace-nowrap",
+            "headerClasses": "whitespace-nowrap",
+        },
         {"name": "test", "label": t("Test"), "field": "test", "align": "left"},
         {"name": "detail", "label": t("Detail"), "field": "detail", "align": "left"},
         {"name": "value", "label": t("Value"), "field": "value"},
