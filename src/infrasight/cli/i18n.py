@@ -21,6 +21,7 @@ __all__ = [
     "LANG_ENV",
     "cli_locale",
     "error_text",
+    "known_locale",
     "locale_from_environment",
     "set_locale",
     "t",
@@ -64,7 +65,7 @@ STATES = (
 )
 
 
-def _known(value: str) -> str | None:
+def known_locale(value: str) -> str | None:
     """``value`` as a shipped locale id (``zh-hant`` -> ``zh-Hant``), or None."""
     lowered = value.strip().replace("_", "-").lower()
     return next((loc for loc in LOCALES if loc.lower() == lowered), None)
@@ -73,7 +74,7 @@ def _known(value: str) -> str | None:
 def locale_from_environment(environ: Mapping[str, str] | None = None) -> str:
     """The locale the environment asks for (see the module docstring); English by default."""
     env = os.environ if environ is None else environ
-    if env.get(LANG_ENV) and (found := _known(env[LANG_ENV])):
+    if env.get(LANG_ENV) and (found := known_locale(env[LANG_ENV])):
         return found
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name, "")
@@ -95,7 +96,7 @@ def set_locale(locale: str | None) -> None:
     _chosen.clear()
     if locale is None:
         return
-    found = _known(locale)
+    found = known_locale(locale)
     if found is None:
         raise InvalidInputError(
             f"unknown language {locale!r}; known: {', '.join(LOCALES)}", field="--lang"

@@ -30,7 +30,7 @@ from infrasight.locales import LOCALES
 from infrasight.locales.errors import ERRORS_DOMAIN
 from infrasight.locales.extract import _po
 
-__all__ = ["error_templates", "main", "render_catalogues"]
+__all__ = ["error_templates", "main", "render_catalogues", "render_domain", "write_domain"]
 
 _LOGGER = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
@@ -127,35 +127,37 @@ def error_templates(package: Path = _PACKAGE) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _catalogue(templates: Sequence[str], locale: str | None) -> Catalog:
+def _catalogue(domain: str, msgids: Sequence[str], header: str, locale: str | None) -> Catalog:
     catalog = Catalog(
         locale=Locale.parse(LOCALES[locale][1]) if locale else None,
-        domain=ERRORS_DOMAIN,
-        header_comment=_HEADER,
+        domain=domain,
+        header_comment=header,
         project="InfraSight",
         version="1",
         fuzzy=False,
     )
-    for template in templates:
-        added = catalog.add(template, "")
+    for msgid in msgids:
+        added = catalog.add(msgid, "")
         added.flags.discard("python-format")
-        if "{" in template:
+        if "{" in msgid:
             added.flags.add("python-brace-format")
     return catalog
 
 
-def render_catalogues(package: Path = _PACKAGE) -> dict[Path, str]:
-    """The new ``errors.pot`` and each locale's ``errors.po`` (path -> contents)."""
-    templates = error_templates(package)
+def render_domain(
+    domain: str, msgids: Sequence[str], header: str, package: Path = _PACKAGE
+) -> dict[Path, str]:
+    """The new ``<domain>.pot`` and each locale's ``<domain>.po`` (path -> contents): the
+    translations of unchanged msgids kept, new ones empty, vanished ones dropped."""
     root = package / "locales"
-    files = {root / f"{ERRORS_DOMAIN}.pot": _po(_catalogue(templates, None))}
+    files = {root / f"{domain}.pot": _po(_catalogue(domain, msgids, header, None))}
     for locale, (folder, babel_locale) in LOCALES.items():
-        path = root / folder / "LC_MESSAGES" / f"{ERRORS_DOMAIN}.po"
+        path = root / folder / "LC_MESSAGES" / f"{domain}.po"
         old: Catalog | None = None
         if path.is_file():
             with path.open("rb") as handle:
                 old = read_po(handle, locale=Locale.parse(babel_locale))
-        catalog = _catalogue(templates, locale)
+        catalog = _catalogue(domain, msgids, header, locale)
         for message in catalog:
             previous = old.get(message.id) if old is not None and message.id else None
             if previous is not None and previous.string:
@@ -164,21 +166,32 @@ def render_catalogues(package: Path = _PACKAGE) -> dict[Path, str]:
     return files
 
 
+def render_catalogues(package: Path = _PACKAGE) -> dict[Path, str]:
+    """The new ``errors.pot`` and each locale's ``errors.po`` (path -> contents)."""
+    return render_domain(ERRORS_DOMAIN, error_templates(package), _HEADER, package)
+
+
+def write_domain(domain: str, msgids: Sequence[str], header: str, *, check: bool) -> int:
+    """Write ``domain``'s catalogues (see :func:`render_domain`); with ``check`` write nothing
+    and return 1 when they are stale."""
+    stale = []
+    for path, text in render_domain(domain, msgids, header).items():
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            stale.append(path)
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    for path in stale:
+        _LOGGER.info("%s %s", "out of date:" if check else "wrote", path)
+    return 1 if stale and check else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the catalogues (or with ``--check`` report whether they are up to date)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
     args = parser.parse_args(argv)
-    stale = []
-    for path, text in render_catalogues().items():
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if current != text:
-            stale.append(path)
-            if not args.check:
-                path.write_text(text, encoding="utf-8")
-    for path in stale:
-        _LOGGER.info("%s %s", "out of date:" if args.check else "wrote", path)
-    return 1 if stale and args.check else 0
+    return write_domain(ERRORS_DOMAIN, error_templates(), _HEADER, check=args.check)
 
 
 if __name__ == "__main__":
