@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from infrasight.core.errors import InfraSightError, InvalidInputError
+from infrasight.core.errors import InvalidInputError
 from infrasight.locales import DEFAULT_LOCALE, LOCALES, N_, Translator, translator
 from infrasight.locales.errors import error_message
 from infrasight.locales.phrases import evidence_translator
@@ -23,6 +23,7 @@ __all__ = [
     "error_text",
     "known_locale",
     "locale_from_environment",
+    "say",
     "set_locale",
     "t",
     "word",
@@ -114,12 +115,18 @@ def t() -> Translator:
     return translator(DOMAIN, cli_locale())
 
 
+def say(message: str, **values: object) -> str:
+    """``message`` (a msgid of the ``cli`` catalogue) in this run's locale, ``{name}``
+    placeholders filled from ``values``."""
+    return t()(message, **values)
+
+
 def words() -> Translator:
     """The analytics' words and phrases (``evidence`` domain) in this run's locale."""
     return evidence_translator(cli_locale())
 
 
-def error_text(error: InfraSightError) -> str:
+def error_text(error: BaseException) -> str:
     """An error as a person reads it, in this run's locale: its phrase where it has one, else
     its message's template in the ``errors`` catalogue (:mod:`infrasight.locales.errors`)."""
     return error_message(error, cli_locale())
