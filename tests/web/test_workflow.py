@@ -331,7 +331,13 @@ async def test_engineer_edits_rules_with_the_apis_validation(
     # not JSON
     editor.clear().type("{oops")
     web.find(marker="save").click()
-    await web.should_see("definition: not JSON: Expecting property name enclosed in double quotes")
+    not_json = {
+        "en": "definition: not JSON: Expecting property name enclosed in double quotes at line 1 "
+        "column 2",
+        "zh-Hant": "definition: JSON 語法錯誤（第 1 行第 2 欄）：此處應有以雙引號括住的屬性名稱",
+        "zh-Hans": "definition: JSON 语法错误（第 1 行第 2 列）：此处应有用双引号括起的属性名",
+    }[locale]
+    await web.should_see(not_json)
     # JSON, but a channel the organisation does not have (the API's own check)
     bad = {**RULE, "id": "P2-fast", "channels": ["NO-SUCH"]}
     editor.clear().type(json.dumps(bad))
@@ -352,7 +358,12 @@ async def test_engineer_edits_rules_with_the_apis_validation(
     editor = web.find(marker="definition")
     editor.clear().type(json.dumps({**good, "id": "renamed"}))
     web.find(marker="save").click()
-    await web.should_see("definition.id: the rule id must stay 'P2-fast'")
+    stay = {
+        "en": "the rule id must stay 'P2-fast'",
+        "zh-Hant": "規則 ID 必須保持為 'P2-fast'",
+        "zh-Hans": "规则 ID 必须保持为 'P2-fast'",
+    }[locale]
+    await web.should_see(f"definition.id: {stay}")
     web.find(marker="enabled").elements.pop().set_value(False)
     editor.clear().type(json.dumps(good))
     web.find(marker="save").click()

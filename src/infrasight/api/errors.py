@@ -32,7 +32,7 @@ from infrasight.core.errors import (
     QueueFullError,
     UnsupportedMediaTypeError,
 )
-from infrasight.locales.phrases import evidence_translator, render_phrase
+from infrasight.locales.errors import error_message, error_translator, localise_message
 from infrasight.services.user_locale import accepted_locale
 from infrasight.storage.blobs import BlobStoreUnavailableError
 
@@ -82,18 +82,24 @@ def _status_of(error: InfraSightError) -> int:
     return 500
 
 
-def _said(request: Request, error: InfraSightError) -> str:
-    """The error in the caller's language where it is a phrase (``InvalidInputError.phrase``):
-    the route's locale (``LocaleDep``) or else ``Accept-Language``; English otherwise."""
-    if not isinstance(error, InvalidInputError) or error.phrase is None:
-        return str(error)
-    locale = getattr(request.state, "locale", None) or accepted_locale(
+def _locale(request: Request) -> str | None:
+    """The caller's language: the route's locale (``LocaleDep``) or else ``Accept-Language``;
+    None (English) otherwise."""
+    return getattr(request.state, "locale", None) or accepted_locale(
         request.headers.get("accept-language", "")
     )
-    if locale is None:
-        return str(error)
-    text = render_phrase(error.phrase, evidence_translator(locale))
-    return f"{error.field}: {text}" if error.field else text
+
+
+def _said(request: Request, error: InfraSightError) -> str:
+    """The error in the caller's language (:func:`infrasight.locales.errors.error_message`):
+    its phrase, else its message's template from the ``errors`` catalogue; English otherwise."""
+    return error_message(error, _locale(request))
+
+
+def _say(request: Request, message: str) -> str:
+    """A message the handlers write themselves, in the caller's language."""
+    locale = _locale(request)
+    return message if locale is None else localise_message(message, error_translator(locale))
 
 
 async def _handle_domain(request: Request, error: Exception) -> JSONResponse:
@@ -124,7 +130,7 @@ def validation_field(location: Sequence[Any]) -> str | None:
     return text or None
 
 
-async def _handle_validation(_request: Request, error: Exception) -> JSONResponse:
+async def _handle_validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = list(error.errors())
     if not problems:  # pragma: no cover - FastAPI always lists at least one
@@ -145,7 +151,7 @@ async def _handle_validation(_request: Request, error: Exception) -> JSONRespons
         message = f"{field}: {message}"
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-    return error_response(422, message, field)
+    return error_response(422, _say(request, message), field)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -179,34 +185,38 @@ async def _handle_http(request: Request, error: Exception) -> JSONResponse:
         detail = f"no such endpoint: {request.url.path}"
     elif error.status_code == 400:
         # FastAPI's "error parsing the body" (not JSON, or not a form): bad input, like the rest.
-        return error_response(422, f"body: {error.detail}", "body")
+        return error_response(422, _say(request, f"body: {error.detail}"), "body")
     else:
         detail = str(error.detail)
-    return error_response(error.status_code, detail, None, headers)
+    return error_response(error.status_code, _say(request, detail), None, headers)
 
 
-async def _handle_out_of_range(_request: Request, error: Exception) -> JSONResponse:
+async def _handle_out_of_range(request: Request, error: Exception) -> JSONResponse:
     """A number the database cannot hold (e.g. an id beyond 64 bits) is bad input, not a 500."""
     _LOGGER.info("out-of-range number rejected: %s", error)
-    return error_response(422, "a number is out of range (ids and offsets are 64-bit integers)")
+    return error_response(
+        422, _say(request, "a number is out of range (ids and offsets are 64-bit integers)")
+    )
 
 
-async def _handle_busy(_request: Request, error: Exception) -> JSONResponse:
+async def _handle_busy(request: Request, error: Exception) -> JSONResponse:
     """No database connection came free in time: the server is overloaded, not broken."""
     _LOGGER.warning("database connection pool exhausted: %s", error)
     return JSONResponse(
-        {"detail": "the server is busy; retry shortly", "field": None},
+        {"detail": _say(request, "the server is busy; retry shortly"), "field": None},
         status_code=503,
         headers={"Retry-After": "1"},
     )
 
 
-async def _handle_blob_store_down(_request: Request, error: Exception) -> JSONResponse:
+async def _handle_blob_store_down(request: Request, error: Exception) -> JSONResponse:
     """The object store is down or unreachable: nothing was stored; the client may retry."""
     _LOGGER.error("blob store unavailable: %s", error)
     return JSONResponse(
         {
-            "detail": "the blob store (images and files) is unreachable; retry shortly",
+            "detail": _say(
+                request, "the blob store (images and files) is unreachable; retry shortly"
+            ),
             "field": None,
         },
         status_code=503,
@@ -217,7 +227,9 @@ async def _handle_blob_store_down(_request: Request, error: Exception) -> JSONRe
 async def _handle_disconnect(request: Request, _error: Exception) -> JSONResponse:
     """The client went away while sending its body: nothing was stored, nobody to answer."""
     _LOGGER.info("client disconnected during %s %s", request.method, request.url.path)
-    return error_response(400, "the client disconnected before the body was complete", "body")
+    return error_response(
+        400, _say(request, "the client disconnected before the body was complete"), "body"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

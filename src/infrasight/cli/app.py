@@ -23,10 +23,12 @@ from infrasight.cli import (
     worker_cmds,
     workorder_cmds,
 )
+from infrasight.cli.help_texts import LocalisedGroup
 from infrasight.cli.i18n import LANG_ENV, set_locale
 from infrasight.core.errors import InvalidInputError
 
 app = typer.Typer(
+    cls=LocalisedGroup,
     help="InfraSight: AI-driven safety monitoring of bridges, tunnels and rail lines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

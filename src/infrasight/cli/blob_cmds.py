@@ -8,6 +8,7 @@ import typer
 from sqlalchemy import select
 
 from infrasight.cli.common import console, load_settings
+from infrasight.cli.i18n import say
 from infrasight.storage.blob_migration import copy_blobs
 from infrasight.storage.blobs import open_blob_store
 from infrasight.storage.db import Database
@@ -28,7 +29,10 @@ def migrate(
     INFRASIGHT_DATA_DIR. Afterwards set INFRASIGHT_BLOB_BACKEND to the target.
     """
     if to not in ("s3", "local"):
-        console.print(f"[red]error:[/red] --to: must be 's3' or 'local', not {to!r}")
+        console.print(
+            f"[red]{say('error:')}[/red] "
+            + say("--to: must be 's3' or 'local', not {to}", to=repr(to))
+        )
         raise typer.Exit(2)
     target_name: Literal["s3", "local"] = "s3" if to == "s3" else "local"
     source_name = "local" if target_name == "s3" else "s3"
@@ -43,11 +47,18 @@ def migrate(
     target = open_blob_store(settings, target_name)
     result = copy_blobs(source, target, known)
     console.print(
-        f"blobs {source_name} -> {target_name}: {result.copied} copied "
-        f"({result.bytes_copied} bytes), {result.present} already there, "
-        f"{len(result.missing)} missing"
+        say(
+            "blobs {source} -> {target}: {copied} copied ({size} bytes), {present} already "
+            "there, {missing} missing",
+            source=source_name,
+            target=target_name,
+            copied=result.copied,
+            size=result.bytes_copied,
+            present=result.present,
+            missing=len(result.missing),
+        )
     )
     for digest in result.missing:
-        console.print(f"[red]missing:[/red] {digest}")
+        console.print(f"[red]{say('missing:')}[/red] {digest}")
     if result.missing:
         raise typer.Exit(1)

@@ -10,6 +10,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from infrasight.cli.i18n import error_text, say
 from infrasight.cli.measure import (
     bad_input,
     emit_json,
@@ -52,16 +53,23 @@ def camera(
         frames = [read_image(p) for p in images]
         cal = calibrate_camera(frames, board=spec)
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
     if output is not None:
         output.write_text(cal.to_json())
     if as_json:
         emit_json(cal.to_dict())
         return
     Console().print(
-        f"fx {cal.fx:.2f} px, fy {cal.fy:.2f} px, centre ({cal.camera_matrix[0, 2]:.1f}, "
-        f"{cal.camera_matrix[1, 2]:.1f}), k1 {cal.dist_coeffs[0]:+.4f}, "
-        f"RMS {cal.rms_px:.3f} px from {cal.n_views} views"
+        say(
+            "fx {fx} px, fy {fy} px, centre ({cx}, {cy}), k1 {k1}, RMS {rms} px from {views} views",
+            fx=f"{cal.fx:.2f}",
+            fy=f"{cal.fy:.2f}",
+            cx=f"{cal.camera_matrix[0, 2]:.1f}",
+            cy=f"{cal.camera_matrix[1, 2]:.1f}",
+            k1=f"{cal.dist_coeffs[0]:+.4f}",
+            rms=f"{cal.rms_px:.3f}",
+            views=cal.n_views,
+        )
     )
 
 
@@ -105,19 +113,30 @@ def scale(
             if not cv2.imwrite(str(rectified), bgr):
                 bad_input(f"cannot write {rectified}")
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
     if as_json:
         emit_json(cal.to_dict())
         return
     if isinstance(cal, BoardScaleCalibration):
         Console().print(
-            f"board ({cal.n_corners} corners, fit RMS {cal.residual_px:.3f} px): "
-            f"{cal.mm_per_px:.5f} mm/px at the board, length uncertainty "
-            f"{100 * cal.scale.relative_std:.3f} %"
+            say(
+                "board ({corners} corners, fit RMS {rms} px): {scale} mm/px at the board, "
+                "length uncertainty {uncertainty} %",
+                corners=cal.n_corners,
+                rms=f"{cal.residual_px:.3f}",
+                scale=f"{cal.mm_per_px:.5f}",
+                uncertainty=f"{100 * cal.scale.relative_std:.3f}",
+            )
         )
         return
     Console().print(
-        f"marker {cal.marker.marker_id}: {cal.mm_per_px:.5f} ± {cal.mm_per_px_std:.5f} mm/px "
-        f"at the marker, length uncertainty {100 * cal.scale.relative_std:.3f} % near it, "
-        f"viewing angle at the marker about {cal.tilt_deg:.1f} deg"
+        say(
+            "marker {marker}: {scale} ± {std} mm/px at the marker, length uncertainty "
+            "{uncertainty} % near it, viewing angle at the marker about {tilt} deg",
+            marker=cal.marker.marker_id,
+            scale=f"{cal.mm_per_px:.5f}",
+            std=f"{cal.mm_per_px_std:.5f}",
+            uncertainty=f"{100 * cal.scale.relative_std:.3f}",
+            tilt=f"{cal.tilt_deg:.1f}",
+        )
     )

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from infrasight.cli.i18n import error_text, say
 from infrasight.vision.cracks import CrackSegmenter, overlay
 from infrasight.vision.errors import VisionInputError
 from infrasight.vision.imageio import IMAGE_SUFFIXES, load_image, load_mask
@@ -35,7 +36,7 @@ ThresholdOpt = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {message}", highlight=False)
+    _err.print(f"[bold red]{say('error:')}[/] {message}", highlight=False)
     return typer.Exit(code=2)
 
 
@@ -72,13 +73,13 @@ def detect(
     seg = CrackSegmenter(threshold=threshold)
     failures = 0
     with Progress(console=_err, transient=True) as progress:
-        task = progress.add_task("detecting cracks", total=len(files))
+        task = progress.add_task(say("detecting cracks"), total=len(files))
         for f in files:
             try:
                 image = load_image(f)
                 result = seg.segment(image)
             except VisionInputError as err:
-                _err.print(f"[bold red]error:[/] {err}", highlight=False)
+                _err.print(f"[bold red]{say('error:')}[/] {error_text(err)}", highlight=False)
                 failures += 1
                 progress.advance(task)
                 continue
@@ -88,7 +89,14 @@ def detect(
             doc = {"image": str(f), **result.to_dict()}
             (out / f"{f.stem}.json").write_text(json.dumps(doc, indent=1) + "\n")
             progress.advance(task)
-    typer.echo(f"{len(files) - failures} of {len(files)} images segmented into {out}")
+    typer.echo(
+        say(
+            "{done} of {count} images segmented into {out}",
+            done=len(files) - failures,
+            count=len(files),
+            out=out,
+        )
+    )
     if failures:
         raise typer.Exit(code=2)
 
@@ -133,7 +141,7 @@ def evaluate(
 
     def scored(progress: Progress) -> Iterator[tuple[NDArray[np.float32], NDArray[np.bool_]]]:
         # One image at a time: memory does not grow with the size of the set.
-        task = progress.add_task("evaluating", total=len(pairs))
+        task = progress.add_task(say("evaluating"), total=len(pairs))
         for img_path, mask_path in pairs:
             try:
                 image = load_image(img_path)
@@ -169,9 +177,9 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(figures))
         return
-    table = Table(title=f"crack segmentation on {len(pairs)} images")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table = Table(title=say("crack segmentation on {count} images", count=len(pairs)))
+    table.add_column(say("metric"))
+    table.add_column(say("value"), justify="right")
     for k, v in figures.items():
         table.add_row(k, str(v))
     Console().print(table)
@@ -203,8 +211,15 @@ def export_reviews_cmd(
                 max_pixels=settings.max_image_pixels,
             )
         _err.print(
-            f"wrote {summary.images} images to {out}: {summary.confirmed} confirmed, "
-            f"{summary.rejected} rejected, {summary.unreviewed} not reviewed",
+            say(
+                "wrote {images} images to {out}: {confirmed} confirmed, {rejected} rejected, "
+                "{unreviewed} not reviewed",
+                images=summary.images,
+                out=out,
+                confirmed=summary.confirmed,
+                rejected=summary.rejected,
+                unreviewed=summary.unreviewed,
+            ),
             highlight=False,
         )
         typer.echo(

@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from infrasight.cli.common import console, exits_cleanly, load_settings
+from infrasight.cli.i18n import say
 from infrasight.core.errors import InvalidInputError
 from infrasight.platform import Platform
 
@@ -37,9 +38,11 @@ def start_bridge(platform: Platform) -> MqttBridge | None:
 
     bridge = MqttBridge(platform, platform.settings.mqtt_url)
     if bridge.start():
-        console.print(f"MQTT ingest on {platform.settings.mqtt_url}")
+        console.print(say("MQTT ingest on {url}", url=platform.settings.mqtt_url))
     else:
-        console.print("[yellow]MQTT broker not reachable yet; retrying in the background[/yellow]")
+        console.print(
+            f"[yellow]{say('MQTT broker not reachable yet; retrying in the background')}[/yellow]"
+        )
     return bridge
 
 
@@ -63,9 +66,10 @@ def mqtt_run(
     try:
         bridge = MqttBridge(platform, broker, client_id=client_id)
         if bridge.start():
-            console.print(f"MQTT bridge subscribed on {broker}")
+            console.print(say("MQTT bridge subscribed on {broker}", broker=broker))
         else:
-            console.print(f"[yellow]broker {broker} not reachable yet; retrying[/yellow]")
+            waiting = say("broker {broker} not reachable yet; retrying", broker=broker)
+            console.print(f"[yellow]{waiting}[/yellow]")
         _wait_for_signal()
         bridge.stop()
     finally:
@@ -83,7 +87,7 @@ def edge_run(config: ConfigOption) -> None:
     """Run the store-and-forward agent of a terminal until SIGTERM/SIGINT."""
     from infrasight.edge.runner import run_agent
 
-    console.print(f"edge agent of {config} running (stop: Ctrl-C or SIGTERM)")
+    console.print(say("edge agent of {config} running (stop: Ctrl-C or SIGTERM)", config=config))
     run_agent(config)
 
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from infrasight.core.errors import InfraSightError, InvalidInputError
+from infrasight.core.errors import InvalidInputError
 from infrasight.locales import DEFAULT_LOCALE, LOCALES, N_, Translator, translator
-from infrasight.locales.phrases import evidence_translator, render_phrase
+from infrasight.locales.errors import error_message
+from infrasight.locales.phrases import evidence_translator
 
 __all__ = [
     "LANG_ENV",
     "cli_locale",
     "error_text",
+    "known_locale",
     "locale_from_environment",
+    "say",
     "set_locale",
     "t",
     "word",
@@ -63,7 +66,7 @@ STATES = (
 )
 
 
-def _known(value: str) -> str | None:
+def known_locale(value: str) -> str | None:
     """``value`` as a shipped locale id (``zh-hant`` -> ``zh-Hant``), or None."""
     lowered = value.strip().replace("_", "-").lower()
     return next((loc for loc in LOCALES if loc.lower() == lowered), None)
@@ -72,7 +75,7 @@ def _known(value: str) -> str | None:
 def locale_from_environment(environ: Mapping[str, str] | None = None) -> str:
     """The locale the environment asks for (see the module docstring); English by default."""
     env = os.environ if environ is None else environ
-    if env.get(LANG_ENV) and (found := _known(env[LANG_ENV])):
+    if env.get(LANG_ENV) and (found := known_locale(env[LANG_ENV])):
         return found
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name, "")
@@ -94,7 +97,7 @@ def set_locale(locale: str | None) -> None:
     _chosen.clear()
     if locale is None:
         return
-    found = _known(locale)
+    found = known_locale(locale)
     if found is None:
         raise InvalidInputError(
             f"unknown language {locale!r}; known: {', '.join(LOCALES)}", field="--lang"
@@ -112,17 +115,21 @@ def t() -> Translator:
     return translator(DOMAIN, cli_locale())
 
 
+def say(message: str, **values: object) -> str:
+    """``message`` (a msgid of the ``cli`` catalogue) in this run's locale, ``{name}``
+    placeholders filled from ``values``."""
+    return t()(message, **values)
+
+
 def words() -> Translator:
     """The analytics' words and phrases (``evidence`` domain) in this run's locale."""
     return evidence_translator(cli_locale())
 
 
-def error_text(error: InfraSightError) -> str:
-    """An error as a person reads it: its phrase in this run's locale where it has one."""
-    if isinstance(error, InvalidInputError) and error.phrase is not None:
-        said = render_phrase(error.phrase, words())
-        return f"{error.field}: {said}" if error.field else said
-    return str(error)
+def error_text(error: BaseException) -> str:
+    """An error as a person reads it, in this run's locale: its phrase where it has one, else
+    its message's template in the ``errors`` catalogue (:mod:`infrasight.locales.errors`)."""
+    return error_message(error, cli_locale())
 
 
 def word(code: str) -> str:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from infrasight.cli.i18n import error_text, say
 from infrasight.measure import (
     BoardSpec,
     CameraCalibration,
@@ -35,7 +36,7 @@ err_console = Console(stderr=True)
 
 def bad_input(message: str) -> NoReturn:
     """Print ``message`` to stderr and exit with code 2."""
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(f"{say('error:')} {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -83,7 +84,7 @@ def undistorted(image: NDArray[Any], camera: CameraCalibration | None) -> NDArra
     try:
         return np.asarray(undistort(image, camera))
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
 
 
 def resolve_scale(
@@ -114,7 +115,7 @@ def resolve_scale(
             bcal = calibrate_scale_from_board(image, board=BoardSpec.parse(board))
             return bcal.scale, bcal.to_dict()
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
     return None, None
 
 
@@ -308,7 +309,7 @@ def _mask_cracks(
             link_gap_px=link_gap,
         )
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
     return [q.to_dict(include_profile=profile) for q in results]
 
 
@@ -318,7 +319,7 @@ def _parse_regions(values: list[str] | None) -> list[Region]:
         try:
             out.append(Region.parse(v))
         except MeasurementInputError as err:
-            bad_input(str(err))
+            bad_input(error_text(err))
     return out
 
 
@@ -376,7 +377,7 @@ def displacement(
     try:
         ref = undistorted(read_image(reference), cam)
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
     scale, _ = resolve_scale(
         ref, mm_per_px=mm_per_px, marker_mm=marker_mm, dictionary=dictionary, board=board
     )
@@ -396,7 +397,7 @@ def displacement(
         if not frames:
             bad_input("no frames could be read")
         with Progress(console=err_console, transient=True, disable=len(frames) < 3) as bar:
-            task = bar.add_task("tracking", total=len(frames))
+            task = bar.add_task(say("tracking"), total=len(frames))
             result = track_displacement(
                 ref,
                 frames,
@@ -412,7 +413,7 @@ def displacement(
                 progress=lambda _k: bar.advance(task),
             )
     except MeasurementInputError as err:
-        bad_input(str(err))
+        bad_input(error_text(err))
     if as_json:
         emit_json(result.to_json_dict(details=details))
         return

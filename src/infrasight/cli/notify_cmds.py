@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from infrasight.cli.common import console, exits_cleanly, open_platform
+from infrasight.cli.i18n import say
 from infrasight.cli.platform_cmds import organization_principal
 from infrasight.core.errors import ConflictError, NotFoundError
 from infrasight.services.notify.subscriptions import (
@@ -91,7 +92,7 @@ def unsubscribe(subscription_id: Annotated[int, typer.Argument()], org: OrgOptio
     with open_platform() as platform, platform.database.transaction() as session:
         caller = replace(organization_principal(session, org), name="cli:notify")
         delete_subscription(session, caller, subscription_id)
-    console.print(f"subscription {subscription_id} deleted")
+    console.print(say("subscription {id} deleted", id=subscription_id))
 
 
 @app.command("rotate")
@@ -158,7 +159,7 @@ def retry(delivery_id: Annotated[int, typer.Argument()], org: OrgOption = None) 
             raise ConflictError(f"delivery {delivery_id} is {row.status}; only a dead one")
         row.status, row.attempts, row.last_error = "pending", 0, ""
         row.next_attempt_at = row.created_at
-    console.print(f"delivery {delivery_id} queued again")
+    console.print(say("delivery {id} queued again", id=delivery_id))
 
 
 @app.command("send")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.cli.common import console, exits_cleanly, load_settings, open_platform
+from infrasight.cli.i18n import say
 from infrasight.core.domain import Role
 from infrasight.core.errors import InvalidInputError
 from infrasight.core.settings import Settings
@@ -49,8 +50,12 @@ def serve(
     if workers > 1:
         _serve_workers(settings, host, port, workers)
         return
-    pages = f"web app: http://{host}:{port}/, " if settings.web else ""
-    console.print(f"InfraSight on [bold]http://{host}:{port}[/bold] ({pages}API docs: /docs)")
+    url = f"http://{host}:{port}"
+    console.print(
+        say("InfraSight on [bold]{url}[/bold] (web app: {url}/, API docs: /docs)", url=url)
+        if settings.web
+        else say("InfraSight on [bold]{url}[/bold] (API docs: /docs)", url=url)
+    )
     app = create_app(settings)
     from infrasight.cli.field import start_bridge
 
@@ -78,8 +83,11 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
             "(`infrasight mqtt run`), not in each of the API processes[/yellow]"
         )
     console.print(
-        f"InfraSight API on [bold]http://{host}:{port}[/bold] in {workers} processes "
-        "(API docs: /docs)"
+        say(
+            "InfraSight API on [bold]{url}[/bold] in {workers} processes (API docs: /docs)",
+            url=f"http://{host}:{port}",
+            workers=workers,
+        )
     )
     uvicorn.run(
         "infrasight.api.app:create_app",
@@ -102,7 +110,13 @@ def db_upgrade(
 
     settings = load_settings()
     upgrade(settings, revision)
-    console.print(f"database at revision {revision}: {settings.effective_database_url}")
+    console.print(
+        say(
+            "database at revision {revision}: {url}",
+            revision=revision,
+            url=settings.effective_database_url,
+        )
+    )
 
 
 PasswordOption = Annotated[
@@ -152,9 +166,21 @@ def admin_create(
         )
         actor = Principal(organization_id=organization.id, name="cli:admin", role=Role.ADMIN)
         record_audit(session, actor, "create", "user", user.id, {"role": "admin"})
-    login = "e-mail and password login enabled" if secret else "no password (token only)"
+    login = say("e-mail and password login enabled") if secret else say("no password (token only)")
     console.print(
-        f"{'created' if created else 'using'} organisation {org!r}; admin {email}; {login}"
+        say(
+            "created organisation {org}; admin {email}; {login}",
+            org=repr(org),
+            email=email,
+            login=login,
+        )
+        if created
+        else say(
+            "using organisation {org}; admin {email}; {login}",
+            org=repr(org),
+            email=email,
+            login=login,
+        )
     )
     typer.echo(token)
 
@@ -181,7 +207,13 @@ def admin_password(
         revoke_tokens(session, user, kind=TokenKind.SESSION)
         actor = Principal(organization_id=user.organization_id, name="cli:admin", role=Role.ADMIN)
         record_audit(session, actor, "set_password", "user", user.id)
-    console.print(f"password of {email} in {org!r} set; their login sessions ended")
+    console.print(
+        say(
+            "password of {email} in {org} set; their login sessions ended",
+            email=email,
+            org=repr(org),
+        )
+    )
 
 
 def organization_principal(session: Session, org: str | None) -> Principal:
@@ -222,7 +254,7 @@ def import_readings(
                 console=console,
             )
             with progress:
-                task = progress.add_task("readings", total=len(batch))
+                task = progress.add_task(say("readings"), total=len(batch))
                 for start in range(0, len(batch), IMPORT_CHUNK):
                     chunk = batch.slice(start, start + IMPORT_CHUNK)
                     result = ingest_readings(
@@ -235,7 +267,13 @@ def import_readings(
                     progress.advance(task, len(chunk))
         for event in events:
             platform.bus.publish(event)
-    console.print(f"imported {accepted} readings ({duplicates} duplicates skipped)")
+    console.print(
+        say(
+            "imported {accepted} readings ({duplicates} duplicates skipped)",
+            accepted=accepted,
+            duplicates=duplicates,
+        )
+    )
     typer.echo(f'{{"accepted": {accepted}, "duplicates": {duplicates}}}')
 
 
@@ -271,7 +309,12 @@ def admin_retention(
             session, actor, "update", "organization", organization.id, {"raw_retention_days": days}
         )
         dialect = session.get_bind().dialect.name
-    kept = f"{days} days" if days else "for ever"
-    console.print(f"raw readings of {org!r} kept {kept}")
+    console.print(
+        say("raw readings of {org} kept {days} days", org=repr(org), days=days)
+        if days
+        else say("raw readings of {org} kept for ever", org=repr(org))
+    )
     if days and dialect != "postgresql":
-        console.print("note: retention applies on PostgreSQL only (where roll-ups keep summaries)")
+        console.print(
+            say("note: retention applies on PostgreSQL only (where roll-ups keep summaries)")
+        )

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from infrasight.cli.i18n import error_text, say
 from infrasight.signals.anomaly import RECOMMENDED_THRESHOLD, AnomalyState, score_online
 from infrasight.signals.changepoint import detect_change_points
 from infrasight.signals.compensation import fit_compensation
@@ -70,7 +71,7 @@ def _clean_exit(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except (SignalsError, OSError, UnicodeDecodeError) as err:
-            console.print(f"[red]error:[/red] {escape(str(err))}")
+            console.print(f"[red]{say('error:')}[/red] {escape(error_text(err))}")
             raise typer.Exit(2) from err
 
     return wrapper
@@ -160,14 +161,21 @@ def score(
             f"{b:+.4g}/{n} (lag {lag / 3600:.3g} h)"
             for n, b, lag in zip(model.drivers, model.coefficients, model.lags_s, strict=True)
         )
-        console.print(f"compensation on {model.n_reference} readings: {terms}, R2 {model.r2:.3f}")
+        console.print(
+            say(
+                "compensation on {count} readings: {terms}, R2 {r2}",
+                count=model.n_reference,
+                terms=terms,
+                r2=f"{model.r2:.3f}",
+            )
+        )
     scores = np.zeros(values.size)  # rows without driver coverage: 0 (not enough data)
     todo = values[usable]
     t_todo = t[usable]
     part = np.empty(todo.size)
     state: AnomalyState | None = None
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("scoring", total=todo.size)
+        task = progress.add_task(say("scoring"), total=todo.size)
         for start in range(0, todo.size, _CHUNK):
             chunk = todo[start : start + _CHUNK]
             s, state = score_online(chunk, state, times=t_todo[start : start + _CHUNK])
@@ -183,14 +191,21 @@ def score(
             w.writerow([*row, f"{scores[k]:.6f}", *cells])
     n_hi = int(np.sum(scores >= RECOMMENDED_THRESHOLD))
     console.print(
-        f"scored {values.size} readings ({len(table.rows)} rows), {n_hi} with score >= "
-        f"{RECOMMENDED_THRESHOLD} (recommended threshold) -> {out_csv}"
+        say(
+            "scored {count} readings ({rows} rows), {high} with score >= {threshold} "
+            "(recommended threshold) -> {out}",
+            count=values.size,
+            rows=len(table.rows),
+            high=n_hi,
+            threshold=RECOMMENDED_THRESHOLD,
+            out=out_csv,
+        )
     )
     if plot is not None:
         from infrasight.cli.score_plot import plot_scores
 
         plot_scores(plot, t, tidy.values, scores, title=f"{input_csv.name}: {value_col}")
-        console.print(f"plot -> {plot}")
+        console.print(say("plot -> {path}", path=plot))
 
 
 def _modal_table(res: ModalResult) -> Table:
@@ -251,7 +266,7 @@ def modal(
         from infrasight.cli.signal_plots import stabilisation_diagram
 
         stabilisation_diagram(res, plot, title=f"{file.name}: {len(res.modes)} modes ({method})")
-        console.print(f"stabilisation diagram -> {plot}")
+        console.print(say("stabilisation diagram -> {path}", path=plot))
     if as_json:
         doc = res.to_dict()
         doc["source"] = rec.source
@@ -354,7 +369,7 @@ def forecast(
             limit=limit,
             title=f"{value_col}: {tm.kind} trend ({model}), {100 * level:.0f} % interval",
         )
-        console.print(f"forecast chart -> {plot}")
+        console.print(say("forecast chart -> {path}", path=plot))
     if out_csv is not None:
         with out_csv.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
@@ -366,21 +381,44 @@ def forecast(
         return
     chosen = ", ".join(f"{k} {w:.2f}" for k, w in weights.items() if w >= 0.005)
     out.print(
-        f"{tm.kind} trend on {tm.n} readings (weights: {chosen}): slope "
-        f"{doc['slope_per_day']:.4g} per day now (residual sd {tm.residual_scale:.3g}, "
-        f"interval factor {factor:g})"
+        say(
+            "{kind} trend on {count} readings (weights: {weights}): slope {slope} per day now "
+            "(residual sd {sd}, interval factor {factor})",
+            kind=tm.kind,
+            count=tm.n,
+            weights=chosen,
+            slope=f"{doc['slope_per_day']:.4g}",
+            sd=f"{tm.residual_scale:.3g}",
+            factor=f"{factor:g}",
+        )
     )
     a = doc["at_horizon"]
     out.print(
-        f"in {horizon}: {a['mean']:.4g} [{a['lower']:.4g}, {a['upper']:.4g}] "
-        f"({100 * level:.0f} % interval)"
+        say(
+            "in {horizon}: {mean} [{lower}, {upper}] ({level} % interval)",
+            horizon=horizon,
+            mean=f"{a['mean']:.4g}",
+            lower=f"{a['lower']:.4g}",
+            upper=f"{a['upper']:.4g}",
+            level=f"{100 * level:.0f}",
+        )
     )
     if "time_to_limit" in doc:
         d = doc["time_to_limit"]
-        eta = "not within the horizon" if d["eta_days"] is None else f"{d['eta_days']:.1f} days"
+        eta = (
+            say("not within the horizon")
+            if d["eta_days"] is None
+            else say("{days} days", days=f"{d['eta_days']:.1f}")
+        )
         out.print(
-            f"limit {limit:g}: expected crossing {eta}; probability beyond it in "
-            f"{horizon}: {d['probability_by_horizon']:.3f}"
+            say(
+                "limit {limit}: expected crossing {eta}; probability beyond it in {horizon}: "
+                "{probability}",
+                limit=f"{limit:g}",
+                eta=eta,
+                horizon=horizon,
+                probability=f"{d['probability_by_horizon']:.3f}",
+            )
         )
 
 
@@ -423,9 +461,17 @@ def changepoints(
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
-    out.print(f"{res.indices.size} change point(s)")
+    out.print(say("{count} change point(s)", count=res.indices.size))
     for t, i, s in zip(res.times, res.indices, res.shifts, strict=True):
-        out.print(f"  row {int(i) + 1} (time {_fmt_time(float(t))}): mean shift {s:+.4g}")
+        out.print(
+            "  "
+            + say(
+                "row {row} (time {time}): mean shift {shift}",
+                row=int(i) + 1,
+                time=_fmt_time(float(t)),
+                shift=f"{s:+.4g}",
+            )
+        )
 
 
 @rules_app.command("validate")
@@ -437,8 +483,16 @@ def rules_validate(
     rules = rules_from_json(rules_json.read_text(encoding="utf-8"))
     for r in rules:
         lv = ", ".join(f"{x.name}({x.severity})" for x in r.levels)
-        out.print(f"{r.id}: channels {', '.join(r.channels)} [{r.combine}] levels {lv}")
-    out.print(f"{len(rules)} rule(s) valid")
+        out.print(
+            say(
+                "{id}: channels {channels} [{combine}] levels {levels}",
+                id=r.id,
+                channels=", ".join(r.channels),
+                combine=r.combine,
+                levels=lv,
+            )
+        )
+    out.print(say("{count} rule(s) valid", count=len(rules)))
 
 
 def _event_doc(e: AlarmEvent) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from infrasight.cli.common import console, load_settings
+from infrasight.cli.i18n import say
 from infrasight.core.settings import Settings
 
 SCHEDULER_LOCK = "infrasight:scheduler"
@@ -22,8 +23,11 @@ def _celery_settings() -> Settings:
     settings = load_settings()
     if settings.job_engine != "celery":
         console.print(
-            "[red]error:[/red] INFRASIGHT_JOB_ENGINE: must be 'celery' (with "
-            "INFRASIGHT_BROKER_URL) to run workers; the in-process pool needs none"
+            f"[red]{say('error:')}[/red] "
+            + say(
+                "INFRASIGHT_JOB_ENGINE: must be 'celery' (with INFRASIGHT_BROKER_URL) to run "
+                "workers; the in-process pool needs none"
+            )
         )
         raise typer.Exit(2)
     return settings
@@ -35,7 +39,10 @@ def worker(
 ) -> None:
     """Run jobs from the broker (Celery) until stopped; start one on each worker machine."""
     if pool not in ("prefork", "threads", "solo"):
-        console.print(f"[red]error:[/red] --pool: must be prefork, threads or solo, not {pool!r}")
+        console.print(
+            f"[red]{say('error:')}[/red] "
+            + say("--pool: must be prefork, threads or solo, not {pool}", pool=repr(pool))
+        )
         raise typer.Exit(2)
     from infrasight.workers.celery_app import QUEUE, create_celery
 
@@ -68,8 +75,13 @@ def scheduler() -> None:
     ttl_s = max(10, int(3 * settings.sweep_interval_s))
     if not client.set(SCHEDULER_LOCK, me, nx=True, ex=ttl_s):
         console.print(
-            "[red]error:[/red] another scheduler is running (exactly one may); "
-            f"its lock {SCHEDULER_LOCK!r} expires {ttl_s} s after it stops"
+            f"[red]{say('error:')}[/red] "
+            + say(
+                "another scheduler is running (exactly one may); its lock {lock} expires "
+                "{seconds} s after it stops",
+                lock=repr(SCHEDULER_LOCK),
+                seconds=ttl_s,
+            )
         )
         raise typer.Exit(1)
     stop = threading.Event()
@@ -81,7 +93,9 @@ def scheduler() -> None:
                 if holder is None and client.set(SCHEDULER_LOCK, me, nx=True, ex=ttl_s):
                     continue  # Redis restarted without its data: the lock is taken again
                 if (holder or client.get(SCHEDULER_LOCK)) != me.encode():
-                    console.print("[red]error:[/red] scheduler lock lost; stopping")
+                    console.print(
+                        f"[red]{say('error:')}[/red] {say('scheduler lock lost; stopping')}"
+                    )
                     os._exit(1)
                 client.expire(SCHEDULER_LOCK, ttl_s)
             except redis.RedisError as err:  # Redis down: keep going, nobody can take it meanwhile

@@ -11,7 +11,11 @@ The domains are:
 ``notify``
     Notification titles and bodies.
 ``cli``
-    What the command line prints for a person (tables, results, errors).
+    What the command line prints for a person (tables, results, progress lines).
+``cli_help``
+    The command line's ``--help`` texts (:mod:`infrasight.cli.help_texts`).
+``errors``
+    Error messages, as templates of the messages raised (:mod:`infrasight.locales.errors`).
 ``evidence``
     The sentences the analytics write as phrases (evidence details), see
     :mod:`infrasight.locales.phrases`.
@@ -63,7 +67,7 @@ LOCALES: Mapping[str, tuple[str, str]] = MappingProxyType(
 DEFAULT_LOCALE = "en"
 #: The domain holding the data catalogues' texts.
 DATA_DOMAIN = "catalogue"
-DOMAINS = ("messages", "reports", "notify", "evidence", "cli", DATA_DOMAIN)
+DOMAINS = ("messages", "reports", "notify", "evidence", "cli", "cli_help", "errors", DATA_DOMAIN)
 
 
 def N_(message: str) -> str:  # noqa: N802 (the gettext convention)

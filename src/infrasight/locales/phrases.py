@@ -5,7 +5,8 @@ numbers are formatted by Babel per locale following the placeholder's spec (``+.
 most 4 significant digits with a sign, ``.2f`` exactly 2 decimals, ``.1%`` a percentage),
 ``{name!t}`` words (or a ", "-separated list of words) are translated from the same catalogue
 (or the data catalogues), ``{name!c}`` texts of the data catalogues translated whole, and
-``{name!d}`` ISO times are formatted as dates; a float without a precision of its own shows the
+``{name!d}`` ISO times are formatted as dates
+(and in Chinese any parameter that is an ISO time); a float without a precision of its own shows the
 decimals of its unit (``core/precision.toml``), taken from the key (the msgid), so every locale
 rounds it alike. A key missing from the catalogue is rendered in
 English and recorded in :attr:`Translator.missing`.
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 EVIDENCE_DOMAIN = "evidence"
+#: An ISO 8601 UTC time written into a sentence as text (``2026-03-01T06:30Z``).
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
 _SPEC = re.compile(r"^(?P<sign>\+)?(?:\.(?P<digits>\d+))?(?P<type>[fgd%])?$")
 #: How the items of a list phrase are joined, per join kind (``core.phrases.JOINS``) and locale.
 _SEPARATORS: Mapping[str, Mapping[str, str]] = {
@@ -116,6 +119,16 @@ class _Localised(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
         if value is None:
             return "–"
+        if (
+            isinstance(value, str)
+            and self.t.locale != DEFAULT_LOCALE
+            and _ISO_TIME.fullmatch(value)
+        ):
+            # a time a phrase holds as text: the reader's date and time (English keeps ISO)
+            try:
+                return self.t.datetime(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            except ValueError:
+                return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             return str(value)
         if isinstance(value, float) and format_spec in ("", "g") and math.isfinite(value):

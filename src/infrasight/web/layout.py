@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from infrasight.api.routes.users import MeUpdate, patch_me
 from infrasight.core.domain import Action, Role, role_allows
 from infrasight.core.errors import InfraSightError
+from infrasight.locales.errors import error_message, error_translator, localise_message
 from infrasight.services.accounts import revoke_tokens
 from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal
@@ -84,14 +85,17 @@ def may(caller: Principal, action: Action) -> bool:
     return caller.role is not None and role_allows(caller.role, action)
 
 
-def error_text(error: Exception) -> str:
-    """What a person reads of a refused action: the service's message, or pydantic's first
-    error with its field (the API's 422 says the same)."""
+def error_text(error: Exception, locale: str | None = None) -> str:
+    """What a person reads of a refused action, in ``locale`` (None: English): the service's
+    message, or pydantic's first error with its field (the API's 422 says the same)."""
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
-        return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
-    return str(error)
+        said = str(first.get("msg", ""))
+        if locale is not None:
+            said = localise_message(said, error_translator(locale))
+        return f"{where}: {said}" if where else said
+    return error_message(error, locale)
 
 
 def act(
@@ -117,7 +121,7 @@ def act(
             return work(session, caller)
         except (InfraSightError, ValidationError) as error:
             session.rollback()
-            reason = error_text(error)
+            reason = error_text(error, t.locale)
             ui.notify(t("Not done: {reason}", reason=reason), type="negative")
             if on_error is not None:
                 on_error(reason)

@@ -319,7 +319,15 @@ def _filters(
 
 def _evidence_table(items: list[dict[str, Any]], t: Translator, marker: str) -> None:
     columns = [
-        {"name": "kind", "label": t("Kind"), "field": "kind", "align": "left"},
+        # short names: never wrapped (a CJK heading would break after every character)
+        {
+            "name": "kind",
+            "label": t("Kind"),
+            "field": "kind",
+            "align": "left",
+            "classes": "whitespace-nowrap",
+            "headerClasses": "whitespace-nowrap",
+        },
         {"name": "test", "label": t("Test"), "field": "test", "align": "left"},
         {"name": "detail", "label": t("Detail"), "field": "detail", "align": "left"},
         {"name": "value", "label": t("Value"), "field": "value"},
@@ -569,7 +577,7 @@ def register(ctx: WebContext) -> None:
                     session, caller, asset_id=asset, status=chosen, min_risk=risk
                 )
             except InfraSightError as error:
-                ui.label(error_text(error))
+                ui.label(error_text(error, t.locale))
                 return
             if not hazards:
                 ui.label(t("No hazards."))

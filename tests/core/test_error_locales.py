@@ -1,0 +1,58 @@
+"""The ``errors`` catalogue: templates of the messages raised, each translated, placeholders
+kept; a message is said in the reader's language and stays as raised in English."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from infrasight.core.errors import InvalidInputError, NotFoundError
+from infrasight.locales import messages
+from infrasight.locales.errors import error_message, error_translator, localise_message
+from infrasight.locales.extract_errors import render_catalogues
+from infrasight.web.pages.rules import parse_definition
+
+_FIELD = re.compile(r"\{[^{}]*\}")
+
+
+def test_the_catalogue_files_are_up_to_date_with_the_sources() -> None:
+    stale = [str(p) for p, text in render_catalogues().items() if p.read_text("utf-8") != text]
+    assert stale == [], "run python -m infrasight.locales.extract_errors"
+
+
+@pytest.mark.parametrize("locale", ["zh-Hant", "zh-Hans"])
+def test_every_template_is_translated_with_its_placeholders(locale: str) -> None:
+    english, translated = messages("errors", "en"), messages("errors", locale)
+    assert len(english) > 300
+    assert sorted(set(english) - set(translated)) == []
+    for msgid, msgstr in translated.items():
+        assert sorted(_FIELD.findall(msgid)) == sorted(_FIELD.findall(msgstr)), msgid
+
+
+def test_a_message_is_said_in_the_readers_language() -> None:
+    error = NotFoundError("element 12 not found on asset 3")
+    assert error_message(error, "en") == error_message(error, None) == str(error)
+    assert error_message(error, "zh-Hans") == "资产 3 上未找到构件 12"
+    assert error_message(error, "zh-Hant") == "資產 3 上找不到構件 12"
+    field = InvalidInputError("must be > 0 mm", field="width_mm")
+    assert error_message(field, "zh-Hans") == "width_mm: 必须 > 0 毫米"
+    # a value that is a catalogued word is translated; names as written stay
+    t = error_translator("zh-Hant")
+    assert localise_message("asset 'Bridge A' already exists", t) == "資產 'Bridge A' 已存在"
+    assert localise_message("nothing like this is raised", t) == "nothing like this is raised"
+    assert t.missing == {"nothing like this is raised"}
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("en", "definition: not JSON: Expecting ',' delimiter at line 3 column 9"),
+        ("zh-Hans", "definition: JSON 语法错误（第 3 行第 9 列）：此处应有逗号“,”"),
+        ("zh-Hant", "definition: JSON 語法錯誤（第 3 行第 9 欄）：此處應有逗號「,」"),
+    ],
+)
+def test_the_rule_editor_names_the_line_and_column_of_a_json_error(locale: str, said: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_definition('{\n  "id": "r1",\n "a": 1 "b": 2\n}')
+    assert error_message(caught.value, locale) == said
