@@ -48,9 +48,7 @@ def test_many_channels_score_as_each_alone() -> None:
             k = 0 if late else int(rng.choice([0, 1, 1, 2, 3, 40, 600]))
             batches.append((x[at[c] : at[c] + k], t[at[c] : at[c] + k]))
             at[c] += k
-        many = score_online_many(
-            [(x, together[c], t) for c, (x, t) in enumerate(batches)]
-        )
+        many = score_online_many([(x, together[c], t) for c, (x, t) in enumerate(batches)])
         for c, (x, t) in enumerate(batches):
             scores, alone[c] = score_online(x, alone[c], times=t)
             assert np.array_equal(many[c][0], scores), c
