@@ -31,7 +31,7 @@ def seg() -> CrackSegmenter:
 
 
 def test_packaged_model_metadata(seg: CrackSegmenter) -> None:
-    assert seg.model_version == "1.1.0"
+    assert seg.model_version == "1.1.1"
     assert 0.05 <= seg.threshold <= 0.95  # calibrated, recorded in the model JSON
     assert seg.info.multiple_of == 16
 
@@ -244,7 +244,7 @@ def test_result_json_summary(seg: CrackSegmenter) -> None:
     img, _, _ = cracked(128, 160, seed=6)
     d = seg.segment(img).to_dict()
     assert (d["width"], d["height"]) == (160, 128)
-    assert d["model_version"] == "1.1.0" and d["crack_pixels"] > 0
+    assert d["model_version"] == "1.1.1" and d["crack_pixels"] > 0
     inst = d["instances"][0]
     assert set(inst) == {
         "pixel_count",
