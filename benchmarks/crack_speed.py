@@ -9,8 +9,8 @@ same, already-normalised input (the same tiles for 24 MP). The difference is our
         [--compare FILE] [--parallel-max-pixels N]
 
 ``--parallel-max-pixels N``: images up to N pixels run two tiles at a time (default: the
-segmenter's, 16 MP, which keeps a 24-MP frame one tile at a time for its memory bound; 30000000
-measures the 24-MP frame with two tiles in flight).
+segmenter's, every size; 16000000 measures the 24-MP frame one 768-px tile at a time, as before
+model 1.1.1).
 
 ``--compare FILE`` measures another model file the same way in the same process, after the
 first (e.g. the previous release: ``training/cracks/start/crack-segmentation-1.0.0.onnx``), so
@@ -114,7 +114,7 @@ def _measure(args: argparse.Namespace, model: Path | None) -> None:
     big = synthetic_surface(big_h, big_w, seed=1)
     m = seg.info.multiple_of
     # the tiles segment() uses: smaller ones above its large-image size (bounded memory)
-    tile = seg.tile if big_h * big_w <= seg.large_image_pixels else min(seg.tile, seg.large_tile)
+    tile = seg.tile_side(big_h * big_w)
     ys = axis_tiles(big_h, max_tile=tile, overlap=seg.overlap, multiple=m)
     xs = axis_tiles(big_w, max_tile=tile, overlap=seg.overlap, multiple=m)
     tiles = [_prepared(seg, big[y : y + h, x : x + w]) for y, h in ys for x, w in xs]
@@ -136,7 +136,7 @@ def _measure(args: argparse.Namespace, model: Path | None) -> None:
         "threads": args.threads or os.cpu_count(),
         "cpu_count": os.cpu_count(),
         "model_version": seg.model_version,
-        "tiles_in_flight_24mp": seg.tile_workers if big_h * big_w <= seg.parallel_max_pixels else 1,
+        "tiles_in_flight_24mp": seg.tiles_in_flight(big_h * big_w),
     }
     if args.json:
         print(json.dumps(fig))

@@ -46,7 +46,7 @@ def test_detect_writes_mask_overlay_and_json(image_dir: Path, tmp_path: Path) ->
         assert set(np.unique(mask)) <= {0, 255}
         assert cv2.imread(str(out / f"{stem}.overlay.jpg")).shape == src.shape
         doc = json.loads((out / f"{stem}.json").read_text())
-        assert doc["model_version"] == "1.1.0"
+        assert doc["model_version"] == "1.1.1"
         assert (len(doc["instances"]) >= 1) == has_crack
         assert doc["crack_pixels"] == int((mask == 255).sum())
 

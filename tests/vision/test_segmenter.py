@@ -20,7 +20,7 @@ from infrasight.vision import (
     default_segmenter,
     overlay,
 )
-from infrasight.vision.imageio import to_rgb8
+from infrasight.vision.imageio import MAX_PIXELS, to_rgb8
 from infrasight.vision.tiling import axis_tiles, ramp_weights
 from tests.vision.synth import cracked, surface
 
@@ -31,7 +31,7 @@ def seg() -> CrackSegmenter:
 
 
 def test_packaged_model_metadata(seg: CrackSegmenter) -> None:
-    assert seg.model_version == "1.1.0"
+    assert seg.model_version == "1.1.1"
     assert 0.05 <= seg.threshold <= 0.95  # calibrated, recorded in the model JSON
     assert seg.info.multiple_of == 16
 
@@ -120,7 +120,7 @@ class _CountingEcho(_EchoSegmenter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.active = self.most = 0
+        self.active = self.most = self.largest = 0
         self.sessions: set[int] = set()
         self._count = threading.Lock()
 
@@ -136,6 +136,7 @@ class _CountingEcho(_EchoSegmenter):
             self.active += 1
             self.most = max(self.most, self.active)
             self.sessions.add(id(session))
+            self.largest = max(self.largest, *tile.shape[:2])
         time.sleep(0.02)
         with self._count:
             self.active -= 1
@@ -157,6 +158,33 @@ def test_tiles_run_two_at_a_time_and_blend_exactly(
     np.testing.assert_allclose(prob, img.astype(np.float32) / 255.0, atol=1e-5)
     assert echo.most == in_flight
     assert len(echo.sessions) == in_flight  # one session per run in flight
+
+
+@pytest.mark.parametrize(
+    ("threads", "parallel_max_pixels", "side", "in_flight"),
+    [(2, MAX_PIXELS, 128, 2), (1, MAX_PIXELS, 256, 1), (2, 200_000, 256, 1)],
+)
+def test_large_images_run_two_smaller_tiles_at_a_time(
+    threads: int, parallel_max_pixels: int, side: int, in_flight: int
+) -> None:
+    """Above ``large_image_pixels`` two tiles in flight are ``large_parallel_tile`` px, so
+    together they need about the working memory of one ``large_tile`` tile."""
+    img = np.random.default_rng(3).integers(0, 256, (400, 600), dtype=np.uint8)
+    echo = _CountingEcho(
+        threads=threads,
+        overlap=32,
+        large_image_pixels=100_000,
+        large_tile=256,
+        large_parallel_tile=128,
+        parallel_max_pixels=parallel_max_pixels,
+    )
+    assert echo.tile_side(img.size) == side and echo.tiles_in_flight(img.size) == in_flight
+    assert echo.tile_side(90_000) == echo.tile == 1024  # the ordinary path keeps its tiles
+    r = echo.segment(img)
+    assert r.probability.dtype == np.float16
+    np.testing.assert_allclose(r.probability.astype(np.float32), img / 255.0, atol=1e-3)
+    largest = max(axis_tiles(n, max_tile=side, overlap=32, multiple=16)[0][1] for n in (400, 600))
+    assert echo.largest == largest and echo.most == in_flight
 
 
 def test_parallel_tiles_equal_one_at_a_time(seg: CrackSegmenter) -> None:
@@ -244,7 +272,7 @@ def test_result_json_summary(seg: CrackSegmenter) -> None:
     img, _, _ = cracked(128, 160, seed=6)
     d = seg.segment(img).to_dict()
     assert (d["width"], d["height"]) == (160, 128)
-    assert d["model_version"] == "1.1.0" and d["crack_pixels"] > 0
+    assert d["model_version"] == "1.1.1" and d["crack_pixels"] > 0
     inst = d["instances"][0]
     assert set(inst) == {
         "pixel_count",
@@ -265,6 +293,7 @@ def test_result_json_summary(seg: CrackSegmenter) -> None:
         ({"min_instance_pixels": 0}, "min_instance_pixels"),
         ({"threads": 0}, "threads"),
         ({"large_tile": 100}, "large_tile"),
+        ({"large_parallel_tile": 48}, "large_parallel_tile"),
         ({"large_image_pixels": 0}, "large_image_pixels"),
         ({"parallel_max_pixels": 0}, "parallel_max_pixels"),
     ],

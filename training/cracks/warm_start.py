@@ -20,24 +20,16 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from onnx import numpy_helper
 from torch import nn
 
+from training.cracks.graph_rewrite import conv_weights
 from training.cracks.model import CrackNetLite
 
 
 def _onnx_convolutions(path: Path) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """(weight, bias) of each Conv node of the graph, in graph (execution) order."""
-    graph = onnx.load(str(path)).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    convs: list[tuple[np.ndarray, np.ndarray | None]] = []
-    for node in graph.node:
-        if node.op_type != "Conv":
-            continue
-        weight = inits[node.input[1]]
-        bias = inits[node.input[2]] if len(node.input) > 2 and node.input[2] else None
-        convs.append((weight, bias))
-    return convs
+    """(weight, bias) of each convolution of the network, in graph (execution) order; the
+    branches of a rewritten graph (``graph_rewrite.py``) joined again."""
+    return conv_weights(onnx.load(str(path)).graph)
 
 
 def _model_convolutions(model: CrackNetLite) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
