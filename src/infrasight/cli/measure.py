@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infrasight.cli.i18n import error_text, say
+from infrasight.cli.i18n import cli_locale, error_text, say
+from infrasight.locales.errors import error_translator, localise_message
 from infrasight.measure import (
     BoardSpec,
     CameraCalibration,
@@ -35,8 +36,10 @@ err_console = Console(stderr=True)
 
 
 def bad_input(message: str) -> NoReturn:
-    """Print ``message`` to stderr and exit with code 2."""
-    typer.echo(f"{say('error:')} {message}", err=True)
+    """Print ``message`` (English, as raised) to stderr in the CLI's language and exit with code
+    2."""
+    said = localise_message(message, error_translator(cli_locale()), record=False)
+    typer.echo(f"{say('error:')} {said}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -2,8 +2,8 @@
 
 ``python -m infrasight.locales.extract_errors`` reads ``locales/error_sources.toml`` (which
 modules raise errors a person reads, and extra messages written elsewhere), finds every call of
-an exception class (a name ending in ``Error`` or ``Exception``) whose message is a string or an
-f-string, turns the message into a template (:mod:`infrasight.locales.errors`), writes
+an exception class (a name ending in ``Error`` or ``Exception``, or the CLI's ``bad_input``) whose
+message is a string or an f-string, turns the message into a template (:mod:`infrasight.locales.errors`), writes
 ``locales/errors.pot`` and updates each locale's ``errors.po``: translations of unchanged
 templates are kept, new ones get an empty msgstr, templates no longer raised are dropped.
 ``--check`` writes nothing and exits 1 when the files are out of date.
@@ -40,7 +40,8 @@ _HEADER = (
     "# locales/error_sources.toml. Rebuilt by `python -m infrasight.locales.extract_errors`;\n"
     "# translate the empty entries (placeholders are filled with the message's own values)."
 )
-_RAISES = re.compile(r"(Error|Exception)$")
+#: An exception's class, or the CLI's ``bad_input`` (which prints its message as an error).
+_RAISES = re.compile(r"(Error|Exception)$|^bad_input$")
 _MESSAGE_KEYWORDS = ("message", "detail")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 
