@@ -4,8 +4,9 @@
 modules raise errors a person reads, and extra messages written elsewhere), finds every call of
 an exception class (a name ending in ``Error`` or ``Exception``, or the CLI's ``bad_input``)
 whose message is a string or an f-string, turns the message into a template
-(:mod:`infrasight.locales.errors`), writes ``locales/errors.pot`` and updates each locale's ``errors.po``: translations of unchanged
-templates are kept, new ones get an empty msgstr, templates no longer raised are dropped.
+(:mod:`infrasight.locales.errors`), writes ``locales/errors.pot`` and updates each locale's
+``errors.po``: translations of unchanged templates are kept, new ones get an empty msgstr,
+templates no longer raised are dropped.
 ``--check`` writes nothing and exits 1 when the files are out of date.
 
 A placeholder is named after the interpolated expression (``{asset.id}`` -> ``{id}``,
