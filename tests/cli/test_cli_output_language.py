@@ -34,6 +34,8 @@ EXPECTED = {
         "rules": "1 rule(s) valid",
         "changepoints": "1 change point(s)",
         "bad": "error:",
+        "few": "error: 3 finite readings, at least 10 needed",
+        "image": "error: image file not found: ",
     },
     "zh-Hant": {
         "db": "資料庫版本",
@@ -42,6 +44,8 @@ EXPECTED = {
         "rules": "1 條規則有效",
         "changepoints": "第 6 行（時間 5）：均值偏移 +8",
         "bad": "錯誤：",
+        "few": "錯誤： 3 個有限讀數，至少需要 10 個",
+        "image": "錯誤： 找不到影像檔案：",
     },
     "zh-Hans": {
         "db": "数据库版本",
@@ -50,6 +54,8 @@ EXPECTED = {
         "rules": "1 条规则有效",
         "changepoints": "第 6 行（时间 5）：均值偏移 +8",
         "bad": "错误：",
+        "few": "错误： 3 个有限读数，至少需要 10 个",
+        "image": "错误： 未找到图像文件：",
     },
 }
 
@@ -70,6 +76,8 @@ def test_admin_and_analysis_commands_speak_the_chosen_language(
     rules.write_text(json.dumps(RULES))
     series = tmp_path / "series.csv"
     series.write_text("t,v\n" + "".join(f"{i},{1 if i < 5 else 9}\n" for i in range(10)))
+    few = tmp_path / "few.csv"
+    few.write_text("t,v\n0,1\n1,2\n2,3\n")
     runner, want = CliRunner(), EXPECTED[locale]
     calls = {
         "db": ["db", "upgrade"],
@@ -86,11 +94,14 @@ def test_admin_and_analysis_commands_speak_the_chosen_language(
             "v",
         ],
         "bad": ["signals", "changepoints", str(series), "--time-col", "t", "--value-col", "nope"],
+        # an analytics error (signals) and an input error of the measure commands
+        "few": ["signals", "changepoints", str(few), "--time-col", "t", "--value-col", "v"],
+        "image": ["measure", "crack", str(tmp_path / "missing.png")],
     }
     found = []
     for key, args in calls.items():
         got = runner.invoke(app, ["--lang", locale, *args])
-        assert (got.exit_code == 0) is (key != "bad"), (key, got.output)
+        assert (got.exit_code == 0) is (key not in ("bad", "few", "image")), (key, got.output)
         assert want[key] in got.output, (key, got.output)
         if locale != "en":
             lines = got.output.splitlines()

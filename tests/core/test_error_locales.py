@@ -56,3 +56,38 @@ def test_the_rule_editor_names_the_line_and_column_of_a_json_error(locale: str, 
     with pytest.raises(InvalidInputError) as caught:
         parse_definition('{\n  "id": "r1",\n "a": 1 "b": 2\n}')
     assert error_message(caught.value, locale) == said
+
+
+#: Two English words in a row, outside quotes and tokens holding digits, codes or paths.
+_WORDS = re.compile(r"[A-Za-z]{3,}(?: [a-z]{3,})+")
+_CODE = re.compile(r"'[^']*'|\"[^\"]*\"|\S*[-_=/.:@<>\[\]\d]\S*")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Commands a message tells to run, which stay as written.
+_COMMANDS = re.compile(r"pip install")
+
+
+def _example(template: str) -> str:
+    """An English message ``template`` stands for: every placeholder filled with a number (as
+    raised: a ``!r`` value quoted)."""
+    escaped = template.replace("{{", "\0").replace("}}", "\1")
+    filled = _FIELD.sub(lambda m: "'7'" if "!r" in m.group(0) else "7", escaped)
+    return filled.replace("\0", "{").replace("\1", "}")
+
+
+@pytest.mark.parametrize("locale", ["zh-Hant", "zh-Hans"])
+def test_every_raised_message_reads_without_english(locale: str) -> None:
+    """A sweep over every message the code raises (the analytics' too): filled with values, it
+    is said in Chinese with no run of English words outside codes, names and option names, so
+    a message left untranslated, or matched by a wrong template, fails."""
+    t = error_translator(locale)
+    found = []
+    for template in messages("errors", "en"):
+        english = _example(template)
+        said = localise_message(english, t)
+        if not _CJK.search(said):
+            if _WORDS.search(_CODE.sub(" ", english)):
+                found.append(f"{english!r} -> {said!r}")
+            continue
+        shown = _CODE.sub(" ", _COMMANDS.sub(" ", said))
+        found += [f"{w!r} in {said!r}" for w in _WORDS.findall(shown)]
+    assert found == [], "\n".join(found)
