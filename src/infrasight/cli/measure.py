@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infrasight.cli.i18n import cli_locale, error_text, say
+from infrasight.cli.i18n import cli_locale, error_text, say, word
+from infrasight.locales import N_
 from infrasight.locales.errors import error_translator, localise_message
 from infrasight.measure import (
     BoardSpec,
@@ -32,6 +33,26 @@ from infrasight.measure.segment import segment_dark_cracks
 from infrasight.measure.tracking import Region, track_displacement
 
 EXIT_BAD_INPUT = 2
+#: The columns of the tables, msgids of the ``cli`` catalogue.
+_CRACK_COLUMNS = (
+    "#",
+    N_("length"),
+    N_("max width"),
+    N_("mean width"),
+    N_("p95 width"),
+    N_("pattern"),
+    N_("reliable"),
+)
+_TRACK_COLUMNS = (N_("image"), "x", "y", N_("dx px"), N_("dy px"), N_("score"), N_("reliable"))
+#: Why a tracked point is not reliable (the measure library's codes), by their names.
+_TRACK_REASONS = (
+    N_("region left the frame"),
+    N_("low correlation"),
+    N_("did not converge"),
+    N_("saturated region"),
+    N_("blank region (no texture)"),
+    N_("no fixed reference region could be tracked"),
+)
 err_console = Console(stderr=True)
 
 
@@ -218,12 +239,17 @@ def crack(
         )
         return
     unit = "mm" if scale is not None else "px"
-    table = Table(title=f"{image.name}: {len(records)} crack(s), unit {unit}")
-    for col in ("#", "length", "max width", "mean width", "p95 width", "pattern", "reliable"):
-        table.add_column(col)
+    table = Table(
+        title=say(
+            "{name}: {count} crack(s), unit {unit}", name=image.name, count=len(records), unit=unit
+        )
+    )
+    for col in _CRACK_COLUMNS:
+        table.add_column(word(col))
     for i, q in enumerate(records):
         if "error" in q:
-            table.add_row(str(i + 1), "-", "-", "-", "-", "-", f"no: {q['error']}")
+            reason = localise_message(str(q["error"]), error_translator(cli_locale()), record=False)
+            table.add_row(str(i + 1), "-", "-", "-", "-", "-", say("no: {reason}", reason=reason))
             continue
         table.add_row(
             str(i + 1),
@@ -231,8 +257,8 @@ def crack(
             f"{q['width_max']['value']:.3f} ± {q['width_max']['std']:.3f}",
             f"{q['width_mean']['value']:.3f} ± {q['width_mean']['std']:.3f}",
             f"{q['width_p95']['value']:.3f}",
-            q["pattern"],
-            "yes" if q["reliable"] else "no",
+            word(q["pattern"]),
+            say("yes") if q["reliable"] else say("no"),
         )
     Console().print(table)
 
@@ -420,9 +446,15 @@ def displacement(
     if as_json:
         emit_json(result.to_json_dict(details=details))
         return
-    table = Table(title=f"{len(result.points_px)} point(s) x {len(labels)} frame(s)")
-    for col in ("image", "x", "y", "dx px", "dy px", "score", "reliable"):
-        table.add_column(col)
+    table = Table(
+        title=say(
+            "{points} point(s) x {frames} frame(s)",
+            points=len(result.points_px),
+            frames=len(labels),
+        )
+    )
+    for col in _TRACK_COLUMNS:
+        table.add_column(word(col))
     for k, label in enumerate(result.labels):
         for j, (x, y) in enumerate(result.points_px[:50]):
             dx, dy = result.dx[k, j], result.dy[k, j]
@@ -433,6 +465,6 @@ def displacement(
                 "-" if not np.isfinite(dx) else f"{dx:+.4f}",
                 "-" if not np.isfinite(dy) else f"{dy:+.4f}",
                 f"{result.score[k, j]:.3f}",
-                "yes" if result.reliable[k, j] else result.reasons[k][j],
+                say("yes") if result.reliable[k, j] else word(result.reasons[k][j]),
             )
     Console().print(table)
