@@ -31,7 +31,14 @@ from infrasight.locales import LOCALES
 from infrasight.locales.errors import ERRORS_DOMAIN
 from infrasight.locales.extract import _po
 
-__all__ = ["error_templates", "main", "render_catalogues", "render_domain", "write_domain"]
+__all__ = [
+    "error_templates",
+    "main",
+    "render_catalogues",
+    "render_domain",
+    "templates_in",
+    "write_domain",
+]
 
 _LOGGER = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
@@ -112,6 +119,11 @@ def _messages(tree: ast.AST) -> Iterator[str]:
             template = _template(candidate)
             if template and _LETTERS.search(re.sub(r"\{[^{}]*\}", "", template)):
                 yield template
+
+
+def templates_in(path: Path) -> tuple[str, ...]:
+    """The error templates the module at ``path`` raises, in order of appearance."""
+    return tuple(dict.fromkeys(_messages(ast.parse(path.read_text("utf-8")))))
 
 
 def error_templates(package: Path = _PACKAGE) -> tuple[str, ...]:
