@@ -25,6 +25,10 @@ CALLS = {
     "integer": ["demo", "--days", "x"],
     "range": ["demo", "--days", "0"],
     "extra": ["demo", "surplus"],
+    "bad_parameter": [
+        *("signals", "score", "s.csv", "--time-col", "t", "--value-col", "v", "--out", "o.csv"),
+        *("--duplicates", "x"),
+    ],
 }
 EXPECTED = {
     "en": {
@@ -35,6 +39,7 @@ EXPECTED = {
         "integer": ["Invalid value for '--days': Input should be a valid integer"],
         "range": ["Input should be greater than or equal to 1"],
         "extra": ["Got unexpected extra argument"],
+        "bad_parameter": ["Invalid value: --duplicates must be 'mean' or 'first'"],
     },
     "zh-Hant": {
         "argument": ["用法： infrasight measure crack", "缺少參數 'image'。", "錯誤", "查看說明"],
@@ -44,6 +49,7 @@ EXPECTED = {
         "integer": ["'--days' 的值無效：輸入應為有效整數"],
         "range": ["'--days' 的值無效：輸入應大於或等於 1"],
         "extra": ["收到多餘的參數"],
+        "bad_parameter": ["值無效：--duplicates 必須為 'mean' 或 'first'"],
     },
     "zh-Hans": {
         "argument": ["用法： infrasight measure crack", "缺少参数 'image'。", "错误", "查看帮助"],
@@ -53,6 +59,7 @@ EXPECTED = {
         "integer": ["'--days' 的值无效：输入应为有效整数"],
         "range": ["'--days' 的值无效：输入应大于或等于 1"],
         "extra": ["收到多余的参数"],
+        "bad_parameter": ["值无效：--duplicates 必须为 'mean' 或 'first'"],
     },
 }
 

@@ -48,8 +48,9 @@ _HEADER = (
     "# locales/error_sources.toml. Rebuilt by `python -m infrasight.locales.extract_errors`;\n"
     "# translate the empty entries (placeholders are filled with the message's own values)."
 )
-#: An exception's class, or the CLI's ``bad_input`` (which prints its message as an error).
-_RAISES = re.compile(r"(Error|Exception)$|^bad_input$")
+#: An exception's class, Click's ``BadParameter``, or the CLI's ``bad_input`` (which prints its
+#: message as an error).
+_RAISES = re.compile(r"(Error|Exception)$|^(bad_input|BadParameter)$")
 _MESSAGE_KEYWORDS = ("message", "detail")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 
