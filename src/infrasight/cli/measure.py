@@ -44,6 +44,8 @@ _CRACK_COLUMNS = (
     N_("reliable"),
 )
 _TRACK_COLUMNS = (N_("image"), "x", "y", N_("dx px"), N_("dy px"), N_("score"), N_("reliable"))
+#: The crack pattern the ``evidence`` catalogue does not name (the others are its words).
+_CRACK_PATTERNS = (N_("branching"),)
 #: Why a tracked point is not reliable (the measure library's codes), by their names.
 _TRACK_REASONS = (
     N_("region left the frame"),
