@@ -87,3 +87,37 @@ def test_known_errors_read_in_each_language(client: TestClient, tenant: Tenant, 
     )
     assert bad.status_code == 422 and bad.json()["field"] == "latitude", bad.json()
     assert bad.json()["detail"].startswith("latitude: 輸入應為有效數字"), bad.json()
+
+
+def test_the_analytics_errors_read_in_each_language(
+    client: TestClient, tenant: Tenant, site: Site
+) -> None:
+    """Errors the analytics raise (an image the vision library cannot read, a forecast with
+    too little data from the signals library) reach the caller in its language."""
+    h = tenant.headers()
+    forecast = f"{API}/channels/{site.settlement_channel_id}/forecast"
+    items = [{"channel": "VD-SETTLE", "time": "2026-01-01T00:00:00Z", "value": 1.0}]
+    client.post(f"{API}/ingest/readings", json={"readings": items}, headers=site.device_headers)
+    calls = {
+        "image": lambda headers: client.post(
+            f"{API}/captures",
+            files={"file": ("bad.png", b"this is not an image at all", "image/png")},
+            data={"asset_id": str(site.asset_id)},
+            headers=headers,
+        ),
+        "forecast": lambda headers: client.get(forecast, headers=headers),
+    }
+    found = []
+    for key, call in calls.items():
+        english = call(h)
+        assert english.status_code == 422, (key, english.text)
+        assert _english(english.json()["detail"]), key  # English words in English
+        for locale in ("zh-Hans", "zh-Hant"):
+            got = call({**h, "Accept-Language": locale})
+            assert got.status_code == 422 and got.json()["field"] == english.json()["field"]
+            detail = got.json()["detail"]
+            # format names (JPEG, PNG) are written as they are
+            found += [
+                f"{locale} {key}: {w!r} in {detail!r}" for w in _english(detail) if not w.isupper()
+            ]
+    assert found == [], "\n".join(found)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from rich.console import Console
 
+from infrasight.cli.platform_cmds import _demo_summary
 from infrasight.demo.closed_loop import CREW_EMAIL
 from infrasight.demo.seed import DEMO_PASSWORD, seed_demo
 from infrasight.platform import Platform
@@ -17,6 +18,8 @@ def test_demo_closes_the_loop(platform: Platform, client: TestClient) -> None:
     outcome = seed_demo(platform, days=30, seed=7, console=Console(quiet=True))
     assert "1 closed after a passed verification" in outcome.summary
     assert "1 reopened after a failed verification, 1 in progress" in outcome.summary
+    # the CLI says the summary from its figures: in English, byte for byte the seeder's line
+    assert _demo_summary(outcome) == outcome.summary
     h = {"Authorization": f"Bearer {outcome.token}"}
     orders = client.get(f"{API}/work-orders", headers=h).json()
     by_status = {w["status"]: w for w in orders}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -347,3 +348,51 @@ def test_camera_calibration_file_is_applied(
     assert res.exit_code == 2 and "calibration is for 800x600" in res.output
     res = runner.invoke(app, [*args, "--camera", str(tmp_path / "none.json")])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        (
+            "en",
+            ["1 crack(s), unit mm", "max width", "reliable", "1 point(s) x 1 frame(s)", "dx px"],
+        ),
+        ("zh-Hant", ["1 條裂縫，單位 mm", "最大寬度", "可靠", "1 個點 x 1 個影格", "dx（像素）"]),
+        ("zh-Hans", ["1 条裂缝，单位 mm", "最大宽度", "可靠", "1 个点 x 1 帧", "dx（像素）"]),
+    ],
+)
+def test_measure_tables_speak_the_chosen_language(
+    locale: str,
+    said: list[str],
+    crack_files: tuple[Path, Path, float],
+    speckle_files: list[Path],
+) -> None:
+    """Column names, titles and codes (pattern, yes/no) in the CLI's language; English as
+    before; two English words in a row fail in Chinese."""
+    img, mask, _ = crack_files
+    ref, frame, _ = speckle_files
+    crack = runner.invoke(
+        app,
+        [
+            "--lang",
+            locale,
+            "measure",
+            "crack",
+            str(img),
+            "--mask",
+            str(mask),
+            "--mm-per-px",
+            "0.25",
+        ],
+    )
+    track = runner.invoke(
+        app,
+        ["--lang", locale, "measure", "displacement", str(ref), str(frame), "--roi", "40,40,64,64"],
+    )
+    assert crack.exit_code == 0 and track.exit_code == 0, crack.output + track.output
+    shown = crack.output + track.output
+    assert all(s in shown for s in said), shown
+    if locale != "en":
+        words = re.findall(r"[A-Za-z]{3,}(?: [a-z]{3,})+", re.sub(r"\S*[./\d]\S*", " ", shown))
+        assert words == [], words
+        assert not re.search(r"\b(yes|no|transverse|longitudinal|diagonal|branching|map)\b", shown)

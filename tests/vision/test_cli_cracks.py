@@ -162,3 +162,20 @@ def test_eval_against_known_answers(image_dir: Path, tmp_path: Path) -> None:
     fig = json.loads(res.stdout.strip().splitlines()[-1])
     assert (fig["precision"], fig["recall"], fig["f1"], fig["iou"]) == (0.0, 0.0, 0.0, 0.0)
     assert fig["ods_f1"] == 0.0 and fig["ois_f1"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [("en", ["ods_f1", "tolerance_px", "precision"]), ("zh-Hans", ["容差（像素）", "精确率"])],
+)
+def test_eval_table_names_the_figures_in_the_chosen_language(
+    tmp_path: Path, locale: str, said: list[str]
+) -> None:
+    imgs, masks = _eval_set(tmp_path, "255")
+    res = runner.invoke(
+        app, ["--lang", locale, "cracks", "eval", "--images", str(imgs), "--masks", str(masks)]
+    )
+    assert res.exit_code == 0, res.output
+    assert all(s in res.output for s in said), res.output
+    if locale != "en":
+        assert not any(k in res.output for k in ("precision", "recall", "ods_f1", "model_version"))

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infrasight.cli.i18n import error_text, say
+from infrasight.cli.i18n import error_text, say, word
+from infrasight.locales import N_
 from infrasight.vision.cracks import CrackSegmenter, overlay
 from infrasight.vision.errors import VisionInputError
 from infrasight.vision.imageio import IMAGE_SUFFIXES, load_image, load_mask
@@ -59,6 +60,23 @@ def _images_in(paths: list[Path]) -> list[Path]:
             raise _fail(f"two inputs share the stem {f.stem!r}: {stems[f.stem]} and {f}")
         stems[f.stem] = f
     return list(stems.values())
+
+
+#: The figures of ``cracks eval`` by their names (msgids of the ``cli`` catalogue; the keys of
+#: the ``--json`` output stay as they are).
+_FIGURES = (
+    N_("images"),
+    N_("threshold"),
+    N_("precision"),
+    N_("recall"),
+    N_("f1"),
+    N_("iou"),
+    N_("tolerance_px"),
+    N_("ods_f1"),
+    N_("ods_threshold"),
+    N_("ois_f1"),
+    N_("model_version"),
+)
 
 
 @app.command()
@@ -181,7 +199,7 @@ def evaluate(
     table.add_column(say("metric"))
     table.add_column(say("value"), justify="right")
     for k, v in figures.items():
-        table.add_row(k, str(v))
+        table.add_row(word(k), str(v))
     Console().print(table)
 
 

@@ -7,7 +7,8 @@ prints around them: ``Options``, ``[default: {}]``...). The root command's class
 arguments: the language is ``--lang`` read ahead from the arguments (it is an option of the root
 command, so Click would parse it only after ``--help`` has been answered), else the
 environment's (:func:`infrasight.cli.i18n.locale_from_environment`). A text with no translation
-stays English.
+stays English. Click's own usage line and argument errors are said in the run's language too
+(:mod:`infrasight.cli.click_texts`).
 
 After changing a help text: ``python -m infrasight.cli.help_texts`` (``--check`` exits 1 when
 the catalogues are stale), then translate the empty entries of the two Chinese
@@ -26,6 +27,12 @@ import typer
 import typer.rich_utils as rich_utils
 from typer.core import TyperGroup
 
+from infrasight.cli.click_texts import (
+    USAGE,
+    ClickException,
+    localise_click_error,
+    localise_usage,
+)
 from infrasight.cli.i18n import known_locale, locale_from_environment
 from infrasight.locales import DEFAULT_LOCALE, Translator, translator
 
@@ -48,6 +55,9 @@ _TYPER_TEXTS: Mapping[str, str] = {
         "ENVVAR_STRING",
         "REQUIRED_LONG_STRING",
         "DEPRECATED_STRING",
+        "ERRORS_PANEL_TITLE",
+        "ABORTED_TEXT",
+        "RICH_HELP",
     )
 }
 #: Help of the ``--help`` option itself (Click adds it when the help is asked for).
@@ -71,7 +81,7 @@ def help_texts(command: Any, *, around: bool = True) -> tuple[str, ...]:
         for param in cmd.params:
             if getattr(param, "help", None):
                 found.setdefault(param.help, None)
-    for text in (*_TYPER_TEXTS.values(), _HELP_OPTION) if around else ():
+    for text in (*_TYPER_TEXTS.values(), _HELP_OPTION, USAGE) if around else ():
         found.setdefault(text, None)
     return tuple(found)
 
@@ -86,6 +96,7 @@ def localise(command: Any, t: Translator) -> None:
             if getattr(param, "help", None):
                 param.help = say(param.help, param.help)
         _help_option(cmd, say(_HELP_OPTION, _HELP_OPTION))
+        localise_usage(cmd, t)
     for name, english in _TYPER_TEXTS.items():
         setattr(rich_utils, name, say(english, english))
 
@@ -122,8 +133,25 @@ class LocalisedGroup(TyperGroup):
         """Translate the help for this run's language, then run Click's ``main``."""
         given = list(sys.argv[1:] if args is None else args)
         locale = known_locale(lang_from_args(given) or "") or locale_from_environment()
-        localise(self, translator(HELP_DOMAIN, locale or DEFAULT_LOCALE))
+        self._locale = locale or DEFAULT_LOCALE
+        localise(self, translator(HELP_DOMAIN, self._locale))
         return super().main(given, *a, **kw)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's context; an error in the root's arguments in the run's language."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except ClickException as err:
+            localise_click_error(err, getattr(self, "_locale", DEFAULT_LOCALE))
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the sub-command; an error in its arguments in the run's language."""
+        try:
+            return super().invoke(ctx)
+        except ClickException as err:
+            localise_click_error(err, getattr(self, "_locale", DEFAULT_LOCALE))
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infrasight.cli.i18n import error_text, say
+from infrasight.cli.i18n import cli_locale, error_text, say, word
+from infrasight.locales import N_
+from infrasight.locales.errors import error_translator, localise_message
 from infrasight.measure import (
     BoardSpec,
     CameraCalibration,
@@ -31,12 +33,36 @@ from infrasight.measure.segment import segment_dark_cracks
 from infrasight.measure.tracking import Region, track_displacement
 
 EXIT_BAD_INPUT = 2
+#: The columns of the tables, msgids of the ``cli`` catalogue.
+_CRACK_COLUMNS = (
+    "#",
+    N_("length"),
+    N_("max width"),
+    N_("mean width"),
+    N_("p95 width"),
+    N_("pattern"),
+    N_("reliable"),
+)
+_TRACK_COLUMNS = (N_("image"), "x", "y", N_("dx px"), N_("dy px"), N_("score"), N_("reliable"))
+#: The crack pattern the ``evidence`` catalogue does not name (the others are its words).
+_CRACK_PATTERNS = (N_("branching"),)
+#: Why a tracked point is not reliable (the measure library's codes), by their names.
+_TRACK_REASONS = (
+    N_("region left the frame"),
+    N_("low correlation"),
+    N_("did not converge"),
+    N_("saturated region"),
+    N_("blank region (no texture)"),
+    N_("no fixed reference region could be tracked"),
+)
 err_console = Console(stderr=True)
 
 
 def bad_input(message: str) -> NoReturn:
-    """Print ``message`` to stderr and exit with code 2."""
-    typer.echo(f"{say('error:')} {message}", err=True)
+    """Print ``message`` (English, as raised) to stderr in the CLI's language and exit with code
+    2."""
+    said = localise_message(message, error_translator(cli_locale()), record=False)
+    typer.echo(f"{say('error:')} {said}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -215,12 +241,17 @@ def crack(
         )
         return
     unit = "mm" if scale is not None else "px"
-    table = Table(title=f"{image.name}: {len(records)} crack(s), unit {unit}")
-    for col in ("#", "length", "max width", "mean width", "p95 width", "pattern", "reliable"):
-        table.add_column(col)
+    table = Table(
+        title=say(
+            "{name}: {count} crack(s), unit {unit}", name=image.name, count=len(records), unit=unit
+        )
+    )
+    for col in _CRACK_COLUMNS:
+        table.add_column(word(col))
     for i, q in enumerate(records):
         if "error" in q:
-            table.add_row(str(i + 1), "-", "-", "-", "-", "-", f"no: {q['error']}")
+            reason = localise_message(str(q["error"]), error_translator(cli_locale()), record=False)
+            table.add_row(str(i + 1), "-", "-", "-", "-", "-", say("no: {reason}", reason=reason))
             continue
         table.add_row(
             str(i + 1),
@@ -228,8 +259,8 @@ def crack(
             f"{q['width_max']['value']:.3f} ± {q['width_max']['std']:.3f}",
             f"{q['width_mean']['value']:.3f} ± {q['width_mean']['std']:.3f}",
             f"{q['width_p95']['value']:.3f}",
-            q["pattern"],
-            "yes" if q["reliable"] else "no",
+            word(q["pattern"]),
+            say("yes") if q["reliable"] else say("no"),
         )
     Console().print(table)
 
@@ -417,9 +448,15 @@ def displacement(
     if as_json:
         emit_json(result.to_json_dict(details=details))
         return
-    table = Table(title=f"{len(result.points_px)} point(s) x {len(labels)} frame(s)")
-    for col in ("image", "x", "y", "dx px", "dy px", "score", "reliable"):
-        table.add_column(col)
+    table = Table(
+        title=say(
+            "{points} point(s) x {frames} frame(s)",
+            points=len(result.points_px),
+            frames=len(labels),
+        )
+    )
+    for col in _TRACK_COLUMNS:
+        table.add_column(word(col))
     for k, label in enumerate(result.labels):
         for j, (x, y) in enumerate(result.points_px[:50]):
             dx, dy = result.dx[k, j], result.dy[k, j]
@@ -430,6 +467,6 @@ def displacement(
                 "-" if not np.isfinite(dx) else f"{dx:+.4f}",
                 "-" if not np.isfinite(dy) else f"{dy:+.4f}",
                 f"{result.score[k, j]:.3f}",
-                "yes" if result.reliable[k, j] else result.reasons[k][j],
+                say("yes") if result.reliable[k, j] else word(result.reasons[k][j]),
             )
     Console().print(table)

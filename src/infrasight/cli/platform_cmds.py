@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from infrasight.cli.common import console, exits_cleanly, load_settings, open_platform
-from infrasight.cli.i18n import say
+from infrasight.cli.i18n import say, word
 from infrasight.core.domain import Role
 from infrasight.core.errors import InvalidInputError
 from infrasight.core.settings import Settings
+from infrasight.locales import N_
 from infrasight.services.accounts import (
     create_user,
     ensure_organization,
@@ -26,6 +27,9 @@ from infrasight.services.audit import record_audit
 from infrasight.services.auth import Principal, TokenKind
 from infrasight.services.ingest import ingest_readings, parse_csv_readings
 from infrasight.storage.models import Organization
+
+if TYPE_CHECKING:
+    from infrasight.demo.seed import SeedOutcome
 
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 admin_app = typer.Typer(help="Organisations and administrators.", no_args_is_help=True)
@@ -287,8 +291,45 @@ def demo(
 
     with open_platform() as platform:
         outcome = seed_demo(platform, days=days, seed=seed, console=console)
-    console.print(outcome.summary)
+    console.print(_demo_summary(outcome))
     typer.echo(outcome.token)
+
+
+#: What happened to the demo's work orders (the closed loop's phrases), by their names.
+_WORK_ORDER_FATES = (
+    N_("closed after a passed verification"),
+    N_("reopened after a failed verification"),
+    N_("verifying"),
+    N_("in progress"),
+)
+
+
+def _demo_summary(outcome: SeedOutcome) -> str:
+    """The demo's summary line in the CLI's language (English: as the seeder wrote it)."""
+    from infrasight.demo.seed import DEMO_ADMIN_EMAIL, DEMO_ORGANIZATION, DEMO_PASSWORD
+
+    login = {"email": DEMO_ADMIN_EMAIL, "password": repr(DEMO_PASSWORD)}
+    if not outcome.created:
+        return say(
+            "demo organisation {org} already seeded; log in as {email} with password {password}",
+            org=repr(DEMO_ORGANIZATION),
+            **login,
+        )
+    orders = [
+        say("{count} {fate}", count=n, fate=word(what)) for what, n in outcome.work_orders.items()
+    ]
+    listed = orders[0] if orders else say("none")
+    for item in orders[1:]:
+        listed = say("{first}, {then}", first=listed, then=item)
+    return say(
+        "seeded {org}: 2 assets, {channels} channels, {readings:,} readings over {days} days, "
+        "{captures} captures, {rules} alarm rules ({alarms} alarms raised), {hazards} hazards; "
+        "work orders: {orders}; log in as {email} with password {password}",
+        org=repr(DEMO_ORGANIZATION),
+        orders=listed,
+        **outcome.figures,
+        **login,
+    )
 
 
 @admin_app.command("retention")

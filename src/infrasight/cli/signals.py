@@ -42,7 +42,7 @@ from infrasight.signals.lifecycle import (
     check_escalation,
 )
 from infrasight.signals.modal import ModalResult
-from infrasight.signals.readers import DuplicateRule, load_record, tidy_series
+from infrasight.signals.readers import GAP_FACTOR, DuplicateRule, load_record, tidy_series
 from infrasight.signals.rules import Rule, rules_from_json
 from infrasight.signals.ssi import ssi_cov
 from infrasight.signals.tables import read_csv_table
@@ -133,7 +133,19 @@ def score(
         require_matplotlib()  # fail before writing anything
     table = read_csv_table(input_csv, time_col=time_col)
     tidy = tidy_series(table.times, table.values(value_col), rule=rule)
-    console.print(f"{input_csv.name}: {tidy.summary()}")
+    console.print(
+        say(
+            "{name}: {duplicates} repeated-timestamp rows merged ({rule}), {unsorted} out-of-order "
+            "rows sorted, {gaps} gaps > {factor:g}x the median interval (largest {largest:g})",
+            name=input_csv.name,
+            duplicates=tidy.duplicates,
+            rule=tidy.rule,
+            unsorted=tidy.unsorted,
+            gaps=tidy.gaps,
+            factor=GAP_FACTOR,
+            largest=tidy.largest_gap,
+        )
+    )
     t, values = tidy.times, tidy.values
     if not np.any(np.isfinite(values)):
         raise NotEnoughDataError(f"{input_csv.name}:{value_col}: no finite reading")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from PIL import Image
@@ -45,6 +46,11 @@ class SeedOutcome:
     captures: int
     token: str
     summary: str
+    #: The figures the summary names, for a caller that says it in another language:
+    #: ``channels``, ``readings``, ``days``, ``captures``, ``rules``, ``alarms``, ``hazards``.
+    figures: Mapping[str, int] = field(default_factory=dict)
+    #: Work orders seeded by what happened to them (the closed loop's English phrases).
+    work_orders: Mapping[str, int] = field(default_factory=dict)
 
 
 _ASSETS = {
@@ -314,14 +320,29 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
             .select_from(AlarmRecord)
             .where(AlarmRecord.organization_id == org_id)
         )
+    figures = {
+        "channels": len(DEMO_CHANNELS) + (2 if loop.captures else 0),
+        "readings": readings,
+        "days": days,
+        "captures": len(_CAPTURES) + loop.captures,
+        "rules": len(_RULES),
+        "alarms": int(alarms or 0),
+        "hazards": loop.hazards,
+    }
     summary = (
         f"seeded {DEMO_ORGANIZATION!r}: 2 assets, "
-        f"{len(DEMO_CHANNELS) + (2 if loop.captures else 0)} channels, "
-        f"{readings:,} readings over {days} days, {len(_CAPTURES) + loop.captures} captures, "
+        f"{figures['channels']} channels, "
+        f"{readings:,} readings over {days} days, {figures['captures']} captures, "
         f"{len(_RULES)} alarm rules ({alarms} alarms raised), {loop.hazards} hazards; work "
         f"orders: {', '.join(f'{n} {what}' for what, n in loop.work_orders.items()) or 'none'}; "
         f"log in as {DEMO_ADMIN_EMAIL} with password {DEMO_PASSWORD!r}"
     )
     return SeedOutcome(
-        created=True, readings=readings, captures=len(_CAPTURES), token=token, summary=summary
+        created=True,
+        readings=readings,
+        captures=len(_CAPTURES),
+        token=token,
+        summary=summary,
+        figures=figures,
+        work_orders=dict(loop.work_orders),
     )

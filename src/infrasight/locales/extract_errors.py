@@ -2,10 +2,11 @@
 
 ``python -m infrasight.locales.extract_errors`` reads ``locales/error_sources.toml`` (which
 modules raise errors a person reads, and extra messages written elsewhere), finds every call of
-an exception class (a name ending in ``Error`` or ``Exception``) whose message is a string or an
-f-string, turns the message into a template (:mod:`infrasight.locales.errors`), writes
-``locales/errors.pot`` and updates each locale's ``errors.po``: translations of unchanged
-templates are kept, new ones get an empty msgstr, templates no longer raised are dropped.
+an exception class (a name ending in ``Error`` or ``Exception``, or the CLI's ``bad_input``)
+whose message is a string or an f-string, turns the message into a template
+(:mod:`infrasight.locales.errors`), writes ``locales/errors.pot`` and updates each locale's
+``errors.po``: translations of unchanged templates are kept, new ones get an empty msgstr,
+templates no longer raised are dropped.
 ``--check`` writes nothing and exits 1 when the files are out of date.
 
 A placeholder is named after the interpolated expression (``{asset.id}`` -> ``{id}``,
@@ -30,7 +31,14 @@ from infrasight.locales import LOCALES
 from infrasight.locales.errors import ERRORS_DOMAIN
 from infrasight.locales.extract import _po
 
-__all__ = ["error_templates", "main", "render_catalogues", "render_domain", "write_domain"]
+__all__ = [
+    "error_templates",
+    "main",
+    "render_catalogues",
+    "render_domain",
+    "templates_in",
+    "write_domain",
+]
 
 _LOGGER = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
@@ -40,7 +48,9 @@ _HEADER = (
     "# locales/error_sources.toml. Rebuilt by `python -m infrasight.locales.extract_errors`;\n"
     "# translate the empty entries (placeholders are filled with the message's own values)."
 )
-_RAISES = re.compile(r"(Error|Exception)$")
+#: An exception's class, Click's ``BadParameter``, or the CLI's ``bad_input`` (which prints its
+#: message as an error).
+_RAISES = re.compile(r"(Error|Exception)$|^(bad_input|BadParameter)$")
 _MESSAGE_KEYWORDS = ("message", "detail")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 
@@ -110,6 +120,11 @@ def _messages(tree: ast.AST) -> Iterator[str]:
             template = _template(candidate)
             if template and _LETTERS.search(re.sub(r"\{[^{}]*\}", "", template)):
                 yield template
+
+
+def templates_in(path: Path) -> tuple[str, ...]:
+    """The error templates the module at ``path`` raises, in order of appearance."""
+    return tuple(dict.fromkeys(_messages(ast.parse(path.read_text("utf-8")))))
 
 
 def error_templates(package: Path = _PACKAGE) -> tuple[str, ...]:
