@@ -283,6 +283,26 @@ def _scored_count(client: Client, channel_id: int) -> int:
     return int(points[0]["count"]) if points else 0
 
 
+def _wait_for_effects(settings: Settings, timeout_s: float = 300) -> None:
+    """Wait until the server has applied every effect row (scores, rules, hazards): the raw
+    baseline writes to the same database, and on SQLite it would otherwise wait for the
+    server's background transactions."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            with engine.connect() as connection:
+                left = connection.execute(
+                    text("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
+                ).scalar_one()
+            if left == 0:
+                return
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise RuntimeError("the server's effects did not finish")
+
+
 def _wait_for_analytics(base: str, user_token: str, expected: int, timeout_s: float = 300) -> None:
     """Wait until the background anomaly scores of the first channel have caught up."""
     headers = {"Authorization": f"Bearer {user_token}"}
@@ -327,6 +347,7 @@ def run_backend(settings: Settings, batches: int, query_repeats: int = 60) -> di
         _wait_for_analytics(base, user_token, (batches + 2) * BATCH // CHANNELS)
         sustained = (batches + 2) * BATCH / (time.perf_counter() - began)
         raw_start = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1e6)
+        _wait_for_effects(settings)  # the baseline must not queue behind the server's writes
         raw_rate = _raw_insert(settings, _raw_rows(ids, batches, raw_start))
         query = _year_query(settings, base, user_token, ids[CHANNELS], query_repeats)
     finally:
