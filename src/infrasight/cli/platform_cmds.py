@@ -290,7 +290,13 @@ def demo(
     from infrasight.demo.seed import seed_demo
 
     with open_platform() as platform:
-        outcome = seed_demo(platform, days=days, seed=seed, console=console)
+        outcome = seed_demo(
+            platform,
+            days=days,
+            seed=seed,
+            console=console,
+            progress_label=say("seeding readings"),
+        )
     console.print(_demo_summary(outcome))
     typer.echo(outcome.token)
 

@@ -207,8 +207,16 @@ def _png(image_rgb: object) -> bytes:
     return out.getvalue()
 
 
-def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> SeedOutcome:
-    """Create the demo organisation with its assets, channels, readings and captures."""
+def seed_demo(
+    platform: Platform,
+    *,
+    days: int,
+    seed: int,
+    console: Console,
+    progress_label: str = "seeding readings",
+) -> SeedOutcome:
+    """Create the demo organisation with its assets, channels, readings and captures
+    (``progress_label``: the progress bar's text, in the caller's language)."""
     from infrasight.synthetic import render_crack_scene
 
     with platform.database.transaction() as session:
@@ -260,7 +268,7 @@ def seed_demo(platform: Platform, *, days: int, seed: int, console: Console) -> 
         readings = 0
         events = []
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("seeding readings", total=total)
+            task = progress.add_task(progress_label, total=total)
             for key, values in series.values.items():
                 value_list = values.tolist()
                 for start in range(0, len(stamps), CHUNK):
