@@ -25,7 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from typer._click.exceptions import ClickException
+try:  # Typer >= 0.29 carries its own copy of Click; older ones use the click package
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click.exceptions import ClickException  # type: ignore[assignment,no-redef]
 
 from infrasight.locales import DEFAULT_LOCALE, Translator
 from infrasight.locales.errors import error_translator, localise_message
