@@ -170,11 +170,6 @@ MIN_FREQUENCY_POINTS = 8
 """Identified frequencies a frequency channel needs (one per analysed record)."""
 
 
-def _hourly(session: Session, channel_id: int, start_us: int, n: int) -> np.ndarray:
-    """Hourly means of a channel on ``n`` hours from ``start_us`` (NaN where empty)."""
-    return hourly_means(session, channel_id, start_us, n)
-
-
 ORIENTATIONS = frozenset({"transverse", "diagonal", "longitudinal", "map", "vertical"})
 
 
@@ -266,7 +261,7 @@ def element_observations(
         if wanted is None or listed[cid][0] in DRIVERS or listed[cid][1] in wanted
     ]
     loaded = {c.id: c for c in session.scalars(select(Channel).where(Channel.id.in_(needed)))}
-    rows = [(loaded[cid], listed[cid][1]) for cid in needed if cid in loaded]
+    rows = [loaded[cid] for cid in needed if cid in loaded]
     span = time_span(session, read)
     n, start = 0, 0
     if span is not None:
@@ -275,29 +270,29 @@ def element_observations(
         n = min(window_days * 24, (end - int(first) // HOUR_US * HOUR_US) // HOUR_US)
         start = end - n * HOUR_US
     times_h = np.arange(n, dtype=np.float64)
-    fresh = {c for c, _ in rows if fresh_spans and c.id in fresh_spans}
+    fresh = {c for c in rows if fresh_spans and c.id in fresh_spans}
     pending: int | None = None
     if fresh and fresh_spans:
         first_new = min(fresh_spans[c.id][0] for c in fresh)
         pending = int(np.clip((first_new - start) // HOUR_US, 0, n))
     drivers: dict[str, np.ndarray] = {}
     per_element: dict[int, list[tuple[Channel, ChannelData]]] = {}
-    for ch, element_id in rows if n else ():
+    for ch in rows if n else ():
         q_name = ch.quantity.strip().lower()
         if q_name in DRIVERS and DRIVERS[q_name] not in drivers:
-            v = _hourly(session, ch.id, start, n)
+            v = hourly_means(session, ch.id, start, n)
             ok = np.isfinite(v)
             if ok.sum() >= 2:
                 drivers[DRIVERS[q_name]] = np.interp(times_h, times_h[ok], v[ok])
-        elif q_name in ROLES and (wanted is None or element_id in wanted):
-            v = _hourly(session, ch.id, start, n)
+        elif q_name in ROLES and (wanted is None or ch.element_id in wanted):
+            v = hourly_means(session, ch.id, start, n)
             ok = np.isfinite(v)
             role = ROLES[q_name]
             frequency = role is ChannelRole.FREQUENCY
             if ok.sum() < (MIN_FREQUENCY_POINTS if frequency else MIN_POINTS):
                 continue
             th, vv = (times_h[ok], v[ok]) if frequency else (times_h, v)
-            per_element.setdefault(element_id, []).append(
+            per_element.setdefault(ch.element_id, []).append(
                 (
                     ch,
                     ChannelData(

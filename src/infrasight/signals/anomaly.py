@@ -48,7 +48,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -386,6 +386,11 @@ class _Piece:
         )
 
 
+def _reach(piece: _Piece) -> slice:
+    """The readings of ``x_all`` a piece reads: its older seasons, then its window."""
+    return slice(piece.pre[0], piece.window[1])
+
+
 @dataclass(slots=True)
 class _Plan:
     """One channel's batch after the bookkeeping and before the arithmetic."""
@@ -610,25 +615,13 @@ def score_online_many(
             results[at] = _score_plan(plan, spike_margin, seasons)
     for members in together.values():
         first = plans[members[0]].pieces[0]
-        lo = min(first.pre[0], first.window[0])
-        rows = np.stack(
-            [
-                plans[at].x_all[
-                    min(plans[at].pieces[0].pre[0], plans[at].pieces[0].window[0]) : plans[at]
-                    .pieces[0]
-                    .window[1]
-                ]
-                for at in members
-            ]
-        )
-        shifted = _Piece(
-            lag=first.lag,
+        # each row: the member's older seasons and window (the window starts where they end)
+        rows = np.stack([plans[at].x_all[_reach(plans[at].pieces[0])] for at in members])
+        lo = first.pre[0]
+        shifted = replace(
+            first,
             window=(first.window[0] - lo, first.window[1] - lo),
-            pre=(first.pre[0] - lo, first.pre[1] - lo),
-            warm_end=first.warm_end,
-            k0=first.k0,
-            keep_from=first.keep_from,
-            out=first.out,
+            pre=(0, first.pre[1] - lo),
         )
         scored = _piece_scores(rows, shifted, spike_margin, seasons)
         for row, at in enumerate(members):

@@ -249,17 +249,7 @@ class Bucket:
 
 def time_bounds(session: Session, channel_id: int) -> tuple[int, int] | None:
     """First and last reading time of a channel (microseconds), or None when it has none."""
-    # two index lookups: SQLite reads every row of the channel for MIN and MAX in one select
-    row = session.execute(
-        text(
-            "SELECT (SELECT MIN(ts) FROM readings WHERE channel_id = :c), "
-            "(SELECT MAX(ts) FROM readings WHERE channel_id = :c)"
-        ),
-        {"c": channel_id},
-    ).one()
-    if row[0] is None:
-        return None
-    return int(row[0]), int(row[1])
+    return time_span(session, [channel_id])
 
 
 def _ends(channel_ids: Sequence[int]) -> Any:
