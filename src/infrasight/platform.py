@@ -76,8 +76,15 @@ class Platform:
         register_notifications(platform)
         return platform
 
-    def close(self) -> None:
-        """Stop the workers and close the database connections."""
+    def close(self, grace_s: float | None = None) -> bool:
+        """Stop the workers and close the database connections.
+
+        With ``grace_s`` (seconds), running work is waited for at most that long; False: some is
+        still running (its rows are taken up again at the next start) and the database is left
+        open for it, so the caller should end the process without waiting for its threads.
+        """
         self.notifier.stop()
-        self.jobs.shutdown()
+        if not self.jobs.shutdown(grace_s):
+            return False
         self.database.dispose()
+        return True

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import math
+import subprocess
+import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +27,7 @@ from infrasight.reports.assemble import (
     WorkOrderRow,
 )
 from infrasight.reports.i18n import LANGUAGES, report_translator
-from infrasight.reports.render import font_paths, missing_glyphs, render_report
+from infrasight.reports.render import _chart, font_paths, missing_glyphs, render_report
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 END = datetime(2026, 12, 1, tzinfo=UTC)
@@ -112,7 +117,7 @@ def content(n_defects: int = 3) -> ReportContent:
                 maximum=tuple((values + 0.05).tolist()),
                 levels=(("amber", 1, 2.0), ("red", 2, 4.0), ("far", 3, 900.0)),
                 forecast_times_s=tuple(grid.tolist()),
-                forecast_mean=tuple(np.linspace(values[-1], values[-1] + 0.5, 10).tolist()),
+                forecast_median=tuple(np.linspace(values[-1], values[-1] + 0.5, 10).tolist()),
                 forecast_lower=tuple(np.linspace(values[-1], values[-1] + 0.2, 10).tolist()),
                 forecast_upper=tuple(np.linspace(values[-1], values[-1] + 0.8, 10).tolist()),
                 forecast_kind="linear",
@@ -275,3 +280,45 @@ def _fields(text: str) -> list[str]:
 def test_missing_glyphs_are_named() -> None:
     bundled = [p for p in font_paths() if p.name == "fonts"]
     assert missing_glyphs({"x": "橋 \U0001f600"}, bundled) == "\U0001f600"
+
+
+def runaway_content() -> ReportContent:
+    """The fuzzed demo's report: a forecast whose mean ran off to -7.8e11, plus an infinity."""
+    base = content(n_defects=0)
+    chart = base.charts[0]
+    n = len(chart.forecast_times_s)
+    runaway = replace(
+        chart,
+        forecast_median=(*chart.forecast_median[:-2], -1.76e11, -7.83e11),
+        forecast_upper=(*chart.forecast_upper[:-1], math.inf),
+    )
+    assert len(runaway.forecast_median) == n
+    return replace(base, charts=(runaway,))
+
+
+def test_chart_points_stay_at_the_plot_whatever_the_values() -> None:
+    t = report_translator("en")
+    c = runaway_content().charts[0]
+    drawn = _chart(t, c, START, END)
+    ys = [p[1] for p in drawn["mean"] + drawn["forecast_median"]]
+    ys += [y for p in drawn["band"] + drawn["forecast_band"] for y in p[1:]]
+    assert all(math.isfinite(y) and -0.05 <= y <= 1.05 for y in ys)
+    assert min(ys) == -0.05  # the runaway median is drawn at the edge, clipped
+    assert "∞" in drawn["caption"]  # the infinite upper bound is said, not a babel error
+    assert t.number(1e300) == "1E300" and t.number(-7.83e11, 0) == "-783,000,000,000"
+
+
+def test_a_runaway_forecast_renders_instead_of_hanging() -> None:
+    """Typst laid out a polyline with coordinates near 1e11 for ever (the server's shutdown
+    then waited for that job for ever): the render runs in a child so a regression fails."""
+    code = (
+        "from tests.reports.test_render import runaway_content\n"
+        "from infrasight.reports.render import render_report\n"
+        "print(render_report(runaway_content(), 'zh-Hant').pages)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) >= 1

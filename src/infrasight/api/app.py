@@ -123,7 +123,7 @@ def create_app(
         if app.lean_ingest is not None:
             app.lean_ingest.close()
         if owned:
-            wired.close()
+            _app.state.stopped_cleanly = wired.close(wired.settings.shutdown_grace_s)
 
     app = InfraSightAPI(
         title="InfraSight",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -64,9 +67,20 @@ def serve(
     from infrasight.cli.field import start_bridge
 
     bridge = start_bridge(app.state.platform)  # INFRASIGHT_MQTT_URL set: MQTT ingest too
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
-    if bridge is not None:
-        bridge.stop()
+    try:
+        # on SIGTERM uvicorn ends the process with the signal once the app has stopped; on
+        # SIGINT it raises KeyboardInterrupt here
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    finally:
+        if bridge is not None:
+            bridge.stop()
+        if getattr(app.state, "stopped_cleanly", True) is False:
+            # a job outlived INFRASIGHT_SHUTDOWN_GRACE_S: its thread cannot be stopped and the
+            # interpreter would wait for it at exit; its row is taken up again at the next start
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:

@@ -97,9 +97,9 @@ def forecast_chart(
     t_end = float(times_s[-1])
     fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
     ax.plot((times_s - t_end) / day, values, ".", ms=2, color="0.45", label="readings")
-    ax.plot((fitted.times - t_end) / day, fitted.mean, color="tab:blue", lw=1.5, label="fit")
+    ax.plot((fitted.times - t_end) / day, fitted.median, color="tab:blue", lw=1.5, label="fit")
     x = (projected.times - t_end) / day
-    ax.plot(x, projected.mean, color="tab:blue", lw=1.5, ls="--", label="forecast")
+    ax.plot(x, projected.median, color="tab:blue", lw=1.5, ls="--", label="forecast")
     ax.fill_between(
         x,
         projected.lower,

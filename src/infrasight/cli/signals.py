@@ -353,6 +353,7 @@ def forecast(
         "horizon_s": h,
         "at_horizon": {
             "mean": float(fc.mean[-1]),
+            "median": float(fc.median[-1]),
             "lower": float(fc.lower[-1]),
             "upper": float(fc.upper[-1]),
             "level": level,
@@ -385,8 +386,8 @@ def forecast(
     if out_csv is not None:
         with out_csv.open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["time_s", "mean", "lower", "upper"])
-            for row in zip(fc.times, fc.mean, fc.lower, fc.upper, strict=True):
+            w.writerow(["time_s", "mean", "median", "lower", "upper"])
+            for row in zip(fc.times, fc.mean, fc.median, fc.lower, fc.upper, strict=True):
                 w.writerow([f"{x:.6g}" for x in row])
     if as_json:
         typer.echo(json.dumps(doc, indent=2))

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     sweep_interval_s
         With Celery: how often the one scheduler (``infrasight scheduler``) runs the periodic
         work (alarm no-data checks and escalations, resending what the broker lost).
+    shutdown_grace_s
+        On stop, how long the server waits for running jobs and effects (seconds). Work still
+        running then is left to the next start: its row stays ``running`` and is queued again
+        (as after a crash), and the process exits instead of waiting for it.
     """
 
     model_config = SettingsConfigDict(env_prefix="INFRASIGHT_", extra="ignore")
@@ -219,6 +223,7 @@ class Settings(BaseSettings):
     broker_url: str = Field(default="", repr=False)
     job_lease_s: float = Field(default=900.0, gt=0)
     sweep_interval_s: float = Field(default=60.0, gt=0)
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

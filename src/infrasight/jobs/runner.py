@@ -177,6 +177,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="job") if workers else None
         self._effect_pool = ThreadPoolExecutor(1, thread_name_prefix="effects") if workers else None
         self._pending: set[Future[Any]] = set()
+        self._running: set[str] = set()
         self._lock = threading.Lock()
         self._burst = _Debouncer()
 
@@ -350,7 +351,14 @@ class JobRunner:
         with only_one(database, _job_lock(job_id), cleanup=True) as mine:
             if not mine:
                 return "busy"
-            return self._run(job_id, reclaim_after_s)
+            label = f"{name} (job {job_id})"
+            with self._lock:
+                self._running.add(label)
+            try:
+                return self._run(job_id, reclaim_after_s)
+            finally:
+                with self._lock:
+                    self._running.discard(label)
 
     def _run(self, job_id: int, reclaim_after_s: float | None) -> Outcome:
         """Claim the row (queued -> running, or a running one whose lease ran out), run it."""
@@ -617,8 +625,32 @@ class JobRunner:
             if not_done:
                 return False
 
-    def shutdown(self) -> None:
-        """Stop the workers after the running work finishes (queued rows stay for next start)."""
+    def shutdown(self, grace_s: float | None = None) -> bool:
+        """Stop the workers after the running work finishes (queued rows stay for next start).
+
+        With ``grace_s``, wait at most that long (seconds) and return False if work is still
+        running then: its rows stay ``running`` and are queued again at the next start, as after
+        a crash. The threads cannot be stopped, so the caller should then end the process
+        without waiting for them (``infrasight serve`` does). True: everything finished.
+        """
         for pool in (self._effect_pool, self._pool):
             if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=False)
+                pool.shutdown(wait=False, cancel_futures=False)
+        if grace_s is None:
+            for pool in (self._effect_pool, self._pool):
+                if pool is not None:
+                    pool.shutdown(wait=True)
+            return True
+        finished = self.wait_idle(timeout=grace_s)
+        if not finished:
+            _LOGGER.warning(
+                "stopping with work still running after %.0f s (left for the next start): %s",
+                grace_s,
+                ", ".join(self.running_names()) or "effects",
+            )
+        return finished
+
+    def running_names(self) -> list[str]:
+        """The jobs running now, e.g. ``render_report (job 51)``."""
+        with self._lock:
+            return sorted(self._running)

@@ -32,6 +32,7 @@ the translator records it in :attr:`Translator.missing`, which the tests check.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -42,7 +43,7 @@ from types import MappingProxyType
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_scientific
 
 __all__ = [
     "DATA_DOMAIN",
@@ -162,16 +163,24 @@ class Translator:
         return self.messages.get(message) or self.data.get(message, message)
 
     def number(self, value: float | None, digits: int = 2) -> str:
-        """A decimal number with at most ``digits`` decimals ("–" when unknown)."""
+        """A decimal number with at most ``digits`` decimals ("–" when unknown, "∞" or "-∞")."""
         if value is None:
             return "–"
+        if not math.isfinite(value):
+            return "–" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+        if abs(value) >= 1e15:  # beyond what decimals can say (and what Decimal can quantize)
+            return str(format_scientific(value, format="0.###E0", locale=self.babel_locale))
         pattern = "#,##0." + "#" * digits if digits > 0 else "#,##0"
         return str(format_decimal(value, format=pattern, locale=self.babel_locale))
 
     def fixed(self, value: float | None, digits: int) -> str:
-        """A decimal number with exactly ``digits`` decimals ("–" when unknown)."""
+        """A decimal number with exactly ``digits`` decimals ("–" when unknown, "∞" or "-∞")."""
         if value is None:
             return "–"
+        if not math.isfinite(value):
+            return "–" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+        if abs(value) >= 1e15:  # beyond what decimals can say (and what Decimal can quantize)
+            return str(format_scientific(value, format="0.###E0", locale=self.babel_locale))
         pattern = "#,##0." + "0" * digits if digits > 0 else "#,##0"
         return str(format_decimal(value, format=pattern, locale=self.babel_locale))
 

@@ -111,7 +111,7 @@ class ChartContent:
     maximum: tuple[float, ...]
     levels: tuple[tuple[str, int, float], ...]  # (name, severity, value)
     forecast_times_s: tuple[float, ...] = ()
-    forecast_mean: tuple[float, ...] = ()
+    forecast_median: tuple[float, ...] = ()
     forecast_lower: tuple[float, ...] = ()
     forecast_upper: tuple[float, ...] = ()
     forecast_kind: str = ""
@@ -420,7 +420,7 @@ def _charts(
                 projected = model.predict(grid, level=0.95)
                 forecast = {
                     "forecast_times_s": tuple(float(v) for v in grid),
-                    "forecast_mean": tuple(float(v) for v in projected.mean),
+                    "forecast_median": tuple(float(v) for v in projected.median),
                     "forecast_lower": tuple(float(v) for v in projected.lower),
                     "forecast_upper": tuple(float(v) for v in projected.upper),
                     "forecast_kind": model.kind,

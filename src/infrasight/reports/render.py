@@ -196,7 +196,11 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 def _chart(t: Translator, c: ChartContent, start: datetime, end: datetime) -> dict[str, Any]:
     x0 = start.timestamp()
     x1 = max(end.timestamp(), c.forecast_times_s[-1] if c.forecast_times_s else 0.0)
-    values = [*c.minimum, *c.maximum, *c.forecast_lower, *c.forecast_upper]
+    values = [
+        v
+        for v in (*c.minimum, *c.maximum, *c.forecast_lower, *c.forecast_upper)
+        if math.isfinite(v)
+    ] or [0.0]
     lo, hi = min(values), max(values)
     span = hi - lo if hi > lo else max(abs(hi), 1.0)
     shown = [lvl for lvl in c.levels if lo - span <= lvl[2] <= hi + span]
@@ -209,7 +213,11 @@ def _chart(t: Translator, c: ChartContent, start: datetime, end: datetime) -> di
         return round((x - x0) / (x1 - x0), 5) if x1 > x0 else 0.0
 
     def sy(y: float) -> float:
-        return round((y - lo) / (hi - lo), 5)
+        # kept just outside the plot (which clips): Typst lays out a path of coordinates in the
+        # 1e11 range for ever (a 30-day forecast of 2 days of readings had one)
+        if not math.isfinite(y):
+            return 1.05 if y > 0 else -0.05
+        return round(min(max((y - lo) / (hi - lo), -0.05), 1.05), 5)
 
     unit = c.unit
     days = (x1 - x0) / 86400.0
@@ -260,8 +268,8 @@ def _chart(t: Translator, c: ChartContent, start: datetime, end: datetime) -> di
         "band": [
             [sx(x), sy(a), sy(b)] for x, a, b in zip(c.times_s, c.minimum, c.maximum, strict=True)
         ],
-        "forecast_mean": [
-            [sx(x), sy(y)] for x, y in zip(c.forecast_times_s, c.forecast_mean, strict=True)
+        "forecast_median": [
+            [sx(x), sy(y)] for x, y in zip(c.forecast_times_s, c.forecast_median, strict=True)
         ],
         "forecast_band": [
             [sx(x), sy(a), sy(b)]

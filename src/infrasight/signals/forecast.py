@@ -102,23 +102,35 @@ _N_PAR = {
 }
 # rate grid of the exponential families, in 1 / fitted span (time constants 0.1 .. 20 spans)
 _RATE_GRID = 1.0 / np.geomspace(0.1, 20.0, 16)
+# Over a forecast horizon the accelerating exponential may grow by at most e^3 (20x): its rate
+# is at most 3 / horizon. The backtest looks at most a third of the history ahead, so a faster
+# rate is never checked there; a 30-day forecast of 2 days of flat readings reached 1e35 with
+# an exponential of weight 0.006 before this limit (the mean of the mixture is not robust).
+_MAX_E_FOLDS_OVER_HORIZON = 3.0
 # onset grid of the onset family, in fitted spans before the last reading
 _ONSET_GRID = -np.linspace(0.95, 0.1, 35)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Forecast:
-    """Predicted values at ``times`` (s) with a central prediction interval of ``level``."""
+    """Predicted values at ``times`` (s) with a central prediction interval of ``level``.
+
+    ``median`` is the central forecast to draw and quote: half of the predictive distribution
+    lies above it, and it always lies inside the interval. ``mean`` is the expected value; for
+    a mixture of candidates it can leave the interval when an unlikely candidate runs far away.
+    """
 
     times: FloatArray
     mean: FloatArray
+    median: FloatArray
     lower: FloatArray
     upper: FloatArray
     sd: FloatArray
     level: float
 
     def __post_init__(self) -> None:
-        if not (self.times.shape == self.mean.shape == self.lower.shape == self.upper.shape):
+        shapes = {a.shape for a in (self.times, self.mean, self.median, self.lower, self.upper)}
+        if len(shapes) != 1:
             raise ValueError("forecast arrays must have the same shape")
         if not 0 < self.level < 1:
             raise ValueError("level must be in (0, 1)")
@@ -225,7 +237,9 @@ class TrendModel:
         tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
         mu, sd = self._moments(tt)
         q = float(student.ppf(0.5 + level / 2, self.dof))
-        return Forecast(times=tt, mean=mu, lower=mu - q * sd, upper=mu + q * sd, sd=sd, level=level)
+        return Forecast(
+            times=tt, mean=mu, median=mu, lower=mu - q * sd, upper=mu + q * sd, sd=sd, level=level
+        )
 
     def exceedance_probability(self, time: float, limit: float, *, upper: bool = True) -> float:
         """Probability that the reading at ``time`` lies beyond ``limit``."""
@@ -397,8 +411,15 @@ def _fit_level(t: FloatArray, v: FloatArray) -> TrendModel:
 
 
 def _fit(
-    t: FloatArray, v: FloatArray, kind: TrendKind, period_s: float | None, harmonics: int
+    t: FloatArray,
+    v: FloatArray,
+    kind: TrendKind,
+    period_s: float | None,
+    harmonics: int,
+    horizon_s: float | None = None,
 ) -> TrendModel:
+    """Fit ``kind``; with ``horizon_s`` an exponential's rate is limited to what may be
+    extrapolated that far (at most ``_MAX_E_FOLDS_OVER_HORIZON`` e-folds)."""
     if kind == "level":
         return _fit_level(t, v)
     t0 = float(t[-1])
@@ -409,7 +430,12 @@ def _fit(
     sub = np.unique(np.linspace(0, t.size - 1, min(t.size, 1500)).round().astype(np.intp))
     if kind in ("exponential", "saturating"):
         sign = 1.0 if kind == "exponential" else -1.0
-        k = _profile(lambda x, q: np.exp(q * x), sign * _RATE_GRID, s[sub], v[sub])
+        rates = _RATE_GRID
+        if kind == "exponential" and horizon_s is not None and horizon_s > 0:
+            cap = _MAX_E_FOLDS_OVER_HORIZON * scale_s / horizon_s
+            allowed = np.less_equal(_RATE_GRID, cap)
+            rates = _RATE_GRID[allowed] if allowed.any() else _RATE_GRID[-1:]
+        k = _profile(lambda x, q: np.exp(q * x), sign * rates, s[sub], v[sub])
         beta, w, sc = _huber(np.column_stack([np.ones_like(s), np.exp(k * s)]), v)
         params = np.array([beta[0], beta[1], k])
         e = np.exp(k * s)
@@ -564,18 +590,25 @@ class TrendSelection:
         def quantile(p: float) -> FloatArray:
             lo = (mu - 50 * sd).min(axis=0)
             hi = (mu + 50 * sd).max(axis=0)
-            for _ in range(60):
+            # bisection to a relative precision of 1e-10 of the smallest candidate spread,
+            # however far apart the candidates are (60 fixed halvings were not enough when one
+            # candidate's mean was 1e35)
+            tolerance = 1e-10 * np.maximum(sd.min(axis=0), 1e-300)
+            for _ in range(2200):
                 mid = 0.5 * (lo + hi)
                 cdf = (w * student.cdf((mid - mu) / sd, dof)).sum(axis=0)
                 below = cdf < p
                 lo = np.where(below, mid, lo)
                 hi = np.where(below, hi, mid)
+                if np.all(hi - lo <= tolerance) or np.array_equal(mid, 0.5 * (lo + hi)):
+                    break
             out: FloatArray = 0.5 * (lo + hi)
             return out
 
         return Forecast(
             times=tt,
             mean=mean,
+            median=quantile(0.5),
             lower=quantile(0.5 - level / 2),
             upper=quantile(0.5 + level / 2),
             sd=np.sqrt(np.maximum(var, 0.0)),
@@ -645,7 +678,7 @@ def fit_best_trend(
         usable = [k for k in usable if k != "level"]  # it needs the backtest to be weighed
     if not usable:
         _need(t.size, min(_N_PAR[k] for k in kinds), kinds[0])
-    fitted = [_fit(t, v, k, None, 0) for k in usable]
+    fitted = [_fit(t, v, k, None, 0, horizon_s) for k in usable]
     is_level = np.array([m.kind == "level" for m in fitted])
     n_eff = max(m.n_eff for m, lv in zip(fitted, is_level, strict=True) if not lv or is_level.all())
     scored = [_with_aicc(m, n_eff) for m in fitted]
@@ -717,7 +750,7 @@ def _backtest(
         for j, k in enumerate(kinds):
             if past.sum() < _N_PAR[k] + 2:
                 return None
-            m = _fit(t[past], v[past], k, None, 0)
+            m = _fit(t[past], v[past], k, None, 0, lead)
             mu, sd = m._moments(t[pick])
             sd = np.maximum(sd, 1e-300)
             z = np.clip((v[pick] - mu) / sd, -1e6, 1e6)  # no overflow for a flat history

@@ -90,7 +90,7 @@ def forecast_data(forecast: ChannelForecast) -> dict[str, list[list[Any]]]:
     width: list[list[Any]] = []
     for p in forecast.points:
         ms = p.time.timestamp() * 1000.0
-        mean.append([ms, p.mean])
+        mean.append([ms, p.median])
         if p.lower is not None and p.upper is not None:
             lower.append([ms, p.lower])
             width.append([ms, p.upper - p.lower])

@@ -34,7 +34,11 @@ DAY_S = 86_400.0
 
 class ForecastPoint(BaseModel):
     time: datetime
-    mean: float
+    mean: float = Field(description="Expected value (for kind=auto, of the weighted mixture)")
+    median: float = Field(
+        description="Central forecast: half of the predictive distribution lies above it; "
+        "always inside the interval (the line to draw)"
+    )
     lower: float | None = Field(description="Lower bound of the interval; null if undefined")
     upper: float | None = Field(description="Upper bound of the interval; null if undefined")
 
@@ -163,10 +167,13 @@ def forecast(
         n_readings=int(stamps.size),
         level=level,
         points=[
-            ForecastPoint(time=us_to_datetime(round(t * 1e6)), mean=m, lower=lo, upper=hi)
-            for t, m, lo, hi in zip(
+            ForecastPoint(
+                time=us_to_datetime(round(t * 1e6)), mean=m, median=md, lower=lo, upper=hi
+            )
+            for t, m, md, lo, hi in zip(
                 grid.tolist(),
                 projected.mean.tolist(),
+                projected.median.tolist(),
                 projected.lower.tolist(),
                 projected.upper.tolist(),
                 strict=True,

@@ -141,7 +141,7 @@ def _draw_forecast(
                 "Forecast ({model}) to {end}: {mean} {unit}, 95 % band {lower} to {upper}",
                 model=_name(TREND_NAMES, projected.selected_kind, t),
                 end=t.datetime(last.time),
-                mean=t.number(last.mean),
+                mean=t.number(last.median),
                 unit=projected.unit,
                 lower="-" if last.lower is None else t.number(last.lower),
                 upper="-" if last.upper is None else t.number(last.upper),
