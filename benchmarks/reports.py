@@ -81,7 +81,7 @@ def _chart(index: int, rng: np.random.Generator) -> ChartContent:
         maximum=tuple((values + 0.1).tolist()),
         levels=(("amber", 1, 4.0), ("red", 2, 6.0)),
         forecast_times_s=tuple(grid.tolist()),
-        forecast_mean=tuple(np.linspace(values[-1], values[-1] + 0.3, 20).tolist()),
+        forecast_median=tuple(np.linspace(values[-1], values[-1] + 0.3, 20).tolist()),
         forecast_lower=tuple(np.linspace(values[-1], values[-1] + 0.1, 20).tolist()),
         forecast_upper=tuple(np.linspace(values[-1], values[-1] + 0.5, 20).tolist()),
         forecast_kind="linear",
