@@ -635,11 +635,8 @@ class JobRunner:
         """
         for pool in (self._effect_pool, self._pool):
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=False)
+                pool.shutdown(wait=grace_s is None, cancel_futures=False)
         if grace_s is None:
-            for pool in (self._effect_pool, self._pool):
-                if pool is not None:
-                    pool.shutdown(wait=True)
             return True
         finished = self.wait_idle(timeout=grace_s)
         if not finished:

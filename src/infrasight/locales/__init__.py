@@ -162,14 +162,20 @@ class Translator:
         """A data text (a mechanism's name, a status...) translated when a catalogue has it."""
         return self.messages.get(message) or self.data.get(message, message)
 
+    def _beyond_decimals(self, value: float) -> str | None:
+        """NaN, infinities and magnitudes from 1e15 (which Decimal cannot quantize), or None."""
+        if not math.isfinite(value):
+            return "–" if math.isnan(value) else ("∞" if value > 0 else "-∞")
+        if abs(value) >= 1e15:
+            return str(format_scientific(value, format="0.###E0", locale=self.babel_locale))
+        return None
+
     def number(self, value: float | None, digits: int = 2) -> str:
         """A decimal number with at most ``digits`` decimals ("–" when unknown, "∞" or "-∞")."""
         if value is None:
             return "–"
-        if not math.isfinite(value):
-            return "–" if math.isnan(value) else ("∞" if value > 0 else "-∞")
-        if abs(value) >= 1e15:  # beyond what decimals can say (and what Decimal can quantize)
-            return str(format_scientific(value, format="0.###E0", locale=self.babel_locale))
+        if (odd := self._beyond_decimals(value)) is not None:
+            return odd
         pattern = "#,##0." + "#" * digits if digits > 0 else "#,##0"
         return str(format_decimal(value, format=pattern, locale=self.babel_locale))
 
@@ -177,10 +183,8 @@ class Translator:
         """A decimal number with exactly ``digits`` decimals ("–" when unknown, "∞" or "-∞")."""
         if value is None:
             return "–"
-        if not math.isfinite(value):
-            return "–" if math.isnan(value) else ("∞" if value > 0 else "-∞")
-        if abs(value) >= 1e15:  # beyond what decimals can say (and what Decimal can quantize)
-            return str(format_scientific(value, format="0.###E0", locale=self.babel_locale))
+        if (odd := self._beyond_decimals(value)) is not None:
+            return odd
         pattern = "#,##0." + "0" * digits if digits > 0 else "#,##0"
         return str(format_decimal(value, format=pattern, locale=self.babel_locale))
 

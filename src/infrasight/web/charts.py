@@ -79,22 +79,23 @@ def forecast_horizon_days(series: ReadingSeries) -> float:
 
 
 def forecast_data(forecast: ChannelForecast) -> dict[str, list[list[Any]]]:
-    """The forecast's central line, its lower bound and the band's width as ``[epoch_ms, v]``.
+    """The forecast's central line (its median), its lower bound and the band's width as
+    ``[epoch_ms, v]``.
 
     ECharts fills between two lines by stacking: an invisible ``lower`` series and the band's
     width (``upper - lower``) stacked on it with an area. Points without an interval are left
     out of the band.
     """
-    mean: list[list[Any]] = []
+    median: list[list[Any]] = []
     lower: list[list[Any]] = []
     width: list[list[Any]] = []
     for p in forecast.points:
         ms = p.time.timestamp() * 1000.0
-        mean.append([ms, p.median])
+        median.append([ms, p.median])
         if p.lower is not None and p.upper is not None:
             lower.append([ms, p.lower])
             width.append([ms, p.upper - p.lower])
-    return {"mean": mean, "lower": lower, "width": width}
+    return {"median": median, "lower": lower, "width": width}
 
 
 #: Significant digits of a charted value: far finer than a chart's pixels, and about half the
@@ -205,7 +206,7 @@ def forecast_series(forecast: ChannelForecast, names: dict[str, str]) -> list[di
             "showSymbol": False,
             "lineStyle": {"type": "dashed", "color": FORECAST_COLOUR},
             "itemStyle": {"color": FORECAST_COLOUR},
-            "data": data["mean"],
+            "data": data["median"],
         },
         {
             "name": names["band"],
