@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 import tracemalloc
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,7 @@ from scipy.ndimage import distance_transform_edt
 from infrasight.vision import (
     CrackSegmentation,
     CrackSegmenter,
+    ModelLoadError,
     VisionInputError,
     default_segmenter,
     overlay,
@@ -185,6 +189,28 @@ def test_large_images_run_two_smaller_tiles_at_a_time(
     np.testing.assert_allclose(r.probability.astype(np.float32), img / 255.0, atol=1e-3)
     largest = max(axis_tiles(n, max_tile=side, overlap=32, multiple=16)[0][1] for n in (400, 600))
     assert echo.largest == largest and echo.most == in_flight
+
+
+def test_the_model_card_sets_the_parallel_tile_unless_the_caller_does(tmp_path: Path) -> None:
+    """A model whose card states ``tiling.large_parallel_tile`` (CrackNet-Half: 768 px) runs
+    large images in tiles of that size; cards without it keep 544 px; a bad value is refused."""
+    packaged = files("infrasight.vision") / "models"
+    model = tmp_path / "m.onnx"
+    model.write_bytes((packaged / "crack-segmentation.onnx").read_bytes())
+    meta = json.loads((packaged / "crack-segmentation.json").read_text())
+    big = 24_000_000
+    for tiling, explicit, side in [(None, None, 544), (768, None, 768), (768, 640, 640)]:
+        meta.pop("tiling", None)
+        if tiling is not None:
+            meta["tiling"] = {"large_parallel_tile": tiling}
+        model.with_suffix(".json").write_text(json.dumps(meta))
+        seg = CrackSegmenter(model, threads=2, large_parallel_tile=explicit)
+        assert seg.tile_side(big) == side
+        assert CrackSegmenter(model, threads=1).tile_side(big) == 768  # one at a time
+    meta["tiling"] = {"large_parallel_tile": 100}
+    model.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="large_parallel_tile must be a multiple of 16"):
+        CrackSegmenter(model, threads=2).tile_side(big)
 
 
 def test_parallel_tiles_equal_one_at_a_time(seg: CrackSegmenter) -> None:

@@ -23,11 +23,17 @@ import onnx
 import torch
 
 from training.cracks.graph_rewrite import check_same_output, rewrite
-from training.cracks.model import CrackNetLite, count_parameters
+from training.cracks.model import CrackModel, build_model, count_parameters
+
+# Tile side at which two tiles in flight need about the working memory of one 768-px tile of
+# CrackNet-Lite (what bounds the memory of a large image; ``CrackSegmenter`` reads it from the
+# JSON). Measured on a 24-MP frame, peak resident memory: CrackNet-Lite 619 MB at 544 px and
+# 894 MB at 768; CrackNet-Half 607 MB at 768 (no full-resolution layers).
+LARGE_PARALLEL_TILE = {"CrackNet-Lite": 544, "CrackNet-Half": 768}
 
 
 class _WithSigmoid(torch.nn.Module):
-    def __init__(self, net: CrackNetLite) -> None:
+    def __init__(self, net: CrackModel) -> None:
         super().__init__()
         self.net = net
 
@@ -35,10 +41,13 @@ class _WithSigmoid(torch.nn.Module):
         return torch.sigmoid(self.net(x))
 
 
-def _recipe(args: dict) -> dict:
-    """What made the weights: the preset, the start (``--init-onnx``) and, for interpolated
-    weights (``interpolate.py``), how far along the way from the start to its fine-tune."""
+def _recipe(args: dict, teacher: str | None = None) -> dict:
+    """What made the weights: the preset, the teacher (``distill.py``), the start
+    (``--init-onnx``) and, for interpolated weights (``interpolate.py``), how far along the way
+    from the start to its fine-tune."""
     recipe = {"preset": args.get("preset", "custom"), "seed": args.get("seed")}
+    if teacher:
+        recipe["teacher"] = teacher
     if args.get("init_onnx"):
         recipe["init_onnx"] = Path(str(args["init_onnx"])).name
     if "interpolation" in args:
@@ -66,7 +75,8 @@ def export(
     mistakes a retrained model for the shipped 1.0.0 or for another retrain.
     """
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    net = CrackNetLite(tuple(ck["widths"]))
+    architecture = ck.get("architecture", "CrackNet-Lite")  # checkpoints before 1.2.0 have none
+    net = build_model(architecture, tuple(ck["widths"]))
     net.load_state_dict(ck["model"])
     net.eval()
     model = _WithSigmoid(net).eval()
@@ -97,7 +107,7 @@ def export(
     meta = {
         "name": "crack-segmentation",
         "version": version,
-        "architecture": f"CrackNet-Lite widths {list(ck['widths'])}",
+        "architecture": f"{architecture} widths {list(ck['widths'])}",
         "parameters": count_parameters(net),
         "input": {
             "layout": "NCHW",
@@ -106,6 +116,7 @@ def export(
             "std": [float(ck["std"])] * 3,
             "multiple_of": 16,
         },
+        "tiling": {"large_parallel_tile": LARGE_PARALLEL_TILE[architecture]},
         "output": "probability",
         "threshold": float(threshold if threshold is not None else val.get("threshold", 0.5)),
         "threshold_rule": ck.get(
@@ -114,7 +125,7 @@ def export(
             "most 0.1% crack pixels on the held-out crack-free walls",
         ),
         "trained_epochs": int(ck["epoch"]),
-        "recipe": _recipe(ck.get("args", {})),
+        "recipe": _recipe(ck.get("args", {}), ck.get("teacher")),
         "validation": val,
         "sha256": digest,
     }

@@ -93,8 +93,9 @@ class CrackNetLite(nn.Module):
         self.head = nn.Conv2d(w0, 1, 1)
         self.aux = nn.Conv2d(w2, 1, 1)  # deep supervision at 1/4 (training only)
 
-    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full-resolution logits and 1/4-resolution auxiliary logits."""
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Full-resolution logits, 1/4-resolution auxiliary logits and the 1/2-resolution
+        features ``x1`` (what :class:`CrackNetHalf`'s stem learns to reproduce)."""
         x0 = self.stem(x)
         x1 = self.s1(x0)
         x2 = self.s2(x1)
@@ -104,10 +105,93 @@ class CrackNetLite(nn.Module):
         d2 = self.u2(d3, x2)
         d1 = self.u1(d2, x1)
         d0 = self.u0(d1, x0)
-        return self.head(d0), self.aux(d2)
+        return self.head(d0), self.aux(d2), x1
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution logits and 1/4-resolution auxiliary logits."""
+        logits, aux, _ = self.forward_parts(x)
+        return logits, aux
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_train(x)[0]
+
+
+class CrackNetHalf(nn.Module):
+    """CrackNet-Lite without full-resolution layers: ``(N, 3, H, W)`` -> ``(N, 1, H, W)`` logits.
+
+    On a CPU the full-resolution layers of :class:`CrackNetLite` (its stem and last decoder
+    level) cost about 40 % of the time for 2 % of the arithmetic: every one reads and writes
+    16-48 channels of the whole image. Here a 4x4 stride-2 convolution reads the image once
+    (each output sees all 4 pixels of its 2x2 block and their neighbours, so no pixel is
+    dropped) and produces the 1/2-resolution features that CrackNet-Lite's first stage makes;
+    the decoder stops at 1/2 resolution, and the head predicts the 4 pixels of each 2x2 block
+    (a pixel shuffle), so a 1-px crack still gets a 1-px answer. Stages 2-4 and the decoder
+    levels 3-1 are CrackNet-Lite's, so a student can start from the teacher's weights
+    (``distill.py``). Modules are registered in execution order (``warm_start.py`` relies on
+    it).
+    """
+
+    def __init__(self, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
+        super().__init__()
+        _, w1, w2, w3, w4 = widths
+        self.widths = tuple(widths)
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w1, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(w1),
+            nn.ReLU(inplace=True),
+            ResSep(w1),
+        )
+        self.s2 = Stage(w1, w2, (1, 1))
+        self.s3 = Stage(w2, w3, (1, 2))
+        self.s4 = Stage(w3, w4, (1, 2, 4))
+        self.u3 = Up(w4, w3, w3)
+        self.u2 = Up(w3, w2, w2)
+        self.u1 = Up(w2, w1, w1)
+        self.head = nn.Sequential(SepConv(w1, w1), nn.Conv2d(w1, 4, 1), nn.PixelShuffle(2))
+        self.aux = nn.Conv2d(w2, 1, 1)  # deep supervision at 1/4 (training only)
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Full-resolution logits, 1/4-resolution auxiliary logits and the stem's features."""
+        x1 = self.stem(x)
+        x2 = self.s2(x1)
+        x3 = self.s3(x2)
+        x4 = self.s4(x3)
+        d3 = self.u3(x4, x3)
+        d2 = self.u2(d3, x2)
+        d1 = self.u1(d2, x1)
+        return self.head(d1), self.aux(d2), x1
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution logits and 1/4-resolution auxiliary logits."""
+        logits, aux, _ = self.forward_parts(x)
+        return logits, aux
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_train(x)[0]
+
+    def adopt(self, teacher: CrackNetLite) -> None:
+        """Copy the teacher's stages 2-4 and decoder levels 3-1 (same widths)."""
+        for name in ("s2", "s3", "s4", "u3", "u2", "u1"):
+            getattr(self, name).load_state_dict(getattr(teacher, name).state_dict())
+
+
+CrackModel = CrackNetLite | CrackNetHalf
+# Architecture names as checkpoints and model cards record them.
+ARCHITECTURES: dict[str, type[CrackNetLite] | type[CrackNetHalf]] = {
+    "CrackNet-Lite": CrackNetLite,
+    "CrackNet-Half": CrackNetHalf,
+}
+
+
+def build_model(architecture: str, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> CrackModel:
+    """A fresh network of a named architecture (see :data:`ARCHITECTURES`)."""
+    try:
+        cls = ARCHITECTURES[architecture]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}"
+        ) from None
+    return cls(widths)
 
 
 def count_parameters(model: nn.Module) -> int:

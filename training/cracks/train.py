@@ -92,11 +92,19 @@ MAX_WALL_FP = 0.001
 class CropStream(Dataset[tuple[np.ndarray, np.ndarray]]):
     """Random crops of the training samples; item ``g`` is seeded by ``(seed, g)`` alone."""
 
-    def __init__(self, samples: list[Sample], *, crop: int, seed: int) -> None:
+    def __init__(
+        self,
+        samples: list[Sample],
+        *,
+        crop: int,
+        seed: int,
+        source_weights: dict[str, float] | None = None,
+    ) -> None:
         self.samples = samples
         self.crop = crop
         self.seed = seed
-        w = np.array([SOURCE_WEIGHTS[s.source] for s in samples], np.float64)
+        weights = SOURCE_WEIGHTS if source_weights is None else source_weights
+        w = np.array([weights[s.source] for s in samples], np.float64)
         self.p = w / w.sum()
 
     def __len__(self) -> int:

@@ -2,14 +2,15 @@
 
 The exporter folds each batch norm into the convolution before it, so an exported model has one
 weight and one bias per convolution and no batch-norm statistics. :func:`load_folded_onnx` puts
-them back into a :class:`CrackNetLite`: each convolution takes the folded weight, and the batch
-norm after it becomes the identity plus the folded bias (scale 1, running mean 0, running
-variance ``1 - eps``). In evaluation mode the network then computes exactly what the ONNX file
-does. Fine-tuning keeps the batch norms in evaluation mode (see ``freeze_batch_norm``): their
-statistics stay those of the original run, and their scale and shift remain trainable.
+them back into a :class:`CrackNetLite` or :class:`CrackNetHalf`: each convolution takes the
+folded weight, and the batch norm after it becomes the identity plus the folded bias (scale 1,
+running mean 0, running variance ``1 - eps``). In evaluation mode the network then computes
+exactly what the ONNX file does. Fine-tuning keeps the batch norms in evaluation mode (see
+``freeze_batch_norm``): their statistics stay those of the original run, and their scale and
+shift remain trainable.
 
 The convolutions of the ONNX graph are matched to the model's in execution order, which is the
-order in which :class:`CrackNetLite` registers them (the auxiliary head, used in training only,
+order in which both architectures register them (the auxiliary head, used in training only,
 is not in the graph and keeps its fresh initialisation). Every shape is checked.
 """
 
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from training.cracks.graph_rewrite import conv_weights
-from training.cracks.model import CrackNetLite
+from training.cracks.model import CrackModel
 
 
 def _onnx_convolutions(path: Path) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -32,7 +33,7 @@ def _onnx_convolutions(path: Path) -> list[tuple[np.ndarray, np.ndarray | None]]
     return conv_weights(onnx.load(str(path)).graph)
 
 
-def _model_convolutions(model: CrackNetLite) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
+def _model_convolutions(model: CrackModel) -> list[tuple[nn.Conv2d, nn.BatchNorm2d | None]]:
     """Each convolution of the inference path with the batch norm that follows it (if any)."""
     pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]] = []
     modules = [(name, m) for name, m in model.named_modules() if not name.startswith("aux")]
@@ -46,7 +47,7 @@ def _model_convolutions(model: CrackNetLite) -> list[tuple[nn.Conv2d, nn.BatchNo
 
 
 @torch.no_grad()
-def load_folded_onnx(model: CrackNetLite, path: Path) -> int:
+def load_folded_onnx(model: CrackModel, path: Path) -> int:
     """Load the folded weights of ``path`` into ``model``; return the number of convolutions.
 
     Raises

@@ -130,10 +130,13 @@ class CrackSegmenter:
     large_tile : largest tile side in px for large images run one tile at a time (a multiple
         of 16).
     large_parallel_tile : largest tile side in px for large images run two tiles at a time (a
-        multiple of 16): two 544-px tiles in flight need about the working memory of one 768-px
-        tile (325 MB against 290 MB with model 1.1.1), so a large image keeps its memory bound
-        and still uses both cores; the smaller tiles overlap more (10 % more pixels computed on
-        a 24-megapixel frame).
+        multiple of 16); default: the model's ``tiling.large_parallel_tile``, else 544. Two
+        tiles in flight should need about the working memory of one 768-px tile of model
+        1.1.1, so that a large image keeps its memory bound and still uses both cores: 544 px
+        for CrackNet-Lite (1.1.x: 325 MB against 290 MB), 768 px for CrackNet-Half (1.2.x, which
+        has no full-resolution layers; 24-MP peaks 607 MB against 894 MB for 1.1.1 at 768).
+        Smaller tiles overlap more (at 544 px, 10 % more pixels computed on a 24-megapixel
+        frame than at 768).
     parallel_max_pixels : above this many pixels the tiles run one at a time (on the session
         with all the threads). The default (150 MP, the largest image accepted) runs every
         multi-tile image two tiles at a time when there are two or more threads.
@@ -152,12 +155,12 @@ class CrackSegmenter:
         threads: int | None = None,
         large_image_pixels: int = 16_000_000,
         large_tile: int = 768,
-        large_parallel_tile: int = 544,
+        large_parallel_tile: int | None = None,
         parallel_max_pixels: int = MAX_PIXELS,
     ) -> None:
         sides = {"large_tile": large_tile, "large_parallel_tile": large_parallel_tile}
         for name, side in sides.items():
-            if side < 64 or side % 16:
+            if side is not None and (side < 64 or side % 16):
                 raise ValueError(f"{name} must be a multiple of 16 and >= 64, got {side}")
         if large_image_pixels < 1:
             raise ValueError("large_image_pixels must be >= 1")
@@ -228,8 +231,16 @@ class CrackSegmenter:
         """Largest tile side in px that :meth:`segment` uses for an image of ``pixels`` pixels."""
         if pixels <= self.large_image_pixels:
             return self.tile
-        large = self.large_tile if self.tiles_in_flight(pixels) == 1 else self.large_parallel_tile
-        return min(self.tile, large)
+        if self.tiles_in_flight(pixels) == 1:
+            return min(self.tile, self.large_tile)
+        return min(self.tile, self.parallel_tile)
+
+    @property
+    def parallel_tile(self) -> int:
+        """Largest tile side in px for large images run two tiles at a time (see the class)."""
+        if self.large_parallel_tile is not None:
+            return self.large_parallel_tile
+        return self.info.large_parallel_tile or _DEFAULT_LARGE_PARALLEL_TILE
 
     def _sessions_for_tiles(self, pixels: int) -> list[Any]:
         """One session per tile run in flight, the threads split between them."""
@@ -403,6 +414,8 @@ class CrackSegmenter:
 
 
 _TILE_WORKERS = 2  # tile runs in flight; each adds one tile's working memory (~300 MB at 768 px)
+# Two tiles in flight of a model whose card states no tile size: CrackNet-Lite's (see the class).
+_DEFAULT_LARGE_PARALLEL_TILE = 544
 
 
 def _overlaps(tiles: list[tuple[int, int]], i: int) -> tuple[int, int, int]:

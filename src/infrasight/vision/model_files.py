@@ -24,12 +24,21 @@ class ModelInfo:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     multiple_of: int
+    large_parallel_tile: int | None = None
+    """Tile side in px at which two tiles in flight need about the working memory of one
+    768-px tile of the first models (``tiling.large_parallel_tile``; None: not stated)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ModelLoadError(f"model threshold must be in (0, 1), got {self.threshold}")
         if self.multiple_of < 1 or min(self.std) <= 0:
             raise ModelLoadError("model metadata has invalid normalisation or size multiple")
+        side = self.large_parallel_tile
+        if side is not None and (side < 64 or side % self.multiple_of):
+            raise ModelLoadError(
+                f"model metadata tiling.large_parallel_tile must be a multiple of "
+                f"{self.multiple_of} and >= 64, got {side}"
+            )
 
 
 def _packaged(name: str) -> bytes:
@@ -61,12 +70,14 @@ def load_model_info(path: Path | None = None) -> ModelInfo:
         )
         meta: dict[str, Any] = json.loads(raw)
         inp = meta["input"]
+        side = meta.get("tiling", {}).get("large_parallel_tile")
         return ModelInfo(
             version=str(meta["version"]),
             threshold=float(meta["threshold"]),
             mean=(float(inp["mean"][0]), float(inp["mean"][1]), float(inp["mean"][2])),
             std=(float(inp["std"][0]), float(inp["std"][1]), float(inp["std"][2])),
             multiple_of=int(inp["multiple_of"]),
+            large_parallel_tile=None if side is None else int(side),
         )
     except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
         raise ModelLoadError(f"cannot read model metadata: {err}") from err
