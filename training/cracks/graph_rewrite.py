@@ -66,6 +66,17 @@ def fix_upsampling(model: onnx.ModelProto) -> int:
     return changed
 
 
+def _initializers(graph: onnx.GraphProto) -> dict[str, onnx.TensorProto]:
+    """The graph's constant tensors by name, including the ``Identity`` aliases by which the
+    exporter shares one initializer between equal tensors (e.g. the zero biases of freshly
+    initialised batch norms)."""
+    tensors = {i.name: i for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in tensors:
+            tensors[node.output[0]] = tensors[node.input[0]]
+    return tensors
+
+
 def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
     out: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
@@ -100,7 +111,7 @@ def split_concat_blocks(model: onnx.ModelProto) -> int:
     ``Add``; return the number of blocks rewritten (the ``Relu`` after the 1x1 stays)."""
     graph = model.graph
     consumers = _consumers(graph)
-    weights = {i.name: i for i in graph.initializer}
+    weights = _initializers(graph)
     channels = _channels(model)
     replaced: dict[str, list[onnx.NodeProto]] = {}  # concat name -> nodes in its place
     dropped: set[str] = set()
@@ -203,7 +214,7 @@ def conv_weights(graph: onnx.GraphProto) -> list[tuple[np.ndarray, np.ndarray | 
     biases along the output channels, 1x1 weights along the input channels), so a rewritten
     graph gives the same list as the graph the exporter wrote.
     """
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    inits = {name: numpy_helper.to_array(t) for name, t in _initializers(graph).items()}
     convs: list[tuple[np.ndarray, np.ndarray | None]] = []
     split: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     for node in graph.node:
