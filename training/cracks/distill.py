@@ -49,10 +49,12 @@ from training.cracks.train import (
     _From,
     _jsonable,
     _worker_init,
+    end_epoch,
     lr_at,
     pick_device,
     save_atomically,
     to_input,
+    update_ema,
     use_bf16,
     validate,
 )
@@ -273,12 +275,7 @@ def main(argv: list[str] | None = None) -> None:
             if not torch.isfinite(grad_norm):
                 continue
             opt.step()
-            with torch.no_grad():
-                d = min(args.ema, (1 + step) / (10 + step))
-                for pe, pm in zip(ema.parameters(), student.parameters(), strict=True):
-                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-                for be, bm in zip(ema.buffers(), student.buffers(), strict=True):
-                    be.copy_(bm)
+            update_ema(ema, student, step, args.ema)
             parts.append(part)
         epoch += 1
         rec: dict[str, Any] = {
@@ -308,20 +305,7 @@ def main(argv: list[str] | None = None) -> None:
                     args.out / "best.pt",
                 )
                 rec["saved_best"] = True
-        print(json.dumps(rec), flush=True)
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        save_atomically(
-            {
-                "model": student.state_dict(),
-                "ema": ema.state_dict(),
-                "opt": opt.state_dict(),
-                "epoch": epoch,
-                "best": best,
-                "args": _jsonable(args),
-            },
-            args.out / "last.pt",
-        )
+        end_epoch(rec, log, args, model=student, ema=ema, opt=opt, best=best)
         if args.time_limit_min and time.time() - t_start > args.time_limit_min * 60:
             print(f"time limit reached after epoch {epoch}; resume with --resume", flush=True)
             break

@@ -263,6 +263,42 @@ def save_atomically(obj: dict[str, Any], path: Path) -> None:
     tmp.replace(path)
 
 
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: float) -> None:
+    """Exponential moving average of the weights (the decay ramps up over the first steps);
+    the batch-norm statistics are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+    for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
+        be.copy_(bm)
+
+
+def end_epoch(
+    rec: dict[str, Any],
+    log: Any,
+    args: argparse.Namespace,
+    *,
+    model: torch.nn.Module,
+    ema: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    best: float,
+) -> None:
+    """Print and log the epoch's record, and save the resumable ``last.pt``."""
+    print(json.dumps(rec), flush=True)
+    log.write(json.dumps(rec) + "\n")
+    log.flush()
+    state = {
+        "model": model.state_dict(),
+        "ema": ema.state_dict(),
+        "opt": opt.state_dict(),
+        "epoch": rec["epoch"],
+        "best": best,
+        "args": _jsonable(args),
+    }
+    save_atomically(state, args.out / "last.pt")
+
+
 def use_bf16(precision: str, device: torch.device) -> bool:
     """Whether training steps run under bf16 autocast (see ``--precision``)."""
     if precision != "auto":
@@ -425,12 +461,7 @@ def main(argv: list[str] | None = None) -> None:
                 skipped.append(step)
                 continue
             opt.step()
-            with torch.no_grad():
-                d = min(args.ema, (1 + step) / (10 + step))
-                for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                    pe.mul_(d).add_(pm.detach(), alpha=1 - d)
-                for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
-                    be.copy_(bm)
+            update_ema(ema, model, step, args.ema)
             losses.append(loss.detach())
         epoch += 1
         epoch_s = time.time() - t0
@@ -467,20 +498,7 @@ def main(argv: list[str] | None = None) -> None:
                     args.out / "best.pt",
                 )
                 rec["saved_best"] = True
-        print(json.dumps(rec), flush=True)
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        save_atomically(
-            {
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "opt": opt.state_dict(),
-                "epoch": epoch,
-                "best": best,
-                "args": _jsonable(args),
-            },
-            args.out / "last.pt",
-        )
+        end_epoch(rec, log, args, model=model, ema=ema, opt=opt, best=best)
         if args.time_limit_min and time.time() - t_start > args.time_limit_min * 60:
             print(f"time limit reached after epoch {epoch}; resume with --resume", flush=True)
             break
