@@ -74,7 +74,23 @@ class Up(nn.Module):
         return self.refine(self.fuse(torch.cat([x, skip], dim=1)))
 
 
-class CrackNetLite(nn.Module):
+class _SegmentationNet(nn.Module):
+    """What both architectures share: :meth:`forward_parts` gives the full-resolution logits,
+    the 1/4-resolution auxiliary logits and the 1/2-resolution features."""
+
+    def forward_parts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution logits and 1/4-resolution auxiliary logits."""
+        logits, aux, _ = self.forward_parts(x)
+        return logits, aux
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_train(x)[0]
+
+
+class CrackNetLite(_SegmentationNet):
     """Compact crack U-Net: ``(N, 3, H, W)`` normalised RGB -> ``(N, 1, H, W)`` logits."""
 
     def __init__(self, widths: tuple[int, ...] = DEFAULT_WIDTHS) -> None:
@@ -107,16 +123,8 @@ class CrackNetLite(nn.Module):
         d0 = self.u0(d1, x0)
         return self.head(d0), self.aux(d2), x1
 
-    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full-resolution logits and 1/4-resolution auxiliary logits."""
-        logits, aux, _ = self.forward_parts(x)
-        return logits, aux
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_train(x)[0]
-
-
-class CrackNetHalf(nn.Module):
+class CrackNetHalf(_SegmentationNet):
     """CrackNet-Lite without full-resolution layers: ``(N, 3, H, W)`` -> ``(N, 1, H, W)`` logits.
 
     On a CPU the full-resolution layers of :class:`CrackNetLite` (its stem and last decoder
@@ -160,14 +168,6 @@ class CrackNetHalf(nn.Module):
         d2 = self.u2(d3, x2)
         d1 = self.u1(d2, x1)
         return self.head(d1), self.aux(d2), x1
-
-    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full-resolution logits and 1/4-resolution auxiliary logits."""
-        logits, aux, _ = self.forward_parts(x)
-        return logits, aux
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_train(x)[0]
 
     def adopt(self, teacher: CrackNetLite) -> None:
         """Copy the teacher's stages 2-4 and decoder levels 3-1 (same widths)."""
