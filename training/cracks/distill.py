@@ -60,7 +60,7 @@ from training.cracks.train import (
 )
 from training.cracks.warm_start import freeze_batch_norm, load_folded_onnx
 
-# The teacher of 1.2.0: model 1.1.1 (CrackNet-Lite), kept for reproduction.
+# The teacher: model 1.1.1 (CrackNet-Lite, the shipped model), kept for reproduction.
 TEACHER = Path("training/cracks/start/crack-segmentation-1.1.1.onnx")
 COPIED = ("s2", "s3", "s4", "u3", "u2", "u1")
 PRESETS: dict[str, dict[str, Any]] = {

@@ -75,7 +75,7 @@ def export(
     mistakes a retrained model for the shipped 1.0.0 or for another retrain.
     """
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    architecture = ck.get("architecture", "CrackNet-Lite")  # checkpoints before 1.2.0 have none
+    architecture = ck.get("architecture", "CrackNet-Lite")  # train.py's checkpoints have none
     net = build_model(architecture, tuple(ck["widths"]))
     net.load_state_dict(ck["model"])
     net.eval()

@@ -133,10 +133,10 @@ class CrackSegmenter:
         multiple of 16); default: the model's ``tiling.large_parallel_tile``, else 544. Two
         tiles in flight should need about the working memory of one 768-px tile of model
         1.1.1, so that a large image keeps its memory bound and still uses both cores: 544 px
-        for CrackNet-Lite (1.1.x: 325 MB against 290 MB), 768 px for CrackNet-Half (1.2.x, which
-        has no full-resolution layers; 24-MP peaks 607 MB against 894 MB for 1.1.1 at 768).
-        Smaller tiles overlap more (at 544 px, 10 % more pixels computed on a 24-megapixel
-        frame than at 768).
+        for CrackNet-Lite (1.1.x: 325 MB against 290 MB), 768 px for CrackNet-Half (the
+        distilled student, not shipped, which has no full-resolution layers; 24-MP peaks 607 MB
+        against 894 MB for 1.1.1 at 768). Smaller tiles overlap more (at 544 px, 10 % more
+        pixels computed on a 24-megapixel frame than at 768).
     parallel_max_pixels : above this many pixels the tiles run one at a time (on the session
         with all the threads). The default (150 MP, the largest image accepted) runs every
         multi-tile image two tiles at a time when there are two or more threads.
