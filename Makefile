@@ -7,8 +7,10 @@ DATASETS ?= ../shared/datasets
 CRACK_PRESET ?= cpu
 # fine-tuning (how 1.1.0 was made): make train-cracks CRACK_PRESET=cpu-finetune CRACK_INIT=training/cracks/start/crack-segmentation-1.0.0.onnx
 # (then the weights between the start and the fine-tune that keep DeepCrack F1 >= CRACK_MIN_F1)
-# distillation into the faster CrackNet-Half (how 1.2.0 was made, teacher 1.1.1): CRACK_PRESET=cpu-distill (or gpu-distill)
+# distillation into the faster CrackNet-Half (teacher 1.1.1; not shipped yet): CRACK_PRESET=cpu-distill (or gpu-distill),
+# then CRACK_PRESET=cpu-distill-continue (from runs/cracks-half/last.pt into runs/cracks-half2)
 CRACK_MIN_F1 ?= 0.88
+DISTILL_OUT = runs/cracks-half$(if $(findstring continue,$(CRACK_PRESET)),2)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -97,8 +99,8 @@ screenshots: dev-install  # the README's pictures, taken by the browser test in 
 train-cracks: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[train]"
 ifneq (,$(findstring distill,$(CRACK_PRESET)))
-	$(BIN)/python -m training.cracks.distill --datasets $(DATASETS) --out runs/cracks-half --preset $(CRACK_PRESET) --min-f1 $(CRACK_MIN_F1)
-	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks-half/best.pt --out src/infrasight/vision/models/crack-segmentation.onnx
+	$(BIN)/python -m training.cracks.distill --datasets $(DATASETS) --out $(DISTILL_OUT) --preset $(CRACK_PRESET) --min-f1 $(CRACK_MIN_F1)
+	$(BIN)/python -m training.cracks.export --checkpoint $(DISTILL_OUT)/best.pt --out src/infrasight/vision/models/crack-segmentation.onnx
 else
 	$(BIN)/python -m training.cracks.train --datasets $(DATASETS) --out runs/cracks --preset $(CRACK_PRESET) $(if $(CRACK_INIT),--init-onnx $(CRACK_INIT))
 	$(if $(CRACK_INIT),$(BIN)/python -m training.cracks.interpolate --datasets $(DATASETS) --start-onnx $(CRACK_INIT) --checkpoint runs/cracks/best.pt --min-f1 $(CRACK_MIN_F1) --out runs/cracks/interpolated.pt)

@@ -21,6 +21,7 @@ from training.cracks.distill import (  # noqa: E402
     selection_rank,
     set_copied_trainable,
     student_from,
+    student_weights,
 )
 from training.cracks.model import (  # noqa: E402
     ARCHITECTURES,
@@ -126,7 +127,9 @@ def test_distillation_loss_parts() -> None:
     assert same["feature"] == 0.0
     knobs = {"epochs", "steps_per_epoch", "batch_size", "crop", "lr", "adapt_steps", "workers"}
     late = {"late_from_epoch", "late_kd_weight", "late_uav75_weight"}
-    assert all(set(p) == knobs | late for p in PRESETS.values())
+    continuation = {"copied_lr_scale", "init"}  # a run that starts from an earlier one
+    assert all(knobs | late <= set(p) <= knobs | late | continuation for p in PRESETS.values())
+    assert PRESETS["cpu-distill-continue"]["adapt_steps"] == 0
 
 
 def test_a_checkpoint_below_the_f1_floor_loses_to_one_above_it() -> None:
@@ -173,3 +176,27 @@ def test_half_export_runs_in_the_segmenter_and_warm_starts_exactly(tmp_path: Pat
     seg = CrackSegmenter(tmp_path / "h.onnx")
     assert seg.segment(np.zeros((40, 56, 3), np.uint8)).probability.shape == (40, 56)
     assert seg.threshold == 0.6
+
+
+def test_a_continued_run_starts_from_the_earlier_students_averaged_weights(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(6)
+    raw, averaged = CrackNetHalf(WIDTHS), CrackNetHalf(WIDTHS)
+    torch.save({"model": raw.state_dict(), "ema": averaged.state_dict()}, tmp_path / "last.pt")
+    weights = student_weights(tmp_path / "last.pt", torch.device("cpu"))
+    assert torch.equal(weights["stem.0.weight"], averaged.state_dict()["stem.0.weight"])
+    assert not torch.equal(weights["stem.0.weight"], raw.state_dict()["stem.0.weight"])
+    # a best.pt holds the averaged weights as "model"
+    torch.save({"model": averaged.state_dict(), "architecture": "CrackNet-Half"},
+               tmp_path / "best.pt")  # fmt: skip
+    assert torch.equal(
+        student_weights(tmp_path / "best.pt", torch.device("cpu"))["head.1.bias"],
+        averaged.state_dict()["head.1.bias"],
+    )
+    torch.save({"model": CrackNetLite(WIDTHS).state_dict(), "architecture": "CrackNet-Lite"},
+               tmp_path / "lite.pt")  # fmt: skip
+    with pytest.raises(SystemExit, match="holds a CrackNet-Lite, not a CrackNet-Half"):
+        student_weights(tmp_path / "lite.pt", torch.device("cpu"))
+    with pytest.raises(SystemExit, match="--init checkpoint not found"):
+        student_weights(tmp_path / "missing.pt", torch.device("cpu"))

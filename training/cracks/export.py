@@ -48,6 +48,8 @@ def _recipe(args: dict, teacher: str | None = None) -> dict:
     recipe = {"preset": args.get("preset", "custom"), "seed": args.get("seed")}
     if teacher:
         recipe["teacher"] = teacher
+    if args.get("init"):  # a run continued from an earlier one's weights (distill.py --init)
+        recipe["init"] = str(args["init"])
     if args.get("init_onnx"):
         recipe["init_onnx"] = Path(str(args["init_onnx"])).name
     if "interpolation" in args:
