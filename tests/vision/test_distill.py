@@ -18,6 +18,7 @@ from training.cracks.distill import (  # noqa: E402
     PRESETS,
     distillation_loss,
     freeze_batch_norm_of_copied,
+    load_student_weights,
     selection_rank,
     set_copied_trainable,
     student_from,
@@ -26,6 +27,7 @@ from training.cracks.distill import (  # noqa: E402
 from training.cracks.model import (  # noqa: E402
     ARCHITECTURES,
     CrackNetHalf,
+    CrackNetHalfRefined,
     CrackNetLite,
     build_model,
 )
@@ -54,7 +56,7 @@ def test_half_model_answers_every_pixel_without_full_resolution_layers() -> None
 
 
 def test_architectures_are_named_and_unknown_names_are_refused() -> None:
-    assert set(ARCHITECTURES) == {"CrackNet-Lite", "CrackNet-Half"}
+    assert set(ARCHITECTURES) == {"CrackNet-Lite", "CrackNet-Half", "CrackNet-Half-Refined"}
     assert isinstance(build_model("CrackNet-Half", WIDTHS), CrackNetHalf)
     assert isinstance(build_model("CrackNet-Lite", WIDTHS), CrackNetLite)
     with pytest.raises(ValueError, match="unknown architecture 'UNet'; known: CrackNet-Lite"):
@@ -127,7 +129,7 @@ def test_distillation_loss_parts() -> None:
     assert same["feature"] == 0.0
     knobs = {"epochs", "steps_per_epoch", "batch_size", "crop", "lr", "adapt_steps", "workers"}
     late = {"late_from_epoch", "late_kd_weight", "late_uav75_weight"}
-    continuation = {"copied_lr_scale", "init"}  # a run that starts from an earlier one
+    continuation = {"copied_lr_scale", "init", "architecture"}  # runs from an earlier run
     assert all(knobs | late <= set(p) <= knobs | late | continuation for p in PRESETS.values())
     assert PRESETS["cpu-distill-continue"]["adapt_steps"] == 0
 
@@ -139,7 +141,12 @@ def test_a_checkpoint_below_the_f1_floor_loses_to_one_above_it() -> None:
     assert selection_rank(below, 0.85) > selection_rank(above, 0.85)
 
 
-def test_half_export_runs_in_the_segmenter_and_warm_starts_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("architecture", "convolutions"), [("CrackNet-Half", 54), ("CrackNet-Half-Refined", 56)]
+)
+def test_half_export_runs_in_the_segmenter_and_warm_starts_exactly(
+    tmp_path: Path, architecture: str, convolutions: int
+) -> None:
     import onnxruntime as ort
     from training.cracks.export import export
     from training.cracks.warm_start import load_folded_onnx
@@ -147,18 +154,21 @@ def test_half_export_runs_in_the_segmenter_and_warm_starts_exactly(tmp_path: Pat
     from infrasight.vision.cracks import CrackSegmenter
 
     torch.manual_seed(5)
-    net = CrackNetHalf(WIDTHS)
+    net = build_model(architecture, WIDTHS)
     with torch.no_grad():  # non-trivial statistics, so folding really changes the weights
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
-    ck = {"model": net.state_dict(), "architecture": "CrackNet-Half", "widths": list(WIDTHS),
+        if isinstance(net, CrackNetHalfRefined):  # a refinement that is not the identity
+            torch.nn.init.normal_(net.refine[2].weight, std=0.1)
+    ck = {"model": net.state_dict(), "architecture": architecture, "widths": list(WIDTHS),
           "epoch": 2, "val": {"threshold": 0.6}, "mean": 127.5, "std": 63.75,
           "args": {"preset": "cpu-distill"}}  # fmt: skip
     torch.save(ck, tmp_path / "best.pt")
     meta = export(tmp_path / "best.pt", tmp_path / "h.onnx")
-    assert meta["architecture"] == "CrackNet-Half widths [8, 8, 16, 16, 24]"
+    assert meta["architecture"] == f"{architecture} widths [8, 8, 16, 16, 24]"
+    assert meta["tiling"] == {"large_parallel_tile": 768}
     assert meta["version"].startswith("1.0.0+cpu-distill.")
 
     x = np.random.default_rng(0).normal(size=(1, 3, 48, 64)).astype(np.float32)
@@ -167,8 +177,8 @@ def test_half_export_runs_in_the_segmenter_and_warm_starts_exactly(tmp_path: Pat
         torch_prob = torch.sigmoid(net.eval()(torch.from_numpy(x))).numpy()
     np.testing.assert_allclose(onnx_prob, torch_prob, atol=1e-5)
 
-    warm = CrackNetHalf(WIDTHS)
-    assert load_folded_onnx(warm, tmp_path / "h.onnx") == 54
+    warm = build_model(architecture, WIDTHS)
+    assert load_folded_onnx(warm, tmp_path / "h.onnx") == convolutions
     with torch.no_grad():
         again = torch.sigmoid(warm.eval()(torch.from_numpy(x))).numpy()
     np.testing.assert_allclose(again, onnx_prob, atol=1e-5)
@@ -200,3 +210,22 @@ def test_a_continued_run_starts_from_the_earlier_students_averaged_weights(
         student_weights(tmp_path / "lite.pt", torch.device("cpu"))
     with pytest.raises(SystemExit, match="--init checkpoint not found"):
         student_weights(tmp_path / "missing.pt", torch.device("cpu"))
+
+
+def test_a_refined_student_starts_as_the_student_it_is_loaded_from() -> None:
+    torch.manual_seed(7)
+    half = CrackNetHalf(WIDTHS).eval()
+    refined = CrackNetHalfRefined(WIDTHS).eval()
+    load_student_weights(refined, half.state_dict())
+    x, _ = _batch(8)
+    with torch.no_grad():
+        assert torch.equal(refined(x), half(x))
+        # with weights, the refinement changes the answer, within the 2-px reach of its two
+        # 3x3 convolutions of the logits and the image
+        torch.nn.init.normal_(refined.refine[2].weight, std=0.5)
+        refinement = refined.refine(torch.cat([half(x), x], dim=1))
+        assert torch.allclose(refined(x), half(x) + refinement)
+        assert not torch.equal(refined(x), half(x))
+    # weights of another network are refused, naming what does not fit
+    with pytest.raises(SystemExit, match="do not fit CrackNetHalfRefined"):
+        load_student_weights(refined, CrackNetLite(WIDTHS).state_dict())

@@ -21,7 +21,11 @@ Crops, augmentations, the data mix, validation, model selection and threshold ca
 (resumable), ``<out>/best.pt`` (for ``export.py``) and ``<out>/log.jsonl``.
 
 Presets: ``cpu-distill`` (2 CPU cores: 11 epochs of 250 steps of 8 crops of 256x256) and
-``gpu-distill`` (24 crops of 320x320, 40 epochs of 100 steps).
+``gpu-distill`` (24 crops of 320x320, 40 epochs of 100 steps). Two continue from the weights of
+a ``cpu-distill`` run (``--init``, default ``runs/cracks-half/last.pt``; no adaptation, a fresh
+schedule): ``cpu-distill-continue`` (same network) and ``cpu-refine``
+(:class:`~training.cracks.model.CrackNetHalfRefined`, whose full-resolution refinement starts as
+the identity). ``--architecture`` chooses the student of any preset.
 """
 
 from __future__ import annotations
@@ -40,7 +44,13 @@ from torch.utils.data import DataLoader
 
 from training.cracks.data import Sample, load_splits
 from training.cracks.losses import aux_target, bce_dice
-from training.cracks.model import DEFAULT_WIDTHS, CrackNetHalf, CrackNetLite, count_parameters
+from training.cracks.model import (
+    ARCHITECTURES,
+    DEFAULT_WIDTHS,
+    CrackNetHalf,
+    CrackNetLite,
+    count_parameters,
+)
 from training.cracks.train import (
     MEAN,
     SOURCE_WEIGHTS,
@@ -112,6 +122,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "late_uav75_weight": 1.5,
     },
 }
+# The refined student (a full-resolution correction of the logits by the image, see
+# CrackNetHalfRefined) from the first run's weights: the refinement starts as the identity.
+PRESETS["cpu-refine"] = {
+    **PRESETS["cpu-distill-continue"],
+    "architecture": "CrackNet-Half-Refined",
+    "epochs": 4,
+}
 THRESHOLD_RULE = (
     "maximises the mean of pixel-exact F1 on the held-out DeepCrack validation stems and the "
     "centreline IoU (4 px) on the UAV75 validation images, subject to at most 0.1% crack pixels "
@@ -136,9 +153,13 @@ def teacher_name(path: Path) -> str:
     return f"{path.name} {version}"
 
 
-def student_from(teacher: CrackNetLite) -> CrackNetHalf:
-    """A CrackNet-Half with the teacher's copied layers (see :data:`COPIED`)."""
-    student = CrackNetHalf(teacher.widths)
+STUDENTS = ("CrackNet-Half", "CrackNet-Half-Refined")
+
+
+def student_from(teacher: CrackNetLite, architecture: str = "CrackNet-Half") -> CrackNetHalf:
+    """A student (one of :data:`STUDENTS`) with the teacher's copied layers (see :data:`COPIED`)."""
+    student = ARCHITECTURES[architecture](teacher.widths)
+    assert isinstance(student, CrackNetHalf)
     student.adopt(teacher)
     return student
 
@@ -198,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--teacher", type=Path, default=TEACHER, help="exported CrackNet-Lite")
     ap.add_argument("--out", type=Path, default=Path("runs/cracks-half"))
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu-distill")
+    ap.add_argument("--architecture", choices=STUDENTS, default=None, help="default CrackNet-Half")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--steps-per-epoch", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=None)
@@ -231,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
             setattr(args, key, value)
     if args.copied_lr_scale is None:
         args.copied_lr_scale = 0.3
+    if args.architecture is None:
+        args.architecture = "CrackNet-Half"
     if not args.teacher.is_file():
         raise SystemExit(f"teacher model not found: {args.teacher}")
 
@@ -241,15 +265,15 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     splits = load_splits(args.datasets)
     teacher = load_teacher(args.teacher, device)
-    student = student_from(teacher).to(device, memory_format=torch.channels_last)
-    ema = student_from(teacher).to(device, memory_format=torch.channels_last)
+    student = student_from(teacher, args.architecture).to(device, memory_format=torch.channels_last)
+    ema = student_from(teacher, args.architecture).to(device, memory_format=torch.channels_last)
     ema.load_state_dict(student.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
     if args.init is not None and args.resume is None:
         weights = student_weights(args.init, device)
-        student.load_state_dict(weights)
-        ema.load_state_dict(weights)
+        load_student_weights(student, weights)
+        load_student_weights(ema, weights)
         print(f"student starts from {args.init}", flush=True)
     opt = _optimizer(student, args.lr, args.copied_lr_scale, args.weight_decay)
     start_epoch, best = 0, -1.0
@@ -262,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed at epoch {start_epoch} (best {best:.4f})", flush=True)
     print(
         f"device {device}; train {len(splits['train'])} images; teacher {args.teacher}; "
-        f"student CrackNet-Half, {count_parameters(student)} parameters",
+        f"student {args.architecture}, {count_parameters(student)} parameters",
         flush=True,
     )
     batches = _batches(splits["train"], args, start_epoch)
@@ -323,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
                 save_atomically(
                     {
                         "model": ema.state_dict(),
-                        "architecture": "CrackNet-Half",
+                        "architecture": args.architecture,
                         "widths": list(teacher.widths),
                         "epoch": epoch,
                         "val": v,
@@ -348,10 +372,21 @@ def student_weights(path: Path, device: torch.device) -> dict[str, torch.Tensor]
     if not path.is_file():
         raise SystemExit(f"--init checkpoint not found: {path}")
     ck = torch.load(path, map_location=device, weights_only=False)
-    if ck.get("architecture", "CrackNet-Half") != "CrackNet-Half":
+    if ck.get("architecture", "CrackNet-Half") not in STUDENTS:
         raise SystemExit(f"--init {path} holds a {ck['architecture']}, not a CrackNet-Half")
     weights: dict[str, torch.Tensor] = ck["ema"] if "ema" in ck else ck["model"]
     return weights
+
+
+def load_student_weights(student: CrackNetHalf, weights: dict[str, torch.Tensor]) -> None:
+    """Load an earlier student's weights; a refined student may lack only its refinement
+    (which then starts as the identity, see :class:`~training.cracks.model.CrackNetHalfRefined`)."""
+    missing, unexpected = student.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.startswith("refine.") for k in missing):
+        raise SystemExit(
+            f"--init weights do not fit {type(student).__name__}: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
 
 
 def selection_rank(val: dict[str, Any], min_f1: float) -> float:

@@ -29,7 +29,7 @@ from training.cracks.model import CrackModel, build_model, count_parameters
 # CrackNet-Lite (what bounds the memory of a large image; ``CrackSegmenter`` reads it from the
 # JSON). Measured on a 24-MP frame, peak resident memory: CrackNet-Lite 619 MB at 544 px and
 # 894 MB at 768; CrackNet-Half 607 MB at 768 (no full-resolution layers).
-LARGE_PARALLEL_TILE = {"CrackNet-Lite": 544, "CrackNet-Half": 768}
+LARGE_PARALLEL_TILE = {"CrackNet-Lite": 544, "CrackNet-Half": 768, "CrackNet-Half-Refined": 768}
 
 
 class _WithSigmoid(torch.nn.Module):
