@@ -24,6 +24,7 @@ from training.cracks.distill import (  # noqa: E402
     student_from,
     student_weights,
 )
+from training.cracks.distill import main as distill_main  # noqa: E402
 from training.cracks.model import (  # noqa: E402
     ARCHITECTURES,
     CrackNetHalf,
@@ -129,7 +130,7 @@ def test_distillation_loss_parts() -> None:
     assert same["feature"] == 0.0
     knobs = {"epochs", "steps_per_epoch", "batch_size", "crop", "lr", "adapt_steps", "workers"}
     late = {"late_from_epoch", "late_kd_weight", "late_uav75_weight"}
-    continuation = {"copied_lr_scale", "init", "architecture"}  # runs from an earlier run
+    continuation = {"copied_lr_scale", "init", "architecture", "out"}  # from an earlier run
     assert all(knobs | late <= set(p) <= knobs | late | continuation for p in PRESETS.values())
     assert PRESETS["cpu-distill-continue"]["adapt_steps"] == 0
 
@@ -210,6 +211,10 @@ def test_a_continued_run_starts_from_the_earlier_students_averaged_weights(
         student_weights(tmp_path / "lite.pt", torch.device("cpu"))
     with pytest.raises(SystemExit, match="--init checkpoint not found"):
         student_weights(tmp_path / "missing.pt", torch.device("cpu"))
+    # a continued run never writes over the checkpoint it starts from
+    with pytest.raises(SystemExit, match=r"is this run's own last\.pt: choose another --out"):
+        distill_main(["--init", str(tmp_path / "last.pt"), "--out", str(tmp_path)])
+    assert (tmp_path / "last.pt").is_file() and not (tmp_path / "log.jsonl").exists()
 
 
 def test_a_refined_student_starts_as_the_student_it_is_loaded_from() -> None:
@@ -220,8 +225,7 @@ def test_a_refined_student_starts_as_the_student_it_is_loaded_from() -> None:
     x, _ = _batch(8)
     with torch.no_grad():
         assert torch.equal(refined(x), half(x))
-        # with weights, the refinement changes the answer, within the 2-px reach of its two
-        # 3x3 convolutions of the logits and the image
+        # with weights, the refinement adds its correction of the logits and the image
         torch.nn.init.normal_(refined.refine[2].weight, std=0.5)
         refinement = refined.refine(torch.cat([half(x), x], dim=1))
         assert torch.allclose(refined(x), half(x) + refinement)

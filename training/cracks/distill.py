@@ -108,6 +108,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "late_uav75_weight": 1.0,
         "copied_lr_scale": 0.5,
         "init": Path("runs/cracks-half/last.pt"),
+        "out": Path("runs/cracks-half2"),
     },
     "gpu-distill": {
         "epochs": 40,
@@ -128,6 +129,13 @@ PRESETS["cpu-refine"] = {
     **PRESETS["cpu-distill-continue"],
     "architecture": "CrackNet-Half-Refined",
     "epochs": 4,
+    "out": Path("runs/cracks-refine"),
+}
+# What a preset that does not say gets (the first run's settings).
+PRESET_DEFAULTS: dict[str, Any] = {
+    "architecture": "CrackNet-Half",
+    "copied_lr_scale": 0.3,
+    "out": Path("runs/cracks-half"),
 }
 THRESHOLD_RULE = (
     "maximises the mean of pixel-exact F1 on the held-out DeepCrack validation stems and the "
@@ -153,7 +161,7 @@ def teacher_name(path: Path) -> str:
     return f"{path.name} {version}"
 
 
-STUDENTS = ("CrackNet-Half", "CrackNet-Half-Refined")
+STUDENTS = tuple(n for n, cls in ARCHITECTURES.items() if issubclass(cls, CrackNetHalf))
 
 
 def student_from(teacher: CrackNetLite, architecture: str = "CrackNet-Half") -> CrackNetHalf:
@@ -217,9 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--teacher", type=Path, default=TEACHER, help="exported CrackNet-Lite")
-    ap.add_argument("--out", type=Path, default=Path("runs/cracks-half"))
+    ap.add_argument("--out", type=Path, default=None, help="default: the preset's")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="cpu-distill")
-    ap.add_argument("--architecture", choices=STUDENTS, default=None, help="default CrackNet-Half")
+    ap.add_argument("--architecture", choices=STUDENTS, default=None, help="default: the preset's")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--steps-per-epoch", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=None)
@@ -227,9 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--adapt-steps", type=int, default=None)
     ap.add_argument("--workers", type=int, default=None)
-    ap.add_argument(
-        "--copied-lr-scale", type=float, default=None, help="0.3 unless the preset says"
-    )
+    ap.add_argument("--copied-lr-scale", type=float, default=None, help="default: the preset's")
     ap.add_argument("--kd-weight", type=float, default=1.0)
     ap.add_argument("--late-from-epoch", type=int, default=None, help="see PRESETS")
     ap.add_argument("--late-kd-weight", type=float, default=None)
@@ -248,13 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--time-limit-min", type=float, default=0.0)
     args = ap.parse_args(argv)
-    for key, value in PRESETS[args.preset].items():
+    for key, value in {**PRESET_DEFAULTS, **PRESETS[args.preset]}.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.copied_lr_scale is None:
-        args.copied_lr_scale = 0.3
-    if args.architecture is None:
-        args.architecture = "CrackNet-Half"
+    own_last = (args.out / "last.pt").resolve()
+    if args.init is not None and args.resume is None and args.init.resolve() == own_last:
+        raise SystemExit(f"--init {args.init} is this run's own last.pt: choose another --out")
     if not args.teacher.is_file():
         raise SystemExit(f"teacher model not found: {args.teacher}")
 
@@ -266,15 +271,13 @@ def main(argv: list[str] | None = None) -> None:
     splits = load_splits(args.datasets)
     teacher = load_teacher(args.teacher, device)
     student = student_from(teacher, args.architecture).to(device, memory_format=torch.channels_last)
+    if args.init is not None and args.resume is None:
+        load_student_weights(student, student_weights(args.init, device))
+        print(f"student starts from {args.init}", flush=True)
     ema = student_from(teacher, args.architecture).to(device, memory_format=torch.channels_last)
     ema.load_state_dict(student.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
-    if args.init is not None and args.resume is None:
-        weights = student_weights(args.init, device)
-        load_student_weights(student, weights)
-        load_student_weights(ema, weights)
-        print(f"student starts from {args.init}", flush=True)
     opt = _optimizer(student, args.lr, args.copied_lr_scale, args.weight_decay)
     start_epoch, best = 0, -1.0
     if args.resume is not None:

@@ -28,7 +28,8 @@ from training.cracks.model import CrackModel, build_model, count_parameters
 # Tile side at which two tiles in flight need about the working memory of one 768-px tile of
 # CrackNet-Lite (what bounds the memory of a large image; ``CrackSegmenter`` reads it from the
 # JSON). Measured on a 24-MP frame, peak resident memory: CrackNet-Lite 619 MB at 544 px and
-# 894 MB at 768; CrackNet-Half 607 MB at 768 (no full-resolution layers).
+# 894 MB at 768; CrackNet-Half 607 MB at 768 (no full-resolution layers), 619 MB in a later
+# run, and CrackNet-Half-Refined 625 MB at 768 in that run.
 LARGE_PARALLEL_TILE = {"CrackNet-Lite": 544, "CrackNet-Half": 768, "CrackNet-Half-Refined": 768}
 
 
