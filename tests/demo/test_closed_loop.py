@@ -3,10 +3,16 @@ repair that failed verification (reopened), a settlement work order in progress.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from types import SimpleNamespace
+
+import pytest
 from fastapi.testclient import TestClient
 from rich.console import Console
 
 from infrasight.cli.platform_cmds import _demo_summary
+from infrasight.demo import seed as seed_module
 from infrasight.demo.closed_loop import CREW_EMAIL
 from infrasight.demo.seed import DEMO_PASSWORD, seed_demo
 from infrasight.platform import Platform
@@ -53,3 +59,19 @@ def test_demo_closes_the_loop(platform: Platform, client: TestClient) -> None:
     assert {w["id"] for w in mine} == {w["id"] for w in orders}
     photos = client.get(f"{API}/work-orders/{closed['id']}/attachments", headers=crew).json()
     assert [p["media_type"] for p in photos] == ["image/jpeg"]
+
+
+def test_the_loop_does_not_depend_on_the_time_of_day(
+    platform: Platform, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeded at 23:50 UTC the girder's growth looked less decelerating and the cause ranking
+    chose ASR over shrinkage, so no crack work order was made (the test above failed between
+    about 23:36 and 23:56 UTC). The girder's recorded age now settles it at any time of day."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    at = datetime.combine(yesterday, dt_time(23, 50), tzinfo=UTC).timestamp()
+    monkeypatch.setattr(seed_module, "time", SimpleNamespace(time=lambda: at))
+    outcome = seed_demo(platform, days=30, seed=7, console=Console(quiet=True))
+    assert "1 closed after a passed verification" in outcome.summary
+    h = {"Authorization": f"Bearer {outcome.token}"}
+    hazards = client.get(f"{API}/hazards", params={"status": "resolved"}, headers=h).json()
+    assert [hz["mechanism"] for hz in hazards] == ["shrinkage"]
