@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from infrasight.vision.components import connected_regions, region_mask
 from infrasight.vision.morphology import thin
 
 __all__ = ["CrackInstance", "extract_instances", "longest_skeleton_path"]
@@ -127,6 +127,9 @@ def extract_instances(
 ) -> tuple[CrackInstance, ...]:
     """Connected components (8-connectivity) of ``mask`` with at least ``min_pixels`` pixels.
 
+    Labelled in bands of rows (:mod:`infrasight.vision.components`), so a 100-megapixel mask
+    needs no frame-sized label image.
+
     Parameters
     ----------
     mask : (H, W) bool
@@ -142,15 +145,15 @@ def extract_instances(
     binary = (
         np.ascontiguousarray(mask).view(np.uint8)  # no copy of a bool mask
         if mask.dtype == np.bool_
-        else mask.astype(np.uint8)
+        else (mask != 0).view(np.uint8)
     )
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     out = []
-    for k in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[k])
+    for piece in connected_regions(binary):  # bounded memory: no frame-sized label image
+        area = piece.pixel_count
         if area < min_pixels:
             continue
-        region = labels[y : y + h, x : x + w] == k
+        x, y, w, h = piece.bbox
+        region = region_mask(binary, piece)
         skel = thin(np.pad(region, 1))[1:-1, 1:-1] & region
         if not skel.any():
             cy, cx = np.argwhere(region).mean(axis=0)
