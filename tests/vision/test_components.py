@@ -58,6 +58,13 @@ def test_empty_and_full_masks() -> None:
     assert region_mask(np.ones((5, 7), np.uint8), full).all()
 
 
+def test_any_non_zero_value_is_set() -> None:
+    binary = np.array([[0, 255, 0, 0], [0, 1, 0, 7], [0, 0, 9, 0]], np.uint8)
+    (region,) = connected_regions(binary)
+    assert region == Region((1, 0, 3, 3), 4, (1, 0))
+    assert np.array_equal(region_mask(binary, region), binary[:, 1:] > 0)
+
+
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="2-D uint8"):
         connected_regions(np.zeros((4, 4), bool))

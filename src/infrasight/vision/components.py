@@ -121,16 +121,14 @@ def _merge(
     area = np.add.reduceat(box[order, 4], starts)
     raster = seed[order, 0] * width + seed[order, 1]
     first = np.minimum.reduceat(raster, starts)
-    regions = [
+    return [
         Region(
             bbox=(int(x0[i]), int(y0[i]), int(x1[i] - x0[i]), int(y1[i] - y0[i])),
             pixel_count=int(area[i]),
             seed=(int(first[i] % width), int(first[i] // width)),
         )
-        for i in range(len(starts))
+        for i in np.argsort(first)  # raster order of the seeds
     ]
-    regions.sort(key=lambda r: (r.seed[1], r.seed[0]))
-    return regions
 
 
 def region_mask(binary: NDArray[np.uint8], region: Region) -> NDArray[np.bool_]:
@@ -138,13 +136,14 @@ def region_mask(binary: NDArray[np.uint8], region: Region) -> NDArray[np.bool_]:
 
     Parameters
     ----------
-    binary : the (H, W) uint8 mask of 0 and 1 the region was found in.
+    binary : the (H, W) uint8 mask the region was found in, non-zero where set.
     region : a region of ``binary`` from :func:`connected_regions`.
     """
     x, y, w, h = region.bbox
     window = binary[y : y + h, x : x + w]  # read only: the fill writes to ``filled`` alone
     filled = np.zeros((h + 2, w + 2), np.uint8)
-    seed = (region.seed[0] - x, region.seed[1] - y)
-    flags = 8 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
-    cv2.floodFill(window, filled, seed, 0, 0, 0, flags)
+    sx, sy = region.seed[0] - x, region.seed[1] - y
+    value = int(window[sy, sx])  # every non-zero value: the fixed range [1, 255]
+    flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+    cv2.floodFill(window, filled, (sx, sy), 0, value - 1, 255 - value, flags)
     return filled[1:-1, 1:-1].view(np.bool_)
